@@ -1,0 +1,342 @@
+/* dumu.h - the public API of libdumu, Dumu's bass-line extraction library.
+ *
+ * USAGE
+ *
+ *     dumu_error err = {0};
+ *     dumu_audio audio = {0};
+ *     dumu_decode_params dp = dumu_decode_default_params();
+ *     if (dumu_audio_decode_file("song.flac", &dp, &audio, &err)) {
+ *         fprintf(stderr, "%s\n", err.message);
+ *         return 1;
+ *     }
+ *     dumu_bp_model *bp = NULL;
+ *     if (dumu_bp_model_open("models/basic-pitch", &bp, &err)) { ... }
+ *
+ *     dumu_transcribe_params tp = dumu_transcribe_default_params();
+ *     dumu_transcription tr = {0};
+ *     if (dumu_transcribe(bp, &audio, &tp, &tr, &err) == DUMU_OK) {
+ *         dumu_midi_params mp = dumu_midi_default_params();
+ *         mp.bpm = tr.tempo.bpm;
+ *         dumu_midi_write_file("bass.mid", tr.notes.notes, tr.notes.n_notes, &mp, &err);
+ *     }
+ *     dumu_transcription_deinit(&tr);
+ *     dumu_bp_model_free(bp);
+ *     dumu_audio_deinit(&audio);
+ *
+ * THREAD SAFETY
+ *     libdumu has no mutable global state. A model (dumu_bp_model) is read-only after it is
+ *     opened and may be shared by any number of threads. Every other object belongs to the
+ *     thread that uses it. Calls that take n_threads start their worker threads and join them
+ *     before returning; libdumu never leaves a thread running.
+ *
+ * MEMORY
+ *     Whoever allocates, frees. Structs in caller storage (dumu_audio, dumu_bp_output, ...)
+ *     are filled by a call and released with their _deinit(); opaque handles come from
+ *     _open() and go back with _free(). Freeing NULL or a zeroed struct does nothing. On
+ *     failure an output struct is left zeroed, so _deinit() on it is always safe.
+ *
+ * ERRORS
+ *     Fallible calls return a dumu_status (DUMU_OK = 0, errors are negative) and take an
+ *     optional `dumu_error *err` as their last parameter; when it is not NULL a failing call
+ *     writes a one-line, human-readable reason there. libdumu never prints and never exits.
+ *
+ * UNITS AND LAYOUTS
+ *     Audio is float32 in nominal [-1, 1], interleaved (n_frames, n_channels). A "frame" of
+ *     audio is one sample per channel. Times are seconds (double). Basic Pitch activations are
+ *     row-major (n_frames, n_bins), one model frame = 256 samples at 22050 Hz (~11.61 ms).
+ */
+#ifndef DUMU_H
+#define DUMU_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#    define DUMU_API __attribute__((visibility("default")))
+#else
+#    define DUMU_API
+#endif
+
+#define DUMU_VERSION "0.1.0"
+
+/* ------------------------------------------------------------------------------------------ */
+/* Status and errors */
+
+/* One status enum for the whole library; values are only ever appended. */
+typedef enum dumu_status {
+    DUMU_OK = 0,
+    DUMU_E_INVALID_ARG = -1, /* the caller passed something meaningless */
+    DUMU_E_NOMEM = -2,       /* an allocation failed */
+    DUMU_E_IO = -3,          /* the OS refused: open, read, write (message keeps strerror) */
+    DUMU_E_FORMAT = -4,      /* not audio / not a model / malformed bytes */
+    DUMU_E_UNSUPPORTED = -5, /* recognised, but a codec or feature we do not handle */
+    DUMU_E_TRUNCATED = -6,   /* the data ends early */
+    DUMU_E_EMPTY = -7,       /* a valid file with no audio in it */
+    DUMU_E_TOO_LONG = -8,    /* over the configured maximum duration or size */
+    DUMU_E_MODEL = -9,       /* weights missing, checksum or tensor shape differs */
+    DUMU_E_CANCELLED = -10,  /* the progress callback asked to stop */
+} dumu_status;
+
+#define DUMU_ERROR_MESSAGE_SIZE 256
+
+/* Caller-owned detail of a failure. */
+typedef struct dumu_error {
+    dumu_status status;
+    char message[DUMU_ERROR_MESSAGE_SIZE]; /* NUL-terminated, one line */
+} dumu_error;
+
+/* Returns a static, constant name for a status ("invalid argument", ...). Thread-safe. */
+DUMU_API const char *dumu_status_str(dumu_status status);
+
+/* Returns DUMU_VERSION. */
+DUMU_API const char *dumu_version(void);
+
+/* Progress callback: `fraction` in [0, 1] of the current call's work, `stage` a static
+ * string naming the stage ("decode", "basic-pitch", "notes", "tempo", ...). Runs on the
+ * calling thread (never concurrently), must not block. Return nonzero to cancel: the call
+ * then stops at its next chunk boundary and returns DUMU_E_CANCELLED. */
+typedef int (*dumu_progress_fn)(const char *stage, float fraction, void *user);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Audio: decode, resample, write (src/io/audio.c) */
+
+typedef struct dumu_audio {
+    float *samples;     /* (n_frames, n_channels) interleaved; owned, see dumu_audio_deinit */
+    int64_t n_frames;   /* samples per channel */
+    int32_t n_channels; /* >= 1 */
+    int32_t sample_rate;/* Hz */
+} dumu_audio;
+
+typedef struct dumu_decode_params {
+    double max_duration_s; /* reject longer input with DUMU_E_TOO_LONG; default 1800 s */
+    int32_t sample_rate;   /* resample to this rate (libsoxr, high quality); 0 keeps the input's */
+    int32_t n_channels;    /* 0 keeps the input's, 1 = mean of all channels, 2 = stereo (mono is
+                              duplicated; more than 2 channels: the first two) */
+} dumu_decode_params;
+
+DUMU_API dumu_decode_params dumu_decode_default_params(void);
+
+/* Decodes a WAV (8/16/24/32-bit PCM, float), FLAC, OGG Vorbis or MP3 file into `out`.
+ * Digital silence is valid input. Errors: DUMU_E_IO (cannot open), DUMU_E_FORMAT (not audio),
+ * DUMU_E_UNSUPPORTED (codec), DUMU_E_TRUNCATED, DUMU_E_EMPTY (no samples), DUMU_E_TOO_LONG.
+ * Thread-safe for distinct `out`. */
+DUMU_API dumu_status dumu_audio_decode_file(const char *path, const dumu_decode_params *params,
+                                            dumu_audio *out, dumu_error *err);
+
+/* Same as dumu_audio_decode_file, from `size` bytes at `data` (borrowed for the call only). */
+DUMU_API dumu_status dumu_audio_decode_memory(const void *data, size_t size,
+                                              const dumu_decode_params *params, dumu_audio *out,
+                                              dumu_error *err);
+
+/* Resamples `in` to `sample_rate` Hz (libsoxr, high quality, same channel count) into a new
+ * `out`. `in` is not modified; `out` must not alias it. */
+DUMU_API dumu_status dumu_audio_resample(const dumu_audio *in, int32_t sample_rate,
+                                         dumu_audio *out, dumu_error *err);
+
+/* Mixes `in` down to one channel (arithmetic mean of the channels) into a new `out`. */
+DUMU_API dumu_status dumu_audio_to_mono(const dumu_audio *in, dumu_audio *out, dumu_error *err);
+
+typedef enum dumu_audio_format {
+    DUMU_AUDIO_WAV_PCM16 = 0,
+    DUMU_AUDIO_WAV_PCM24 = 1,
+    DUMU_AUDIO_WAV_FLOAT = 2, /* 32-bit IEEE float, keeps samples beyond [-1, 1] */
+    DUMU_AUDIO_FLAC_16 = 3,
+    DUMU_AUDIO_FLAC_24 = 4,
+} dumu_audio_format;
+
+/* Writes `audio` to `path` (created or truncated). Integer formats clip to [-1, 1]. */
+DUMU_API dumu_status dumu_audio_write_file(const char *path, const dumu_audio *audio,
+                                           dumu_audio_format format, dumu_error *err);
+
+/* Frees the samples and zeroes the struct. NULL and zeroed structs are fine. */
+DUMU_API void dumu_audio_deinit(dumu_audio *audio);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Basic Pitch network (src/models/basic_pitch.c) */
+
+#define DUMU_BP_SAMPLE_RATE 22050
+#define DUMU_BP_N_NOTES     88  /* note/onset bins; bin j is MIDI j + 21 */
+#define DUMU_BP_N_CONTOUR   264 /* contour bins, 3 per semitone from MIDI 21 */
+#define DUMU_BP_MIDI_OFFSET 21
+
+typedef struct dumu_bp_model dumu_bp_model;
+
+/* Opens the Basic Pitch model from `dir`, the `model/` folder of @spotify/basic-pitch 1.0.1
+ * (model.json + group1-shard1of1.bin). Fails with DUMU_E_MODEL if a file is missing, its
+ * size or a tensor's shape differs. The model is immutable and shareable across threads.
+ * Free with dumu_bp_model_free. */
+DUMU_API dumu_status dumu_bp_model_open(const char *dir, dumu_bp_model **out, dumu_error *err);
+
+DUMU_API void dumu_bp_model_free(dumu_bp_model *model);
+
+typedef struct dumu_bp_params {
+    int32_t n_threads;         /* worker threads, >= 1; default 2 */
+    dumu_progress_fn progress; /* optional */
+    void *progress_user;
+} dumu_bp_params;
+
+DUMU_API dumu_bp_params dumu_bp_default_params(void);
+
+/* The network's three stitched outputs, values in (0, 1). */
+typedef struct dumu_bp_output {
+    int64_t n_frames; /* floor(n_samples * 86 / 22050), as the reference */
+    float *note;      /* (n_frames, 88) "frames" activations; owned */
+    float *onset;     /* (n_frames, 88); owned */
+    float *contour;   /* (n_frames, 264); owned */
+} dumu_bp_output;
+
+/* Runs Basic Pitch on `n_samples` mono samples at 22050 Hz (`audio` borrowed for the call).
+ * Fills `out` (free with dumu_bp_output_deinit). n_samples may be 0 (no frames). */
+DUMU_API dumu_status dumu_bp_run(const dumu_bp_model *model, const float *audio, int64_t n_samples,
+                                 const dumu_bp_params *params, dumu_bp_output *out,
+                                 dumu_error *err);
+
+DUMU_API void dumu_bp_output_deinit(dumu_bp_output *out);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Note creation (src/models/notes.c): the algorithm of @spotify/basic-pitch 1.0.1
+ * (outputToNotesPoly + addPitchBendsToNoteEvents), defaults of the Python package. */
+
+typedef struct dumu_note_params {
+    double onset_threshold; /* 0.5; a peak must be strictly above it */
+    double frame_threshold; /* 0.3; negative = mean + sample std of all note activations */
+    int32_t min_note_frames;/* 11 (127.70 ms); a note must be strictly longer */
+    bool infer_onsets;      /* true */
+    bool melodia_trick;     /* true */
+    int32_t energy_tolerance; /* 11 frames */
+    double min_freq_hz;     /* 0 = no limit */
+    double max_freq_hz;     /* 0 = no limit */
+    bool pitch_bends;       /* true: fill dumu_note.bends */
+} dumu_note_params;
+
+DUMU_API dumu_note_params dumu_note_default_params(void);
+
+/* Converts milliseconds to the Python package's frame count: round(ms/1000 * 22050/256). */
+DUMU_API int32_t dumu_note_ms_to_frames(double ms);
+
+typedef struct dumu_note {
+    int32_t start_frame; /* model frame, inclusive */
+    int32_t end_frame;   /* model frame, exclusive */
+    int32_t pitch;       /* MIDI note number */
+    double amplitude;    /* mean note activation over the note, in (0, 1) */
+    double start_s;      /* seconds, the reference's frame-to-time rule */
+    double end_s;
+    int32_t n_bends;     /* end_frame - start_frame when bends were asked for, else 0 */
+    int32_t *bends;      /* (n_bends) per frame, in 1/3 semitones; points into the list's pool */
+} dumu_note;
+
+typedef struct dumu_note_list {
+    dumu_note *notes;    /* (n_notes); owned */
+    int64_t n_notes;
+    int32_t *bend_pool;  /* backing store of every note's bends; owned */
+} dumu_note_list;
+
+/* Creates notes from `out`. Notes come in the reference's emission order (onset-driven
+ * notes, then melodia notes); dumu_note_list_sort_by_time orders them by start. */
+DUMU_API dumu_status dumu_notes_create(const dumu_bp_output *out, const dumu_note_params *params,
+                                       dumu_note_list *list, dumu_error *err);
+
+/* Sorts by (start_frame, pitch, end_frame). */
+DUMU_API void dumu_note_list_sort_by_time(dumu_note_list *list);
+
+DUMU_API void dumu_note_list_deinit(dumu_note_list *list);
+
+/* Model frame index to seconds, the reference rule: f*256/22050 - 0.010326077097505668*floor(f/172). */
+DUMU_API double dumu_bp_frame_to_time(int64_t frame);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Tempo and beats (src/dsp/tempo.c) */
+
+typedef struct dumu_tempo_params {
+    double min_bpm;    /* 60 */
+    double max_bpm;    /* 240 */
+    double prior_bpm;  /* centre of the log-normal tempo prior, 120 */
+    bool track_beats;  /* true: fill beat times */
+} dumu_tempo_params;
+
+DUMU_API dumu_tempo_params dumu_tempo_default_params(void);
+
+typedef struct dumu_tempo {
+    double bpm;        /* quarter notes per minute; 0 when no pulse was found (silence) */
+    double confidence; /* 0..1, how clearly the autocorrelation peak stands out */
+    double *beats;     /* (n_beats) beat times in seconds, ascending; owned */
+    int64_t n_beats;
+} dumu_tempo;
+
+/* Estimates the tempo and beat times of `n_frames` frames of `audio` (any rate, channels are
+ * averaged). Silence gives bpm 0 and no beats, and is not an error. */
+DUMU_API dumu_status dumu_tempo_detect(const dumu_audio *audio, const dumu_tempo_params *params,
+                                       dumu_tempo *out, dumu_error *err);
+
+DUMU_API void dumu_tempo_deinit(dumu_tempo *tempo);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Standard MIDI File writer (src/io/midi.c) */
+
+typedef struct dumu_midi_params {
+    double bpm;             /* tempo event value; default 120 when <= 0 */
+    int32_t ppq;            /* ticks per quarter note, default 480 */
+    int32_t program;        /* General MIDI program, 0-based: 33 = Electric Bass (finger) */
+    int32_t channel;        /* 0..15, default 0 */
+    const char *track_name; /* default "Bass"; borrowed for the call */
+    bool pitch_bends;       /* write the notes' bends (needs bend_range_semitones) */
+    double bend_range_semitones; /* the receiver's pitch-bend range, default 2 */
+    int32_t min_velocity;   /* velocities map amplitude 0..1 to min_velocity..127, default 1 */
+} dumu_midi_params;
+
+DUMU_API dumu_midi_params dumu_midi_default_params(void);
+
+/* Encodes `notes` (any order; borrowed) as a format-1 SMF: track 0 holds the tempo and a 4/4
+ * time signature, track 1 the named bass track with a program change and the notes. Returns
+ * the bytes in *out (free with dumu_free) and their count in *size. */
+DUMU_API dumu_status dumu_midi_encode(const dumu_note *notes, int64_t n_notes,
+                                      const dumu_midi_params *params, uint8_t **out, size_t *size,
+                                      dumu_error *err);
+
+/* dumu_midi_encode, written to `path`. */
+DUMU_API dumu_status dumu_midi_write_file(const char *path, const dumu_note *notes, int64_t n_notes,
+                                          const dumu_midi_params *params, dumu_error *err);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Transcription pipeline (src/pipeline.c): audio -> 22050 Hz mono -> Basic Pitch -> notes,
+ * and tempo from the same audio. */
+
+typedef struct dumu_transcribe_params {
+    dumu_bp_params bp;
+    dumu_note_params notes;
+    dumu_tempo_params tempo;
+    double fixed_bpm;          /* > 0: use this tempo and skip detection */
+    dumu_progress_fn progress; /* optional, overall progress of the pipeline */
+    void *progress_user;
+} dumu_transcribe_params;
+
+DUMU_API dumu_transcribe_params dumu_transcribe_default_params(void);
+
+typedef struct dumu_transcription {
+    dumu_bp_output activations; /* owned */
+    dumu_note_list notes;       /* owned, sorted by time */
+    dumu_tempo tempo;           /* owned */
+} dumu_transcription;
+
+DUMU_API dumu_status dumu_transcribe(const dumu_bp_model *model, const dumu_audio *audio,
+                                     const dumu_transcribe_params *params,
+                                     dumu_transcription *out, dumu_error *err);
+
+DUMU_API void dumu_transcription_deinit(dumu_transcription *tr);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Memory */
+
+/* Frees memory that libdumu returned as a bare pointer (dumu_midi_encode). NULL is fine. */
+DUMU_API void dumu_free(void *p);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DUMU_H */

@@ -1,0 +1,95 @@
+/* Core: status names, overflow checks, allocation fault injection, the parallel split. */
+#include "testutil.h"
+
+#include <string.h>
+
+#include "core/core.h"
+
+static void test_status_names(void **state) {
+    (void)state;
+    assert_string_equal(dumu_status_str(DUMU_OK), "ok");
+    assert_string_equal(dumu_status_str(DUMU_E_CANCELLED), "cancelled");
+    assert_string_equal(dumu_status_str((dumu_status)-999), "unknown status");
+    assert_string_equal(dumu_version(), DUMU_VERSION);
+}
+
+static void test_fail_records_message(void **state) {
+    (void)state;
+    dumu_error err = {0};
+    assert_int_equal(dumu_fail(&err, DUMU_E_FORMAT, "bad %s at %d", "header", 12), DUMU_E_FORMAT);
+    assert_int_equal(err.status, DUMU_E_FORMAT);
+    assert_string_equal(err.message, "bad header at 12");
+    assert_int_equal(dumu_fail(NULL, DUMU_E_IO, "ignored"), DUMU_E_IO);
+}
+
+static void test_mul_size_overflow(void **state) {
+    (void)state;
+    size_t out = 0;
+    assert_int_equal(dumu_mul_size(1u << 20, 1u << 10, &out), 0);
+    assert_int_equal(out, (size_t)1 << 30);
+    assert_int_equal(dumu_mul_size(SIZE_MAX / 2 + 1, 2, &out), -1);
+    assert_null(dumu_calloc(SIZE_MAX / 4, 8));
+}
+
+static void test_alloc_alignment_and_failure(void **state) {
+    (void)state;
+    float *p = dumu_malloc(100);
+    assert_non_null(p);
+    assert_int_equal((uintptr_t)p % 64, 0);
+    dumu_free(p);
+    dumu_alloc_fail_after(2);
+    void *a = dumu_malloc(8);
+    void *b = dumu_malloc(8);
+    void *c = dumu_malloc(8);
+    assert_non_null(a);
+    assert_null(b);
+    assert_non_null(c);
+    assert_int_equal(dumu_alloc_fail_after(0), 3);
+    dumu_free(a);
+    dumu_free(c);
+    dumu_free(NULL);
+}
+
+struct sum_ctx {
+    int64_t n;
+    int64_t out[8];
+    int seen[8];
+};
+
+static void sum_task(void *p, int ith, int nth) {
+    struct sum_ctx *c = p;
+    int64_t b, e;
+    dumu_split(c->n, ith, nth, &b, &e);
+    int64_t s = 0;
+    for (int64_t i = b; i < e; i++) s += i;
+    c->out[ith] = s;
+    c->seen[ith] = nth;
+}
+
+static void test_parallel_split_covers_everything(void **state) {
+    (void)state;
+    for (int nth = 1; nth <= 8; nth++) {
+        struct sum_ctx c = {.n = 1000003};
+        dumu_parallel(nth, sum_task, &c);
+        int64_t s = 0;
+        for (int i = 0; i < nth; i++) {
+            s += c.out[i];
+            assert_int_equal(c.seen[i], nth);
+        }
+        assert_true(s == (int64_t)1000003 * 1000002 / 2);
+    }
+    int64_t b, e;
+    dumu_split(5, 6, 7, &b, &e);
+    assert_true(b == 5 && e == 5);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_status_names),
+        cmocka_unit_test(test_fail_records_message),
+        cmocka_unit_test(test_mul_size_overflow),
+        cmocka_unit_test(test_alloc_alignment_and_failure),
+        cmocka_unit_test(test_parallel_split_covers_everything),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
