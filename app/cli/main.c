@@ -1,9 +1,505 @@
-/* dumu - command-line front end (placeholder until the pipeline lands). */
+/* dumu - the command-line front end of libdumu.
+ *
+ * Only argument parsing, terminal output and exit codes live here; every computation is a
+ * libdumu call. Exit codes (documented in usage() and the README):
+ *   0 ok, 1 usage error, 2 bad input audio, 3 model missing or invalid, 4 cannot write output,
+ *   5 internal error (out of memory, ...), 130 interrupted (Ctrl-C).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "dumu/dumu.h"
 
-int main(void) {
-    printf("dumu %s\n", dumu_version());
+enum {
+    EXIT_USAGE = 1,
+    EXIT_INPUT = 2,
+    EXIT_MODEL = 3,
+    EXIT_OUTPUT = 4,
+    EXIT_INTERNAL = 5,
+    EXIT_INTERRUPTED = 130,
+};
+
+enum progress_mode { PROGRESS_AUTO, PROGRESS_BAR, PROGRESS_JSON, PROGRESS_NONE };
+
+static volatile sig_atomic_t g_interrupted; /* set by SIGINT/SIGTERM, polled by progress */
+
+static void on_signal(int sig) {
+    (void)sig;
+    g_interrupted = 1;
+}
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: dumu transcribe IN -o OUT.mid [options]\n"
+            "       dumu convert IN -o OUT.(wav|flac) [--rate HZ] [--mono] [--format F]\n"
+            "       dumu --help | --version\n"
+            "\n"
+            "transcribe: audio (WAV, FLAC, OGG, MP3; a bass stem or a solo bass recording) to MIDI\n"
+            "  -o, --output FILE        MIDI file to write (required)\n"
+            "      --json FILE          also write the notes, tempo and beats as JSON ('-' = stdout)\n"
+            "      --onset-threshold X  onset peak threshold, 0..1 (default 0.5)\n"
+            "      --frame-threshold X  note activation threshold, 0..1 (default 0.3)\n"
+            "      --min-note-ms N      shortest note in milliseconds (default 127.7)\n"
+            "      --min-freq HZ        ignore notes below this frequency (default: none)\n"
+            "      --max-freq HZ        ignore notes above this frequency (default: none)\n"
+            "      --no-melodia         turn the melodia trick off\n"
+            "      --no-infer-onsets    do not infer onsets from note activations\n"
+            "      --pitch-bends        write pitch bends to the MIDI file\n"
+            "      --tempo auto|BPM     tempo of the MIDI file (default auto: detected)\n"
+            "      --program N          General MIDI program 1..128 (default 34, Electric Bass finger)\n"
+            "      --threads N          worker threads (default 2)\n"
+            "      --models DIR         model folder (default: $DUMU_MODELS_DIR or ./models)\n"
+            "      --max-duration S     refuse longer input (default 1800 s)\n"
+            "      --progress MODE      bar | json | none (default: bar on a terminal, else none)\n"
+            "  -q, --quiet              no progress, no summary\n"
+            "\n"
+            "convert: decode any supported input and write WAV or FLAC\n"
+            "      --rate HZ            resample (libsoxr, high quality)\n"
+            "      --mono               mix down to one channel\n"
+            "      --format F           wav16 | wav24 | wavf32 | flac16 | flac24 (default from the\n"
+            "                           extension: .wav -> wav16, .flac -> flac16)\n"
+            "\n"
+            "exit codes: 0 ok, 1 usage, 2 bad input audio, 3 model missing or invalid,\n"
+            "            4 cannot write output, 5 internal error, 130 interrupted\n");
+}
+
+/* Maps a library status to the CLI's exit code for an error while reading input. */
+static int exit_for_status(dumu_status rc) {
+    switch (rc) {
+    case DUMU_OK: return 0;
+    case DUMU_E_INVALID_ARG: return EXIT_USAGE;
+    case DUMU_E_MODEL: return EXIT_MODEL;
+    case DUMU_E_CANCELLED: return EXIT_INTERRUPTED;
+    case DUMU_E_NOMEM: return EXIT_INTERNAL;
+    default: return EXIT_INPUT;
+    }
+}
+
+static int parse_double(const char *s, double lo, double hi, double *out) {
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !(v >= lo && v <= hi)) return -1;
+    *out = v;
     return 0;
+}
+
+static int parse_int(const char *s, long lo, long hi, long *out) {
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Progress */
+
+struct progress_state {
+    enum progress_mode mode;
+    int last_permille; /* last value drawn, to redraw only on change */
+    const char *last_stage;
+};
+
+static int on_progress(const char *stage, float fraction, void *user) {
+    struct progress_state *p = user;
+    int permille = (int)(fraction * 1000.0f);
+    if (p->mode == PROGRESS_BAR && (permille / 5 != p->last_permille / 5 || stage != p->last_stage)) {
+        int width = 30, filled = permille * width / 1000;
+        char bar[64];
+        for (int i = 0; i < width; i++) bar[i] = i < filled ? '#' : '.';
+        bar[width] = '\0';
+        fprintf(stderr, "\r[%s] %3d%%  %-12s", bar, permille / 10, stage);
+        fflush(stderr);
+    } else if (p->mode == PROGRESS_JSON && (permille / 10 != p->last_permille / 10 ||
+                                            stage != p->last_stage)) {
+        fprintf(stderr, "{\"stage\":\"%s\",\"progress\":%.3f}\n", stage, (double)fraction);
+        fflush(stderr);
+    }
+    p->last_permille = permille;
+    p->last_stage = stage;
+    return g_interrupted ? 1 : 0;
+}
+
+static void progress_end(const struct progress_state *p) {
+    if (p->mode == PROGRESS_BAR) fprintf(stderr, "\r%60s\r", "");
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Model lookup: --models, $DUMU_MODELS_DIR, ./models, then next to the executable. */
+
+static int dir_has_model(const char *dir) {
+    char path[PATH_MAX];
+    int len = snprintf(path, sizeof path, "%s/basic-pitch/model.json", dir);
+    return len > 0 && (size_t)len < sizeof path && access(path, R_OK) == 0;
+}
+
+static const char *find_models(const char *given, char *buf, size_t cap) {
+    if (given) return given;
+    const char *env = getenv("DUMU_MODELS_DIR");
+    if (env && *env) return env;
+    if (dir_has_model("models")) return "models";
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) *slash = '\0';
+        const char *rel[] = {"models", "../models", "../share/dumu/models"};
+        for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
+            int len = snprintf(buf, cap, "%s/%s", exe, rel[i]);
+            if (len > 0 && (size_t)len < cap && dir_has_model(buf)) return buf;
+        }
+    }
+    return "models";
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* JSON output */
+
+static void json_string(FILE *f, const char *s) {
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+        else if (c < 0x20) fprintf(f, "\\u%04x", c);
+        else fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+static int write_json(const char *path, const char *input, const dumu_audio *audio,
+                      const dumu_transcription *tr, const dumu_transcribe_params *tp,
+                      const dumu_midi_params *mp) {
+    FILE *f = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
+    if (!f) return -1;
+    fprintf(f, "{\n  \"dumu_version\": \"%s\",\n  \"input\": ", dumu_version());
+    json_string(f, input);
+    fprintf(f, ",\n  \"duration_s\": %.6f,\n  \"sample_rate\": %d,\n  \"channels\": %d,\n",
+            (double)audio->n_frames / audio->sample_rate, audio->sample_rate, audio->n_channels);
+    fprintf(f,
+            "  \"params\": {\"onset_threshold\": %g, \"frame_threshold\": %g, "
+            "\"min_note_frames\": %d, \"infer_onsets\": %s, \"melodia_trick\": %s},\n",
+            tp->notes.onset_threshold, tp->notes.frame_threshold, tp->notes.min_note_frames,
+            tp->notes.infer_onsets ? "true" : "false", tp->notes.melodia_trick ? "true" : "false");
+    fprintf(f, "  \"tempo\": {\"bpm\": %.3f, \"confidence\": %.3f, \"beats\": [", tr->tempo.bpm,
+            tr->tempo.confidence);
+    for (int64_t i = 0; i < tr->tempo.n_beats; i++)
+        fprintf(f, "%s%.4f", i ? ", " : "", tr->tempo.beats[i]);
+    fprintf(f, "]},\n  \"notes\": [");
+    for (int64_t i = 0; i < tr->notes.n_notes; i++) {
+        const dumu_note *n = &tr->notes.notes[i];
+        int vel = mp->min_velocity + (int)lround(n->amplitude * (127 - mp->min_velocity));
+        fprintf(f,
+                "%s\n    {\"start_s\": %.6f, \"end_s\": %.6f, \"pitch\": %d, \"velocity\": %d, "
+                "\"amplitude\": %.6f, \"start_frame\": %d, \"end_frame\": %d",
+                i ? "," : "", n->start_s, n->end_s, n->pitch, vel > 127 ? 127 : vel, n->amplitude,
+                n->start_frame, n->end_frame);
+        if (n->n_bends) {
+            fprintf(f, ", \"bends\": [");
+            for (int32_t b = 0; b < n->n_bends; b++) fprintf(f, "%s%d", b ? "," : "", n->bends[b]);
+            fprintf(f, "]");
+        }
+        fprintf(f, "}");
+    }
+    fprintf(f, "%s]\n}\n", tr->notes.n_notes ? "\n  " : "");
+    int bad = ferror(f);
+    if (f != stdout) bad |= fclose(f);
+    else fflush(f);
+    return bad ? -1 : 0;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* transcribe */
+
+enum {
+    OPT_JSON = 256,
+    OPT_ONSET,
+    OPT_FRAME,
+    OPT_MIN_NOTE,
+    OPT_MIN_FREQ,
+    OPT_MAX_FREQ,
+    OPT_NO_MELODIA,
+    OPT_NO_INFER,
+    OPT_BENDS,
+    OPT_TEMPO,
+    OPT_PROGRAM,
+    OPT_THREADS,
+    OPT_MODELS,
+    OPT_MAX_DURATION,
+    OPT_PROGRESS,
+    OPT_RATE,
+    OPT_MONO,
+    OPT_FORMAT,
+};
+
+static int cmd_transcribe(int argc, char **argv) {
+    static const struct option opts[] = {
+        {"output", required_argument, NULL, 'o'},
+        {"json", required_argument, NULL, OPT_JSON},
+        {"onset-threshold", required_argument, NULL, OPT_ONSET},
+        {"frame-threshold", required_argument, NULL, OPT_FRAME},
+        {"min-note-ms", required_argument, NULL, OPT_MIN_NOTE},
+        {"min-freq", required_argument, NULL, OPT_MIN_FREQ},
+        {"max-freq", required_argument, NULL, OPT_MAX_FREQ},
+        {"no-melodia", no_argument, NULL, OPT_NO_MELODIA},
+        {"no-infer-onsets", no_argument, NULL, OPT_NO_INFER},
+        {"pitch-bends", no_argument, NULL, OPT_BENDS},
+        {"tempo", required_argument, NULL, OPT_TEMPO},
+        {"program", required_argument, NULL, OPT_PROGRAM},
+        {"threads", required_argument, NULL, OPT_THREADS},
+        {"models", required_argument, NULL, OPT_MODELS},
+        {"max-duration", required_argument, NULL, OPT_MAX_DURATION},
+        {"progress", required_argument, NULL, OPT_PROGRESS},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *out_path = NULL, *json_path = NULL, *models = NULL;
+    dumu_transcribe_params tp = dumu_transcribe_default_params();
+    dumu_midi_params mp = dumu_midi_default_params();
+    dumu_decode_params dp = dumu_decode_default_params();
+    struct progress_state prog = {PROGRESS_AUTO, -1000, NULL};
+    int quiet = 0, c, li = -1;
+    double d;
+    long l;
+
+    while ((c = getopt_long(argc, argv, "o:qh", opts, &li)) != -1) {
+        switch (c) {
+        case 'o': out_path = optarg; break;
+        case OPT_JSON: json_path = optarg; break;
+        case OPT_ONSET:
+            if (parse_double(optarg, 0.0, 1.0, &tp.notes.onset_threshold)) goto bad_value;
+            break;
+        case OPT_FRAME:
+            if (parse_double(optarg, 0.0, 1.0, &tp.notes.frame_threshold)) goto bad_value;
+            break;
+        case OPT_MIN_NOTE:
+            if (parse_double(optarg, 0.0, 10000.0, &d)) goto bad_value;
+            tp.notes.min_note_frames = dumu_note_ms_to_frames(d);
+            break;
+        case OPT_MIN_FREQ:
+            if (parse_double(optarg, 1.0, 20000.0, &tp.notes.min_freq_hz)) goto bad_value;
+            break;
+        case OPT_MAX_FREQ:
+            if (parse_double(optarg, 1.0, 20000.0, &tp.notes.max_freq_hz)) goto bad_value;
+            break;
+        case OPT_NO_MELODIA: tp.notes.melodia_trick = false; break;
+        case OPT_NO_INFER: tp.notes.infer_onsets = false; break;
+        case OPT_BENDS: mp.pitch_bends = true; break;
+        case OPT_TEMPO:
+            if (strcmp(optarg, "auto") == 0) tp.fixed_bpm = 0.0;
+            else if (parse_double(optarg, 20.0, 400.0, &tp.fixed_bpm)) goto bad_value;
+            break;
+        case OPT_PROGRAM:
+            if (parse_int(optarg, 1, 128, &l)) goto bad_value;
+            mp.program = (int32_t)l - 1;
+            break;
+        case OPT_THREADS:
+            if (parse_int(optarg, 1, 64, &l)) goto bad_value;
+            tp.bp.n_threads = (int32_t)l;
+            break;
+        case OPT_MODELS: models = optarg; break;
+        case OPT_MAX_DURATION:
+            if (parse_double(optarg, 1.0, 86400.0, &dp.max_duration_s)) goto bad_value;
+            break;
+        case OPT_PROGRESS:
+            if (strcmp(optarg, "bar") == 0) prog.mode = PROGRESS_BAR;
+            else if (strcmp(optarg, "json") == 0) prog.mode = PROGRESS_JSON;
+            else if (strcmp(optarg, "none") == 0) prog.mode = PROGRESS_NONE;
+            else goto bad_value;
+            break;
+        case 'q': quiet = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind + 1 != argc || !out_path) {
+        fprintf(stderr, "dumu transcribe: need one input file and -o OUT.mid (see --help)\n");
+        return EXIT_USAGE;
+    }
+    const char *in_path = argv[optind];
+    if (quiet) prog.mode = PROGRESS_NONE;
+    if (prog.mode == PROGRESS_AUTO) prog.mode = isatty(STDERR_FILENO) ? PROGRESS_BAR : PROGRESS_NONE;
+    if (prog.mode != PROGRESS_NONE) {
+        tp.progress = on_progress;
+        tp.progress_user = &prog;
+    }
+
+    char model_buf[PATH_MAX], bp_dir[PATH_MAX];
+    int len = snprintf(bp_dir, sizeof bp_dir, "%s/basic-pitch",
+                       find_models(models, model_buf, sizeof model_buf));
+    if (len < 0 || (size_t)len >= sizeof bp_dir) {
+        fprintf(stderr, "dumu: model path too long\n");
+        return EXIT_USAGE;
+    }
+
+    int code = 0;
+    double t0 = now_s();
+    dumu_error err = {0};
+    dumu_audio audio = {0};
+    dumu_bp_model *model = NULL;
+    dumu_transcription tr = {0};
+    dumu_status rc = dumu_bp_model_open(bp_dir, &model, &err);
+    if (rc) {
+        fprintf(stderr, "dumu: %s\n", err.message);
+        code = exit_for_status(rc);
+        goto done;
+    }
+    if (prog.mode != PROGRESS_NONE) on_progress("decode", 0.0f, &prog);
+    rc = dumu_audio_decode_file(in_path, &dp, &audio, &err);
+    if (rc) {
+        fprintf(stderr, "dumu: %s: %s\n", in_path, err.message);
+        code = exit_for_status(rc);
+        goto done;
+    }
+    rc = dumu_transcribe(model, &audio, &tp, &tr, &err);
+    progress_end(&prog);
+    if (rc) {
+        fprintf(stderr, "dumu: %s: %s\n", in_path, err.message);
+        code = exit_for_status(rc);
+        goto done;
+    }
+    mp.bpm = tr.tempo.bpm > 0.0 ? tr.tempo.bpm : 120.0;
+    rc = dumu_midi_write_file(out_path, tr.notes.notes, tr.notes.n_notes, &mp, &err);
+    if (rc) {
+        fprintf(stderr, "dumu: %s\n", err.message);
+        code = rc == DUMU_E_NOMEM ? EXIT_INTERNAL : EXIT_OUTPUT;
+        goto done;
+    }
+    if (json_path && write_json(json_path, in_path, &audio, &tr, &tp, &mp)) {
+        fprintf(stderr, "dumu: cannot write %s: %s\n", json_path, strerror(errno));
+        code = EXIT_OUTPUT;
+        goto done;
+    }
+    if (!quiet)
+        fprintf(stderr, "dumu: %s: %lld notes, %.1f BPM%s -> %s (%.2f s)\n", in_path,
+                (long long)tr.notes.n_notes, mp.bpm, tr.tempo.bpm > 0.0 ? "" : " (no pulse found)",
+                out_path, now_s() - t0);
+done:
+    dumu_transcription_deinit(&tr);
+    dumu_audio_deinit(&audio);
+    dumu_bp_model_free(model);
+    return code;
+bad_value:
+    fprintf(stderr, "dumu transcribe: invalid value '%s' for --%s\n", optarg,
+            li >= 0 ? opts[li].name : "?");
+    return EXIT_USAGE;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* convert */
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcasecmp(s + a - b, suffix) == 0;
+}
+
+static int cmd_convert(int argc, char **argv) {
+    static const struct option opts[] = {
+        {"output", required_argument, NULL, 'o'},
+        {"rate", required_argument, NULL, OPT_RATE},
+        {"mono", no_argument, NULL, OPT_MONO},
+        {"format", required_argument, NULL, OPT_FORMAT},
+        {"max-duration", required_argument, NULL, OPT_MAX_DURATION},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    static const struct {
+        const char *name;
+        dumu_audio_format format;
+    } formats[] = {
+        {"wav16", DUMU_AUDIO_WAV_PCM16},  {"wav24", DUMU_AUDIO_WAV_PCM24},
+        {"wavf32", DUMU_AUDIO_WAV_FLOAT}, {"flac16", DUMU_AUDIO_FLAC_16},
+        {"flac24", DUMU_AUDIO_FLAC_24},
+    };
+    const char *out_path = NULL, *format_name = NULL;
+    dumu_decode_params dp = dumu_decode_default_params();
+    int c;
+    long l;
+    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o': out_path = optarg; break;
+        case OPT_RATE:
+            if (parse_int(optarg, 1000, 768000, &l)) goto bad_value;
+            dp.sample_rate = (int32_t)l;
+            break;
+        case OPT_MONO: dp.n_channels = 1; break;
+        case OPT_FORMAT: format_name = optarg; break;
+        case OPT_MAX_DURATION:
+            if (parse_double(optarg, 1.0, 86400.0, &dp.max_duration_s)) goto bad_value;
+            break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind + 1 != argc || !out_path) {
+        fprintf(stderr, "dumu convert: need one input file and -o OUT (see --help)\n");
+        return EXIT_USAGE;
+    }
+    if (!format_name) format_name = ends_with(out_path, ".flac") ? "flac16" : "wav16";
+    int fmt = -1;
+    for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++)
+        if (strcmp(formats[i].name, format_name) == 0) fmt = (int)formats[i].format;
+    if (fmt < 0) {
+        fprintf(stderr, "dumu convert: unknown format '%s'\n", format_name);
+        return EXIT_USAGE;
+    }
+    dumu_error err = {0};
+    dumu_audio audio = {0};
+    int code = 0;
+    dumu_status rc = dumu_audio_decode_file(argv[optind], &dp, &audio, &err);
+    if (rc) {
+        fprintf(stderr, "dumu: %s: %s\n", argv[optind], err.message);
+        code = exit_for_status(rc);
+    } else if ((rc = dumu_audio_write_file(out_path, &audio, (dumu_audio_format)fmt, &err))) {
+        fprintf(stderr, "dumu: %s\n", err.message);
+        code = rc == DUMU_E_NOMEM ? EXIT_INTERNAL : EXIT_OUTPUT;
+    }
+    dumu_audio_deinit(&audio);
+    return code;
+bad_value:
+    fprintf(stderr, "dumu convert: invalid value '%s'\n", optarg);
+    return EXIT_USAGE;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("dumu %s\n", dumu_version());
+        return 0;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    if (strcmp(cmd, "transcribe") == 0) return cmd_transcribe(argc - 1, argv + 1);
+    if (strcmp(cmd, "convert") == 0) return cmd_convert(argc - 1, argv + 1);
+    fprintf(stderr, "dumu: unknown command '%s' (see dumu --help)\n", cmd);
+    return EXIT_USAGE;
 }

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# CLI behaviour: help/version, documented exit codes on bad input, and a real transcription
+# checked with an independent MIDI parser (Debian's python3-mido).
+set -uo pipefail
+CLI=${DUMU_CLI:?run through ctest}
+TD=${DUMU_TESTDATA_DIR:?}
+export DUMU_MODELS_DIR=${DUMU_MODELS_DIR:?}
+PY=/usr/bin/python3
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0 failed=0
+
+check() { # check NAME EXPECTED_CODE CMD...
+    local name=$1 want=$2; shift 2
+    "$@" >"$tmp/out" 2>"$tmp/err"
+    local got=$?
+    if [[ $got == "$want" ]]; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+        echo "FAIL $name: exit $got, expected $want"; sed 's/^/  | /' "$tmp/err" | head -5
+    fi
+}
+expect() { # expect NAME CONDITION-CMD...
+    local name=$1; shift
+    if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL $name"; fi
+}
+
+check help 0 "$CLI" --help
+expect help-mentions-exit-codes grep -q "exit codes" "$tmp/out"
+check version 0 "$CLI" --version
+expect version-text grep -q "^dumu [0-9]" "$tmp/out"
+check no-args 1 "$CLI"
+check unknown-command 1 "$CLI" frobnicate
+check missing-output 1 "$CLI" transcribe "$TD/dm04_openmsx_train_filled_with_cash/bass.flac"
+check bad-threshold 1 "$CLI" transcribe x.wav -o "$tmp/x.mid" --onset-threshold 7
+check bad-tempo 1 "$CLI" transcribe x.wav -o "$tmp/x.mid" --tempo fast
+
+head -c 100000 /dev/urandom >"$tmp/noise.mp3"
+check not-audio 2 "$CLI" transcribe "$tmp/noise.mp3" -o "$tmp/x.mid" -q
+expect not-audio-message grep -qi "noise.mp3" "$tmp/err"
+expect not-audio-no-output test ! -e "$tmp/x.mid"
+: >"$tmp/empty.wav"
+check empty-file 2 "$CLI" transcribe "$tmp/empty.wav" -o "$tmp/x.mid" -q
+check missing-file 2 "$CLI" transcribe "$tmp/nope.flac" -o "$tmp/x.mid" -q
+head -c 30000 "$TD/dm04_openmsx_train_filled_with_cash/bass.flac" >"$tmp/cut.flac"
+check truncated-flac 2 "$CLI" transcribe "$tmp/cut.flac" -o "$tmp/x.mid" -q
+check too-long 2 "$CLI" transcribe "$TD/dm04_openmsx_train_filled_with_cash/bass.flac" -o "$tmp/x.mid" -q --max-duration 5
+check no-model 3 "$CLI" transcribe "$TD/dm04_openmsx_train_filled_with_cash/bass.flac" -o "$tmp/x.mid" -q --models "$tmp/none"
+check unwritable 4 "$CLI" transcribe "$TD/dm04_openmsx_train_filled_with_cash/bass.flac" -o "$tmp/no/such/dir/x.mid" -q
+
+# Silence is valid input: a MIDI file with no notes.
+"$CLI" convert "$TD/dm04_openmsx_train_filled_with_cash/bass.flac" -o "$tmp/src.wav" --rate 44100
+ffmpeg -loglevel error -y -f lavfi -i anullsrc=r=44100:cl=stereo -t 3 "$tmp/silence.wav"
+check silence 0 "$CLI" transcribe "$tmp/silence.wav" -o "$tmp/silence.mid" --json "$tmp/silence.json" -q
+expect silence-no-notes $PY -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(len(d['notes']) != 0)" "$tmp/silence.json"
+
+# A real bass stem: notes in the bass register, a tempo event near the truth (90 BPM), and the
+# MIDI file agrees with the JSON note list.
+check transcribe 0 "$CLI" transcribe "$TD/dm04_openmsx_train_filled_with_cash/bass.flac" \
+    -o "$tmp/bass.mid" --json "$tmp/bass.json" --progress json
+expect progress-json-lines grep -q '"stage":"basic-pitch"' "$tmp/err"
+expect midi-matches-json $PY - "$tmp/bass.mid" "$tmp/bass.json" <<'PYEOF'
+import json, sys, mido
+mid = mido.MidiFile(sys.argv[1]); js = json.load(open(sys.argv[2]))
+tempos = [m.tempo for t in mid.tracks for m in t if m.type == "set_tempo"]
+assert len(tempos) == 1, tempos
+bpm = mido.tempo2bpm(tempos[0])
+assert abs(bpm - js["tempo"]["bpm"]) < 0.01, (bpm, js["tempo"]["bpm"])
+assert abs(bpm - 90) / 90 < 0.04, bpm
+progs = [m.program for t in mid.tracks for m in t if m.type == "program_change"]
+assert progs == [33], progs
+notes, on = [], {}
+for t in mid.tracks:
+    now = 0
+    for m in t:
+        now += m.time
+        if m.type == "note_on" and m.velocity > 0: on[m.note] = now
+        elif m.type in ("note_off", "note_on") and m.note in on:
+            notes.append((on.pop(m.note), now, m.note))
+assert len(notes) == len(js["notes"]) > 20, (len(notes), len(js["notes"]))
+pitches = sorted(n["pitch"] for n in js["notes"])
+median = pitches[len(pitches) // 2]
+assert 36 <= median <= 52, median  # the stem plays MIDI 43-48
+PYEOF
+
+echo "$passed passed, $failed failed"
+[[ $failed == 0 ]]
