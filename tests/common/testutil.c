@@ -12,16 +12,11 @@ double assert_allclose_f32_impl(const float *a, const float *b, size_t n, double
     size_t worst_i = 0;
     int bad = 0;
     for (size_t i = 0; i < n; i++) {
-        double x = a[i], y = b[i];
-        double d = fabs(x - y);
-        if (isnan(x) || isnan(y)) {
-            d = INFINITY;
-        }
-        if (d > worst || (bad == 0 && d > atol + rtol * fabs(y))) {
-            if (d > worst) {
-                worst = d;
-                worst_i = i;
-            }
+        double x = (double)a[i], y = (double)b[i];
+        double d = (isnan(x) || isnan(y)) ? (double)INFINITY : fabs(x - y);
+        if (d > worst) {
+            worst = d;
+            worst_i = i;
         }
         if (d > atol + rtol * fabs(y)) bad++;
     }
