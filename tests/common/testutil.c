@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 double assert_allclose_f32_impl(const float *a, const float *b, size_t n, double atol,
                                 double rtol, const char *what, const char *file, int line) {
@@ -60,4 +62,37 @@ void *test_read_file(const char *path, size_t *size) {
 int test_exists(const char *path) {
     struct stat st;
     return stat(path, &st) == 0;
+}
+
+static char g_scratch[256];
+
+int test_scratch_create(const char *prefix) {
+    snprintf(g_scratch, sizeof g_scratch, "/tmp/%s_XXXXXX", prefix);
+    return mkdtemp(g_scratch) ? 0 : -1;
+}
+
+int test_scratch_remove(void) {
+    DIR *d = opendir(g_scratch);
+    if (!d) return -1;
+    struct dirent *e;
+    char path[512];
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        snprintf(path, sizeof path, "%s/%s", g_scratch, e->d_name);
+        unlink(path);
+    }
+    closedir(d);
+    return rmdir(g_scratch);
+}
+
+const char *test_scratch_dir(void) {
+    return g_scratch;
+}
+
+const char *test_scratch_path(const char *name) {
+    static char paths[4][512];
+    static int next;
+    char *p = paths[next++ % 4];
+    snprintf(p, sizeof paths[0], "%s/%s", g_scratch, name);
+    return p;
 }

@@ -26,6 +26,14 @@ const char *test_path(const char *var, const char *rel);
 /* Reads a whole file into a malloc'ed buffer (free with free()); fails the test on error. */
 void *test_read_file(const char *path, size_t *size);
 
+/* A scratch directory for one test binary: create it in the group setup, remove it (with the
+ * files in it) in the group teardown. Both return 0 on success, as cmocka expects. */
+int test_scratch_create(const char *prefix);
+int test_scratch_remove(void);
+/* The scratch directory itself, and `name` inside it (four rotating static buffers). */
+const char *test_scratch_dir(void);
+const char *test_scratch_path(const char *name);
+
 /* Returns 1 when `path` exists. */
 int test_exists(const char *path);
 

@@ -7,7 +7,6 @@
  * keep frequency, amplitude and timing (least-squares fit); every failing call must leave
  * `out` zeroed; allocation failures are swept with dumu_alloc_fail_after. The real developer
  * recordings (DUMU_TESTDATA_DIR) are decoded too. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -27,37 +26,14 @@
 #    define M_PI 3.14159265358979323846
 #endif
 
-/* Scratch directory of this run (mkdtemp), emptied and removed by the group teardown. */
-static char g_dir[64];
-
 static int group_setup(void **state) {
     (void)state;
-    snprintf(g_dir, sizeof g_dir, "/tmp/dumu_audio_XXXXXX");
-    return mkdtemp(g_dir) ? 0 : -1;
+    return test_scratch_create("dumu_audio");
 }
 
 static int group_teardown(void **state) {
     (void)state;
-    DIR *d = opendir(g_dir);
-    if (!d) return -1;
-    struct dirent *e;
-    char path[512];
-    while ((e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        snprintf(path, sizeof path, "%s/%s", g_dir, e->d_name);
-        unlink(path);
-    }
-    closedir(d);
-    return rmdir(g_dir);
-}
-
-/* Path of `name` in the scratch directory; four rotating buffers. */
-static const char *scratch(const char *name) {
-    static char paths[4][512];
-    static int next;
-    char *p = paths[next++ % 4];
-    snprintf(p, sizeof paths[0], "%s/%s", g_dir, name);
-    return p;
+    return test_scratch_remove();
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -299,7 +275,7 @@ static void round_trip(const char *name, int fmt, int sf_format, double atol) {
         float *x = make_signal(n, ch, rate, k_freqs, 0.6, 0.3);
         char file[128];
         snprintf(file, sizeof file, "rt_%s_%d_%d", name, rate, ch);
-        const char *path = scratch(file);
+        const char *path = test_scratch_path(file);
         dumu_error err = {0};
         if (fmt >= 0) {
             dumu_audio a = {x, n, ch, rate};
@@ -363,7 +339,7 @@ static void test_round_trip_wav_8_32_rifx(void **state) {
 static void lossy_round_trip(const char *file, int sf_format, int rate, int ch, double min_corr) {
     const int64_t n = rate; /* 1 s */
     float *x = make_signal(n, ch, rate, k_freqs, 0.4, 0.0);
-    const char *path = scratch(file);
+    const char *path = test_scratch_path(file);
     sf_write_path(path, sf_format, rate, ch, x, n);
     dumu_audio out;
     dumu_error err;
@@ -421,7 +397,7 @@ static void test_written_headers(void **state) {
         const int ch = cases[i].ch;
         float *x = make_signal(100, ch, 44100, k_freqs, 0.5, 0.0);
         dumu_audio a = {x, 100, ch, 44100};
-        const char *path = scratch("hdr.wav");
+        const char *path = test_scratch_path("hdr.wav");
         dumu_error err;
         check_status(dumu_audio_write_file(path, &a, (dumu_audio_format)cases[i].fmt, &err),
                      DUMU_OK, &err, NULL);
@@ -444,10 +420,10 @@ static void test_written_headers(void **state) {
     float *x = make_signal(100, 2, 44100, k_freqs, 0.5, 0.0);
     dumu_audio a = {x, 100, 2, 44100};
     dumu_error err;
-    check_status(dumu_audio_write_file(scratch("hdr.flac"), &a, DUMU_AUDIO_FLAC_24, &err), DUMU_OK,
+    check_status(dumu_audio_write_file(test_scratch_path("hdr.flac"), &a, DUMU_AUDIO_FLAC_24, &err), DUMU_OK,
                  &err, NULL);
     size_t size;
-    uint8_t *f = test_read_file(scratch("hdr.flac"), &size);
+    uint8_t *f = test_read_file(test_scratch_path("hdr.flac"), &size);
     assert_memory_equal(f, "fLaC", 4);
     assert_int_equal(((f[20] & 1) << 4 | f[21] >> 4) + 1, 24); /* STREAMINFO bits per sample */
     free(f);
@@ -464,18 +440,18 @@ static void test_write_clipping(void **state) {
     const int fmts[] = {DUMU_AUDIO_WAV_PCM16, DUMU_AUDIO_WAV_PCM24, DUMU_AUDIO_FLAC_16,
                         DUMU_AUDIO_FLAC_24};
     for (size_t i = 0; i < 4; i++) {
-        check_status(dumu_audio_write_file(scratch("clip"), &a, (dumu_audio_format)fmts[i], &err),
+        check_status(dumu_audio_write_file(test_scratch_path("clip"), &a, (dumu_audio_format)fmts[i], &err),
                      DUMU_OK, &err, NULL);
-        check_status(decode_path(scratch("clip"), NULL, &out, &err), DUMU_OK, &err, &out);
+        check_status(decode_path(test_scratch_path("clip"), NULL, &out, &err), DUMU_OK, &err, &out);
         const float want[6] = {1.0f, -1.0f, 0.0f, 0.25f, 1.0f, -1.0f};
         assert_allclose_f32(out.samples, want, 6, 1.5 / 32768.0, 0.0, "clipped");
         dumu_audio_deinit(&out);
     }
     float y[4] = {1.5f, -3.0f, 0.25f, 1e-30f};
     dumu_audio b = {y, 4, 1, 16000};
-    check_status(dumu_audio_write_file(scratch("clip"), &b, DUMU_AUDIO_WAV_FLOAT, &err), DUMU_OK,
+    check_status(dumu_audio_write_file(test_scratch_path("clip"), &b, DUMU_AUDIO_WAV_FLOAT, &err), DUMU_OK,
                  &err, NULL);
-    check_status(decode_path(scratch("clip"), NULL, &out, &err), DUMU_OK, &err, &out);
+    check_status(decode_path(test_scratch_path("clip"), NULL, &out, &err), DUMU_OK, &err, &out);
     assert_memory_equal(out.samples, y, sizeof y);
     dumu_audio_deinit(&out);
 }
@@ -490,13 +466,13 @@ static void test_silence_decodes_as_zeros(void **state) {
     for (size_t i = 0; i < 3; i++) {
         dumu_error err;
         check_status(
-            dumu_audio_write_file(scratch("silence"), &a, (dumu_audio_format)fmts[i], &err),
+            dumu_audio_write_file(test_scratch_path("silence"), &a, (dumu_audio_format)fmts[i], &err),
             DUMU_OK, &err, NULL);
         dumu_audio out;
         dumu_decode_params p = dumu_decode_default_params();
         p.sample_rate = 22050;
         p.n_channels = 1;
-        check_status(decode_path(scratch("silence"), i == 2 ? &p : NULL, &out, &err), DUMU_OK, &err,
+        check_status(decode_path(test_scratch_path("silence"), i == 2 ? &p : NULL, &out, &err), DUMU_OK, &err,
                      &out);
         assert_int_equal(out.n_frames, i == 2 ? n / 2 : n);
         for (int64_t k = 0; k < out.n_frames * out.n_channels; k++)
@@ -515,17 +491,17 @@ static void test_nonfinite_samples(void **state) {
     assert_non_null(want);
     memcpy(want, x, 4000 * sizeof *x);
     want[10] = want[11] = want[500] = 0.0f;
-    sf_write_path(scratch("nan.wav"), SF_FORMAT_WAV | SF_FORMAT_FLOAT, 8000, 2, x, 2000);
+    sf_write_path(test_scratch_path("nan.wav"), SF_FORMAT_WAV | SF_FORMAT_FLOAT, 8000, 2, x, 2000);
     dumu_audio out;
     dumu_error err;
-    check_status(decode_path(scratch("nan.wav"), NULL, &out, &err), DUMU_OK, &err, &out);
+    check_status(decode_path(test_scratch_path("nan.wav"), NULL, &out, &err), DUMU_OK, &err, &out);
     assert_allclose_f32(out.samples, want, 4000, 0.0, 0.0, "non-finite -> 0");
     dumu_audio_deinit(&out);
     /* Resampled and mixed down: still all finite. */
     dumu_decode_params p = dumu_decode_default_params();
     p.sample_rate = 44100;
     p.n_channels = 1;
-    check_status(decode_path(scratch("nan.wav"), &p, &out, &err), DUMU_OK, &err, &out);
+    check_status(decode_path(test_scratch_path("nan.wav"), &p, &out, &err), DUMU_OK, &err, &out);
     for (int64_t k = 0; k < out.n_frames; k++)
         assert_true(isfinite(out.samples[k]));
     dumu_audio_deinit(&out);
@@ -577,13 +553,13 @@ static void test_decode_channel_mapping(void **state) {
     (void)state;
     const int64_t n = 5000;
     float *x = make_signal(n, 6, 48000, k_freqs, 0.4, 0.2);
-    sf_write_path(scratch("six.wav"), SF_FORMAT_WAV | SF_FORMAT_FLOAT, 48000, 6, x, n);
+    sf_write_path(test_scratch_path("six.wav"), SF_FORMAT_WAV | SF_FORMAT_FLOAT, 48000, 6, x, n);
     dumu_decode_params p = dumu_decode_default_params();
     dumu_audio out;
     dumu_error err;
 
     p.n_channels = 1;
-    check_status(decode_path(scratch("six.wav"), &p, &out, &err), DUMU_OK, &err, &out);
+    check_status(decode_path(test_scratch_path("six.wav"), &p, &out, &err), DUMU_OK, &err, &out);
     assert_int_equal(out.n_channels, 1);
     float *mean = malloc((size_t)n * sizeof *mean);
     assert_non_null(mean);
@@ -597,7 +573,7 @@ static void test_decode_channel_mapping(void **state) {
     dumu_audio_deinit(&out);
 
     p.n_channels = 2;
-    check_status(decode_path(scratch("six.wav"), &p, &out, &err), DUMU_OK, &err, &out);
+    check_status(decode_path(test_scratch_path("six.wav"), &p, &out, &err), DUMU_OK, &err, &out);
     assert_int_equal(out.n_channels, 2);
     for (int64_t i = 0; i < n; i++) {
         assert_true(out.samples[2 * i] == x[6 * i]);
@@ -605,8 +581,8 @@ static void test_decode_channel_mapping(void **state) {
     }
     dumu_audio_deinit(&out);
 
-    sf_write_path(scratch("mono.wav"), SF_FORMAT_WAV | SF_FORMAT_FLOAT, 48000, 1, x, n);
-    check_status(decode_path(scratch("mono.wav"), &p, &out, &err), DUMU_OK, &err, &out);
+    sf_write_path(test_scratch_path("mono.wav"), SF_FORMAT_WAV | SF_FORMAT_FLOAT, 48000, 1, x, n);
+    check_status(decode_path(test_scratch_path("mono.wav"), &p, &out, &err), DUMU_OK, &err, &out);
     assert_int_equal(out.n_channels, 2);
     for (int64_t i = 0; i < n; i++) {
         assert_true(out.samples[2 * i] == x[i]);
@@ -614,7 +590,7 @@ static void test_decode_channel_mapping(void **state) {
     }
     dumu_audio_deinit(&out);
     p.n_channels = 1; /* mono stays mono */
-    check_status(decode_path(scratch("mono.wav"), &p, &out, &err), DUMU_OK, &err, &out);
+    check_status(decode_path(test_scratch_path("mono.wav"), &p, &out, &err), DUMU_OK, &err, &out);
     assert_allclose_f32(out.samples, x, (size_t)n, 0.0, 0.0, "1 -> 1");
     dumu_audio_deinit(&out);
     free(x);
@@ -634,9 +610,9 @@ static void test_decode_channel_mapping(void **state) {
 
     for (size_t i = 0; i < sizeof ogg / sizeof ogg[0]; i++) {
         float *y = make_signal(m, ogg[i].ch, 48000, k_freqs, 0.4, 0.0);
-        sf_write_path(scratch(ogg[i].file), ogg[i].format, 48000, ogg[i].ch, y, m);
+        sf_write_path(test_scratch_path(ogg[i].file), ogg[i].format, 48000, ogg[i].ch, y, m);
         p.n_channels = 2;
-        check_status(decode_path(scratch(ogg[i].file), &p, &out, &err), DUMU_OK, &err, &out);
+        check_status(decode_path(test_scratch_path(ogg[i].file), &p, &out, &err), DUMU_OK, &err, &out);
         double amp, ph, res;
         fit_sine(out.samples, 2, 0, m / 4, 3 * m / 4, k_freqs[0], 48000, &amp, &ph, &res);
         assert_true(fabs(amp - 0.4) < 0.02);
@@ -734,13 +710,13 @@ static void test_decode_with_resample(void **state) {
     float *x = make_signal(n, 2, 44100, freqs, 0.5, 0.0);
     dumu_audio a = {x, n, 2, 44100};
     dumu_error err;
-    check_status(dumu_audio_write_file(scratch("rs.flac"), &a, DUMU_AUDIO_FLAC_24, &err), DUMU_OK,
+    check_status(dumu_audio_write_file(test_scratch_path("rs.flac"), &a, DUMU_AUDIO_FLAC_24, &err), DUMU_OK,
                  &err, NULL);
     dumu_decode_params p = dumu_decode_default_params();
     p.sample_rate = 22050;
     p.n_channels = 1;
     dumu_audio out;
-    check_status(decode_path(scratch("rs.flac"), &p, &out, &err), DUMU_OK, &err, &out);
+    check_status(decode_path(test_scratch_path("rs.flac"), &p, &out, &err), DUMU_OK, &err, &out);
     assert_int_equal(out.n_frames, dumu_audio_resampled_length(n, 44100, 22050));
     assert_int_equal(out.n_channels, 1);
     assert_int_equal(out.sample_rate, 22050);
@@ -771,13 +747,13 @@ static void test_not_audio(void **state) {
         assert_non_null(strstr(err.message, "not an audio file (or unsupported container)"));
     }
     const char *text = "Just some text, clearly not audio.\n";
-    write_bytes(scratch("text.wav"), text, strlen(text));
-    check_status(decode_path(scratch("text.wav"), NULL, &out, &err), DUMU_E_FORMAT, &err, &out);
-    assert_non_null(strstr(err.message, scratch("text.wav")));
+    write_bytes(test_scratch_path("text.wav"), text, strlen(text));
+    check_status(decode_path(test_scratch_path("text.wav"), NULL, &out, &err), DUMU_E_FORMAT, &err, &out);
+    assert_non_null(strstr(err.message, test_scratch_path("text.wav")));
 
     /* Empty input is not an audio file: DUMU_E_FORMAT (EMPTY is for valid files). */
-    write_bytes(scratch("empty.wav"), "", 0);
-    check_status(decode_path(scratch("empty.wav"), NULL, &out, &err), DUMU_E_FORMAT, &err, &out);
+    write_bytes(test_scratch_path("empty.wav"), "", 0);
+    check_status(decode_path(test_scratch_path("empty.wav"), NULL, &out, &err), DUMU_E_FORMAT, &err, &out);
     check_status(decode_mem(NULL, 0, NULL, &out, &err), DUMU_E_FORMAT, &err, &out);
     check_status(decode_mem(buf, 0, NULL, &out, &err), DUMU_E_FORMAT, &err, &out);
 
@@ -792,24 +768,24 @@ static void test_zero_frames_is_empty(void **state) {
     (void)state;
     dumu_audio out;
     dumu_error err;
-    sf_write_path(scratch("zero.wav"), SF_FORMAT_WAV | SF_FORMAT_PCM_16, 44100, 2, NULL, 0);
-    check_status(decode_path(scratch("zero.wav"), NULL, &out, &err), DUMU_E_EMPTY, &err, &out);
+    sf_write_path(test_scratch_path("zero.wav"), SF_FORMAT_WAV | SF_FORMAT_PCM_16, 44100, 2, NULL, 0);
+    check_status(decode_path(test_scratch_path("zero.wav"), NULL, &out, &err), DUMU_E_EMPTY, &err, &out);
     dumu_audio none = {NULL, 0, 1, 22050};
-    check_status(dumu_audio_write_file(scratch("zero.flac"), &none, DUMU_AUDIO_FLAC_16, &err),
+    check_status(dumu_audio_write_file(test_scratch_path("zero.flac"), &none, DUMU_AUDIO_FLAC_16, &err),
                  DUMU_OK, &err, NULL);
-    check_status(decode_path(scratch("zero.flac"), NULL, &out, &err), DUMU_E_EMPTY, &err, &out);
-    check_status(dumu_audio_write_file(scratch("zero2.wav"), &none, DUMU_AUDIO_WAV_FLOAT, &err),
+    check_status(decode_path(test_scratch_path("zero.flac"), NULL, &out, &err), DUMU_E_EMPTY, &err, &out);
+    check_status(dumu_audio_write_file(test_scratch_path("zero2.wav"), &none, DUMU_AUDIO_WAV_FLOAT, &err),
                  DUMU_OK, &err, NULL);
-    check_status(decode_path(scratch("zero2.wav"), NULL, &out, &err), DUMU_E_EMPTY, &err, &out);
+    check_status(decode_path(test_scratch_path("zero2.wav"), NULL, &out, &err), DUMU_E_EMPTY, &err, &out);
     /* One frame at 96 kHz resampled to 16 kHz rounds to no frame. */
     float one[2] = {0.5f, -0.5f};
-    sf_write_path(scratch("one.wav"), SF_FORMAT_WAV | SF_FORMAT_FLOAT, 96000, 2, one, 1);
+    sf_write_path(test_scratch_path("one.wav"), SF_FORMAT_WAV | SF_FORMAT_FLOAT, 96000, 2, one, 1);
     dumu_decode_params p = dumu_decode_default_params();
-    check_status(decode_path(scratch("one.wav"), &p, &out, &err), DUMU_OK, &err, &out);
+    check_status(decode_path(test_scratch_path("one.wav"), &p, &out, &err), DUMU_OK, &err, &out);
     assert_int_equal(out.n_frames, 1);
     dumu_audio_deinit(&out);
     p.sample_rate = 16000;
-    check_status(decode_path(scratch("one.wav"), &p, &out, &err), DUMU_E_EMPTY, &err, &out);
+    check_status(decode_path(test_scratch_path("one.wav"), &p, &out, &err), DUMU_E_EMPTY, &err, &out);
 }
 
 static void test_unsupported(void **state) {
@@ -818,24 +794,24 @@ static void test_unsupported(void **state) {
     dumu_error err;
     float *x = make_signal(1000, 2, 44100, k_freqs, 0.5, 0.0);
 
-    sf_write_path(scratch("a.aiff"), SF_FORMAT_AIFF | SF_FORMAT_PCM_16, 44100, 2, x, 1000);
-    check_status(decode_path(scratch("a.aiff"), NULL, &out, &err), DUMU_E_UNSUPPORTED, &err, &out);
+    sf_write_path(test_scratch_path("a.aiff"), SF_FORMAT_AIFF | SF_FORMAT_PCM_16, 44100, 2, x, 1000);
+    check_status(decode_path(test_scratch_path("a.aiff"), NULL, &out, &err), DUMU_E_UNSUPPORTED, &err, &out);
     assert_non_null(strstr(err.message, "AIFF"));
-    sf_write_path(scratch("a.au"), SF_FORMAT_AU | SF_FORMAT_PCM_16, 44100, 2, x, 1000);
-    check_status(decode_path(scratch("a.au"), NULL, &out, &err), DUMU_E_UNSUPPORTED, &err, &out);
+    sf_write_path(test_scratch_path("a.au"), SF_FORMAT_AU | SF_FORMAT_PCM_16, 44100, 2, x, 1000);
+    check_status(decode_path(test_scratch_path("a.au"), NULL, &out, &err), DUMU_E_UNSUPPORTED, &err, &out);
 
     /* A WAV whose codec libsndfile lacks (0x0161, WMA v2). */
-    sf_write_path(scratch("wma.wav"), SF_FORMAT_WAV | SF_FORMAT_PCM_16, 44100, 2, x, 1000);
+    sf_write_path(test_scratch_path("wma.wav"), SF_FORMAT_WAV | SF_FORMAT_PCM_16, 44100, 2, x, 1000);
     size_t size;
-    uint8_t *f = test_read_file(scratch("wma.wav"), &size);
+    uint8_t *f = test_read_file(test_scratch_path("wma.wav"), &size);
     f[20] = 0x61, f[21] = 0x01;
     check_status(decode_mem(f, size, NULL, &out, &err), DUMU_E_UNSUPPORTED, &err, &out);
     assert_non_null(strstr(err.message, "0x0161"));
     free(f);
 
     /* An Ogg stream of another codec: the Vorbis identification packet relabelled Speex. */
-    sf_write_path(scratch("s.ogg"), SF_FORMAT_OGG | SF_FORMAT_VORBIS, 44100, 2, x, 1000);
-    f = test_read_file(scratch("s.ogg"), &size);
+    sf_write_path(test_scratch_path("s.ogg"), SF_FORMAT_OGG | SF_FORMAT_VORBIS, 44100, 2, x, 1000);
+    f = test_read_file(test_scratch_path("s.ogg"), &size);
     size_t body = 27 + f[26];
     assert_memory_equal(f + body, "\x01vorbis", 7);
     memcpy(f + body, "Speex   ", 8);
@@ -845,19 +821,19 @@ static void test_unsupported(void **state) {
     free(f);
 
     /* Absurd rates and channel counts. */
-    sf_write_path(scratch("r500.wav"), SF_FORMAT_WAV | SF_FORMAT_PCM_16, 500, 1, x, 1000);
-    check_status(decode_path(scratch("r500.wav"), NULL, &out, &err), DUMU_E_UNSUPPORTED, &err,
+    sf_write_path(test_scratch_path("r500.wav"), SF_FORMAT_WAV | SF_FORMAT_PCM_16, 500, 1, x, 1000);
+    check_status(decode_path(test_scratch_path("r500.wav"), NULL, &out, &err), DUMU_E_UNSUPPORTED, &err,
                  &out);
-    sf_write_path(scratch("r800k.wav"), SF_FORMAT_WAV | SF_FORMAT_PCM_16, 800000, 1, x, 1000);
-    check_status(decode_path(scratch("r800k.wav"), NULL, &out, &err), DUMU_E_UNSUPPORTED, &err,
+    sf_write_path(test_scratch_path("r800k.wav"), SF_FORMAT_WAV | SF_FORMAT_PCM_16, 800000, 1, x, 1000);
+    check_status(decode_path(test_scratch_path("r800k.wav"), NULL, &out, &err), DUMU_E_UNSUPPORTED, &err,
                  &out);
     float *wide = calloc(65 * 10, sizeof *wide);
     assert_non_null(wide);
-    sf_write_path(scratch("c65.wav"), SF_FORMAT_WAV | SF_FORMAT_PCM_16, 44100, 65, wide, 10);
-    check_status(decode_path(scratch("c65.wav"), NULL, &out, &err), DUMU_E_UNSUPPORTED, &err, &out);
+    sf_write_path(test_scratch_path("c65.wav"), SF_FORMAT_WAV | SF_FORMAT_PCM_16, 44100, 65, wide, 10);
+    check_status(decode_path(test_scratch_path("c65.wav"), NULL, &out, &err), DUMU_E_UNSUPPORTED, &err, &out);
     assert_non_null(strstr(err.message, "65 channels"));
-    sf_write_path(scratch("c64.wav"), SF_FORMAT_WAV | SF_FORMAT_PCM_16, 44100, 64, wide, 10);
-    check_status(decode_path(scratch("c64.wav"), NULL, &out, &err), DUMU_OK, &err, &out);
+    sf_write_path(test_scratch_path("c64.wav"), SF_FORMAT_WAV | SF_FORMAT_PCM_16, 44100, 64, wide, 10);
+    check_status(decode_path(test_scratch_path("c64.wav"), NULL, &out, &err), DUMU_OK, &err, &out);
     assert_int_equal(out.n_channels, 64);
     dumu_audio_deinit(&out);
     free(wide);
@@ -869,8 +845,8 @@ static void test_invalid_args(void **state) {
     dumu_audio out;
     dumu_error err;
     float *x = make_signal(100, 1, 8000, k_freqs, 0.5, 0.0);
-    sf_write_path(scratch("ok.wav"), SF_FORMAT_WAV | SF_FORMAT_PCM_16, 8000, 1, x, 100);
-    assert_int_equal(dumu_audio_decode_file(scratch("ok.wav"), NULL, NULL, &err),
+    sf_write_path(test_scratch_path("ok.wav"), SF_FORMAT_WAV | SF_FORMAT_PCM_16, 8000, 1, x, 100);
+    assert_int_equal(dumu_audio_decode_file(test_scratch_path("ok.wav"), NULL, NULL, &err),
                      DUMU_E_INVALID_ARG);
     assert_int_equal(dumu_audio_decode_memory(x, 4, NULL, NULL, NULL), DUMU_E_INVALID_ARG);
     check_status(decode_path(NULL, NULL, &out, &err), DUMU_E_INVALID_ARG, &err, &out);
@@ -884,11 +860,11 @@ static void test_invalid_args(void **state) {
     bad[3].n_channels = 3;
     bad[4].n_channels = -1;
     for (int i = 0; i < 5; i++)
-        check_status(decode_path(scratch("ok.wav"), &bad[i], &out, &err), DUMU_E_INVALID_ARG, &err,
+        check_status(decode_path(test_scratch_path("ok.wav"), &bad[i], &out, &err), DUMU_E_INVALID_ARG, &err,
                      &out);
     /* The error pointer is optional. */
     memset(&out, 0xA5, sizeof out);
-    assert_int_equal(dumu_audio_decode_file(scratch("nope.wav"), NULL, &out, NULL), DUMU_E_IO);
+    assert_int_equal(dumu_audio_decode_file(test_scratch_path("nope.wav"), NULL, &out, NULL), DUMU_E_IO);
     assert_true(is_zeroed(&out));
     free(x);
 }
@@ -900,17 +876,17 @@ static void test_truncated_wav(void **state) {
     (void)state;
     const int64_t n = 8000;
     float *x = make_signal(n, 2, 16000, k_freqs, 0.5, 0.0);
-    sf_write_path(scratch("t.wav"), SF_FORMAT_WAV | SF_FORMAT_PCM_16, 16000, 2, x, n);
+    sf_write_path(test_scratch_path("t.wav"), SF_FORMAT_WAV | SF_FORMAT_PCM_16, 16000, 2, x, n);
     size_t size;
-    uint8_t *f = test_read_file(scratch("t.wav"), &size);
+    uint8_t *f = test_read_file(test_scratch_path("t.wav"), &size);
     dumu_audio out;
     dumu_error err;
     check_status(decode_mem(f, size * 6 / 10, NULL, &out, &err), DUMU_E_TRUNCATED, &err, &out);
     assert_non_null(strstr(err.message, "truncated WAV"));
     /* Through the file path too, with the path in the message. */
-    write_bytes(scratch("t_cut.wav"), f, size - 4);
-    check_status(decode_path(scratch("t_cut.wav"), NULL, &out, &err), DUMU_E_TRUNCATED, &err, &out);
-    assert_non_null(strstr(err.message, scratch("t_cut.wav")));
+    write_bytes(test_scratch_path("t_cut.wav"), f, size - 4);
+    check_status(decode_path(test_scratch_path("t_cut.wav"), NULL, &out, &err), DUMU_E_TRUNCATED, &err, &out);
+    assert_non_null(strstr(err.message, test_scratch_path("t_cut.wav")));
     /* Less than one frame (4 bytes) missing: accepted, the partial frame dropped. */
     check_status(decode_mem(f, size - 2, NULL, &out, &err), DUMU_OK, &err, &out);
     assert_int_equal(out.n_frames, n - 1);
@@ -944,9 +920,9 @@ static void test_truncated_flac_ogg_mp3(void **state) {
     };
 
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        sf_write_path(scratch(cases[i].file), cases[i].format, 48000, 2, x, n);
+        sf_write_path(test_scratch_path(cases[i].file), cases[i].format, 48000, 2, x, n);
         size_t size;
-        uint8_t *f = test_read_file(scratch(cases[i].file), &size);
+        uint8_t *f = test_read_file(test_scratch_path(cases[i].file), &size);
         check_status(decode_mem(f, size, NULL, &out, &err), DUMU_OK, &err, &out);
         dumu_audio_deinit(&out);
         for (int pct = 30; pct <= 90; pct += 30) {
@@ -970,9 +946,9 @@ static void test_id3_prefixed(void **state) {
     const int formats[] = {SF_FORMAT_MPEG | SF_FORMAT_MPEG_LAYER_III,
                            SF_FORMAT_FLAC | SF_FORMAT_PCM_16};
     for (int i = 0; i < 2; i++) {
-        sf_write_path(scratch(files[i]), formats[i], 22050, 2, x, n);
+        sf_write_path(test_scratch_path(files[i]), formats[i], 22050, 2, x, n);
         size_t size;
-        uint8_t *f = test_read_file(scratch(files[i]), &size);
+        uint8_t *f = test_read_file(test_scratch_path(files[i]), &size);
         uint8_t *g = malloc(size + sizeof tag);
         assert_non_null(g);
         memcpy(g, tag, sizeof tag);
@@ -1001,9 +977,9 @@ static void test_ogg_trailing_junk(void **state) {
     (void)state;
     const int64_t n = 20000;
     float *x = make_signal(n, 1, 22050, k_freqs, 0.5, 0.0);
-    sf_write_path(scratch("j.ogg"), SF_FORMAT_OGG | SF_FORMAT_VORBIS, 22050, 1, x, n);
+    sf_write_path(test_scratch_path("j.ogg"), SF_FORMAT_OGG | SF_FORMAT_VORBIS, 22050, 1, x, n);
     size_t size;
-    uint8_t *f = test_read_file(scratch("j.ogg"), &size);
+    uint8_t *f = test_read_file(test_scratch_path("j.ogg"), &size);
     uint8_t *g = malloc(size + 300);
     assert_non_null(g);
     memcpy(g, f, size);
@@ -1030,9 +1006,9 @@ static void test_ogg_trailing_junk(void **state) {
 static void test_ogg_malformed_headers(void **state) {
     (void)state;
     float *x = make_signal(8000, 1, 8000, k_freqs, 0.5, 0.0);
-    sf_write_path(scratch("mh.ogg"), SF_FORMAT_OGG | SF_FORMAT_VORBIS, 8000, 1, x, 8000);
+    sf_write_path(test_scratch_path("mh.ogg"), SF_FORMAT_OGG | SF_FORMAT_VORBIS, 8000, 1, x, 8000);
     size_t size;
-    uint8_t *f = test_read_file(scratch("mh.ogg"), &size);
+    uint8_t *f = test_read_file(test_scratch_path("mh.ogg"), &size);
     uint8_t *g = malloc(size);
     assert_non_null(g);
     const size_t page1 = 27 + f[26] + f[27]; /* the identification page holds one segment */
@@ -1081,9 +1057,9 @@ static void test_flac_without_length(void **state) {
     (void)state;
     const int64_t n = 3 * 16000;
     float *x = make_signal(n, 1, 16000, k_freqs, 0.5, 0.0);
-    sf_write_path(scratch("nl.flac"), SF_FORMAT_FLAC | SF_FORMAT_PCM_16, 16000, 1, x, n);
+    sf_write_path(test_scratch_path("nl.flac"), SF_FORMAT_FLAC | SF_FORMAT_PCM_16, 16000, 1, x, n);
     size_t size;
-    uint8_t *f = test_read_file(scratch("nl.flac"), &size);
+    uint8_t *f = test_read_file(test_scratch_path("nl.flac"), &size);
     flac_set_total(f, 0);
     dumu_audio out;
     dumu_error err;
@@ -1106,9 +1082,9 @@ static void test_flac_without_length(void **state) {
 static void test_hostile_headers(void **state) {
     (void)state;
     float *x = make_signal(1000, 1, 44100, k_freqs, 0.5, 0.0);
-    sf_write_path(scratch("h.wav"), SF_FORMAT_WAV | SF_FORMAT_PCM_16, 44100, 1, x, 1000);
+    sf_write_path(test_scratch_path("h.wav"), SF_FORMAT_WAV | SF_FORMAT_PCM_16, 44100, 1, x, 1000);
     size_t size;
-    uint8_t *f = test_read_file(scratch("h.wav"), &size);
+    uint8_t *f = test_read_file(test_scratch_path("h.wav"), &size);
     size_t data = riff_find(f, size, "data");
     put_u32le(f + data + 4, 0xFFFFFFFEu); /* 2^31 - 1 frames of 16-bit mono */
     dumu_audio out;
@@ -1118,8 +1094,8 @@ static void test_hostile_headers(void **state) {
     assert_int_equal(dumu_alloc_fail_after(0), 0); /* rejected before any allocation */
     free(f);
 
-    sf_write_path(scratch("h.flac"), SF_FORMAT_FLAC | SF_FORMAT_PCM_16, 44100, 1, x, 1000);
-    f = test_read_file(scratch("h.flac"), &size);
+    sf_write_path(test_scratch_path("h.flac"), SF_FORMAT_FLAC | SF_FORMAT_PCM_16, 44100, 1, x, 1000);
+    f = test_read_file(test_scratch_path("h.flac"), &size);
     flac_set_total(f, ((uint64_t)1 << 36) - 1); /* 2^36 frames: 18 days */
     dumu_alloc_fail_after(0);
     check_status(decode_mem(f, size, NULL, &out, &err), DUMU_E_TOO_LONG, &err, &out);
@@ -1137,23 +1113,23 @@ static void test_too_long(void **state) {
     dumu_decode_params p = dumu_decode_default_params();
     dumu_audio out;
     dumu_error err;
-    sf_write_path(scratch("long.wav"), SF_FORMAT_WAV | SF_FORMAT_PCM_16, 8000, 1, x, n);
-    sf_write_path(scratch("long.mp3"), SF_FORMAT_MPEG | SF_FORMAT_MPEG_LAYER_III, 8000, 1, x, n);
-    sf_write_path(scratch("long.ogg"), SF_FORMAT_OGG | SF_FORMAT_VORBIS, 8000, 1, x, n);
+    sf_write_path(test_scratch_path("long.wav"), SF_FORMAT_WAV | SF_FORMAT_PCM_16, 8000, 1, x, n);
+    sf_write_path(test_scratch_path("long.mp3"), SF_FORMAT_MPEG | SF_FORMAT_MPEG_LAYER_III, 8000, 1, x, n);
+    sf_write_path(test_scratch_path("long.ogg"), SF_FORMAT_OGG | SF_FORMAT_VORBIS, 8000, 1, x, n);
     const char *files[] = {"long.wav", "long.mp3", "long.ogg"};
     for (int i = 0; i < 3; i++) {
         p.max_duration_s = 2.5;
         dumu_alloc_fail_after(0);
-        check_status(decode_path(scratch(files[i]), &p, &out, &err), DUMU_E_TOO_LONG, &err, &out);
+        check_status(decode_path(test_scratch_path(files[i]), &p, &out, &err), DUMU_E_TOO_LONG, &err, &out);
         assert_int_equal(dumu_alloc_fail_after(0), 0); /* from the header, before allocating */
         p.max_duration_s = 3.0;                        /* exactly at the limit is fine */
-        check_status(decode_path(scratch(files[i]), &p, &out, &err), DUMU_OK, &err, &out);
+        check_status(decode_path(test_scratch_path(files[i]), &p, &out, &err), DUMU_OK, &err, &out);
         assert_int_equal(out.n_frames, n);
         dumu_audio_deinit(&out);
     }
     /* An MP3 without a Xing/Info header: its length is an estimate, checked while decoding. */
     size_t size;
-    uint8_t *f = test_read_file(scratch("long.mp3"), &size);
+    uint8_t *f = test_read_file(test_scratch_path("long.mp3"), &size);
     dumu_audio_probe probe;
     dumu_audio_probe_bytes(f, size, &probe);
     assert_int_equal(probe.container, DUMU_CONTAINER_MPEG);
@@ -1183,7 +1159,7 @@ static void test_io_errors(void **state) {
     check_status(decode_path(missing, NULL, &out, &err), DUMU_E_IO, &err, &out);
     assert_non_null(strstr(err.message, missing));
     assert_non_null(strstr(err.message, strerror(ENOENT)));
-    check_status(decode_path(g_dir, NULL, &out, &err), DUMU_E_IO, &err, &out);
+    check_status(decode_path(test_scratch_dir(), NULL, &out, &err), DUMU_E_IO, &err, &out);
     assert_non_null(strstr(err.message, strerror(EISDIR)));
 
     float *x = make_signal(500, 2, 8000, k_freqs, 0.5, 0.0);
@@ -1193,7 +1169,7 @@ static void test_io_errors(void **state) {
                  NULL);
     assert_non_null(strstr(err.message, nodir));
     assert_non_null(strstr(err.message, strerror(ENOENT)));
-    check_status(dumu_audio_write_file(g_dir, &a, DUMU_AUDIO_FLAC_16, &err), DUMU_E_IO, &err, NULL);
+    check_status(dumu_audio_write_file(test_scratch_dir(), &a, DUMU_AUDIO_FLAC_16, &err), DUMU_E_IO, &err, NULL);
     assert_non_null(strstr(err.message, strerror(EISDIR)));
     /* A full disk: the device stays (we only ever remove regular files we wrote). */
     struct stat st;
@@ -1208,24 +1184,24 @@ static void test_io_errors(void **state) {
     float *nine = calloc(9 * 10, sizeof *nine);
     assert_non_null(nine);
     dumu_audio b = {nine, 10, 9, 8000};
-    check_status(dumu_audio_write_file(scratch("nine.flac"), &b, DUMU_AUDIO_FLAC_16, &err),
+    check_status(dumu_audio_write_file(test_scratch_path("nine.flac"), &b, DUMU_AUDIO_FLAC_16, &err),
                  DUMU_E_UNSUPPORTED, &err, NULL);
-    assert_false(test_exists(scratch("nine.flac")));
-    check_status(dumu_audio_write_file(scratch("nine.wav"), &b, DUMU_AUDIO_WAV_PCM16, &err),
+    assert_false(test_exists(test_scratch_path("nine.flac")));
+    check_status(dumu_audio_write_file(test_scratch_path("nine.wav"), &b, DUMU_AUDIO_WAV_PCM16, &err),
                  DUMU_OK, &err, NULL); /* WAV is fine */
     /* Invalid arguments. */
     check_status(dumu_audio_write_file(NULL, &a, DUMU_AUDIO_WAV_PCM16, &err), DUMU_E_INVALID_ARG,
                  &err, NULL);
     check_status(dumu_audio_write_file("", &a, DUMU_AUDIO_WAV_PCM16, &err), DUMU_E_INVALID_ARG,
                  &err, NULL);
-    check_status(dumu_audio_write_file(scratch("x.wav"), NULL, DUMU_AUDIO_WAV_PCM16, &err),
+    check_status(dumu_audio_write_file(test_scratch_path("x.wav"), NULL, DUMU_AUDIO_WAV_PCM16, &err),
                  DUMU_E_INVALID_ARG, &err, NULL);
-    check_status(dumu_audio_write_file(scratch("x.wav"), &a, (dumu_audio_format)99, &err),
+    check_status(dumu_audio_write_file(test_scratch_path("x.wav"), &a, (dumu_audio_format)99, &err),
                  DUMU_E_INVALID_ARG, &err, NULL);
     dumu_audio no_rate = {x, 500, 2, 0};
-    check_status(dumu_audio_write_file(scratch("x.wav"), &no_rate, DUMU_AUDIO_WAV_PCM16, &err),
+    check_status(dumu_audio_write_file(test_scratch_path("x.wav"), &no_rate, DUMU_AUDIO_WAV_PCM16, &err),
                  DUMU_E_INVALID_ARG, &err, NULL);
-    assert_false(test_exists(scratch("x.wav")));
+    assert_false(test_exists(test_scratch_path("x.wav")));
     free(nine);
     free(x);
 }
@@ -1237,10 +1213,10 @@ static void test_decode_from_pipe(void **state) {
     float *x = make_signal(n, 1, 8000, k_freqs, 0.5, 0.0);
     dumu_audio a = {x, n, 1, 8000};
     dumu_error err;
-    check_status(dumu_audio_write_file(scratch("p.wav"), &a, DUMU_AUDIO_WAV_PCM16, &err), DUMU_OK,
+    check_status(dumu_audio_write_file(test_scratch_path("p.wav"), &a, DUMU_AUDIO_WAV_PCM16, &err), DUMU_OK,
                  &err, NULL);
     size_t size;
-    uint8_t *f = test_read_file(scratch("p.wav"), &size);
+    uint8_t *f = test_read_file(test_scratch_path("p.wav"), &size);
     assert_true(size < 16384); /* fits the pipe buffer */
     int fds[2];
     assert_int_equal(pipe(fds), 0);
@@ -1262,15 +1238,15 @@ static void test_file_equals_memory(void **state) {
     (void)state;
     const int64_t n = 7777;
     float *x = make_signal(n, 2, 32000, k_freqs, 0.5, 0.1);
-    sf_write_path(scratch("fm.mp3"), SF_FORMAT_MPEG | SF_FORMAT_MPEG_LAYER_III, 32000, 2, x, n);
+    sf_write_path(test_scratch_path("fm.mp3"), SF_FORMAT_MPEG | SF_FORMAT_MPEG_LAYER_III, 32000, 2, x, n);
     size_t size;
-    uint8_t *f = test_read_file(scratch("fm.mp3"), &size);
+    uint8_t *f = test_read_file(test_scratch_path("fm.mp3"), &size);
     dumu_decode_params p = dumu_decode_default_params();
     p.sample_rate = 22050;
     dumu_audio a, b;
     dumu_error err;
     check_status(decode_mem(f, size, &p, &a, &err), DUMU_OK, &err, &a);
-    check_status(decode_path(scratch("fm.mp3"), &p, &b, &err), DUMU_OK, &err, &b);
+    check_status(decode_path(test_scratch_path("fm.mp3"), &p, &b, &err), DUMU_OK, &err, &b);
     assert_int_equal(a.n_frames, b.n_frames);
     assert_int_equal(a.n_frames, dumu_audio_resampled_length(n, 32000, 22050));
     assert_memory_equal(a.samples, b.samples, (size_t)(a.n_frames * 2) * sizeof(float));
@@ -1354,9 +1330,9 @@ static void test_alloc_failures(void **state) {
     (void)state;
     const int64_t n = 20 * 8000;
     float *x = make_signal(n, 2, 8000, k_freqs, 0.5, 0.0);
-    sf_write_path(scratch("fa.flac"), SF_FORMAT_FLAC | SF_FORMAT_PCM_16, 8000, 2, x, n);
+    sf_write_path(test_scratch_path("fa.flac"), SF_FORMAT_FLAC | SF_FORMAT_PCM_16, 8000, 2, x, n);
     size_t size;
-    uint8_t *f = test_read_file(scratch("fa.flac"), &size);
+    uint8_t *f = test_read_file(test_scratch_path("fa.flac"), &size);
     struct bytes b = {f, size, dumu_decode_default_params(), NULL, {x, n, 2, 8000}, 0};
     b.p.n_channels = 1;
     b.p.sample_rate = 22050;
@@ -1367,8 +1343,8 @@ static void test_alloc_failures(void **state) {
      * starts small, doubles twice and is trimmed at the end. */
     float *z = calloc((size_t)n * 2, sizeof *z);
     assert_non_null(z);
-    sf_write_path(scratch("fz.flac"), SF_FORMAT_FLAC | SF_FORMAT_PCM_16, 8000, 2, z, n);
-    f = test_read_file(scratch("fz.flac"), &size);
+    sf_write_path(test_scratch_path("fz.flac"), SF_FORMAT_FLAC | SF_FORMAT_PCM_16, 8000, 2, z, n);
+    f = test_read_file(test_scratch_path("fz.flac"), &size);
     flac_set_total(f, 0);
     b.data = f;
     b.size = size;
@@ -1376,8 +1352,8 @@ static void test_alloc_failures(void **state) {
     sweep_alloc_failures("decode FLAC without length", fault_decode_mem, &b);
     free(z);
 
-    sf_write_path(scratch("fa.mp3"), SF_FORMAT_MPEG | SF_FORMAT_MPEG_LAYER_III, 8000, 2, x, 8000);
-    b.path = scratch("fa.mp3");
+    sf_write_path(test_scratch_path("fa.mp3"), SF_FORMAT_MPEG | SF_FORMAT_MPEG_LAYER_III, 8000, 2, x, 8000);
+    b.path = test_scratch_path("fa.mp3");
     b.p.n_channels = 2;
     b.p.sample_rate = 16000;
     sweep_alloc_failures("decode MP3 file", fault_decode_file, &b);
@@ -1385,10 +1361,10 @@ static void test_alloc_failures(void **state) {
     b.in.n_frames = 3000;
     sweep_alloc_failures("resample", fault_resample, &b);
     sweep_alloc_failures("mono", fault_mono, &b);
-    b.path = scratch("fa_out.wav");
+    b.path = test_scratch_path("fa_out.wav");
     b.format = DUMU_AUDIO_WAV_PCM24;
     sweep_alloc_failures("write WAV", fault_write, &b);
-    b.path = scratch("fa_out.flac");
+    b.path = test_scratch_path("fa_out.flac");
     b.format = DUMU_AUDIO_FLAC_16;
     sweep_alloc_failures("write FLAC", fault_write, &b);
     free(f);

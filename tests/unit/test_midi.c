@@ -4,7 +4,6 @@
  * data (DUMU_TESTDATA_DIR). Also overlapping same-pitch notes, pitch bends and polyphony,
  * invalid arguments, I/O errors and allocation failures. */
 #include <cjson/cJSON.h>
-#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdbool.h>
@@ -19,34 +18,14 @@
 
 #define FRAME_S (256.0 / 22050.0) /* one Basic Pitch model frame, seconds */
 
-/* Scratch directory of this run (mkdtemp), emptied and removed by the group teardown. */
-static char g_dir[64];
-
 static int group_setup(void **state) {
     (void)state;
-    snprintf(g_dir, sizeof g_dir, "/tmp/dumu_midi_XXXXXX");
-    return mkdtemp(g_dir) ? 0 : -1;
+    return test_scratch_create("dumu_midi");
 }
 
 static int group_teardown(void **state) {
     (void)state;
-    DIR *d = opendir(g_dir);
-    if (!d) return -1;
-    struct dirent *e;
-    char path[512];
-    while ((e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        snprintf(path, sizeof path, "%s/%s", g_dir, e->d_name);
-        unlink(path);
-    }
-    closedir(d);
-    return rmdir(g_dir);
-}
-
-static const char *scratch(const char *name) {
-    static char path[512];
-    snprintf(path, sizeof path, "%s/%s", g_dir, name);
-    return path;
+    return test_scratch_remove();
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -148,7 +127,7 @@ static int expect_velocity(double amplitude, int vmin) {
  * bytes, and returns the reader's view of it. */
 static cJSON *write_and_dump(const char *name, const dumu_note *notes, int64_t n,
                              const dumu_midi_params *p) {
-    const char *path = scratch(name);
+    const char *path = test_scratch_path(name);
     dumu_error err = {0};
     dumu_status rc = dumu_midi_write_file(path, notes, n, p, &err);
     if (rc) fprintf(stderr, "write %s: %s\n", path, err.message);
@@ -1107,7 +1086,7 @@ static void test_invalid_args(void **state) {
     assert_int_equal(dumu_midi_write_file(NULL, &ok, 1, &p, &err), DUMU_E_INVALID_ARG);
     assert_int_equal(dumu_midi_write_file("", &ok, 1, &p, &err), DUMU_E_INVALID_ARG);
     /* Bad notes are reported before the file is touched. */
-    const char *path = scratch("never.mid");
+    const char *path = test_scratch_path("never.mid");
     assert_int_equal(dumu_midi_write_file(path, &ok, -2, &p, &err), DUMU_E_INVALID_ARG);
     assert_false(test_exists(path));
 }
@@ -1117,15 +1096,15 @@ static void test_io_errors(void **state) {
     dumu_note ok = {.pitch = 40, .amplitude = 0.5, .start_s = 0.0, .end_s = 1.0};
     dumu_error err = {0};
     char path[600];
-    snprintf(path, sizeof path, "%s/no/such/dir/out.mid", g_dir);
+    snprintf(path, sizeof path, "%s/no/such/dir/out.mid", test_scratch_dir());
     assert_int_equal(dumu_midi_write_file(path, &ok, 1, NULL, &err), DUMU_E_IO);
     assert_int_equal(err.status, DUMU_E_IO);
     assert_non_null(strstr(err.message, path));
     assert_non_null(strstr(err.message, strerror(ENOENT)));
 
     /* A directory is not a file. */
-    assert_int_equal(dumu_midi_write_file(g_dir, &ok, 1, NULL, &err), DUMU_E_IO);
-    assert_non_null(strstr(err.message, g_dir));
+    assert_int_equal(dumu_midi_write_file(test_scratch_dir(), &ok, 1, NULL, &err), DUMU_E_IO);
+    assert_non_null(strstr(err.message, test_scratch_dir()));
 
     /* A full device: the write fails at flush time; the device itself is left alone. */
     if (test_exists("/dev/full")) {
@@ -1137,7 +1116,7 @@ static void test_io_errors(void **state) {
     }
 
     /* Overwriting an existing file works and leaves exactly the new bytes. */
-    const char *dst = scratch("overwrite.mid");
+    const char *dst = test_scratch_path("overwrite.mid");
     FILE *f = fopen(dst, "wb");
     assert_non_null(f);
     for (int i = 0; i < 1000; i++)
@@ -1205,7 +1184,7 @@ static void test_alloc_failures(void **state) {
     }
     assert_true(failures >= 3); /* notes, events, at least one buffer growth */
 
-    const char *path = scratch("nomem.mid");
+    const char *path = test_scratch_path("nomem.mid");
     for (int64_t k = 1;; k++) {
         dumu_alloc_fail_after(k);
         dumu_status rc = dumu_midi_write_file(path, notes, N, &p, NULL);
