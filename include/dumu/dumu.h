@@ -379,6 +379,30 @@ DUMU_API dumu_status dumu_separate(const dumu_dm_model *model, const dumu_audio 
 DUMU_API void dumu_stems_deinit(dumu_stems *stems);
 
 /* ------------------------------------------------------------------------------------------ */
+/* Bass extraction pipeline (src/pipeline.c): mix -> tempo (from the mix) -> bass stem
+ * (htdemucs) -> Basic Pitch -> notes. */
+
+typedef struct dumu_extract_params {
+    dumu_separate_params separate; /* its `sources` and progress fields are ignored */
+    dumu_transcribe_params transcribe; /* its progress fields are ignored; fixed_bpm applies */
+    dumu_progress_fn progress;     /* optional, overall progress */
+    void *progress_user;
+} dumu_extract_params;
+
+DUMU_API dumu_extract_params dumu_extract_default_params(void);
+
+typedef struct dumu_extraction {
+    dumu_audio bass;                 /* the bass stem, 44100 Hz stereo; owned */
+    dumu_transcription transcription; /* notes of the bass stem, tempo of the mix; owned */
+} dumu_extraction;
+
+DUMU_API dumu_status dumu_extract(const dumu_dm_model *dm, const dumu_bp_model *bp,
+                                  const dumu_audio *mix, const dumu_extract_params *params,
+                                  dumu_extraction *out, dumu_error *err);
+
+DUMU_API void dumu_extraction_deinit(dumu_extraction *ex);
+
+/* ------------------------------------------------------------------------------------------ */
 /* Memory */
 
 /* Frees memory that libdumu returned as a bare pointer (dumu_midi_encode). NULL is fine. */

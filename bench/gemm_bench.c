@@ -1,0 +1,179 @@
+/* gemm_bench.c - GFLOP/s of dumu_sgemm vs OpenBLAS's cblas_sgemm on the shapes htdemucs uses,
+ * with 1 and 2 threads, and the share of the fp32 FMA peak (clock from /proc/cpuinfo; the
+ * cores boost above it, see gemm.c). Single-threaded calls are timed in thread CPU time,
+ * two-threaded ones in wall time; each variant keeps its best of interleaved rounds.
+ * Not a test: built and run by bench/gemm_bench.sh. Timings on a shared machine are rough.
+ *
+ * usage: gemm_bench [filter]   (runs only the shapes whose name contains `filter`)
+ *        GEMM_BENCH_SECONDS=20 gemm_bench   (longer best-of per shape on a busy machine) */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/core.h"
+#include "nn/gemm.h"
+
+typedef struct shape {
+    const char *name;
+    bool ta, tb;
+    int64_t m, n, k, lda, ldb;
+} shape;
+
+static const shape shapes[] = {
+    /* transformer projections: X (tokens, 512) . W^T, W stored (out, 512) */
+    {"qkv_proj  2688x1536x512", false, true, 2688, 1536, 512, 512, 512},
+    {"qkv_proj  1344x1536x512", false, true, 1344, 1536, 512, 512, 512},
+    {"out_proj  2688x512x512", false, true, 2688, 512, 512, 512, 512},
+    {"ffn1      2688x2048x512", false, true, 2688, 2048, 512, 512, 512},
+    {"ffn2      2688x512x2048", false, true, 2688, 512, 2048, 2048, 2048},
+    /* attention per head: Q_h . K_h^T and P . V_h, heads strided in the (tokens, 1536) QKV */
+    {"attn_qk   2688x2688x64", false, true, 2688, 2688, 64, 1536, 1536},
+    {"attn_av   2688x64x2688", false, false, 2688, 64, 2688, 2688, 1536},
+    /* same with the transposed-score layout (S^T = K . Q^T, O = (S^T)^T . V) */
+    {"attn_av_t 2688x64x2688", true, false, 2688, 64, 2688, 2688, 1536},
+    /* conv as GEMM: W (Cout, Cin*K) . im2col (Cin*K, T) */
+    {"conv      96x172032x432", false, false, 96, 172032, 432, 432, 172032},
+    {"conv      768x10752x384", false, false, 768, 10752, 384, 384, 10752},
+};
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* CPU time of the calling thread: for single-threaded calls, immune to preemption by other
+ * processes on a shared machine (not to their cache pollution). */
+static double thread_cpu(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double cpu_mhz(void) {
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    char line[256];
+    double mhz = 0.0;
+    if (!f) return 0.0;
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "cpu MHz", 7) == 0) {
+            const char *colon = strchr(line, ':');
+            if (colon) mhz = atof(colon + 1);
+            break;
+        }
+    }
+    fclose(f);
+    return mhz;
+}
+
+static void fill(float *x, size_t n, unsigned seed) {
+    for (size_t i = 0; i < n; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        x[i] = (float)((double)(seed >> 8) / 16777216.0 - 0.5);
+    }
+}
+
+static void call(const shape *s, int which, int nth, const float *a, const float *b,
+                 const float *pb, float *c) {
+    if (which == 0)
+        dumu_sgemm(s->ta, s->tb, s->m, s->n, s->k, 1.0f, a, s->lda, b, s->ldb, 0.0f, c, s->n, nth);
+    else if (which == 1)
+        dumu_sgemm_blas(s->ta, s->tb, s->m, s->n, s->k, 1.0f, a, s->lda, b, s->ldb, 0.0f, c, s->n,
+                        nth);
+    else
+        dumu_sgemm_packed(s->ta, s->tb, s->m, s->n, s->k, 1.0f, a, s->lda, NULL, NULL, 0, pb, 0.0f,
+                          c, s->n, nth);
+}
+
+/* The micro-kernel alone on L1/L2-resident packed data (B slivers of 64 KiB in L2, the
+ * A sliver in L1): the practical FMA peak of one core, clock boost included. */
+static double kernel_peak(void) {
+    enum { KC = 512, NS = 8 };
+
+    float *ap = dumu_malloc(sizeof(float) * DUMU_GEMM_MR * KC);
+    float *bp = dumu_malloc(sizeof(float) * DUMU_GEMM_NR * KC * NS);
+    float *c = dumu_malloc(sizeof(float) * DUMU_GEMM_MR * DUMU_GEMM_NR * NS);
+    fill(ap, (size_t)DUMU_GEMM_MR * KC, 3);
+    fill(bp, (size_t)DUMU_GEMM_NR * KC * NS, 4);
+    double best = 1e30;
+    for (int r = 0; r < 20; r++) {
+        double t0 = thread_cpu();
+        for (int it = 0; it < 200; it++)
+            for (int s = 0; s < NS; s++)
+                dumu_gemm_ukernel(KC, ap, DUMU_GEMM_MR, bp + s * DUMU_GEMM_NR * KC, DUMU_GEMM_NR,
+                                  c + s * DUMU_GEMM_NR, DUMU_GEMM_NR * NS, DUMU_GEMM_MR,
+                                  DUMU_GEMM_NR, 1.0f, 0.0f);
+        double t = thread_cpu() - t0;
+        if (t < best) best = t;
+    }
+    dumu_free(ap);
+    dumu_free(bp);
+    dumu_free(c);
+    return 200.0 * NS * 2.0 * DUMU_GEMM_MR * DUMU_GEMM_NR * KC / best * 1e-9;
+}
+
+int main(int argc, char **argv) {
+    const char *filter = argc > 1 ? argv[1] : NULL;
+    double mhz = cpu_mhz();
+    /* Zen 4 executes a 512-bit FMA as two 256-bit halves: 32 fp32 FLOP/cycle/core. The
+     * clock in /proc/cpuinfo is the nominal one; the cores boost above it, so the share of
+     * peak is taken against the micro-kernel's own measured rate. */
+    double nominal = 32.0 * mhz * 1e-3, peak1 = kernel_peak();
+    printf("kernel %s; /proc/cpuinfo %.0f MHz: nominal peak %.1f GFLOP/s per core (32 "
+           "FLOP/cycle); micro-kernel alone: %.1f GFLOP/s (= %.2f GHz x 32)\n",
+           dumu_sgemm_kernel_name(), mhz, nominal, peak1, peak1 / 32.0);
+    printf("%-26s %9s %9s %9s %9s %9s  %6s %6s\n", "shape (m x n x k)", "ours 1t", "blas 1t",
+           "ours 2t", "blas 2t", "packB 1t", "%pk 1t", "%pk 2t");
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+        const shape *s = &shapes[si];
+        if (filter && !strstr(s->name, filter)) continue;
+        size_t na = (size_t)(s->ta ? s->k : s->m) * (size_t)s->lda;
+        size_t nb = (size_t)(s->tb ? s->n : s->k) * (size_t)s->ldb;
+        size_t nc = (size_t)s->m * (size_t)s->n;
+        float *a = dumu_malloc(na * sizeof *a), *b = dumu_malloc(nb * sizeof *b);
+        float *c = dumu_malloc(nc * sizeof *c), *c2 = dumu_malloc(nc * sizeof *c2);
+        fill(a, na, 1);
+        fill(b, nb, 2);
+        double flop = 2.0 * (double)s->m * (double)s->n * (double)s->k;
+        const char *secs = getenv("GEMM_BENCH_SECONDS"); /* per shape; more = better best-of */
+        double min_s = secs ? atof(secs) : flop > 5e9 ? 6.0 : 3.0;
+        float *pb = dumu_malloc(dumu_sgemm_packed_b_size(s->k, s->n) * sizeof *pb);
+        dumu_sgemm_pack_b(s->tb, s->k, s->n, b, s->ldb, pb);
+        /* Five variants (ours/blas x 1/2 threads, ours with pre-packed B), measured in
+         * interleaved rounds and keeping each one's best time, so a burst of load from other
+         * processes hurts all of them alike and rarely the best. */
+        static const int which[5] = {0, 1, 0, 1, 2}, nth[5] = {1, 1, 2, 2, 1};
+        double best[5] = {1e30, 1e30, 1e30, 1e30, 1e30}, start = now();
+        int rounds = 0;
+        do {
+            for (int v = 0; v < 5; v++) {
+                /* 1 thread: thread CPU time; 2 threads: wall time (best of the rounds) */
+                double t0 = nth[v] == 1 ? thread_cpu() : now();
+                call(s, which[v], nth[v], a, b, pb, which[v] == 1 ? c2 : c);
+                double t = (nth[v] == 1 ? thread_cpu() : now()) - t0;
+                if (t < best[v]) best[v] = t;
+            }
+            rounds++;
+        } while (now() - start < min_s || rounds < 3);
+        double g[5];
+        for (int v = 0; v < 5; v++)
+            g[v] = flop / best[v] * 1e-9;
+        dumu_free(pb);
+        double maxd = 0.0;
+        for (size_t i = 0; i < nc; i++) {
+            double d = fabs((double)c[i] - (double)c2[i]);
+            if (d > maxd) maxd = d;
+        }
+        printf("%-26s %9.1f %9.1f %9.1f %9.1f %9.1f  %5.0f%% %5.0f%%   (max|ours-blas| %.2g)\n",
+               s->name, g[0], g[1], g[2], g[3], g[4], 100.0 * g[0] / peak1, 50.0 * g[2] / peak1,
+               maxd);
+        fflush(stdout);
+        dumu_free(a);
+        dumu_free(b);
+        dumu_free(c);
+        dumu_free(c2);
+    }
+    return 0;
+}
