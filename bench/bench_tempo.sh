@@ -21,7 +21,7 @@ command -v aubio > /dev/null || { echo "aubio not found (apt install aubio-tools
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -I "$root/include" "$root/bench/tempo_driver.c" \
-    "$lib" $(pkg-config --libs sndfile soxr fftw3f libcjson) -lopenblas -lpthread -lm \
+    "$lib" $(pkg-config --libs sndfile soxr fftw3f libcjson) -lpthread -lm \
     -o "$tmp/tempo_driver"
 
 # id <tab> truth (or -) <tab> mix path relative to the manifest.

@@ -6,6 +6,7 @@
  *
  * usage: gemm_bench [filter]   (runs only the shapes whose name contains `filter`)
  *        GEMM_BENCH_SECONDS=20 gemm_bench   (longer best-of per shape on a busy machine) */
+#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,12 +76,22 @@ static void fill(float *x, size_t n, unsigned seed) {
     }
 }
 
+/* OpenBLAS with n_threads BLAS threads, the comparison point (libdumu itself has no BLAS). */
+static void blas_sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                       const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+                       float *c, int64_t ldc, int n_threads) {
+    openblas_set_num_threads(n_threads < 1 ? 1 : n_threads);
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                trans_b ? CblasTrans : CblasNoTrans, (blasint)m, (blasint)n, (blasint)k, alpha, a,
+                (blasint)lda, b, (blasint)ldb, beta, c, (blasint)ldc);
+}
+
 static void call(const shape *s, int which, int nth, const float *a, const float *b,
                  const float *pb, float *c) {
     if (which == 0)
         dumu_sgemm(s->ta, s->tb, s->m, s->n, s->k, 1.0f, a, s->lda, b, s->ldb, 0.0f, c, s->n, nth);
     else if (which == 1)
-        dumu_sgemm_blas(s->ta, s->tb, s->m, s->n, s->k, 1.0f, a, s->lda, b, s->ldb, 0.0f, c, s->n,
+        blas_sgemm(s->ta, s->tb, s->m, s->n, s->k, 1.0f, a, s->lda, b, s->ldb, 0.0f, c, s->n,
                         nth);
     else
         dumu_sgemm_packed(s->ta, s->tb, s->m, s->n, s->k, 1.0f, a, s->lda, NULL, NULL, 0, pb, 0.0f,

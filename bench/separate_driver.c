@@ -9,7 +9,7 @@
  *
  * Build (from the checkout, after building libdumu into BUILD):
  *   cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc bench/separate_driver.c \
- *      BUILD/libdumu.a $(pkg-config --libs sndfile soxr fftw3f libcjson) -lopenblas \
+ *      BUILD/libdumu.a $(pkg-config --libs sndfile soxr fftw3f libcjson) \
  *      -lpthread -lm -o separate_driver
  * Env: DUMU_MODELS_DIR (default models). */
 #include <stdio.h>

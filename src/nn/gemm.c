@@ -59,13 +59,12 @@
  *   The best 2-thread figures seen in quieter moments were 212-217 GFLOP/s (91-93% of 2 x
  *   117) for ours and OpenBLAS alike. So dumu_sgemm always uses its own kernel: never slower
  *   in a way that matters, and deterministic across thread counts, which OpenBLAS does not
- *   promise. dumu_sgemm_blas stays for the benchmark and tests.
+ *   promise. bench/gemm_bench.c compares against OpenBLAS.
  *
  * ref: K. Goto, R. van de Geijn, "Anatomy of High-Performance Matrix Multiplication",
  * ACM TOMS 34(3), 2008; F. Van Zee, R. van de Geijn, "BLIS", ACM TOMS 41(3), 2015. */
 #include "gemm.h"
 
-#include <cblas.h>
 #include <string.h>
 
 #include "core/core.h"
@@ -119,17 +118,6 @@ void dumu_sgemm_ref(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
             c[i * ldc + j] = (float)r;
         }
     }
-}
-
-void dumu_sgemm_blas(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
-                     const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
-                     int64_t ldc, int n_threads) {
-    if (m <= 0 || n <= 0) return;
-    openblas_set_num_threads(n_threads < 1 ? 1 : n_threads);
-    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-                trans_b ? CblasTrans : CblasNoTrans, (blasint)m, (blasint)n, (blasint)k, alpha, a,
-                (blasint)(lda > 0 ? lda : 1), b, (blasint)(ldb > 0 ? ldb : 1), beta, c,
-                (blasint)(ldc > 0 ? ldc : 1));
 }
 
 const char *dumu_sgemm_kernel_name(void) {

@@ -41,13 +41,6 @@ void dumu_sgemm_ref(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
                     const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
                     int64_t ldc);
 
-/* The same product through OpenBLAS's cblas_sgemm with n_threads BLAS threads (for the
- * benchmark and as a cross-check in tests). OpenBLAS keeps its own thread pool alive after
- * the call; library code uses dumu_sgemm. */
-void dumu_sgemm_blas(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
-                     const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
-                     int64_t ldc, int n_threads);
-
 /* ---- pre-packed operands ----------------------------------------------------------------
  * A matrix that takes part in many products (the attention's K and V of one head, used by every
  * block of queries) can be packed once into the micro-kernel's layout and passed packed.

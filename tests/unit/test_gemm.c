@@ -298,26 +298,22 @@ static void test_pack_transpose(void **state) {
     }
 }
 
-/* An htdemucs-sized projection (m 2688, k 512, n 1536, B transposed) against OpenBLAS, and
- * against the reference on a sample of rows. */
+/* An htdemucs-sized projection (m 2688, k 512, n 1536, B transposed) against the reference
+ * on a sample of rows. */
 static void test_transformer_projection_shape(void **state) {
     (void)state;
     int64_t m = 2688, n = 1536, k = 512;
     float *a = dumu_malloc((size_t)(m * k) * sizeof(float));
     float *b = dumu_malloc((size_t)(n * k) * sizeof(float));
     float *c = dumu_malloc((size_t)(m * n) * sizeof(float));
-    float *cb = dumu_malloc((size_t)(m * n) * sizeof(float));
     float *cr = dumu_malloc((size_t)(8 * n) * sizeof(float));
     assert_non_null(a);
     assert_non_null(b);
     assert_non_null(c);
-    assert_non_null(cb);
     assert_non_null(cr);
     fill(a, (size_t)(m * k), 7);
     fill(b, (size_t)(n * k), 8);
     dumu_sgemm(false, true, m, n, k, 1.0f, a, k, b, k, 0.0f, c, n, 2);
-    dumu_sgemm_blas(false, true, m, n, k, 1.0f, a, k, b, k, 0.0f, cb, n, 1);
-    assert_allclose_f32(c, cb, (size_t)(m * n), 2e-5, 1e-5, "dumu_sgemm vs OpenBLAS");
     for (int s = 0; s < 8; s++) {
         int64_t row = s * 331 + 5;
         dumu_sgemm_ref(false, true, 1, n, k, 1.0f, a + row * k, k, b, k, 0.0f, cr + s * n, n);
@@ -326,7 +322,6 @@ static void test_transformer_projection_shape(void **state) {
     dumu_free(a);
     dumu_free(b);
     dumu_free(c);
-    dumu_free(cb);
     dumu_free(cr);
 }
 
