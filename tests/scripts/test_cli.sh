@@ -92,5 +92,37 @@ median = pitches[len(pitches) // 2]
 assert 36 <= median <= 52, median  # the stem plays MIDI 43-48
 PYEOF
 
+# extract: a song (first 10 s of a mix) to the MIDI of its bass line, with the bass stem.
+ffmpeg -loglevel error -y -i "$TD/dm04_openmsx_train_filled_with_cash/mix.flac" -t 10 "$tmp/song.flac"
+check extract 0 "$CLI" extract "$tmp/song.flac" -o "$tmp/song.mid" --json "$tmp/song.json" \
+    --stem-out "$tmp/song_bass.wav" --progress json
+expect extract-progress-stages grep -q '"stage":"separate"' "$tmp/err"
+expect extract-notes $PY - "$tmp/song.json" "$tmp/song_bass.wav" <<'PYEOF'
+import json, sys, wave
+js = json.load(open(sys.argv[1]))
+pitches = sorted(n["pitch"] for n in js["notes"])
+assert len(pitches) >= 10, len(pitches)
+assert 36 <= pitches[len(pitches) // 2] <= 52, pitches  # the bass part plays MIDI 43-48
+PYEOF
+expect extract-stem-length $PY -c "
+import sys, struct
+d = open(sys.argv[1], 'rb').read()
+assert d[:4] == b'RIFF' and d[8:12] == b'WAVE'
+i = 12; fmt = None
+while i + 8 <= len(d):
+    cid, n = d[i:i+4], struct.unpack('<I', d[i+4:i+8])[0]
+    if cid == b'fmt ': fmt = struct.unpack('<HHIIHH', d[i+8:i+24])
+    if cid == b'data': frames = n // (fmt[1] * fmt[5] // 8)
+    i += 8 + n + (n & 1)
+assert fmt[0] == 3 and fmt[1] == 2 and fmt[2] == 44100, fmt
+assert abs(frames - 441000) <= 1, frames
+" "$tmp/song_bass.wav"
+
+# separate: only the stems asked for, in the folder asked for.
+check separate 0 "$CLI" separate "$tmp/song.flac" -o "$tmp/stems" --stems drums,bass --format flac -q
+expect separate-files test -s "$tmp/stems/bass.flac" -a -s "$tmp/stems/drums.flac" -a ! -e "$tmp/stems/vocals.flac"
+check separate-bad-stem 1 "$CLI" separate "$tmp/song.flac" -o "$tmp/stems" --stems bass,kazoo
+check transcribe-no-extract-option 1 "$CLI" transcribe "$tmp/song.flac" -o "$tmp/x.mid" --stem-out "$tmp/b.wav"
+
 echo "$passed passed, $failed failed"
 [[ $failed == 0 ]]
