@@ -91,8 +91,7 @@ static void call(const shape *s, int which, int nth, const float *a, const float
     if (which == 0)
         dumu_sgemm(s->ta, s->tb, s->m, s->n, s->k, 1.0f, a, s->lda, b, s->ldb, 0.0f, c, s->n, nth);
     else if (which == 1)
-        blas_sgemm(s->ta, s->tb, s->m, s->n, s->k, 1.0f, a, s->lda, b, s->ldb, 0.0f, c, s->n,
-                        nth);
+        blas_sgemm(s->ta, s->tb, s->m, s->n, s->k, 1.0f, a, s->lda, b, s->ldb, 0.0f, c, s->n, nth);
     else
         dumu_sgemm_packed(s->ta, s->tb, s->m, s->n, s->k, 1.0f, a, s->lda, NULL, NULL, 0, pb, 0.0f,
                           c, s->n, nth);

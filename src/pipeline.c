@@ -179,8 +179,7 @@ void dumu_extraction_deinit(dumu_extraction *ex) {
 }
 
 dumu_status dumu_extract(const dumu_dm_model *dm, const dumu_bp_model *bp, const dumu_audio *mix,
-                         const dumu_extract_params *params, dumu_extraction *out,
-                         dumu_error *err) {
+                         const dumu_extract_params *params, dumu_extraction *out, dumu_error *err) {
     if (out) memset(out, 0, sizeof *out);
     if (!dm || !bp || !mix || !params || !out)
         return dumu_fail(err, DUMU_E_INVALID_ARG, "extract: NULL argument");

@@ -39,52 +39,54 @@ static void on_signal(int sig) {
 }
 
 static void usage(FILE *f) {
-    fprintf(f,
-            "usage: dumu extract IN -o OUT.mid [--stem-out BASS.wav] [--overlap X] [options]\n"
-            "       dumu transcribe IN -o OUT.mid [options]\n"
-            "       dumu separate IN [-o DIR] [--stems bass|all|drums,bass,...] [--format wav|flac]\n"
-            "                        [--overlap X] [--threads N] [--keep-rate]\n"
-            "       dumu convert IN -o OUT.(wav|flac) [--rate HZ] [--mono] [--format F]\n"
-            "       dumu --help | --version\n"
-            "\n"
-            "extract: a song to the MIDI of its bass line (htdemucs bass stem -> Basic Pitch; the\n"
-            "  tempo comes from the whole mix). Takes every transcribe option, and:\n"
-            "      --stem-out FILE      also write the bass stem (.wav float or .flac 24-bit)\n"
-            "      --overlap X          chunk overlap of the separation, 0..0.9 (default 0.25)\n"
-            "\n"
-            "transcribe: audio (WAV, FLAC, OGG, MP3; a bass stem or a solo bass recording) to MIDI\n"
-            "  -o, --output FILE        MIDI file to write (required)\n"
-            "      --json FILE          also write the notes, tempo and beats as JSON ('-' = stdout)\n"
-            "      --onset-threshold X  onset peak threshold, 0..1 (default 0.5)\n"
-            "      --frame-threshold X  note activation threshold, 0..1 (default 0.3)\n"
-            "      --min-note-ms N      shortest note in milliseconds (default 127.7)\n"
-            "      --min-freq HZ        ignore notes below this frequency (default: none)\n"
-            "      --max-freq HZ        ignore notes above this frequency (default: none)\n"
-            "      --no-melodia         turn the melodia trick off\n"
-            "      --no-infer-onsets    do not infer onsets from note activations\n"
-            "      --pitch-bends        write pitch bends to the MIDI file\n"
-            "      --tempo auto|BPM     tempo of the MIDI file (default auto: detected)\n"
-            "      --program N          General MIDI program 1..128 (default 34, Electric Bass finger)\n"
-            "      --threads N          worker threads (default 2)\n"
-            "      --models DIR         model folder (default: $DUMU_MODELS_DIR or ./models)\n"
-            "      --max-duration S     refuse longer input (default 1800 s)\n"
-            "      --progress MODE      bar | json | none (default: bar on a terminal, else none)\n"
-            "  -q, --quiet              no progress, no summary\n"
-            "\n"
-            "separate: split a song into drums, bass, other and vocals (htdemucs)\n"
-            "  -o DIR                   output folder (default ./separated), one file per stem\n"
-            "      --stems LIST         bass | all | a comma list (default all)\n"
-            "      --format wav|flac    32-bit float WAV (default) or 24-bit FLAC\n"
-            "      --keep-rate          write stems at the input's sample rate (default 44100 Hz)\n"
-            "\n"
-            "convert: decode any supported input and write WAV or FLAC\n"
-            "      --rate HZ            resample (libsoxr, high quality)\n"
-            "      --mono               mix down to one channel\n"
-            "      --format F           wav16 | wav24 | wavf32 | flac16 | flac24 (default from the\n"
-            "                           extension: .wav -> wav16, .flac -> flac16)\n"
-            "\n"
-            "exit codes: 0 ok, 1 usage, 2 bad input audio, 3 model missing or invalid,\n"
-            "            4 cannot write output, 5 internal error, 130 interrupted\n");
+    fprintf(
+        f,
+        "usage: dumu extract IN -o OUT.mid [--stem-out BASS.wav] [--overlap X] [options]\n"
+        "       dumu transcribe IN -o OUT.mid [options]\n"
+        "       dumu separate IN [-o DIR] [--stems bass|all|drums,bass,...] [--format wav|flac]\n"
+        "                        [--overlap X] [--threads N] [--keep-rate]\n"
+        "       dumu convert IN -o OUT.(wav|flac) [--rate HZ] [--mono] [--format F]\n"
+        "       dumu --help | --version\n"
+        "\n"
+        "extract: a song to the MIDI of its bass line (htdemucs bass stem -> Basic Pitch; the\n"
+        "  tempo comes from the whole mix). Takes every transcribe option, and:\n"
+        "      --stem-out FILE      also write the bass stem (.wav float or .flac 24-bit)\n"
+        "      --overlap X          chunk overlap of the separation, 0..0.9 (default 0.25)\n"
+        "\n"
+        "transcribe: audio (WAV, FLAC, OGG, MP3; a bass stem or a solo bass recording) to MIDI\n"
+        "  -o, --output FILE        MIDI file to write (required)\n"
+        "      --json FILE          also write the notes, tempo and beats as JSON ('-' = stdout)\n"
+        "      --onset-threshold X  onset peak threshold, 0..1 (default 0.5)\n"
+        "      --frame-threshold X  note activation threshold, 0..1 (default 0.3)\n"
+        "      --min-note-ms N      shortest note in milliseconds (default 127.7)\n"
+        "      --min-freq HZ        ignore notes below this frequency (default: none)\n"
+        "      --max-freq HZ        ignore notes above this frequency (default: none)\n"
+        "      --no-melodia         turn the melodia trick off\n"
+        "      --no-infer-onsets    do not infer onsets from note activations\n"
+        "      --pitch-bends        write pitch bends to the MIDI file\n"
+        "      --tempo auto|BPM     tempo of the MIDI file (default auto: detected)\n"
+        "      --program N          General MIDI program 1..128 (default 34, Electric Bass "
+        "finger)\n"
+        "      --threads N          worker threads (default 2)\n"
+        "      --models DIR         model folder (default: $DUMU_MODELS_DIR or ./models)\n"
+        "      --max-duration S     refuse longer input (default 1800 s)\n"
+        "      --progress MODE      bar | json | none (default: bar on a terminal, else none)\n"
+        "  -q, --quiet              no progress, no summary\n"
+        "\n"
+        "separate: split a song into drums, bass, other and vocals (htdemucs)\n"
+        "  -o DIR                   output folder (default ./separated), one file per stem\n"
+        "      --stems LIST         bass | all | a comma list (default all)\n"
+        "      --format wav|flac    32-bit float WAV (default) or 24-bit FLAC\n"
+        "      --keep-rate          write stems at the input's sample rate (default 44100 Hz)\n"
+        "\n"
+        "convert: decode any supported input and write WAV or FLAC\n"
+        "      --rate HZ            resample (libsoxr, high quality)\n"
+        "      --mono               mix down to one channel\n"
+        "      --format F           wav16 | wav24 | wavf32 | flac16 | flac24 (default from the\n"
+        "                           extension: .wav -> wav16, .flac -> flac16)\n"
+        "\n"
+        "exit codes: 0 ok, 1 usage, 2 bad input audio, 3 model missing or invalid,\n"
+        "            4 cannot write output, 5 internal error, 130 interrupted\n");
 }
 
 /* Maps a library status to the CLI's exit code for an error while reading input. */
@@ -140,15 +142,17 @@ struct progress_state {
 static int on_progress(const char *stage, float fraction, void *user) {
     struct progress_state *p = user;
     int permille = (int)(fraction * 1000.0f);
-    if (p->mode == PROGRESS_BAR && (permille / 5 != p->last_permille / 5 || stage != p->last_stage)) {
+    if (p->mode == PROGRESS_BAR &&
+        (permille / 5 != p->last_permille / 5 || stage != p->last_stage)) {
         int width = 30, filled = permille * width / 1000;
         char bar[64];
-        for (int i = 0; i < width; i++) bar[i] = i < filled ? '#' : '.';
+        for (int i = 0; i < width; i++)
+            bar[i] = i < filled ? '#' : '.';
         bar[width] = '\0';
         fprintf(stderr, "\r[%s] %3d%%  %-12s", bar, permille / 10, stage);
         fflush(stderr);
-    } else if (p->mode == PROGRESS_JSON && (permille / 10 != p->last_permille / 10 ||
-                                            stage != p->last_stage)) {
+    } else if (p->mode == PROGRESS_JSON &&
+               (permille / 10 != p->last_permille / 10 || stage != p->last_stage)) {
         fprintf(stderr, "{\"stage\":\"%s\",\"progress\":%.3f}\n", stage, (double)fraction);
         fflush(stderr);
     }
@@ -197,9 +201,12 @@ static void json_string(FILE *f, const char *s) {
     fputc('"', f);
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c < 0x20) fprintf(f, "\\u%04x", c);
-        else fputc(c, f);
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
     }
     fputc('"', f);
 }
@@ -233,15 +240,18 @@ static int write_json(const char *path, const char *input, const dumu_audio *aud
                 n->start_frame, n->end_frame);
         if (n->n_bends) {
             fprintf(f, ", \"bends\": [");
-            for (int32_t b = 0; b < n->n_bends; b++) fprintf(f, "%s%d", b ? "," : "", n->bends[b]);
+            for (int32_t b = 0; b < n->n_bends; b++)
+                fprintf(f, "%s%d", b ? "," : "", n->bends[b]);
             fprintf(f, "]");
         }
         fprintf(f, "}");
     }
     fprintf(f, "%s]\n}\n", tr->notes.n_notes ? "\n  " : "");
     int bad = ferror(f);
-    if (f != stdout) bad |= fclose(f);
-    else fflush(f);
+    if (f != stdout)
+        bad |= fclose(f);
+    else
+        fflush(f);
     return bad ? -1 : 0;
 }
 
@@ -351,8 +361,10 @@ static int cmd_transcribe(int argc, char **argv, int extract) {
         case OPT_NO_INFER: tp->notes.infer_onsets = false; break;
         case OPT_BENDS: mp.pitch_bends = true; break;
         case OPT_TEMPO:
-            if (strcmp(optarg, "auto") == 0) tp->fixed_bpm = 0.0;
-            else if (parse_double(optarg, 20.0, 400.0, &tp->fixed_bpm)) goto bad_value;
+            if (strcmp(optarg, "auto") == 0)
+                tp->fixed_bpm = 0.0;
+            else if (parse_double(optarg, 20.0, 400.0, &tp->fixed_bpm))
+                goto bad_value;
             break;
         case OPT_PROGRAM:
             if (parse_int(optarg, 1, 128, &l)) goto bad_value;
@@ -368,10 +380,14 @@ static int cmd_transcribe(int argc, char **argv, int extract) {
             if (parse_double(optarg, 1.0, 86400.0, &dp.max_duration_s)) goto bad_value;
             break;
         case OPT_PROGRESS:
-            if (strcmp(optarg, "bar") == 0) prog.mode = PROGRESS_BAR;
-            else if (strcmp(optarg, "json") == 0) prog.mode = PROGRESS_JSON;
-            else if (strcmp(optarg, "none") == 0) prog.mode = PROGRESS_NONE;
-            else goto bad_value;
+            if (strcmp(optarg, "bar") == 0)
+                prog.mode = PROGRESS_BAR;
+            else if (strcmp(optarg, "json") == 0)
+                prog.mode = PROGRESS_JSON;
+            else if (strcmp(optarg, "none") == 0)
+                prog.mode = PROGRESS_NONE;
+            else
+                goto bad_value;
             break;
         case OPT_STEM_OUT:
             if (!extract) goto extract_only;
@@ -425,8 +441,10 @@ static int cmd_transcribe(int argc, char **argv, int extract) {
         code = exit_for_status(rc);
         goto done;
     }
-    if (extract) rc = dumu_extract(dm, bp, &audio, &ep, &ex, &err);
-    else rc = dumu_transcribe(bp, &audio, tp, tr, &err);
+    if (extract)
+        rc = dumu_extract(dm, bp, &audio, &ep, &ex, &err);
+    else
+        rc = dumu_transcribe(bp, &audio, tp, tr, &err);
     progress_end(&prog);
     if (rc) {
         fprintf(stderr, "dumu: %s: %s\n", in_path, err.message);
@@ -436,8 +454,8 @@ static int cmd_transcribe(int argc, char **argv, int extract) {
     mp.bpm = tr->tempo.bpm > 0.0 ? tr->tempo.bpm : 120.0;
     rc = dumu_midi_write_file(out_path, tr->notes.notes, tr->notes.n_notes, &mp, &err);
     if (!rc && stem_path) {
-        dumu_audio_format fmt = ends_with(stem_path, ".flac") ? DUMU_AUDIO_FLAC_24
-                                                              : DUMU_AUDIO_WAV_FLOAT;
+        dumu_audio_format fmt =
+            ends_with(stem_path, ".flac") ? DUMU_AUDIO_FLAC_24 : DUMU_AUDIO_WAV_FLOAT;
         rc = dumu_audio_write_file(stem_path, &ex.bass, fmt, &err);
     }
     if (rc) {
@@ -525,9 +543,12 @@ static int cmd_separate(int argc, char **argv) {
             if (parse_sources(optarg, &sp.sources)) goto bad_value;
             break;
         case OPT_FORMAT:
-            if (strcmp(optarg, "wav") == 0) fmt = DUMU_AUDIO_WAV_FLOAT, ext = "wav";
-            else if (strcmp(optarg, "flac") == 0) fmt = DUMU_AUDIO_FLAC_24, ext = "flac";
-            else goto bad_value;
+            if (strcmp(optarg, "wav") == 0)
+                fmt = DUMU_AUDIO_WAV_FLOAT, ext = "wav";
+            else if (strcmp(optarg, "flac") == 0)
+                fmt = DUMU_AUDIO_FLAC_24, ext = "flac";
+            else
+                goto bad_value;
             break;
         case OPT_OVERLAP:
             if (parse_double(optarg, 0.0, 0.9, &sp.overlap)) goto bad_value;
@@ -542,10 +563,14 @@ static int cmd_separate(int argc, char **argv) {
             if (parse_double(optarg, 1.0, 86400.0, &dp.max_duration_s)) goto bad_value;
             break;
         case OPT_PROGRESS:
-            if (strcmp(optarg, "bar") == 0) prog.mode = PROGRESS_BAR;
-            else if (strcmp(optarg, "json") == 0) prog.mode = PROGRESS_JSON;
-            else if (strcmp(optarg, "none") == 0) prog.mode = PROGRESS_NONE;
-            else goto bad_value;
+            if (strcmp(optarg, "bar") == 0)
+                prog.mode = PROGRESS_BAR;
+            else if (strcmp(optarg, "json") == 0)
+                prog.mode = PROGRESS_JSON;
+            else if (strcmp(optarg, "none") == 0)
+                prog.mode = PROGRESS_NONE;
+            else
+                goto bad_value;
             break;
         case 'q': quiet = 1; break;
         case 'h': usage(stdout); return 0;
@@ -599,8 +624,8 @@ static int cmd_separate(int argc, char **argv) {
             stem = &resampled;
         }
         char path[PATH_MAX];
-        int len = snprintf(path, sizeof path, "%s/%s.%s", out_dir,
-                           dumu_source_name((dumu_source)i), ext);
+        int len =
+            snprintf(path, sizeof path, "%s/%s.%s", out_dir, dumu_source_name((dumu_source)i), ext);
         if (len < 0 || (size_t)len >= sizeof path) {
             rc = DUMU_E_INVALID_ARG;
             snprintf(err.message, sizeof err.message, "output path too long");
@@ -632,7 +657,6 @@ bad_value:
 /* ---------------------------------------------------------------------------------------- */
 /* convert */
 
-
 static int cmd_convert(int argc, char **argv) {
     static const struct option opts[] = {
         {"output", required_argument, NULL, 'o'},
@@ -643,6 +667,7 @@ static int cmd_convert(int argc, char **argv) {
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+
     static const struct {
         const char *name;
         dumu_audio_format format;
@@ -651,6 +676,7 @@ static int cmd_convert(int argc, char **argv) {
         {"wavf32", DUMU_AUDIO_WAV_FLOAT}, {"flac16", DUMU_AUDIO_FLAC_16},
         {"flac24", DUMU_AUDIO_FLAC_24},
     };
+
     const char *out_path = NULL, *format_name = NULL;
     dumu_decode_params dp = dumu_decode_default_params();
     int c;

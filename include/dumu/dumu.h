@@ -106,10 +106,10 @@ typedef int (*dumu_progress_fn)(const char *stage, float fraction, void *user);
 /* Audio: decode, resample, write (src/io/audio.c) */
 
 typedef struct dumu_audio {
-    float *samples;     /* (n_frames, n_channels) interleaved; owned, see dumu_audio_deinit */
-    int64_t n_frames;   /* samples per channel */
-    int32_t n_channels; /* >= 1 */
-    int32_t sample_rate;/* Hz */
+    float *samples;      /* (n_frames, n_channels) interleaved; owned, see dumu_audio_deinit */
+    int64_t n_frames;    /* samples per channel */
+    int32_t n_channels;  /* >= 1 */
+    int32_t sample_rate; /* Hz */
 } dumu_audio;
 
 typedef struct dumu_decode_params {
@@ -135,8 +135,8 @@ DUMU_API dumu_status dumu_audio_decode_memory(const void *data, size_t size,
 
 /* Resamples `in` to `sample_rate` Hz (libsoxr, high quality, same channel count) into a new
  * `out`. `in` is not modified; `out` must not alias it. */
-DUMU_API dumu_status dumu_audio_resample(const dumu_audio *in, int32_t sample_rate,
-                                         dumu_audio *out, dumu_error *err);
+DUMU_API dumu_status dumu_audio_resample(const dumu_audio *in, int32_t sample_rate, dumu_audio *out,
+                                         dumu_error *err);
 
 /* Mixes `in` down to one channel (arithmetic mean of the channels) into a new `out`. */
 DUMU_API dumu_status dumu_audio_to_mono(const dumu_audio *in, dumu_audio *out, dumu_error *err);
@@ -203,15 +203,15 @@ DUMU_API void dumu_bp_output_deinit(dumu_bp_output *out);
  * (outputToNotesPoly + addPitchBendsToNoteEvents), defaults of the Python package. */
 
 typedef struct dumu_note_params {
-    double onset_threshold; /* 0.5; a peak must be strictly above it */
-    double frame_threshold; /* 0.3; negative = mean + sample std of all note activations */
-    int32_t min_note_frames;/* 11 (127.70 ms); a note must be strictly longer */
-    bool infer_onsets;      /* true */
-    bool melodia_trick;     /* true */
+    double onset_threshold;   /* 0.5; a peak must be strictly above it */
+    double frame_threshold;   /* 0.3; negative = mean + sample std of all note activations */
+    int32_t min_note_frames;  /* 11 (127.70 ms); a note must be strictly longer */
+    bool infer_onsets;        /* true */
+    bool melodia_trick;       /* true */
     int32_t energy_tolerance; /* 11 frames */
-    double min_freq_hz;     /* 0 = no limit */
-    double max_freq_hz;     /* 0 = no limit */
-    bool pitch_bends;       /* true: fill dumu_note.bends */
+    double min_freq_hz;       /* 0 = no limit */
+    double max_freq_hz;       /* 0 = no limit */
+    bool pitch_bends;         /* true: fill dumu_note.bends */
 } dumu_note_params;
 
 DUMU_API dumu_note_params dumu_note_default_params(void);
@@ -226,14 +226,14 @@ typedef struct dumu_note {
     double amplitude;    /* mean note activation over the note, in (0, 1) */
     double start_s;      /* seconds, the reference's frame-to-time rule */
     double end_s;
-    int32_t n_bends;     /* end_frame - start_frame when bends were asked for, else 0 */
-    int32_t *bends;      /* (n_bends) per frame, in 1/3 semitones; points into the list's pool */
+    int32_t n_bends; /* end_frame - start_frame when bends were asked for, else 0 */
+    int32_t *bends;  /* (n_bends) per frame, in 1/3 semitones; points into the list's pool */
 } dumu_note;
 
 typedef struct dumu_note_list {
-    dumu_note *notes;    /* (n_notes); owned */
+    dumu_note *notes; /* (n_notes); owned */
     int64_t n_notes;
-    int32_t *bend_pool;  /* backing store of every note's bends; owned */
+    int32_t *bend_pool; /* backing store of every note's bends; owned */
 } dumu_note_list;
 
 /* Creates notes from `out`. Notes come in the reference's emission order (onset-driven
@@ -253,10 +253,10 @@ DUMU_API double dumu_bp_frame_to_time(int64_t frame);
 /* Tempo and beats (src/dsp/tempo.c) */
 
 typedef struct dumu_tempo_params {
-    double min_bpm;    /* 60 */
-    double max_bpm;    /* 240 */
-    double prior_bpm;  /* centre of the log-normal tempo prior, 120 */
-    bool track_beats;  /* true: fill beat times */
+    double min_bpm;   /* 60 */
+    double max_bpm;   /* 240 */
+    double prior_bpm; /* centre of the log-normal tempo prior, 120 */
+    bool track_beats; /* true: fill beat times */
 } dumu_tempo_params;
 
 DUMU_API dumu_tempo_params dumu_tempo_default_params(void);
@@ -279,14 +279,14 @@ DUMU_API void dumu_tempo_deinit(dumu_tempo *tempo);
 /* Standard MIDI File writer (src/io/midi.c) */
 
 typedef struct dumu_midi_params {
-    double bpm;             /* tempo event value; default 120 when <= 0 */
-    int32_t ppq;            /* ticks per quarter note, default 480 */
-    int32_t program;        /* General MIDI program, 0-based: 33 = Electric Bass (finger) */
-    int32_t channel;        /* 0..15, default 0 */
-    const char *track_name; /* default "Bass"; borrowed for the call */
-    bool pitch_bends;       /* write the notes' bends (needs bend_range_semitones) */
+    double bpm;                  /* tempo event value; default 120 when <= 0 */
+    int32_t ppq;                 /* ticks per quarter note, default 480 */
+    int32_t program;             /* General MIDI program, 0-based: 33 = Electric Bass (finger) */
+    int32_t channel;             /* 0..15, default 0 */
+    const char *track_name;      /* default "Bass"; borrowed for the call */
+    bool pitch_bends;            /* write the notes' bends (needs bend_range_semitones) */
     double bend_range_semitones; /* the receiver's pitch-bend range, default 2 */
-    int32_t min_velocity;   /* velocities map amplitude 0..1 to min_velocity..127, default 1 */
+    int32_t min_velocity;        /* velocities map amplitude 0..1 to min_velocity..127, default 1 */
 } dumu_midi_params;
 
 DUMU_API dumu_midi_params dumu_midi_default_params(void);
@@ -324,8 +324,8 @@ typedef struct dumu_transcription {
 } dumu_transcription;
 
 DUMU_API dumu_status dumu_transcribe(const dumu_bp_model *model, const dumu_audio *audio,
-                                     const dumu_transcribe_params *params,
-                                     dumu_transcription *out, dumu_error *err);
+                                     const dumu_transcribe_params *params, dumu_transcription *out,
+                                     dumu_error *err);
 
 DUMU_API void dumu_transcription_deinit(dumu_transcription *tr);
 
@@ -383,16 +383,16 @@ DUMU_API void dumu_stems_deinit(dumu_stems *stems);
  * (htdemucs) -> Basic Pitch -> notes. */
 
 typedef struct dumu_extract_params {
-    dumu_separate_params separate; /* its `sources` and progress fields are ignored */
+    dumu_separate_params separate;     /* its `sources` and progress fields are ignored */
     dumu_transcribe_params transcribe; /* its progress fields are ignored; fixed_bpm applies */
-    dumu_progress_fn progress;     /* optional, overall progress */
+    dumu_progress_fn progress;         /* optional, overall progress */
     void *progress_user;
 } dumu_extract_params;
 
 DUMU_API dumu_extract_params dumu_extract_default_params(void);
 
 typedef struct dumu_extraction {
-    dumu_audio bass;                 /* the bass stem, 44100 Hz stereo; owned */
+    dumu_audio bass;                  /* the bass stem, 44100 Hz stereo; owned */
     dumu_transcription transcription; /* notes of the bass stem, tempo of the mix; owned */
 } dumu_extraction;
 

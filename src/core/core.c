@@ -126,10 +126,12 @@ void dumu_parallel(int n_threads, dumu_task_fn fn, void *ctx) {
     if (started < nth) {
         /* Could not start every thread: run the missing shares here, so the work is done
          * and the split is still the one for nth. */
-        for (int i = started; i < nth; i++) fn(ctx, i, nth);
+        for (int i = started; i < nth; i++)
+            fn(ctx, i, nth);
     }
     fn(ctx, 0, nth);
-    for (int i = 1; i < started; i++) pthread_join(tid[i], NULL);
+    for (int i = 1; i < started; i++)
+        pthread_join(tid[i], NULL);
 }
 
 void dumu_split(int64_t n, int ith, int nth, int64_t *begin, int64_t *end) {

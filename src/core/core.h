@@ -10,9 +10,9 @@
 #include "dumu/dumu.h"
 
 /* Bugs, not errors: stays on in release builds, aborts with file:line. */
-#define DUMU_ASSERT(x)                                                                           \
-    do {                                                                                         \
-        if (!(x)) dumu_abort(__FILE__, __LINE__, #x);                                            \
+#define DUMU_ASSERT(x)                                \
+    do {                                              \
+        if (!(x)) dumu_abort(__FILE__, __LINE__, #x); \
     } while (0)
 
 _Noreturn void dumu_abort(const char *file, int line, const char *expr);

@@ -1,15 +1,15 @@
 #include "testutil.h"
 
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-double assert_allclose_f32_impl(const float *a, const float *b, size_t n, double atol,
-                                double rtol, const char *what, const char *file, int line) {
+double assert_allclose_f32_impl(const float *a, const float *b, size_t n, double atol, double rtol,
+                                const char *what, const char *file, int line) {
     double worst = 0.0;
     size_t worst_i = 0;
     int bad = 0;
@@ -23,8 +23,9 @@ double assert_allclose_f32_impl(const float *a, const float *b, size_t n, double
         if (d > atol + rtol * fabs(y)) bad++;
     }
     if (bad) {
-        fprintf(stderr, "%s:%d: %s: %d of %zu values differ; worst at %zu: %.9g vs %.9g (|d| %.3g)\n",
-                file, line, what, bad, n, worst_i, (double)a[worst_i], (double)b[worst_i], worst);
+        fprintf(stderr,
+                "%s:%d: %s: %d of %zu values differ; worst at %zu: %.9g vs %.9g (|d| %.3g)\n", file,
+                line, what, bad, n, worst_i, (double)a[worst_i], (double)b[worst_i], worst);
         fail();
     }
     return worst;

@@ -14,9 +14,9 @@
 
 /* Fails the test (with the worst index and values) unless |a[i] - b[i]| <= atol + rtol*|b[i]|
  * for all i. NaN anywhere fails. Returns the max abs error for reporting. */
-double assert_allclose_f32_impl(const float *a, const float *b, size_t n, double atol,
-                                double rtol, const char *what, const char *file, int line);
-#define assert_allclose_f32(a, b, n, atol, rtol, what)                                           \
+double assert_allclose_f32_impl(const float *a, const float *b, size_t n, double atol, double rtol,
+                                const char *what, const char *file, int line);
+#define assert_allclose_f32(a, b, n, atol, rtol, what) \
     assert_allclose_f32_impl((a), (b), (n), (atol), (rtol), (what), __FILE__, __LINE__)
 
 /* Returns getenv(var) joined with `rel` in a static buffer (one per call site is enough in

@@ -420,8 +420,8 @@ static void test_written_headers(void **state) {
     float *x = make_signal(100, 2, 44100, k_freqs, 0.5, 0.0);
     dumu_audio a = {x, 100, 2, 44100};
     dumu_error err;
-    check_status(dumu_audio_write_file(test_scratch_path("hdr.flac"), &a, DUMU_AUDIO_FLAC_24, &err), DUMU_OK,
-                 &err, NULL);
+    check_status(dumu_audio_write_file(test_scratch_path("hdr.flac"), &a, DUMU_AUDIO_FLAC_24, &err),
+                 DUMU_OK, &err, NULL);
     size_t size;
     uint8_t *f = test_read_file(test_scratch_path("hdr.flac"), &size);
     assert_memory_equal(f, "fLaC", 4);
@@ -440,8 +440,9 @@ static void test_write_clipping(void **state) {
     const int fmts[] = {DUMU_AUDIO_WAV_PCM16, DUMU_AUDIO_WAV_PCM24, DUMU_AUDIO_FLAC_16,
                         DUMU_AUDIO_FLAC_24};
     for (size_t i = 0; i < 4; i++) {
-        check_status(dumu_audio_write_file(test_scratch_path("clip"), &a, (dumu_audio_format)fmts[i], &err),
-                     DUMU_OK, &err, NULL);
+        check_status(
+            dumu_audio_write_file(test_scratch_path("clip"), &a, (dumu_audio_format)fmts[i], &err),
+            DUMU_OK, &err, NULL);
         check_status(decode_path(test_scratch_path("clip"), NULL, &out, &err), DUMU_OK, &err, &out);
         const float want[6] = {1.0f, -1.0f, 0.0f, 0.25f, 1.0f, -1.0f};
         assert_allclose_f32(out.samples, want, 6, 1.5 / 32768.0, 0.0, "clipped");
@@ -449,8 +450,8 @@ static void test_write_clipping(void **state) {
     }
     float y[4] = {1.5f, -3.0f, 0.25f, 1e-30f};
     dumu_audio b = {y, 4, 1, 16000};
-    check_status(dumu_audio_write_file(test_scratch_path("clip"), &b, DUMU_AUDIO_WAV_FLOAT, &err), DUMU_OK,
-                 &err, NULL);
+    check_status(dumu_audio_write_file(test_scratch_path("clip"), &b, DUMU_AUDIO_WAV_FLOAT, &err),
+                 DUMU_OK, &err, NULL);
     check_status(decode_path(test_scratch_path("clip"), NULL, &out, &err), DUMU_OK, &err, &out);
     assert_memory_equal(out.samples, y, sizeof y);
     dumu_audio_deinit(&out);
@@ -465,15 +466,15 @@ static void test_silence_decodes_as_zeros(void **state) {
     const int fmts[] = {DUMU_AUDIO_WAV_PCM16, DUMU_AUDIO_FLAC_16, DUMU_AUDIO_WAV_FLOAT};
     for (size_t i = 0; i < 3; i++) {
         dumu_error err;
-        check_status(
-            dumu_audio_write_file(test_scratch_path("silence"), &a, (dumu_audio_format)fmts[i], &err),
-            DUMU_OK, &err, NULL);
+        check_status(dumu_audio_write_file(test_scratch_path("silence"), &a,
+                                           (dumu_audio_format)fmts[i], &err),
+                     DUMU_OK, &err, NULL);
         dumu_audio out;
         dumu_decode_params p = dumu_decode_default_params();
         p.sample_rate = 22050;
         p.n_channels = 1;
-        check_status(decode_path(test_scratch_path("silence"), i == 2 ? &p : NULL, &out, &err), DUMU_OK, &err,
-                     &out);
+        check_status(decode_path(test_scratch_path("silence"), i == 2 ? &p : NULL, &out, &err),
+                     DUMU_OK, &err, &out);
         assert_int_equal(out.n_frames, i == 2 ? n / 2 : n);
         for (int64_t k = 0; k < out.n_frames * out.n_channels; k++)
             assert_true(out.samples[k] == 0.0f);
@@ -612,7 +613,8 @@ static void test_decode_channel_mapping(void **state) {
         float *y = make_signal(m, ogg[i].ch, 48000, k_freqs, 0.4, 0.0);
         sf_write_path(test_scratch_path(ogg[i].file), ogg[i].format, 48000, ogg[i].ch, y, m);
         p.n_channels = 2;
-        check_status(decode_path(test_scratch_path(ogg[i].file), &p, &out, &err), DUMU_OK, &err, &out);
+        check_status(decode_path(test_scratch_path(ogg[i].file), &p, &out, &err), DUMU_OK, &err,
+                     &out);
         double amp, ph, res;
         fit_sine(out.samples, 2, 0, m / 4, 3 * m / 4, k_freqs[0], 48000, &amp, &ph, &res);
         assert_true(fabs(amp - 0.4) < 0.02);
@@ -710,8 +712,8 @@ static void test_decode_with_resample(void **state) {
     float *x = make_signal(n, 2, 44100, freqs, 0.5, 0.0);
     dumu_audio a = {x, n, 2, 44100};
     dumu_error err;
-    check_status(dumu_audio_write_file(test_scratch_path("rs.flac"), &a, DUMU_AUDIO_FLAC_24, &err), DUMU_OK,
-                 &err, NULL);
+    check_status(dumu_audio_write_file(test_scratch_path("rs.flac"), &a, DUMU_AUDIO_FLAC_24, &err),
+                 DUMU_OK, &err, NULL);
     dumu_decode_params p = dumu_decode_default_params();
     p.sample_rate = 22050;
     p.n_channels = 1;
@@ -748,12 +750,14 @@ static void test_not_audio(void **state) {
     }
     const char *text = "Just some text, clearly not audio.\n";
     write_bytes(test_scratch_path("text.wav"), text, strlen(text));
-    check_status(decode_path(test_scratch_path("text.wav"), NULL, &out, &err), DUMU_E_FORMAT, &err, &out);
+    check_status(decode_path(test_scratch_path("text.wav"), NULL, &out, &err), DUMU_E_FORMAT, &err,
+                 &out);
     assert_non_null(strstr(err.message, test_scratch_path("text.wav")));
 
     /* Empty input is not an audio file: DUMU_E_FORMAT (EMPTY is for valid files). */
     write_bytes(test_scratch_path("empty.wav"), "", 0);
-    check_status(decode_path(test_scratch_path("empty.wav"), NULL, &out, &err), DUMU_E_FORMAT, &err, &out);
+    check_status(decode_path(test_scratch_path("empty.wav"), NULL, &out, &err), DUMU_E_FORMAT, &err,
+                 &out);
     check_status(decode_mem(NULL, 0, NULL, &out, &err), DUMU_E_FORMAT, &err, &out);
     check_status(decode_mem(buf, 0, NULL, &out, &err), DUMU_E_FORMAT, &err, &out);
 
@@ -768,15 +772,21 @@ static void test_zero_frames_is_empty(void **state) {
     (void)state;
     dumu_audio out;
     dumu_error err;
-    sf_write_path(test_scratch_path("zero.wav"), SF_FORMAT_WAV | SF_FORMAT_PCM_16, 44100, 2, NULL, 0);
-    check_status(decode_path(test_scratch_path("zero.wav"), NULL, &out, &err), DUMU_E_EMPTY, &err, &out);
+    sf_write_path(test_scratch_path("zero.wav"), SF_FORMAT_WAV | SF_FORMAT_PCM_16, 44100, 2, NULL,
+                  0);
+    check_status(decode_path(test_scratch_path("zero.wav"), NULL, &out, &err), DUMU_E_EMPTY, &err,
+                 &out);
     dumu_audio none = {NULL, 0, 1, 22050};
-    check_status(dumu_audio_write_file(test_scratch_path("zero.flac"), &none, DUMU_AUDIO_FLAC_16, &err),
-                 DUMU_OK, &err, NULL);
-    check_status(decode_path(test_scratch_path("zero.flac"), NULL, &out, &err), DUMU_E_EMPTY, &err, &out);
-    check_status(dumu_audio_write_file(test_scratch_path("zero2.wav"), &none, DUMU_AUDIO_WAV_FLOAT, &err),
-                 DUMU_OK, &err, NULL);
-    check_status(decode_path(test_scratch_path("zero2.wav"), NULL, &out, &err), DUMU_E_EMPTY, &err, &out);
+    check_status(
+        dumu_audio_write_file(test_scratch_path("zero.flac"), &none, DUMU_AUDIO_FLAC_16, &err),
+        DUMU_OK, &err, NULL);
+    check_status(decode_path(test_scratch_path("zero.flac"), NULL, &out, &err), DUMU_E_EMPTY, &err,
+                 &out);
+    check_status(
+        dumu_audio_write_file(test_scratch_path("zero2.wav"), &none, DUMU_AUDIO_WAV_FLOAT, &err),
+        DUMU_OK, &err, NULL);
+    check_status(decode_path(test_scratch_path("zero2.wav"), NULL, &out, &err), DUMU_E_EMPTY, &err,
+                 &out);
     /* One frame at 96 kHz resampled to 16 kHz rounds to no frame. */
     float one[2] = {0.5f, -0.5f};
     sf_write_path(test_scratch_path("one.wav"), SF_FORMAT_WAV | SF_FORMAT_FLOAT, 96000, 2, one, 1);
@@ -785,7 +795,8 @@ static void test_zero_frames_is_empty(void **state) {
     assert_int_equal(out.n_frames, 1);
     dumu_audio_deinit(&out);
     p.sample_rate = 16000;
-    check_status(decode_path(test_scratch_path("one.wav"), &p, &out, &err), DUMU_E_EMPTY, &err, &out);
+    check_status(decode_path(test_scratch_path("one.wav"), &p, &out, &err), DUMU_E_EMPTY, &err,
+                 &out);
 }
 
 static void test_unsupported(void **state) {
@@ -794,14 +805,18 @@ static void test_unsupported(void **state) {
     dumu_error err;
     float *x = make_signal(1000, 2, 44100, k_freqs, 0.5, 0.0);
 
-    sf_write_path(test_scratch_path("a.aiff"), SF_FORMAT_AIFF | SF_FORMAT_PCM_16, 44100, 2, x, 1000);
-    check_status(decode_path(test_scratch_path("a.aiff"), NULL, &out, &err), DUMU_E_UNSUPPORTED, &err, &out);
+    sf_write_path(test_scratch_path("a.aiff"), SF_FORMAT_AIFF | SF_FORMAT_PCM_16, 44100, 2, x,
+                  1000);
+    check_status(decode_path(test_scratch_path("a.aiff"), NULL, &out, &err), DUMU_E_UNSUPPORTED,
+                 &err, &out);
     assert_non_null(strstr(err.message, "AIFF"));
     sf_write_path(test_scratch_path("a.au"), SF_FORMAT_AU | SF_FORMAT_PCM_16, 44100, 2, x, 1000);
-    check_status(decode_path(test_scratch_path("a.au"), NULL, &out, &err), DUMU_E_UNSUPPORTED, &err, &out);
+    check_status(decode_path(test_scratch_path("a.au"), NULL, &out, &err), DUMU_E_UNSUPPORTED, &err,
+                 &out);
 
     /* A WAV whose codec libsndfile lacks (0x0161, WMA v2). */
-    sf_write_path(test_scratch_path("wma.wav"), SF_FORMAT_WAV | SF_FORMAT_PCM_16, 44100, 2, x, 1000);
+    sf_write_path(test_scratch_path("wma.wav"), SF_FORMAT_WAV | SF_FORMAT_PCM_16, 44100, 2, x,
+                  1000);
     size_t size;
     uint8_t *f = test_read_file(test_scratch_path("wma.wav"), &size);
     f[20] = 0x61, f[21] = 0x01;
@@ -822,17 +837,21 @@ static void test_unsupported(void **state) {
 
     /* Absurd rates and channel counts. */
     sf_write_path(test_scratch_path("r500.wav"), SF_FORMAT_WAV | SF_FORMAT_PCM_16, 500, 1, x, 1000);
-    check_status(decode_path(test_scratch_path("r500.wav"), NULL, &out, &err), DUMU_E_UNSUPPORTED, &err,
-                 &out);
-    sf_write_path(test_scratch_path("r800k.wav"), SF_FORMAT_WAV | SF_FORMAT_PCM_16, 800000, 1, x, 1000);
-    check_status(decode_path(test_scratch_path("r800k.wav"), NULL, &out, &err), DUMU_E_UNSUPPORTED, &err,
-                 &out);
+    check_status(decode_path(test_scratch_path("r500.wav"), NULL, &out, &err), DUMU_E_UNSUPPORTED,
+                 &err, &out);
+    sf_write_path(test_scratch_path("r800k.wav"), SF_FORMAT_WAV | SF_FORMAT_PCM_16, 800000, 1, x,
+                  1000);
+    check_status(decode_path(test_scratch_path("r800k.wav"), NULL, &out, &err), DUMU_E_UNSUPPORTED,
+                 &err, &out);
     float *wide = calloc(65 * 10, sizeof *wide);
     assert_non_null(wide);
-    sf_write_path(test_scratch_path("c65.wav"), SF_FORMAT_WAV | SF_FORMAT_PCM_16, 44100, 65, wide, 10);
-    check_status(decode_path(test_scratch_path("c65.wav"), NULL, &out, &err), DUMU_E_UNSUPPORTED, &err, &out);
+    sf_write_path(test_scratch_path("c65.wav"), SF_FORMAT_WAV | SF_FORMAT_PCM_16, 44100, 65, wide,
+                  10);
+    check_status(decode_path(test_scratch_path("c65.wav"), NULL, &out, &err), DUMU_E_UNSUPPORTED,
+                 &err, &out);
     assert_non_null(strstr(err.message, "65 channels"));
-    sf_write_path(test_scratch_path("c64.wav"), SF_FORMAT_WAV | SF_FORMAT_PCM_16, 44100, 64, wide, 10);
+    sf_write_path(test_scratch_path("c64.wav"), SF_FORMAT_WAV | SF_FORMAT_PCM_16, 44100, 64, wide,
+                  10);
     check_status(decode_path(test_scratch_path("c64.wav"), NULL, &out, &err), DUMU_OK, &err, &out);
     assert_int_equal(out.n_channels, 64);
     dumu_audio_deinit(&out);
@@ -860,11 +879,12 @@ static void test_invalid_args(void **state) {
     bad[3].n_channels = 3;
     bad[4].n_channels = -1;
     for (int i = 0; i < 5; i++)
-        check_status(decode_path(test_scratch_path("ok.wav"), &bad[i], &out, &err), DUMU_E_INVALID_ARG, &err,
-                     &out);
+        check_status(decode_path(test_scratch_path("ok.wav"), &bad[i], &out, &err),
+                     DUMU_E_INVALID_ARG, &err, &out);
     /* The error pointer is optional. */
     memset(&out, 0xA5, sizeof out);
-    assert_int_equal(dumu_audio_decode_file(test_scratch_path("nope.wav"), NULL, &out, NULL), DUMU_E_IO);
+    assert_int_equal(dumu_audio_decode_file(test_scratch_path("nope.wav"), NULL, &out, NULL),
+                     DUMU_E_IO);
     assert_true(is_zeroed(&out));
     free(x);
 }
@@ -885,7 +905,8 @@ static void test_truncated_wav(void **state) {
     assert_non_null(strstr(err.message, "truncated WAV"));
     /* Through the file path too, with the path in the message. */
     write_bytes(test_scratch_path("t_cut.wav"), f, size - 4);
-    check_status(decode_path(test_scratch_path("t_cut.wav"), NULL, &out, &err), DUMU_E_TRUNCATED, &err, &out);
+    check_status(decode_path(test_scratch_path("t_cut.wav"), NULL, &out, &err), DUMU_E_TRUNCATED,
+                 &err, &out);
     assert_non_null(strstr(err.message, test_scratch_path("t_cut.wav")));
     /* Less than one frame (4 bytes) missing: accepted, the partial frame dropped. */
     check_status(decode_mem(f, size - 2, NULL, &out, &err), DUMU_OK, &err, &out);
@@ -1094,7 +1115,8 @@ static void test_hostile_headers(void **state) {
     assert_int_equal(dumu_alloc_fail_after(0), 0); /* rejected before any allocation */
     free(f);
 
-    sf_write_path(test_scratch_path("h.flac"), SF_FORMAT_FLAC | SF_FORMAT_PCM_16, 44100, 1, x, 1000);
+    sf_write_path(test_scratch_path("h.flac"), SF_FORMAT_FLAC | SF_FORMAT_PCM_16, 44100, 1, x,
+                  1000);
     f = test_read_file(test_scratch_path("h.flac"), &size);
     flac_set_total(f, ((uint64_t)1 << 36) - 1); /* 2^36 frames: 18 days */
     dumu_alloc_fail_after(0);
@@ -1114,13 +1136,15 @@ static void test_too_long(void **state) {
     dumu_audio out;
     dumu_error err;
     sf_write_path(test_scratch_path("long.wav"), SF_FORMAT_WAV | SF_FORMAT_PCM_16, 8000, 1, x, n);
-    sf_write_path(test_scratch_path("long.mp3"), SF_FORMAT_MPEG | SF_FORMAT_MPEG_LAYER_III, 8000, 1, x, n);
+    sf_write_path(test_scratch_path("long.mp3"), SF_FORMAT_MPEG | SF_FORMAT_MPEG_LAYER_III, 8000, 1,
+                  x, n);
     sf_write_path(test_scratch_path("long.ogg"), SF_FORMAT_OGG | SF_FORMAT_VORBIS, 8000, 1, x, n);
     const char *files[] = {"long.wav", "long.mp3", "long.ogg"};
     for (int i = 0; i < 3; i++) {
         p.max_duration_s = 2.5;
         dumu_alloc_fail_after(0);
-        check_status(decode_path(test_scratch_path(files[i]), &p, &out, &err), DUMU_E_TOO_LONG, &err, &out);
+        check_status(decode_path(test_scratch_path(files[i]), &p, &out, &err), DUMU_E_TOO_LONG,
+                     &err, &out);
         assert_int_equal(dumu_alloc_fail_after(0), 0); /* from the header, before allocating */
         p.max_duration_s = 3.0;                        /* exactly at the limit is fine */
         check_status(decode_path(test_scratch_path(files[i]), &p, &out, &err), DUMU_OK, &err, &out);
@@ -1169,7 +1193,8 @@ static void test_io_errors(void **state) {
                  NULL);
     assert_non_null(strstr(err.message, nodir));
     assert_non_null(strstr(err.message, strerror(ENOENT)));
-    check_status(dumu_audio_write_file(test_scratch_dir(), &a, DUMU_AUDIO_FLAC_16, &err), DUMU_E_IO, &err, NULL);
+    check_status(dumu_audio_write_file(test_scratch_dir(), &a, DUMU_AUDIO_FLAC_16, &err), DUMU_E_IO,
+                 &err, NULL);
     assert_non_null(strstr(err.message, strerror(EISDIR)));
     /* A full disk: the device stays (we only ever remove regular files we wrote). */
     struct stat st;
@@ -1184,23 +1209,27 @@ static void test_io_errors(void **state) {
     float *nine = calloc(9 * 10, sizeof *nine);
     assert_non_null(nine);
     dumu_audio b = {nine, 10, 9, 8000};
-    check_status(dumu_audio_write_file(test_scratch_path("nine.flac"), &b, DUMU_AUDIO_FLAC_16, &err),
-                 DUMU_E_UNSUPPORTED, &err, NULL);
+    check_status(
+        dumu_audio_write_file(test_scratch_path("nine.flac"), &b, DUMU_AUDIO_FLAC_16, &err),
+        DUMU_E_UNSUPPORTED, &err, NULL);
     assert_false(test_exists(test_scratch_path("nine.flac")));
-    check_status(dumu_audio_write_file(test_scratch_path("nine.wav"), &b, DUMU_AUDIO_WAV_PCM16, &err),
-                 DUMU_OK, &err, NULL); /* WAV is fine */
+    check_status(
+        dumu_audio_write_file(test_scratch_path("nine.wav"), &b, DUMU_AUDIO_WAV_PCM16, &err),
+        DUMU_OK, &err, NULL); /* WAV is fine */
     /* Invalid arguments. */
     check_status(dumu_audio_write_file(NULL, &a, DUMU_AUDIO_WAV_PCM16, &err), DUMU_E_INVALID_ARG,
                  &err, NULL);
     check_status(dumu_audio_write_file("", &a, DUMU_AUDIO_WAV_PCM16, &err), DUMU_E_INVALID_ARG,
                  &err, NULL);
-    check_status(dumu_audio_write_file(test_scratch_path("x.wav"), NULL, DUMU_AUDIO_WAV_PCM16, &err),
-                 DUMU_E_INVALID_ARG, &err, NULL);
+    check_status(
+        dumu_audio_write_file(test_scratch_path("x.wav"), NULL, DUMU_AUDIO_WAV_PCM16, &err),
+        DUMU_E_INVALID_ARG, &err, NULL);
     check_status(dumu_audio_write_file(test_scratch_path("x.wav"), &a, (dumu_audio_format)99, &err),
                  DUMU_E_INVALID_ARG, &err, NULL);
     dumu_audio no_rate = {x, 500, 2, 0};
-    check_status(dumu_audio_write_file(test_scratch_path("x.wav"), &no_rate, DUMU_AUDIO_WAV_PCM16, &err),
-                 DUMU_E_INVALID_ARG, &err, NULL);
+    check_status(
+        dumu_audio_write_file(test_scratch_path("x.wav"), &no_rate, DUMU_AUDIO_WAV_PCM16, &err),
+        DUMU_E_INVALID_ARG, &err, NULL);
     assert_false(test_exists(test_scratch_path("x.wav")));
     free(nine);
     free(x);
@@ -1213,8 +1242,8 @@ static void test_decode_from_pipe(void **state) {
     float *x = make_signal(n, 1, 8000, k_freqs, 0.5, 0.0);
     dumu_audio a = {x, n, 1, 8000};
     dumu_error err;
-    check_status(dumu_audio_write_file(test_scratch_path("p.wav"), &a, DUMU_AUDIO_WAV_PCM16, &err), DUMU_OK,
-                 &err, NULL);
+    check_status(dumu_audio_write_file(test_scratch_path("p.wav"), &a, DUMU_AUDIO_WAV_PCM16, &err),
+                 DUMU_OK, &err, NULL);
     size_t size;
     uint8_t *f = test_read_file(test_scratch_path("p.wav"), &size);
     assert_true(size < 16384); /* fits the pipe buffer */
@@ -1238,7 +1267,8 @@ static void test_file_equals_memory(void **state) {
     (void)state;
     const int64_t n = 7777;
     float *x = make_signal(n, 2, 32000, k_freqs, 0.5, 0.1);
-    sf_write_path(test_scratch_path("fm.mp3"), SF_FORMAT_MPEG | SF_FORMAT_MPEG_LAYER_III, 32000, 2, x, n);
+    sf_write_path(test_scratch_path("fm.mp3"), SF_FORMAT_MPEG | SF_FORMAT_MPEG_LAYER_III, 32000, 2,
+                  x, n);
     size_t size;
     uint8_t *f = test_read_file(test_scratch_path("fm.mp3"), &size);
     dumu_decode_params p = dumu_decode_default_params();
@@ -1352,7 +1382,8 @@ static void test_alloc_failures(void **state) {
     sweep_alloc_failures("decode FLAC without length", fault_decode_mem, &b);
     free(z);
 
-    sf_write_path(test_scratch_path("fa.mp3"), SF_FORMAT_MPEG | SF_FORMAT_MPEG_LAYER_III, 8000, 2, x, 8000);
+    sf_write_path(test_scratch_path("fa.mp3"), SF_FORMAT_MPEG | SF_FORMAT_MPEG_LAYER_III, 8000, 2,
+                  x, 8000);
     b.path = test_scratch_path("fa.mp3");
     b.p.n_channels = 2;
     b.p.sample_rate = 16000;

@@ -1,9 +1,8 @@
 /* Core: status names, overflow checks, allocation fault injection, the parallel split. */
-#include "testutil.h"
-
 #include <string.h>
 
 #include "core/core.h"
+#include "testutil.h"
 
 static void test_status_names(void **state) {
     (void)state;
@@ -61,7 +60,8 @@ static void sum_task(void *p, int ith, int nth) {
     int64_t b, e;
     dumu_split(c->n, ith, nth, &b, &e);
     int64_t s = 0;
-    for (int64_t i = b; i < e; i++) s += i;
+    for (int64_t i = b; i < e; i++)
+        s += i;
     c->out[ith] = s;
     c->seen[ith] = nth;
 }
