@@ -63,6 +63,7 @@ static void usage(FILE *f) {
         "      --max-freq HZ        ignore notes above this frequency (default: none)\n"
         "      --no-melodia         turn the melodia trick off\n"
         "      --no-infer-onsets    do not infer onsets from note activations\n"
+        "      --energy-tolerance N frames under the threshold a note may span (default 11)\n"
         "      --pitch-bends        write pitch bends to the MIDI file\n"
         "      --tempo auto|BPM     tempo of the MIDI file (default auto: detected)\n"
         "      --program N          General MIDI program 1..128 (default 34, Electric Bass "
