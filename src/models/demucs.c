@@ -15,20 +15,31 @@
  *   Input: mono is duplicated, more than 2 channels keep the first two (as
  *   dumu_decode_params does), other rates are resampled to 44100 Hz (dumu_audio_resample).
  *
+ *   Parallelism: with two or more threads and two or more chunks, dumu_separate runs two
+ *   chunks at a time, each on its own workspace with half the threads (workspace 0 is planned
+ *   for all of them, which a lone last chunk then uses). A single-threaded GEMM runs near the
+ *   core's peak while a two-thread GEMM scales poorly, so this beats splitting every layer.
+ *   Every chunk's result is independent of the thread count, and the overlap-add is done in
+ *   chunk order after each pair, so the stems are bit-identical for any thread count.
+ *
  *   Memory (spec §4.2): a workspace planned once per dumu_separate holds every buffer of a
  *   segment in one arena, with regions reused once dead (sizes in floats, S = 343980):
  *     skips     freq (48|96|192|384 x F x 336) then time (48..384 x T): 23.2 M, live from
  *               the encoders to the decoders; once the time decoder and decoder.0/1 ran, the
  *               dead tail from skip 2 on holds decoder.2's output (8.26 M <= 10.8 M)
+ *     bx, bxt   (512 x 2688) + (512 x 1344): the transformer's input and output
+ *   and then, contiguous:
  *     io        n_sel x (4 x 2048 x 336 + 2 x S): the CaC input and the waveform input
  *               during the encoders, then the requested stems' outputs
- *     bottleneck (512 x 2688) + (512 x 1344) + (384 x 2688) + (384 x 1344)
+ *     dx, dxt   (384 x 2688) + (384 x 1344): the decoders' inputs
  *     ping/pong 2 x 4.13 M for the decoders' intermediate outputs
- *     scratch   max(time-branch DConv tensors + tiles, per-thread freq tiles, transformer
- *               scratch, FFT buffers): these are never live at the same time
- *   Measured: 213 MiB for one stem, 252 MiB for four (the scratch is the transformer's 66
- *   MiB; the time branch needs 57), plus the 160 MiB of weights; a 30 s clip peaks at 417 MiB
- *   RSS for the bass alone (bench/separate_driver.c under /usr/bin/time -v).
+ *     scratch   max(time-branch DConv tensors + tiles of levels 1..3, per-thread freq tiles,
+ *               FFT buffers): never live at the same time
+ *   Level 0 of the time branch (encoder and last decoder, 15.0 M) uses pong + scratch: pong
+ *   is dead then. The transformer's scratch (17.2 M) runs from io to the end of scratch: io,
+ *   dx, ping and pong are all dead during the transformer.
+ *   Measured: 189 MiB for one stem, plus the 160 MiB of weights; two workspaces with two
+ *   threads (see Parallelism).
  *   The time decoder runs before the frequency decoder (the branches are independent there,
  *   spec §2.9), which is what lets decoder.2 reuse the dead skips.
  *
@@ -219,14 +230,16 @@ struct dumu_dm_workspace {
     dumu_dm_outsel tsel, fsel;  /* the last decoders' output channels */
     float *arena;
     size_t bytes;
-    float *fskip[4], *tskip[4]; /* (c, F, 336) / (c, T) */
-    float *spec, *xt;           /* inputs (4, 2048, 336), (2, S): alias fout, tout */
-    float *fout, *tout;         /* (n_sel*4, 2048, 336), (n_sel*2, S) */
-    float *bx, *bxt;            /* (512, 2688), (512, 1344) */
-    float *dx, *dxt;            /* (384, 2688), (384, 1344) */
-    float *p1, *p2;             /* ping/pong */
-    float *scratch;             /* shared: layer scratch, transformer, FFT work */
-    dumu_dm_scratch scr;
+    float *fskip[4], *tskip[4];         /* (c, F, 336) / (c, T) */
+    float *spec, *xt;                   /* inputs (4, 2048, 336), (2, S): alias fout, tout */
+    float *fout, *tout;                 /* (n_sel*4, 2048, 336), (n_sel*2, S) */
+    float *bx, *bxt;                    /* (512, 2688), (512, 1344) */
+    float *dx, *dxt;                    /* (384, 2688), (384, 1344) */
+    float *p1, *p2;                     /* ping/pong */
+    float *scratch;                     /* shared: layer scratch, FFT work */
+    float *tf_scratch;                  /* the transformer's: io up to the end of scratch */
+    dumu_dm_scratch scr;                /* the layers' scratch */
+    dumu_dm_scratch scr0;               /* level 0 of the time branch: big from p2 on */
     double stage_s[DUMU_DM_N_STAGES];   /* wall seconds */
     double stage_cpu[DUMU_DM_N_STAGES]; /* process CPU seconds (all threads) */
 };
@@ -269,19 +282,26 @@ dumu_status dumu_dm_workspace_create(const dumu_dm_model *model, uint32_t source
         skips += tsk[i];
     int64_t spec1 = (int64_t)4 * NBINS * NFR, wav1 = up16(2 * (int64_t)SEG);
     int64_t fo = ws->nsel * spec1, to = ws->nsel * wav1;
-    int64_t bott = up16(512 * 2688) + up16(512 * 1344) + up16(384 * 2688) + up16(384 * 1344);
     int64_t pp = up16(96 * 128 * NFR); /* >= 48 x 85995 */
-    int64_t big = dumu_dm_time_scratch_size(48, k_tlen[1]);
+    int64_t dxs = up16(384 * 2688) + up16(384 * 1344);
+    /* scratch: the time-branch tensors of levels 1..3, per-thread freq tiles and FFT work;
+     * level 0 of the time branch (the largest) borrows p2 in front of it, the transformer
+     * everything from io on (see DESIGN) */
+    int64_t big = dumu_dm_time_scratch_size(96, k_tlen[2]);
+    int64_t big0 = dumu_dm_time_scratch_size(48, k_tlen[1]) - pp;
+    if (big0 > big) big = big0;
     int64_t slot = up16(dumu_dm_freq_slot_min(192, 384, NFR));
     if (slot < big / n_threads) slot = up16(big / n_threads);
     int64_t scr = big > slot * n_threads ? big : slot * n_threads;
-    int64_t tr = up16((int64_t)((dumu_dm_transformer_scratch_size() + 3) / 4));
+    int64_t tr =
+        up16((int64_t)((dumu_dm_transformer_scratch_size() + 3) / 4)) - fo - to - dxs - 2 * pp;
     if (tr > scr) scr = tr;
     int64_t fftw = dumu_dm_fft_work_size(SEG) * n_threads;
     if (fftw > scr) scr = fftw;
     /* decoder.2's output goes to the dead skips from fskip[2] on (see DESIGN) */
     DUMU_ASSERT(fsk[2] + fsk[3] + tsk[0] + tsk[1] + tsk[2] + tsk[3] >= 48 * 512 * NFR);
-    int64_t total = skips + fo + to + bott + 2 * pp + scr;
+    int64_t bxs = up16(512 * 2688) + up16(512 * 1344);
+    int64_t total = skips + bxs + fo + to + dxs + 2 * pp + scr;
     size_t bytes;
     if (dumu_mul_size((size_t)total, sizeof(float), &bytes)) {
         dumu_free(ws);
@@ -303,14 +323,16 @@ dumu_status dumu_dm_workspace_create(const dumu_dm_model *model, uint32_t source
         ws->tskip[i] = p;
         p += tsk[i];
     }
-    ws->fout = ws->spec = p;
-    p += fo;
-    ws->tout = ws->xt = p;
-    p += to;
     ws->bx = p;
     p += up16(512 * 2688);
     ws->bxt = p;
     p += up16(512 * 1344);
+    /* from here on contiguous: io, dx/dxt, p1, p2, scratch */
+    ws->tf_scratch = p;
+    ws->fout = ws->spec = p;
+    p += fo;
+    ws->tout = ws->xt = p;
+    p += to;
     ws->dx = p;
     p += up16(384 * 2688);
     ws->dxt = p;
@@ -325,6 +347,9 @@ dumu_status dumu_dm_workspace_create(const dumu_dm_model *model, uint32_t source
     ws->scr.n_slots = n_threads;
     ws->scr.big = p;
     ws->scr.big_cap = scr;
+    ws->scr0 = ws->scr;
+    ws->scr0.big = ws->p2;
+    ws->scr0.big_cap = pp + scr;
     *out = ws;
     return DUMU_OK;
 }
@@ -403,7 +428,8 @@ const float *dumu_dm_segment(const dumu_dm_model *m, dumu_dm_workspace *ws, cons
     /* encoders, level by level (spec §2.3, §2.4) */
     const float *tin = ws->xt, *fin = ws->spec;
     for (int i = 0; i < 4; i++) {
-        dumu_dm_time_encoder(&m->tenc[i], tin, k_tlen[i], ws->tskip[i], s, mode, nth);
+        dumu_dm_time_encoder(&m->tenc[i], tin, k_tlen[i], ws->tskip[i], i == 0 ? &ws->scr0 : s,
+                             mode, nth);
         stage_mark(ws, 1, &tw, &tc);
         dumu_dm_freq_encoder(&m->fenc[i], fin, k_flen[i], NFR, ws->fskip[i], i == 0 ? m->emb : NULL,
                              0.2f, s, mode, nth);
@@ -421,7 +447,7 @@ const float *dumu_dm_segment(const dumu_dm_model *m, dumu_dm_workspace *ws, cons
     dumu_dm_conv1x1(ws->tskip[3], 384, 1344, m->upt_w, m->upt_b, 512, ws->bxt, nth);
     probe3(o, "channel_upsampler", ws->bx, 512, 8, NFR);
     probe3(o, "channel_upsampler_t", ws->bxt, 512, 1344, 0);
-    dumu_dm_transformer_ex(m->w, ws->bx, ws->bxt, ws->scratch, mode, nth);
+    dumu_dm_transformer_ex(m->w, ws->bx, ws->bxt, ws->tf_scratch, mode, nth);
     probe3(o, "crosstransformer", ws->bx, 512, 8, NFR);
     probe3(o, "crosstransformer_t", ws->bxt, 512, 1344, 0);
     dumu_dm_conv1x1(ws->bx, 512, 8 * NFR, m->down_w, m->down_b, 384, ws->dx, nth);
@@ -439,7 +465,7 @@ const float *dumu_dm_segment(const dumu_dm_model *m, dumu_dm_workspace *ws, cons
         sel.gsize = d->cout;
         const dumu_dm_outsel *ps = i == 3 ? &ws->tsel : &sel;
         dumu_dm_time_decoder(d, tx, ws->tskip[3 - i], k_tlen[4 - i], ps, touts[i], k_tlen[3 - i],
-                             i == 3, s, mode, nth);
+                             i == 3, i == 3 ? &ws->scr0 : s, mode, nth);
         snprintf(name, sizeof name, "tdecoder.%d", i);
         probe3(o, name, touts[i], ps->n_groups * ps->gsize, k_tlen[3 - i], 0);
         tx = touts[i];

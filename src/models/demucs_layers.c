@@ -692,7 +692,8 @@ static void conv3_shift(const float *x, int64_t xcs, int64_t cin, int64_t rows, 
                     if (sp < 0 || sp >= len) continue;
                     const float *wr = wk + (kk * cout + o) * cin;
                     float dot = 0.0f;
-                    for (int64_t i = 0; i < cin; i++) dot += wr[i] * x[i * xcs + r * len + sp];
+                    for (int64_t i = 0; i < cin; i++)
+                        dot += wr[i] * x[i * xcs + r * len + sp];
                     acc += dot;
                 }
                 y[o * ycs + j] = acc;
