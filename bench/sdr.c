@@ -19,10 +19,9 @@
  * Exit: 0 ok, 1 cannot read, 2 mismatch or unusable input.
  * Build: cc -O2 -std=c11 bench/sdr.c $(pkg-config --cflags --libs sndfile) -lm -o sdr */
 #include <math.h>
+#include <sndfile.h>
 #include <stdio.h>
 #include <stdlib.h>
-
-#include <sndfile.h>
 
 #define BLOCK_FRAMES 4096
 #define MAX_CHANNELS 64
