@@ -1,7 +1,7 @@
 # Dumu: the two commands of the README.
 #   make run    set up everything, build, and run the main job
 #   make test   set up everything, build, and run the whole test suite (what CI runs)
-.PHONY: run test build setup check asan fuzz clean
+.PHONY: run test build setup check asan fuzz format-check clean
 
 BUILD ?= build
 JOBS  ?= 2
@@ -16,8 +16,9 @@ build: setup
 run: build
 	scripts/run-example
 
-# Everything CI checks: release tests, unit tests under ASan+UBSan, a short fuzz run.
+# Everything CI checks: formatting, release tests, unit tests under ASan+UBSan, a short fuzz run.
 test: build
+	$(MAKE) --no-print-directory format-check
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 	$(MAKE) --no-print-directory asan
 	$(MAKE) --no-print-directory fuzz
@@ -37,6 +38,9 @@ fuzz: setup
 	    -DDUMU_FUZZ=ON $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(BUILD)-fuzz -j $(JOBS)
 	scripts/run-fuzzers $(BUILD)-fuzz $(FUZZ_SECONDS)
+
+format-check:
+	git ls-files '*.c' '*.h' '*.cpp' | xargs clang-format --dry-run --Werror
 
 clean:
 	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-fuzz
