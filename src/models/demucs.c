@@ -15,8 +15,8 @@
  *   Input: mono is duplicated, more than 2 channels keep the first two (as
  *   dumu_decode_params does), other rates are resampled to 44100 Hz (dumu_audio_resample).
  *
- *   Parallelism: with two or more threads and two or more chunks, dumu_separate runs two
- *   chunks at a time, each on its own workspace with half the threads (workspace 0 is planned
+ *   Parallelism: with two or more threads, two or more chunks and at most 6 minutes of
+ *   audio (a memory bound, see PAIR_MAX_FRAMES), dumu_separate runs two chunks at a time, each on its own workspace with half the threads (workspace 0 is planned
  *   for all of them, which a lone last chunk then uses). A single-threaded GEMM runs near the
  *   core's peak while a two-thread GEMM scales poorly, so this beats splitting every layer.
  *   Every chunk's result is independent of the thread count, and the overlap-add is done in
@@ -532,6 +532,9 @@ static void fill_window(const dumu_audio *a, const dumu_dm_chunk *c, float *x) {
     }
 }
 
+/* Longest input (frames at 44.1 kHz, 6 minutes) that gets a second workspace. */
+#define PAIR_MAX_FRAMES ((int64_t)360 * DUMU_DM_SAMPLE_RATE)
+
 /* Two chunks run concurrently, each on its own workspace (thread ith runs chunk ith). */
 typedef struct pair_job {
     const dumu_dm_model *model;
@@ -593,8 +596,10 @@ dumu_status dumu_separate(const dumu_dm_model *model, const dumu_audio *mix,
     int64_t stride = dumu_dm_chunk_stride(p.overlap), n_chunks = dumu_dm_chunk_count(L, stride);
     /* Two chunks at a time, one workspace each, when there are two threads and two chunks
      * (see DESIGN): workspace 0 is planned for all threads so that a lone last chunk can
-     * still use them all. */
-    int nth = p.n_threads, nws = nth >= 2 && n_chunks >= 2 ? 2 : 1;
+     * still use them all. The second workspace (188 MiB) buys only 7-10 % of speed, so
+     * songs longer than PAIR_MAX_FRAMES, whose whole-song buffers already weigh, keep one:
+     * a 10-minute song then peaks near 790 MiB instead of 973. */
+    int nth = p.n_threads, nws = nth >= 2 && n_chunks >= 2 && L <= PAIR_MAX_FRAMES ? 2 : 1;
     rc = dumu_dm_workspace_create(model, p.sources, nth, &ws[0], err);
     if (rc) goto done;
     if (nws == 2) {
