@@ -121,10 +121,12 @@ typedef struct dumu_decode_params {
 
 DUMU_API dumu_decode_params dumu_decode_default_params(void);
 
-/* Decodes a WAV (8/16/24/32-bit PCM, float), FLAC, OGG Vorbis or MP3 file into `out`.
- * Digital silence is valid input. Errors: DUMU_E_IO (cannot open), DUMU_E_FORMAT (not audio),
- * DUMU_E_UNSUPPORTED (codec), DUMU_E_TRUNCATED, DUMU_E_EMPTY (no samples), DUMU_E_TOO_LONG.
- * Thread-safe for distinct `out`. */
+/* Decodes a WAV (8/16/24/32-bit PCM, float), FLAC, OGG Vorbis/Opus or MP3 file into `out`.
+ * `params` may be NULL for the defaults; params->n_channels must be 0, 1 or 2. Digital silence
+ * is valid input; NaN/Inf samples become 0. Errors: DUMU_E_IO (cannot open), DUMU_E_FORMAT (not
+ * audio, or a 0-byte file), DUMU_E_UNSUPPORTED (container or codec), DUMU_E_TRUNCATED (shorter
+ * than its header promises), DUMU_E_EMPTY (a valid file with no samples), DUMU_E_TOO_LONG
+ * (checked against the header before allocating). Thread-safe for distinct `out`. */
 DUMU_API dumu_status dumu_audio_decode_file(const char *path, const dumu_decode_params *params,
                                             dumu_audio *out, dumu_error *err);
 
@@ -149,7 +151,8 @@ typedef enum dumu_audio_format {
     DUMU_AUDIO_FLAC_24 = 4,
 } dumu_audio_format;
 
-/* Writes `audio` to `path` (created or truncated). Integer formats clip to [-1, 1]. */
+/* Writes `audio` to `path` (created or truncated; must be seekable). Integer formats clip to
+ * [-1, 1]. WAV files with 1-2 channels get a plain PCM/float header (tag 1 or 3). */
 DUMU_API dumu_status dumu_audio_write_file(const char *path, const dumu_audio *audio,
                                            dumu_audio_format format, dumu_error *err);
 
@@ -191,7 +194,8 @@ typedef struct dumu_bp_output {
 } dumu_bp_output;
 
 /* Runs Basic Pitch on `n_samples` mono samples at 22050 Hz (`audio` borrowed for the call).
- * Fills `out` (free with dumu_bp_output_deinit). n_samples may be 0 (no frames). */
+ * Fills `out` (free with dumu_bp_output_deinit). n_samples may be 0 (no frames); non-finite
+ * samples give DUMU_E_INVALID_ARG. Results do not depend on n_threads. */
 DUMU_API dumu_status dumu_bp_run(const dumu_bp_model *model, const float *audio, int64_t n_samples,
                                  const dumu_bp_params *params, dumu_bp_output *out,
                                  dumu_error *err);
@@ -237,7 +241,9 @@ typedef struct dumu_note_list {
 } dumu_note_list;
 
 /* Creates notes from `out`. Notes come in the reference's emission order (onset-driven
- * notes, then melodia notes); dumu_note_list_sort_by_time orders them by start. */
+ * notes, then melodia notes); dumu_note_list_sort_by_time orders them by start. Non-finite or
+ * negative activations, NaN thresholds, a negative length or tolerance and negative or
+ * infinite frequency limits give DUMU_E_INVALID_ARG. */
 DUMU_API dumu_status dumu_notes_create(const dumu_bp_output *out, const dumu_note_params *params,
                                        dumu_note_list *list, dumu_error *err);
 
@@ -268,8 +274,10 @@ typedef struct dumu_tempo {
     int64_t n_beats;
 } dumu_tempo;
 
-/* Estimates the tempo and beat times of `n_frames` frames of `audio` (any rate, channels are
- * averaged). Silence gives bpm 0 and no beats, and is not an error. */
+/* Estimates the tempo and beat times of `audio` (any rate, channels are averaged); `params`
+ * may be NULL for the defaults. Silence gives bpm 0 and no beats, and is not an error. When
+ * eighths are as strong as quarters, the prior picks the octave (steady pulses outside about
+ * 85-170 BPM may come out doubled or halved). */
 DUMU_API dumu_status dumu_tempo_detect(const dumu_audio *audio, const dumu_tempo_params *params,
                                        dumu_tempo *out, dumu_error *err);
 
@@ -293,7 +301,10 @@ DUMU_API dumu_midi_params dumu_midi_default_params(void);
 
 /* Encodes `notes` (any order; borrowed) as a format-1 SMF: track 0 holds the tempo and a 4/4
  * time signature, track 1 the named bass track with a program change and the notes. Returns
- * the bytes in *out (free with dumu_free) and their count in *size. */
+ * the bytes in *out (free with dumu_free) and their count in *size. `params` may be NULL for
+ * the defaults. Negative times clamp to 0; NaN times or amplitudes and pitches outside 0..127
+ * give DUMU_E_INVALID_ARG. A zero-length note lasts one tick; an earlier note of the same pitch
+ * ends where the next one starts; bends are dropped on notes that overlap another. */
 DUMU_API dumu_status dumu_midi_encode(const dumu_note *notes, int64_t n_notes,
                                       const dumu_midi_params *params, uint8_t **out, size_t *size,
                                       dumu_error *err);
