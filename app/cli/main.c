@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
-#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -233,12 +232,12 @@ static int write_json(const char *path, const char *input, const dumu_audio *aud
     fprintf(f, "]},\n  \"notes\": [");
     for (int64_t i = 0; i < tr->notes.n_notes; i++) {
         const dumu_note *n = &tr->notes.notes[i];
-        int vel = mp->min_velocity + (int)lround(n->amplitude * (127 - mp->min_velocity));
         fprintf(f,
                 "%s\n    {\"start_s\": %.6f, \"end_s\": %.6f, \"pitch\": %d, \"velocity\": %d, "
                 "\"amplitude\": %.6f, \"start_frame\": %d, \"end_frame\": %d",
-                i ? "," : "", n->start_s, n->end_s, n->pitch, vel > 127 ? 127 : vel, n->amplitude,
-                n->start_frame, n->end_frame);
+                i ? "," : "", n->start_s, n->end_s, n->pitch,
+                dumu_midi_velocity(n->amplitude, mp->min_velocity), n->amplitude, n->start_frame,
+                n->end_frame);
         if (n->n_bends) {
             fprintf(f, ", \"bends\": [");
             for (int32_t b = 0; b < n->n_bends; b++)

@@ -299,6 +299,11 @@ typedef struct dumu_midi_params {
 
 DUMU_API dumu_midi_params dumu_midi_default_params(void);
 
+/* The note-on velocity dumu_midi_encode writes for `amplitude`: the linear map of [0, 1] onto
+ * [min_velocity, 127], amplitude clamped to [0, 1], rounded half away from zero.
+ * `min_velocity` must be in 1..127 and `amplitude` not NaN (asserted). Thread-safe. */
+DUMU_API int32_t dumu_midi_velocity(double amplitude, int32_t min_velocity);
+
 /* Encodes `notes` (any order; borrowed) as a format-1 SMF: track 0 holds the tempo and a 4/4
  * time signature, track 1 the named bass track with a program change and the notes. Returns
  * the bytes in *out (free with dumu_free) and their count in *size. `params` may be NULL for

@@ -31,11 +31,6 @@ size_t dumu_midi_vlq(uint32_t value, uint8_t out[4]);
  * bpm <= 0 or not finite means 120 (500000 us). */
 uint32_t dumu_midi_tempo_us(double bpm);
 
-/* MIDI note-on velocity for a note `amplitude`: the linear map of [0, 1] onto
- * [min_velocity, 127], amplitude clamped to [0, 1], rounded half away from zero.
- * `min_velocity` must be in 1..127; `amplitude` must not be NaN. */
-int32_t dumu_midi_velocity(double amplitude, int32_t min_velocity);
-
 /* 14-bit pitch-bend value for a bend of `bend` thirds of a semitone on a receiver whose bend
  * range is `range_semitones` (> 0): 8192 + round(bend/3 / range * 8192), clamped to
  * [0, 16383]. */
