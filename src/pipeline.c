@@ -5,8 +5,9 @@
  *   Each stage is a public libdumu call; this file only sequences them, maps their progress
  *   into one overall [0, 1] scale and owns the intermediate buffers. The mono mixdown happens
  *   before resampling (as librosa.load does for the Python reference, and it halves the
- *   resampling work for stereo input). Tempo runs on the input audio as given (the full mix
- *   when the caller transcribes a mix; any rate, the tempo module resamples itself).
+ *   resampling work for stereo input). transcribe's tempo runs on that same 22050 Hz mono
+ *   signal, which is what the tempo module would derive itself; extract's tempo runs on the
+ *   whole mix.
  *
  *   Progress weights are rough shares of the run time; they only shape the bar, nothing
  *   depends on them.
@@ -81,7 +82,8 @@ done:
     return rc;
 }
 
-/* Resample, Basic Pitch and note creation: the part shared by transcribe and extract. Progress
+/* Resample (a no-op for 22050 Hz mono input), Basic Pitch and note creation: the part shared
+ * by transcribe and extract. Progress
  * of the network is reported on [bp_begin, bp_begin + bp_span) of the overall scale. */
 static dumu_status transcribe_notes(const dumu_bp_model *model, const dumu_audio *audio,
                                     const dumu_transcribe_params *params, struct progress_map *map,
@@ -143,18 +145,25 @@ dumu_status dumu_transcribe(const dumu_bp_model *model, const dumu_audio *audio,
     dumu_status rc = check_audio(audio, "transcribe", err);
     if (rc) return rc;
 
+    /* One conversion to 22050 Hz mono serves the network and the tempo, which would
+     * otherwise repeat the same mixdown and resampling. */
+    dumu_audio resampled = {0};
+    const dumu_audio *input = NULL;
     struct progress_map map = {params->progress, params->progress_user, 0.0f, 0.0f};
     if (progress_at(&map, "resample", 0.0f)) goto cancelled;
-    rc = transcribe_notes(model, audio, params, &map, 0.05f, 0.85f, out, err);
+    rc = to_model_input(audio, &resampled, &input, err);
+    if (rc) goto done;
+    rc = transcribe_notes(model, input, params, &map, 0.05f, 0.85f, out, err);
     if (rc) goto done;
     if (progress_at(&map, "tempo", 0.92f)) goto cancelled;
-    rc = detect_tempo(audio, params, &out->tempo, err);
+    rc = detect_tempo(input, params, &out->tempo, err);
     if (rc) goto done;
     if (progress_at(&map, "done", 1.0f)) goto cancelled;
     goto done;
 cancelled:
     rc = dumu_fail(err, DUMU_E_CANCELLED, "transcription cancelled");
 done:
+    dumu_audio_deinit(&resampled);
     if (rc) dumu_transcription_deinit(out);
     return rc;
 }
