@@ -89,34 +89,14 @@ mkdir -p "$out"
 clip30=$testdata/dr01_frozen_bubble_introzik/mix.flac
 [ -f "$clip30" ] || die "no $clip30"
 
-make_long() { # make_long SECONDS OUT
-    local secs=$1 dst=$2 total=0 passes args=() graph='' k=0 f d
-    [ -s "$dst" ] && return 0
-    mapfile -t mixes < <(printf '%s\n' "$testdata"/*/mix.flac | sort)
-    [ -f "${mixes[0]}" ] || die "no mix.flac under $testdata"
-    for f in "${mixes[@]}"; do
-        d=$(ffprobe -v error -show_entries format=duration -of csv=p=0 "$f")
-        total=$(awk -v a="$total" -v b="$d" 'BEGIN {print a + b}')
-    done
-    passes=$(awk -v s="$secs" -v t="$total" 'BEGIN {print int(s / t) + 1}')
-    for _ in $(seq "$passes"); do
-        for f in "${mixes[@]}"; do
-            args+=(-i "$f")
-            graph+="[$k:a]"
-            k=$((k + 1))
-        done
-    done
-    echo "bench_separate: making $dst ($passes passes over ${#mixes[@]} mixes)" >&2
-    ffmpeg -v error -nostdin -y "${args[@]}" -filter_complex "${graph}concat=n=$k:v=0:a=1[a]" \
-        -map '[a]' -t "$secs" -ar 44100 -ac 2 -c:a flac -sample_fmt s16 "$dst.tmp.flac"
-    mv "$dst.tmp.flac" "$dst"
-}
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
 
 input_of() { # input_of KEY: prints the path, making it when needed
     case $1 in
     30s) echo "$clip30" ;;
-    4min) make_long 240 "$out/long_4min.flac"; echo "$out/long_4min.flac" ;;
-    10min) make_long 600 "$out/long_10min.flac"; echo "$out/long_10min.flac" ;;
+    4min) bench_make_long "$testdata" 240 "$out/long_4min.flac" || exit 1; echo "$out/long_4min.flac" ;;
+    10min) bench_make_long "$testdata" 600 "$out/long_10min.flac" || exit 1; echo "$out/long_10min.flac" ;;
     esac
 }
 

@@ -47,26 +47,12 @@ mkdir -p "$out"
 
 # ---- inputs -------------------------------------------------------------------------------
 # 1. a 30 s clip: dr01 mix.flac as it is (44.1 kHz stereo FLAC).
-# 2. a 4-minute track: every test-data mix, in name order, concatenated (twice over) and cut
-#    at 240 s, written as 44.1 kHz stereo 16-bit FLAC.
+# 2. a 4-minute track: bench_make_long (bench/lib.sh) over the test-data mixes, cut at 240 s.
 clip30=$testdata/dr01_frozen_bubble_introzik/mix.flac
 long=$out/long_4min.flac
-if [ ! -s "$long" ]; then
-    mapfile -t mixes < <(ls "$testdata"/*/mix.flac | sort)
-    [ ${#mixes[@]} -gt 0 ] || die "no mix.flac under $testdata"
-    args=()
-    graph=
-    k=0
-    for pass in 1 2; do
-        for f in "${mixes[@]}"; do
-            args+=(-i "$f")
-            graph+="[$k:a]"
-            k=$((k + 1))
-        done
-    done
-    ffmpeg -v error -nostdin -y "${args[@]}" -filter_complex "${graph}concat=n=$k:v=0:a=1[a]" \
-        -map '[a]' -t 240 -ar 44100 -ac 2 -c:a flac -sample_fmt s16 "$long"
-fi
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
+bench_make_long "$testdata" 240 "$long" || exit 1
 
 # ---- timing -------------------------------------------------------------------------------
 # median_time CMD...: prints the median wall time in seconds of `runs` runs of CMD.
