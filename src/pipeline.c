@@ -176,13 +176,14 @@ dumu_extract_params dumu_extract_default_params(void) {
     dumu_extract_params p;
     memset(&p, 0, sizeof p);
     p.separate = dumu_separate_default_params();
+    p.separate.sources = 1u << DUMU_SOURCE_BASS;
     p.transcribe = dumu_transcribe_default_params();
     return p;
 }
 
 void dumu_extraction_deinit(dumu_extraction *ex) {
     if (!ex) return;
-    dumu_audio_deinit(&ex->bass);
+    dumu_stems_deinit(&ex->stems);
     dumu_transcription_deinit(&ex->transcription);
     memset(ex, 0, sizeof *ex);
 }
@@ -195,7 +196,6 @@ dumu_status dumu_extract(const dumu_dm_model *dm, const dumu_bp_model *bp, const
     dumu_status rc = check_audio(mix, "extract", err);
     if (rc) return rc;
 
-    dumu_stems stems = {0};
     struct progress_map map = {params->progress, params->progress_user, 0.0f, 0.0f};
     if (progress_at(&map, "tempo", 0.0f)) goto cancelled;
     rc = detect_tempo(mix, &params->transcribe, &out->transcription.tempo, err);
@@ -203,26 +203,23 @@ dumu_status dumu_extract(const dumu_dm_model *dm, const dumu_bp_model *bp, const
 
     if (progress_at(&map, "separate", 0.03f)) goto cancelled;
     dumu_separate_params sp = params->separate;
-    sp.sources = 1u << DUMU_SOURCE_BASS;
+    sp.sources |= 1u << DUMU_SOURCE_BASS;
     map.begin = 0.03f;
     map.span = 0.82f;
     sp.progress = progress_forward;
     sp.progress_user = &map;
-    rc = dumu_separate(dm, mix, &sp, &stems, err);
+    rc = dumu_separate(dm, mix, &sp, &out->stems, err);
     if (rc) goto done;
-    out->bass = stems.source[DUMU_SOURCE_BASS];
-    memset(&stems.source[DUMU_SOURCE_BASS], 0, sizeof stems.source[DUMU_SOURCE_BASS]);
 
     /* transcribe_notes fills activations and notes; the tempo found above stays. */
-    rc = transcribe_notes(bp, &out->bass, &params->transcribe, &map, 0.86f, 0.12f,
-                          &out->transcription, err);
+    rc = transcribe_notes(bp, &out->stems.source[DUMU_SOURCE_BASS], &params->transcribe, &map,
+                          0.86f, 0.12f, &out->transcription, err);
     if (rc) goto done;
     if (progress_at(&map, "done", 1.0f)) goto cancelled;
     goto done;
 cancelled:
     rc = dumu_fail(err, DUMU_E_CANCELLED, "extraction cancelled");
 done:
-    dumu_stems_deinit(&stems);
     if (rc) dumu_extraction_deinit(out);
     return rc;
 }

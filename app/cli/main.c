@@ -491,7 +491,7 @@ static int cmd_transcribe(int argc, char **argv, int extract) {
     if (!rc && stem_path) {
         dumu_audio_format fmt =
             ends_with(stem_path, ".flac") ? DUMU_AUDIO_FLAC_24 : DUMU_AUDIO_WAV_FLOAT;
-        rc = dumu_audio_write_file(stem_path, &ex.bass, fmt, &err);
+        rc = dumu_audio_write_file(stem_path, &ex.stems.source[DUMU_SOURCE_BASS], fmt, &err);
     }
     if (rc) {
         fprintf(stderr, "dumu: %s\n", err.message);

@@ -399,7 +399,7 @@ DUMU_API void dumu_stems_deinit(dumu_stems *stems);
  * (htdemucs) -> Basic Pitch -> notes. */
 
 typedef struct dumu_extract_params {
-    dumu_separate_params separate;     /* its `sources` and progress fields are ignored */
+    dumu_separate_params separate;     /* sources: stems kept besides bass (default none) */
     dumu_transcribe_params transcribe; /* its progress fields are ignored; fixed_bpm applies */
     dumu_progress_fn progress;         /* optional, overall progress */
     void *progress_user;
@@ -408,7 +408,7 @@ typedef struct dumu_extract_params {
 DUMU_API dumu_extract_params dumu_extract_default_params(void);
 
 typedef struct dumu_extraction {
-    dumu_audio bass;                  /* the bass stem, 44100 Hz stereo; owned */
+    dumu_stems stems;                 /* bass plus the stems asked for in separate.sources; owned */
     dumu_transcription transcription; /* notes of the bass stem, tempo of the mix; owned */
 } dumu_extraction;
 
