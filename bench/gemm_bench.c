@@ -15,6 +15,7 @@
 
 #include "core/core.h"
 #include "nn/gemm.h"
+#include "nn/simd.h"
 
 typedef struct shape {
     const char *name;
@@ -102,26 +103,28 @@ static void call(const shape *s, int which, int nth, const float *a, const float
 static double kernel_peak(void) {
     enum { KC = 512, NS = 8 };
 
-    float *ap = dumu_malloc(sizeof(float) * DUMU_GEMM_MR * KC);
-    float *bp = dumu_malloc(sizeof(float) * DUMU_GEMM_NR * KC * NS);
-    float *c = dumu_malloc(sizeof(float) * DUMU_GEMM_MR * DUMU_GEMM_NR * NS);
-    fill(ap, (size_t)DUMU_GEMM_MR * KC, 3);
-    fill(bp, (size_t)DUMU_GEMM_NR * KC * NS, 4);
+    const dumu_gemm_kernels *kt = dumu_gemm_simd();
+    const int MR = kt->mr, NR = kt->nr;
+
+    float *ap = dumu_malloc(sizeof(float) * MR * KC);
+    float *bp = dumu_malloc(sizeof(float) * NR * KC * NS);
+    float *c = dumu_malloc(sizeof(float) * MR * NR * NS);
+    fill(ap, (size_t)MR * KC, 3);
+    fill(bp, (size_t)NR * KC * NS, 4);
     double best = 1e30;
     for (int r = 0; r < 20; r++) {
         double t0 = thread_cpu();
         for (int it = 0; it < 200; it++)
             for (int s = 0; s < NS; s++)
-                dumu_gemm_ukernel(KC, ap, DUMU_GEMM_MR, bp + s * DUMU_GEMM_NR * KC, DUMU_GEMM_NR,
-                                  c + s * DUMU_GEMM_NR, DUMU_GEMM_NR * NS, DUMU_GEMM_MR,
-                                  DUMU_GEMM_NR, 1.0f, 0.0f);
+                kt->ukernel(KC, ap, MR, bp + s * NR * KC, NR, c + s * NR, NR * NS, MR, NR, 1.0f,
+                            0.0f);
         double t = thread_cpu() - t0;
         if (t < best) best = t;
     }
     dumu_free(ap);
     dumu_free(bp);
     dumu_free(c);
-    return 200.0 * NS * 2.0 * DUMU_GEMM_MR * DUMU_GEMM_NR * KC / best * 1e-9;
+    return 200.0 * NS * 2.0 * MR * NR * KC / best * 1e-9;
 }
 
 int main(int argc, char **argv) {
@@ -133,7 +136,7 @@ int main(int argc, char **argv) {
     double nominal = 32.0 * mhz * 1e-3, peak1 = kernel_peak();
     printf("kernel %s; /proc/cpuinfo %.0f MHz: nominal peak %.1f GFLOP/s per core (32 "
            "FLOP/cycle); micro-kernel alone: %.1f GFLOP/s (= %.2f GHz x 32)\n",
-           dumu_sgemm_kernel_name(), mhz, nominal, peak1, peak1 / 32.0);
+           dumu_gemm_simd()->name, mhz, nominal, peak1, peak1 / 32.0);
     printf("%-26s %9s %9s %9s %9s %9s  %6s %6s\n", "shape (m x n x k)", "ours 1t", "blas 1t",
            "ours 2t", "blas 2t", "packB 1t", "%pk 1t", "%pk 2t");
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {

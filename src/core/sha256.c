@@ -4,8 +4,9 @@
  *   The streaming layer (init/update/final) buffers a partial block and hands whole blocks to
  *   the compression function. Two compression functions exist:
  *     - dumu_sha256_blocks_ref: the plain loop of FIPS 180-4 §6.2.2, the spec (~250 MB/s);
- *     - an x86 SHA-extensions version (SHA256RNDS2/MSG1/MSG2), compiled when the target has
- *       them (__SHA__, e.g. -march=native on Zen or Ice Lake and later), ~1.5-2 GB/s.
+ *     - an x86 SHA-extensions version (SHA256RNDS2/MSG1/MSG2), compiled for that target with a
+ *       function attribute and used when CPUID says the CPU has them (Zen, Ice Lake and
+ *       later), ~1.5-2 GB/s.
  *   The model file is 174 MB, so the accelerated path keeps verification to ~0.1 s. The
  *   intrinsics live here rather than in src/nn/simd_*.c because they are SHA-specific and
  *   this is their only user; tests hold both versions equal.
@@ -23,8 +24,10 @@
 
 #include <string.h>
 
-#if defined(__SHA__) && defined(__SSE4_1__) && defined(__SSSE3__)
+#if defined(__x86_64__) && defined(__GNUC__)
+#    include <cpuid.h>
 #    include <immintrin.h>
+#    include <pthread.h>
 #    define DUMU_SHA256_NI 1
 #else
 #    define DUMU_SHA256_NI 0
@@ -107,7 +110,8 @@ void dumu_sha256_blocks_ref(uint32_t h[8], const uint8_t *blocks, size_t n_block
 }
 
 #if DUMU_SHA256_NI
-static void sha256_blocks_ni(uint32_t h[8], const uint8_t *blocks, size_t n_blocks) {
+__attribute__((target("sha,sse4.1,ssse3"))) static void
+sha256_blocks_ni(uint32_t h[8], const uint8_t *blocks, size_t n_blocks) {
     /* Byte swap of each 32-bit lane: the message words are big-endian. */
     const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL);
 
@@ -153,16 +157,36 @@ static void sha256_blocks_ni(uint32_t h[8], const uint8_t *blocks, size_t n_bloc
 }
 #endif
 
-void dumu_sha256_blocks(uint32_t h[8], const uint8_t *blocks, size_t n_blocks) {
 #if DUMU_SHA256_NI
-    sha256_blocks_ni(h, blocks, n_blocks);
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+static bool g_has_sha; /* written once under g_once */
+
+/* CPUID leaf 7: EBX bit 29 = SHA; leaf 1: ECX bit 19 = SSE4.1, bit 9 = SSSE3. */
+static void detect(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 19)) || !(c & (1u << 9))) return;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return;
+    g_has_sha = (b >> 29) & 1u;
+}
+#endif
+
+bool dumu_sha256_accelerated(void) {
+#if DUMU_SHA256_NI
+    pthread_once(&g_once, detect);
+    return g_has_sha;
 #else
-    dumu_sha256_blocks_ref(h, blocks, n_blocks);
+    return false;
 #endif
 }
 
-bool dumu_sha256_accelerated(void) {
-    return DUMU_SHA256_NI != 0;
+void dumu_sha256_blocks(uint32_t h[8], const uint8_t *blocks, size_t n_blocks) {
+#if DUMU_SHA256_NI
+    if (dumu_sha256_accelerated()) {
+        sha256_blocks_ni(h, blocks, n_blocks);
+        return;
+    }
+#endif
+    dumu_sha256_blocks_ref(h, blocks, n_blocks);
 }
 
 void dumu_sha256_init(dumu_sha256_ctx *ctx) {

@@ -2,8 +2,8 @@
  *
  * A dumu_sha256_ctx context lives in caller storage: dumu_sha256_init, any number of
  * dumu_sha256_update calls, then dumu_sha256_final. No allocation, no global state; one
- * context per thread. On x86-64 built with SHA extensions (-march=native on a CPU that has
- * them, __SHA__) the compression function uses them, otherwise a plain C loop. */
+ * context per thread. On an x86-64 CPU with the SHA extensions (checked at run time) the
+ * compression function uses them, otherwise a plain C loop. */
 #ifndef DUMU_SHA256_H
 #define DUMU_SHA256_H
 
@@ -37,7 +37,7 @@ void dumu_sha256_hex(const uint8_t digest[DUMU_SHA256_DIGEST_SIZE], char hex[DUM
 void dumu_sha256_blocks(uint32_t h[8], const uint8_t *blocks, size_t n_blocks);
 void dumu_sha256_blocks_ref(uint32_t h[8], const uint8_t *blocks, size_t n_blocks);
 
-/* True when dumu_sha256_blocks uses the x86 SHA extensions. */
+/* True when dumu_sha256_blocks uses the x86 SHA extensions (CPUID, checked once). */
 bool dumu_sha256_accelerated(void);
 
 #endif /* DUMU_SHA256_H */

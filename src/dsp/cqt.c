@@ -12,7 +12,7 @@
  *   Exactness: every correlation follows the tfjs recipe (float accumulator, taps in order,
  *   each step rounded through double); magnitude and log follow the op order of §6.1. The
  *   per-window min of the log is very sensitive to rounding (§6.2), so nothing here
- *   reorders a sum. The fast kernels (nn/simd_avx.c) vectorise across outputs or frames,
+ *   reorders a sum. The fast kernels (nn/kernels/bp_kernels.c) vectorise across outputs or frames,
  *   never across taps, and skip only taps whose kernel weight is exactly zero, so they are
  *   bit-identical to the reference loops below.
  *
@@ -25,7 +25,7 @@
 #include <string.h>
 
 #include "core/core.h"
-#include "nn/simd_avx.h"
+#include "nn/simd.h"
 
 /* Every float op here is rounded on its own (§6.1): never fuse a multiply and an add. */
 #if defined(__clang__)
@@ -165,13 +165,13 @@ void dumu_cqt_decimate_ref(const float *x, int64_t n, const float *h, float *out
     }
 }
 
-/* May the exact kernels round some chains with the Veltkamp split (nn/simd_avx.h)? Every
+/* May the exact kernels round some chains with the Veltkamp split (nn/simd.h)? Every
  * partial sum is a multiple of ulp(x_min) * ulp(w_min) >= 2^(e_x + e_w - 46), so it is 0
  * or float-normal when e_x + e_w >= -80; and it stays far below FLT_MAX when
  * max |x| <= 2^100 (256 taps, |w| <= 1). */
 static int mixed_rounding_ok(const float *x, int64_t n, int32_t exp_min_w) {
     float lo, hi;
-    dumu_simd_abs_range(x, n, &lo, &hi);
+    dumu_bp_simd()->abs_range(x, n, &lo, &hi);
     if (hi > 0x1p100f) return 0;
     if (lo == INFINITY) return 1; /* all zero */
     int e;
@@ -191,7 +191,7 @@ void dumu_cqt_decimate_fast(const dumu_cqt_plan *p, const float *x, int64_t n, f
         odd[q] = (j1 >= 0 && j1 < n) ? (double)x[j1] : 0.0;
     }
     int mixed = mixed_rounding_ok(x, n, p->exp_min_h);
-    dumu_simd_decim_exact(even, odd, p->lowpass_d, DUMU_CQT_TAPS / 2, out, n / 2, mixed);
+    dumu_bp_simd()->decim_exact(even, odd, p->lowpass_d, DUMU_CQT_TAPS / 2, out, n / 2, mixed);
 }
 
 void dumu_cqt_correlate_ref(const float *xpad, int hop, const float *kre, const float *kim, int k0,
@@ -226,8 +226,8 @@ void dumu_cqt_correlate_fast(const float *xpad, int64_t n_pad, int hop, const du
     for (int n = 0; n < DUMU_CQT_TAPS; n++)
         poff[n] = (int32_t)((n % hop) * nq + n / hop);
     int mixed = mixed_rounding_ok(xpad, n_pad, p->exp_min_k);
-    dumu_simd_cqt_exact(scratch, poff, p->kre_d, p->kim_d, p->kb, p->ke, k0, DUMU_CQT_FRAMES, re,
-                        im, mixed);
+    dumu_bp_simd()->cqt_exact(scratch, poff, p->kre_d, p->kim_d, p->kb, p->ke, k0, DUMU_CQT_FRAMES,
+                              re, im, mixed);
 }
 
 void dumu_cqt_reflect_pad(const float *x, int64_t n, float *out) {
@@ -289,7 +289,7 @@ void dumu_cqt_normalized_log(const dumu_cqt_plan *p, const float *C, float *N, i
         N[i] = c2 + p->log_eps;
     }
     if (fast) {
-        dumu_simd_log_f32(N, N, n);
+        dumu_bp_simd()->log_f32(N, N, n);
     } else {
         for (int i = 0; i < n; i++)
             N[i] = (float)log((double)N[i]);

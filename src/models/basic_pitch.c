@@ -34,7 +34,7 @@
  *   - H is zero outside bins [0, 264) where B is not, so output bins whose taps reach that
  *     padding (conv2d_1: 19 at each side; conv2d_4: the first and last) start from bias
  *     minus those taps' contributions (dumu_bp_edge).
- *   - Every other layer is a tap list for one register-blocked kernel (nn/simd_avx.c); the
+ *   - Every other layer is a tap list for one register-blocked kernel (nn/kernels/bp_kernels.c); the
  *     single-output ones (contours-reduced, conv2d_3, conv2d_5) share input rows between
  *     four output bins (dumu_simd_conv1_rows).
  *   - Only the frames that reach the kept outputs are computed: onset 15..156 needs
@@ -51,7 +51,7 @@
 #include <string.h>
 
 #include "core/core.h"
-#include "nn/simd_avx.h"
+#include "nn/simd.h"
 
 /* ---------------------------------------------------------------------------------------- */
 /* Time-major planes of the fast path: row = frequency bin, column = frame, element (row, t)
@@ -177,7 +177,7 @@ void dumu_bp_work_deinit(dumu_bp_work *w) {
 /* Sigmoid of rows [0, n_rows), frames [t0, t1), into out (may alias). */
 static void sigmoid_rows(const float *in, float *out, int n_rows, int t0, int t1) {
     for (int r = 0; r < n_rows; r++) {
-        dumu_simd_sigmoid_f32(in + r * RS + t0, out + r * RS + t0, t1 - t0);
+        dumu_bp_simd()->sigmoid_f32(in + r * RS + t0, out + r * RS + t0, t1 - t0);
     }
 }
 
@@ -216,8 +216,9 @@ static void conv1_fft(const dumu_bp_model *m, float *a, const float *bt, float *
         }
         memset(fre + NB * L, 0, (size_t)(FFT_N - NB) * (size_t)L * sizeof(float));
         memset(fim + NB * L, 0, (size_t)(FFT_N - NB) * (size_t)L * sizeof(float));
-        dumu_fft16(fre, fim, FFT_LOG2, m->fft_cos, m->fft_sin, -1);
-        dumu_simd_split_pair(fre, fim, FFT_N, xre + r0, xim + r0, xre + r0 + L, xim + r0 + L, XS);
+        dumu_bp_simd()->fft16(fre, fim, FFT_LOG2, m->fft_cos, m->fft_sin, -1);
+        dumu_bp_simd()->split_pair(fre, fim, FFT_N, xre + r0, xim + r0, xre + r0 + L, xim + r0 + L,
+                                   XS);
     }
     /* Edge corrections, (column, o, frame - T1_0). */
     for (int e = 0; e < m->e1.n; e++) {
@@ -230,9 +231,9 @@ static void conv1_fft(const dumu_bp_model *m, float *a, const float *bt, float *
         int nt = T1_1 - t0 < L ? T1_1 - t0 : L;
         for (int o = 0; o < 8; o += 2) {
             const float *ua_re = m->u1_re + o * 3 * FFT_K, *ua_im = m->u1_im + o * 3 * FFT_K;
-            dumu_simd_spectral_pair(xre + t0 - 1, xim + t0 - 1, XS, 3, ua_re, ua_im,
-                                    ua_re + 3 * FFT_K, ua_im + 3 * FFT_K, FFT_N, fre, fim);
-            dumu_fft16(fre, fim, FFT_LOG2, m->fft_cos, m->fft_sin, +1);
+            dumu_bp_simd()->spectral_pair(xre + t0 - 1, xim + t0 - 1, XS, 3, ua_re, ua_im,
+                                          ua_re + 3 * FFT_K, ua_im + 3 * FFT_K, FFT_N, fre, fim);
+            dumu_bp_simd()->fft16(fre, fim, FFT_LOG2, m->fft_cos, m->fft_sin, +1);
             for (int e = 0; e < m->e1.n; e++) {
                 const float *ca = corr + ((size_t)e * 8 + (size_t)o) * RS + (t0 - T1_0);
                 float *yr = fre + m->e1.col[e] * L, *yi = fim + m->e1.col[e] * L;
@@ -242,8 +243,8 @@ static void conv1_fft(const dumu_bp_model *m, float *a, const float *bt, float *
                 }
             }
             float *ya = c1 + (ptrdiff_t)o * W_PS + t0;
-            dumu_simd_bias_relu_rows(fre, m->b1[o], ya, RS, NS, nt);
-            dumu_simd_bias_relu_rows(fim, m->b1[o + 1], ya + W_PS, RS, NS, nt);
+            dumu_bp_simd()->bias_relu_rows(fre, m->b1[o], ya, RS, NS, nt);
+            dumu_bp_simd()->bias_relu_rows(fim, m->b1[o + 1], ya + W_PS, RS, NS, nt);
         }
     }
 }
@@ -274,10 +275,12 @@ static void conv4_fft(const dumu_bp_model *m, float *a, const float *bt, float *
             }
         }
         for (int r = 0; r < 3; r++) {
-            dumu_fft16(sre + r * F4_M * L, sim + r * F4_M * L, 7, m->fft7_cos, m->fft7_sin, -1);
+            dumu_bp_simd()->fft16(sre + r * F4_M * L, sim + r * F4_M * L, 7, m->fft7_cos,
+                                  m->fft7_sin, -1);
         }
-        dumu_simd_radix3_combine(sre, sim, F4_M, m->fft3_cos, m->fft3_sin, fre, fim);
-        dumu_simd_split_pair(fre, fim, F4_N, xre + r0, xim + r0, xre + r0 + L, xim + r0 + L, XS);
+        dumu_bp_simd()->radix3_combine(sre, sim, F4_M, m->fft3_cos, m->fft3_sin, fre, fim);
+        dumu_bp_simd()->split_pair(fre, fim, F4_N, xre + r0, xim + r0, xre + r0 + L, xim + r0 + L,
+                                   XS);
     }
     for (int e = 0; e < m->e4.n; e++) {
         dumu_conv_plan_run(&m->e4.plans[e], bt + T3_0, corr + (size_t)e * 32 * RS, RS, 0, 0, 1,
@@ -287,10 +290,10 @@ static void conv4_fft(const dumu_bp_model *m, float *a, const float *bt, float *
         int nt = T3_1 - t0 < L ? T3_1 - t0 : L;
         for (int o = 0; o < 32; o += 2) {
             const float *ua_re = m->u4_re + o * 5 * F4_K, *ua_im = m->u4_im + o * 5 * F4_K;
-            dumu_simd_spectral_pair(xre + t0 - 2, xim + t0 - 2, XS, 5, ua_re, ua_im,
-                                    ua_re + 5 * F4_K, ua_im + 5 * F4_K, F4_N, fre, fim);
-            dumu_simd_fold3(fre, fim, F4_N);
-            dumu_fft16(fre, fim, 7, m->fft7_cos, m->fft7_sin, +1);
+            dumu_bp_simd()->spectral_pair(xre + t0 - 2, xim + t0 - 2, XS, 5, ua_re, ua_im,
+                                          ua_re + 5 * F4_K, ua_im + 5 * F4_K, F4_N, fre, fim);
+            dumu_bp_simd()->fold3(fre, fim, F4_N);
+            dumu_bp_simd()->fft16(fre, fim, 7, m->fft7_cos, m->fft7_sin, +1);
             for (int e = 0; e < m->e4.n; e++) {
                 const float *ca = corr + ((size_t)e * 32 + (size_t)o) * RS + (t0 - T3_0);
                 float *yr = fre + m->e4.col[e] * L, *yi = fim + m->e4.col[e] * L;
@@ -300,8 +303,8 @@ static void conv4_fft(const dumu_bp_model *m, float *a, const float *bt, float *
                 }
             }
             float *ya = c4 + (ptrdiff_t)o * N_PS + t0;
-            dumu_simd_bias_relu_rows(fre, m->b4[o], ya, RS, NQ, nt);
-            dumu_simd_bias_relu_rows(fim, m->b4[o + 1], ya + N_PS, RS, NQ, nt);
+            dumu_bp_simd()->bias_relu_rows(fre, m->b4[o], ya, RS, NQ, nt);
+            dumu_bp_simd()->bias_relu_rows(fim, m->b4[o + 1], ya + N_PS, RS, NQ, nt);
         }
     }
 }
@@ -329,8 +332,8 @@ static void window_fast(const dumu_bp_model *m, dumu_bp_work *w, float *note, fl
 
     /* Contour branch: conv2d_1 + ReLU, contours-reduced + sigmoid. */
     conv1_fft(m, a, bt, c1);
-    dumu_simd_conv1_rows(&m->pcr, 5, 5, 8, W_PS, RS, c1 + TC_0, cont + TC_0, RS, 0, NS, TC_1 - TC_0,
-                         DUMU_ACT_NONE);
+    dumu_bp_simd()->conv1_rows(&m->pcr, 5, 5, 8, W_PS, RS, c1 + TC_0, cont + TC_0, RS, 0, NS,
+                               TC_1 - TC_0, DUMU_ACT_NONE);
     sigmoid_rows(cont, cont, NS, TC_0, TC_1);
     transpose_out(cont, NS, contour, n_rows);
 
@@ -338,15 +341,15 @@ static void window_fast(const dumu_bp_model *m, dumu_bp_work *w, float *note, fl
      * -> plane 0 of cat. */
     dumu_conv_plan_run(&m->p2, cont + T2_0, c2 + T2_0, N_PS, RS, 0, NQ, T2_1 - T2_0, DUMU_ACT_RELU,
                        0);
-    dumu_simd_conv1_rows(&m->p3, 7, 3, 32, N_PS, RS, c2 + T3_0, npre + T3_0, RS, 0, NQ, T3_1 - T3_0,
-                         DUMU_ACT_NONE);
+    dumu_bp_simd()->conv1_rows(&m->p3, 7, 3, 32, N_PS, RS, c2 + T3_0, npre + T3_0, RS, 0, NQ,
+                               T3_1 - T3_0, DUMU_ACT_NONE);
     sigmoid_rows(npre, cat, NQ, T3_0, T3_1);
     transpose_out(cat, NQ, note, n_rows);
 
     /* Onset branch: conv2d_4 + ReLU -> planes 1..32 of cat, conv2d_5 + sigmoid. */
     conv4_fft(m, a, bt, c4);
-    dumu_simd_conv1_rows(&m->p5, 3, 3, 33, N_PS, RS, cat + T5_0, opre + T5_0, RS, 0, NQ,
-                         T5_1 - T5_0, DUMU_ACT_NONE);
+    dumu_bp_simd()->conv1_rows(&m->p5, 3, 3, 33, N_PS, RS, cat + T5_0, opre + T5_0, RS, 0, NQ,
+                               T5_1 - T5_0, DUMU_ACT_NONE);
     sigmoid_rows(opre, opre, NQ, T5_0, T5_1);
     transpose_out(opre, NQ, onset, n_rows);
 }

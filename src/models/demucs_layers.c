@@ -24,9 +24,8 @@
  *   order) combined in row order, so a split over rows gives the same bits; LANES8 follows
  *   onnxruntime's 8-lane float32 reduction in flat order (sequential, bit-exact with ORT).
  *
- *   Transcendentals: GELU uses erfc from the Chebyshev fit of Numerical Recipes (erfcc,
- *   fractional error < 1.2e-7 everywhere) and a Cody-Waite expf with a degree-7 polynomial,
- *   both written as plain loops over fixed blocks of 16 so that gcc -O2 vectorises them.
+ *   The elementwise and statistics loops (GELU, GLU, bias, row sums, GroupNorm apply) are the
+ *   dumu_dm_kernels of nn/simd.h, vectorised per instruction set and picked at run time.
  *   FP contraction is off in ISO C mode; products and sums round as written.
  *
  * REFERENCES
@@ -43,11 +42,11 @@
 #include "core/core.h"
 #include "dsp/stft.h"
 #include "nn/gemm.h"
+#include "nn/simd.h"
 
 #define GN_EPS      1e-5f
 #define FREQ_NF_MAX 4                  /* frequency rows per tile at most */
 #define TIME_COLS   ((int64_t)1 << 21) /* floats of the time branch's tile region */
-#define VB          16                 /* block length of the vectorisable loops */
 
 static int64_t min64(int64_t a, int64_t b) {
     return a < b ? a : b;
@@ -57,110 +56,8 @@ static int64_t max64(int64_t a, int64_t b) {
     return a > b ? a : b;
 }
 
-/* Small vector loops, blocked by VB so that gcc -O2 vectorises them. */
-static void v_add(float *d, const float *s, int64_t n) { /* d += s */
-    int64_t i = 0;
-    for (; i + VB <= n; i += VB)
-        for (int j = 0; j < VB; j++)
-            d[i + j] += s[i + j];
-    for (; i < n; i++)
-        d[i] += s[i];
-}
-
-static void v_add2(float *d, const float *a, const float *b, int64_t n) { /* d = a + b */
-    int64_t i = 0;
-    for (; i + VB <= n; i += VB)
-        for (int j = 0; j < VB; j++)
-            d[i + j] = a[i + j] + b[i + j];
-    for (; i < n; i++)
-        d[i] = a[i] + b[i];
-}
-
-static void v_axpb(float *p, float a, float b, int64_t n) { /* p = p * a + b */
-    int64_t i = 0;
-    for (; i + VB <= n; i += VB)
-        for (int j = 0; j < VB; j++)
-            p[i + j] = p[i + j] * a + b;
-    for (; i < n; i++)
-        p[i] = p[i] * a + b;
-}
-
-static void v_addc(float *p, float b, int64_t n) { /* p += b */
-    int64_t i = 0;
-    for (; i + VB <= n; i += VB)
-        for (int j = 0; j < VB; j++)
-            p[i + j] += b;
-    for (; i < n; i++)
-        p[i] += b;
-}
-
 /* ---------------------------------------------------------------------------------------- */
-/* expf, erfc, GELU, sigmoid */
-
-/* exp(x): 0 below -87.5 (true underflow is at -103), clamped at 88 above (e^88 = 1.7e38);
- * NaN in, NaN out. */
-static inline float dm_exp(float x) {
-    float c = x < 88.0f ? x : 88.0f;
-    c = c > -87.0f ? c : -87.0f;
-    float kf = c * 1.44269504f;
-    kf = (kf + 12582912.0f) - 12582912.0f; /* round to nearest integer */
-    float r = c - kf * 0.693145752f;
-    r = r - kf * 1.42860677e-6f;
-    float p = 1.0f / 5040.0f;
-    p = p * r + 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
-    int32_t ki = (int32_t)kf;
-    uint32_t bits = (uint32_t)(ki + 127) << 23;
-    float s;
-    memcpy(&s, &bits, sizeof s);
-    float y = p * s;
-    y = x < -87.5f ? 0.0f : y;
-    return x == x ? y : x;
-}
-
-float dumu_dm_expf(float x) {
-    return dm_exp(x);
-}
-
-/* GELU(x) = 0.5 * x * (1 + erf(x / sqrt 2)) = 0.5 * x * erfc(-x / sqrt 2). */
-static inline float dm_gelu(float x) {
-    float z = x / 1.41421354f; /* the graph divides by float(sqrt 2) */
-    float az = z < 0.0f ? -z : z;
-    float t = 1.0f / (1.0f + 0.5f * az);
-    float p = 0.17087277f;
-    p = p * t - 0.82215223f;
-    p = p * t + 1.48851587f;
-    p = p * t - 1.13520398f;
-    p = p * t + 0.27886807f;
-    p = p * t - 0.18628806f;
-    p = p * t + 0.09678418f;
-    p = p * t + 0.37409196f;
-    p = p * t + 1.00002368f;
-    p = p * t - 1.26551223f;
-    float e = t * dm_exp(p - az * az); /* erfc(|z|) */
-    float one_plus_erf = z < 0.0f ? e : 2.0f - e;
-    return (x * one_plus_erf) * 0.5f;
-}
-
-static inline float dm_sigmoid(float x) {
-    return 1.0f / (1.0f + dm_exp(-x));
-}
-
-void dumu_dm_gelu(float *x, int64_t n) {
-    int64_t i = 0;
-    for (; i + VB <= n; i += VB) {
-        float *p = x + i;
-        for (int j = 0; j < VB; j++)
-            p[j] = dm_gelu(p[j]);
-    }
-    for (; i < n; i++)
-        x[i] = dm_gelu(x[i]);
-}
+/* GELU and GLU references (the fast versions are nn/simd.h dumu_dm_kernels) */
 
 void dumu_dm_gelu_ref(float *x, int64_t n) {
     for (int64_t i = 0; i < n; i++) {
@@ -169,65 +66,14 @@ void dumu_dm_gelu_ref(float *x, int64_t n) {
     }
 }
 
-void dumu_dm_glu(const float *a, const float *b, float *out, int64_t n) {
-    int64_t i = 0;
-    for (; i + VB <= n; i += VB) {
-        float tmp[VB];
-        for (int j = 0; j < VB; j++)
-            tmp[j] = a[i + j] * dm_sigmoid(b[i + j]);
-        for (int j = 0; j < VB; j++)
-            out[i + j] = tmp[j];
-    }
-    for (; i < n; i++)
-        out[i] = a[i] * dm_sigmoid(b[i]);
-}
-
 void dumu_dm_glu_ref(const float *a, const float *b, float *out, int64_t n) {
     for (int64_t i = 0; i < n; i++) {
         out[i] = (float)((double)a[i] / (1.0 + exp(-(double)b[i])));
     }
 }
 
-/* y[i] += s * a[i] * sigmoid(b[i]): the DConv's GLU + LayerScale + residual. */
-static void glu_residual(const float *a, const float *b, float s, float *y, int64_t n) {
-    int64_t i = 0;
-    for (; i + VB <= n; i += VB) {
-        float tmp[VB];
-        for (int j = 0; j < VB; j++)
-            tmp[j] = s * (a[i + j] * dm_sigmoid(b[i + j]));
-        for (int j = 0; j < VB; j++)
-            y[i + j] += tmp[j];
-    }
-    for (; i < n; i++)
-        y[i] += s * (a[i] * dm_sigmoid(b[i]));
-}
-
 /* ---------------------------------------------------------------------------------------- */
 /* Statistics */
-
-/* Double sums of one row of n floats (16 accumulators, fixed combination order). */
-static void row_sums(const float *p, int64_t n, double *s_out, double *ss_out) {
-    double s[VB] = {0}, ss[VB] = {0};
-    int64_t i = 0;
-    for (; i + VB <= n; i += VB) {
-        for (int j = 0; j < VB; j++) {
-            double v = (double)p[i + j];
-            s[j] += v;
-            ss[j] += v * v;
-        }
-    }
-    double ts = 0.0, tss = 0.0;
-    for (; i < n; i++) {
-        ts += (double)p[i];
-        tss += (double)p[i] * (double)p[i];
-    }
-    for (int j = 0; j < VB; j++) {
-        ts += s[j];
-        tss += ss[j];
-    }
-    *s_out = ts;
-    *ss_out = tss;
-}
 
 static void finish_double_stats(double s, double ss, int64_t n, float *mean, float *var) {
     double m = s / (double)n;
@@ -307,7 +153,7 @@ void dumu_dm_block_stats(const float *x, int64_t rows, int64_t cols, int64_t ld,
     double s = 0.0, ss = 0.0;
     for (int64_t r = 0; r < rows; r++) {
         double rs, rss;
-        row_sums(x + r * ld, cols, &rs, &rss);
+        dumu_dm_simd()->row_sums(x + r * ld, cols, &rs, &rss);
         s += rs;
         ss += rss;
     }
@@ -370,7 +216,7 @@ static void rowsum_task(void *p, int ith, int nth) {
     int64_t b, e;
     dumu_split(c->rows, ith, nth, &b, &e);
     for (int64_t r = b; r < e; r++)
-        row_sums(c->x + r * c->ld, c->cols, &c->s[r], &c->ss[r]);
+        dumu_dm_simd()->row_sums(c->x + r * c->ld, c->cols, &c->s[r], &c->ss[r]);
 }
 
 /* Same bits as dumu_dm_block_stats, rows split over threads in DOUBLE mode. `tmp` holds
@@ -398,29 +244,7 @@ static void affine_rows(float *x, int64_t c0, int64_t c1, int64_t t, int64_t cs,
                         const float *b) {
     for (int64_t ch = c0; ch < c1; ch++) {
         float *p = x + ch * cs;
-        v_axpb(p, a[ch], b[ch], t);
-    }
-}
-
-/* ORT's InstanceNormalization + Mul + Add: ((x - mean) / sqrtf(var + eps)) * g + be. */
-static void gn_lanes8_rows(float *x, int64_t c0, int64_t c1, int64_t t, int64_t cs, float mean,
-                           float den, const float *gamma, const float *beta) {
-    for (int64_t ch = c0; ch < c1; ch++) {
-        float *p = x + ch * cs;
-        float g = gamma[ch], be = beta[ch];
-        int64_t i = 0;
-        for (; i + VB <= t; i += VB) {
-            for (int j = 0; j < VB; j++) {
-                float v = (p[i + j] - mean) / den;
-                v = v * g;
-                p[i + j] = v + be;
-            }
-        }
-        for (; i < t; i++) {
-            float v = (p[i] - mean) / den;
-            v = v * g;
-            p[i] = v + be;
-        }
+        dumu_dm_simd()->axpb(p, a[ch], b[ch], t);
     }
 }
 
@@ -438,7 +262,9 @@ static void gn_apply_task(void *p, int ith, int nth) {
     int64_t b, e;
     dumu_split(g->c, ith, nth, &b, &e);
     if (g->mode == DUMU_DM_STATS_LANES8) {
-        gn_lanes8_rows(g->x, b, e, g->t, g->cs, g->mean, g->den, g->gamma, g->beta);
+        for (int64_t ch = b; ch < e; ch++)
+            dumu_dm_simd()->norm_row(g->x + ch * g->cs, g->t, g->mean, g->den, g->gamma[ch],
+                                     g->beta[ch]);
     } else {
         affine_rows(g->x, b, e, g->t, g->cs, g->a, g->b);
     }
@@ -558,17 +384,17 @@ static void ew_task(void *p, int ith, int nth) {
         switch (e->op) {
         case EW_BIAS_GELU:
         case EW_BIAS:
-            if (e->b) v_addc(y, e->b[ch], e->n);
-            if (e->op == EW_BIAS_GELU) dumu_dm_gelu(y, e->n);
+            if (e->b) dumu_dm_simd()->addc(y, e->b[ch], e->n);
+            if (e->op == EW_BIAS_GELU) dumu_dm_simd()->gelu(y, e->n);
             break;
         case EW_GLU:
-            dumu_dm_glu(e->src + ch * e->scs, e->src + (ch + e->c) * e->scs, y, e->n);
+            dumu_dm_simd()->glu(e->src + ch * e->scs, e->src + (ch + e->c) * e->scs, y, e->n);
             break;
         case EW_GLU_RES:
-            glu_residual(e->src + ch * e->scs, e->src + (ch + e->c) * e->scs, e->scale[ch], y,
-                         e->n);
+            dumu_dm_simd()->glu_residual(e->src + ch * e->scs, e->src + (ch + e->c) * e->scs,
+                                         e->scale[ch], y, e->n);
             break;
-        case EW_ADD: v_add(y, e->src + ch * e->scs, e->n); break;
+        case EW_ADD: dumu_dm_simd()->add(y, e->src + ch * e->scs, e->n); break;
         }
     }
 }
@@ -601,7 +427,7 @@ static void glu_rows(const float *z, int64_t zcs, int64_t c, int64_t n, float *o
 /* dst[i] = s[i] (+ s2[i]) for i < n. */
 static void copy_add(float *dst, const float *s, const float *s2, int64_t n) {
     if (s2) {
-        v_add2(dst, s, s2, n);
+        dumu_dm_simd()->add2(dst, s, s2, n);
     } else {
         memcpy(dst, s, (size_t)n * sizeof(float));
     }
@@ -658,7 +484,7 @@ static void im2col(const float *x, int64_t xcs, int64_t cin, int64_t len, int64_
 static void add_bias_cols(float *y, int64_t ycs, int64_t cout, int64_t nc, const float *b) {
     if (!b) return;
     for (int64_t o = 0; o < cout; o++)
-        v_addc(y + o * ycs, b[o], nc);
+        dumu_dm_simd()->addc(y + o * ycs, b[o], nc);
 }
 
 /* A "same" conv with 3 taps (stride 1, pad = dil, every output column of every row), without
@@ -856,7 +682,7 @@ void dumu_dm_convtr(const float *x, int64_t xcs, int64_t cin, int64_t l0, int64_
                 for (int64_t l = la; l < lb; l++) {
                     int64_t q = (l0 + l) * stride + kk - crop;
                     if (q < 0 || q >= lout) continue;
-                    v_add(yo + q * inner, src + (l - la) * inner, inner);
+                    dumu_dm_simd()->add(yo + q * inner, src + (l - la) * inner, inner);
                 }
             }
         }
@@ -1046,7 +872,7 @@ static void fenc_tile(const struct fenc_ctx *e, int64_t fa, int64_t fb, float *s
     /* frequency conv k 8, stride 4, pad 2 along F, one position = one frame vector */
     dumu_dm_conv(e->x, e->fin * T, cin, 1, e->fin, T, w->conv_w, w->conv_b, c, 8, 4, 2, 1, e->fout,
                  fa * T, fb * T, y, n, rest, rest_cap, 1);
-    dumu_dm_gelu(y, c * n);
+    dumu_dm_simd()->gelu(y, c * n);
     dumu_dm_dconv(&w->dconv, y, fb - fa, T, rest, rest_cap, e->mode, 1);
     /* rewrite 1x1 (c -> 2c) + GLU into the output rows */
     float *z = rest;
@@ -1055,11 +881,11 @@ static void fenc_tile(const struct fenc_ctx *e, int64_t fa, int64_t fb, float *s
     int64_t ocs = e->fout * T;
     for (int64_t ch = 0; ch < c; ch++) {
         float *o = e->out + ch * ocs + fa * T;
-        dumu_dm_glu(z + ch * n, z + (ch + c) * n, o, n);
+        dumu_dm_simd()->glu(z + ch * n, z + (ch + c) * n, o, n);
         if (e->emb) {
             for (int64_t f = fa; f < fb; f++) {
                 float add = e->emb_weight * e->emb[ch * e->fout + f];
-                v_addc(o + (f - fa) * T, add, T);
+                dumu_dm_simd()->addc(o + (f - fa) * T, add, T);
             }
         }
     }
@@ -1106,7 +932,7 @@ static void fdec_tile(const struct fdec_ctx *e, int64_t fa, int64_t fb, float *s
     dumu_dm_conv3x3(e->x, NULL, e->F * T, cin, e->F, T, w->rw_w, w->rw_b, 2 * cin, fa, fb, z, n,
                     rest, rest_cap, 1);
     for (int64_t ch = 0; ch < cin; ch++)
-        dumu_dm_glu(z + ch * n, z + (ch + cin) * n, z + ch * n, n);
+        dumu_dm_simd()->glu(z + ch * n, z + (ch + cin) * n, z + ch * n, n);
     dumu_dm_dconv(&w->dconv, z, fb - fa, T, rest, rest_cap, e->mode, 1);
     int64_t fout = 4 * e->F, gs = e->sel->gsize;
     for (int g = 0; g < e->sel->n_groups; g++) {

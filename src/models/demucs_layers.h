@@ -64,18 +64,11 @@ void dumu_dm_groupnorm_ref(float *x, int64_t c, int64_t t, int64_t cs, const flo
 
 /* ---- elementwise ------------------------------------------------------------------------ */
 
-/* Exact GELU in place: x = 0.5 * x * (1 + erf(x / sqrt(2))). The fast version evaluates erfc
- * with a Chebyshev fit (relative error < 1.2e-7) and a vectorisable expf; the reference uses
- * libm erf in double. */
-void dumu_dm_gelu(float *x, int64_t n);
+/* References of the fast GELU and GLU (dumu_dm_kernels in nn/simd.h):
+ * GELU in place, x = 0.5 * x * (1 + erf(x / sqrt(2))) with libm erf in double;
+ * GLU, out[i] = a[i] * sigmoid(b[i]) for i < n, out may alias a. */
 void dumu_dm_gelu_ref(float *x, int64_t n);
-
-/* GLU: out[i] = a[i] * sigmoid(b[i]) for i < n. out may alias a. */
-void dumu_dm_glu(const float *a, const float *b, float *out, int64_t n);
 void dumu_dm_glu_ref(const float *a, const float *b, float *out, int64_t n);
-
-/* Vectorisable expf (max relative error ~2 ulp on [-87, 88]; clamps outside). For tests. */
-float dumu_dm_expf(float x);
 
 /* ---- convolutions ----------------------------------------------------------------------- */
 

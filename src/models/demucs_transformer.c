@@ -51,6 +51,7 @@
 
 #include "core/core.h"
 #include "nn/gemm.h"
+#include "nn/simd.h"
 
 enum {
     D = DUMU_DM_TF_DIM,
@@ -193,7 +194,7 @@ static void layernorm_task(void *ctx, int ith, int nth) {
     int64_t r0, r1;
     dumu_split(j->n, ith, nth, &r0, &r1);
     for (int64_t r = r0; r < r1; r++)
-        dumu_layernorm_row(j->x + r * D, D, j->w, j->b, j->y + r * D, LN_EPS);
+        dumu_gemm_simd()->layernorm_row(j->x + r * D, D, j->w, j->b, j->y + r * D, LN_EPS);
 }
 
 void dumu_dm_tf_layernorm(const float *x, int64_t n, const float *w, const float *b, float *y,
@@ -257,7 +258,7 @@ static void gelu_task(void *ctx, int ith, int nth) {
         float *hr = j->h + r * FF;
         for (int c = 0; c < FF; c++)
             hr[c] = hr[c] + j->b[c];
-        dumu_vgelu(hr, hr, FF);
+        dumu_gemm_simd()->vgelu(hr, hr, FF);
     }
 }
 
@@ -502,7 +503,7 @@ static void attend_block(const mha_job *j, int64_t h, int64_t q0, int64_t qn, fl
                       j->ws + j->lay.pk + h * j->lay.pk_stride, qkv + q0 * 3 * D + h * DH, 3 * D,
                       NULL, 0.0f, st, qn, 1);
     /* softmax over keys (rows of S^T), one column per query */
-    dumu_softmax_cols(st, nk, qn, qn);
+    dumu_gemm_simd()->softmax_cols(st, nk, qn, qn);
     /* O_blk[:, 64h:64h+64] = P . V_h with P = (S^T)^T */
     dumu_sgemm_packed(true, false, qn, DH, nk, 1.0f, st, qn, NULL, NULL, 0,
                       j->ws + j->lay.pv + h * j->lay.pv_stride, 0.0f,

@@ -7,7 +7,7 @@
  *   exact, and is what tests and the reference network path use.
  *   The fast path never sees NHWC: activations live in zero-padded planes and every
  *   convolution is a list of (offset, weight[cout]) taps run by one register-blocked kernel
- *   (simd_avx.c). This file builds those lists for plain and strided SAME convolutions;
+ *   (kernels/bp_kernels.c). This file builds those lists for plain and strided SAME convolutions;
  *   models build special ones themselves (e.g. Basic Pitch's merged harmonic taps).
  *
  * ref: tfjs-backend-cpu conv2D (the kh, kw, cin loop order), TensorFlow SAME padding rule.
@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "core/core.h"
-#include "nn/simd_avx.h"
+#include "nn/simd.h"
 
 int dumu_conv_same(int n, int k, int stride, int *pad_before) {
     int out = (n + stride - 1) / stride;
@@ -144,7 +144,7 @@ void dumu_conv_plan_run(const dumu_conv_plan *p, const float *in, float *out, pt
                         ptrdiff_t out_rs, int t0, int t1, int n_cols, dumu_act act,
                         int accumulate) {
     DUMU_ASSERT(act == DUMU_ACT_NONE || act == DUMU_ACT_RELU);
-    dumu_simd_conv(p, in, out, out_ps, out_rs, t0, t1, n_cols, act, accumulate);
+    dumu_bp_simd()->conv(p, in, out, out_ps, out_rs, t0, t1, n_cols, act, accumulate);
 }
 
 void dumu_conv_plan_run_ref(const dumu_conv_plan *p, const float *in, float *out, ptrdiff_t out_ps,

@@ -12,7 +12,7 @@
  * The fast convolution is described by a tap list (dumu_conv_plan): tap i reads
  * in[t*rs + j + off[i]] with weight w[i][o]. A plain SAME convolution, a stride-3 one (input
  * split into 3 column phases) and Basic Pitch's merged harmonic convolutions all become tap
- * lists, so one register-blocked kernel (src/nn/simd_avx.c) serves every layer.
+ * lists, so one register-blocked kernel (src/nn/kernels/bp_kernels.c) serves every layer.
  */
 #ifndef DUMU_NN_CONV_H
 #define DUMU_NN_CONV_H
@@ -87,7 +87,7 @@ void dumu_conv_plan_free(dumu_conv_plan *p);
  * DUMU_ACT_NONE or DUMU_ACT_RELU. Float32 accumulation in any order (not bit-exact with the
  * reference; ~1e-7 relative). The kernel may read input columns up to round_up(n_cols, 16)
  * + max(off) and, when accumulating, out columns up to round_up(n_cols, 16); it writes only
- * [0, n_cols). Implemented in src/nn/simd_avx.c (AVX-512, AVX2 or scalar). */
+ * [0, n_cols). Implemented by dumu_bp_simd()->conv (nn/simd.h). */
 void dumu_conv_plan_run(const dumu_conv_plan *p, const float *in, float *out, ptrdiff_t out_ps,
                         ptrdiff_t out_rs, int t0, int t1, int n_cols, dumu_act act, int accumulate);
 
@@ -104,14 +104,7 @@ void dumu_conv_plan_run_ref(const dumu_conv_plan *p, const float *in, float *out
 /* Twiddles of an n-point FFT: cos/sin(2 pi j / n), j < n/2, computed in double. */
 void dumu_fft_twiddles(int log2n, float *tw_cos, float *tw_sin);
 
-/* In-place complex FFT of n = 2^log2n points on 16 lanes: re, im (n, 16), element (k, lane)
- * at [k*16 + lane]. sign = -1: X[k] = sum_j x[j] e^{-2 pi i jk/n}; sign = +1: the unscaled
- * inverse. Radix-2, float32 (error ~ log2(n) * 6e-8 relative to the signal's norm).
- * Implemented in src/nn/simd_avx.c. */
-void dumu_fft16(float *re, float *im, int log2n, const float *tw_cos, const float *tw_sin,
-                int sign);
-
-/* The same transform as a direct DFT in double, for any n (reference for tests; O(n^2)). */
+/* The transform of dumu_bp_kernels.fft16 (nn/simd.h) as a direct DFT in double, for any n (reference for tests; O(n^2)). */
 void dumu_dft16_ref(float *re, float *im, int n, int sign);
 
 /* Splits planar input into column phases: out plane (c*s + p), row t, column q gets

@@ -15,7 +15,7 @@
  *
  *   The first K block applies the caller's beta, later blocks add (beta = 1). Since the K
  *   blocking depends only on k, and the micro-kernel gives every element of a tile the same
- *   FMA sequence (simd_gemm_avx512.c), C does not depend on the thread split or on whether an
+ *   FMA sequence (kernels/gemm_kernels.c), C does not depend on the thread split or on whether an
  *   operand came pre-packed.
  *
  *   Packed layouts (the same for the per-call buffers and for dumu_sgemm_pack_a/b):
@@ -68,10 +68,9 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "nn/simd.h"
 
 enum {
-    MR = DUMU_GEMM_MR,
-    NR = DUMU_GEMM_NR,
 #ifndef DUMU_GEMM_KC
     KC = 512, /* K block: A sliver MR*KC*4 = 24 KiB (L1); the projections' k=512 in one block */
 #else
@@ -92,9 +91,9 @@ enum {
 #else
     B_DIRECT_ROWS = DUMU_GEMM_BDR,
 #endif
-    SMALL_SCRATCH = 8192, /* floats: packing buffers up to this size live on the stack */
-    PREFETCH_ROWS = 4,    /* B packing reads this many rows ahead */
-    NC_STACK = 2 * NR,    /* fallback N block when the heap scratch could not be allocated */
+    SMALL_SCRATCH = 8192,            /* floats: packing buffers up to this size live on the stack */
+    PREFETCH_ROWS = 4,               /* B packing reads this many rows ahead */
+    NC_STACK = 2 * DUMU_GEMM_NR_MAX, /* fallback N block when the heap scratch failed */
 };
 
 /* ---------------------------------------------------------------------------------------- */
@@ -120,16 +119,6 @@ void dumu_sgemm_ref(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
     }
 }
 
-const char *dumu_sgemm_kernel_name(void) {
-#if defined(__AVX512F__)
-    return "avx512 12x32";
-#elif defined(__AVX2__) && defined(__FMA__)
-    return "avx2 6x16";
-#else
-    return "c 4x8";
-#endif
-}
-
 /* ---------------------------------------------------------------------------------------- */
 /* Packing */
 
@@ -139,34 +128,34 @@ static int64_t round_up(int64_t x, int64_t to) {
 
 /* One A sliver: out[p*MR + i] = op(A)[i0 + i][p0 + p] for i < mr, p < kc; rows mr..MR-1
  * are zero. */
-static void pack_a_sliver(bool trans_a, const float *a, int64_t lda, int64_t i0, int mr, int64_t p0,
-                          int64_t kc, float *restrict out) {
+static void pack_a_sliver(const dumu_gemm_kernels *kt, bool trans_a, const float *a, int64_t lda,
+                          int64_t i0, int mr, int64_t p0, int64_t kc, float *restrict out) {
     if (!trans_a) {
         /* A stored (m, k): row i0+i is contiguous in p. */
-        dumu_gemm_pack_t(a + i0 * lda + p0, lda, mr, kc, MR, out);
+        kt->pack_t(a + i0 * lda + p0, lda, mr, kc, kt->mr, out);
         return;
     }
     /* A stored (k, m): the MR values of one p are contiguous. */
     for (int64_t p = 0; p < kc; p++) {
-        float *dst = out + p * MR;
+        float *dst = out + p * kt->mr;
         memcpy(dst, a + (p0 + p) * lda + i0, (size_t)mr * sizeof *dst);
-        if (mr < MR) memset(dst + mr, 0, (size_t)(MR - mr) * sizeof *dst);
+        if (mr < kt->mr) memset(dst + mr, 0, (size_t)(kt->mr - mr) * sizeof *dst);
     }
 }
 
 /* One B sliver: out[p*NR + j] = op(B)[p0 + p][j0 + j] for j < nr, p < kc; columns nr..NR-1
  * are zero. */
-static void pack_b_sliver(bool trans_b, const float *b, int64_t ldb, int64_t p0, int64_t kc,
-                          int64_t j0, int nr, float *restrict out) {
+static void pack_b_sliver(const dumu_gemm_kernels *kt, bool trans_b, const float *b, int64_t ldb,
+                          int64_t p0, int64_t kc, int64_t j0, int nr, float *restrict out) {
     if (trans_b) {
         /* B stored (n, k): column j0+j of op(B) is row j0+j, contiguous in p. */
-        dumu_gemm_pack_t(b + j0 * ldb + p0, ldb, nr, kc, NR, out);
+        kt->pack_t(b + j0 * ldb + p0, ldb, nr, kc, kt->nr, out);
         return;
     }
     for (int64_t p = 0; p < kc; p++) {
-        float *dst = out + p * NR;
+        float *dst = out + p * kt->nr;
         memcpy(dst, b + (p0 + p) * ldb + j0, (size_t)nr * sizeof *dst);
-        if (nr < NR) memset(dst + nr, 0, (size_t)(NR - nr) * sizeof *dst);
+        if (nr < kt->nr) memset(dst + nr, 0, (size_t)(kt->nr - nr) * sizeof *dst);
     }
 }
 
@@ -174,34 +163,34 @@ static void pack_b_sliver(bool trans_b, const float *b, int64_t ldb, int64_t p0,
  * layout). When A is stored (k, m), each source row is walked once, left to right, across all
  * slivers: long sequential runs that the hardware prefetcher follows, where sliver-by-sliver
  * copying would jump between kc rows for every MR floats. */
-static void pack_a_block(bool trans_a, const float *a, int64_t lda, int64_t i0, int64_t mc,
-                         int64_t p0, int64_t kc, float *out) {
+static void pack_a_block(const dumu_gemm_kernels *kt, bool trans_a, const float *a, int64_t lda,
+                         int64_t i0, int64_t mc, int64_t p0, int64_t kc, float *out) {
     if (!trans_a) {
-        for (int64_t ir = 0; ir < mc; ir += MR) {
-            int mr = mc - ir < MR ? (int)(mc - ir) : MR;
-            pack_a_sliver(false, a, lda, i0 + ir, mr, p0, kc, out + ir / MR * kc * MR);
+        for (int64_t ir = 0; ir < mc; ir += kt->mr) {
+            int mr = mc - ir < kt->mr ? (int)(mc - ir) : kt->mr;
+            pack_a_sliver(kt, false, a, lda, i0 + ir, mr, p0, kc, out + ir / kt->mr * kc * kt->mr);
         }
         return;
     }
     for (int64_t p = 0; p < kc; p++) {
         const float *src = a + (p0 + p) * lda + i0;
-        for (int64_t ir = 0; ir < mc; ir += MR) {
-            int mr = mc - ir < MR ? (int)(mc - ir) : MR;
-            float *dst = out + ir / MR * kc * MR + p * MR;
+        for (int64_t ir = 0; ir < mc; ir += kt->mr) {
+            int mr = mc - ir < kt->mr ? (int)(mc - ir) : kt->mr;
+            float *dst = out + ir / kt->mr * kc * kt->mr + p * kt->mr;
             memcpy(dst, src + ir, (size_t)mr * sizeof *dst);
-            if (mr < MR) memset(dst + mr, 0, (size_t)(MR - mr) * sizeof *dst);
+            if (mr < kt->mr) memset(dst + mr, 0, (size_t)(kt->mr - mr) * sizeof *dst);
         }
     }
 }
 
 /* op(B)[p0:p0+kc, j0:j0+nc] as consecutive slivers; row-wise when B is stored (k, n), for the
  * same reason as pack_a_block. */
-static void pack_b_block(bool trans_b, const float *b, int64_t ldb, int64_t p0, int64_t kc,
-                         int64_t j0, int64_t nc, float *out) {
+static void pack_b_block(const dumu_gemm_kernels *kt, bool trans_b, const float *b, int64_t ldb,
+                         int64_t p0, int64_t kc, int64_t j0, int64_t nc, float *out) {
     if (trans_b) {
-        for (int64_t jr = 0; jr < nc; jr += NR) {
-            int nr = nc - jr < NR ? (int)(nc - jr) : NR;
-            pack_b_sliver(true, b, ldb, p0, kc, j0 + jr, nr, out + jr / NR * kc * NR);
+        for (int64_t jr = 0; jr < nc; jr += kt->nr) {
+            int nr = nc - jr < kt->nr ? (int)(nc - jr) : kt->nr;
+            pack_b_sliver(kt, true, b, ldb, p0, kc, j0 + jr, nr, out + jr / kt->nr * kc * kt->nr);
         }
         return;
     }
@@ -213,38 +202,42 @@ static void pack_b_block(bool trans_b, const float *b, int64_t ldb, int64_t p0, 
             for (int64_t j = 0; j < nc; j += 16)
                 __builtin_prefetch(next + j, 0, 3);
         }
-        for (int64_t jr = 0; jr < nc; jr += NR) {
-            int nr = nc - jr < NR ? (int)(nc - jr) : NR;
-            float *dst = out + jr / NR * kc * NR + p * NR;
+        for (int64_t jr = 0; jr < nc; jr += kt->nr) {
+            int nr = nc - jr < kt->nr ? (int)(nc - jr) : kt->nr;
+            float *dst = out + jr / kt->nr * kc * kt->nr + p * kt->nr;
             memcpy(dst, src + jr, (size_t)nr * sizeof *dst);
-            if (nr < NR) memset(dst + nr, 0, (size_t)(NR - nr) * sizeof *dst);
+            if (nr < kt->nr) memset(dst + nr, 0, (size_t)(kt->nr - nr) * sizeof *dst);
         }
     }
 }
 
 size_t dumu_sgemm_packed_a_size(int64_t m, int64_t k) {
-    return (size_t)(round_up(m > 0 ? m : 0, MR) * (k > 0 ? k : 0));
+    const dumu_gemm_kernels *kt = dumu_gemm_simd();
+    return (size_t)(round_up(m > 0 ? m : 0, kt->mr) * (k > 0 ? k : 0));
 }
 
 size_t dumu_sgemm_packed_b_size(int64_t k, int64_t n) {
-    return (size_t)(round_up(n > 0 ? n : 0, NR) * (k > 0 ? k : 0));
+    const dumu_gemm_kernels *kt = dumu_gemm_simd();
+    return (size_t)(round_up(n > 0 ? n : 0, kt->nr) * (k > 0 ? k : 0));
 }
 
 void dumu_sgemm_pack_a(bool trans_a, int64_t m, int64_t k, const float *a, int64_t lda,
                        float *packed) {
-    int64_t mp = round_up(m, MR);
+    const dumu_gemm_kernels *kt = dumu_gemm_simd();
+    int64_t mp = round_up(m, kt->mr);
     for (int64_t pc = 0; pc < k; pc += KC) {
         int64_t kc = k - pc < KC ? k - pc : KC;
-        pack_a_block(trans_a, a, lda, 0, m, pc, kc, packed + pc * mp);
+        pack_a_block(kt, trans_a, a, lda, 0, m, pc, kc, packed + pc * mp);
     }
 }
 
 void dumu_sgemm_pack_b(bool trans_b, int64_t k, int64_t n, const float *b, int64_t ldb,
                        float *packed) {
-    int64_t np = round_up(n, NR);
+    const dumu_gemm_kernels *kt = dumu_gemm_simd();
+    int64_t np = round_up(n, kt->nr);
     for (int64_t pc = 0; pc < k; pc += KC) {
         int64_t kc = k - pc < KC ? k - pc : KC;
-        pack_b_block(trans_b, b, ldb, pc, kc, 0, n, packed + pc * np);
+        pack_b_block(kt, trans_b, b, ldb, pc, kc, 0, n, packed + pc * np);
     }
 }
 
@@ -252,6 +245,7 @@ void dumu_sgemm_pack_b(bool trans_b, int64_t k, int64_t n, const float *b, int64
 /* The blocked product on one block of C */
 
 typedef struct gemm_job {
+    const dumu_gemm_kernels *kt; /* micro-kernel and tile shape */
     bool trans_a, trans_b;
     int64_t m, n, k;
     float alpha, beta;
@@ -273,7 +267,8 @@ typedef struct gemm_job {
  * packing buffers apack (mc_max x KC) and bpack (KC x nc_max). */
 static void gemm_block(const gemm_job *g, int64_t i_begin, int64_t i_end, int64_t j_begin,
                        int64_t j_end, float *apack, float *bpack, int64_t mc_max, int64_t nc_max) {
-    int64_t mp = round_up(g->m, MR), np = round_up(g->n, NR);
+    const dumu_gemm_kernels *kt = g->kt;
+    int64_t mp = round_up(g->m, kt->mr), np = round_up(g->n, kt->nr);
     for (int64_t pc = 0; pc < g->k; pc += KC) {
         int64_t kc = g->k - pc < KC ? g->k - pc : KC;
         float beta = pc == 0 ? g->beta : 1.0f;
@@ -283,7 +278,7 @@ static void gemm_block(const gemm_job *g, int64_t i_begin, int64_t i_end, int64_
             if (g->pa) {
                 ablk = g->pa + pc * mp + ic * kc; /* ic / MR slivers of kc*MR floats */
             } else if (!g->a_direct) {
-                pack_a_block(g->trans_a, g->a, g->lda, ic, mc, pc, kc, apack);
+                pack_a_block(kt, g->trans_a, g->a, g->lda, ic, mc, pc, kc, apack);
                 ablk = apack;
             }
             for (int64_t jc = j_begin; jc < j_end; jc += nc_max) {
@@ -292,37 +287,36 @@ static void gemm_block(const gemm_job *g, int64_t i_begin, int64_t i_end, int64_
                 if (g->pb) {
                     bblk = g->pb + pc * np + jc * kc;
                 } else if (!g->b_direct) {
-                    pack_b_block(g->trans_b, g->b, g->ldb, pc, kc, jc, nc, bpack);
+                    pack_b_block(kt, g->trans_b, g->b, g->ldb, pc, kc, jc, nc, bpack);
                     bblk = bpack;
-                } else if (nc % NR) {
+                } else if (nc % kt->nr) {
                     /* in place, except the ragged last sliver */
-                    int64_t jl = nc / NR * NR;
-                    pack_b_sliver(false, g->b, g->ldb, pc, kc, jc + jl, (int)(nc - jl), bpack);
+                    int64_t jl = nc / kt->nr * kt->nr;
+                    pack_b_sliver(kt, false, g->b, g->ldb, pc, kc, jc + jl, (int)(nc - jl), bpack);
                 }
-                for (int64_t ir = 0; ir < mc; ir += MR) {
-                    int mr = mc - ir < MR ? (int)(mc - ir) : MR;
+                for (int64_t ir = 0; ir < mc; ir += kt->mr) {
+                    int mr = mc - ir < kt->mr ? (int)(mc - ir) : kt->mr;
                     const float *ap;
-                    int64_t as = MR;
+                    int64_t as = kt->mr;
                     if (ablk) {
                         ap = ablk + ir * kc;
-                    } else if (mr == MR) {
+                    } else if (mr == kt->mr) {
                         ap = g->a + pc * g->lda + ic + ir; /* in place: MR floats per p */
                         as = g->lda;
                     } else {
-                        pack_a_sliver(true, g->a, g->lda, ic + ir, mr, pc, kc, apack);
+                        pack_a_sliver(kt, true, g->a, g->lda, ic + ir, mr, pc, kc, apack);
                         ap = apack;
                     }
                     float *crow = g->c + (ic + ir) * g->ldc + jc;
-                    for (int64_t jr = 0; jr < nc; jr += NR) {
-                        int nr = nc - jr < NR ? (int)(nc - jr) : NR;
+                    for (int64_t jr = 0; jr < nc; jr += kt->nr) {
+                        int nr = nc - jr < kt->nr ? (int)(nc - jr) : kt->nr;
                         const float *bp = bblk ? bblk + jr * kc : bpack;
-                        int64_t bs = NR;
-                        if (!bblk && nr == NR) {
+                        int64_t bs = kt->nr;
+                        if (!bblk && nr == kt->nr) {
                             bp = g->b + pc * g->ldb + jc + jr;
                             bs = g->ldb;
                         }
-                        dumu_gemm_ukernel(kc, ap, as, bp, bs, crow + jr, g->ldc, mr, nr, g->alpha,
-                                          beta);
+                        kt->ukernel(kc, ap, as, bp, bs, crow + jr, g->ldc, mr, nr, g->alpha, beta);
                     }
                 }
             }
@@ -335,22 +329,24 @@ static void gemm_block(const gemm_job *g, int64_t i_begin, int64_t i_end, int64_
  * small on the normal path. */
 static __attribute__((noinline)) void gemm_block_stack(const gemm_job *g, int64_t i0, int64_t i1,
                                                        int64_t j0, int64_t j1) {
-    _Alignas(64) float apack[MR * KC];
+    const dumu_gemm_kernels *kt = g->kt;
+    _Alignas(64) float apack[DUMU_GEMM_MR_MAX * KC];
     _Alignas(64) float bpack[KC * NC_STACK];
-    gemm_block(g, i0, i1, j0, j1, apack, bpack, MR, NC_STACK);
+    gemm_block(g, i0, i1, j0, j1, apack, bpack, kt->mr, NC_STACK);
 }
 
 static void gemm_task(void *ctx, int ith, int nth) {
     const gemm_job *g = ctx;
+    const dumu_gemm_kernels *kt = g->kt;
     int64_t i0 = 0, i1 = g->m, j0 = 0, j1 = g->n, b, e;
     if (g->split_n) {
-        dumu_split((g->n + NR - 1) / NR, ith, nth, &b, &e);
-        j0 = b * NR;
-        j1 = e * NR < g->n ? e * NR : g->n;
+        dumu_split((g->n + kt->nr - 1) / kt->nr, ith, nth, &b, &e);
+        j0 = b * kt->nr;
+        j1 = e * kt->nr < g->n ? e * kt->nr : g->n;
     } else {
-        dumu_split((g->m + MR - 1) / MR, ith, nth, &b, &e);
-        i0 = b * MR;
-        i1 = e * MR < g->m ? e * MR : g->m;
+        dumu_split((g->m + kt->mr - 1) / kt->mr, ith, nth, &b, &e);
+        i0 = b * kt->mr;
+        i1 = e * kt->mr < g->m ? e * kt->mr : g->m;
     }
     if (i0 >= i1 || j0 >= j1) return;
     if (g->scratch) {
@@ -382,7 +378,9 @@ void dumu_sgemm_packed(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t
         scale_c(m, n, beta, c, ldc);
         return;
     }
+    const dumu_gemm_kernels *kt = dumu_gemm_simd();
     gemm_job g = {
+        .kt = kt,
         .trans_a = trans_a,
         .trans_b = trans_b,
         .m = m,
@@ -403,22 +401,22 @@ void dumu_sgemm_packed(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t
     };
     /* Thread split: the larger side, and only when there is enough work to pay for starting
      * a thread (~20 us, a few MFLOP). */
-    int64_t row_tiles = (m + MR - 1) / MR, col_tiles = (n + NR - 1) / NR;
-    g.split_n = col_tiles * NR >= row_tiles * MR;
+    int64_t row_tiles = (m + kt->mr - 1) / kt->mr, col_tiles = (n + kt->nr - 1) / kt->nr;
+    g.split_n = col_tiles * kt->nr >= row_tiles * kt->mr;
     int64_t tiles = g.split_n ? col_tiles : row_tiles;
     int nth = n_threads < 1 ? 1 : n_threads;
     if (nth > tiles) nth = (int)tiles;
     if (2.0 * (double)m * (double)n * (double)k < 4e6) nth = 1;
     /* Packing buffers never need to be larger than the block of C one thread owns. */
-    int64_t rows = g.split_n ? row_tiles * MR : (row_tiles + nth - 1) / nth * MR;
-    int64_t cols = g.split_n ? (col_tiles + nth - 1) / nth * NR : col_tiles * NR;
+    int64_t rows = g.split_n ? row_tiles * kt->mr : (row_tiles + nth - 1) / nth * kt->mr;
+    int64_t cols = g.split_n ? (col_tiles + nth - 1) / nth * kt->nr : col_tiles * kt->nr;
     if (rows < g.mc_max) g.mc_max = rows;
     if (cols < g.nc_max) g.nc_max = cols;
-    g.a_direct = trans_a && !pa && cols <= 2 * NR;
+    g.a_direct = trans_a && !pa && cols <= 2 * kt->nr;
     g.b_direct = !trans_b && !pb && rows <= B_DIRECT_ROWS;
     int64_t kc = k < KC ? k : KC;
-    int64_t a_floats = pa ? 0 : g.a_direct ? MR * kc : g.mc_max * kc;
-    int64_t b_floats = pb ? 0 : g.b_direct ? NR * kc : g.nc_max * kc;
+    int64_t a_floats = pa ? 0 : g.a_direct ? kt->mr * kc : g.mc_max * kc;
+    int64_t b_floats = pb ? 0 : g.b_direct ? kt->nr * kc : g.nc_max * kc;
     g.b_offset = round_up(a_floats, 16); /* B slivers are read with aligned loads */
     g.per_thread = round_up(g.b_offset + b_floats, 16);
     /* Small products (attention blocks with pre-packed operands) use a stack buffer: no

@@ -13,7 +13,7 @@
 #include "dsp/cqt.h"
 #include "models/basic_pitch.h"
 #include "nn/conv.h"
-#include "nn/simd_avx.h"
+#include "nn/simd.h"
 #include "testutil.h"
 
 /* Deterministic uniform floats in [lo, hi). */
@@ -166,8 +166,8 @@ static void check_conv1_rows(int kh, int kw, int cin, int rows, int n_cols, dumu
     /* sentinel past the columns */
     for (int r = 0; r < rows; r++)
         out_fast.base[r * out_fast.rs + n_cols] = 7;
-    dumu_simd_conv1_rows(&p, kh, kw, cin, in.ps, in.rs, in.base, out_fast.base, out_fast.rs, 0,
-                         rows, n_cols, act);
+    dumu_bp_simd()->conv1_rows(&p, kh, kw, cin, in.ps, in.rs, in.base, out_fast.base, out_fast.rs,
+                               0, rows, n_cols, act);
     dumu_conv_plan_run_ref(&p, in.base, out_ref.base, out_ref.ps, out_ref.rs, 0, rows, n_cols, act,
                            0);
     for (int r = 0; r < rows; r++) {
@@ -296,7 +296,7 @@ static void test_fft_matches_dft(void **state) {
         memcpy(ri, im, (size_t)n * L * 4);
         dumu_fft_twiddles(log2n, c, sn);
         for (int sign = -1; sign <= 1; sign += 2) {
-            dumu_fft16(re, im, log2n, c, sn, sign);
+            dumu_bp_simd()->fft16(re, im, log2n, c, sn, sign);
             dumu_dft16_ref(rr, ri, n, sign);
             double rms = 0.0; /* float FFT error: ~eps log2(n) rms(X) per value */
             for (int i = 0; i < n * L; i++) {
@@ -347,8 +347,8 @@ static void test_fft_radix3_and_fold(void **state) {
         memcpy(si + ((x % 3) * M + x / 3) * L, xi + x * L, 64);
     }
     for (int r = 0; r < 3; r++)
-        dumu_fft16(sr + r * M * L, si + r * M * L, 7, c7, s7, -1);
-    dumu_simd_radix3_combine(sr, si, M, c3, s3, zr, zi);
+        dumu_bp_simd()->fft16(sr + r * M * L, si + r * M * L, 7, c7, s7, -1);
+    dumu_bp_simd()->radix3_combine(sr, si, M, c3, s3, zr, zi);
     memcpy(rr, xr, N * 64);
     memcpy(ri, xi, N * 64);
     dumu_dft16_ref(rr, ri, N, -1);
@@ -358,8 +358,8 @@ static void test_fft_radix3_and_fold(void **state) {
     memcpy(rr, zr, N * 64);
     memcpy(ri, zi, N * 64);
     dumu_dft16_ref(rr, ri, N, +1);
-    dumu_simd_fold3(zr, zi, N);
-    dumu_fft16(zr, zi, 7, c7, s7, +1);
+    dumu_bp_simd()->fold3(zr, zi, N);
+    dumu_bp_simd()->fft16(zr, zi, 7, c7, s7, +1);
     for (int j = 0; j < M; j++) {
         for (int l = 0; l < L; l++) {
             assert_true(fabsf(zr[j * L + l] - rr[3 * j * L + l]) < 2e-2f); /* values ~ 384 */
@@ -401,8 +401,9 @@ static void test_fft_convolution_helpers(void **state) {
                 fim[x * L + l] = b[r0 + L + l][x];
             }
         }
-        dumu_fft16(fre, fim, LOG2, c, sn, -1);
-        dumu_simd_split_pair(fre, fim, N, xre + r0, xim + r0, xre + r0 + L, xim + r0 + L, XS_);
+        dumu_bp_simd()->fft16(fre, fim, LOG2, c, sn, -1);
+        dumu_bp_simd()->split_pair(fre, fim, N, xre + r0, xim + r0, xre + r0 + L, xim + r0 + L,
+                                   XS_);
     }
     /* rows 32, 33 (needed by lanes 14, 15 at j = 2) by the direct DFT */
     for (int r = 32; r < ROWS; r++) {
@@ -429,8 +430,8 @@ static void test_fft_convolution_helpers(void **state) {
             }
         }
     }
-    dumu_simd_spectral_pair(xre, xim, XS_, 3, ure[0], uim[0], ure[1], uim[1], N, fre, fim);
-    dumu_fft16(fre, fim, LOG2, c, sn, +1);
+    dumu_bp_simd()->spectral_pair(xre, xim, XS_, 3, ure[0], uim[0], ure[1], uim[1], N, fre, fim);
+    dumu_bp_simd()->fft16(fre, fim, LOG2, c, sn, +1);
     for (int o = 0; o < 2; o++) {
         for (int l = 0; l < L; l++) {
             for (int f = 0; f < W; f++) {
@@ -468,7 +469,7 @@ static void test_log_and_sigmoid_are_exact(void **state) {
     x[100] = 0x1.2b01cep-2f; /* log within 215 double ulps of a float midpoint */
     for (int pass = 0; pass < 2; pass++) {
         if (pass == 1) memcpy(y, x, N * 4); /* in place: out aliases x */
-        dumu_simd_log_f32(pass ? y : x, y, N);
+        dumu_bp_simd()->log_f32(pass ? y : x, y, N);
         for (int i = 0; i < N; i++) {
             float want = (float)log((double)x[i]);
             if (memcmp(&want, &y[i], 4) != 0) {
@@ -484,7 +485,7 @@ static void test_log_and_sigmoid_are_exact(void **state) {
     memcpy(x, zs, sizeof zs);
     for (int pass = 0; pass < 2; pass++) {
         if (pass == 1) memcpy(y, x, N * 4); /* in place */
-        dumu_simd_sigmoid_f32(pass ? y : x, y, N);
+        dumu_bp_simd()->sigmoid_f32(pass ? y : x, y, N);
         for (int i = 0; i < N; i++) {
             float want = dumu_sigmoid_ref(x[i]);
             if (isnan(want)) {
@@ -573,8 +574,8 @@ static void test_mixed_rounding_is_identical(void **state) {
         e[i] = (double)frand(-1, 1) * (i % 7 == 0 ? 1e-6 : 1.0);
         o[i] = (double)frand(-1, 1);
     }
-    dumu_simd_decim_exact(e, o, p->lowpass_d, 128, a, n, 0);
-    dumu_simd_decim_exact(e, o, p->lowpass_d, 128, b, n, 1);
+    dumu_bp_simd()->decim_exact(e, o, p->lowpass_d, 128, a, n, 0);
+    dumu_bp_simd()->decim_exact(e, o, p->lowpass_d, 128, b, n, 1);
     assert_memory_equal(a, b, (size_t)n * 4);
     free(e);
     free(o);
@@ -796,7 +797,6 @@ static void test_frame_counts(void **state) {
         /* the kept frames of all windows always cover the stitched length */
         assert_true(dumu_bp_n_windows(n) * DUMU_BP_KEPT >= dumu_bp_n_frames(n));
     }
-    fprintf(stderr, "  SIMD kernels: %s\n", dumu_simd_isa());
 }
 
 int main(void) {
@@ -818,5 +818,11 @@ int main(void) {
         cmocka_unit_test(test_stored_constants_match_closed_forms),
         cmocka_unit_test(test_frame_counts),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    /* Every kernel table this CPU can run, each against the same reference loops. */
+    int failed = 0;
+    for (int isa = 0; isa <= (int)dumu_simd_best(); isa++) {
+        dumu_simd_force((dumu_isa)isa);
+        failed += cmocka_run_group_tests_name(dumu_isa_name((dumu_isa)isa), tests, NULL, NULL);
+    }
+    return failed;
 }

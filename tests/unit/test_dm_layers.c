@@ -9,6 +9,7 @@
 
 #include "core/core.h"
 #include "models/demucs_layers.h"
+#include "nn/simd.h"
 #include "testutil.h"
 
 #ifndef M_PI
@@ -131,12 +132,12 @@ static void test_expf_gelu_glu(void **state) {
     (void)state;
     double worst = 0.0;
     for (float x = -87.0f; x <= 88.0f; x += 0.0137f) {
-        double r = fabs((double)dumu_dm_expf(x) / exp((double)x) - 1.0);
+        double r = fabs((double)dumu_dm_simd()->expf(x) / exp((double)x) - 1.0);
         if (r > worst) worst = r;
     }
     printf("expf: max relative error %.3g\n", worst);
     assert_true(worst < 4e-7);
-    assert_true(isnan(dumu_dm_expf(NAN)));
+    assert_true(isnan(dumu_dm_simd()->expf(NAN)));
 
     enum { N = 40001 };
 
@@ -148,7 +149,7 @@ static void test_expf_gelu_glu(void **state) {
     x[N + 2] = 60.0f;
     x[N + 3] = -60.0f;
     memcpy(y, x, sizeof(float) * (N + 4));
-    dumu_dm_gelu(x, N + 4);
+    dumu_dm_simd()->gelu(x, N + 4);
     dumu_dm_gelu_ref(y, N + 4);
     worst = 0.0;
     for (int i = 0; i < N + 4; i++) {
@@ -160,14 +161,14 @@ static void test_expf_gelu_glu(void **state) {
     assert_true(worst <= 1.0);
     assert_true(x[N + 2] == 60.0f && x[N + 3] == 0.0f && x[N] == 0.0f);
     float nan_in = NAN;
-    dumu_dm_gelu(&nan_in, 1);
+    dumu_dm_simd()->gelu(&nan_in, 1);
     assert_true(isnan(nan_in));
 
     /* GLU on odd n (vector blocks + tail), in place */
     int64_t n = 1237;
     float *a = rnd(n, 4.0f, 0.0f), *b = rnd(n, 12.0f, 0.0f), *ref = zeros(n);
     dumu_dm_glu_ref(a, b, ref, n);
-    dumu_dm_glu(a, b, a, n);
+    dumu_dm_simd()->glu(a, b, a, n);
     assert_allclose_f32(a, ref, (size_t)n, 1e-6, 4e-7, "glu");
     dumu_free(x);
     dumu_free(y);
@@ -724,5 +725,11 @@ int main(void) {
         cmocka_unit_test(test_tri_weights),
         cmocka_unit_test(test_chunk_boundaries),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    /* Every kernel table this CPU can run, each against the same reference loops. */
+    int failed = 0;
+    for (int isa = 0; isa <= (int)dumu_simd_best(); isa++) {
+        dumu_simd_force((dumu_isa)isa);
+        failed += cmocka_run_group_tests_name(dumu_isa_name((dumu_isa)isa), tests, NULL, NULL);
+    }
+    return failed;
 }

@@ -13,6 +13,7 @@
 #include "models/demucs_transformer.h"
 #include "models/demucs_weights.h"
 #include "nn/gemm.h"
+#include "nn/simd.h"
 #include "testutil.h"
 
 enum { D = DUMU_DM_TF_DIM, FF = DUMU_DM_TF_FFN };
@@ -191,7 +192,7 @@ static void test_softmax(void **state) {
                 sum += (double)s[i * cols + p];
             assert_true(fabs(sum - 1.0) < 1e-6);
         }
-        dumu_softmax_cols(st, cols, rows, ld);
+        dumu_gemm_simd()->softmax_cols(st, cols, rows, ld);
         for (int64_t p = 0; p < cols; p++) {
             for (int64_t i = 0; i < rows; i++) {
                 double got = (double)st[p * ld + i], want = (double)s[i * cols + p];

@@ -8,6 +8,8 @@
 
 #include "core/core.h"
 #include "nn/gemm.h"
+#include "nn/kernels/vmath.h"
+#include "nn/simd.h"
 #include "testutil.h"
 
 /* Deterministic uniform values in [-1, 1). */
@@ -275,7 +277,7 @@ static void test_prepacked_operands(void **state) {
 /* The transposing pack against its definition, for the widths gemm uses and ragged sizes. */
 static void test_pack_transpose(void **state) {
     (void)state;
-    static const int widths[] = {DUMU_GEMM_MR, DUMU_GEMM_NR};
+    const int widths[] = {dumu_gemm_simd()->mr, dumu_gemm_simd()->nr};
     static const int64_t kcs[] = {1, 15, 16, 17, 100};
     for (size_t w = 0; w < 2; w++) {
         int width = widths[w];
@@ -285,7 +287,7 @@ static void test_pack_transpose(void **state) {
                 float src[32 * 103], dst[100 * 32 + 1];
                 fill(src, sizeof src / sizeof src[0], (uint32_t)(rows * 100 + kc));
                 dst[kc * width] = 12345.0f; /* guard */
-                dumu_gemm_pack_t(src, ld, rows, kc, width, dst);
+                dumu_gemm_simd()->pack_t(src, ld, rows, kc, width, dst);
                 for (int64_t p = 0; p < kc; p++) {
                     for (int r = 0; r < width; r++) {
                         float want = r < rows ? src[r * ld + p] : 0.0f;
@@ -368,9 +370,9 @@ static void test_vector_kernels(void **state) {
             acc[i] = s[i];
         }
         y[n] = g[n] = 777.0f; /* guards */
-        dumu_vexp_sub_acc(x, s, y, sum, n);
-        dumu_vmax_acc(acc, x, n);
-        dumu_vgelu(x, g, n);
+        dumu_gemm_simd()->vexp_sub_acc(x, s, y, sum, n);
+        dumu_gemm_simd()->vmax_acc(acc, x, n);
+        dumu_gemm_simd()->vgelu(x, g, n);
         for (int64_t i = 0; i < n; i++) {
             float e = dumu_expf(x[i] - s[i]);
             assert_memory_equal(&y[i], &e, sizeof e);
@@ -381,14 +383,14 @@ static void test_vector_kernels(void **state) {
         }
         assert_true(y[n] == 777.0f && g[n] == 777.0f);
         memcpy(y, x, sizeof x);
-        dumu_vmul_inplace(y, s, n);
+        dumu_gemm_simd()->vmul_inplace(y, s, n);
         for (int64_t i = 0; i < n; i++)
             assert_true(y[i] == x[i] * s[i]);
     }
     float xn[3] = {1.0f, NAN, -2.0f}, yn[3], sn[3] = {0, 0, 0}, z[3] = {0, 0, 0};
-    dumu_vexp_sub_acc(xn, z, yn, sn, 3);
+    dumu_gemm_simd()->vexp_sub_acc(xn, z, yn, sn, 3);
     assert_true(isnan(yn[1]) && isnan(sn[1]) && !isnan(yn[0]) && !isnan(yn[2]));
-    dumu_vgelu(xn, yn, 3);
+    dumu_gemm_simd()->vgelu(xn, yn, 3);
     assert_true(isnan(yn[1]) && !isnan(yn[0]));
 }
 
@@ -404,7 +406,7 @@ static void test_layernorm_row(void **state) {
         fill(b, 512, (uint32_t)n + 2);
         for (int64_t i = 0; i < n; i++)
             x[i] = 4.0f * x[i] + 3.0f;
-        dumu_layernorm_row(x, n, w, b, y, 1e-5);
+        dumu_gemm_simd()->layernorm_row(x, n, w, b, y, 1e-5);
         double s = 0.0, q = 0.0;
         for (int64_t i = 0; i < n; i++)
             s += (double)x[i];
@@ -428,7 +430,7 @@ static void test_gelu_accuracy(void **state) {
     for (int64_t i = 0; i <= 400000; i++) {
         float x = -12.0f + (float)i * (24.0f / 400000.0f);
         float ys;
-        dumu_vgelu(&x, &ys, 1);
+        dumu_gemm_simd()->vgelu(&x, &ys, 1);
         /* The graph computes u = x / 1.41421354f in float, then erf(u): the reference takes
          * that same u, so only the erf approximation and the arithmetic after it count. */
         float u = x / 1.41421354f;
@@ -443,7 +445,7 @@ static void test_gelu_accuracy(void **state) {
            (double)worst_x);
     assert_true(worst < 1e-6);
     float big[2] = {30.0f, -30.0f}, out[2];
-    dumu_vgelu(big, out, 2);
+    dumu_gemm_simd()->vgelu(big, out, 2);
     assert_true(out[0] == 30.0f);
     assert_true(out[1] <= 0.0f && out[1] > -1e-30f);
 }
@@ -464,5 +466,11 @@ int main(void) {
         cmocka_unit_test(test_gelu_accuracy),
         cmocka_unit_test(test_layernorm_row),
     };
-    return cmocka_run_group_tests_name("gemm", tests, NULL, NULL);
+    /* Every kernel table this CPU can run, each against the same reference loops. */
+    int failed = 0;
+    for (int isa = 0; isa <= (int)dumu_simd_best(); isa++) {
+        dumu_simd_force((dumu_isa)isa);
+        failed += cmocka_run_group_tests_name(dumu_isa_name((dumu_isa)isa), tests, NULL, NULL);
+    }
+    return failed;
 }

@@ -1,29 +1,30 @@
-/* simd_avx.c - vector kernels for the Basic Pitch fast path: the register-blocked planar
- * convolution and the exact-recipe CQT correlations.
+/* bp_kernels.c - vector kernels for the Basic Pitch fast path: the register-blocked planar
+ * convolution, the batched FFT pieces and the exact-recipe CQT correlations; exported as one
+ * dumu_bp_kernels table per instruction set (see nn/simd.h and kernels/variant.h).
  *
  * DESIGN
  *   One body per kernel, written against a tiny vector vocabulary (vf_* for float lanes,
- *   vd_* for double lanes) that maps to AVX-512, AVX2+FMA or plain C. The plain-C mapping
- *   is the scalar fallback; the reference loops the tests compare against live next to the
+ *   vd_* for double lanes) that maps to AVX-512, AVX2+FMA or plain C, whichever this
+ *   compilation targets. The plain-C mapping is the scalar table; the reference loops the tests compare against live next to the
  *   callers (nn/conv.c dumu_conv_plan_run_ref, dsp/cqt.c dumu_cqt_*_ref).
  *
- *   Convolution (dumu_simd_conv): output channels in blocks of 8 with the weights broadcast,
+ *   Convolution (conv_planar): output channels in blocks of 8 with the weights broadcast,
  *   J vectors of consecutive output columns per block (AVX-512: 8 x 3 = 24 accumulators in
  *   registers), one unaligned load per tap and column vector. Single-output layers use one
  *   channel x up to 6 column vectors. Float accumulation, order: bias, then taps in list
  *   order; not bit-exact with the reference, ~1e-7 relative.
  *
- *   Exact correlations (dumu_simd_decim_exact, dumu_simd_cqt_exact): the tfjs-cpu recipe
+ *   Exact correlations (decim_exact, cqt_exact): the tfjs-cpu recipe
  *   acc = (float)((double)acc + (double)x * (double)w), one accumulator per output in tap
  *   order, vectorised across outputs (decimation) or frames (CQT) so that no lane changes
  *   its order. The double FMA is exact here (the product of two floats fits a double), and
  *   the per-step rounding to float is a convert pair. Results are bit-identical to the
  *   scalar loops.
  */
-#include "nn/simd_avx.h"
-
 #include <math.h>
 #include <string.h>
+
+#include "nn/kernels/variant.h"
 
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 #    include <immintrin.h>
@@ -42,7 +43,6 @@
 /* Vector vocabulary */
 
 #if defined(__AVX512F__)
-#    define DUMU_ISA "avx512"
 typedef __m512 vf;
 typedef __m512d vd;
 #    define VF_N             16
@@ -72,7 +72,6 @@ typedef __m512d vd;
             DUMU_RN)
 #    define vd_store_f32(p, v) _mm256_storeu_ps((p), _mm512_cvtpd_ps(v))
 #elif defined(__AVX2__) && defined(__FMA__)
-#    define DUMU_ISA           "avx2"
 typedef __m256 vf;
 typedef __m256d vd;
 #    define VF_N               8
@@ -93,7 +92,6 @@ typedef __m256d vd;
 #    define vd_round_f32_b(v)  vd_round_f32(v)
 #    define vd_store_f32(p, v) _mm_storeu_ps((p), _mm256_cvtpd_ps(v))
 #else
-#    define DUMU_ISA           "scalar"
 typedef float vf;
 typedef double vd;
 #    define VF_N               1
@@ -115,10 +113,6 @@ typedef double vd;
 #    define vd_round_f32_b(v)  vd_round_f32(v)
 #    define vd_store_f32(p, v) (*(p) = (float)(v))
 #endif
-
-const char *dumu_simd_isa(void) {
-    return DUMU_ISA;
-}
 
 /* ---------------------------------------------------------------------------------------- */
 /* Planar convolution */
@@ -216,8 +210,9 @@ static void conv_block1(const int32_t *off, const float *w, int n_taps, const fl
     }
 }
 
-void dumu_simd_conv(const dumu_conv_plan *p, const float *in, float *out, ptrdiff_t out_ps,
-                    ptrdiff_t out_rs, int t0, int t1, int n_cols, dumu_act act, int accumulate) {
+static void conv_planar(const dumu_conv_plan *p, const float *in, float *out, ptrdiff_t out_ps,
+                        ptrdiff_t out_rs, int t0, int t1, int n_cols, dumu_act act,
+                        int accumulate) {
     int relu = act == DUMU_ACT_RELU;
     int jmax = p->ob == 8 ? J8_MAX : J1_MAX;
     int step = jmax * VF_N;
@@ -318,12 +313,12 @@ DUMU_INLINE void conv1_rows_block(const dumu_conv_plan *p, int kh, int kw, int c
 CONV1_ROWS_KW(3)
 CONV1_ROWS_KW(5)
 
-void dumu_simd_conv1_rows(const dumu_conv_plan *p, int kh, int kw, int cin, ptrdiff_t in_ps,
-                          ptrdiff_t row_rs, const float *in, float *out, ptrdiff_t out_rs, int t0,
-                          int t1, int n_cols, dumu_act act) {
+static void conv1_rows(const dumu_conv_plan *p, int kh, int kw, int cin, ptrdiff_t in_ps,
+                       ptrdiff_t row_rs, const float *in, float *out, ptrdiff_t out_rs, int t0,
+                       int t1, int n_cols, dumu_act act) {
     (void)in_ps;
     if (kw != 3 && kw != 5) {
-        dumu_simd_conv(p, in, out, 0, out_rs, t0, t1, n_cols, act, 0);
+        conv_planar(p, in, out, 0, out_rs, t0, t1, n_cols, act, 0);
         return;
     }
     const int relu = act == DUMU_ACT_RELU;
@@ -361,8 +356,8 @@ DUMU_INLINE void swap_rows(float *a, float *b) {
     }
 }
 
-void dumu_fft16(float *re, float *im, int log2n, const float *tw_cos, const float *tw_sin,
-                int sign) {
+static void fft16(float *re, float *im, int log2n, const float *tw_cos, const float *tw_sin,
+                  int sign) {
     const int n = 1 << log2n;
     for (int i = 0, j = 0; i < n; i++) {
         if (i < j) {
@@ -411,7 +406,7 @@ void dumu_fft16(float *re, float *im, int log2n, const float *tw_cos, const floa
     }
 }
 
-/* One bin k of dumu_simd_spectral_pair, lane vector v: returns Ya, Yb. */
+/* One bin k of spectral_pair, lane vector v: returns Ya, Yb. */
 DUMU_INLINE void spectral_bin(const float *xre, const float *xim, ptrdiff_t xs, int n_kh,
                               const float *ua_re, const float *ua_im, const float *ub_re,
                               const float *ub_im, int nk, int k, int v, vf *ar, vf *ai, vf *br,
@@ -443,9 +438,9 @@ DUMU_INLINE void spectral_store(float *zre, float *zim, int n, int k, int v, vf 
     }
 }
 
-void dumu_simd_spectral_pair(const float *xre, const float *xim, ptrdiff_t xs, int n_kh,
-                             const float *ua_re, const float *ua_im, const float *ub_re,
-                             const float *ub_im, int n, float *zre, float *zim) {
+static void spectral_pair(const float *xre, const float *xim, ptrdiff_t xs, int n_kh,
+                          const float *ua_re, const float *ua_im, const float *ub_re,
+                          const float *ub_im, int n, float *zre, float *zim) {
     const int nk = n / 2 + 1;
     int k = 0;
     for (; k + 1 < nk; k += 2) { /* two bins: 8 independent accumulator chains */
@@ -471,8 +466,8 @@ void dumu_simd_spectral_pair(const float *xre, const float *xim, ptrdiff_t xs, i
     }
 }
 
-void dumu_simd_split_pair(const float *zre, const float *zim, int n, float *are, float *aim,
-                          float *bre, float *bim, ptrdiff_t xs) {
+static void split_pair(const float *zre, const float *zim, int n, float *are, float *aim,
+                       float *bre, float *bim, ptrdiff_t xs) {
     const vf half = vf_set1(0.5f);
     for (int k = 0; k <= n / 2; k++) {
         int kc = k == 0 ? 0 : n - k;
@@ -489,8 +484,8 @@ void dumu_simd_split_pair(const float *zre, const float *zim, int n, float *are,
     }
 }
 
-void dumu_simd_radix3_combine(const float *fre, const float *fim, int m, const float *tw_cos,
-                              const float *tw_sin, float *xre, float *xim) {
+static void radix3_combine(const float *fre, const float *fim, int m, const float *tw_cos,
+                           const float *tw_sin, float *xre, float *xim) {
     const int n = 3 * m;
     for (int k = 0; k < n; k++) {
         int km = k % m, k2 = (2 * k) % n;
@@ -510,7 +505,7 @@ void dumu_simd_radix3_combine(const float *fre, const float *fim, int m, const f
     }
 }
 
-void dumu_simd_fold3(float *zre, float *zim, int n) {
+static void fold3(float *zre, float *zim, int n) {
     const int m = n / 3;
     for (int k = 0; k < m; k++) {
         DUMU_UNROLL
@@ -585,7 +580,7 @@ DUMU_INLINE __m512d log_pd(__m512d x) {
 }
 #endif
 
-void dumu_simd_log_f32(const float *x, float *out, int64_t n) {
+static void log_f32(const float *x, float *out, int64_t n) {
     int64_t i = 0;
 #if defined(__AVX512F__)
     for (; i + 8 <= n; i += 8) {
@@ -613,7 +608,7 @@ void dumu_simd_log_f32(const float *x, float *out, int64_t n) {
         out[i] = (float)log((double)x[i]);
 }
 
-void dumu_simd_sigmoid_f32(const float *x, float *out, int64_t n) {
+static void sigmoid_f32(const float *x, float *out, int64_t n) {
     int64_t i = 0;
 #if defined(__AVX512F__)
     for (; i + 8 <= n; i += 8) {
@@ -640,8 +635,8 @@ void dumu_simd_sigmoid_f32(const float *x, float *out, int64_t n) {
         out[i] = dumu_sigmoid_ref(x[i]);
 }
 
-void dumu_simd_bias_relu_rows(const float *x, float bias, float *y, ptrdiff_t y_rs, int n_rows,
-                              int n) {
+static void bias_relu_rows(const float *x, float bias, float *y, ptrdiff_t y_rs, int n_rows,
+                           int n) {
     vf b = vf_set1(bias);
     for (int r = 0; r < n_rows; r++) {
         const float *xr = x + r * FL;
@@ -659,7 +654,7 @@ void dumu_simd_bias_relu_rows(const float *x, float bias, float *y, ptrdiff_t y_
 /* ---------------------------------------------------------------------------------------- */
 /* Magnitude range */
 
-void dumu_simd_abs_range(const float *x, int64_t n, float *min_nonzero, float *max) {
+static void abs_range(const float *x, int64_t n, float *min_nonzero, float *max) {
     float lo = INFINITY, hi = 0.0f;
     int64_t i = 0;
 #if defined(__AVX512F__)
@@ -732,8 +727,8 @@ DUMU_INLINE void decim_body(const double *even, const double *odd, const double 
     }
 }
 
-void dumu_simd_decim_exact(const double *even, const double *odd, const double *h, int n_half,
-                           float *out, int64_t n_out, int mixed) {
+static void decim_exact(const double *even, const double *odd, const double *h, int n_half,
+                        float *out, int64_t n_out, int mixed) {
     if (mixed) {
         decim_body(even, odd, h, n_half, out, n_out, 1);
     } else {
@@ -791,12 +786,30 @@ DUMU_INLINE void cqt_body(const double *P, const int32_t *poff, const double *kr
     }
 }
 
-void dumu_simd_cqt_exact(const double *P, const int32_t *poff, const double *kre, const double *kim,
-                         const int32_t *kb, const int32_t *ke, int k0, int n_frames, float *re,
-                         float *im, int mixed) {
+static void cqt_exact(const double *P, const int32_t *poff, const double *kre, const double *kim,
+                      const int32_t *kb, const int32_t *ke, int k0, int n_frames, float *re,
+                      float *im, int mixed) {
     if (mixed) {
         cqt_body(P, poff, kre, kim, kb, ke, k0, n_frames, re, im, 1);
     } else {
         cqt_body(P, poff, kre, kim, kb, ke, k0, n_frames, re, im, 0);
     }
 }
+
+/* ---------------------------------------------------------------------------------------- */
+
+const dumu_bp_kernels DUMU_VARIANT(dumu_bp_kernels) = {
+    .conv = conv_planar,
+    .conv1_rows = conv1_rows,
+    .fft16 = fft16,
+    .spectral_pair = spectral_pair,
+    .radix3_combine = radix3_combine,
+    .fold3 = fold3,
+    .split_pair = split_pair,
+    .log_f32 = log_f32,
+    .sigmoid_f32 = sigmoid_f32,
+    .bias_relu_rows = bias_relu_rows,
+    .abs_range = abs_range,
+    .decim_exact = decim_exact,
+    .cqt_exact = cqt_exact,
+};

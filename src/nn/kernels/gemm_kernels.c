@@ -1,6 +1,6 @@
-/* simd_gemm_avx512.c - the SIMD kernels of src/nn (declared in gemm.h): the sgemm
- * micro-kernel, the transposing pack, and the exp / GELU / column-softmax kernels of the
- * transformer.
+/* gemm_kernels.c - the sgemm micro-kernel, the transposing pack, and the exp / GELU /
+ * column-softmax / LayerNorm kernels of the transformer; exported as one dumu_gemm_kernels
+ * table per instruction set (see nn/simd.h and kernels/variant.h).
  *
  * DESIGN
  *   Micro-kernel (AVX-512, 12x32): 24 zmm accumulators hold a 12-row x 32-column tile of C.
@@ -30,12 +30,13 @@
  *   Column softmax: the running max and sum of up to 128 columns stay in registers while the
  *   rows stream by (max pass, exp-and-sum pass, scale pass).
  *
- * Every routine has a plain-C path (used when the build does not target AVX-512) that
- * computes the same function; the tests hold both to libm / double references. */
+ * Every routine has a plain-C path (the scalar table; the AVX2 table uses it for the vector
+ * math) that computes the same function; the tests hold both to libm / double references. */
 #include <math.h>
 #include <string.h>
 
-#include "gemm.h"
+#include "nn/kernels/variant.h"
+#include "nn/kernels/vmath.h"
 
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 #    include <immintrin.h>
@@ -45,12 +46,26 @@
 /* sgemm micro-kernel */
 
 #if defined(__AVX512F__)
+#    define TILE_MR   12
+#    define TILE_NR   32
+#    define TILE_NAME "avx512 12x32"
+#elif defined(__AVX2__) && defined(__FMA__)
+#    define TILE_MR   6
+#    define TILE_NR   16
+#    define TILE_NAME "avx2 6x16"
+#else
+#    define TILE_MR   4
+#    define TILE_NR   8
+#    define TILE_NAME "c 4x8"
+#endif
 
-#    define MR 12
+#if defined(__AVX512F__)
+
+#    define MR TILE_MR
 #    define NV 2 /* zmm per row of the tile */
 
-void dumu_gemm_ukernel(int64_t kc, const float *ap, int64_t as, const float *bp, int64_t bs,
-                       float *c, int64_t ldc, int mr, int nr, float alpha, float beta) {
+static void ukernel(int64_t kc, const float *ap, int64_t as, const float *bp, int64_t bs, float *c,
+                    int64_t ldc, int mr, int nr, float alpha, float beta) {
     /* The C tile is only touched at the end: start fetching it now. */
     for (int i = 0; i < mr; i++) {
         _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
@@ -104,11 +119,11 @@ void dumu_gemm_ukernel(int64_t kc, const float *ap, int64_t as, const float *bp,
 
 #elif defined(__AVX2__) && defined(__FMA__)
 
-#    define MR 6
+#    define MR TILE_MR
 #    define NV 2
 
-void dumu_gemm_ukernel(int64_t kc, const float *ap, int64_t as, const float *bp, int64_t bs,
-                       float *c, int64_t ldc, int mr, int nr, float alpha, float beta) {
+static void ukernel(int64_t kc, const float *ap, int64_t as, const float *bp, int64_t bs, float *c,
+                    int64_t ldc, int mr, int nr, float alpha, float beta) {
     __m256 acc[MR][NV];
 #    pragma GCC unroll 6
     for (int i = 0; i < MR; i++) {
@@ -146,9 +161,9 @@ void dumu_gemm_ukernel(int64_t kc, const float *ap, int64_t as, const float *bp,
 
 #else
 
-void dumu_gemm_ukernel(int64_t kc, const float *ap, int64_t as, const float *bp, int64_t bs,
-                       float *c, int64_t ldc, int mr, int nr, float alpha, float beta) {
-    enum { MR = DUMU_GEMM_MR, NR = DUMU_GEMM_NR };
+static void ukernel(int64_t kc, const float *ap, int64_t as, const float *bp, int64_t bs, float *c,
+                    int64_t ldc, int mr, int nr, float alpha, float beta) {
+    enum { MR = TILE_MR, NR = TILE_NR };
 
     float acc[MR][NR];
     memset(acc, 0, sizeof acc);
@@ -202,7 +217,7 @@ static inline void transpose16(__m512 v[16]) {
     }
 }
 
-void dumu_gemm_pack_t(const float *src, int64_t ld, int rows, int64_t kc, int width, float *dst) {
+static void pack_t(const float *src, int64_t ld, int rows, int64_t kc, int width, float *dst) {
     for (int r0 = 0; r0 < width; r0 += 16) {
         int wr = width - r0 < 16 ? width - r0 : 16;     /* rows of dst in this block */
         __mmask16 wmask = (__mmask16)((1u << wr) - 1u); /* store mask (wr <= 16) */
@@ -224,7 +239,7 @@ void dumu_gemm_pack_t(const float *src, int64_t ld, int rows, int64_t kc, int wi
 
 #else
 
-void dumu_gemm_pack_t(const float *src, int64_t ld, int rows, int64_t kc, int width, float *dst) {
+static void pack_t(const float *src, int64_t ld, int rows, int64_t kc, int width, float *dst) {
     enum { PB = 16 }; /* p block: the destination lines being filled stay in L1 */
 
     for (int64_t pb = 0; pb < kc; pb += PB) {
@@ -245,74 +260,6 @@ void dumu_gemm_pack_t(const float *src, int64_t ld, int rows, int64_t kc, int wi
 
 /* ---------------------------------------------------------------------------------------- */
 /* Vector math: exp, max, GELU */
-
-/* exp: x = n ln2 + r, |r| <= ln2/2 (ln2 in two parts: Cody-Waite), e^r by its degree-7
- * Taylor polynomial (truncation error r^8/8! < 6e-9 relative), times 2^n. */
-#define EXP_LO -104.0f /* exp(-104) < 2^-149 / 2: rounds to 0 */
-#define EXP_HI 88.8f   /* exp(88.8) > FLT_MAX: rounds to inf */
-#define LOG2E  1.44269502f
-#define LN2_HI 0.693359375f
-#define LN2_LO -2.12194440e-4f
-#define EXP_C2 0.5f
-#define EXP_C3 0.166666672f
-#define EXP_C4 4.16666679e-2f
-#define EXP_C5 8.33333377e-3f
-#define EXP_C6 1.38888892e-3f
-#define EXP_C7 1.98412701e-4f
-
-/* erfc(z) = t exp(-z^2 + P(t)), t = 1 / (1 + z/2), z >= 0: the Chebyshev-fitted form given in
- * W. Press et al., "Numerical Recipes in C" (2nd ed., sec. 6.2, erfcc), fractional error
- * < 1.2e-7 for all z >= 0. The coefficients below are the published ones. */
-#define ERFC_P0 -1.26551223f
-#define ERFC_P1 1.00002368f
-#define ERFC_P2 0.37409196f
-#define ERFC_P3 0.09678418f
-#define ERFC_P4 -0.18628806f
-#define ERFC_P5 0.27886807f
-#define ERFC_P6 -1.13520398f
-#define ERFC_P7 1.48851587f
-#define ERFC_P8 -0.82215223f
-#define ERFC_P9 0.17087277f
-#define SQRT2_F 1.41421354f /* the graph's float constant 1.4142135381698608 */
-
-float dumu_expf(float x) {
-    x = x > EXP_LO ? x : (x != x ? x : EXP_LO); /* keep NaN */
-    x = x < EXP_HI ? x : (x != x ? x : EXP_HI);
-    float n = nearbyintf(x * LOG2E);
-    float r = fmaf(-n, LN2_HI, x);
-    r = fmaf(-n, LN2_LO, r);
-    float p = EXP_C7;
-    p = fmaf(p, r, EXP_C6);
-    p = fmaf(p, r, EXP_C5);
-    p = fmaf(p, r, EXP_C4);
-    p = fmaf(p, r, EXP_C3);
-    p = fmaf(p, r, EXP_C2);
-    p = fmaf(p, r, 1.0f);
-    p = fmaf(p, r, 1.0f);
-    return ldexpf(p, (int)n);
-}
-
-float dumu_geluf(float x) {
-    float u = x / SQRT2_F;
-    float z = fabsf(u);
-    float t = 1.0f / fmaf(0.5f, z, 1.0f);
-    float q = ERFC_P9;
-    q = fmaf(q, t, ERFC_P8);
-    q = fmaf(q, t, ERFC_P7);
-    q = fmaf(q, t, ERFC_P6);
-    q = fmaf(q, t, ERFC_P5);
-    q = fmaf(q, t, ERFC_P4);
-    q = fmaf(q, t, ERFC_P3);
-    q = fmaf(q, t, ERFC_P2);
-    q = fmaf(q, t, ERFC_P1);
-    q = fmaf(q, t, ERFC_P0);
-    /* exp(-z^2 + q) as exp(-zz) exp(q) (1 - zr) with z^2 = zz + zr exactly: a single
-     * exp(-z^2 + q) would lose ~|z^2| ulp of relative accuracy in the negative tail. */
-    float zz = z * z, zr = fmaf(z, z, -zz);
-    float erfc = t * dumu_expf(-zz) * (dumu_expf(q) * (1.0f - zr));
-    float one_plus_erf = u >= 0.0f ? 2.0f - erfc : erfc; /* NaN: erfc is NaN */
-    return 0.5f * x * one_plus_erf;
-}
 
 #if defined(__AVX512F__)
 
@@ -361,7 +308,7 @@ static inline __mmask16 tail_mask(int64_t left) {
     return left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
 }
 
-void dumu_vmax_acc(float *acc, const float *x, int64_t n) {
+static void vmax_acc(float *acc, const float *x, int64_t n) {
     for (int64_t i = 0; i < n; i += 16) {
         __mmask16 k = tail_mask(n - i);
         __m512 a = _mm512_maskz_loadu_ps(k, acc + i), v = _mm512_maskz_loadu_ps(k, x + i);
@@ -369,7 +316,7 @@ void dumu_vmax_acc(float *acc, const float *x, int64_t n) {
     }
 }
 
-void dumu_vexp_sub_acc(const float *x, const float *shift, float *y, float *sum, int64_t n) {
+static void vexp_sub_acc(const float *x, const float *shift, float *y, float *sum, int64_t n) {
     for (int64_t i = 0; i < n; i += 16) {
         __mmask16 k = tail_mask(n - i);
         __m512 v =
@@ -380,7 +327,7 @@ void dumu_vexp_sub_acc(const float *x, const float *shift, float *y, float *sum,
     }
 }
 
-void dumu_vmul_inplace(float *x, const float *s, int64_t n) {
+static void vmul_inplace(float *x, const float *s, int64_t n) {
     for (int64_t i = 0; i < n; i += 16) {
         __mmask16 k = tail_mask(n - i);
         __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, x + i), _mm512_maskz_loadu_ps(k, s + i));
@@ -388,7 +335,7 @@ void dumu_vmul_inplace(float *x, const float *s, int64_t n) {
     }
 }
 
-void dumu_vgelu(const float *x, float *y, int64_t n) {
+static void vgelu(const float *x, float *y, int64_t n) {
     for (int64_t i = 0; i < n; i += 16) {
         __mmask16 k = tail_mask(n - i);
         _mm512_mask_storeu_ps(y + i, k, gelu16(_mm512_maskz_loadu_ps(k, x + i)));
@@ -403,8 +350,8 @@ static inline double hsum_pd(__m512d v) {
     return _mm_cvtsd_f64(_mm_add_sd(b, _mm_unpackhi_pd(b, b)));
 }
 
-void dumu_layernorm_row(const float *x, int64_t n, const float *w, const float *b, float *y,
-                        double eps) {
+static void layernorm_row(const float *x, int64_t n, const float *w, const float *b, float *y,
+                          double eps) {
     __m512d s = _mm512_setzero_pd();
     for (int64_t i = 0; i < n; i += 16) {
         __m512 v = _mm512_maskz_loadu_ps(tail_mask(n - i), x + i);
@@ -465,7 +412,7 @@ softmax_cols_nv(float *s, int64_t rows, int64_t ld, int64_t cols, const int nv) 
     }
 }
 
-void dumu_softmax_cols(float *s, int64_t rows, int64_t cols, int64_t ld) {
+static void softmax_cols(float *s, int64_t rows, int64_t cols, int64_t ld) {
     for (int64_t c0 = 0; c0 < cols; c0 += 128) {
         int64_t cn = cols - c0 < 128 ? cols - c0 : 128;
         float *sc = s + c0;
@@ -484,12 +431,12 @@ void dumu_softmax_cols(float *s, int64_t rows, int64_t cols, int64_t ld) {
 
 #else
 
-void dumu_vmax_acc(float *acc, const float *x, int64_t n) {
+static void vmax_acc(float *acc, const float *x, int64_t n) {
     for (int64_t i = 0; i < n; i++)
         acc[i] = x[i] > acc[i] ? x[i] : acc[i];
 }
 
-void dumu_vexp_sub_acc(const float *x, const float *shift, float *y, float *sum, int64_t n) {
+static void vexp_sub_acc(const float *x, const float *shift, float *y, float *sum, int64_t n) {
     for (int64_t i = 0; i < n; i++) {
         float e = dumu_expf(x[i] - shift[i]);
         y[i] = e;
@@ -497,17 +444,17 @@ void dumu_vexp_sub_acc(const float *x, const float *shift, float *y, float *sum,
     }
 }
 
-void dumu_vmul_inplace(float *x, const float *s, int64_t n) {
+static void vmul_inplace(float *x, const float *s, int64_t n) {
     for (int64_t i = 0; i < n; i++)
         x[i] *= s[i];
 }
 
-void dumu_vgelu(const float *x, float *y, int64_t n) {
+static void vgelu(const float *x, float *y, int64_t n) {
     for (int64_t i = 0; i < n; i++)
         y[i] = dumu_geluf(x[i]);
 }
 
-void dumu_softmax_cols(float *s, int64_t rows, int64_t cols, int64_t ld) {
+static void softmax_cols(float *s, int64_t rows, int64_t cols, int64_t ld) {
     for (int64_t c = 0; c < cols; c++) {
         float mx = s[c], sum = 0.0f;
         for (int64_t p = 1; p < rows; p++)
@@ -523,8 +470,8 @@ void dumu_softmax_cols(float *s, int64_t rows, int64_t cols, int64_t ld) {
     }
 }
 
-void dumu_layernorm_row(const float *x, int64_t n, const float *w, const float *b, float *y,
-                        double eps) {
+static void layernorm_row(const float *x, int64_t n, const float *w, const float *b, float *y,
+                          double eps) {
     double s = 0.0, q = 0.0;
     for (int64_t i = 0; i < n; i++)
         s += (double)x[i];
@@ -537,3 +484,19 @@ void dumu_layernorm_row(const float *x, int64_t n, const float *w, const float *
 }
 
 #endif
+
+/* ---------------------------------------------------------------------------------------- */
+
+const dumu_gemm_kernels DUMU_VARIANT(dumu_gemm_kernels) = {
+    .name = TILE_NAME,
+    .mr = TILE_MR,
+    .nr = TILE_NR,
+    .ukernel = ukernel,
+    .pack_t = pack_t,
+    .vmax_acc = vmax_acc,
+    .vexp_sub_acc = vexp_sub_acc,
+    .vmul_inplace = vmul_inplace,
+    .softmax_cols = softmax_cols,
+    .layernorm_row = layernorm_row,
+    .vgelu = vgelu,
+};
