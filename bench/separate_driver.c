@@ -3,9 +3,10 @@
  *   separate_driver separate IN.flac [--sources MASK] [--threads N] [--out DIR]
  *       decode IN, separate through the public API, print wall/CPU seconds per audio second
  *       (run under /usr/bin/time -v for the peak RSS); --out writes the stems as float WAV
- *   separate_driver segment IN.flac [--threads N] [--reps R] [--sources MASK]
+ *   separate_driver segment IN.flac [--threads N] [--reps R] [--sources MASK] [--pool 0|1]
  *       one 343980-frame segment from the start of IN through dumu_dm_segment, R times,
- *       with the per-stage breakdown
+ *       with the per-stage breakdown; --pool 0 starts threads per parallel region instead
+ *       of using a thread pool (as dumu_separate does)
  *
  * Build (from the checkout, after building libdumu into BUILD):
  *   cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc bench/separate_driver.c \
@@ -19,6 +20,7 @@
 
 #include "dumu/dumu.h"
 
+#include "core/core.h"
 #include "models/demucs.h"
 
 static double wall(void) {
@@ -37,13 +39,13 @@ int main(int argc, char **argv) {
     if (argc < 3) {
         fprintf(stderr,
                 "usage: %s separate|segment IN [--sources MASK] [--threads N] "
-                "[--reps R] [--out DIR]\n",
+                "[--reps R] [--pool 0|1] [--out DIR]\n",
                 argv[0]);
         return 2;
     }
     const char *mode = argv[1], *in = argv[2], *outdir = NULL;
     unsigned sources = 0xF;
-    int threads = 2, reps = 1;
+    int threads = 2, reps = 1, use_pool = 1;
     for (int i = 3; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--sources"))
             sources = (unsigned)strtoul(argv[i + 1], NULL, 0);
@@ -51,6 +53,8 @@ int main(int argc, char **argv) {
             threads = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--reps"))
             reps = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--pool"))
+            use_pool = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--out"))
             outdir = argv[i + 1];
     }
@@ -106,6 +110,7 @@ int main(int argc, char **argv) {
             fprintf(stderr, "%s\n", err.message);
             return 1;
         }
+        dumu_pool *pool = use_pool ? dumu_pool_begin(threads) : NULL;
         double best = 1e30;
         for (int r = 0; r < reps; r++) {
             double w0 = wall(), c0 = cpu();
@@ -123,6 +128,7 @@ int main(int argc, char **argv) {
             printf("  %-12s %7.3f %7.3f\n", names[i], st[i] / reps, sc[i] / reps);
         }
         printf("workspace %.1f MiB\n", (double)dumu_dm_workspace_bytes(ws) / 1048576.0);
+        dumu_pool_end(pool);
         dumu_dm_workspace_free(ws);
         free(x);
     }

@@ -26,8 +26,9 @@
  * THREAD SAFETY
  *     libdumu has no mutable global state. A model (dumu_bp_model) is read-only after it is
  *     opened and may be shared by any number of threads. Every other object belongs to the
- *     thread that uses it. Calls that take n_threads start their worker threads and join them
- *     before returning; libdumu never leaves a thread running.
+ *     thread that uses it. Calls that take n_threads start their worker threads (dumu_separate:
+ *     one pool for the whole call) and join them before returning; libdumu never leaves a
+ *     thread running.
  *
  * MEMORY
  *     Whoever allocates, frees. Structs in caller storage (dumu_audio, dumu_bp_output, ...)

@@ -1,10 +1,12 @@
 /* core.c - status names, allocation hooks with fault injection, error text, the fork-join
- * loop. DESIGN: libdumu keeps no mutable global state except the fault-injection counter,
+ * loop and its thread pool. DESIGN: libdumu keeps no mutable global state except the fault-injection counter,
  * which exists for tests only (SQLite's test_malloc.c is the model). */
 #include "core.h"
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,9 +99,151 @@ dumu_status dumu_fail(dumu_error *err, dumu_status status, const char *fmt, ...)
 }
 
 /* ---------------------------------------------------------------------------------------- */
-/* Fork-join */
+/* Fork-join and the thread pool
+ *
+ * DESIGN
+ *   A pool is n_workers parked threads and one "region" slot. dumu_parallel on the owning
+ *   thread fills the slot (fn, ctx, nth), bumps `generation` and runs share 0 itself; worker
+ *   w (1-based) runs share w when w < nth, then decrements `pending`, which starts at the
+ *   number of workers (idle ones check in too, so no worker can still be reading the slot
+ *   when the owner refills it); the owner returns when pending reaches 0. Between regions a
+ *   worker spins briefly on `generation` (regions come every few microseconds inside a
+ *   layer) and then sleeps on a condition variable; the owner likewise spins on `pending`
+ *   before sleeping. The mutex orders every sleep against the matching wake-up, so no
+ *   wake-up is lost. */
 
 #define DUMU_MAX_THREADS 64
+#define SPIN_ROUNDS      4000 /* PAUSE loops (~20 ns each) before sleeping: ~80 us */
+
+struct dumu_pool {
+    pthread_t tid[DUMU_MAX_THREADS];
+    int n_workers;
+    pthread_mutex_t mu;
+    pthread_cond_t wake; /* workers: a new region or stop */
+    pthread_cond_t done; /* owner: pending reached 0 */
+    /* the current region, written by the owner before generation is bumped */
+    dumu_task_fn fn;
+    void *ctx;
+    int nth;
+    _Atomic uint64_t generation;
+    _Atomic int pending; /* workers that have not yet finished with the current region */
+    _Atomic bool stop;
+};
+
+struct worker_arg {
+    dumu_pool *pool;
+    int ith;
+};
+
+static _Thread_local dumu_pool *tl_pool; /* the pool of this thread's regions, if any */
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+static void *pool_worker(void *p) {
+    struct worker_arg a = *(struct worker_arg *)p;
+    dumu_free(p);
+    dumu_pool *pool = a.pool;
+    uint64_t seen = 0;
+    for (;;) {
+        uint64_t gen = atomic_load_explicit(&pool->generation, memory_order_acquire);
+        for (int spin = 0; gen == seen && spin < SPIN_ROUNDS; spin++) {
+            cpu_relax();
+            gen = atomic_load_explicit(&pool->generation, memory_order_acquire);
+        }
+        if (gen == seen) {
+            pthread_mutex_lock(&pool->mu);
+            while ((gen = atomic_load(&pool->generation)) == seen && !atomic_load(&pool->stop))
+                pthread_cond_wait(&pool->wake, &pool->mu);
+            pthread_mutex_unlock(&pool->mu);
+        }
+        if (gen == seen) return NULL; /* stop */
+        seen = gen;
+        if (a.ith < pool->nth) pool->fn(pool->ctx, a.ith, pool->nth);
+        if (atomic_fetch_sub_explicit(&pool->pending, 1, memory_order_acq_rel) == 1) {
+            pthread_mutex_lock(&pool->mu);
+            pthread_cond_signal(&pool->done);
+            pthread_mutex_unlock(&pool->mu);
+        }
+    }
+}
+
+static void pool_run(dumu_pool *pool, int nth, dumu_task_fn fn, void *ctx) {
+    pool->fn = fn;
+    pool->ctx = ctx;
+    pool->nth = nth;
+    atomic_store_explicit(&pool->pending, pool->n_workers, memory_order_relaxed);
+    pthread_mutex_lock(&pool->mu);
+    atomic_fetch_add_explicit(&pool->generation, 1, memory_order_release);
+    pthread_cond_broadcast(&pool->wake);
+    pthread_mutex_unlock(&pool->mu);
+    fn(ctx, 0, nth);
+    for (int spin = 0;
+         atomic_load_explicit(&pool->pending, memory_order_acquire) > 0 && spin < SPIN_ROUNDS;
+         spin++)
+        cpu_relax();
+    if (atomic_load_explicit(&pool->pending, memory_order_acquire) > 0) {
+        pthread_mutex_lock(&pool->mu);
+        while (atomic_load(&pool->pending) > 0)
+            pthread_cond_wait(&pool->done, &pool->mu);
+        pthread_mutex_unlock(&pool->mu);
+    }
+}
+
+static void pool_stop(dumu_pool *pool) {
+    pthread_mutex_lock(&pool->mu);
+    atomic_store(&pool->stop, true);
+    pthread_cond_broadcast(&pool->wake);
+    pthread_mutex_unlock(&pool->mu);
+    for (int i = 0; i < pool->n_workers; i++)
+        pthread_join(pool->tid[i], NULL);
+    pthread_cond_destroy(&pool->done);
+    pthread_cond_destroy(&pool->wake);
+    pthread_mutex_destroy(&pool->mu);
+    dumu_free(pool);
+}
+
+dumu_pool *dumu_pool_begin(int n_threads) {
+    if (tl_pool || n_threads < 2) return NULL;
+    int n_workers = (n_threads > DUMU_MAX_THREADS ? DUMU_MAX_THREADS : n_threads) - 1;
+    dumu_pool *pool = dumu_calloc(1, sizeof *pool);
+    if (!pool) return NULL;
+    if (pthread_mutex_init(&pool->mu, NULL)) goto no_mutex;
+    if (pthread_cond_init(&pool->wake, NULL)) goto no_wake;
+    if (pthread_cond_init(&pool->done, NULL)) goto no_done;
+    for (; pool->n_workers < n_workers; pool->n_workers++) {
+        struct worker_arg *a = dumu_malloc(sizeof *a);
+        if (!a) break;
+        *a = (struct worker_arg){pool, pool->n_workers + 1};
+        if (pthread_create(&pool->tid[pool->n_workers], NULL, pool_worker, a)) {
+            dumu_free(a);
+            break;
+        }
+    }
+    if (pool->n_workers < n_workers) {
+        pool_stop(pool); /* could not start them all: regions spawn their own threads */
+        return NULL;
+    }
+    tl_pool = pool;
+    return pool;
+no_done:
+    pthread_cond_destroy(&pool->wake);
+no_wake:
+    pthread_mutex_destroy(&pool->mu);
+no_mutex:
+    dumu_free(pool);
+    return NULL;
+}
+
+void dumu_pool_end(dumu_pool *pool) {
+    if (!pool) return;
+    DUMU_ASSERT(tl_pool == pool);
+    tl_pool = NULL;
+    pool_stop(pool);
+}
 
 struct task_arg {
     dumu_task_fn fn;
@@ -115,6 +259,17 @@ static void *task_main(void *p) {
 
 void dumu_parallel(int n_threads, dumu_task_fn fn, void *ctx) {
     int nth = n_threads < 1 ? 1 : n_threads > DUMU_MAX_THREADS ? DUMU_MAX_THREADS : n_threads;
+    if (nth == 1) {
+        fn(ctx, 0, 1);
+        return;
+    }
+    dumu_pool *pool = tl_pool;
+    if (pool && nth - 1 <= pool->n_workers) {
+        tl_pool = NULL; /* a region inside this one (on this thread) must not reuse the pool */
+        pool_run(pool, nth, fn, ctx);
+        tl_pool = pool;
+        return;
+    }
     pthread_t tid[DUMU_MAX_THREADS];
     struct task_arg args[DUMU_MAX_THREADS];
     int started = 1;

@@ -39,11 +39,26 @@ dumu_status dumu_fail(dumu_error *err, dumu_status status, const char *fmt, ...)
 #endif
     ;
 
-/* Fork-join loop: calls fn(ctx, ith, nth) on nth = min(n_threads, max) threads (the caller is
- * thread 0) and joins them. Each call must write only its own share of the output, so results
- * do not depend on the thread count. */
+/* Fork-join loop: calls fn(ctx, ith, nth) on nth = min(n_threads, 64) threads (the caller is
+ * thread 0) and returns when all have finished. Each call must write only its own share of
+ * the output, so results do not depend on the thread count. The other nth - 1 shares run on
+ * the workers of the calling thread's pool (dumu_pool_begin) when it has enough of them,
+ * else on threads started and joined for this call. */
 typedef void (*dumu_task_fn)(void *ctx, int ith, int nth);
 void dumu_parallel(int n_threads, dumu_task_fn fn, void *ctx);
+
+/* Thread pool: n_threads - 1 parked workers serving every dumu_parallel region of the calling
+ * thread between dumu_pool_begin and dumu_pool_end, so a separation's thousands of regions
+ * do not each start and join threads (~20-40 us a region). The pool is bound to the calling
+ * thread only: workers that themselves call dumu_parallel fall back to fresh threads, and so
+ * do other threads. Begin/end pairs nest: an inner begin on a thread that already has a pool
+ * returns NULL and leaves it in place, and dumu_pool_end(NULL) does nothing. Begin also
+ * returns NULL when n_threads < 2 or the workers cannot be started (dumu_parallel then
+ * starts threads per region: slower, same results). dumu_pool_end joins the workers, so a
+ * public call that begins a pool leaves no thread behind. */
+typedef struct dumu_pool dumu_pool;
+dumu_pool *dumu_pool_begin(int n_threads);
+void dumu_pool_end(dumu_pool *pool);
 
 /* Share [*begin, *end) of n items for thread ith of nth: contiguous, balanced. */
 void dumu_split(int64_t n, int ith, int nth, int64_t *begin, int64_t *end);

@@ -566,6 +566,8 @@ dumu_status dumu_separate(const dumu_dm_model *model, const dumu_audio *mix,
                          (int)p.n_threads, p.overlap, (unsigned)p.sources);
     }
     dumu_status rc = DUMU_OK;
+    /* every parallel region of this call runs on one set of threads (NULL: per region) */
+    dumu_pool *pool = dumu_pool_begin(p.n_threads);
     dumu_audio resampled = {0};
     dumu_dm_workspace *ws[2] = {NULL, NULL};
     float *x[2] = {NULL, NULL};
@@ -649,6 +651,7 @@ done:
         dumu_dm_workspace_free(ws[j]);
     }
     dumu_audio_deinit(&resampled);
+    dumu_pool_end(pool);
     if (rc) dumu_stems_deinit(out);
     return rc;
 }

@@ -83,6 +83,53 @@ static void test_parallel_split_covers_everything(void **state) {
     assert_true(b == 5 && e == 5);
 }
 
+/* Counts how often each share of each region ran. */
+struct count_ctx {
+    int runs[4]; /* per share */
+    int nested;  /* share 0 opens a region inside the region */
+};
+
+static void count_task(void *p, int ith, int nth) {
+    struct count_ctx *c = p;
+    (void)nth;
+    c->runs[ith]++;
+    if (ith == 0 && c->nested) {
+        struct sum_ctx inner = {.n = 1000};
+        dumu_parallel(2, sum_task, &inner); /* on fresh threads: the pool is busy */
+        assert_true(inner.out[0] + inner.out[1] == 1000 * 999 / 2);
+    }
+}
+
+/* Thousands of back-to-back regions of changing width on a pool: every share runs exactly
+ * once per region, wider regions than the pool still complete, nesting works, and the pool
+ * hands back cleanly. */
+static void test_pool_regions(void **state) {
+    (void)state;
+    assert_null(dumu_pool_begin(1)); /* one thread needs no pool */
+    dumu_pool *pool = dumu_pool_begin(3);
+    assert_non_null(pool);
+    assert_null(dumu_pool_begin(3)); /* nested begin keeps the outer pool */
+    dumu_pool_end(NULL);
+    struct count_ctx c = {{0}, 0};
+    int want[4] = {0};
+    for (int r = 0; r < 3000; r++) {
+        int nth = 1 + r % 4; /* 4 > the pool's 2 workers + caller: per-region threads */
+        c.nested = r % 97 == 0;
+        dumu_parallel(nth, count_task, &c);
+        for (int i = 0; i < nth; i++)
+            want[i]++;
+        for (int i = 0; i < 4; i++)
+            assert_int_equal(c.runs[i], want[i]);
+    }
+    /* results equal those without a pool */
+    struct sum_ctx a = {.n = 1000003};
+    dumu_parallel(3, sum_task, &a);
+    dumu_pool_end(pool);
+    struct sum_ctx b = {.n = 1000003};
+    dumu_parallel(3, sum_task, &b);
+    assert_memory_equal(a.out, b.out, sizeof a.out);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_status_names),
@@ -90,6 +137,7 @@ int main(void) {
         cmocka_unit_test(test_mul_size_overflow),
         cmocka_unit_test(test_alloc_alignment_and_failure),
         cmocka_unit_test(test_parallel_split_covers_everything),
+        cmocka_unit_test(test_pool_regions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
