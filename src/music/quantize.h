@@ -1,0 +1,87 @@
+/* quantize.h - beat-grid quantisation and a time-signature estimate (src/music/quantize.c).
+ *
+ * THE GRID
+ *     Beats are times in seconds, ascending (dumu_tempo.beats). Beat position is a continuous
+ *     coordinate: position b at beats[b], linear in time between two beats, and extrapolated
+ *     with the first (last) beat interval before the first (after the last) beat. A grid of
+ *     `subdivisions` points per beat puts grid point g at position g / subdivisions, so the grid
+ *     follows every tempo change the beat tracker saw. A beat is a quarter note: 1/8 is 2
+ *     subdivisions, 1/16 is 4, 1/8t (eighth triplets) 3, 1/16t 6.
+ *
+ * Arrays are borrowed for the call; notes are modified in place where a function says so.
+ * Every function is thread-safe for distinct outputs. */
+#ifndef DUMU_MUSIC_QUANTIZE_H
+#define DUMU_MUSIC_QUANTIZE_H
+
+#include <stdint.h>
+
+#include "dumu/dumu.h"
+
+#define DUMU_QUANTIZE_MAX_SUBDIVISIONS 48
+
+/* Largest |beat position| the notation writers (tab, MusicXML) accept for a note: about nine
+ * hours at 120 BPM. It bounds their output and keeps positions far inside int64 range. */
+#define DUMU_BEAT_POS_LIMIT 65536.0
+
+/* Beat position of time t (seconds). beats must hold n_beats >= 2 strictly ascending times
+ * (asserted: check with dumu_beats_valid first). */
+double dumu_beat_position(const double *beats, int64_t n_beats, double t);
+
+/* The time (seconds) at beat position pos: the inverse of dumu_beat_position. */
+double dumu_beat_time(const double *beats, int64_t n_beats, double pos);
+
+/* 1 when beats holds at least 2 finite, strictly ascending times, else 0. */
+int dumu_beats_valid(const double *beats, int64_t n_beats);
+
+typedef struct dumu_quantize_params {
+    int32_t subdivisions; /* grid points per beat, 1..DUMU_QUANTIZE_MAX_SUBDIVISIONS; default 4 */
+    double strength;      /* 0..1: the fraction of the way to the grid each time moves; default 1 */
+} dumu_quantize_params;
+
+dumu_quantize_params dumu_quantize_default_params(void);
+
+/* Parses a grid name: "1/4", "1/8", "1/16", "1/32", "1/64", and with a "t" suffix the
+ * triplet grids "1/8t" (3 per beat), "1/16t" (6), "1/32t" (12). Writes the subdivisions per
+ * beat. Errors: DUMU_E_INVALID_ARG for anything else (message names the accepted forms). */
+dumu_status dumu_quantize_parse_grid(const char *text, int32_t *subdivisions, dumu_error *err);
+
+/* Quantises notes in place to the grid of params over beats: each onset moves `strength` of
+ * the way to its nearest grid point, each offset likewise to the nearest grid point, but at
+ * least one grid step after the onset's grid point, so at strength 1 every note starts on the
+ * grid and lasts at least one step; at any strength a note keeps a positive length.
+ * Only start_s and end_s change (start_frame, end_frame and bends keep their values). Notes
+ * are not reordered. Errors: DUMU_E_INVALID_ARG (invalid beats, see dumu_beats_valid;
+ * subdivisions or strength out of range; non-finite note times; NULL with a nonzero count). */
+dumu_status dumu_quantize_notes(const double *beats, int64_t n_beats,
+                                const dumu_quantize_params *params, dumu_note *notes,
+                                int64_t n_notes, dumu_error *err);
+
+/* Beat trackers sometimes lock onto the off-beat eighths (same tempo, half a beat late or
+ * early). This checks the beats against the bass notes: each note weighs its amplitude times
+ * its length in beats (capped at 4) on the beat grid when its onset lies within 1/8 beat of a
+ * beat, or on the off-beat grid when it lies within 1/8 beat of a point half way between
+ * beats. When the off-beat weight is larger, every beat moves to the midpoint of its interval
+ * (the last beat by half the last interval), in place, and *shifted (optional) is set to 1,
+ * else 0. Errors: DUMU_E_INVALID_ARG (invalid beats; notes NULL with a nonzero count). */
+dumu_status dumu_beats_align_to_notes(double *beats, int64_t n_beats, const dumu_note *notes,
+                                      int64_t n_notes, int *shifted, dumu_error *err);
+
+typedef struct dumu_meter {
+    int32_t beats_per_bar;  /* 3 or 4 (the time signature is beats_per_bar/4) */
+    int32_t first_downbeat; /* index into beats of the first bar's first beat,
+                               0..beats_per_bar-1 */
+    double confidence;      /* accent contrast of the winner minus the best other meter's,
+                               >= 0; 0 when there was nothing to go on */
+} dumu_meter;
+
+/* Estimates beats per bar (3 or 4) and where bars start, from the bass notes: each note adds
+ * to the beat nearest its onset (when the onset lies within 1/8 beat of it) an accent of its
+ * amplitude times its length in beats (capped at 4). Bass lines put long notes and chord
+ * changes on the downbeats, so for meter m and phase f the contrast is the mean accent of the
+ * beats i = f (mod m) less the mean of the other beats, over the mean of all; the best
+ * (meter, phase) wins, 4/4 on ties and when there is no accent at all (confidence 0). Errors:
+ * DUMU_E_INVALID_ARG (invalid beats; notes NULL with a nonzero count). */
+dumu_status dumu_meter_estimate(const double *beats, int64_t n_beats, const dumu_note *notes,
+                                int64_t n_notes, dumu_meter *out, dumu_error *err);
+
+#endif /* DUMU_MUSIC_QUANTIZE_H */

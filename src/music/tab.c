@@ -1,0 +1,300 @@
+/* tab.c - fret choice by dynamic programming and ASCII tab rendering (see tab.h).
+ *
+ * MODEL
+ *     The fretting hand sits at a position h (the fret under the index finger, 1..max_fret)
+ *     and reaches frets h..h+3 without moving (one finger per fret). Open strings need no
+ *     finger, so they leave the hand where it is. The state of the DP is (string, h) for each
+ *     note: the note's fret on that string must be 0 or within h..h+3.
+ *
+ * COSTS (the DP minimises their sum over the line; the unit is roughly "one small shift")
+ *     per note at fret f:     0.05 f, + 0.3 per fret above the 12th (cramped, thin sound);
+ *     hand shift h1 -> h2:    0 if h2 == h1, else 1 + 0.25 |h2 - h1| (any shift costs, long
+ *                             ones more);
+ *     string change s1 -> s2: 0.5 per string crossed beyond the neighbouring one.
+ *     A double stop (onset within 30 ms of the previous note's) may not reuse its string.
+ *
+ * Per note there are at most 5 x 24 states and each looks at all states of the previous
+ * playable note: 14 400 steps per note, a few milliseconds for a whole song.
+ *
+ * RENDERING
+ *     Columns are grid steps in beat positions (src/music/quantize.h), so a bar of the tab is a
+ *     bar of the beat tracker's grid, however the tempo moves. */
+#include "music/tab.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+#include "music/quantize.h"
+
+#define DOUBLE_STOP_S 0.030
+#define HAND_SPAN     3 /* frets beyond the index finger the hand reaches */
+#define MAX_STATES    (DUMU_TAB_MAX_STRINGS * 24)
+
+dumu_tab_params dumu_tab_default_params(void) {
+    dumu_tab_params p;
+    p.n_strings = 4;
+    p.max_fret = 24;
+    return p;
+}
+
+int32_t dumu_tab_open_pitch(int32_t n_strings, int32_t string) {
+    DUMU_ASSERT((n_strings == 4 || n_strings == 5) && string >= 0 && string < n_strings);
+    static const int32_t five[5] = {23, 28, 33, 38, 43};
+    return five[string + (5 - n_strings)];
+}
+
+static double fret_cost(int f) {
+    return 0.05 * f + (f > 12 ? 0.3 * (f - 12) : 0.0);
+}
+
+static double move_cost(int s1, int h1, int s2, int h2) {
+    const int dh = abs(h2 - h1), ds = abs(s2 - s1);
+    return (dh ? 1.0 + 0.25 * dh : 0.0) + (ds > 1 ? 0.5 * (ds - 1) : 0.0);
+}
+
+static dumu_status check_params(const dumu_tab_params *p, dumu_error *err) {
+    if ((p->n_strings != 4 && p->n_strings != 5) || p->max_fret < 1 || p->max_fret > 24) {
+        return dumu_fail(err, DUMU_E_INVALID_ARG, "tab: %d strings (4 or 5), max fret %d (1..24)",
+                         (int)p->n_strings, (int)p->max_fret);
+    }
+    return DUMU_OK;
+}
+
+double dumu_tab_line_cost(const dumu_tab_pos *pos, int64_t n) {
+    double c = 0.0;
+    int64_t prev = -1;
+    for (int64_t i = 0; i < n; i++) {
+        if (pos[i].string < 0) continue;
+        c += fret_cost(pos[i].fret);
+        if (prev >= 0) c += move_cost(pos[prev].string, pos[prev].hand, pos[i].string, pos[i].hand);
+        prev = i;
+    }
+    return c;
+}
+
+dumu_status dumu_tab_assign(const dumu_note *notes, int64_t n_notes, const dumu_tab_params *params,
+                            dumu_tab_pos *out, int64_t *n_out_of_range, dumu_error *err) {
+    const dumu_tab_params p = params ? *params : dumu_tab_default_params();
+    if (n_out_of_range) *n_out_of_range = 0;
+    dumu_status rc = check_params(&p, err);
+    if (rc) return rc;
+    if (n_notes < 0 || (n_notes > 0 && (!notes || !out))) {
+        return dumu_fail(err, DUMU_E_INVALID_ARG, "tab: bad note list (%lld at %p)",
+                         (long long)n_notes, (const void *)notes);
+    }
+    for (int64_t i = 0; i < n_notes; i++) {
+        if (!isfinite(notes[i].start_s) || (i > 0 && notes[i].start_s < notes[i - 1].start_s)) {
+            return dumu_fail(err, DUMU_E_INVALID_ARG,
+                             "tab: note %lld starts at %g, not finite or before the previous "
+                             "note (notes must be in playing order)",
+                             (long long)i, notes[i].start_s);
+        }
+    }
+    const int ns = p.n_strings, nh = p.max_fret, n_states = ns * nh;
+    /* State k = s * nh + (h - 1). cost[k]: the cheapest line up to the last playable note
+     * ending in state k (INFINITY: impossible). back (n_notes, MAX_STATES): the state of the
+     * previous playable note on that cheapest line, -1 for the first one. */
+    int16_t *back = dumu_malloc((size_t)(n_notes ? n_notes : 1) * MAX_STATES * sizeof *back);
+    if (!back) return dumu_fail(err, DUMU_E_NOMEM, "tab: out of memory");
+    double cost[MAX_STATES], next[MAX_STATES];
+    int64_t prev = -1, n_out = 0; /* prev: index of the last playable note */
+    for (int64_t i = 0; i < n_notes; i++) {
+        int16_t *bk = back + i * MAX_STATES;
+        const int double_stop = prev >= 0 && notes[i].start_s - notes[prev].start_s < DOUBLE_STOP_S;
+        int playable = 0;
+        for (int k = 0; k < n_states; k++) {
+            const int s = k / nh, h = k % nh + 1;
+            const int f = notes[i].pitch - dumu_tab_open_pitch(ns, s);
+            next[k] = INFINITY;
+            bk[k] = -1;
+            if (f < 0 || f > p.max_fret || (f > 0 && (f < h || f > h + HAND_SPAN))) continue;
+            if (prev < 0) {
+                next[k] = fret_cost(f);
+                playable = 1;
+                continue;
+            }
+            for (int k1 = 0; k1 < n_states; k1++) {
+                const int s1 = k1 / nh, h1 = k1 % nh + 1;
+                if (!isfinite(cost[k1]) || (double_stop && s1 == s)) continue;
+                const double c = cost[k1] + move_cost(s1, h1, s, h) + fret_cost(f);
+                if (c < next[k]) {
+                    next[k] = c;
+                    bk[k] = (int16_t)k1;
+                    playable = 1;
+                }
+            }
+        }
+        out[i].string = playable ? 0 : -1; /* 0: placeholder until the trace back */
+        out[i].fret = -1;
+        out[i].hand = -1;
+        if (!playable) {
+            n_out++;
+            continue;
+        }
+        memcpy(cost, next, sizeof cost);
+        prev = i;
+    }
+    /* Trace back from the cheapest final state through the playable notes. */
+    if (prev >= 0) {
+        int k = 0;
+        for (int j = 1; j < n_states; j++) {
+            if (cost[j] < cost[k]) k = j;
+        }
+        for (int64_t i = prev; i >= 0 && k >= 0; i--) {
+            if (out[i].string < 0) continue; /* out of range: not on the path */
+            const int s = k / nh;
+            out[i].string = (int8_t)s;
+            out[i].fret = (int8_t)(notes[i].pitch - dumu_tab_open_pitch(ns, s));
+            out[i].hand = (int8_t)(k % nh + 1);
+            k = back[i * MAX_STATES + k];
+        }
+    }
+    dumu_free(back);
+    if (n_out_of_range) *n_out_of_range = n_out;
+    return DUMU_OK;
+}
+
+/* A growing text buffer; on allocation failure it keeps failing and reports it at the end. */
+typedef struct text_buf {
+    char *s;
+    size_t len, cap;
+    int failed;
+} text_buf;
+
+static void put(text_buf *b, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+static void put(text_buf *b, const char *fmt, ...) {
+    if (b->failed) return;
+    va_list ap;
+    va_start(ap, fmt);
+    const int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    DUMU_ASSERT(n >= 0);
+    if (b->len + (size_t)n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+        while (b->len + (size_t)n + 1 > cap)
+            cap *= 2;
+        char *grown = dumu_realloc(b->s, cap);
+        if (!grown) {
+            b->failed = 1;
+            return;
+        }
+        b->s = grown;
+        b->cap = cap;
+    }
+    va_start(ap, fmt);
+    vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+dumu_status dumu_tab_render(const dumu_note *notes, const dumu_tab_pos *pos, int64_t n_notes,
+                            const dumu_tab_params *params, const dumu_tab_layout *layout,
+                            char **text, dumu_error *err) {
+    DUMU_ASSERT(text && layout);
+    *text = NULL;
+    const dumu_tab_params p = params ? *params : dumu_tab_default_params();
+    dumu_status rc = check_params(&p, err);
+    if (rc) return rc;
+    const dumu_tab_layout *l = layout;
+    if (!dumu_beats_valid(l->beats, l->n_beats) || l->beats_per_bar < 1 || l->beats_per_bar > 16 ||
+        l->first_downbeat < 0 || l->subdivisions < 1 || l->subdivisions > 16 ||
+        l->bars_per_line < 1 || l->bars_per_line > 64) {
+        return dumu_fail(err, DUMU_E_INVALID_ARG,
+                         "tab: layout needs >= 2 ascending beats, 1..16 beats per bar, a "
+                         "downbeat >= 0, 1..16 subdivisions and 1..64 bars per line");
+    }
+    if (n_notes < 0 || (n_notes > 0 && (!notes || !pos))) {
+        return dumu_fail(err, DUMU_E_INVALID_ARG, "tab: bad note list (%lld at %p)",
+                         (long long)n_notes, (const void *)notes);
+    }
+    for (int64_t i = 0; i < n_notes; i++) {
+        if (!isfinite(notes[i].start_s) ||
+            fabs(dumu_beat_position(l->beats, l->n_beats, notes[i].start_s)) >
+                DUMU_BEAT_POS_LIMIT) {
+            return dumu_fail(err, DUMU_E_INVALID_ARG,
+                             "tab: note %lld starts at %g s, not finite or too far from the beats",
+                             (long long)i, notes[i].start_s);
+        }
+    }
+    const int ns = p.n_strings, sub = l->subdivisions, bpb = l->beats_per_bar;
+    const int64_t cols_per_bar = (int64_t)bpb * sub;
+
+    /* Bar 1 starts at beat `origin`: the last downbeat at or before the first note. */
+    double first_pos = INFINITY;
+    for (int64_t i = 0; i < n_notes; i++) {
+        first_pos = fmin(first_pos, dumu_beat_position(l->beats, l->n_beats, notes[i].start_s));
+    }
+    int64_t origin = l->first_downbeat;
+    if (isfinite(first_pos) && first_pos < (double)origin) {
+        origin -= bpb * (int64_t)ceil(((double)origin - first_pos) / bpb - 1e-9);
+    }
+    /* Column of each note, and the number of bars. */
+    int64_t last_col = 0, n_out = 0;
+    int64_t *col = dumu_malloc((size_t)(n_notes ? n_notes : 1) * sizeof *col);
+    if (!col) return dumu_fail(err, DUMU_E_NOMEM, "tab: out of memory");
+    for (int64_t i = 0; i < n_notes; i++) {
+        const double u = dumu_beat_position(l->beats, l->n_beats, notes[i].start_s);
+        col[i] = (int64_t)llround((u - (double)origin) * sub);
+        if (col[i] < 0) col[i] = 0;
+        if (pos[i].string < 0) {
+            n_out++;
+            continue;
+        }
+        if (col[i] > last_col) last_col = col[i];
+    }
+    const int64_t n_bars = last_col / cols_per_bar + 1; /* bounded by DUMU_BEAT_POS_LIMIT */
+    /* cell (string, column): the fret shown there, -1 for none. */
+    const int64_t n_cols = n_bars * cols_per_bar;
+    int8_t *cell = dumu_malloc((size_t)(n_cols * ns));
+    if (!cell) {
+        dumu_free(col);
+        return dumu_fail(err, DUMU_E_NOMEM, "tab: out of memory");
+    }
+    memset(cell, -1, (size_t)(n_cols * ns));
+    for (int64_t i = 0; i < n_notes; i++) {
+        if (pos[i].string < 0 || pos[i].string >= ns) continue;
+        cell[pos[i].string * n_cols + col[i]] = pos[i].fret;
+    }
+    static const char *const names[5] = {"B", "E", "A", "D", "G"};
+    text_buf b = {0};
+    put(&b, "%d-string bass (%s), %d/4, %d columns per beat\n\n", ns,
+        ns == 5 ? "B E A D G" : "E A D G", bpb, sub);
+    for (int64_t bar0 = 0; bar0 < n_bars; bar0 += l->bars_per_line) {
+        const int64_t bar1 = bar0 + l->bars_per_line < n_bars ? bar0 + l->bars_per_line : n_bars;
+        if (bar0 > 0) put(&b, "\n");
+        for (int s = ns - 1; s >= 0; s--) {
+            put(&b, "%s|", names[s + (5 - ns)]);
+            for (int64_t c = bar0 * cols_per_bar; c < bar1 * cols_per_bar; c++) {
+                const int f = cell[s * n_cols + c];
+                if (f < 0) {
+                    put(&b, "---");
+                } else {
+                    put(&b, f < 10 ? "%d--" : "%d-", f);
+                }
+                if ((c + 1) % cols_per_bar == 0) put(&b, "|");
+            }
+            put(&b, "\n");
+        }
+    }
+    if (n_out) {
+        put(&b, "\n(%lld note%s out of the range of a %d-string bass left out)\n", (long long)n_out,
+            n_out == 1 ? "" : "s", ns);
+    }
+    dumu_free(cell);
+    dumu_free(col);
+    if (b.failed) {
+        dumu_free(b.s);
+        return dumu_fail(err, DUMU_E_NOMEM, "tab: out of memory");
+    }
+    *text = b.s;
+    return DUMU_OK;
+}
