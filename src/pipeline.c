@@ -17,6 +17,7 @@
 #include "dumu/dumu.h"
 
 #include "core/core.h"
+#include "models/bass.h"
 
 struct progress_map {
     dumu_progress_fn fn;
@@ -44,6 +45,7 @@ dumu_transcribe_params dumu_transcribe_default_params(void) {
     p.notes = dumu_note_default_params();
     p.tempo = dumu_tempo_default_params();
     p.fixed_bpm = 0.0;
+    p.mode = DUMU_NOTES_BASS;
     return p;
 }
 
@@ -108,7 +110,14 @@ static dumu_status transcribe_notes(const dumu_bp_model *model, const dumu_audio
         rc = dumu_fail(err, DUMU_E_CANCELLED, "transcription cancelled");
         goto done;
     }
-    rc = dumu_notes_create(&out->activations, &params->notes, &out->notes, err);
+    if (params->mode == DUMU_NOTES_BASS) {
+        rc = dumu_bass_notes(&out->activations, &params->notes, &out->notes, err);
+    } else if (params->mode == DUMU_NOTES_RAW) {
+        rc = dumu_notes_create(&out->activations, &params->notes, &out->notes, err);
+    } else {
+        rc = dumu_fail(err, DUMU_E_INVALID_ARG, "transcribe: unknown note mode %d",
+                       (int)params->mode);
+    }
     if (rc) goto done;
     dumu_note_list_sort_by_time(&out->notes);
 done:

@@ -60,6 +60,8 @@ static void usage(FILE *f) {
         "      --min-note-ms N      shortest note in milliseconds (default 127.7)\n"
         "      --min-freq HZ        ignore notes below this frequency (default: none)\n"
         "      --max-freq HZ        ignore notes above this frequency (default: none)\n"
+        "      --mode bass|raw      bass: one clean bass line (default); raw: Basic Pitch's\n"
+        "                           own polyphonic notes (the options below apply to raw)\n"
         "      --no-melodia         turn the melodia trick off\n"
         "      --no-infer-onsets    do not infer onsets from note activations\n"
         "      --energy-tolerance N frames under the threshold a note may span (default 11)\n"
@@ -282,6 +284,7 @@ enum {
     OPT_STEMS,
     OPT_KEEP_RATE,
     OPT_ENERGY_TOL,
+    OPT_MODE,
 };
 
 /* Options every command that runs a network takes. */
@@ -352,6 +355,7 @@ static int cmd_transcribe(int argc, char **argv, int extract) {
         {"min-note-ms", required_argument, NULL, OPT_MIN_NOTE},
         {"min-freq", required_argument, NULL, OPT_MIN_FREQ},
         {"max-freq", required_argument, NULL, OPT_MAX_FREQ},
+        {"mode", required_argument, NULL, OPT_MODE},
         {"no-melodia", no_argument, NULL, OPT_NO_MELODIA},
         {"no-infer-onsets", no_argument, NULL, OPT_NO_INFER},
         {"energy-tolerance", required_argument, NULL, OPT_ENERGY_TOL},
@@ -398,6 +402,14 @@ static int cmd_transcribe(int argc, char **argv, int extract) {
             break;
         case OPT_MAX_FREQ:
             if (parse_double(optarg, 1.0, 20000.0, &tp->notes.max_freq_hz)) goto bad_value;
+            break;
+        case OPT_MODE:
+            if (strcmp(optarg, "bass") == 0)
+                tp->mode = DUMU_NOTES_BASS;
+            else if (strcmp(optarg, "raw") == 0)
+                tp->mode = DUMU_NOTES_RAW;
+            else
+                goto bad_value;
             break;
         case OPT_NO_MELODIA: tp->notes.melodia_trick = false; break;
         case OPT_NO_INFER: tp->notes.infer_onsets = false; break;

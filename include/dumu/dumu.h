@@ -323,6 +323,17 @@ DUMU_API dumu_status dumu_midi_write_file(const char *path, const dumu_note *not
 /* Transcription pipeline (src/pipeline.c): audio -> 22050 Hz mono -> Basic Pitch -> notes,
  * and tempo from the same audio. */
 
+/* How notes are made from Basic Pitch's activations. */
+typedef enum dumu_note_mode {
+    /* One clean bass line (the default): the bass register only, a monophonic path through
+     * the activations with octave errors corrected, re-attacks split on onsets, dips closed,
+     * plus strongly held double stops. Reads onset_threshold, frame_threshold,
+     * min_note_frames and the frequency limits of dumu_note_params; no pitch bends. */
+    DUMU_NOTES_BASS = 0,
+    /* Basic Pitch's own polyphonic note creation (dumu_notes_create), unchanged. */
+    DUMU_NOTES_RAW = 1,
+} dumu_note_mode;
+
 typedef struct dumu_transcribe_params {
     dumu_bp_params bp;
     dumu_note_params notes;
@@ -330,6 +341,7 @@ typedef struct dumu_transcribe_params {
     double fixed_bpm;          /* > 0: use this tempo and skip detection */
     dumu_progress_fn progress; /* optional, overall progress of the pipeline */
     void *progress_user;
+    dumu_note_mode mode; /* default DUMU_NOTES_BASS */
 } dumu_transcribe_params;
 
 DUMU_API dumu_transcribe_params dumu_transcribe_default_params(void);
