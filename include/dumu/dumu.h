@@ -296,6 +296,17 @@ typedef struct dumu_midi_params {
     bool pitch_bends;            /* write the notes' bends (needs bend_range_semitones) */
     double bend_range_semitones; /* the receiver's pitch-bend range, default 2 */
     int32_t min_velocity;        /* velocities map amplitude 0..1 to min_velocity..127, default 1 */
+    /* Beat-following tempo map: with n_beats >= 2 strictly ascending beat times (seconds;
+     * borrowed for the call) every beat is a quarter note and the tempo changes at each beat,
+     * so notes sit on the DAW's grid; bpm is then unused. The bar containing beat
+     * first_downbeat starts on a bar line; the time before it is a lead-in of whole bars. */
+    const double *beats;
+    int64_t n_beats;
+    int32_t beats_per_bar;  /* time signature beats_per_bar/4, 1..16; default 4 */
+    int32_t first_downbeat; /* index into beats of a bar's first beat; default 0 */
+    bool has_key;           /* write a key signature */
+    int32_t key_fifths;     /* -7..7: sharps (> 0) or flats (< 0) */
+    bool key_minor;
 } dumu_midi_params;
 
 DUMU_API dumu_midi_params dumu_midi_default_params(void);
@@ -305,8 +316,9 @@ DUMU_API dumu_midi_params dumu_midi_default_params(void);
  * `min_velocity` must be in 1..127 and `amplitude` not NaN (asserted). Thread-safe. */
 DUMU_API int32_t dumu_midi_velocity(double amplitude, int32_t min_velocity);
 
-/* Encodes `notes` (any order; borrowed) as a format-1 SMF: track 0 holds the tempo and a 4/4
- * time signature, track 1 the named bass track with a program change and the notes. Returns
+/* Encodes `notes` (any order; borrowed) as a format-1 SMF: track 0 holds the tempo (map), the
+ * time signature and the optional key signature, track 1 the named bass track with a program
+ * change and the notes. Returns
  * the bytes in *out (free with dumu_free) and their count in *size. `params` may be NULL for
  * the defaults. Negative times clamp to 0; NaN times or amplitudes and pitches outside 0..127
  * give DUMU_E_INVALID_ARG. A zero-length note lasts one tick; an earlier note of the same pitch

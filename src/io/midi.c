@@ -2,8 +2,9 @@
  *
  * FILE LAYOUT
  *     MThd  format 1, 2 tracks, division = ppq ticks per quarter note
- *     MTrk  track 0, the conductor: track name "Dumu", set_tempo, time_signature 4/4
- *           (24 MIDI clocks per metronome click, 8 32nd notes per quarter), end_of_track
+ *     MTrk  track 0, the conductor: track name "Dumu", time_signature beats_per_bar/4
+ *           (24 MIDI clocks per metronome click, 8 32nd notes per quarter), key_signature
+ *           (when asked), set_tempo (one, or one per beat interval), end_of_track
  *     MTrk  track 1: track name (params.track_name), program change, then the notes and
  *           pitch bends on params.channel, end_of_track at the last event's tick
  *
@@ -15,6 +16,14 @@
  *       (60e6 / us_per_quarter, which differs from the requested bpm by < 0.5 us per quarter),
  *       so a reader that follows the tempo event plays every note at its time to within half
  *       a tick, however long the piece.
+ *     - Beat-following tempo map (params.n_beats >= 2): the map starts at beat first_downbeat,
+ *       which lands on a bar line at tick lead * ppq; beat k after it at (lead + k) * ppq, and
+ *       the tempo of each interval is its length in us per quarter (rounded, written only
+ *       where it changes). The lead-in covers [0, first downbeat) with whole bars, as many as
+ *       the first beat interval suggests (at least one bar when the downbeat is after 0), at
+ *       one tempo; beats before the downbeat are not used. After the last beat the last
+ *       interval's tempo goes on. Ticks are round(position in beats * ppq): every note keeps
+ *       its time to within half a tick for a reader that follows the tempo events.
  *     - Times: NaN or infinite start/end -> DUMU_E_INVALID_ARG. Negative times are clamped to
  *       0 (the reference's frame-to-time rule can dip a hair below 0). A tick past
  *       DUMU_MIDI_MAX_TICK (every delta must fit a 4-byte VLQ) -> DUMU_E_INVALID_ARG.
@@ -84,6 +93,7 @@ dumu_midi_params dumu_midi_default_params(void) {
         .pitch_bends = false,
         .bend_range_semitones = 2.0,
         .min_velocity = 1,
+        .beats_per_bar = 4,
     };
     return p;
 }
@@ -132,11 +142,39 @@ int32_t dumu_midi_bend_value(int32_t bend, double range_semitones) {
     return (int32_t)v;
 }
 
-/* Ticks for `t` seconds (finite; negative clamps to 0) at `ticks_per_s`, rounded half away
- * from zero. Returns -1 when the tick would pass `max_tick`. */
-static int seconds_to_tick(double t, double ticks_per_s, int64_t max_tick, int64_t *tick) {
+/* Seconds -> ticks. Without beats: one tempo, ticks_per_s. With beats (see DECISIONS): beat
+ * b[first_downbeat + k] sits at tick (lead + k) * ppq, linear in time between beats, the last
+ * interval continued after the last beat, and [0, b[first_downbeat]) spread evenly over the
+ * `lead` beats of the lead-in. */
+typedef struct tick_map {
+    double ticks_per_s; /* constant-tempo map (n_beats == 0) */
+    const double *b;    /* (n_beats) beats from the first downbeat on; borrowed */
+    int64_t n_beats;    /* 0, or >= 2 */
+    int64_t lead;       /* beats of lead-in, a multiple of beats_per_bar */
+    int32_t ppq;
+} tick_map;
+
+static double map_beats(const tick_map *m, double t) {
+    const double *b = m->b;
+    int64_t n = m->n_beats;
+    if (t < b[0]) return b[0] > 0.0 ? t / b[0] * (double)m->lead : 0.0;
+    if (t >= b[n - 1]) return (double)(m->lead + n - 1) + (t - b[n - 1]) / (b[n - 1] - b[n - 2]);
+    int64_t lo = 0, hi = n - 1; /* b[lo] <= t < b[hi] */
+    while (hi - lo > 1) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (b[mid] <= t)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return (double)(m->lead + lo) + (t - b[lo]) / (b[lo + 1] - b[lo]);
+}
+
+/* Ticks for `t` seconds (finite; negative clamps to 0), rounded half away from zero. Returns
+ * -1 when the tick would pass `max_tick`. */
+static int seconds_to_tick(double t, const tick_map *m, int64_t max_tick, int64_t *tick) {
     if (t < 0.0) t = 0.0;
-    double x = round(t * ticks_per_s);
+    double x = m->n_beats ? round(map_beats(m, t) * (double)m->ppq) : round(t * m->ticks_per_s);
     if (!(x <= (double)max_tick)) return -1;
     *tick = (int64_t)x;
     return 0;
@@ -311,6 +349,33 @@ static dumu_status check_params(const dumu_midi_params *p, dumu_error *err) {
         return dumu_fail(err, DUMU_E_INVALID_ARG, "midi: min_velocity %d is outside 1..127",
                          (int)p->min_velocity);
     }
+    if (p->beats_per_bar < 1 || p->beats_per_bar > 16) {
+        return dumu_fail(err, DUMU_E_INVALID_ARG, "midi: beats_per_bar %d is outside 1..16",
+                         (int)p->beats_per_bar);
+    }
+    if (p->has_key && (p->key_fifths < -7 || p->key_fifths > 7)) {
+        return dumu_fail(err, DUMU_E_INVALID_ARG, "midi: key_fifths %d is outside -7..7",
+                         (int)p->key_fifths);
+    }
+    if (p->n_beats < 0 || (p->n_beats > 0 && !p->beats)) {
+        return dumu_fail(err, DUMU_E_INVALID_ARG, "midi: %lld beats at %p", (long long)p->n_beats,
+                         (const void *)p->beats);
+    }
+    if (p->n_beats >= 2) {
+        if (p->first_downbeat < 0 || p->first_downbeat > p->n_beats - 2) {
+            return dumu_fail(err, DUMU_E_INVALID_ARG,
+                             "midi: first_downbeat %d is not one of the first %lld beats",
+                             (int)p->first_downbeat, (long long)(p->n_beats - 1));
+        }
+        for (int64_t i = 0; i < p->n_beats; i++) {
+            if (!isfinite(p->beats[i]) || p->beats[i] < 0.0 ||
+                (i > 0 && !(p->beats[i] > p->beats[i - 1]))) {
+                return dumu_fail(err, DUMU_E_INVALID_ARG,
+                                 "midi: beat %lld (%g s) is not finite, >= 0 and after the last",
+                                 (long long)i, p->beats[i]);
+            }
+        }
+    }
     if (p->pitch_bends &&
         (!isfinite(p->bend_range_semitones) || !(p->bend_range_semitones > 0.0))) {
         return dumu_fail(err, DUMU_E_INVALID_ARG, "midi: bend_range_semitones %g must be > 0",
@@ -321,7 +386,7 @@ static dumu_status check_params(const dumu_midi_params *p, dumu_error *err) {
 
 /* Validates note i and fills its tick range, pitch and velocity. */
 static dumu_status make_note(const dumu_note *n, int64_t i, const dumu_midi_params *p,
-                             double ticks_per_s, mnote *m, dumu_error *err) {
+                             const tick_map *tm, mnote *m, dumu_error *err) {
     if (n->pitch < 0 || n->pitch > 127) {
         return dumu_fail(err, DUMU_E_INVALID_ARG, "midi: note %lld has pitch %d, outside 0..127",
                          (long long)i, (int)n->pitch);
@@ -339,8 +404,8 @@ static dumu_status make_note(const dumu_note *n, int64_t i, const dumu_midi_para
                          (long long)i, (int)n->n_bends, (const void *)n->bends);
     }
     /* The end may grow by the 1-tick minimum, so starts stop one tick early. */
-    if (seconds_to_tick(n->start_s, ticks_per_s, DUMU_MIDI_MAX_TICK - 1, &m->start) ||
-        seconds_to_tick(n->end_s, ticks_per_s, DUMU_MIDI_MAX_TICK, &m->end)) {
+    if (seconds_to_tick(n->start_s, tm, DUMU_MIDI_MAX_TICK - 1, &m->start) ||
+        seconds_to_tick(n->end_s, tm, DUMU_MIDI_MAX_TICK, &m->end)) {
         return dumu_fail(err, DUMU_E_INVALID_ARG,
                          "midi: note %lld (%g..%g s) is past the last tick a MIDI file can hold "
                          "at this tempo",
@@ -394,6 +459,19 @@ static void resolve_overlaps(mnote *m, size_t n) {
     }
 }
 
+/* us per quarter for a beat of `sec` seconds, clamped to what a tempo event holds. */
+static uint32_t tempo_us_of_quarter(double sec) {
+    double us = round(sec * 1e6);
+    return us < 1.0 ? 1u : us > (double)0xFFFFFF ? 0xFFFFFFu : (uint32_t)us;
+}
+
+static void put_tempo(bytebuf *b, uint32_t delta, uint32_t us) {
+    static const uint8_t tempo[] = {0xFF, 0x51, 0x03}; /* then 3 bytes of us/quarter */
+    buf_vlq(b, delta);
+    buf_put(b, tempo, sizeof tempo);
+    buf_be(b, us, 3);
+}
+
 dumu_status dumu_midi_encode(const dumu_note *notes, int64_t n_notes,
                              const dumu_midi_params *params, uint8_t **out, size_t *size,
                              dumu_error *err) {
@@ -417,7 +495,21 @@ dumu_status dumu_midi_encode(const dumu_note *notes, int64_t n_notes,
     }
 
     const uint32_t tempo_us = dumu_midi_tempo_us(p.bpm);
-    const double ticks_per_s = (double)p.ppq * 1e6 / (double)tempo_us;
+    tick_map tm = {(double)p.ppq * 1e6 / (double)tempo_us, NULL, 0, 0, p.ppq};
+    if (p.n_beats >= 2) {
+        /* the map starts at the first downbeat; the time before it is whole bars of lead-in,
+         * as many as the first beat interval suggests (at least one when it is not empty) */
+        tm.b = p.beats + p.first_downbeat;
+        tm.n_beats = p.n_beats - p.first_downbeat;
+        double bars = tm.b[0] / (tm.b[1] - tm.b[0]) / (double)p.beats_per_bar;
+        int64_t n_bars = (int64_t)round(bars);
+        if (n_bars < 1 && tm.b[0] > 0.0) n_bars = 1;
+        if (!(bars < 1e6) || (double)(n_bars * p.beats_per_bar + tm.n_beats) * (double)p.ppq >
+                                 (double)DUMU_MIDI_MAX_TICK) {
+            return dumu_fail(err, DUMU_E_INVALID_ARG, "midi: the beats reach past the last tick");
+        }
+        tm.lead = n_bars * p.beats_per_bar;
+    }
     const uint8_t ch = (uint8_t)p.channel;
 
     mnote *m = NULL;
@@ -434,7 +526,7 @@ dumu_status dumu_midi_encode(const dumu_note *notes, int64_t n_notes,
      * allocation failure. */
     for (size_t i = 0; i < n; i++) {
         mnote tmp;
-        rc = make_note(&notes[i], (int64_t)i, &p, ticks_per_s, &tmp, err);
+        rc = make_note(&notes[i], (int64_t)i, &p, &tm, &tmp, err);
         if (rc) goto done;
     }
     m = dumu_malloc(bytes);
@@ -443,7 +535,7 @@ dumu_status dumu_midi_encode(const dumu_note *notes, int64_t n_notes,
         goto done;
     }
     for (size_t i = 0; i < n; i++) {
-        (void)make_note(&notes[i], (int64_t)i, &p, ticks_per_s, &m[i], NULL);
+        (void)make_note(&notes[i], (int64_t)i, &p, &tm, &m[i], NULL);
     }
     if (n > 1) qsort(m, n, sizeof *m, cmp_mnote);
     resolve_overlaps(m, n);
@@ -490,7 +582,7 @@ dumu_status dumu_midi_encode(const dumu_note *notes, int64_t n_notes,
         for (int32_t i = 0; i < src->n_bends; i++) {
             double t = src->start_s + (double)i * MODEL_FRAME_S;
             int64_t tick;
-            if (seconds_to_tick(t, ticks_per_s, q->end - 1, &tick)) break;
+            if (seconds_to_tick(t, &tm, q->end - 1, &tick)) break;
             bend_add(&bs, ev, &n_ev, tick,
                      dumu_midi_bend_value(src->bends[i], p.bend_range_semitones));
         }
@@ -510,12 +602,30 @@ dumu_status dumu_midi_encode(const dumu_note *notes, int64_t n_notes,
     /* Track 0: conductor */
     size_t at = track_begin(&b);
     put_meta_text(&b, 0x03, "Dumu", 4);
-    static const uint8_t tempo[] = {0x00, 0xFF, 0x51, 0x03}; /* then 3 bytes of us/quarter */
-    buf_put(&b, tempo, sizeof tempo);
-    buf_be(&b, tempo_us, 3);
-    /* 4/4: numerator 4, denominator 2^2, 24 MIDI clocks per click, 8 32nds per quarter */
-    static const uint8_t timesig[] = {0x00, 0xFF, 0x58, 0x04, 0x04, 0x02, 0x18, 0x08};
+    /* The first tempo, then the time and key signatures, all at tick 0; with beats, one more
+     * tempo per beat interval where it changes (the lead-in's comes first). */
+    uint32_t us0 = tempo_us;
+    if (tm.n_beats)
+        us0 = tempo_us_of_quarter(tm.lead ? tm.b[0] / (double)tm.lead : tm.b[1] - tm.b[0]);
+    put_tempo(&b, 0, us0);
+    /* beats_per_bar/4, 24 MIDI clocks per click, 8 32nds per quarter */
+    const uint8_t timesig[] = {0x00, 0xFF, 0x58, 0x04, (uint8_t)p.beats_per_bar, 0x02, 0x18, 0x08};
     buf_put(&b, timesig, sizeof timesig);
+    if (p.has_key) {
+        const uint8_t key[] = {
+            0x00, 0xFF, 0x59, 0x02, (uint8_t)(int8_t)p.key_fifths, (uint8_t)(p.key_minor ? 1 : 0)};
+        buf_put(&b, key, sizeof key);
+    }
+    uint32_t last = us0;
+    int64_t now_tick = 0;
+    for (int64_t k = 0; k + 1 < tm.n_beats; k++) {
+        uint32_t us = tempo_us_of_quarter(tm.b[k + 1] - tm.b[k]);
+        if (us == last) continue;
+        int64_t tick = (tm.lead + k) * p.ppq;
+        put_tempo(&b, (uint32_t)(tick - now_tick), us);
+        now_tick = tick;
+        last = us;
+    }
     if (track_end(&b, at)) goto too_big;
 
     /* Track 1: the bass */

@@ -1014,6 +1014,71 @@ static void expect_invalid(const dumu_note *notes, int64_t n, const dumu_midi_pa
     }
 }
 
+/* Beat-following tempo map: beats that speed up and slow down, the first downbeat on the
+ * second beat. A note on beat k (from the downbeat) starts exactly at tick (lead + k) * ppq,
+ * so it sits on the DAW's grid, and every note still plays at its own time (within half a
+ * tick) through the file's tempo events as the independent reader sees them; the time
+ * signature is 3/4 and the key signature is written as asked. */
+static void test_beat_tempo_map(void **state) {
+    (void)state;
+    double beats[12];
+    double t = 0.37;
+    for (int i = 0; i < 12; i++) {
+        beats[i] = t;
+        t += 0.5 + 0.04 * (double)((i * 7) % 5) - 0.06; /* 0.44 .. 0.6 s */
+    }
+    dumu_note notes[10];
+    for (int i = 0; i < 10; i++) {
+        notes[i] = (dumu_note){.pitch = 30 + i, .amplitude = 0.7};
+        notes[i].start_s = i < 9 ? beats[i + 1] : 0.1; /* the last one in the lead-in */
+        notes[i].end_s = i < 9 ? beats[i + 1] + 0.2 : 0.3;
+    }
+    dumu_midi_params p = dumu_midi_default_params();
+    p.beats = beats;
+    p.n_beats = 12;
+    p.beats_per_bar = 3;
+    p.first_downbeat = 1;
+    p.has_key = true;
+    p.key_fifths = -3;
+    p.key_minor = true;
+    cJSON *d = write_and_dump("tempo_map.mid", notes, 10, &p);
+    /* lead-in: the downbeat at 0.87 s with 0.5 s beats is ~1.7 beats: one 3/4 bar */
+    const int64_t lead = 3;
+    for (int i = 0; i < jlen(d, "notes"); i++) {
+        const cJSON *n = jat(d, "notes", i);
+        int pitch = (int)jint(n, "pitch");
+        const dumu_note *src = &notes[pitch - 30];
+        if (pitch - 30 < 9) assert_int_equal(jint(n, "start_tick"), (lead + pitch - 30) * p.ppq);
+        double tick = 60.0 / 200.0 / (double)p.ppq; /* half a tick at the fastest tempo */
+        assert_true(fabs(jnum(n, "start_s") - src->start_s) < tick);
+        assert_true(fabs(jnum(n, "end_s") - src->end_s) < tick);
+    }
+    assert_int_equal(jlen(d, "notes"), 10);
+    assert_true(jlen(d, "tempos") >= 5);
+    assert_int_equal(jint(jat(d, "time_signatures", 0), "numerator"), 3);
+    cJSON_Delete(d);
+    /* the key signature bytes: FF 59 02 sf mi */
+    uint8_t *mem = NULL;
+    size_t size = 0;
+    assert_int_equal(dumu_midi_encode(notes, 10, &p, &mem, &size, NULL), DUMU_OK);
+    const uint8_t key[] = {0xFF, 0x59, 0x02, 0xFD, 0x01};
+    int found = 0;
+    for (size_t i = 0; i + sizeof key <= size; i++)
+        found |= memcmp(mem + i, key, sizeof key) == 0;
+    assert_true(found);
+    dumu_free(mem);
+    /* bad beat lists */
+    double bad[3] = {1.0, 0.5, 2.0};
+    p.beats = bad;
+    p.n_beats = 3;
+    p.first_downbeat = 0;
+    expect_invalid(notes, 1, &p, "beat 1");
+    p.beats = beats;
+    p.n_beats = 12;
+    p.first_downbeat = 11;
+    expect_invalid(notes, 1, &p, "first_downbeat");
+}
+
 static void test_invalid_args(void **state) {
     (void)state;
     dumu_midi_params p = dumu_midi_default_params();
@@ -1218,6 +1283,7 @@ int main(void) {
         cmocka_unit_test(test_pitch_bends),
         cmocka_unit_test(test_bends_only_when_monophonic),
         cmocka_unit_test(test_real_bass_lines),
+        cmocka_unit_test(test_beat_tempo_map),
         cmocka_unit_test(test_invalid_args),
         cmocka_unit_test(test_io_errors),
         cmocka_unit_test(test_alloc_failures),
