@@ -12,12 +12,18 @@
  *   Progress weights are rough shares of the run time; they only shape the bar, nothing
  *   depends on them.
  */
+#include <math.h>
 #include <string.h>
 
 #include "dumu/dumu.h"
 
 #include "core/core.h"
+#include "dsp/chroma.h"
+#include "io/musicxml.h"
 #include "models/bass.h"
+#include "music/key.h"
+#include "music/quantize.h"
+#include "music/tab.h"
 
 struct progress_map {
     dumu_progress_fn fn;
@@ -46,6 +52,8 @@ dumu_transcribe_params dumu_transcribe_default_params(void) {
     p.tempo = dumu_tempo_default_params();
     p.fixed_bpm = 0.0;
     p.mode = DUMU_NOTES_BASS;
+    p.quantize = 0;
+    p.quantize_strength = 1.0;
     return p;
 }
 
@@ -145,6 +153,68 @@ static dumu_status detect_tempo(const dumu_audio *audio, const dumu_transcribe_p
     return dumu_tempo_detect(audio, &params->tempo, out, err);
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* The musical reading: beats checked against the notes, meter, key, optional quantisation.
+ * `audio` is the audio the key's chroma comes from (any rate; channels are averaged),
+ * `duration` its length in seconds. */
+
+static dumu_status fixed_beats(dumu_tempo *tempo, double duration, dumu_error *err) {
+    double step = 60.0 / tempo->bpm;
+    int64_t n = (int64_t)floor(duration / step) + 2; /* one past the end: a grid to the last note */
+    if (n < 2 || n > 1000000) return DUMU_OK;
+    tempo->beats = dumu_malloc(sizeof(double) * (size_t)n);
+    if (!tempo->beats) return dumu_fail(err, DUMU_E_NOMEM, "transcribe: out of memory");
+    for (int64_t i = 0; i < n; i++)
+        tempo->beats[i] = (double)i * step;
+    tempo->n_beats = n;
+    return DUMU_OK;
+}
+
+static dumu_status arrange(const dumu_audio *audio, const dumu_transcribe_params *params,
+                           dumu_transcription *tr, dumu_error *err) {
+    double duration = (double)audio->n_frames / (double)audio->sample_rate;
+    dumu_tempo *tempo = &tr->tempo;
+    const dumu_note *notes = tr->notes.notes;
+    int64_t n = tr->notes.n_notes;
+    dumu_status rc = DUMU_OK;
+    if (tempo->n_beats < 2 && tempo->bpm > 0.0) {
+        dumu_free(tempo->beats);
+        tempo->beats = NULL;
+        tempo->n_beats = 0;
+        rc = fixed_beats(tempo, duration, err);
+        if (rc) return rc;
+    }
+    tr->meter = (dumu_meter){4, 0, 0.0};
+    if (dumu_beats_valid(tempo->beats, tempo->n_beats)) {
+        if (params->fixed_bpm <= 0.0) {
+            rc = dumu_beats_align_to_notes(tempo->beats, tempo->n_beats, notes, n, NULL, err);
+            if (rc) return rc;
+        }
+        rc = dumu_meter_estimate(tempo->beats, tempo->n_beats, notes, n, &tr->meter, err);
+        if (rc) return rc;
+        if (params->quantize > 0) {
+            dumu_quantize_params qp = {params->quantize, params->quantize_strength};
+            rc = dumu_quantize_notes(tempo->beats, tempo->n_beats, &qp, tr->notes.notes, n, err);
+            if (rc) return rc;
+        }
+    } else if (params->quantize > 0) {
+        return dumu_fail(err, DUMU_E_INVALID_ARG, "transcribe: no beats to quantise to");
+    }
+    dumu_audio mono = {0};
+    const dumu_audio *src = audio;
+    if (audio->n_channels > 1) {
+        rc = dumu_audio_to_mono(audio, &mono, err);
+        if (rc) return rc;
+        src = &mono;
+    }
+    float chroma[12];
+    rc = dumu_chroma_mean(src->samples, src->n_frames, src->sample_rate, chroma, err);
+    dumu_audio_deinit(&mono);
+    if (rc) return rc;
+    dumu_key_params kp = dumu_key_default_params();
+    return dumu_key_estimate(notes, n, chroma, &kp, &tr->key, err);
+}
+
 dumu_status dumu_transcribe(const dumu_bp_model *model, const dumu_audio *audio,
                             const dumu_transcribe_params *params, dumu_transcription *out,
                             dumu_error *err) {
@@ -166,6 +236,8 @@ dumu_status dumu_transcribe(const dumu_bp_model *model, const dumu_audio *audio,
     if (rc) goto done;
     if (progress_at(&map, "tempo", 0.92f)) goto cancelled;
     rc = detect_tempo(input, params, &out->tempo, err);
+    if (rc) goto done;
+    rc = arrange(input, params, out, err);
     if (rc) goto done;
     if (progress_at(&map, "done", 1.0f)) goto cancelled;
     goto done;
@@ -224,11 +296,86 @@ dumu_status dumu_extract(const dumu_dm_model *dm, const dumu_bp_model *bp, const
     rc = transcribe_notes(bp, &out->stems.source[DUMU_SOURCE_BASS], &params->transcribe, &map,
                           0.86f, 0.12f, &out->transcription, err);
     if (rc) goto done;
+    rc = arrange(mix, &params->transcribe, &out->transcription, err);
+    if (rc) goto done;
     if (progress_at(&map, "done", 1.0f)) goto cancelled;
     goto done;
 cancelled:
     rc = dumu_fail(err, DUMU_E_CANCELLED, "extraction cancelled");
 done:
     if (rc) dumu_extraction_deinit(out);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Exports of a transcription */
+
+dumu_status dumu_transcription_midi(const dumu_transcription *tr, const dumu_midi_params *params,
+                                    uint8_t **out, size_t *size, dumu_error *err) {
+    if (!tr) return dumu_fail(err, DUMU_E_INVALID_ARG, "midi: NULL transcription");
+    dumu_midi_params p = params ? *params : dumu_midi_default_params();
+    p.bpm = tr->tempo.bpm;
+    if (dumu_beats_valid(tr->tempo.beats, tr->tempo.n_beats) &&
+        tr->meter.first_downbeat < tr->tempo.n_beats - 1) {
+        p.beats = tr->tempo.beats;
+        p.n_beats = tr->tempo.n_beats;
+        p.first_downbeat = tr->meter.first_downbeat;
+    }
+    p.beats_per_bar = tr->meter.beats_per_bar > 0 ? tr->meter.beats_per_bar : 4;
+    p.has_key = true;
+    p.key_fifths = tr->key.fifths;
+    p.key_minor = tr->key.minor;
+    return dumu_midi_encode(tr->notes.notes, tr->notes.n_notes, &p, out, size, err);
+}
+
+dumu_notation_params dumu_notation_default_params(void) {
+    dumu_notation_params p = {4, 4, NULL};
+    return p;
+}
+
+static dumu_status need_beats(const dumu_transcription *tr, const char *what, dumu_error *err) {
+    if (!tr) return dumu_fail(err, DUMU_E_INVALID_ARG, "%s: NULL transcription", what);
+    if (!dumu_beats_valid(tr->tempo.beats, tr->tempo.n_beats))
+        return dumu_fail(err, DUMU_E_INVALID_ARG, "%s: no beat grid (no tempo was found)", what);
+    return DUMU_OK;
+}
+
+dumu_status dumu_transcription_musicxml(const dumu_transcription *tr,
+                                        const dumu_notation_params *params, char **out,
+                                        size_t *size, dumu_error *err) {
+    dumu_status rc = need_beats(tr, "musicxml", err);
+    if (rc) return rc;
+    dumu_notation_params np = params ? *params : dumu_notation_default_params();
+    dumu_musicxml_params mp = dumu_musicxml_default_params();
+    mp.beats = tr->tempo.beats;
+    mp.n_beats = tr->tempo.n_beats;
+    mp.beats_per_bar = tr->meter.beats_per_bar;
+    mp.first_downbeat = tr->meter.first_downbeat;
+    mp.subdivisions = np.subdivisions;
+    mp.fifths = tr->key.fifths;
+    mp.minor = tr->key.minor;
+    mp.bpm = tr->tempo.bpm;
+    mp.title = np.title;
+    return dumu_musicxml_encode(tr->notes.notes, tr->notes.n_notes, &mp, out, size, err);
+}
+
+dumu_status dumu_transcription_tab(const dumu_transcription *tr, const dumu_notation_params *params,
+                                   char **text, dumu_error *err) {
+    if (text) *text = NULL;
+    dumu_status rc = need_beats(tr, "tab", err);
+    if (rc) return rc;
+    dumu_notation_params np = params ? *params : dumu_notation_default_params();
+    dumu_tab_params tp = dumu_tab_default_params();
+    tp.n_strings = np.tab_strings;
+    int64_t n = tr->notes.n_notes;
+    dumu_tab_pos *pos = dumu_malloc(sizeof *pos * (size_t)(n > 0 ? n : 1));
+    if (!pos) return dumu_fail(err, DUMU_E_NOMEM, "tab: out of memory");
+    rc = dumu_tab_assign(tr->notes.notes, n, &tp, pos, NULL, err);
+    if (!rc) {
+        dumu_tab_layout lay = {tr->tempo.beats,          tr->tempo.n_beats, tr->meter.beats_per_bar,
+                               tr->meter.first_downbeat, np.subdivisions,   4};
+        rc = dumu_tab_render(tr->notes.notes, pos, n, &tp, &lay, text, err);
+    }
+    dumu_free(pos);
     return rc;
 }

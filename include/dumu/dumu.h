@@ -332,6 +332,36 @@ DUMU_API dumu_status dumu_midi_write_file(const char *path, const dumu_note *not
                                           const dumu_midi_params *params, dumu_error *err);
 
 /* ------------------------------------------------------------------------------------------ */
+/* Musical reading of a transcription: key (src/music/key.c), meter and beat grid
+ * (src/music/quantize.c) */
+
+typedef struct dumu_key {
+    int32_t tonic;      /* pitch class of the tonic, 0..11 */
+    bool minor;         /* false: major */
+    int32_t fifths;     /* MIDI key signature: sharps (> 0) or flats (< 0), -7..7 */
+    double correlation; /* Pearson r of the evidence with the chosen key's profile, -1..1 */
+    double confidence;  /* r of the best key minus r of the runner-up, 0..2; 0: no evidence
+                           or a tie */
+} dumu_key;
+
+/* The key's name, spelled by its signature: "C major", "Gb major", "F# minor". Static string. */
+DUMU_API const char *dumu_key_name(int32_t tonic, bool minor);
+
+typedef struct dumu_meter {
+    int32_t beats_per_bar;  /* 3 or 4 (the time signature is beats_per_bar/4) */
+    int32_t first_downbeat; /* index into beats of the first bar's first beat,
+                               0..beats_per_bar-1 */
+    double confidence;      /* accent contrast of the winner minus the best other meter's,
+                               >= 0; 0 when there was nothing to go on */
+} dumu_meter;
+
+/* Parses a grid name: "1/4", "1/8", "1/16", "1/32", "1/64", and with a "t" suffix the
+ * triplet grids "1/8t" (3 per beat), "1/16t" (6), "1/32t" (12). Writes the subdivisions per
+ * beat. Errors: DUMU_E_INVALID_ARG for anything else (message names the accepted forms). */
+DUMU_API dumu_status dumu_quantize_parse_grid(const char *text, int32_t *subdivisions,
+                                              dumu_error *err);
+
+/* ------------------------------------------------------------------------------------------ */
 /* Transcription pipeline (src/pipeline.c): audio -> 22050 Hz mono -> Basic Pitch -> notes,
  * and tempo from the same audio. */
 
@@ -354,6 +384,11 @@ typedef struct dumu_transcribe_params {
     dumu_progress_fn progress; /* optional, overall progress of the pipeline */
     void *progress_user;
     dumu_note_mode mode; /* default DUMU_NOTES_BASS */
+    /* Quantisation to the beat grid (tempo.beats): grid steps per beat (2 = 1/8, 4 = 1/16,
+     * 3 = 1/8t, 6 = 1/16t; dumu_quantize_parse_grid), 0 = off (default). Each onset and
+     * offset moves `quantize_strength` (0..1, default 1) of the way to its grid point. */
+    int32_t quantize;
+    double quantize_strength;
 } dumu_transcribe_params;
 
 DUMU_API dumu_transcribe_params dumu_transcribe_default_params(void);
@@ -361,7 +396,11 @@ DUMU_API dumu_transcribe_params dumu_transcribe_default_params(void);
 typedef struct dumu_transcription {
     dumu_bp_output activations; /* owned */
     dumu_note_list notes;       /* owned, sorted by time */
-    dumu_tempo tempo;           /* owned */
+    /* owned. Beats moved half a beat when the notes say the tracker locked onto the
+     * off-beats; with a fixed tempo, beats every 60/bpm s from 0 over the audio. */
+    dumu_tempo tempo;
+    dumu_meter meter; /* beats per bar and the first downbeat, on tempo.beats */
+    dumu_key key;     /* from the notes and the audio's chroma */
 } dumu_transcription;
 
 DUMU_API dumu_status dumu_transcribe(const dumu_bp_model *model, const dumu_audio *audio,
@@ -369,6 +408,36 @@ DUMU_API dumu_status dumu_transcribe(const dumu_bp_model *model, const dumu_audi
                                      dumu_error *err);
 
 DUMU_API void dumu_transcription_deinit(dumu_transcription *tr);
+
+/* The transcription as a MIDI file: dumu_midi_encode with `params` (NULL: defaults), its
+ * tempo, time signature and key taken from `tr` (a tempo map following tr->tempo.beats when
+ * there are at least two, else tr->tempo.bpm). Free *out with dumu_free. */
+DUMU_API dumu_status dumu_transcription_midi(const dumu_transcription *tr,
+                                             const dumu_midi_params *params, uint8_t **out,
+                                             size_t *size, dumu_error *err);
+
+typedef struct dumu_notation_params {
+    int32_t subdivisions; /* rhythm grid per beat: 1, 2, 4 (default), 8, 16; triplets 3, 6, 12 */
+    int32_t tab_strings;  /* 4 (E A D G, default) or 5 (B E A D G) */
+    const char *title;    /* MusicXML work title; NULL: "Bass"; borrowed */
+} dumu_notation_params;
+
+DUMU_API dumu_notation_params dumu_notation_default_params(void);
+
+/* MusicXML 3.1 of the notes (bass clef, sounding an octave below the written notes as bass
+ * guitar parts are written), with the transcription's key, meter and beat grid. Needs at
+ * least two beats (DUMU_E_INVALID_ARG otherwise). *out is NUL-terminated text of *size bytes;
+ * free it with dumu_free. */
+DUMU_API dumu_status dumu_transcription_musicxml(const dumu_transcription *tr,
+                                                 const dumu_notation_params *params, char **out,
+                                                 size_t *size, dumu_error *err);
+
+/* Bass tablature as ASCII text: frets chosen by dynamic programming to keep the hand still,
+ * bars from the meter, one column per grid step. Needs at least two beats. Free *text with
+ * dumu_free. */
+DUMU_API dumu_status dumu_transcription_tab(const dumu_transcription *tr,
+                                            const dumu_notation_params *params, char **text,
+                                            dumu_error *err);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Source separation: htdemucs (src/models/demucs*.c) */
@@ -442,6 +511,71 @@ DUMU_API dumu_status dumu_extract(const dumu_dm_model *dm, const dumu_bp_model *
                                   dumu_extraction *out, dumu_error *err);
 
 DUMU_API void dumu_extraction_deinit(dumu_extraction *ex);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Scoring against ground truth (src/music/score.c), for `dumu eval` and tests. Notes are
+ * borrowed for the call; only pitch, start_s and end_s are read. Thread-safe. */
+
+typedef struct dumu_score_params {
+    double onset_tol_s;      /* 0.05, mir_eval's default */
+    double offset_ratio;     /* 0.2 */
+    double offset_min_tol_s; /* 0.05 */
+} dumu_score_params;
+
+DUMU_API dumu_score_params dumu_score_default_params(void);
+
+/* Precision, recall and F1 of one matching. */
+typedef struct dumu_prf {
+    double precision; /* n_matched / n_est; 0 when either list is empty (as mir_eval) */
+    double recall;    /* n_matched / n_ref */
+    double f1;        /* harmonic mean; 0 when precision + recall is 0 */
+    int64_t n_ref;
+    int64_t n_est;
+    int64_t n_matched;
+} dumu_prf;
+
+typedef struct dumu_note_scores {
+    dumu_prf onset;        /* DUMU_MATCH_ONSET */
+    dumu_prf onset_offset; /* DUMU_MATCH_ONSET_OFFSET */
+    dumu_prf chroma;       /* DUMU_MATCH_ONSET_CHROMA: octave-forgiving */
+} dumu_note_scores;
+
+/* All three matchings of dumu_score_match as precision/recall/F1 into *out. */
+DUMU_API dumu_status dumu_score_notes(const dumu_note *ref, int64_t n_ref, const dumu_note *est,
+                                      int64_t n_est, const dumu_score_params *params,
+                                      dumu_note_scores *out, dumu_error *err);
+
+/* Tempo accuracy: true when |est - ref| <= tol * ref (tol 0.04 is the usual value). */
+DUMU_API bool dumu_score_tempo(double est_bpm, double ref_bpm, double tol);
+
+/* Octave-tolerant tempo accuracy: dumu_score_tempo against ref times 1, 2, 1/2, 3/2 or 2/3
+ * (the metrical levels a beat tracker may lock onto). */
+DUMU_API bool dumu_score_tempo_tolerant(double est_bpm, double ref_bpm, double tol);
+
+/* MIREX key score of an estimate (tonic pitch class 0..11, 0 = C; minor false/true) against
+ * the reference: 1 same key; 0.5 same mode, estimate a perfect fifth above the reference;
+ * 0.3 relative major/minor; 0.2 parallel major/minor (same tonic); else 0. The fifth is only
+ * counted upwards, as in mir_eval.key.weighted_score's default. Tonics outside 0..11 are
+ * asserted against. */
+DUMU_API double dumu_score_key(int32_t ref_tonic, bool ref_minor, int32_t est_tonic,
+                               bool est_minor);
+
+/* Signal-to-distortion ratio of an estimated signal against the reference, in dB:
+ * 10 log10((sum ref^2 + 1e-8) / (sum (ref - est)^2 + 1e-8)) over n values (any layout, as long
+ * as both share it: interleaved stereo compares channel by channel). This is the plain SDR of
+ * the MUSDB/MDX evaluations, without bss_eval's allowed distortion filter, so it is lower than
+ * museval's SDR for the same stems. The epsilon keeps silence finite: silent reference and
+ * estimate give 0 dB. Sums run in double. */
+DUMU_API double dumu_score_sdr(const float *ref, const float *est, int64_t n);
+
+/* Reads a ground-truth note list in the test data's bass_notes.csv format: a header line, then
+ * onset_s,offset_s,midi_pitch,velocity per line. Fills *notes (free with dumu_free) and
+ * *n_notes with pitch, start_s, end_s and amplitude = velocity / 127 (frames and bends 0).
+ * Errors: DUMU_E_IO (cannot open or read), DUMU_E_FORMAT (a line that is not four numbers,
+ * a pitch outside 0..127, a velocity outside 0..127, a non-finite time or offset < onset),
+ * DUMU_E_NOMEM. On failure *notes is NULL and *n_notes 0. */
+DUMU_API dumu_status dumu_notes_read_csv(const char *path, dumu_note **notes, int64_t *n_notes,
+                                         dumu_error *err);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Memory */

@@ -19,9 +19,11 @@
  *     - Beat-following tempo map (params.n_beats >= 2): the map starts at beat first_downbeat,
  *       which lands on a bar line at tick lead * ppq; beat k after it at (lead + k) * ppq, and
  *       the tempo of each interval is its length in us per quarter (rounded, written only
- *       where it changes). The lead-in covers [0, first downbeat) with whole bars, as many as
- *       the first beat interval suggests (at least one bar when the downbeat is after 0), at
- *       one tempo; beats before the downbeat are not used. After the last beat the last
+ *       where it changes). The lead-in (pickup) covers [0, first downbeat) with as many beats
+ *       as the first beat interval suggests (at least one when the downbeat is after 0), at
+ *       one tempo; when it is not whole bars it is a bar of its own (time signature
+ *       pickup/4, then beats_per_bar/4 at the downbeat). Beats before the downbeat are not
+ *       used. After the last beat the last
  *       interval's tempo goes on. Ticks are round(position in beats * ppq): every note keeps
  *       its time to within half a tick for a reader that follows the tempo events.
  *     - Times: NaN or infinite start/end -> DUMU_E_INVALID_ARG. Negative times are clamped to
@@ -465,6 +467,12 @@ static uint32_t tempo_us_of_quarter(double sec) {
     return us < 1.0 ? 1u : us > (double)0xFFFFFF ? 0xFFFFFFu : (uint32_t)us;
 }
 
+static void put_timesig(bytebuf *b, uint32_t delta, uint8_t numerator) {
+    const uint8_t ts[] = {0xFF, 0x58, 0x04, numerator, 0x02, 0x18, 0x08};
+    buf_vlq(b, delta);
+    buf_put(b, ts, sizeof ts);
+}
+
 static void put_tempo(bytebuf *b, uint32_t delta, uint32_t us) {
     static const uint8_t tempo[] = {0xFF, 0x51, 0x03}; /* then 3 bytes of us/quarter */
     buf_vlq(b, delta);
@@ -497,18 +505,17 @@ dumu_status dumu_midi_encode(const dumu_note *notes, int64_t n_notes,
     const uint32_t tempo_us = dumu_midi_tempo_us(p.bpm);
     tick_map tm = {(double)p.ppq * 1e6 / (double)tempo_us, NULL, 0, 0, p.ppq};
     if (p.n_beats >= 2) {
-        /* the map starts at the first downbeat; the time before it is whole bars of lead-in,
-         * as many as the first beat interval suggests (at least one when it is not empty) */
+        /* the map starts at the first downbeat; the time before it is a pickup of as many
+         * beats as the first beat interval suggests (at least one when it is not empty) */
         tm.b = p.beats + p.first_downbeat;
         tm.n_beats = p.n_beats - p.first_downbeat;
-        double bars = tm.b[0] / (tm.b[1] - tm.b[0]) / (double)p.beats_per_bar;
-        int64_t n_bars = (int64_t)round(bars);
-        if (n_bars < 1 && tm.b[0] > 0.0) n_bars = 1;
-        if (!(bars < 1e6) || (double)(n_bars * p.beats_per_bar + tm.n_beats) * (double)p.ppq >
-                                 (double)DUMU_MIDI_MAX_TICK) {
+        double lead = round(tm.b[0] / (tm.b[1] - tm.b[0]));
+        if (lead < 1.0 && tm.b[0] > 0.0) lead = 1.0;
+        if (!(lead < 1e6) ||
+            (lead + (double)tm.n_beats) * (double)p.ppq > (double)DUMU_MIDI_MAX_TICK) {
             return dumu_fail(err, DUMU_E_INVALID_ARG, "midi: the beats reach past the last tick");
         }
-        tm.lead = n_bars * p.beats_per_bar;
+        tm.lead = (int64_t)lead;
     }
     const uint8_t ch = (uint8_t)p.channel;
 
@@ -608,9 +615,10 @@ dumu_status dumu_midi_encode(const dumu_note *notes, int64_t n_notes,
     if (tm.n_beats)
         us0 = tempo_us_of_quarter(tm.lead ? tm.b[0] / (double)tm.lead : tm.b[1] - tm.b[0]);
     put_tempo(&b, 0, us0);
-    /* beats_per_bar/4, 24 MIDI clocks per click, 8 32nds per quarter */
-    const uint8_t timesig[] = {0x00, 0xFF, 0x58, 0x04, (uint8_t)p.beats_per_bar, 0x02, 0x18, 0x08};
-    buf_put(&b, timesig, sizeof timesig);
+    /* beats_per_bar/4, 24 MIDI clocks per click, 8 32nds per quarter; a pickup that is not
+     * whole bars gets its own short bar first (pickup/4), so the downbeat opens a bar */
+    int64_t pickup = tm.lead % p.beats_per_bar;
+    put_timesig(&b, 0, pickup ? (uint8_t)pickup : (uint8_t)p.beats_per_bar);
     if (p.has_key) {
         const uint8_t key[] = {
             0x00, 0xFF, 0x59, 0x02, (uint8_t)(int8_t)p.key_fifths, (uint8_t)(p.key_minor ? 1 : 0)};
@@ -619,9 +627,13 @@ dumu_status dumu_midi_encode(const dumu_note *notes, int64_t n_notes,
     uint32_t last = us0;
     int64_t now_tick = 0;
     for (int64_t k = 0; k + 1 < tm.n_beats; k++) {
+        int64_t tick = (tm.lead + k) * p.ppq;
+        if (k == 0 && pickup) {
+            put_timesig(&b, (uint32_t)(tick - now_tick), (uint8_t)p.beats_per_bar);
+            now_tick = tick;
+        }
         uint32_t us = tempo_us_of_quarter(tm.b[k + 1] - tm.b[k]);
         if (us == last) continue;
-        int64_t tick = (tm.lead + k) * p.ppq;
         put_tempo(&b, (uint32_t)(tick - now_tick), us);
         now_tick = tick;
         last = us;

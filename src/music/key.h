@@ -12,15 +12,6 @@
 
 #include "dumu/dumu.h"
 
-typedef struct dumu_key {
-    int32_t tonic;      /* pitch class of the tonic, 0..11 */
-    bool minor;         /* false: major */
-    int32_t fifths;     /* MIDI key signature: sharps (> 0) or flats (< 0), -7..7 */
-    double correlation; /* Pearson r of the evidence with the chosen key's profile, -1..1 */
-    double confidence;  /* r of the best key minus r of the runner-up, 0..2; 0: no evidence
-                           or a tie */
-} dumu_key;
-
 typedef struct dumu_key_params {
     double chroma_weight; /* share of the mix chroma in the evidence, 0..1; default 0.5 */
 } dumu_key_params;
@@ -50,8 +41,5 @@ dumu_status dumu_key_estimate(const dumu_note *notes, int64_t n_notes, const flo
 /* The key signature of a key: sharps (> 0) or flats (< 0) in -6..6, one of the usual spellings
  * where two exist: Db major -5, Gb major and Eb minor -6, C# minor +4, G# minor +5. */
 int32_t dumu_key_fifths(int32_t tonic, bool minor);
-
-/* The key's name, spelled by its signature: "C major", "Gb major", "F# minor". Static string. */
-const char *dumu_key_name(int32_t tonic, bool minor);
 
 #endif /* DUMU_MUSIC_KEY_H */

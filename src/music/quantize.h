@@ -40,11 +40,6 @@ typedef struct dumu_quantize_params {
 
 dumu_quantize_params dumu_quantize_default_params(void);
 
-/* Parses a grid name: "1/4", "1/8", "1/16", "1/32", "1/64", and with a "t" suffix the
- * triplet grids "1/8t" (3 per beat), "1/16t" (6), "1/32t" (12). Writes the subdivisions per
- * beat. Errors: DUMU_E_INVALID_ARG for anything else (message names the accepted forms). */
-dumu_status dumu_quantize_parse_grid(const char *text, int32_t *subdivisions, dumu_error *err);
-
 /* Quantises notes in place to the grid of params over beats: each onset moves `strength` of
  * the way to its nearest grid point, each offset likewise to the nearest grid point, but at
  * least one grid step after the onset's grid point, so at strength 1 every note starts on the
@@ -65,14 +60,6 @@ dumu_status dumu_quantize_notes(const double *beats, int64_t n_beats,
  * else 0. Errors: DUMU_E_INVALID_ARG (invalid beats; notes NULL with a nonzero count). */
 dumu_status dumu_beats_align_to_notes(double *beats, int64_t n_beats, const dumu_note *notes,
                                       int64_t n_notes, int *shifted, dumu_error *err);
-
-typedef struct dumu_meter {
-    int32_t beats_per_bar;  /* 3 or 4 (the time signature is beats_per_bar/4) */
-    int32_t first_downbeat; /* index into beats of the first bar's first beat,
-                               0..beats_per_bar-1 */
-    double confidence;      /* accent contrast of the winner minus the best other meter's,
-                               >= 0; 0 when there was nothing to go on */
-} dumu_meter;
 
 /* Estimates beats per bar (3 or 4) and where bars start, from the bass notes: each note adds
  * to the beat nearest its onset (when the onset lies within 1/8 beat of it) an accent of its

@@ -1042,8 +1042,8 @@ static void test_beat_tempo_map(void **state) {
     p.key_fifths = -3;
     p.key_minor = true;
     cJSON *d = write_and_dump("tempo_map.mid", notes, 10, &p);
-    /* lead-in: the downbeat at 0.87 s with 0.5 s beats is ~1.7 beats: one 3/4 bar */
-    const int64_t lead = 3;
+    /* pickup: the downbeat at 0.87 s with ~0.5 s beats is ~1.7 beats: a 2/4 bar, then 3/4 */
+    const int64_t lead = 2;
     for (int i = 0; i < jlen(d, "notes"); i++) {
         const cJSON *n = jat(d, "notes", i);
         int pitch = (int)jint(n, "pitch");
@@ -1055,7 +1055,10 @@ static void test_beat_tempo_map(void **state) {
     }
     assert_int_equal(jlen(d, "notes"), 10);
     assert_true(jlen(d, "tempos") >= 5);
-    assert_int_equal(jint(jat(d, "time_signatures", 0), "numerator"), 3);
+    assert_int_equal(jlen(d, "time_signatures"), 2);
+    assert_int_equal(jint(jat(d, "time_signatures", 0), "numerator"), 2);
+    assert_int_equal(jint(jat(d, "time_signatures", 1), "numerator"), 3);
+    assert_int_equal(jint(jat(d, "time_signatures", 1), "tick"), lead * p.ppq);
     cJSON_Delete(d);
     /* the key signature bytes: FF 59 02 sf mi */
     uint8_t *mem = NULL;
