@@ -1,10 +1,12 @@
 # Dumu: the two commands of the README.
-#   make run    set up everything, build, and run the main job
+#   make run    set up everything, build, and serve the web app (http://127.0.0.1:8000)
 #   make test   set up everything, build, and run the whole test suite (what CI runs)
-.PHONY: run test build setup check asan fuzz format-check clean
+.PHONY: run example test build setup check asan fuzz format-check clean
 
 BUILD ?= build
 JOBS  ?= 2
+HOST  ?= 127.0.0.1
+PORT  ?= 8000
 
 setup:
 	scripts/setup
@@ -12,9 +14,14 @@ setup:
 build: setup
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
+	cd web && npm run build --silent
 
 run: build
-	scripts/run-example
+	$(BUILD)/dumu serve --host $(HOST) --port $(PORT) --data-dir data --web-dir web/dist
+
+# The command line on its own: the bass line of a test-data song into out/.
+example: build
+	scripts/example
 
 # Everything CI checks: formatting, release tests, unit tests under ASan+UBSan, a short fuzz run.
 test: build

@@ -13,6 +13,7 @@
  *   depends on them.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "dumu/dumu.h"
@@ -140,11 +141,46 @@ static dumu_status check_audio(const dumu_audio *audio, const char *what, dumu_e
     return DUMU_OK;
 }
 
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The caller's beats as the tempo: a copy of them, bpm from their median interval. */
+static dumu_status given_beats(const dumu_transcribe_params *params, dumu_tempo *out,
+                               dumu_error *err) {
+    int64_t n = params->n_beats;
+    if (!params->beats || n < 2 || n > 10000000)
+        return dumu_fail(err, DUMU_E_INVALID_ARG, "transcribe: %lld given beats", (long long)n);
+    for (int64_t i = 0; i < n; i++) {
+        if (!isfinite(params->beats[i]) || (i > 0 && !(params->beats[i] > params->beats[i - 1])))
+            return dumu_fail(err, DUMU_E_INVALID_ARG,
+                             "transcribe: given beat %lld is not finite and after the last",
+                             (long long)i);
+    }
+    out->beats = dumu_malloc(sizeof(double) * (size_t)n);
+    double *gap = dumu_malloc(sizeof(double) * (size_t)(n - 1));
+    if (!out->beats || !gap) {
+        dumu_free(gap);
+        return dumu_fail(err, DUMU_E_NOMEM, "transcribe: out of memory");
+    }
+    memcpy(out->beats, params->beats, sizeof(double) * (size_t)n);
+    out->n_beats = n;
+    for (int64_t i = 0; i + 1 < n; i++)
+        gap[i] = params->beats[i + 1] - params->beats[i];
+    qsort(gap, (size_t)(n - 1), sizeof *gap, cmp_double);
+    out->bpm = 60.0 / gap[(n - 1) / 2];
+    out->confidence = 1.0;
+    dumu_free(gap);
+    return DUMU_OK;
+}
+
 static dumu_status detect_tempo(const dumu_audio *audio, const dumu_transcribe_params *params,
                                 dumu_tempo *out, dumu_error *err) {
     if (!(params->fixed_bpm >= 0.0) || params->fixed_bpm > 1000.0)
         return dumu_fail(err, DUMU_E_INVALID_ARG, "fixed tempo %g BPM out of range",
                          params->fixed_bpm);
+    if (params->n_beats > 0) return given_beats(params, out, err);
     if (params->fixed_bpm > 0.0) {
         out->bpm = params->fixed_bpm;
         out->confidence = 1.0;
@@ -158,8 +194,10 @@ static dumu_status detect_tempo(const dumu_audio *audio, const dumu_transcribe_p
  * `audio` is the audio the key's chroma comes from (any rate; channels are averaged),
  * `duration` its length in seconds. */
 
+/* A steady grid at the tempo, or at 120 BPM when no pulse was found (the MIDI writer's
+ * default), so that notation and quantisation always have beats. */
 static dumu_status fixed_beats(dumu_tempo *tempo, double duration, dumu_error *err) {
-    double step = 60.0 / tempo->bpm;
+    double step = 60.0 / (tempo->bpm > 0.0 ? tempo->bpm : 120.0);
     int64_t n = (int64_t)floor(duration / step) + 2; /* one past the end: a grid to the last note */
     if (n < 2 || n > 1000000) return DUMU_OK;
     tempo->beats = dumu_malloc(sizeof(double) * (size_t)n);
@@ -177,7 +215,7 @@ static dumu_status arrange(const dumu_audio *audio, const dumu_transcribe_params
     const dumu_note *notes = tr->notes.notes;
     int64_t n = tr->notes.n_notes;
     dumu_status rc = DUMU_OK;
-    if (tempo->n_beats < 2 && tempo->bpm > 0.0) {
+    if (tempo->n_beats < 2) {
         dumu_free(tempo->beats);
         tempo->beats = NULL;
         tempo->n_beats = 0;
@@ -186,7 +224,7 @@ static dumu_status arrange(const dumu_audio *audio, const dumu_transcribe_params
     }
     tr->meter = (dumu_meter){4, 0, 0.0};
     if (dumu_beats_valid(tempo->beats, tempo->n_beats)) {
-        if (params->fixed_bpm <= 0.0) {
+        if (params->fixed_bpm <= 0.0 && params->n_beats == 0) {
             rc = dumu_beats_align_to_notes(tempo->beats, tempo->n_beats, notes, n, NULL, err);
             if (rc) return rc;
         }

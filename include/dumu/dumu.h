@@ -389,6 +389,11 @@ typedef struct dumu_transcribe_params {
      * offset moves `quantize_strength` (0..1, default 1) of the way to its grid point. */
     int32_t quantize;
     double quantize_strength;
+    /* Known beat times (seconds, >= 2, strictly ascending; borrowed for the call), e.g. of an
+     * earlier run on the whole mix: used as they are instead of detecting them, the tempo
+     * being their median interval. NULL / 0 (default): detect (or fixed_bpm). */
+    const double *beats;
+    int64_t n_beats;
 } dumu_transcribe_params;
 
 DUMU_API dumu_transcribe_params dumu_transcribe_default_params(void);
@@ -397,7 +402,8 @@ typedef struct dumu_transcription {
     dumu_bp_output activations; /* owned */
     dumu_note_list notes;       /* owned, sorted by time */
     /* owned. Beats moved half a beat when the notes say the tracker locked onto the
-     * off-beats; with a fixed tempo, beats every 60/bpm s from 0 over the audio. */
+     * off-beats; with a fixed tempo, beats every 60/bpm s from 0 over the audio (at 120 BPM
+     * when no pulse was found: bpm stays 0). */
     dumu_tempo tempo;
     dumu_meter meter; /* beats per bar and the first downbeat, on tempo.beats */
     dumu_key key;     /* from the notes and the audio's chroma */

@@ -71,11 +71,14 @@ expect progress-json-lines grep -q '"stage":"basic-pitch"' "$tmp/err"
 expect midi-matches-json $PY - "$tmp/bass.mid" "$tmp/bass.json" <<'PYEOF'
 import json, sys, mido
 mid = mido.MidiFile(sys.argv[1]); js = json.load(open(sys.argv[2]))
-tempos = [m.tempo for t in mid.tracks for m in t if m.type == "set_tempo"]
-assert len(tempos) == 1, tempos
-bpm = mido.tempo2bpm(tempos[0])
-assert abs(bpm - js["tempo"]["bpm"]) < 0.01, (bpm, js["tempo"]["bpm"])
+# a tempo map that follows the beats: its median tempo is the detected one
+tempos = sorted(m.tempo for t in mid.tracks for m in t if m.type == "set_tempo")
+assert len(tempos) > 10, tempos
+bpm = mido.tempo2bpm(tempos[len(tempos) // 2])
+assert abs(bpm - js["tempo"]["bpm"]) / js["tempo"]["bpm"] < 0.03, (bpm, js["tempo"]["bpm"])
 assert 60 <= bpm <= 240, bpm
+keys = [m.key for t in mid.tracks for m in t if m.type == "key_signature"]
+assert len(keys) == 1, keys
 progs = [m.program for t in mid.tracks for m in t if m.type == "program_change"]
 assert progs == [33], progs
 notes, on = [], {}
@@ -87,6 +90,13 @@ for t in mid.tracks:
         elif m.type in ("note_off", "note_on") and m.note in on:
             notes.append((on.pop(m.note), now, m.note))
 assert len(notes) == len(js["notes"]) > 20, (len(notes), len(js["notes"]))
+# every note plays at its JSON time through the file's tempo map (mido's seconds)
+starts = sorted(n["start_s"] for n in js["notes"])
+played, now = [], 0.0
+for m in mid:  # merged tracks, m.time in seconds
+    now += m.time
+    if m.type == "note_on" and m.velocity > 0: played.append(now)
+assert all(abs(a - b) < 0.002 for a, b in zip(sorted(played), starts)), "tempo map timing"
 pitches = sorted(n["pitch"] for n in js["notes"])
 median = pitches[len(pitches) // 2]
 assert 36 <= median <= 52, median  # the stem plays MIDI 43-48
@@ -123,6 +133,60 @@ check separate 0 "$CLI" separate "$tmp/song.flac" -o "$tmp/stems" --stems drums,
 expect separate-files test -s "$tmp/stems/bass.flac" -a -s "$tmp/stems/drums.flac" -a ! -e "$tmp/stems/vocals.flac"
 check separate-bad-stem 1 "$CLI" separate "$tmp/song.flac" -o "$tmp/stems" --stems bass,kazoo
 check transcribe-no-extract-option 1 "$CLI" transcribe "$tmp/song.flac" -o "$tmp/x.mid" --stem-out "$tmp/b.wav"
+
+# Bass mode (default) against raw Basic Pitch notes, quantisation and the notation exports.
+check raw-mode 0 "$CLI" transcribe "$TD/dm03_freedoom2_d_read_m/bass.flac" -o "$tmp/raw.mid" \
+    --json "$tmp/raw.json" --mode raw -q
+check bass-mode 0 "$CLI" transcribe "$TD/dm03_freedoom2_d_read_m/bass.flac" -o "$tmp/b.mid" \
+    --json "$tmp/b.json" --quantize 1/16 --musicxml "$tmp/b.musicxml" --tab "$tmp/b.txt" -q
+expect bass-mode-json $PY - "$tmp/raw.json" "$tmp/b.json" <<'PYEOF'
+import json, sys
+raw, b = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+assert raw["mode"] == "raw" and b["mode"] == "bass"
+# the bass line drops Basic Pitch's octave doublings of this part (60 notes, MIDI 38-45)
+assert len(b["notes"]) < len(raw["notes"]), (len(b["notes"]), len(raw["notes"]))
+assert all(23 <= n["pitch"] <= 67 for n in b["notes"])
+assert b["meter"]["beats_per_bar"] in (3, 4) and "name" in b["key"]
+# quantised: every onset on the 1/16 grid of the (linear between beats) beat positions
+beats = b["tempo"]["beats"]
+def pos(t):
+    if t <= beats[0]: return (t - beats[0]) / (beats[1] - beats[0])
+    for i in range(len(beats) - 1):
+        if t < beats[i + 1]: return i + (t - beats[i]) / (beats[i + 1] - beats[i])
+    return len(beats) - 1 + (t - beats[-1]) / (beats[-1] - beats[-2])
+off = [abs(pos(n["start_s"]) * 4 - round(pos(n["start_s"]) * 4)) for n in b["notes"]]
+assert max(off) < 2e-3, max(off)  # JSON times have 6 decimals
+PYEOF
+expect musicxml-written grep -q "<score-partwise" "$tmp/b.musicxml"
+expect tab-written grep -q "^G|" "$tmp/b.txt"
+check bad-quantize 1 "$CLI" transcribe x.wav -o "$tmp/x.mid" --quantize 1/7
+check bad-mode 1 "$CLI" transcribe x.wav -o "$tmp/x.mid" --mode piano
+
+# dumu eval on a one-item manifest (8 s of dm03, its notes cut to match).
+mkdir -p "$tmp/ev/one"
+ffmpeg -loglevel error -y -i "$TD/dm03_freedoom2_d_read_m/mix.flac" -t 8 "$tmp/ev/one/mix.flac"
+ffmpeg -loglevel error -y -i "$TD/dm03_freedoom2_d_read_m/bass.flac" -t 8 "$tmp/ev/one/bass.flac"
+awk -F, 'NR == 1 || $1 < 7.9' "$TD/dm03_freedoom2_d_read_m/bass_notes.csv" >"$tmp/ev/one/bass_notes.csv"
+cat >"$tmp/ev/manifest.json" <<'JSON'
+{"items": [{"id": "one", "kind": "midi_render", "tempo_bpm": 119.89, "key": "C major",
+  "files": {"mix": {"path": "one/mix.flac"}, "bass": {"path": "one/bass.flac"},
+            "notes": {"path": "one/bass_notes.csv"}}},
+ {"id": "no-truth", "kind": "real_recording", "files": {"mix": {"path": "one/mix.flac"}}}]}
+JSON
+check eval 0 "$CLI" eval "$tmp/ev/manifest.json" --json "$tmp/ev/out.json"
+expect eval-table grep -q "^mean" "$tmp/out"
+expect eval-json $PY - "$tmp/ev/out.json" <<'PYEOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert len(d["items"]) == 1 and d["mean"]["n_items"] == 1
+it = d["items"][0]
+assert it["bass"]["onset"]["f1"] > 0.8, it["bass"]["onset"]
+assert it["bass"]["onset"]["f1"] >= it["raw"]["onset"]["f1"]
+assert it["bpm_ok"] and 0 <= it["key_score"] <= 1 and it["bass_sdr_db"] > 5
+PYEOF
+echo '{"nothing": 1}' >"$tmp/ev/bad.json"
+check eval-bad-manifest 2 "$CLI" eval "$tmp/ev/bad.json"
+check eval-missing-manifest 2 "$CLI" eval "$tmp/ev/none.json"
 
 echo "$passed passed, $failed failed"
 [[ $failed == 0 ]]

@@ -1,0 +1,614 @@
+/* http.c - libmicrohttpd daemon, routing, JSON replies, access log and static files.
+ *
+ * Threading: one thread per connection (MHD_USE_THREAD_PER_CONNECTION, poll() for the
+ * listening socket, so there is no FD_SETSIZE limit). SSE streams block in their content
+ * callback on the job store's condition variable, which is simple and keeps /health fast
+ * while hundreds of streams are open and a job runs on the workers (bench/bench_server.sh
+ * measures it). Re-transcriptions run synchronously on their request's thread.
+ *
+ * Routes (the API contract; every error is JSON {code, message}):
+ *   GET  /health  /openapi.json  /docs
+ *   POST /api/process                    upload.c
+ *   GET  /api/jobs                       GET|DELETE /api/jobs/{id}
+ *   GET  /api/jobs/{id}/midi             GET /api/jobs/{id}/stems/{name}
+ *   POST /api/jobs/{id}/transcribe       GET /api/result/{id}
+ *   GET  /api/progress/{id}              sse.c
+ *   anything else under /api/ is 404; other GETs serve WEB_DIR (index.html when not a file)
+ */
+#include "http.h"
+
+#include <cjson/cJSON.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "openapi.h"
+
+enum route {
+    R_NONE,
+    R_HEALTH,
+    R_OPENAPI,
+    R_DOCS,
+    R_PROCESS,
+    R_JOBS,
+    R_JOB,
+    R_MIDI,
+    R_MUSICXML,
+    R_TAB,
+    R_STEM,
+    R_TRANSCRIBE,
+    R_PROGRESS,
+    R_RESULT,
+    R_API_UNKNOWN,
+    R_STATIC,
+};
+
+/* Allowed methods per route ("GET" also allows HEAD). */
+static const char *const allowed[] = {
+    [R_HEALTH] = "GET, HEAD",   [R_OPENAPI] = "GET, HEAD", [R_DOCS] = "GET, HEAD",
+    [R_PROCESS] = "POST",       [R_JOBS] = "GET, HEAD",    [R_JOB] = "GET, HEAD, DELETE",
+    [R_MIDI] = "GET, HEAD",     [R_STEM] = "GET, HEAD",    [R_TRANSCRIBE] = "POST",
+    [R_MUSICXML] = "GET, HEAD", [R_TAB] = "GET, HEAD",     [R_PROGRESS] = "GET",
+    [R_RESULT] = "GET, HEAD",   [R_STATIC] = "GET, HEAD",
+};
+
+static double mono_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Replies */
+
+enum MHD_Result srv_queue(const struct srv_server *s, struct MHD_Connection *c, struct srv_req *req,
+                          unsigned status, struct MHD_Response *resp, int64_t bytes) {
+    if (!resp) return MHD_NO;
+    if (s->cors_origin) {
+        MHD_add_response_header(resp, "Access-Control-Allow-Origin", s->cors_origin);
+        MHD_add_response_header(resp, "Vary", "Origin");
+    }
+    req->status = (int)status;
+    if (bytes > 0) atomic_fetch_add(&req->bytes, bytes);
+    enum MHD_Result r = MHD_queue_response(c, status, resp);
+    MHD_destroy_response(resp);
+    return r;
+}
+
+enum MHD_Result srv_reply_json(const struct srv_server *s, struct MHD_Connection *c,
+                               struct srv_req *req, unsigned status, const char *json) {
+    size_t n = strlen(json);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(n, (void *)json, MHD_RESPMEM_MUST_COPY);
+    if (resp) MHD_add_response_header(resp, "Content-Type", "application/json");
+    return srv_queue(s, c, req, status, resp, (int64_t)n);
+}
+
+enum MHD_Result srv_reply_error(const struct srv_server *s, struct MHD_Connection *c,
+                                struct srv_req *req, unsigned status, const char *code,
+                                const char *message) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "code", code);
+    cJSON_AddStringToObject(o, "message", message);
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (!text) return MHD_NO;
+    enum MHD_Result r = srv_reply_json(s, c, req, status, text);
+    free(text);
+    return r;
+}
+
+/* Replies with a cJSON tree and deletes it. */
+static enum MHD_Result reply_tree(const struct srv_server *s, struct MHD_Connection *c,
+                                  struct srv_req *req, unsigned status, cJSON *tree) {
+    char *text = tree ? cJSON_PrintUnformatted(tree) : NULL;
+    cJSON_Delete(tree);
+    if (!text) return srv_reply_error(s, c, req, 500, "internal", "out of memory");
+    enum MHD_Result r = srv_reply_json(s, c, req, status, text);
+    free(text);
+    return r;
+}
+
+static enum MHD_Result reply_not_found(const struct srv_server *s, struct MHD_Connection *c,
+                                       struct srv_req *req) {
+    return srv_reply_error(s, c, req, 404, "not_found", "no such job or resource");
+}
+
+/* Replies with a file's bytes; `disposition` NULL for inline. */
+static enum MHD_Result reply_file(const struct srv_server *s, struct MHD_Connection *c,
+                                  struct srv_req *req, const char *path, const char *type,
+                                  const char *disposition) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
+        if (fd >= 0) close(fd);
+        return reply_not_found(s, c, req);
+    }
+    struct MHD_Response *resp = MHD_create_response_from_fd((size_t)sb.st_size, fd);
+    if (!resp) {
+        close(fd);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", type);
+    if (disposition) MHD_add_response_header(resp, "Content-Disposition", disposition);
+    return srv_queue(s, c, req, 200, resp, (int64_t)sb.st_size);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Jobs */
+
+static cJSON *job_json(const struct srv_job *j) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "job_id", j->id);
+    cJSON_AddStringToObject(o, "state", srv_state_name(j->state));
+    cJSON_AddNumberToObject(o, "progress", j->progress);
+    cJSON_AddStringToObject(o, "stage", j->stage);
+    cJSON_AddStringToObject(o, "message", j->message);
+    char filename[SRV_NAME_LEN + 16];
+    snprintf(filename, sizeof filename, "%s-bass.mid", j->name);
+    cJSON_AddStringToObject(o, "filename", filename);
+    cJSON_AddNumberToObject(o, "created", (double)j->created);
+    cJSON_AddNumberToObject(o, "updated", (double)j->updated);
+    if (j->duration >= 0.0)
+        cJSON_AddNumberToObject(o, "duration", j->duration);
+    else
+        cJSON_AddNullToObject(o, "duration");
+    cJSON *p = cJSON_AddObjectToObject(o, "params");
+    cJSON_AddNumberToObject(p, "onset_threshold", j->params.onset_threshold);
+    cJSON_AddNumberToObject(p, "frame_threshold", j->params.frame_threshold);
+    cJSON_AddNumberToObject(p, "min_note_ms", j->params.min_note_ms);
+    cJSON_AddStringToObject(p, "stems", j->params.stems);
+    if (j->params.bpm > 0.0)
+        cJSON_AddNumberToObject(p, "bpm", j->params.bpm);
+    else
+        cJSON_AddNullToObject(p, "bpm");
+    cJSON_AddStringToObject(p, "mode", j->params.mode);
+    cJSON_AddStringToObject(p, "quantize", j->params.quantize);
+    cJSON_AddNumberToObject(p, "quantize_strength", j->params.quantize_strength);
+    if (j->state == SRV_FAILED || j->state == SRV_CANCELLED) {
+        cJSON *e = cJSON_AddObjectToObject(o, "error");
+        cJSON_AddStringToObject(e, "code", j->error_code[0] ? j->error_code : "failed");
+        cJSON_AddStringToObject(e, "message", j->error_message);
+    } else {
+        cJSON_AddNullToObject(o, "error");
+    }
+    cJSON *stems = cJSON_AddArrayToObject(o, "stems");
+    uint32_t mask = srv_stems_mask(j->params.stems);
+    for (int i = 0; i < DUMU_DM_N_SOURCES; i++)
+        if (mask & (1u << i))
+            cJSON_AddItemToArray(stems, cJSON_CreateString(dumu_source_name((dumu_source)i)));
+    return o;
+}
+
+/* Looks up req->id; replies 404/500 itself and returns 0 when there is no job. */
+static int load_job(struct srv_server *s, struct MHD_Connection *c, struct srv_req *req,
+                    struct srv_job *job, enum MHD_Result *r) {
+    int found = srv_jobs_get(s->jobs, req->id, job);
+    if (found == 1) return 1;
+    *r = found == 0 ? reply_not_found(s, c, req)
+                    : srv_reply_error(s, c, req, 500, "internal", "database error");
+    return 0;
+}
+
+/* 409 for a job without a result yet. */
+static enum MHD_Result reply_not_done(const struct srv_server *s, struct MHD_Connection *c,
+                                      struct srv_req *req, const struct srv_job *job) {
+    if (job->state == SRV_FAILED || job->state == SRV_CANCELLED)
+        return srv_reply_error(s, c, req, 409, srv_state_name(job->state),
+                               job->error_message[0] ? job->error_message : "the job failed");
+    return srv_reply_error(s, c, req, 409, "not_ready", "the job is not done yet");
+}
+
+static enum MHD_Result handle_job_route(struct srv_server *s, struct MHD_Connection *c,
+                                        struct srv_req *req, int is_delete) {
+    struct srv_job job;
+    enum MHD_Result r = MHD_NO;
+    char path[4096], disp[SRV_NAME_LEN + 64];
+    if (req->route == R_JOB && is_delete) {
+        /* Flag the worker first, so that a job finishing meanwhile still has its files
+         * removed by one side or the other. */
+        srv_pool_cancel(s->pool, req->id);
+        enum srv_state was;
+        int found = srv_jobs_remove(s->jobs, req->id, &was);
+        /* Again, for a job that a worker claimed between the two calls. */
+        if (found == 1 && was == SRV_RUNNING) srv_pool_cancel(s->pool, req->id);
+        if (found != 1)
+            return found == 0 ? reply_not_found(s, c, req)
+                              : srv_reply_error(s, c, req, 500, "internal", "database error");
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "job_id", req->id);
+        cJSON_AddStringToObject(o, "state",
+                                was == SRV_QUEUED || was == SRV_RUNNING ? "cancelled" : "deleted");
+        return reply_tree(s, c, req, 200, o);
+    }
+    if (!load_job(s, c, req, &job, &r)) return r;
+    switch (req->route) {
+    case R_JOB: return reply_tree(s, c, req, 200, job_json(&job));
+    case R_RESULT:
+        if (job.state != SRV_DONE) return reply_not_done(s, c, req, &job);
+        if (srv_jobs_path(s->jobs, job.id, "result.json", path, sizeof path))
+            return reply_not_found(s, c, req);
+        return reply_file(s, c, req, path, "application/json", NULL);
+    case R_MIDI:
+        if (job.state != SRV_DONE) return reply_not_done(s, c, req, &job);
+        snprintf(disp, sizeof disp, "attachment; filename=\"%s-bass.mid\"", job.name);
+        if (srv_jobs_path(s->jobs, job.id, "bass.mid", path, sizeof path))
+            return reply_not_found(s, c, req);
+        return reply_file(s, c, req, path, "audio/midi", disp);
+    case R_MUSICXML:
+        if (job.state != SRV_DONE) return reply_not_done(s, c, req, &job);
+        snprintf(disp, sizeof disp, "attachment; filename=\"%s-bass.musicxml\"", job.name);
+        if (srv_jobs_path(s->jobs, job.id, "bass.musicxml", path, sizeof path))
+            return reply_not_found(s, c, req);
+        return reply_file(s, c, req, path, "application/vnd.recordare.musicxml+xml", disp);
+    case R_TAB: {
+        const char *strings = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "strings");
+        if (strings && strcmp(strings, "4") != 0 && strcmp(strings, "5") != 0)
+            return srv_reply_error(s, c, req, 400, "bad_request", "strings must be 4 or 5");
+        if (job.state != SRV_DONE) return reply_not_done(s, c, req, &job);
+        int five = strings && strcmp(strings, "5") == 0;
+        snprintf(disp, sizeof disp, "attachment; filename=\"%s-bass-tab%s.txt\"", job.name,
+                 five ? "-5" : "");
+        if (srv_jobs_path(s->jobs, job.id, five ? "tab5.txt" : "tab4.txt", path, sizeof path))
+            return reply_not_found(s, c, req);
+        return reply_file(s, c, req, path, "text/plain; charset=utf-8", disp);
+    }
+    case R_STEM: {
+        int kept = 0;
+        uint32_t mask = srv_stems_mask(job.params.stems);
+        for (int i = 0; i < DUMU_DM_N_SOURCES; i++)
+            if ((mask & (1u << i)) && strcmp(req->stem, dumu_source_name((dumu_source)i)) == 0)
+                kept = 1;
+        if (!kept) return reply_not_found(s, c, req);
+        if (job.state != SRV_DONE) return reply_not_done(s, c, req, &job);
+        char file[32];
+        snprintf(file, sizeof file, "%s.wav", req->stem);
+        snprintf(disp, sizeof disp, "attachment; filename=\"%s-%s.wav\"", job.name, req->stem);
+        if (srv_jobs_path(s->jobs, job.id, file, path, sizeof path))
+            return reply_not_found(s, c, req);
+        return reply_file(s, c, req, path, "audio/wav", disp);
+    }
+    case R_TRANSCRIBE: {
+        if (req->body_too_big)
+            return srv_reply_error(s, c, req, 413, "too_large", "the JSON body is too large");
+        struct srv_params p = job.params;
+        char why[160];
+        if (srv_params_from_json(&p, req->body ? req->body : "", req->body_len, why, sizeof why))
+            return srv_reply_error(s, c, req, 400, "bad_request", why);
+        if (job.state != SRV_DONE) return reply_not_done(s, c, req, &job);
+        char *json = NULL;
+        dumu_error err = {0};
+        dumu_status rc = srv_retranscribe(s->jobs, s->bp, s->threads, &job, &p, &json, &err);
+        if (rc) return srv_reply_error(s, c, req, 500, "failed", err.message);
+        srv_jobs_set_params(s->jobs, job.id, &p);
+        r = srv_reply_json(s, c, req, 200, json);
+        free(json);
+        return r;
+    }
+    default: return reply_not_found(s, c, req);
+    }
+}
+
+static enum MHD_Result handle_health(struct srv_server *s, struct MHD_Connection *c,
+                                     struct srv_req *req) {
+    int queued, running;
+    srv_jobs_counts(s->jobs, &queued, &running);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "status", "ok");
+    cJSON_AddStringToObject(o, "version", dumu_version());
+    cJSON_AddNumberToObject(o, "queue_depth", queued);
+    cJSON_AddNumberToObject(o, "running", running);
+    cJSON_AddNumberToObject(o, "workers", s->workers);
+    cJSON_AddNumberToObject(o, "threads_per_worker", s->threads);
+    cJSON *m = cJSON_AddObjectToObject(o, "models_loaded");
+    cJSON_AddBoolToObject(m, "htdemucs", s->dm != NULL);
+    cJSON_AddBoolToObject(m, "basic_pitch", s->bp != NULL);
+    cJSON_AddNumberToObject(o, "max_upload_mb", s->max_upload_mb);
+    cJSON_AddNumberToObject(o, "seconds_per_audio_minute",
+                            (double)(int)(srv_pool_seconds_per_minute(s->pool) * 10.0 + 0.5) /
+                                10.0);
+    return reply_tree(s, c, req, 200, o);
+}
+
+static enum MHD_Result handle_jobs_list(struct srv_server *s, struct MHD_Connection *c,
+                                        struct srv_req *req) {
+    enum { MAX_LIST = 50 };
+    struct srv_job *list = malloc(MAX_LIST * sizeof *list);
+    int n = list ? srv_jobs_list(s->jobs, list, MAX_LIST) : -1;
+    if (n < 0) {
+        free(list);
+        return srv_reply_error(s, c, req, 500, "internal", "database error");
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON *arr = cJSON_AddArrayToObject(o, "jobs");
+    for (int i = 0; i < n; i++)
+        cJSON_AddItemToArray(arr, job_json(&list[i]));
+    free(list);
+    return reply_tree(s, c, req, 200, o);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Static files */
+
+static const char *content_type(const char *path) {
+    static const char *const types[][2] = {
+        {".html", "text/html; charset=utf-8"},
+        {".js", "text/javascript; charset=utf-8"},
+        {".mjs", "text/javascript; charset=utf-8"},
+        {".css", "text/css; charset=utf-8"},
+        {".json", "application/json"},
+        {".svg", "image/svg+xml"},
+        {".png", "image/png"},
+        {".jpg", "image/jpeg"},
+        {".ico", "image/x-icon"},
+        {".woff2", "font/woff2"},
+        {".woff", "font/woff"},
+        {".txt", "text/plain; charset=utf-8"},
+        {".map", "application/json"},
+        {".wasm", "application/wasm"},
+        {".webmanifest", "application/manifest+json"},
+    };
+    const char *dot = strrchr(path, '.');
+    for (size_t i = 0; dot && i < sizeof types / sizeof types[0]; i++)
+        if (strcmp(dot, types[i][0]) == 0) return types[i][1];
+    return "application/octet-stream";
+}
+
+/* A URL path is served only if every segment is plain: no "..", no hidden files, no
+ * backslashes or control bytes (MHD has already percent-decoded it). */
+static int safe_static_path(const char *url) {
+    if (url[0] != '/' || strlen(url) > 512) return 0;
+    for (const char *p = url; *p; p++) {
+        if ((unsigned char)*p < 0x20 || *p == '\\') return 0;
+        if (p[0] == '/' && p[1] == '.') return 0;
+        if (p[0] == '/' && p[1] == '/') return 0;
+    }
+    return 1;
+}
+
+static enum MHD_Result handle_static(struct srv_server *s, struct MHD_Connection *c,
+                                     struct srv_req *req, const char *url) {
+    char path[4096];
+    struct stat sb;
+    if (safe_static_path(url) && strcmp(url, "/") != 0) {
+        int n = snprintf(path, sizeof path, "%s%s", s->web_dir, url);
+        if (n > 0 && (size_t)n < sizeof path && stat(path, &sb) == 0 && S_ISREG(sb.st_mode))
+            return reply_file(s, c, req, path, content_type(path), NULL);
+    }
+    /* SPA routing: the app decides what an unknown path shows. */
+    snprintf(path, sizeof path, "%s/index.html", s->web_dir);
+    if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode))
+        return reply_file(s, c, req, path, "text/html; charset=utf-8", NULL);
+    return srv_reply_error(s, c, req, 404, "not_found",
+                           "the web app is not built (see the README) - the API is under /api");
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Routing */
+
+/* Fills req->route, req->id and req->stem from the URL. */
+static void route(struct srv_req *req, const char *url) {
+    static const struct {
+        const char *path;
+        enum route r;
+    } fixed[] = {
+        {"/health", R_HEALTH},       {"/openapi.json", R_OPENAPI}, {"/docs", R_DOCS},
+        {"/api/process", R_PROCESS}, {"/api/jobs", R_JOBS},
+    };
+
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
+        if (strcmp(url, fixed[i].path) == 0) {
+            req->route = fixed[i].r;
+            return;
+        }
+    }
+    if (strncmp(url, "/api/", 5) != 0 && strcmp(url, "/api") != 0) {
+        req->route = R_STATIC;
+        return;
+    }
+    req->route = R_API_UNKNOWN;
+    char buf[256];
+    if (strlen(url) >= sizeof buf) return;
+    strcpy(buf, url);
+    char *seg[8], *save = NULL;
+    int n = 0;
+    for (char *t = strtok_r(buf, "/", &save); t && n < 8; t = strtok_r(NULL, "/", &save))
+        seg[n++] = t;
+    if (n < 3) return;
+    /* An id that is no UUID is an unknown job: 404, as the contract says. */
+    snprintf(req->id, sizeof req->id, "%s", srv_id_valid(seg[2]) ? seg[2] : "");
+    if (n == 3 && strcmp(seg[1], "jobs") == 0) req->route = R_JOB;
+    if (n == 3 && strcmp(seg[1], "progress") == 0) req->route = R_PROGRESS;
+    if (n == 3 && strcmp(seg[1], "result") == 0) req->route = R_RESULT;
+    if (n == 4 && strcmp(seg[1], "jobs") == 0 && strcmp(seg[3], "midi") == 0) req->route = R_MIDI;
+    if (n == 4 && strcmp(seg[1], "jobs") == 0 && strcmp(seg[3], "musicxml") == 0)
+        req->route = R_MUSICXML;
+    if (n == 4 && strcmp(seg[1], "jobs") == 0 && strcmp(seg[3], "tab") == 0) req->route = R_TAB;
+    if (n == 4 && strcmp(seg[1], "jobs") == 0 && strcmp(seg[3], "transcribe") == 0)
+        req->route = R_TRANSCRIBE;
+    if (n == 5 && strcmp(seg[1], "jobs") == 0 && strcmp(seg[3], "stems") == 0) {
+        req->route = R_STEM;
+        snprintf(req->stem, sizeof req->stem, "%s", seg[4]);
+    }
+}
+
+static int method_allowed(enum route r, const char *method) {
+    const char *list = allowed[r];
+    if (!list) return 1;
+    size_t n = strlen(method);
+    for (const char *p = strstr(list, method); p; p = strstr(p + 1, method))
+        if ((p == list || p[-1] == ' ') && (p[n] == ',' || p[n] == '\0')) return 1;
+    return 0;
+}
+
+static enum MHD_Result dispatch(struct srv_server *s, struct MHD_Connection *c, struct srv_req *req,
+                                const char *url) {
+    const char *m = req->method;
+    if (req->route == R_API_UNKNOWN)
+        return srv_reply_error(s, c, req, 404, "not_found", "no such API route");
+    if (strcmp(m, "OPTIONS") == 0 && s->cors_origin) {
+        struct MHD_Response *resp =
+            MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+        MHD_add_response_header(resp, "Access-Control-Allow-Methods", allowed[req->route]);
+        MHD_add_response_header(resp, "Access-Control-Allow-Headers",
+                                "Content-Type, Last-Event-ID");
+        MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
+        return srv_queue(s, c, req, 204, resp, 0);
+    }
+    if (!method_allowed((enum route)req->route, m)) {
+        struct MHD_Response *resp = NULL;
+        cJSON *o = cJSON_CreateObject();
+        char msg[96];
+        snprintf(msg, sizeof msg, "use %s", allowed[req->route]);
+        cJSON_AddStringToObject(o, "code", "method_not_allowed");
+        cJSON_AddStringToObject(o, "message", msg);
+        char *text = cJSON_PrintUnformatted(o);
+        cJSON_Delete(o);
+        if (text) resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+        if (!resp) {
+            free(text);
+            return MHD_NO;
+        }
+        MHD_add_response_header(resp, "Content-Type", "application/json");
+        MHD_add_response_header(resp, "Allow", allowed[req->route]);
+        return srv_queue(s, c, req, 405, resp, (int64_t)strlen(text));
+    }
+    switch (req->route) {
+    case R_HEALTH: return handle_health(s, c, req);
+    case R_OPENAPI: return srv_reply_json(s, c, req, 200, srv_openapi_json());
+    case R_DOCS: {
+        const char *html = srv_docs_html();
+        struct MHD_Response *resp =
+            MHD_create_response_from_buffer(strlen(html), (void *)html, MHD_RESPMEM_PERSISTENT);
+        if (resp) MHD_add_response_header(resp, "Content-Type", "text/html; charset=utf-8");
+        return srv_queue(s, c, req, 200, resp, (int64_t)strlen(html));
+    }
+    case R_JOBS: return handle_jobs_list(s, c, req);
+    case R_PROGRESS:
+        if (!req->id[0]) return reply_not_found(s, c, req);
+        return srv_sse_handle(s, c, req);
+    case R_JOB:
+    case R_RESULT:
+    case R_MIDI:
+    case R_MUSICXML:
+    case R_TAB:
+    case R_STEM:
+    case R_TRANSCRIBE:
+        if (!req->id[0]) return reply_not_found(s, c, req);
+        return handle_job_route(s, c, req, strcmp(m, "DELETE") == 0);
+    default: return handle_static(s, c, req, url);
+    }
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **req_cls) {
+    (void)version;
+    struct srv_server *s = cls;
+    struct srv_req *req = *req_cls;
+    if (!req) {
+        req = calloc(1, sizeof *req);
+        if (!req) return MHD_NO;
+        atomic_init(&req->refs, 1);
+        atomic_init(&req->bytes, 0);
+        req->t0 = mono_s();
+        snprintf(req->method, sizeof req->method, "%s", method);
+        snprintf(req->path, sizeof req->path, "%s", url);
+        *req_cls = req;
+        route(req, url);
+        /* Only an upload answers in this first call (its early errors: the body is then
+         * dropped and the connection closed). Everything else answers in a later call, since
+         * MHD 0.9.75 closes the connection after a reply queued in the first one. */
+        if (req->route == R_PROCESS && strcmp(method, "POST") == 0)
+            return srv_upload_handle(s, c, req, upload_data, upload_data_size);
+        return MHD_YES;
+    }
+    if (req->route == R_PROCESS && strcmp(method, "POST") == 0)
+        return srv_upload_handle(s, c, req, upload_data, upload_data_size);
+    if (*upload_data_size) { /* a JSON body (re-transcribe); other routes' bodies are dropped */
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (req->body_too_big || req->body_len + n > SRV_BODY_MAX) {
+            req->body_too_big = 1;
+            /* A body that keeps coming for a route that takes none is cut off. */
+            return req->route == R_TRANSCRIBE ? MHD_YES : MHD_NO;
+        }
+        if (req->route != R_TRANSCRIBE) {
+            req->body_len += n;
+            return MHD_YES;
+        }
+        char *b = realloc(req->body, req->body_len + n + 1);
+        if (!b) return MHD_NO;
+        memcpy(b + req->body_len, upload_data, n);
+        req->body = b;
+        req->body_len += n;
+        b[req->body_len] = '\0';
+        return MHD_YES;
+    }
+    return dispatch(s, c, req, url);
+}
+
+void srv_req_release(struct srv_req *req) {
+    if (atomic_fetch_sub(&req->refs, 1) != 1) return;
+    srv_upload_free(req->upload);
+    free(req->body);
+    free(req);
+}
+
+/* The access log: one line per request when it completes. */
+static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
+                         enum MHD_RequestTerminationCode toe) {
+    (void)cls;
+    (void)c;
+    struct srv_req *req = *req_cls;
+    if (!req) return;
+    fprintf(stderr, "%s %s %d %lld %.1fms%s\n", req->method, req->path, req->status,
+            (long long)atomic_load(&req->bytes), (mono_s() - req->t0) * 1000.0,
+            toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)");
+    *req_cls = NULL;
+    srv_req_release(req);
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
+    (void)cls;
+    fputs("dumu serve: http: ", stderr);
+    vfprintf(stderr, fmt, ap);
+}
+
+struct MHD_Daemon *srv_http_start(struct srv_server *s, const char *host, int port) {
+    struct addrinfo hints, *ai = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    char port_text[16];
+    snprintf(port_text, sizeof port_text, "%d", port);
+    int gai = getaddrinfo(host, port_text, &hints, &ai);
+    if (gai) {
+        fprintf(stderr, "dumu serve: cannot resolve %s: %s\n", host, gai_strerror(gai));
+        return NULL;
+    }
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                     MHD_USE_POLL | MHD_USE_ERROR_LOG;
+    if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
+    struct MHD_Daemon *d = MHD_start_daemon(
+        flags, (uint16_t)port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
+        NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+        /* Request line + headers must fit in 32 KiB, else 431. */
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768,
+        /* Idle connections close after 60 s; SSE sends a keepalive every 15 s. */
+        MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_CONNECTION_LIMIT, 2048u, MHD_OPTION_END);
+    freeaddrinfo(ai);
+    if (!d) fprintf(stderr, "dumu serve: cannot listen on %s:%d\n", host, port);
+    return d;
+}
+
+void srv_http_stop(struct MHD_Daemon *d) {
+    if (d) MHD_stop_daemon(d);
+}

@@ -1,0 +1,89 @@
+/* http.h - the HTTP side of `dumu serve`: the libmicrohttpd daemon, routing, JSON replies,
+ * the access log and static files; shared by upload.c and sse.c.
+ *
+ * One srv_server per process, filled by serve.c, which owns it and everything it points to
+ * (models, job store, pool); the HTTP threads only borrow it between srv_http_start and
+ * srv_http_stop. A srv_req lives from a request's first handler call to the later of its
+ * completion and the end of its response's content callback (reference counted).
+ */
+#ifndef DUMU_SRV_HTTP_H
+#define DUMU_SRV_HTTP_H
+
+#include <microhttpd.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dumu/dumu.h"
+
+#include "jobs.h"
+#include "worker.h"
+
+struct srv_server {
+    srv_jobs *jobs;
+    srv_pool *pool;
+    const dumu_dm_model *dm;
+    const dumu_bp_model *bp;
+    int workers;             /* worker threads */
+    int threads;             /* inference threads per worker */
+    int max_upload_mb;       /* uploads over this many MiB get 413 */
+    int max_queue;           /* queued jobs beyond this get 429 */
+    const char *web_dir;     /* built web app (index.html + assets) */
+    const char *cors_origin; /* Access-Control-Allow-Origin value, NULL = no CORS headers */
+    atomic_int stopping;     /* set on SIGTERM: SSE streams end */
+};
+
+struct srv_upload; /* upload.c */
+
+/* Per-request state, MHD's *req_cls. */
+struct srv_req {
+    atomic_int refs; /* 1 for the request, +1 while an SSE content callback holds it */
+    double t0;       /* monotonic seconds at the first call, for the access log */
+    char method[16];
+    char path[160]; /* the URL as logged (cut) */
+    int route;      /* http.c's route number */
+    char id[SRV_ID_LEN + 1];
+    char stem[16];
+    int status;         /* the status sent, for the log */
+    atomic_llong bytes; /* body bytes sent */
+    struct srv_upload *upload;
+    char *body; /* JSON request body (re-transcribe), at most SRV_BODY_MAX bytes; owned */
+    size_t body_len;
+    int body_too_big;
+};
+
+#define SRV_BODY_MAX 65536
+
+/* Queues `resp` with status `status` (adding CORS headers) and destroys our reference. */
+enum MHD_Result srv_queue(const struct srv_server *s, struct MHD_Connection *c, struct srv_req *req,
+                          unsigned status, struct MHD_Response *resp, int64_t bytes);
+
+/* Replies with the JSON text `json` (copied). */
+enum MHD_Result srv_reply_json(const struct srv_server *s, struct MHD_Connection *c,
+                               struct srv_req *req, unsigned status, const char *json);
+
+/* Replies {"code": code, "message": message}. */
+enum MHD_Result srv_reply_error(const struct srv_server *s, struct MHD_Connection *c,
+                                struct srv_req *req, unsigned status, const char *code,
+                                const char *message);
+
+/* Drops one reference to `req` and frees it at zero. */
+void srv_req_release(struct srv_req *req);
+
+/* POST /api/process (upload.c): called for each handler call of the request. */
+enum MHD_Result srv_upload_handle(struct srv_server *s, struct MHD_Connection *c,
+                                  struct srv_req *req, const char *data, size_t *size);
+
+/* Frees an upload's state and removes its temporary file unless it was accepted. */
+void srv_upload_free(struct srv_upload *u);
+
+/* GET /api/progress/{id} (sse.c): answers the event stream of req->id. */
+enum MHD_Result srv_sse_handle(struct srv_server *s, struct MHD_Connection *c, struct srv_req *req);
+
+/* Starts the daemon on host:port. Returns NULL (logged) on failure. */
+struct MHD_Daemon *srv_http_start(struct srv_server *s, const char *host, int port);
+
+/* Stops accepting, ends the connections (SSE streams must have been woken) and joins. */
+void srv_http_stop(struct MHD_Daemon *d);
+
+#endif /* DUMU_SRV_HTTP_H */

@@ -1,0 +1,109 @@
+/* jobs.h - the durable job store of `dumu serve`: the SQLite job table, each job's event
+ * history (for Server-Sent Events) and the data directory's file layout.
+ *
+ * One srv_jobs per server, opened by serve.c and shared by every thread; all functions are
+ * thread-safe. Structs are copied out (srv_job in caller storage), nothing borrowed stays
+ * valid after a call except srv_jobs_data_dir(). Functions that return int give 0 on success
+ * and -1 on a database or file error (logged on stderr), unless they say otherwise.
+ */
+#ifndef DUMU_SRV_JOBS_H
+#define DUMU_SRV_JOBS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "params.h"
+
+enum srv_state { SRV_QUEUED, SRV_RUNNING, SRV_DONE, SRV_FAILED, SRV_CANCELLED };
+
+/* "queued", "running", "done", "failed" or "cancelled". */
+const char *srv_state_name(enum srv_state state);
+
+struct srv_job {
+    char id[SRV_ID_LEN + 1];
+    enum srv_state state;
+    double progress; /* 0..100 */
+    char stage[16];  /* queued | decode | tempo | separate | transcribe | midi */
+    char message[128];
+    char name[SRV_NAME_LEN]; /* sanitised upload base name: "song" for "My/song.flac" */
+    int64_t created;         /* unix seconds */
+    int64_t updated;
+    double duration; /* audio seconds; < 0 while unknown */
+    struct srv_params params;
+    double bpm; /* tempo of the result; 0 until done */
+    char error_code[32];
+    char error_message[256];
+};
+
+typedef struct srv_jobs srv_jobs;
+
+/* Opens (creating) DIR/dumu.db and the folders DIR/uploads and DIR/jobs, puts jobs left
+ * `running` by a crash back to `queued`, and removes stray temporary uploads. */
+int srv_jobs_open(const char *data_dir, srv_jobs **out);
+
+/* Closes the database; wakes nobody (callers stop their threads first). NULL is fine. */
+void srv_jobs_close(srv_jobs *jobs);
+
+/* Writes DATA_DIR/uploads/<id>.part ("part"), DATA_DIR/uploads/<id>.audio ("upload"),
+ * DATA_DIR/jobs/<id> ("dir") or DATA_DIR/jobs/<id>/<file> (any other `what`) into buf.
+ * `id` must be a valid job id (srv_id_valid), `what` our own constant. Returns -1 when it
+ * does not fit. */
+int srv_jobs_path(const srv_jobs *jobs, const char *id, const char *what, char *buf, size_t cap);
+
+/* Records a new queued job (fully written upload already renamed in place) and its first
+ * progress event, then wakes one worker. Durable when it returns. */
+int srv_jobs_insert(srv_jobs *jobs, const struct srv_job *job);
+
+/* 1 and *out when the job exists, 0 when not, -1 on error. */
+int srv_jobs_get(srv_jobs *jobs, const char *id, struct srv_job *out);
+
+/* Up to `cap` jobs, newest first; returns the count or -1. */
+int srv_jobs_list(srv_jobs *jobs, struct srv_job *out, int cap);
+
+/* Current numbers of queued and running jobs (kept in memory; never waits on the disk). */
+void srv_jobs_counts(srv_jobs *jobs, int *queued, int *running);
+
+/* Waits up to `timeout_ms` for a queued job, marks the oldest one running and copies it to
+ * *out. Returns 1 when it claimed one, 0 on timeout or after srv_jobs_wake. */
+int srv_jobs_claim(srv_jobs *jobs, struct srv_job *out, int timeout_ms);
+
+/* A running job's progress: updates the row and appends a `progress` event. */
+void srv_jobs_progress(srv_jobs *jobs, const char *id, double progress, const char *stage,
+                       const char *message);
+
+/* Ends a running job: SRV_DONE (with its tempo and duration; appends `done`) or SRV_FAILED
+ * (appends `error` with code/message). A job removed meanwhile is only counted down. */
+void srv_jobs_finish(srv_jobs *jobs, const char *id, enum srv_state state, double bpm,
+                     double duration, const char *code, const char *message);
+
+/* Puts a running job back to queued (the server is stopping; it re-runs on the next start). */
+void srv_jobs_requeue(srv_jobs *jobs, const char *id);
+
+/* After a re-transcription: the job's new parameters. */
+int srv_jobs_set_params(srv_jobs *jobs, const char *id, const struct srv_params *params);
+
+/* Deletes the job's row and files. A queued job's history gets a final `error` event with
+ * code "cancelled" for connected SSE clients. Returns 1 and *was (the state it had), 0 when
+ * it does not exist, -1 on error. A running job's files are removed by its worker
+ * afterwards (srv_jobs_remove_files), since it may still be writing them. */
+int srv_jobs_remove(srv_jobs *jobs, const char *id, enum srv_state *was);
+
+/* Removes the job's upload, temporary upload and result folder; missing files are fine. */
+void srv_jobs_remove_files(const srv_jobs *jobs, const char *id);
+
+/* Deletes finished jobs (done, failed) last updated before `before` (unix seconds), their
+ * files and histories, plus result folders and uploads that have no row. Returns the count. */
+int srv_jobs_expire(srv_jobs *jobs, int64_t before);
+
+/* For one SSE stream: waits up to `timeout_ms` for events of `id` with ids > *after and
+ * returns them as one malloc'd block of SSE text in *text (free with free), *len bytes,
+ * advancing *after. *final is set once the block holds the job's done/error event. Returns
+ * 1 with events, 0 on timeout or wake (no text), -1 when the job has no history (unknown).
+ */
+int srv_jobs_events(srv_jobs *jobs, const char *id, int64_t *after, int timeout_ms, char **text,
+                    size_t *len, int *final);
+
+/* Wakes every waiting worker and SSE stream (shutdown); later waits return at once. */
+void srv_jobs_wake(srv_jobs *jobs);
+
+#endif /* DUMU_SRV_JOBS_H */

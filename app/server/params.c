@@ -1,0 +1,278 @@
+/* params.c - parsing of untrusted request bytes (see params.h).
+ *
+ * Numbers are parsed from a bounded local copy with strtod, so no input is ever read past
+ * its length and nothing non-finite gets through. JSON bodies go through cJSON, which is
+ * bounded by the body length the HTTP side already capped.
+ */
+#include "params.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dumu/dumu.h"
+
+struct srv_params srv_params_default(void) {
+    struct srv_params p;
+    memset(&p, 0, sizeof p);
+    p.onset_threshold = 0.5;
+    p.frame_threshold = 0.3;
+    p.min_note_ms = SRV_MIN_NOTE_DEF;
+    strcpy(p.stems, "bass");
+    p.bpm = 0.0;
+    strcpy(p.mode, "bass");
+    strcpy(p.quantize, "off");
+    p.quantize_strength = 100.0;
+    return p;
+}
+
+/* Parses `len` bytes as a finite decimal number in [lo, hi]. */
+static int parse_number(const char *s, size_t len, double lo, double hi, double *out) {
+    char buf[64];
+    if (len == 0 || len >= sizeof buf) return -1;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(buf, &end);
+    if (errno || end == buf || *end || !isfinite(v) || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+/* Normalises a stems list of `len` bytes into out: "all" when every source is named. */
+static int parse_stems(const char *s, size_t len, char out[SRV_STEMS_LEN]) {
+    uint32_t mask = 1u << DUMU_SOURCE_BASS;
+    if (len == 3 && memcmp(s, "all", 3) == 0) {
+        mask = (1u << DUMU_DM_N_SOURCES) - 1;
+    } else {
+        size_t i = 0;
+        while (i <= len) {
+            size_t j = i;
+            while (j < len && s[j] != ',')
+                j++;
+            int found = 0;
+            for (int k = 0; k < DUMU_DM_N_SOURCES; k++) {
+                const char *name = dumu_source_name((dumu_source)k);
+                if (strlen(name) == j - i && memcmp(name, s + i, j - i) == 0) {
+                    mask |= 1u << k;
+                    found = 1;
+                }
+            }
+            if (!found) return -1;
+            i = j + 1;
+        }
+    }
+    if (mask == (1u << DUMU_DM_N_SOURCES) - 1) {
+        strcpy(out, "all");
+        return 0;
+    }
+    out[0] = '\0';
+    for (int k = 0; k < DUMU_DM_N_SOURCES; k++) {
+        if (!(mask & (1u << k))) continue;
+        if (out[0]) strcat(out, ",");
+        strcat(out, dumu_source_name((dumu_source)k));
+    }
+    return 0;
+}
+
+uint32_t srv_stems_mask(const char *stems) {
+    char norm[SRV_STEMS_LEN];
+    uint32_t mask = 1u << DUMU_SOURCE_BASS;
+    if (parse_stems(stems, strlen(stems), norm)) return mask;
+    if (strcmp(norm, "all") == 0) return (1u << DUMU_DM_N_SOURCES) - 1;
+    for (int k = 0; k < DUMU_DM_N_SOURCES; k++)
+        if (strstr(norm, dumu_source_name((dumu_source)k))) mask |= 1u << k;
+    return mask;
+}
+
+static int parse_mode(const char *s, size_t len, char out[SRV_MODE_LEN]) {
+    if ((len == 4 && memcmp(s, "bass", 4) == 0) || (len == 3 && memcmp(s, "raw", 3) == 0)) {
+        memcpy(out, s, len);
+        out[len] = '\0';
+        return 0;
+    }
+    return -1;
+}
+
+static int parse_quantize(const char *s, size_t len, char out[SRV_MODE_LEN]) {
+    char buf[SRV_MODE_LEN];
+    int32_t steps;
+    if (len == 0 || len >= sizeof buf) return -1;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    if (strcmp(buf, "off") != 0 && dumu_quantize_parse_grid(buf, &steps, NULL)) return -1;
+    memcpy(out, buf, len + 1);
+    return 0;
+}
+
+int32_t srv_quantize_steps(const char *quantize) {
+    int32_t steps = 0;
+    if (strcmp(quantize, "off") == 0 || dumu_quantize_parse_grid(quantize, &steps, NULL)) return 0;
+    return steps;
+}
+
+int srv_params_set(struct srv_params *p, const char *key, const char *value, size_t len, char *why,
+                   size_t cap) {
+    /* An empty value means "not given": HTML forms send empty fields. */
+    struct srv_params d = srv_params_default();
+    int bad = 0;
+    if (strcmp(key, "onset_threshold") == 0) {
+        if (!len)
+            p->onset_threshold = d.onset_threshold;
+        else
+            bad = parse_number(value, len, 0.0, 1.0, &p->onset_threshold);
+    } else if (strcmp(key, "frame_threshold") == 0) {
+        if (!len)
+            p->frame_threshold = d.frame_threshold;
+        else
+            bad = parse_number(value, len, 0.0, 1.0, &p->frame_threshold);
+    } else if (strcmp(key, "min_note_ms") == 0) {
+        if (!len)
+            p->min_note_ms = d.min_note_ms;
+        else
+            bad = parse_number(value, len, 10.0, 2000.0, &p->min_note_ms);
+    } else if (strcmp(key, "bpm") == 0) {
+        if (!len || (len == 4 && memcmp(value, "auto", 4) == 0))
+            p->bpm = 0.0;
+        else
+            bad = parse_number(value, len, 30.0, 300.0, &p->bpm);
+    } else if (strcmp(key, "stems") == 0) {
+        if (!len)
+            strcpy(p->stems, d.stems);
+        else
+            bad = parse_stems(value, len, p->stems);
+    } else if (strcmp(key, "mode") == 0) {
+        if (!len)
+            strcpy(p->mode, d.mode);
+        else
+            bad = parse_mode(value, len, p->mode);
+    } else if (strcmp(key, "quantize") == 0) {
+        if (!len)
+            strcpy(p->quantize, d.quantize);
+        else
+            bad = parse_quantize(value, len, p->quantize);
+    } else if (strcmp(key, "quantize_strength") == 0) {
+        if (!len)
+            p->quantize_strength = d.quantize_strength;
+        else
+            bad = parse_number(value, len, 0.0, 100.0, &p->quantize_strength);
+    } else {
+        snprintf(why, cap, "unknown field '%.40s'", key);
+        return -1;
+    }
+    if (bad) {
+        static const char *const ranges[][2] = {
+            {"onset_threshold", "a number 0..1"},
+            {"frame_threshold", "a number 0..1"},
+            {"min_note_ms", "a number 10..2000"},
+            {"bpm", "a number 30..300 or auto"},
+            {"stems", "bass, all or a comma list of drums,bass,other,vocals"},
+            {"mode", "bass or raw"},
+            {"quantize", "off, 1/4, 1/8, 1/16, 1/32, 1/8t, 1/16t or 1/32t"},
+            {"quantize_strength", "a number 0..100"},
+        };
+        const char *want = "valid";
+        for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++)
+            if (strcmp(key, ranges[i][0]) == 0) want = ranges[i][1];
+        snprintf(why, cap, "%s must be %s", key, want);
+        return -1;
+    }
+    return 0;
+}
+
+int srv_params_from_json(struct srv_params *p, const char *body, size_t len, char *why,
+                         size_t cap) {
+    size_t i = 0;
+    while (i < len && (body[i] == ' ' || body[i] == '\n' || body[i] == '\r' || body[i] == '\t'))
+        i++;
+    if (i == len) return 0;
+    cJSON *root = cJSON_ParseWithLength(body, len);
+    if (!root || !cJSON_IsObject(root)) {
+        snprintf(why, cap, "the body must be a JSON object");
+        cJSON_Delete(root);
+        return -1;
+    }
+    struct srv_params q = *p;
+    int rc = 0;
+    const cJSON *item;
+    cJSON_ArrayForEach(item, root) {
+        const char *key = item->string ? item->string : "";
+        char text[64];
+        size_t n;
+        if (strcmp(key, "mode") == 0 || strcmp(key, "quantize") == 0) {
+            if (!cJSON_IsString(item)) goto wrong_type;
+            n = strlen(item->valuestring);
+            if (srv_params_set(&q, key, item->valuestring, n, why, cap)) goto fail;
+        } else if (strcmp(key, "onset_threshold") == 0 || strcmp(key, "frame_threshold") == 0 ||
+                   strcmp(key, "min_note_ms") == 0 || strcmp(key, "quantize_strength") == 0) {
+            if (!cJSON_IsNumber(item)) goto wrong_type;
+            n = (size_t)snprintf(text, sizeof text, "%.17g", item->valuedouble);
+            if (srv_params_set(&q, key, text, n, why, cap)) goto fail;
+        } else {
+            snprintf(why, cap, "unknown field '%.40s'", key);
+            goto fail;
+        }
+        continue;
+wrong_type:
+        snprintf(why, cap, "%.40s has the wrong type", key);
+        goto fail;
+    }
+    *p = q;
+    goto done;
+fail:
+    rc = -1;
+done:
+    cJSON_Delete(root);
+    return rc;
+}
+
+int srv_id_valid(const char *s) {
+    if (!s || strlen(s) != SRV_ID_LEN) return 0;
+    for (int i = 0; i < SRV_ID_LEN; i++) {
+        char c = s[i];
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (c != '-') return 0;
+        } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int srv_parse_last_event_id(const char *s, int64_t *out) {
+    if (!s || !*s || strlen(s) > 16) return -1;
+    int64_t v = 0;
+    for (const char *c = s; *c; c++) {
+        if (*c < '0' || *c > '9') return -1;
+        v = v * 10 + (*c - '0');
+    }
+    if (v > ((int64_t)1 << 53)) return -1;
+    *out = v;
+    return 0;
+}
+
+void srv_sanitize_name(const char *name, char out[SRV_NAME_LEN]) {
+    const char *base = name ? name : "";
+    for (const char *c = base; *c; c++)
+        if (*c == '/' || *c == '\\') base = c + 1;
+    size_t len = strlen(base);
+    const char *dot = strrchr(base, '.');
+    if (dot && dot != base) len = (size_t)(dot - base);
+    while (len && *base == '.') {
+        base++;
+        len--;
+    }
+    if (len > SRV_NAME_LEN - 1) len = SRV_NAME_LEN - 1;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)base[i];
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '.' || c == '_' || c == '-';
+        out[i] = ok ? (char)c : '_';
+    }
+    out[len] = '\0';
+    if (!len) strcpy(out, "audio");
+}

@@ -1,0 +1,64 @@
+/* params.h - parsing of untrusted request bytes for `dumu serve`: job parameters (multipart
+ * fields and JSON bodies), job ids, Last-Event-ID, stem lists and upload file names.
+ *
+ * Everything here is pure: no I/O, no globals, no allocation that outlives a call. The fuzz
+ * target tests/fuzz/fuzz_server_params.c compiles params.c in directly. Every function is
+ * thread-safe. Error texts go to a caller buffer `why` of `cap` bytes (one line, for the
+ * {code, message} reply).
+ */
+#ifndef DUMU_SRV_PARAMS_H
+#define DUMU_SRV_PARAMS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SRV_ID_LEN       36 /* UUID v4 text, lowercase: 8-4-4-4-12 */
+#define SRV_STEMS_LEN    32 /* "drums,bass,other,vocals" plus NUL fits */
+#define SRV_MODE_LEN     8
+#define SRV_NAME_LEN     96 /* sanitised upload base name, NUL included */
+#define SRV_MIN_NOTE_DEF 127.7
+
+/* A job's user-set parameters, as the API names them. */
+struct srv_params {
+    double onset_threshold;      /* 0..1, default 0.5 */
+    double frame_threshold;      /* 0..1, default 0.3 */
+    double min_note_ms;          /* 10..2000, default 127.7 */
+    char stems[SRV_STEMS_LEN];   /* normalised: "bass", "all" or a comma list in network order */
+    double bpm;                  /* 30..300; 0 = detect */
+    char mode[SRV_MODE_LEN];     /* "bass" (one clean line) | "raw" (Basic Pitch's notes) */
+    char quantize[SRV_MODE_LEN]; /* "off" or a grid name: 1/4 1/8 1/16 1/32 1/8t 1/16t 1/32t */
+    double quantize_strength;    /* 0..100 percent, default 100 */
+};
+
+struct srv_params srv_params_default(void);
+
+/* Sets the field `key` from the text `value` (`len` bytes, not NUL-terminated). Returns 0, or
+ * -1 with a reason in `why` for an unknown key or a bad value. */
+int srv_params_set(struct srv_params *p, const char *key, const char *value, size_t len, char *why,
+                   size_t cap);
+
+/* Applies a JSON object body (`len` bytes) of the re-transcribe endpoint to `p`: keys
+ * onset_threshold, frame_threshold, min_note_ms (numbers) and mode (string), all optional.
+ * An empty body changes nothing. Returns 0, or -1 with `why` (malformed JSON, not an object,
+ * unknown key, wrong type, out of range); `p` is unchanged on failure. */
+int srv_params_from_json(struct srv_params *p, const char *body, size_t len, char *why, size_t cap);
+
+/* The grid steps per beat of a quantize value ("off": 0). */
+int32_t srv_quantize_steps(const char *quantize);
+
+/* The bit mask of dumu_source values named by a normalised stems string (bass always set). */
+uint32_t srv_stems_mask(const char *stems);
+
+/* 1 when `s` is a lowercase UUID text of exactly SRV_ID_LEN characters, else 0. */
+int srv_id_valid(const char *s);
+
+/* Parses a Last-Event-ID header value: a decimal integer 0..2^53. Returns 0 and *out, or -1
+ * (NULL, empty, junk or out of range: the caller then sends the whole history). */
+int srv_parse_last_event_id(const char *s, int64_t *out);
+
+/* Writes the base name of a client-sent file name (after the last '/' or '\\', without its
+ * extension), every byte outside [A-Za-z0-9._-] replaced by '_', leading dots dropped, cut to
+ * SRV_NAME_LEN - 1 bytes; "audio" when nothing is left. `name` may be NULL. */
+void srv_sanitize_name(const char *name, char out[SRV_NAME_LEN]);
+
+#endif /* DUMU_SRV_PARAMS_H */

@@ -1,0 +1,40 @@
+/* worker.h - the worker pool of `dumu serve` and everything in it that calls libdumu:
+ * extraction jobs, the re-transcription of a cached bass stem, and the result files.
+ *
+ * The pool borrows the models and the job store (both outlive it: serve.c frees them after
+ * srv_pool_stop). The models are shared read-only by all workers and by re-transcriptions
+ * running on HTTP threads. All functions are thread-safe.
+ */
+#ifndef DUMU_SRV_WORKER_H
+#define DUMU_SRV_WORKER_H
+
+#include "dumu/dumu.h"
+
+#include "jobs.h"
+
+typedef struct srv_pool srv_pool;
+
+/* Starts `n_workers` threads, each running jobs with `n_threads` inference threads. */
+int srv_pool_start(srv_jobs *jobs, const dumu_dm_model *dm, const dumu_bp_model *bp, int n_workers,
+                   int n_threads, srv_pool **out);
+
+/* Asks the worker running job `id` to stop at its next chunk and delete the job's files
+ * (the job's row is removed by the caller). Returns 1 when a worker was running it. */
+int srv_pool_cancel(srv_pool *pool, const char *id);
+
+/* Expected processing seconds per minute of audio: a moving average of the jobs done so far,
+ * or a benchmark figure scaled to the thread count before the first one. */
+double srv_pool_seconds_per_minute(srv_pool *pool);
+
+/* Stops every worker at its next chunk, puts their jobs back to queued, joins and frees the
+ * pool. NULL is fine. */
+void srv_pool_stop(srv_pool *pool);
+
+/* Re-runs Basic Pitch, notes and MIDI on the done job's cached bass stem with `params`
+ * (tempo fixed to the job's), replaces its result files and returns the new result body
+ * (malloc'd JSON, free with free) in *json. Runs on the caller's thread. */
+dumu_status srv_retranscribe(srv_jobs *jobs, const dumu_bp_model *bp, int n_threads,
+                             const struct srv_job *job, const struct srv_params *params,
+                             char **json, dumu_error *err);
+
+#endif /* DUMU_SRV_WORKER_H */

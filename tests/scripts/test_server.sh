@@ -1,0 +1,255 @@
+#!/usr/bin/env bash
+# `dumu serve` end to end: a real server on a loopback port (--port 0, the port is read from
+# its log) and curl as the client. Upload -> SSE to done -> result, MIDI (parsed with Debian's
+# python3-mido), stems; Last-Event-ID replay; re-transcribe; cancel; kill -9 during a job and
+# restart on the same data dir (the job completes); every bad input gets its status and
+# {code, message}; queue full (429 + Retry-After); SIGTERM stops it cleanly.
+set -uo pipefail
+CLI=${DUMU_CLI:?run through ctest}
+TD=${DUMU_TESTDATA_DIR:?}
+export DUMU_MODELS_DIR=${DUMU_MODELS_DIR:?}
+PY=/usr/bin/python3
+tmp=$(mktemp -d)
+pid=
+cleanup() {
+    [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+passed=0 failed=0
+
+expect() { # expect NAME CONDITION-CMD...
+    local name=$1; shift
+    if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL $name"; fi
+}
+# status NAME WANT CURL-ARGS...: the HTTP status of a request (body in $tmp/body, headers in
+# $tmp/headers); an error status must come with a JSON {code, message} body.
+status() {
+    local name=$1 want=$2; shift 2
+    local got
+    got=$(curl -s -o "$tmp/body" -D "$tmp/headers" -w '%{http_code}' --max-time 60 "$@")
+    if [[ $got =~ ^($want)$ ]]; then passed=$((passed + 1)); else
+        failed=$((failed + 1)); echo "FAIL $name: HTTP $got, expected $want"; head -c 300 "$tmp/body"; echo
+    fi
+}
+json() { # json FILE PY-EXPR-ON-d
+    $PY -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"
+}
+is_error_json() { $PY -c "import json,sys; d=json.load(open(sys.argv[1])); assert isinstance(d['code'], str) and d['message']" "$tmp/body"; }
+
+start_server() { # start_server ARGS...: sets pid and B (base URL)
+    local skip port=
+    skip=$(wc -l <"$tmp/server.log")
+    "$CLI" serve --port 0 --data-dir "$tmp/data" "$@" >>"$tmp/server.log" 2>&1 &
+    pid=$!
+    for _ in $(seq 1 300); do
+        port=$(tail -n +$((skip + 1)) "$tmp/server.log" | grep -o 'listening on http://127.0.0.1:[0-9]*' | cut -d: -f3)
+        [[ -n $port ]] && break
+        sleep 0.1
+    done
+    B=http://127.0.0.1:$port
+    [[ -n $port ]] || { echo "server did not start"; cat "$tmp/server.log"; exit 1; }
+}
+wait_state() { # wait_state ID STATE SECONDS
+    for _ in $(seq 1 $(($3 * 10))); do
+        curl -s "$B/api/jobs/$1" -o "$tmp/state.json"
+        [[ $(json "$tmp/state.json" "d.get('state')" 2>/dev/null) == "$2" ]] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+upload() { # upload FILE [CURL-ARGS...]: prints the job id
+    local f=$1; shift
+    curl -s -F "file=@$f" "$@" "$B/api/process" | $PY -c "import json,sys; print(json.load(sys.stdin)['job_id'])"
+}
+
+ffmpeg -loglevel error -y -t 8 -i "$TD/dm04_openmsx_train_filled_with_cash/mix.flac" "$tmp/clip.flac"
+ffmpeg -loglevel error -y -t 4 -i "$TD/dm04_openmsx_train_filled_with_cash/mix.flac" "$tmp/short.flac"
+
+: >"$tmp/server.log"
+start_server
+status health 200 "$B/health"
+expect health-body $PY -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['status']=='ok' and d['models_loaded']=={'htdemucs':True,'basic_pitch':True} and d['workers']==1" "$tmp/body"
+
+# ---- upload -> SSE -> result ------------------------------------------------------------
+status upload 202 -F "file=@$tmp/clip.flac;filename=My Song (live).flac" "$B/api/process"
+id=$(json "$tmp/body" "d['job_id']")
+expect upload-queued test "$(json "$tmp/body" "d['state']")" = queued
+curl -sN --max-time 150 "$B/api/progress/$id" >"$tmp/sse.txt"
+expect sse-retry-first test "$(head -1 "$tmp/sse.txt")" = "retry: 2000"
+expect sse-progress grep -q '^event: progress' "$tmp/sse.txt"
+expect sse-stages grep -q '"stage":"separate"' "$tmp/sse.txt"
+expect sse-done-last test "$(grep '^event:' "$tmp/sse.txt" | tail -1)" = "event: done"
+expect sse-ids-increase $PY -c "
+import sys
+ids = [int(l[4:]) for l in open(sys.argv[1]) if l.startswith('id: ')]
+assert len(ids) >= 3 and ids == sorted(set(ids)), ids" "$tmp/sse.txt"
+last=$(grep '^id: ' "$tmp/sse.txt" | tail -1 | cut -c5-)
+curl -sN --max-time 20 -H "Last-Event-ID: $((last - 1))" "$B/api/progress/$id" >"$tmp/sse2.txt"
+expect sse-resume-only-newer test "$(grep -c '^id: ' "$tmp/sse2.txt")" = 1
+expect sse-resume-done grep -q '^event: done' "$tmp/sse2.txt"
+
+status result 200 "$B/api/result/$id"
+cp "$tmp/body" "$tmp/result.json"
+expect result-bpm $PY -c "import json,sys; b=json.load(open(sys.argv[1]))['bpm']; assert abs(b-90)/90 < 0.04, b" "$tmp/result.json"
+expect result-notes $PY -c "
+import json,sys; d=json.load(open(sys.argv[1]))
+assert d['n_notes'] == len(d['notes']) > 0
+assert all(1 <= n['velocity'] <= 127 and 0 <= n['start'] < n['end'] <= 8.1 for n in d['notes'])
+assert d['filename'] == 'My_Song__live_-bass.mid', d['filename']
+assert abs(d['duration'] - 8) < 0.01" "$tmp/result.json"
+json "$tmp/result.json" "d['midi_b64']" | base64 -d >"$tmp/b64.mid"
+expect result-midi-mthd test "$(head -c 4 "$tmp/b64.mid")" = MThd
+status midi-download 200 "$B/api/jobs/$id/midi"
+expect midi-disposition grep -qi '^Content-Disposition: attachment; filename="My_Song__live_-bass.mid"' "$tmp/headers"
+expect midi-same-bytes cmp -s "$tmp/body" "$tmp/b64.mid"
+expect midi-parses $PY - "$tmp/body" "$tmp/result.json" <<'PYEOF'
+import json, sys, mido
+mid = mido.MidiFile(sys.argv[1]); js = json.load(open(sys.argv[2]))
+ons = [m for t in mid.tracks for m in t if m.type == "note_on" and m.velocity > 0]
+assert len(ons) == js["n_notes"] > 0, (len(ons), js["n_notes"])
+# the tempo map follows the beats: its median tempo is the reported one
+tempos = sorted(m.tempo for t in mid.tracks for m in t if m.type == "set_tempo")
+assert abs(mido.tempo2bpm(tempos[len(tempos) // 2]) - js["bpm"]) / js["bpm"] < 0.03, tempos
+keys = [m.key for t in mid.tracks for m in t if m.type == "key_signature"]
+sigs = [m.numerator for t in mid.tracks for m in t if m.type == "time_signature"]
+assert len(keys) == 1 and js["key"]["name"].startswith(keys[0].rstrip("m")), (keys, js["key"])
+assert str(sigs[-1]) + "/4" == js["time_signature"], (sigs, js["time_signature"])
+assert js["mode"] == "bass" and len(js["beats"]) > 8
+PYEOF
+status musicxml 200 "$B/api/jobs/$id/musicxml"
+expect musicxml-body grep -q "<score-partwise" "$tmp/body"
+expect musicxml-disposition grep -qi 'filename="My_Song__live_-bass.musicxml"' "$tmp/headers"
+status tab 200 "$B/api/jobs/$id/tab"
+expect tab-four-strings test "$(grep -c '^[GDAE]|' "$tmp/body")" -gt 0 -a "$(grep -c '^B|' "$tmp/body")" = 0
+status tab-five 200 "$B/api/jobs/$id/tab?strings=5"
+expect tab-five-strings grep -q "^B|" "$tmp/body"
+status tab-bad-strings 400 "$B/api/jobs/$id/tab?strings=7"
+status stem-bass 200 "$B/api/jobs/$id/stems/bass"
+expect stem-is-wav $PY -c "
+import sys, wave
+w = wave.open(sys.argv[1]); assert w.getsampwidth() == 2 and w.getframerate() == 44100
+assert abs(w.getnframes() - 8 * 44100) <= 1, w.getnframes()" "$tmp/body"
+status stem-not-kept 404 "$B/api/jobs/$id/stems/drums"
+status job 200 "$B/api/jobs/$id"
+expect job-done test "$(json "$tmp/body" "(d['state'], d['progress'], d['stems'])")" = "('done', 100, ['bass'])"
+status jobs-list 200 "$B/api/jobs"
+expect jobs-list-has-it grep -q "$id" "$tmp/body"
+
+# ---- re-transcribe: a higher onset threshold gives fewer notes, in seconds ----------------
+n0=$(json "$tmp/result.json" "d['n_notes']")
+t0=$(date +%s.%N)
+status retranscribe 200 -X POST -H 'Content-Type: application/json' -d '{"onset_threshold": 0.9}' "$B/api/jobs/$id/transcribe"
+t1=$(date +%s.%N)
+n1=$(json "$tmp/body" "d['n_notes']")
+expect retranscribe-fewer-notes test "$n1" -lt "$n0"
+expect retranscribe-fast $PY -c "import sys; assert float(sys.argv[2]) - float(sys.argv[1]) < 10" "$t0" "$t1"
+expect retranscribe-same-tempo test "$(json "$tmp/body" "d['bpm']")" = "$(json "$tmp/result.json" "d['bpm']")"
+status result-replaced 200 "$B/api/result/$id"
+expect result-replaced-count test "$(json "$tmp/body" "d['n_notes']")" = "$n1"
+status job-params 200 "$B/api/jobs/$id"
+expect job-params-stored test "$(json "$tmp/body" "d['params']['onset_threshold']")" = 0.9
+status retranscribe-raw 200 -X POST -H 'Content-Type: application/json' \
+    -d '{"onset_threshold": 0.5, "mode": "raw", "quantize": "1/16", "quantize_strength": 100}' \
+    "$B/api/jobs/$id/transcribe"
+expect retranscribe-raw-mode test "$(json "$tmp/body" "(d['mode'], d['params']['quantize'])")" = "('raw', '1/16')"
+expect retranscribe-raw-differs test "$(json "$tmp/body" "d['n_notes']")" != "$n0"
+status retranscribe-bad-quantize 400 -X POST -d '{"quantize": "1/7"}' "$B/api/jobs/$id/transcribe"
+status retranscribe-bad 400 -X POST -d '{"onset_threshold": 3}' "$B/api/jobs/$id/transcribe"
+expect retranscribe-bad-json is_error_json
+status retranscribe-junk 400 -X POST -d '{"onset' "$B/api/jobs/$id/transcribe"
+
+# ---- cancel a running job ---------------------------------------------------------------
+cid=$(upload "$tmp/clip.flac" -F stems=all)
+curl -sN --max-time 120 "$B/api/progress/$cid" >"$tmp/sse-cancel.txt" &
+ssepid=$!
+expect cancel-running wait_state "$cid" running 60
+status cancel 200 -X DELETE "$B/api/jobs/$cid"
+expect cancel-state test "$(json "$tmp/body" "d['state']")" = cancelled
+wait "$ssepid"
+expect cancel-sse-error test "$(grep '^event:' "$tmp/sse-cancel.txt" | tail -1)" = "event: error"
+expect cancel-sse-code grep -q '"code":"cancelled"' "$tmp/sse-cancel.txt"
+status cancelled-gone 404 "$B/api/jobs/$cid"
+# The worker stops at its next chunk (a few seconds) and removes the job's files.
+for _ in $(seq 1 300); do
+    [[ -e $tmp/data/jobs/$cid || -e $tmp/data/uploads/$cid.audio ]] || break
+    sleep 0.1
+done
+expect cancel-files-gone test ! -e "$tmp/data/jobs/$cid" -a ! -e "$tmp/data/uploads/$cid.audio"
+status delete-done 200 -X DELETE "$B/api/jobs/$id"
+expect delete-done-state test "$(json "$tmp/body" "d['state']")" = deleted
+status deleted-gone 404 "$B/api/result/$id"
+
+# ---- bad input: status + {code, message}, and the server stays up ------------------------
+head -c 100000 /dev/urandom >"$tmp/noise.mp3"
+: >"$tmp/empty.wav"
+status not-audio 415 -F "file=@$tmp/noise.mp3" "$B/api/process"
+expect not-audio-json is_error_json
+status empty-file 415 -F "file=@$tmp/empty.wav" "$B/api/process"
+status bad-param 400 -F "file=@$tmp/short.flac" -F onset_threshold=1.5 "$B/api/process"
+expect bad-param-json is_error_json
+status bad-stems 400 -F "file=@$tmp/short.flac" -F stems=kazoo "$B/api/process"
+status unknown-field 400 -F "file=@$tmp/short.flac" -F colour=blue "$B/api/process"
+status no-file 400 -F onset_threshold=0.5 "$B/api/process"
+status not-multipart 400 -H 'Content-Type: application/json' -d '{}' "$B/api/process"
+{ printf -- '--XYZ\r\nContent-Disposition: form-data; name="file"; filename="a.flac"\r\n\r\n'
+  head -c 200000 "$tmp/short.flac"; } >"$tmp/truncated.bin"
+status truncated-multipart 400 -H 'Content-Type: multipart/form-data; boundary=XYZ' --data-binary "@$tmp/truncated.bin" "$B/api/process"
+expect truncated-json is_error_json
+status wrong-method 405 -X PUT "$B/api/process"
+expect wrong-method-allow grep -qi '^Allow: POST' "$tmp/headers"
+status wrong-method-job 405 -X POST "$B/api/jobs/$id"
+status unknown-id 404 "$B/api/jobs/0b1e6c2a-3f4d-4e5f-8a9b-0c1d2e3f4a5b"
+status unknown-id-sse 404 "$B/api/progress/0b1e6c2a-3f4d-4e5f-8a9b-0c1d2e3f4a5b"
+status malformed-id 404 "$B/api/result/..%2F..%2Fdumu.db"
+status unknown-route 404 "$B/api/nope"
+status oversized-headers '431|400|413' -H "X-Big: $(head -c 100000 /dev/zero | tr '\0' a)" "$B/health"
+status static-traversal '404|200' "$B/..%2F..%2Fetc%2Fpasswd"
+expect static-no-leak bash -c "! grep -q root: '$tmp/body'"
+status health-after-bad-input 200 "$B/health"
+
+# ---- kill -9 during a job; the restarted server completes it ----------------------------
+kid=$(upload "$tmp/clip.flac")
+expect kill-running wait_state "$kid" running 60
+sleep 1
+kill -9 "$pid"; wait "$pid" 2>/dev/null
+start_server --max-upload-mb 1 --max-queue 1
+expect kill-requeued-or-running bash -c "curl -s '$B/api/jobs/$kid' | grep -q '\"state\":\"\\(queued\\|running\\)\"'"
+
+# While it runs (queue limit 1): over the upload limit, with and without Content-Length.
+head -c 3000000 /dev/urandom >"$tmp/big.bin"
+status too-large 413 -F "file=@$tmp/big.bin" "$B/api/process"
+expect too-large-json is_error_json
+status too-large-chunked 413 -H 'Transfer-Encoding: chunked' -F "file=@$tmp/big.bin" "$B/api/process"
+expect queue-running wait_state "$kid" running 60
+status queue-one 202 -F "file=@$tmp/short.flac" "$B/api/process"
+qid=$(json "$tmp/body" "d['job_id']")
+status queue-full 429 -F "file=@$tmp/short.flac" "$B/api/process"
+expect queue-full-retry-after grep -qi '^Retry-After: [0-9]' "$tmp/headers"
+status queued-delete 200 -X DELETE "$B/api/jobs/$qid"
+expect queued-delete-state test "$(json "$tmp/body" "d['state']")" = cancelled
+
+curl -sN --max-time 150 "$B/api/progress/$kid" >"$tmp/sse-kill.txt"
+expect kill-sse-done test "$(grep '^event:' "$tmp/sse-kill.txt" | tail -1)" = "event: done"
+status kill-result 200 "$B/api/result/$kid"
+expect kill-result-notes $PY -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['n_notes'] > 0 and abs(d['bpm']-90)/90 < 0.04" "$tmp/body"
+expect kill-upload-removed test ! -e "$tmp/data/uploads/$kid.audio"
+status health-end 200 "$B/health"
+expect health-end-idle test "$(json "$tmp/body" "(d['queue_depth'], d['running'])")" = "(0, 0)"
+status openapi 200 "$B/openapi.json"
+expect openapi-paths $PY -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['openapi'].startswith('3.0') and '/api/progress/{id}' in d['paths']" "$tmp/body"
+status docs 200 "$B/docs"
+expect docs-self-contained bash -c "! grep -qi '<script[^>]*src=' '$tmp/body'"
+expect access-log grep -q '^GET /health 200 ' "$tmp/server.log"
+
+# ---- SIGTERM: a clean stop -----------------------------------------------------------------
+kill -TERM "$pid"
+for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+wait "$pid"; code=$?
+pid=
+expect sigterm-exit-0 test "$code" = 0
+expect sigterm-logged grep -q 'dumu serve: stopped' "$tmp/server.log"
+
+echo "$passed passed, $failed failed"
+[[ $failed == 0 ]] || { echo "--- server log (tail)"; tail -40 "$tmp/server.log"; }
+[[ $failed == 0 ]]

@@ -1,0 +1,330 @@
+// End-to-end test of the web app in Debian's Chromium against a real `dumu serve`.
+//
+// Needs DUMU_URL (the server, already started with --web-dir web/dist) and DUMU_E2E_CLIP (a
+// short song); tests/scripts/test_web.sh provides both. Walks what a musician does: pick a
+// file, watch the progress reach 100 %, see tempo, meter and key, download the MIDI (parsed),
+// MusicXML and bass tab, play the preview, switch to Basic Pitch's raw notes, quantise, move a
+// slider and see the notes change; then a refused file, a cancel of a run with advanced
+// settings, the 404 page, and a phone-sized screen. Screenshots go to web/e2e-screenshots/
+// (DUMU_E2E_SHOTS overrides).
+import { mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const base = process.env.DUMU_URL;
+const clip = process.env.DUMU_E2E_CLIP;
+if (!base || !clip) {
+  console.error('e2e: set DUMU_URL (a running `dumu serve --web-dir web/dist`) and DUMU_E2E_CLIP (an audio file);');
+  console.error('     tests/scripts/test_web.sh does both.');
+  process.exit(2);
+}
+const shots = process.env.DUMU_E2E_SHOTS ?? join(dirname(fileURLToPath(import.meta.url)), '..', 'e2e-screenshots');
+mkdirSync(shots, { recursive: true });
+
+let checks = 0;
+function check(cond, what) {
+  if (!cond) throw new Error(`check failed: ${what}`);
+  checks++;
+  console.log(`ok ${checks} - ${what}`);
+}
+
+// Counts note-on events (velocity > 0) and reads the tempo map of a Standard MIDI File; throws
+// on a malformed file.
+function parseMidi(bytes) {
+  const text = (o, n) => String.fromCharCode(...bytes.subarray(o, o + n));
+  const u32 = (o) => ((bytes[o] << 24) | (bytes[o + 1] << 16) | (bytes[o + 2] << 8) | bytes[o + 3]) >>> 0;
+  if (text(0, 4) !== 'MThd') throw new Error('no MThd header');
+  const tracks = (bytes[10] << 8) | bytes[11];
+  let at = 8 + u32(4);
+  let noteOns = 0;
+  const division = (bytes[12] << 8) | bytes[13]; // ticks per quarter note
+  const tempos = []; // { tick, bpm } of each tempo event, in tick order (all in track 0)
+  for (let t = 0; t < tracks; t++) {
+    if (text(at, 4) !== 'MTrk') throw new Error(`track ${t}: no MTrk`);
+    const end = at + 8 + u32(at + 4);
+    let p = at + 8;
+    let status = 0;
+    let tick = 0;
+    const varlen = () => {
+      let v = 0;
+      for (;;) {
+        const b = bytes[p++];
+        v = (v << 7) | (b & 0x7f);
+        if (!(b & 0x80)) return v;
+      }
+    };
+    while (p < end) {
+      tick += varlen(); // delta time
+      if (bytes[p] & 0x80) status = bytes[p++];
+      if (status === 0xff) {
+        const type = bytes[p++];
+        const len = varlen();
+        if (type === 0x51) tempos.push({ tick, bpm: 60e6 / ((bytes[p] << 16) | (bytes[p + 1] << 8) | bytes[p + 2]) });
+        p += len;
+        status = 0;
+      } else if (status === 0xf0 || status === 0xf7) {
+        p += varlen();
+        status = 0;
+      } else {
+        const kind = status & 0xf0;
+        const n = kind === 0xc0 || kind === 0xd0 ? 1 : 2;
+        if (kind === 0x90 && bytes[p + 1] > 0) noteOns++;
+        p += n;
+      }
+    }
+    if (p !== end) throw new Error(`track ${t}: events overrun the chunk`);
+    at = end;
+  }
+  // Seconds of every quarter note (the beat of a x/4 meter) up to the last tempo event's.
+  const quarterTimes = [];
+  let t = 0;
+  for (let i = 0; i < tempos.length; i++) {
+    const next = i + 1 < tempos.length ? tempos[i + 1].tick : tempos[i].tick + division;
+    for (let tick = tempos[i].tick; tick < next; tick += division) {
+      quarterTimes.push(t);
+      t += 60 / tempos[i].bpm;
+    }
+  }
+  quarterTimes.push(t);
+  return { tracks, noteOns, tempos: tempos.length, quarterTimes };
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  args: ['--no-sandbox', '--autoplay-policy=no-user-gesture-required'],
+});
+const pageErrors = [];
+const watch = (page) => page.on('pageerror', (e) => pageErrors.push(String(e)));
+const started = Date.now();
+let page;
+
+try {
+  const desktop = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+  page = await desktop.newPage();
+  watch(page);
+
+  // Home: notice with the server's expected time, recent jobs, drop zone.
+  await page.goto(base);
+  await page.getByRole('heading', { level: 1 }).waitFor();
+  const notice = page.getByRole('note', { name: 'Processing time' });
+  await notice.getByText('per minute of audio').waitFor();
+  check(/\d+ s per minute of audio on this server/.test(await notice.innerText()), 'CPU notice gives the server benchmark figure');
+
+  // Drag & drop: hover feedback, then a dropped text file is refused before any upload.
+  const drop = await page.evaluateHandle(() => {
+    const dt = new DataTransfer();
+    dt.items.add(new File(['just some words'], 'notes.txt', { type: 'text/plain' }));
+    return dt;
+  });
+  const zone = page.getByTestId('dropzone');
+  await zone.dispatchEvent('dragenter', { dataTransfer: drop });
+  check(await zone.getByText('Drop it!').isVisible(), 'drop zone lights up while a file hovers');
+  await zone.dispatchEvent('drop', { dataTransfer: drop });
+  const dropRefusal = page.getByRole('alert').filter({ hasText: 'does not look like audio' });
+  await dropRefusal.waitFor();
+  check(await zone.getByText('Drop a song here').isVisible(), `dropped text file refused in the page: "${await dropRefusal.innerText()}"`.replace(/\s+/g, ' '));
+
+  // A file the server cannot decode is refused with a clear message.
+  await page.locator('input[type=file]').setInputFiles({ name: 'not-audio.wav', mimeType: 'audio/wav', buffer: Buffer.from('this is not a wave file at all '.repeat(40)) });
+  await page.getByRole('button', { name: 'Extract the bass line' }).click();
+  const refusal = page.getByRole('alert').filter({ hasText: 'File not accepted' });
+  await refusal.waitFor({ timeout: 15000 });
+  check(true, `server refusal shown: "${(await refusal.innerText()).replace(/\s+/g, ' ')}"`);
+
+  // The real clip: waveform and estimate, then upload.
+  await page.locator('input[type=file]').setInputFiles(clip);
+  await page.getByTestId('estimate').waitFor();
+  check(await page.getByRole('img', { name: /^Waveform of/ }).isVisible(), 'waveform of the picked file is drawn');
+  await page.screenshot({ path: join(shots, 'desktop-1-picked.png'), fullPage: true });
+  await page.getByRole('button', { name: 'Extract the bass line' }).click();
+  await page.waitForURL(/\/jobs\/[0-9a-f-]{36}$/);
+  const jobUrl = page.url();
+  const jobId = jobUrl.split('/').pop();
+  check(true, `job page opened for ${jobId}`);
+
+  // Progress over SSE; a screenshot while htdemucs works.
+  const bar = page.getByRole('progressbar', { name: 'Processing progress' });
+  await page.getByRole('img', { name: /stage separate/ }).waitFor({ timeout: 60000 });
+  const midway = Number(await bar.getAttribute('aria-valuenow'));
+  check(midway >= 3 && midway <= 85, `progress bar at ${midway} % during separation`);
+  await page.waitForTimeout(700); // let particles fill the network drawing
+  await page.screenshot({ path: join(shots, 'desktop-2-processing.png'), fullPage: true });
+  await page.getByTestId('note-count').waitFor({ timeout: 120000 });
+  const log = page.getByRole('list', { name: 'Processing log' });
+  const logText = await log.innerText();
+  check(/done\s+100%/.test(logText), 'processing log ends with done at 100 %');
+  const percents = [...logText.matchAll(/\s(\d+)%/g)].map((m) => Number(m[1]));
+  check(percents.every((v, i) => i === 0 || v >= percents[i - 1]), `progress never goes back (${percents.join(' ')})`);
+  check(/separate/.test(logText) && /transcribe/.test(logText), 'log shows separation and transcription');
+  const bpm = Number(await page.getByTestId('bpm').innerText());
+  check(bpm > 30 && bpm < 300, `BPM shown: ${bpm}`);
+  const meter = await page.getByTestId('time-signature').innerText();
+  check(/^[2-7]\/4$/.test(meter), `time signature shown: ${meter}`);
+  const key = await page.getByTestId('key').innerText();
+  check(/^[A-G][♯♭]? (major|minor)$/.test(key), `key shown: ${key}`);
+  const notesBefore = Number(await page.getByTestId('note-count').innerText());
+  check(notesBefore > 0, `notes found: ${notesBefore}`);
+
+  // The MIDI download is a valid file holding the notes on screen.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-midi').click()]);
+  const midiPath = join(shots, 'download.mid');
+  await download.saveAs(midiPath);
+  const midi = parseMidi(readFileSync(midiPath));
+  check(download.suggestedFilename().endsWith('.mid'), `MIDI download named ${download.suggestedFilename()}`);
+  check(midi.noteOns === notesBefore, `MIDI parses: ${midi.tracks} track(s), ${midi.noteOns} note-ons = the ${notesBefore} notes shown`);
+  const { beats } = await (await page.request.get(`${base}/api/result/${jobId}`)).json();
+  const offBeat = beats.filter((b) => !midi.quarterTimes.some((q) => Math.abs(q - b) < 0.002));
+  check(beats.length >= 2 && offBeat.length === 0, `MIDI tempo map (${midi.tempos} tempos) puts a beat on each of the ${beats.length} detected beats`);
+
+  // MusicXML and bass tab downloads, and the tab on the page for 4 and 5 strings.
+  const [xmlDownload] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-musicxml').click()]);
+  const xml = readFileSync(await xmlDownload.path(), 'utf8');
+  check(xml.includes('<score-partwise'), `MusicXML download ${xmlDownload.suggestedFilename()} is a partwise score (${xml.length} bytes)`);
+  const [tabDownload] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-tab').click()]);
+  const tabText = readFileSync(await tabDownload.path(), 'utf8');
+  check(/^G\|/m.test(tabText) && /^E\|/m.test(tabText) && !/^B\|/m.test(tabText), `bass tab download ${tabDownload.suggestedFilename()} has G to E string lines`);
+  await page.getByText(/^Show the bass tab/).click();
+  const tabPanel = page.getByTestId('tab-text');
+  await page.waitForFunction(() => /^G\|/m.test(document.querySelector('[data-testid=tab-text]')?.textContent ?? ''));
+  check((await tabPanel.textContent()) === tabText, 'tab panel shows the downloaded tab');
+  await page.getByRole('combobox', { name: 'Strings on the tab' }).selectOption('5');
+  await page.waitForFunction(() => /^B\|/m.test(document.querySelector('[data-testid=tab-text]')?.textContent ?? ''));
+  check(/strings=5$/.test(await page.getByTestId('download-tab').getAttribute('href')), 'five-string tab shown with a B string, download follows');
+
+  // The bass stem download is a WAV.
+  const stem = await page.request.get(`${base}/api/jobs/${jobId}/stems/bass`);
+  const stemBytes = await stem.body();
+  check(stem.ok() && stemBytes.subarray(0, 4).toString() === 'RIFF', `bass stem downloads as WAV (${stemBytes.length} bytes)`);
+  check((await page.getByRole('link', { name: /stem$/ }).count()) >= 1, 'stem download links shown');
+
+  // Spectrograms of the bass stem and the mix finish computing.
+  await page.waitForFunction(() => {
+    const caps = [...document.querySelectorAll('figcaption')].map((f) => f.textContent ?? '');
+    return caps.length === 2 && caps.every((c) => !c.includes('computing'));
+  }, null, { timeout: 30000 });
+  check(true, 'bass stem and mix spectrograms drawn');
+
+  // Preview: the stem plays and the playhead moves.
+  await page.getByRole('button', { name: 'Play' }).click();
+  await page.waitForFunction(() => (document.querySelector('audio')?.currentTime ?? 0) > 0.3, null, { timeout: 10000 });
+  await page.getByRole('button', { name: 'Pause' }).click();
+  check((await page.getByText('MIDI preview could not start').count()) === 0, 'bass stem plays with the Tone.js MIDI preview started');
+  const roll = page.getByTestId('piano-roll');
+  const box = await roll.boundingBox();
+  await roll.click({ position: { x: box.width * 0.75, y: box.height / 2 } });
+  const seeked = await page.evaluate(() => { const a = document.querySelector('audio'); return a.currentTime / a.duration; });
+  check(seeked > 0.6 && seeked < 0.9, `clicking the piano roll seeks the stem (to ${(seeked * 100).toFixed(0)} %)`);
+
+  await page.screenshot({ path: join(shots, 'desktop-3-result.png'), fullPage: true });
+
+  // Raw Basic Pitch notes instead of the bass line: another note count.
+  const bassLineNotes = notesBefore;
+  await page.getByText('Raw Basic Pitch', { exact: true }).click();
+  await page.waitForFunction((n) => Number(document.querySelector('[data-testid=note-count]')?.textContent) !== n, bassLineNotes, { timeout: 30000 });
+  const rawNotes = Number(await page.getByTestId('note-count').innerText());
+  check(rawNotes > 0 && rawNotes !== bassLineNotes, `raw Basic Pitch notes: ${bassLineNotes} → ${rawNotes}`);
+  await page.waitForFunction(() => document.querySelector('[data-testid=retranscribe-status]')?.textContent === '');
+
+  // Quantise to 1/16: the roll is redrawn and every note inside the beat grid starts on it.
+  const rollPixels = () => page.getByTestId('piano-roll').evaluate((c) => c.toDataURL());
+  const unquantised = await rollPixels();
+  const [quantised] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith('/transcribe') && r.request().postDataJSON().quantize === '1/16'),
+    page.getByRole('combobox', { name: /Quantise/ }).selectOption('1/16'),
+  ]);
+  const q = await quantised.json();
+  check(q.params.quantize === '1/16' && q.params.quantize_strength === 100, 'quantise 1/16 at 100 % sent and echoed');
+  await page.waitForFunction(() => document.querySelector('[data-testid=retranscribe-status]')?.textContent === '');
+  await page.waitForFunction((before) => document.querySelector('[data-testid=piano-roll]').toDataURL() !== before, unquantised, { timeout: 5000 });
+  check(await page.getByRole('slider', { name: /Strength/ }).isVisible(), 'piano roll redrawn; strength slider shown while quantising');
+  const offGrid = q.notes.filter((n) => {
+    const i = q.beats.findIndex((b, j) => j + 1 < q.beats.length && n.start >= b && n.start < q.beats[j + 1]);
+    if (i < 0) return false; // outside the detected beats
+    const step = (4 * (n.start - q.beats[i])) / (q.beats[i + 1] - q.beats[i]);
+    return Math.abs(step - Math.round(step)) > 0.02;
+  });
+  check(offGrid.length === 0, `all ${q.notes.length} quantised notes start on the 1/16 grid${offGrid.length ? ` (off: ${offGrid.map((n) => n.start).join(' ')})` : ''}`);
+  await page.screenshot({ path: join(shots, 'desktop-4-raw-quantised.png'), fullPage: true });
+
+  // A slider re-transcribes the cached stem and the piano roll follows.
+  const onset = page.getByRole('slider', { name: /Onset threshold/ });
+  await onset.focus();
+  await onset.press('End'); // 0.95: only the surest onsets
+  await page.waitForFunction((n) => Number(document.querySelector('[data-testid=note-count]')?.textContent) !== n, rawNotes, { timeout: 30000 });
+  check((await page.getByTestId('retranscribe-status').textContent()) === '', 're-transcription finished');
+  const notesAfter = Number(await page.getByTestId('note-count').innerText());
+  check(notesAfter !== rawNotes, `onset threshold 0.95 re-transcribed: ${rawNotes} → ${notesAfter} notes`);
+  check((await page.getByTestId('piano-roll').getAttribute('aria-label')) === `Piano roll of ${notesAfter} notes`, 'piano roll shows the new notes');
+  await page.screenshot({ path: join(shots, 'desktop-5-retranscribed.png'), fullPage: true });
+
+  // Recent jobs list the job.
+  await page.goto(base);
+  await page.getByTestId('recent-jobs').locator(`a[href="/jobs/${jobId}"]`).waitFor();
+  check(true, 'recent jobs link to the job');
+
+  // A second run with advanced settings (raw notes, 1/8 triplets), cancelled right away.
+  await page.locator('input[type=file]').setInputFiles(clip);
+  await page.getByText('Advanced settings').click();
+  await page.getByText('Raw Basic Pitch', { exact: true }).click();
+  await page.getByRole('combobox', { name: /Quantise/ }).selectOption('1/8t');
+  await page.screenshot({ path: join(shots, 'desktop-8-advanced.png'), fullPage: true });
+  await page.getByRole('button', { name: 'Extract the bass line' }).click();
+  await page.waitForURL(/\/jobs\//);
+  const second = (await (await page.request.get(`${base}/api/jobs/${page.url().split('/').pop()}`)).json()).params;
+  check(second.mode === 'raw' && second.quantize === '1/8t' && second.quantize_strength === 100, `advanced settings reached the server (${JSON.stringify(second)})`);
+  await page.getByRole('button', { name: 'Cancel' }).click();
+  await page.getByText('Job cancelled').waitFor({ timeout: 15000 });
+  check(true, 'cancel stops the job and says so');
+
+  // Unknown route: the app's 404 page.
+  await page.goto(`${base}/no/such/page`);
+  await page.getByText('This page dropped out of the mix').waitFor();
+  check(await page.getByText('404', { exact: true }).isVisible(), '404 page for an unknown route');
+  await page.screenshot({ path: join(shots, 'desktop-6-404.png'), fullPage: true });
+
+  // An unknown job id: a clear message, not a blank page.
+  await page.goto(`${base}/jobs/00000000-0000-4000-8000-000000000000`);
+  await page.getByRole('alert').filter({ hasText: 'Job not found' }).waitFor();
+  check(true, 'unknown job id says "Job not found"');
+
+  // Server unreachable (API requests fail at the network level): a banner that says so.
+  const offline = await desktop.newPage();
+  watch(offline);
+  await offline.route(/\/(health|api\/)/, (route) => route.abort('connectionrefused'));
+  await offline.goto(base);
+  const banner = offline.getByRole('alert').filter({ hasText: 'Server unreachable' });
+  await banner.waitFor();
+  check(/dumu serve/.test(await banner.innerText()), 'unreachable server gets a clear banner');
+  await offline.screenshot({ path: join(shots, 'desktop-7-unreachable.png') });
+  await offline.close();
+
+  // Phone.
+  // The phone also asks for reduced motion: the network drawing is then still frames.
+  const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, reducedMotion: 'reduce' });
+  const mobile = await phone.newPage();
+  watch(mobile);
+  await mobile.goto(base);
+  await mobile.getByRole('heading', { level: 1 }).waitFor();
+  await mobile.screenshot({ path: join(shots, 'phone-1-home.png'), fullPage: true });
+  await mobile.goto(jobUrl);
+  await mobile.getByTestId('note-count').waitFor();
+  await mobile.getByText(/^Show the bass tab/).click();
+  await mobile.waitForFunction(() => /^G\|/m.test(document.querySelector('[data-testid=tab-text]')?.textContent ?? ''));
+  const overflow = await mobile.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  check(overflow <= 0, `no sideways scrolling on a phone, tab open (overflow ${overflow}px)`);
+  const tabScroll = await mobile.getByTestId('tab-text').evaluate((e) => e.scrollWidth - e.clientWidth);
+  check(tabScroll > 0, `the tab scrolls sideways inside its panel (${tabScroll}px more)`);
+  await mobile.waitForTimeout(500);
+  await mobile.screenshot({ path: join(shots, 'phone-2-result.png'), fullPage: true });
+
+  check(pageErrors.length === 0, `no uncaught errors in the page${pageErrors.length ? ': ' + pageErrors.join('; ') : ''}`);
+  console.log(`e2e: ${checks} checks passed in ${((Date.now() - started) / 1000).toFixed(1)} s; screenshots in ${shots}`);
+} catch (e) {
+  console.error(`e2e FAILED: ${e.message}`);
+  if (pageErrors.length) console.error(`page errors: ${pageErrors.join('; ')}`);
+  if (page) await page.screenshot({ path: join(shots, 'failure.png'), fullPage: true }).catch(() => {});
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}

@@ -1,0 +1,65 @@
+import { BrowserRouter, Link, Route, Routes } from 'react-router-dom';
+import Footer from './components/Footer';
+import { ErrorNotice, secondaryButton } from './components/ui';
+import { HealthProvider, useHealth } from './health';
+import Home from './pages/Home';
+import JobPage from './pages/JobPage';
+import NotFound from './pages/NotFound';
+import { UploadsProvider } from './uploads';
+
+// Opt in to React Router 7's behaviour now (and silence its warnings).
+export const ROUTER_FUTURE = { v7_startTransition: true, v7_relativeSplatPath: true };
+
+function ServerBanner() {
+  const { error, reload } = useHealth();
+  if (!error) return null;
+  return (
+    <div className="mt-4">
+      <ErrorNotice title="Server unreachable" message={error.message}>
+        <button type="button" className={secondaryButton} onClick={reload}>
+          Check again
+        </button>
+      </ErrorNotice>
+    </div>
+  );
+}
+
+export function Layout() {
+  return (
+    <div className="mx-auto flex min-h-screen max-w-5xl flex-col px-4 sm:px-6">
+      <header className="flex items-center justify-between border-b border-ink-800 py-4">
+        <Link to="/" className="flex items-center gap-2" aria-label="Dumu home">
+          <svg aria-hidden="true" viewBox="0 0 32 32" className="h-8 w-8">
+            <rect width="32" height="32" rx="7" fill="#151a1c" />
+            <path d="M4 20 Q10 4 16 16 T28 12" stroke="#b4ff39" strokeWidth="3.5" fill="none" strokeLinecap="round" />
+          </svg>
+          <span className="text-xl font-black tracking-tight text-white">
+            dumu<span className="text-acid">.</span>
+          </span>
+        </Link>
+        <span className="hidden text-sm text-ink-400 sm:inline">bass line → MIDI</span>
+      </header>
+      <ServerBanner />
+      <main className="flex-1">
+        <Routes>
+          <Route path="/" element={<Home />} />
+          <Route path="/jobs/:id" element={<JobPage />} />
+          <Route path="*" element={<NotFound />} />
+        </Routes>
+      </main>
+      <Footer />
+    </div>
+  );
+}
+
+export default function App() {
+  return (
+    <HealthProvider>
+      <UploadsProvider>
+        <BrowserRouter future={ROUTER_FUTURE}>
+          <Layout />
+        </BrowserRouter>
+      </UploadsProvider>
+    </HealthProvider>
+  );
+}

@@ -1,0 +1,221 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { api, ApiError, base64ToBytes, checkFile, processForm, uploadProcess, UNREACHABLE_MESSAGE, urls } from './api';
+
+function jsonResponse(status: number, body: unknown, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json', ...headers } });
+}
+
+afterEach(() => vi.unstubAllGlobals());
+
+describe('request helpers', () => {
+  it('returns the parsed body of a 200', async () => {
+    const fetchMock = vi.fn().mockResolvedValue(jsonResponse(200, { status: 'ok', seconds_per_audio_minute: 23.5 }));
+    vi.stubGlobal('fetch', fetchMock);
+    const h = await api.health();
+    expect(h.seconds_per_audio_minute).toBe(23.5);
+    expect(fetchMock).toHaveBeenCalledWith('/health', undefined);
+  });
+
+  it('turns the contract error body into an ApiError', async () => {
+    vi.stubGlobal('fetch', vi.fn().mockResolvedValue(jsonResponse(404, { code: 'not_found', message: 'No job with this id.' })));
+    const err = await api.job('abc').catch((e) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect(err.status).toBe(404);
+    expect(err.code).toBe('not_found');
+    expect(err.message).toBe('No job with this id.');
+  });
+
+  it('reads Retry-After on 429', async () => {
+    vi.stubGlobal('fetch', vi.fn().mockResolvedValue(jsonResponse(429, { code: 'queue_full', message: 'Busy.' }, { 'Retry-After': '30' })));
+    const err: ApiError = await api.jobs().catch((e) => e);
+    expect(err.code).toBe('queue_full');
+    expect(err.retryAfter).toBe(30);
+  });
+
+  it('keeps a status-based code and a sentence when the body is not JSON', async () => {
+    vi.stubGlobal('fetch', vi.fn().mockResolvedValue(new Response('<html>Bad gateway</html>', { status: 502, statusText: 'Bad Gateway' })));
+    const err: ApiError = await api.result('x').catch((e) => e);
+    expect(err.code).toBe('http_502');
+    expect(err.message).toMatch(/502/);
+  });
+
+  it('reports an unreachable server when fetch itself fails', async () => {
+    vi.stubGlobal('fetch', vi.fn().mockRejectedValue(new TypeError('Failed to fetch')));
+    const err: ApiError = await api.health().catch((e) => e);
+    expect(err.status).toBe(0);
+    expect(err.code).toBe('unreachable');
+    expect(err.message).toBe(UNREACHABLE_MESSAGE);
+  });
+
+  it('posts re-transcription parameters as JSON to the job', async () => {
+    const fetchMock = vi.fn().mockResolvedValue(jsonResponse(200, { job_id: 'j1', n_notes: 3, notes: [] }));
+    vi.stubGlobal('fetch', fetchMock);
+    const r = await api.transcribe('j1', { onset_threshold: 0.7, min_note_ms: 50 });
+    expect(r.n_notes).toBe(3);
+    const [url, init] = fetchMock.mock.calls[0];
+    expect(url).toBe('/api/jobs/j1/transcribe');
+    expect(init.method).toBe('POST');
+    expect(init.headers['Content-Type']).toBe('application/json');
+    expect(JSON.parse(init.body)).toEqual({ onset_threshold: 0.7, min_note_ms: 50 });
+  });
+
+  it('sends the note mode and the quantisation grid with a re-transcription', async () => {
+    const fetchMock = vi.fn().mockResolvedValue(
+      jsonResponse(200, { job_id: 'j1', n_notes: 5, notes: [], mode: 'raw', key: { name: 'E minor', tonic: 4, minor: true, fifths: 1 }, time_signature: '3/4' }),
+    );
+    vi.stubGlobal('fetch', fetchMock);
+    const r = await api.transcribe('j1', { mode: 'raw', quantize: '1/16t', quantize_strength: 60 });
+    expect(r.mode).toBe('raw');
+    expect(r.key.name).toBe('E minor');
+    expect(r.time_signature).toBe('3/4');
+    expect(JSON.parse(fetchMock.mock.calls[0][1].body)).toEqual({ mode: 'raw', quantize: '1/16t', quantize_strength: 60 });
+  });
+
+  it('fetches the bass tab as text for 4 or 5 strings', async () => {
+    const tab = '4-string bass (E A D G), 4/4\n\nG|--2--|\nD|-----|\nA|-----|\nE|-----|\n';
+    const fetchMock = vi.fn().mockResolvedValue(new Response(tab, { status: 200, headers: { 'Content-Type': 'text/plain; charset=utf-8' } }));
+    vi.stubGlobal('fetch', fetchMock);
+    expect(await api.tab('j1', 5)).toBe(tab);
+    expect(fetchMock.mock.calls[0][0]).toBe('/api/jobs/j1/tab?strings=5');
+  });
+
+  it('turns a refused tab request into an ApiError', async () => {
+    vi.stubGlobal('fetch', vi.fn().mockResolvedValue(jsonResponse(409, { code: 'not_ready', message: 'Not finished.' })));
+    const err: ApiError = await api.tab('j1', 4).catch((e) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect(err.code).toBe('not_ready');
+    expect(err.message).toBe('Not finished.');
+  });
+
+  it('builds the download addresses', () => {
+    expect(urls.musicxml('j 1')).toBe('/api/jobs/j%201/musicxml');
+    expect(urls.tab('j1', 4)).toBe('/api/jobs/j1/tab?strings=4');
+  });
+
+  it('deletes a job with DELETE', async () => {
+    const fetchMock = vi.fn().mockResolvedValue(jsonResponse(200, { job_id: 'j1', state: 'cancelled' }));
+    vi.stubGlobal('fetch', fetchMock);
+    expect((await api.remove('j1')).state).toBe('cancelled');
+    expect(fetchMock.mock.calls[0][1].method).toBe('DELETE');
+  });
+});
+
+// A stand-in for XMLHttpRequest that answers the way the test says.
+class FakeXhr {
+  static answer: { status: number; body: string; headers?: Record<string, string> } | 'network' = { status: 202, body: '' };
+  static last: FakeXhr | null = null;
+  method = '';
+  url = '';
+  status = 0;
+  statusText = '';
+  responseText = '';
+  responseType = '';
+  sent: FormData | null = null;
+  upload: { onprogress: ((e: { lengthComputable: boolean; loaded: number; total: number }) => void) | null } = { onprogress: null };
+  onload: (() => void) | null = null;
+  onerror: (() => void) | null = null;
+  onabort: (() => void) | null = null;
+  private headers: Record<string, string> = {};
+  open(method: string, url: string) {
+    this.method = method;
+    this.url = url;
+    FakeXhr.last = this;
+  }
+  getResponseHeader(name: string) {
+    return this.headers[name] ?? null;
+  }
+  abort() {
+    this.onabort?.();
+  }
+  send(body: FormData) {
+    this.sent = body;
+    const a = FakeXhr.answer;
+    queueMicrotask(() => {
+      if (a === 'network') {
+        this.onerror?.();
+        return;
+      }
+      this.upload.onprogress?.({ lengthComputable: true, loaded: 50, total: 100 });
+      this.upload.onprogress?.({ lengthComputable: true, loaded: 100, total: 100 });
+      this.status = a.status;
+      this.responseText = a.body;
+      this.headers = a.headers ?? {};
+      this.onload?.();
+    });
+  }
+}
+
+describe('uploadProcess', () => {
+  const file = new File([new Uint8Array([1, 2, 3])], 'song.flac', { type: 'audio/flac' });
+
+  it('posts the file and parameters and resolves with the job id', async () => {
+    vi.stubGlobal('XMLHttpRequest', FakeXhr);
+    FakeXhr.answer = { status: 202, body: JSON.stringify({ job_id: '1b4e28ba-2fa1-41d2-883f-0016d3cca427', state: 'queued' }) };
+    const sent: number[] = [];
+    const r = await uploadProcess(file, { stems: 'all', onset_threshold: 0.4 }, (f) => sent.push(f));
+    expect(r.job_id).toBe('1b4e28ba-2fa1-41d2-883f-0016d3cca427');
+    expect(sent).toEqual([0.5, 1]);
+    const x = FakeXhr.last!;
+    expect(x.method).toBe('POST');
+    expect(x.url).toBe('/api/process');
+    expect((x.sent!.get('file') as File).name).toBe('song.flac');
+    expect(x.sent!.get('stems')).toBe('all');
+    expect(x.sent!.get('onset_threshold')).toBe('0.4');
+  });
+
+  it('rejects with the server code on 415', async () => {
+    vi.stubGlobal('XMLHttpRequest', FakeXhr);
+    FakeXhr.answer = { status: 415, body: JSON.stringify({ code: 'unsupported_media', message: 'Not audio.' }) };
+    const err: ApiError = await uploadProcess(file, {}).catch((e) => e);
+    expect(err.status).toBe(415);
+    expect(err.code).toBe('unsupported_media');
+    expect(err.message).toBe('Not audio.');
+  });
+
+  it('rejects with queue_full and Retry-After on 429', async () => {
+    vi.stubGlobal('XMLHttpRequest', FakeXhr);
+    FakeXhr.answer = { status: 429, body: JSON.stringify({ code: 'queue_full', message: 'Busy.' }), headers: { 'Retry-After': '12' } };
+    const err: ApiError = await uploadProcess(file, {}).catch((e) => e);
+    expect(err.code).toBe('queue_full');
+    expect(err.retryAfter).toBe(12);
+  });
+
+  it('rejects as unreachable on a network error', async () => {
+    vi.stubGlobal('XMLHttpRequest', FakeXhr);
+    FakeXhr.answer = 'network';
+    const err: ApiError = await uploadProcess(file, {}).catch((e) => e);
+    expect(err.code).toBe('unreachable');
+  });
+
+  it('sends the note mode and quantisation with the upload', async () => {
+    vi.stubGlobal('XMLHttpRequest', FakeXhr);
+    FakeXhr.answer = { status: 202, body: JSON.stringify({ job_id: 'j2', state: 'queued' }) };
+    await uploadProcess(file, { stems: 'bass', mode: 'raw', quantize: '1/8t', quantize_strength: 75 });
+    const form = FakeXhr.last!.sent!;
+    expect(form.get('mode')).toBe('raw');
+    expect(form.get('quantize')).toBe('1/8t');
+    expect(form.get('quantize_strength')).toBe('75');
+  });
+
+  it('leaves absent parameters out of the form', () => {
+    const form = processForm(file, { bpm: undefined, stems: 'bass' });
+    expect([...form.keys()].sort()).toEqual(['file', 'stems']);
+  });
+});
+
+describe('checkFile', () => {
+  it('accepts audio by extension or type', () => {
+    expect(checkFile(new File(['x'], 'a.FLAC'), 10)).toBeNull();
+    expect(checkFile(new File(['x'], 'noext', { type: 'audio/mpeg' }), 10)).toBeNull();
+  });
+  it('refuses other files, empty files and files over the limit', () => {
+    expect(checkFile(new File(['x'], 'notes.pdf', { type: 'application/pdf' }), 10)).toMatch(/does not look like audio/);
+    expect(checkFile(new File([], 'a.wav'), 10)).toMatch(/empty/);
+    const big = new File([new Uint8Array(2 * 1024 * 1024 + 1)], 'a.wav');
+    expect(checkFile(big, 2)).toMatch(/accepts up to 2 MB/);
+  });
+});
+
+it('decodes base64 to bytes', () => {
+  expect([...base64ToBytes('TVRoZA==')]).toEqual([0x4d, 0x54, 0x68, 0x64]); // "MThd"
+});

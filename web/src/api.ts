@@ -1,0 +1,266 @@
+// Client for the Dumu HTTP API (the contract in the server's /openapi.json). Every failure,
+// including "no server at all", becomes an ApiError with a snake_case code and a sentence a
+// musician can read, so no caller ever has to show a raw exception.
+
+export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+export type Stage = 'queued' | 'decode' | 'tempo' | 'separate' | 'transcribe' | 'midi';
+export type StemName = 'drums' | 'bass' | 'other' | 'vocals';
+
+// bass: one clean bass line; raw: Basic Pitch's own polyphonic notes.
+export type Mode = 'bass' | 'raw';
+// Beat-grid steps the notes can snap to ("1/8t": eighth-note triplets), or off.
+export type Quantize = 'off' | '1/4' | '1/8' | '1/16' | '1/32' | '1/8t' | '1/16t' | '1/32t';
+
+export interface TranscribeParams {
+  onset_threshold?: number; // 0..1
+  frame_threshold?: number; // 0..1
+  min_note_ms?: number; // 10..2000
+  mode?: Mode;
+  quantize?: Quantize;
+  quantize_strength?: number; // 0..100 %, how far notes move towards the grid
+}
+
+export interface ProcessParams extends TranscribeParams {
+  stems?: string; // "bass" | "all" | comma list
+  bpm?: number; // 30..300, absent = detect
+}
+
+export interface Job {
+  job_id: string;
+  state: JobState;
+  progress: number; // 0..100
+  stage: Stage;
+  message: string;
+  filename: string;
+  created: number; // unix seconds
+  updated: number;
+  duration: number | null; // audio seconds, null until decoded
+  params: {
+    onset_threshold: number;
+    frame_threshold: number;
+    min_note_ms: number;
+    stems: string;
+    bpm: number | null;
+    mode: Mode;
+  };
+  error: { code: string; message: string } | null;
+  stems: StemName[];
+}
+
+export interface Note {
+  pitch: number; // MIDI note number
+  start: number; // seconds
+  end: number; // seconds
+  velocity: number; // 1..127
+}
+
+export interface Key {
+  name: string; // spelled by its signature: "E minor", "F# minor", "Bb major"
+  tonic: number; // pitch class 0..11
+  minor: boolean;
+  fifths: number; // sharps (> 0) or flats (< 0), -7..7
+}
+
+export interface Result {
+  job_id: string;
+  bpm: number;
+  midi_b64: string;
+  filename: string;
+  duration: number; // seconds
+  notes: Note[];
+  n_notes: number;
+  mode: Mode;
+  key: Key;
+  time_signature: string; // "4/4", "3/4"
+  beats: number[]; // seconds: the beat grid the MIDI tempo map follows
+  params: { mode: Mode; quantize: Quantize; quantize_strength: number };
+}
+
+export interface Health {
+  status: string;
+  version: string;
+  queue_depth: number;
+  running: number;
+  workers: number;
+  threads_per_worker: number;
+  models_loaded: { htdemucs: boolean; basic_pitch: boolean };
+  max_upload_mb: number;
+  seconds_per_audio_minute: number;
+}
+
+// Basic Pitch's defaults, as the server applies them when a field is absent.
+export const DEFAULT_PARAMS = { onset_threshold: 0.5, frame_threshold: 0.3, min_note_ms: 127.7 };
+export const DEFAULT_MODE: Mode = 'bass';
+export const DEFAULT_QUANTIZE = { quantize: 'off' as Quantize, quantize_strength: 100 };
+
+// The tab's strings: 4 (E A D G) or 5 (B E A D G).
+export type TabStrings = 4 | 5;
+
+export class ApiError extends Error {
+  readonly status: number; // HTTP status, 0 when no answer came
+  readonly code: string;
+  readonly retryAfter: number | null; // seconds, from Retry-After on 429
+
+  constructor(status: number, code: string, message: string, retryAfter: number | null = null) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+    this.retryAfter = retryAfter;
+  }
+}
+
+export const UNREACHABLE_MESSAGE =
+  'The Dumu server cannot be reached. Check that `dumu serve` is running, then try again.';
+
+// Sentences for the codes a person meets, used when the server sent no message of its own.
+const FALLBACK_MESSAGES: Record<string, string> = {
+  too_large: 'The file is larger than this server accepts.',
+  unsupported_media: 'The file could not be decoded as audio. Try WAV, FLAC, OGG Vorbis or MP3.',
+  queue_full: 'The server is busy with other songs. Try again in a moment.',
+  not_found: 'This job does not exist (it may have been deleted).',
+  not_ready: 'The job is not finished yet.',
+  bad_request: 'The server rejected the request.',
+};
+
+function retryAfterSeconds(headerValue: string | null): number | null {
+  if (headerValue === null) return null;
+  const n = Number(headerValue);
+  return Number.isFinite(n) && n >= 0 ? n : null;
+}
+
+// Turns a non-2xx answer into an ApiError, taking code and message from the JSON body when it
+// has them.
+export async function errorFromResponse(res: Response): Promise<ApiError> {
+  let code = `http_${res.status}`;
+  let message = '';
+  try {
+    const body = (await res.json()) as { code?: unknown; message?: unknown };
+    if (typeof body.code === 'string') code = body.code;
+    if (typeof body.message === 'string') message = body.message;
+  } catch {
+    // Not JSON (a proxy's error page, say): keep the status-based code.
+  }
+  if (!message) message = FALLBACK_MESSAGES[code] ?? `The server answered ${res.status} ${res.statusText}.`;
+  return new ApiError(res.status, code, message, retryAfterSeconds(res.headers.get('Retry-After')));
+}
+
+// fetch that only resolves with a 2xx answer; everything else becomes an ApiError.
+async function answer(path: string, init?: RequestInit): Promise<Response> {
+  let res: Response;
+  try {
+    res = await fetch(path, init);
+  } catch {
+    throw new ApiError(0, 'unreachable', UNREACHABLE_MESSAGE);
+  }
+  if (!res.ok) throw await errorFromResponse(res);
+  return res;
+}
+
+async function request<T>(path: string, init?: RequestInit): Promise<T> {
+  const res = await answer(path, init);
+  try {
+    return (await res.json()) as T;
+  } catch {
+    throw new ApiError(res.status, 'bad_response', 'The server sent an answer this page cannot read.');
+  }
+}
+
+const enc = encodeURIComponent;
+
+export const urls = {
+  progress: (id: string) => `/api/progress/${enc(id)}`,
+  midi: (id: string) => `/api/jobs/${enc(id)}/midi`,
+  musicxml: (id: string) => `/api/jobs/${enc(id)}/musicxml`,
+  tab: (id: string, strings: TabStrings) => `/api/jobs/${enc(id)}/tab?strings=${strings}`,
+  stem: (id: string, name: StemName) => `/api/jobs/${enc(id)}/stems/${name}`,
+};
+
+export const api = {
+  health: () => request<Health>('/health'),
+  job: (id: string) => request<Job>(`/api/jobs/${enc(id)}`),
+  jobs: () => request<{ jobs: Job[] }>('/api/jobs').then((b) => b.jobs),
+  result: (id: string) => request<Result>(`/api/result/${enc(id)}`),
+  transcribe: (id: string, params: TranscribeParams) =>
+    request<Result>(`/api/jobs/${enc(id)}/transcribe`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(params),
+    }),
+  tab: (id: string, strings: TabStrings) => answer(urls.tab(id, strings)).then((res) => res.text()),
+  remove: (id: string) =>
+    request<{ job_id: string; state: 'cancelled' | 'deleted' }>(`/api/jobs/${enc(id)}`, { method: 'DELETE' }),
+};
+
+export function processForm(file: File, params: ProcessParams): FormData {
+  const form = new FormData();
+  form.append('file', file, file.name);
+  for (const [key, value] of Object.entries(params)) {
+    if (value !== undefined && value !== null) form.append(key, String(value));
+  }
+  return form;
+}
+
+// POST /api/process. XMLHttpRequest rather than fetch because only it reports upload progress
+// (onUpload gets the sent fraction 0..1), which feeds the Upload step.
+export function uploadProcess(
+  file: File,
+  params: ProcessParams,
+  onUpload?: (fraction: number) => void,
+  signal?: AbortSignal,
+): Promise<{ job_id: string; state: JobState }> {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', '/api/process');
+    xhr.responseType = 'text';
+    xhr.upload.onprogress = (e) => {
+      if (e.lengthComputable && onUpload) onUpload(e.loaded / e.total);
+    };
+    xhr.onload = () => {
+      let body: { job_id?: string; state?: JobState; code?: string; message?: string } = {};
+      try {
+        body = JSON.parse(xhr.responseText);
+      } catch {
+        // Handled below as a missing field or status-based code.
+      }
+      if (xhr.status === 202 && typeof body.job_id === 'string') {
+        resolve({ job_id: body.job_id, state: body.state ?? 'queued' });
+        return;
+      }
+      const code = body.code ?? `http_${xhr.status}`;
+      const message =
+        body.message ?? FALLBACK_MESSAGES[code] ?? `The server answered ${xhr.status} ${xhr.statusText}.`;
+      reject(new ApiError(xhr.status, code, message, retryAfterSeconds(xhr.getResponseHeader('Retry-After'))));
+    };
+    xhr.onerror = () => reject(new ApiError(0, 'unreachable', UNREACHABLE_MESSAGE));
+    xhr.onabort = () => reject(new ApiError(0, 'aborted', 'The upload was cancelled.'));
+    signal?.addEventListener('abort', () => xhr.abort());
+    xhr.send(processForm(file, params));
+  });
+}
+
+// Client-side checks before any upload: the server decodes the content and has the last word,
+// these only catch the obvious cases early.
+export const ACCEPTED_EXTENSIONS = ['wav', 'flac', 'ogg', 'oga', 'mp3'];
+export const DEFAULT_MAX_UPLOAD_MB = 100;
+
+export function checkFile(file: File, maxUploadMb: number): string | null {
+  const ext = file.name.includes('.') ? file.name.split('.').pop()!.toLowerCase() : '';
+  const audioType = file.type.startsWith('audio/') || file.type === 'application/ogg';
+  if (!ACCEPTED_EXTENSIONS.includes(ext) && !audioType) {
+    return `"${file.name}" does not look like audio. Dumu reads WAV, FLAC, OGG Vorbis and MP3.`;
+  }
+  if (file.size === 0) return `"${file.name}" is empty.`;
+  if (file.size > maxUploadMb * 1024 * 1024) {
+    const mb = (file.size / (1024 * 1024)).toFixed(1);
+    return `"${file.name}" is ${mb} MB; this server accepts up to ${maxUploadMb} MB.`;
+  }
+  return null;
+}
+
+export function base64ToBytes(b64: string): Uint8Array<ArrayBuffer> {
+  const bin = atob(b64);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}

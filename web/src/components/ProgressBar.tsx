@@ -1,0 +1,21 @@
+export default function ProgressBar({ value, label }: { value: number; label: string }) {
+  const v = Math.max(0, Math.min(100, value));
+  return (
+    <div>
+      <div className="mb-1 flex justify-between gap-2 text-sm">
+        <span className="truncate text-ink-200">{label}</span>
+        <span className="font-mono text-acid" data-testid="progress-value">{Math.round(v)} %</span>
+      </div>
+      <div
+        role="progressbar"
+        aria-label="Processing progress"
+        aria-valuemin={0}
+        aria-valuemax={100}
+        aria-valuenow={Math.round(v)}
+        className="h-3 overflow-hidden rounded-full bg-ink-800"
+      >
+        <div className="h-full rounded-full bg-acid shadow-[0_0_12px_#b4ff39] transition-[width] duration-300" style={{ width: `${v}%` }} />
+      </div>
+    </div>
+  );
+}

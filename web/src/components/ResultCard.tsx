@@ -1,0 +1,105 @@
+// The result: tempo, meter, key, note count; one-click MIDI download (the exact file behind the
+// notes on screen, from midi_b64), MusicXML and bass tab from the server (which re-writes them
+// from the newest transcription), a download for every stem the job kept, and the tab itself.
+import { useEffect, useMemo, useState } from 'react';
+import { api, ApiError, base64ToBytes, urls, type Key, type Result, type StemName, type TabStrings } from '../api';
+import { Card, formatClock, primaryButton, secondaryButton } from './ui';
+
+// The server spells keys in ASCII ("F# minor", "Bb major"); show real accidentals.
+export function keyLabel(name: string): string {
+  return name.replace(/^([A-G])#/, '$1♯').replace(/^([A-G])b/, '$1♭');
+}
+
+// 1 -> "1 sharp", -3 -> "3 flats", 0 -> "no sharps or flats"
+export function signatureLabel(key: Key): string {
+  const n = Math.abs(key.fifths);
+  if (n === 0) return 'no sharps or flats';
+  return `${n} ${key.fifths > 0 ? 'sharp' : 'flat'}${n === 1 ? '' : 's'}`;
+}
+
+function Tile({ label, value, unit, testId, className = '' }: { label: string; value: string; unit: string; testId?: string; className?: string }) {
+  return (
+    <div className={`min-w-0 rounded-lg bg-ink-950 p-3 ${className}`}>
+      <dt className="text-xs uppercase tracking-widest text-ink-400">{label}</dt>
+      <dd className="mt-1 truncate font-mono text-2xl text-acid" data-testid={testId}>
+        {value}
+      </dd>
+      <dd className="truncate text-xs text-ink-400">{unit}</dd>
+    </div>
+  );
+}
+
+// The tab text for the newest result, fetched again when the notes or the string count change.
+function useTab(result: Result, strings: TabStrings): { text: string | null; error: string | null } {
+  const [tab, setTab] = useState<{ text: string | null; error: string | null }>({ text: null, error: null });
+  useEffect(() => {
+    let stale = false;
+    setTab({ text: null, error: null });
+    api.tab(result.job_id, strings).then(
+      (text) => !stale && setTab({ text, error: null }),
+      (e: ApiError) => !stale && setTab({ text: null, error: e.message }),
+    );
+    return () => {
+      stale = true;
+    };
+  }, [result, strings]);
+  return tab;
+}
+
+export default function ResultCard({ result, stems }: { result: Result; stems: StemName[] }) {
+  const href = useMemo(() => URL.createObjectURL(new Blob([base64ToBytes(result.midi_b64)], { type: 'audio/midi' })), [result.midi_b64]);
+  useEffect(() => () => URL.revokeObjectURL(href), [href]);
+  const [strings, setStrings] = useState<TabStrings>(4);
+  const tab = useTab(result, strings);
+  const base = result.filename.replace(/-bass\.mid$/, '').replace(/\.mid$/, '');
+  return (
+    <Card title="Your bass line">
+      {/* Phones: tempo, meter and notes in a row of thirds, then key and length in halves. */}
+      <dl className="grid grid-cols-6 gap-3 text-center sm:grid-cols-5">
+        <Tile label="Tempo" value={result.bpm.toFixed(1)} unit="BPM" testId="bpm" className="col-span-2 sm:col-span-1" />
+        <Tile label="Meter" value={result.time_signature} unit="time signature" testId="time-signature" className="col-span-2 sm:col-span-1" />
+        <Tile label="Key" value={keyLabel(result.key.name)} unit={signatureLabel(result.key)} testId="key" className="order-4 col-span-3 sm:order-none sm:col-span-1" />
+        <Tile label="Notes" value={String(result.n_notes)} unit={result.n_notes === 1 ? 'note' : 'notes'} testId="note-count" className="col-span-2 sm:col-span-1" />
+        <Tile label="Length" value={formatClock(result.duration)} unit="min:s" className="order-5 col-span-3 sm:order-none sm:col-span-1" />
+      </dl>
+      <div className="mt-4 flex flex-wrap gap-2">
+        <a className={primaryButton} href={href} download={result.filename} data-testid="download-midi">
+          ⬇ Download MIDI
+        </a>
+        <a className={secondaryButton} href={urls.musicxml(result.job_id)} download={`${base}-bass.musicxml`} data-testid="download-musicxml">
+          ⬇ MusicXML
+        </a>
+        <span className="inline-flex rounded-lg border border-ink-600">
+          <a className={`${secondaryButton} border-0`} href={urls.tab(result.job_id, strings)} download={`${base}-bass-tab${strings === 5 ? '-5' : ''}.txt`} data-testid="download-tab">
+            ⬇ Bass tab
+          </a>
+          <select
+            aria-label="Strings on the tab"
+            value={strings}
+            onChange={(e) => setStrings(Number(e.target.value) as TabStrings)}
+            className="rounded-r-lg border-l border-ink-600 bg-ink-950 px-2 text-sm text-ink-200 focus:outline-none focus-visible:ring-2 focus-visible:ring-acid"
+          >
+            <option value={4}>4 strings</option>
+            <option value={5}>5 strings</option>
+          </select>
+        </span>
+        {stems.map((s) => (
+          <a key={s} className={secondaryButton} href={urls.stem(result.job_id, s)} download={`${base}-${s}.wav`}>
+            ⬇ {s} stem
+          </a>
+        ))}
+      </div>
+      <details className="mt-4 rounded-lg border border-ink-700">
+        <summary className="cursor-pointer select-none px-3 py-2 text-sm text-ink-200 hover:text-acid">
+          Show the bass tab ({strings} strings)
+        </summary>
+        {tab.error && <p className="px-3 pb-3 text-sm text-red-300">The tab could not be loaded: {tab.error}</p>}
+        {!tab.error && (
+          <pre className="overflow-x-auto border-t border-ink-700 p-3 font-mono text-xs leading-snug text-ink-200" data-testid="tab-text">
+            {tab.text ?? 'Writing the tab…'}
+          </pre>
+        )}
+      </details>
+    </Card>
+  );
+}

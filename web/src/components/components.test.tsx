@@ -1,0 +1,178 @@
+import { act, cleanup, fireEvent, render, screen } from '@testing-library/react';
+import { MemoryRouter } from 'react-router-dom';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Layout, ROUTER_FUTURE } from '../App';
+import CpuNotice, { FALLBACK_TEXT } from './CpuNotice';
+import { noteName, pitchRange, viewWindow } from './PianoRoll';
+import ResultCard, { keyLabel, signatureLabel } from './ResultCard';
+import TranscribeControls, { DEBOUNCE_MS, DEFAULT_NOTE_PARAMS } from './TranscribeControls';
+import type { Result } from '../api';
+import { HealthProvider } from '../health';
+
+afterEach(() => {
+  cleanup();
+  vi.useRealTimers();
+  vi.unstubAllGlobals();
+});
+
+describe('routes', () => {
+  it('shows the 404 page for an unknown route', () => {
+    vi.stubGlobal('fetch', vi.fn().mockRejectedValue(new TypeError('offline')));
+    render(
+      <MemoryRouter initialEntries={['/no/such/page']} future={ROUTER_FUTURE}>
+        <Layout />
+      </MemoryRouter>,
+    );
+    expect(screen.getByText('404')).toBeTruthy();
+    expect(screen.getByRole('link', { name: 'Back to the start' }).getAttribute('href')).toBe('/');
+  });
+});
+
+describe('TranscribeControls', () => {
+  it('sends the newest values once, after the sliders rest', () => {
+    vi.useFakeTimers();
+    const onApply = vi.fn();
+    render(<TranscribeControls initial={DEFAULT_NOTE_PARAMS} busy={false} onApply={onApply} />);
+    const onset = screen.getByRole('slider', { name: /Onset threshold/ });
+    fireEvent.change(onset, { target: { value: '0.6' } });
+    fireEvent.change(onset, { target: { value: '0.7' } });
+    act(() => vi.advanceTimersByTime(DEBOUNCE_MS - 1));
+    expect(onApply).not.toHaveBeenCalled();
+    act(() => vi.advanceTimersByTime(1));
+    expect(onApply).toHaveBeenCalledTimes(1);
+    expect(onApply).toHaveBeenCalledWith({ ...DEFAULT_NOTE_PARAMS, onset_threshold: 0.7 });
+    expect(screen.getByText('0.70')).toBeTruthy();
+  });
+
+  it('re-transcribes when the note mode switches, after the same rest', () => {
+    vi.useFakeTimers();
+    const onApply = vi.fn();
+    render(<TranscribeControls initial={DEFAULT_NOTE_PARAMS} busy={false} onApply={onApply} />);
+    expect((screen.getByRole('radio', { name: 'Bass line' }) as HTMLInputElement).checked).toBe(true);
+    fireEvent.click(screen.getByRole('radio', { name: 'Raw Basic Pitch' }));
+    act(() => vi.advanceTimersByTime(DEBOUNCE_MS - 1));
+    expect(onApply).not.toHaveBeenCalled();
+    act(() => vi.advanceTimersByTime(1));
+    expect(onApply).toHaveBeenCalledWith({ ...DEFAULT_NOTE_PARAMS, mode: 'raw' });
+  });
+
+  it('shows the strength slider only while quantising, and sends grid and strength', () => {
+    vi.useFakeTimers();
+    const onApply = vi.fn();
+    render(<TranscribeControls initial={DEFAULT_NOTE_PARAMS} busy={false} onApply={onApply} />);
+    expect(screen.queryByRole('slider', { name: /Strength/ })).toBeNull();
+    fireEvent.change(screen.getByRole('combobox', { name: /Quantise/ }), { target: { value: '1/16t' } });
+    fireEvent.change(screen.getByRole('slider', { name: /Strength/ }), { target: { value: '40' } });
+    expect(screen.getByText('40 %')).toBeTruthy();
+    act(() => vi.advanceTimersByTime(DEBOUNCE_MS));
+    expect(onApply).toHaveBeenCalledTimes(1);
+    expect(onApply).toHaveBeenCalledWith({ ...DEFAULT_NOTE_PARAMS, quantize: '1/16t', quantize_strength: 40 });
+    fireEvent.change(screen.getByRole('combobox', { name: /Quantise/ }), { target: { value: 'off' } });
+    expect(screen.queryByRole('slider', { name: /Strength/ })).toBeNull();
+  });
+});
+
+describe('ResultCard', () => {
+  const result: Result = {
+    job_id: 'j1',
+    bpm: 120.2,
+    midi_b64: 'TVRoZA==',
+    filename: 'song-bass.mid',
+    duration: 8,
+    notes: [],
+    n_notes: 25,
+    mode: 'bass',
+    key: { name: 'F# minor', tonic: 6, minor: true, fifths: 3 },
+    time_signature: '3/4',
+    beats: [0.3, 0.8, 1.3],
+    params: { mode: 'bass', quantize: 'off', quantize_strength: 100 },
+  };
+
+  it('shows key and meter, links MusicXML and tab, and shows the tab for the chosen strings', async () => {
+    URL.createObjectURL = vi.fn(() => 'blob:midi');
+    URL.revokeObjectURL = vi.fn();
+    const fetchMock = vi.fn((url: string) =>
+      Promise.resolve(new Response(url.endsWith('strings=5') ? 'G|--0--|\nB|-----|\n' : 'G|--2--|\nE|-----|\n', { status: 200 })),
+    );
+    vi.stubGlobal('fetch', fetchMock);
+    render(<ResultCard result={result} stems={['bass']} />);
+    expect(screen.getByTestId('key').textContent).toBe('F♯ minor');
+    expect(screen.getByText('3 sharps')).toBeTruthy();
+    expect(screen.getByTestId('time-signature').textContent).toBe('3/4');
+    expect(screen.getByTestId('download-musicxml').getAttribute('href')).toBe('/api/jobs/j1/musicxml');
+    expect(screen.getByTestId('download-tab').getAttribute('href')).toBe('/api/jobs/j1/tab?strings=4');
+    expect((await screen.findByText(/G\|--2--\|/)).tagName).toBe('PRE');
+    fireEvent.change(screen.getByRole('combobox', { name: 'Strings on the tab' }), { target: { value: '5' } });
+    expect(screen.getByTestId('download-tab').getAttribute('href')).toBe('/api/jobs/j1/tab?strings=5');
+    expect(await screen.findByText(/B\|-----\|/)).toBeTruthy();
+    expect(fetchMock.mock.calls.map((c) => c[0])).toEqual(['/api/jobs/j1/tab?strings=4', '/api/jobs/j1/tab?strings=5']);
+  });
+
+  it('says so when the tab cannot be loaded', async () => {
+    URL.createObjectURL = vi.fn(() => 'blob:midi');
+    URL.revokeObjectURL = vi.fn();
+    vi.stubGlobal('fetch', vi.fn().mockResolvedValue(new Response(JSON.stringify({ code: 'bad_request', message: 'No beats to write a tab on.' }), { status: 400 })));
+    render(<ResultCard result={result} stems={['bass']} />);
+    expect(await screen.findByText('The tab could not be loaded: No beats to write a tab on.')).toBeTruthy();
+  });
+});
+
+describe('key labels', () => {
+  it('writes accidentals and the key signature', () => {
+    expect(keyLabel('E minor')).toBe('E minor');
+    expect(keyLabel('F# minor')).toBe('F♯ minor');
+    expect(keyLabel('Bb major')).toBe('B♭ major');
+    expect(signatureLabel({ name: 'C major', tonic: 0, minor: false, fifths: 0 })).toBe('no sharps or flats');
+    expect(signatureLabel({ name: 'E minor', tonic: 4, minor: true, fifths: 1 })).toBe('1 sharp');
+    expect(signatureLabel({ name: 'Eb major', tonic: 3, minor: false, fifths: -3 })).toBe('3 flats');
+  });
+});
+
+describe('CpuNotice', () => {
+  it('gives our benchmark figure when the server cannot be asked', async () => {
+    vi.stubGlobal('fetch', vi.fn().mockRejectedValue(new TypeError('offline')));
+    render(
+      <HealthProvider>
+        <CpuNotice duration={240} />
+      </HealthProvider>,
+    );
+    expect(screen.getByRole('note').textContent).toContain(FALLBACK_TEXT);
+    expect(screen.getByTestId('estimate').textContent).toContain('expect about 1 min 40 s'); // 4 min × 25 s
+  });
+
+  it("uses the server's seconds per audio minute", async () => {
+    const health = { status: 'ok', version: '0.1.0', workers: 1, threads_per_worker: 2, max_upload_mb: 100, seconds_per_audio_minute: 30 };
+    vi.stubGlobal('fetch', vi.fn().mockResolvedValue(new Response(JSON.stringify(health), { status: 200 })));
+    render(
+      <HealthProvider>
+        <CpuNotice duration={120} />
+      </HealthProvider>,
+    );
+    expect((await screen.findByText(/about 30 s per minute of audio on this server \(1 worker × 2 threads\)/)).tagName).toBe('STRONG');
+    expect(screen.getByTestId('estimate').textContent).toContain('expect about 1 min.');
+  });
+});
+
+describe('piano roll helpers', () => {
+  it('names notes in scientific pitch notation', () => {
+    expect(noteName(60)).toBe('C4');
+    expect(noteName(28)).toBe('E1');
+    expect(noteName(46)).toBe('A♯2');
+  });
+  it('shows the notes with a margin and at least two octaves', () => {
+    const n = (pitch: number) => ({ pitch, start: 0, end: 1, velocity: 100 });
+    expect(pitchRange([n(40), n(43)])).toEqual([30, 54]);
+    expect(pitchRange([n(30), n(70)])).toEqual([28, 72]);
+    expect(pitchRange([])).toEqual([28, 52]);
+  });
+});
+
+describe('piano roll window', () => {
+  it('shows the whole song, or a span that follows the playhead and stays inside the song', () => {
+    expect(viewWindow(240, null, 100)).toEqual([0, 240]);
+    expect(viewWindow(8, 20, 3)).toEqual([0, 8]);
+    expect(viewWindow(240, 20, 100)).toEqual([95, 20]);
+    expect(viewWindow(240, 20, 1)).toEqual([0, 20]);
+    expect(viewWindow(240, 20, 239)).toEqual([220, 20]);
+  });
+});

@@ -1,0 +1,140 @@
+// Step 1: pick or drop a song, see its waveform and the expected processing time, upload it.
+import { useReducer, useRef, useState } from 'react';
+import { useNavigate } from 'react-router-dom';
+import { ApiError, checkFile, DEFAULT_MAX_UPLOAD_MB, DEFAULT_MODE, DEFAULT_QUANTIZE, uploadProcess } from '../api';
+import { ANALYSIS_RATE, decodeAudio, mixdown } from '../audio/analysis';
+import CpuNotice from '../components/CpuNotice';
+import Dropzone from '../components/Dropzone';
+import ProgressBar from '../components/ProgressBar';
+import RecentJobs from '../components/RecentJobs';
+import Steps from '../components/Steps';
+import { NoteStyleFields, type NoteStyle } from '../components/TranscribeControls';
+import { Card, ErrorNotice, formatClock, primaryButton, secondaryButton } from '../components/ui';
+import Waveform from '../components/Waveform';
+import { useHealth } from '../health';
+import { initialPhase, reduce, stepOf } from '../jobMachine';
+import { useUploads, type PickedAudio } from '../uploads';
+
+export default function Home() {
+  const { health } = useHealth();
+  const uploads = useUploads();
+  const navigate = useNavigate();
+  const [phase, dispatch] = useReducer(reduce, initialPhase);
+  const [picked, setPicked] = useState<(PickedAudio & { decoding: boolean }) | null>(null);
+  const [keepAll, setKeepAll] = useState(true);
+  const [style, setStyle] = useState<NoteStyle>({ mode: DEFAULT_MODE, ...DEFAULT_QUANTIZE });
+  const abortRef = useRef<AbortController | null>(null);
+  const maxMb = health?.max_upload_mb ?? DEFAULT_MAX_UPLOAD_MB;
+
+  const onFile = async (file: File) => {
+    dispatch({ type: 'RESET' });
+    const problem = checkFile(file, maxMb);
+    if (problem) {
+      setPicked(null);
+      dispatch({ type: 'REJECT', message: problem });
+      return;
+    }
+    setPicked({ file, samples: null, duration: null, decoding: true });
+    try {
+      const buffer = await decodeAudio(await file.arrayBuffer());
+      const samples = mixdown(buffer);
+      setPicked((p) => (p?.file === file ? { file, samples, duration: samples.length / ANALYSIS_RATE, decoding: false } : p));
+    } catch {
+      setPicked((p) => (p?.file === file ? { ...p, decoding: false } : p));
+    }
+  };
+
+  const start = async () => {
+    if (!picked) return;
+    dispatch({ type: 'UPLOAD_START', fileName: picked.file.name });
+    abortRef.current = new AbortController();
+    try {
+      const { job_id } = await uploadProcess(
+        picked.file,
+        { stems: keepAll ? 'all' : 'bass', ...style },
+        (sent) => dispatch({ type: 'UPLOAD_PROGRESS', sent }),
+        abortRef.current.signal,
+      );
+      uploads.set(job_id, { file: picked.file, samples: picked.samples, duration: picked.duration });
+      dispatch({ type: 'UPLOADED', jobId: job_id });
+      navigate(`/jobs/${job_id}`);
+    } catch (e) {
+      const err = e as ApiError;
+      let message = err.message;
+      if (err.code === 'queue_full' && err.retryAfter !== null) message += ` The server suggests waiting ${err.retryAfter} s.`;
+      dispatch({ type: 'UPLOAD_FAILED', message: err.code === 'aborted' ? '' : message });
+    }
+  };
+
+  const uploading = phase.kind === 'uploading';
+  const rejected = phase.kind === 'idle' && phase.error;
+
+  return (
+    <div className="space-y-6">
+      <section className="pt-4 text-center sm:pt-8">
+        <h1 className="text-3xl font-black tracking-tight text-white sm:text-5xl">
+          Any song in. <span className="text-acid">Its bass line</span> out, as MIDI.
+        </h1>
+        <p className="mx-auto mt-3 max-w-2xl text-ink-400">
+          Dumu isolates the bass with htdemucs, transcribes it with Basic Pitch and detects the tempo, so the MIDI file
+          drops straight into your DAW.
+        </p>
+      </section>
+
+      <Steps current={stepOf(phase)} />
+      <CpuNotice duration={picked?.duration ?? null} />
+
+      {rejected && <ErrorNotice title="File not accepted" message={phase.error!} />}
+
+      <Dropzone disabled={uploading} maxUploadMb={maxMb} onFile={onFile} />
+
+      {picked && (
+        <Card title="Your song">
+          <div className="mb-3 flex flex-wrap items-baseline justify-between gap-2">
+            <p className="min-w-0 truncate font-semibold text-white" data-testid="picked-name">{picked.file.name}</p>
+            <p className="font-mono text-xs text-ink-400">
+              {(picked.file.size / (1024 * 1024)).toFixed(1)} MB{picked.duration !== null ? ` · ${formatClock(picked.duration)}` : ''}
+            </p>
+          </div>
+          {picked.samples && picked.duration !== null && (
+            <Waveform samples={picked.samples} duration={picked.duration} label={`Waveform of ${picked.file.name}`} />
+          )}
+          {picked.decoding && <p className="text-sm text-ink-400">Drawing the waveform…</p>}
+          {!picked.decoding && !picked.samples && (
+            <p className="text-sm text-ink-400">This browser cannot preview the file; the server will still try to decode it.</p>
+          )}
+          <label className="mt-4 flex items-center gap-2 text-sm">
+            <input type="checkbox" className="accent-acid" checked={keepAll} onChange={(e) => setKeepAll(e.target.checked)} disabled={uploading} />
+            Keep all four stems (drums, bass, other, vocals) for download
+          </label>
+          <details className="mt-4 rounded-lg border border-ink-700" data-testid="advanced-settings">
+            <summary className="cursor-pointer select-none px-3 py-2 text-sm text-ink-200 hover:text-acid">Advanced settings</summary>
+            <div className="border-t border-ink-700 p-3">
+              <NoteStyleFields value={style} onChange={(v) => setStyle((s) => ({ ...s, ...v }))} disabled={uploading} />
+              <p className="mt-3 text-xs text-ink-400">You can change these, and the note detection thresholds, on the result page too.</p>
+            </div>
+          </details>
+          <div className="mt-4 flex flex-wrap items-center gap-3">
+            {!uploading && (
+              <button type="button" className={primaryButton} onClick={start}>
+                Extract the bass line
+              </button>
+            )}
+            {uploading && (
+              <>
+                <div className="min-w-[12rem] flex-1">
+                  <ProgressBar value={phase.sent * 100} label="Uploading…" />
+                </div>
+                <button type="button" className={secondaryButton} onClick={() => abortRef.current?.abort()}>
+                  Cancel upload
+                </button>
+              </>
+            )}
+          </div>
+        </Card>
+      )}
+
+      <RecentJobs />
+    </div>
+  );
+}

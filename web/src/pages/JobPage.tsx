@@ -1,0 +1,299 @@
+// Steps 2 and 3 for one job: live progress (SSE), the networks at work and the log while it
+// runs; then the result, the piano roll with playback, re-transcription and the spectrograms.
+import { useCallback, useEffect, useReducer, useRef, useState } from 'react';
+import { Link, useParams } from 'react-router-dom';
+import { api, ApiError, DEFAULT_PARAMS, urls, type Job, type Result } from '../api';
+import { ANALYSIS_RATE, decodeAudio, mixdown } from '../audio/analysis';
+import NetworkCanvas from '../components/NetworkCanvas';
+import Playback from '../components/Playback';
+import ProcessLog from '../components/ProcessLog';
+import ProgressBar from '../components/ProgressBar';
+import ResultCard from '../components/ResultCard';
+import SpectrogramView from '../components/SpectrogramView';
+import Steps from '../components/Steps';
+import TranscribeControls, { type NoteParams } from '../components/TranscribeControls';
+import { Card, ErrorNotice, primaryButton, secondaryButton } from '../components/ui';
+import Waveform from '../components/Waveform';
+import { reduce, stepOf } from '../jobMachine';
+import { useUploads } from '../uploads';
+import { useJobProgress } from '../useJobProgress';
+
+const STAGE_LABEL: Record<string, string> = {
+  queued: 'Waiting in the queue',
+  decode: 'Decoding the audio',
+  tempo: 'Detecting the tempo',
+  separate: 'Separating the bass (htdemucs)',
+  transcribe: 'Transcribing the notes (Basic Pitch)',
+  midi: 'Writing the MIDI file',
+};
+
+// The server's progress messages are lower-case phrases ("separating the bass (htdemucs)").
+function sentence(text: string): string {
+  return text ? text[0].toUpperCase() + text.slice(1) : '';
+}
+
+const FAILURE_TITLE: Record<string, string> = {
+  not_found: 'Job not found',
+  unreachable: 'Server unreachable',
+};
+
+export default function JobPage() {
+  const { id = '' } = useParams();
+  const upload = useUploads().get(id);
+  const [phase, dispatch] = useReducer(reduce, { kind: 'loading', jobId: id });
+  const [job, setJob] = useState<Job | null>(null);
+  const [polled, setPolled] = useState<Job | null>(null); // job state while the stream is lost
+  const [cancelError, setCancelError] = useState<string | null>(null);
+  const [bass, setBass] = useState<Float32Array | null>(null);
+  const [bassError, setBassError] = useState<string | null>(null);
+  const [attempt, setAttempt] = useState(0); // "Try again" after a network failure
+
+  // Open the job: its state decides where the machine starts.
+  useEffect(() => {
+    dispatch({ type: 'OPEN', jobId: id });
+    setJob(null);
+    setPolled(null);
+    api.job(id).then(
+      (j) => {
+        setJob(j);
+        dispatch({ type: 'JOB', job: j });
+      },
+      (e: ApiError) => dispatch({ type: 'FAILED', jobId: id, code: e.code, message: e.message }),
+    );
+  }, [id, attempt]);
+
+  const stream = useJobProgress(phase.kind === 'processing' ? id : null);
+
+  useEffect(() => {
+    if (stream.status === 'done') dispatch({ type: 'STREAM_DONE', jobId: id });
+    if (stream.status === 'error' && stream.error) {
+      if (stream.error.code === 'cancelled') dispatch({ type: 'CANCELLED', jobId: id });
+      else dispatch({ type: 'FAILED', jobId: id, code: stream.error.code, message: stream.error.message });
+    }
+  }, [stream.status, stream.error, id]);
+
+  // The browser gave up on the stream (server restarted, proxy closed it): poll the job instead.
+  useEffect(() => {
+    if (stream.status !== 'lost' || phase.kind !== 'processing') return;
+    const poll = () =>
+      api.job(id).then(
+        (j) => {
+          setPolled(j);
+          if (j.state === 'done') dispatch({ type: 'STREAM_DONE', jobId: id });
+          if (j.state === 'cancelled') dispatch({ type: 'CANCELLED', jobId: id });
+          if (j.state === 'failed') dispatch({ type: 'FAILED', jobId: id, code: j.error?.code ?? 'failed', message: j.error?.message ?? 'The job failed.' });
+        },
+        (e: ApiError) => {
+          if (e.code !== 'unreachable') dispatch({ type: 'FAILED', jobId: id, code: e.code, message: e.message });
+        },
+      );
+    poll();
+    const timer = setInterval(poll, 2000);
+    return () => clearInterval(timer);
+  }, [stream.status, phase.kind, id]);
+
+  // Finished: fetch the result (and the job again, for its stem list).
+  useEffect(() => {
+    if (phase.kind !== 'finishing') return;
+    let stop = false;
+    let timer: ReturnType<typeof setTimeout>;
+    const fetchResult = () =>
+      api.result(id).then(
+        (result) => !stop && dispatch({ type: 'RESULT', result }),
+        (e: ApiError) => {
+          if (stop) return;
+          if (e.code === 'not_ready') timer = setTimeout(fetchResult, 1000);
+          else dispatch({ type: 'FAILED', jobId: id, code: e.code, message: e.message });
+        },
+      );
+    fetchResult();
+    api.job(id).then((j) => !stop && setJob(j), () => {});
+    return () => {
+      stop = true;
+      clearTimeout(timer);
+    };
+  }, [phase.kind, id]);
+
+  // Done: fetch the bass stem once, for playback (a blob URL is always seekable, whatever the
+  // server does with Range requests) and for its spectrogram.
+  const done = phase.kind === 'done';
+  const [stemUrl, setStemUrl] = useState<string | null>(null);
+  useEffect(() => {
+    if (!done) return;
+    const abort = new AbortController();
+    let url: string | null = null;
+    fetch(urls.stem(id, 'bass'), { signal: abort.signal })
+      .then((r) => {
+        if (!r.ok) throw new Error(`HTTP ${r.status}`);
+        return r.arrayBuffer();
+      })
+      .then((bytes) => {
+        url = URL.createObjectURL(new Blob([bytes], { type: 'audio/wav' }));
+        setStemUrl(url);
+        return decodeAudio(bytes); // detaches `bytes`, so the blob is made first
+      })
+      .then((b) => setBass(mixdown(b)))
+      .catch(() => {
+        if (!abort.signal.aborted) setBassError('The bass stem could not be loaded from the server.');
+      });
+    return () => {
+      abort.abort();
+      if (url) URL.revokeObjectURL(url);
+    };
+  }, [done, id]);
+
+  // Re-transcription: one request at a time; values that arrive meanwhile wait for it and
+  // only the newest is sent.
+  const busy = useRef(false);
+  const pending = useRef<NoteParams | null>(null);
+  const retranscribe = useCallback(
+    (params: NoteParams) => {
+      if (busy.current) {
+        pending.current = params;
+        return;
+      }
+      busy.current = true;
+      dispatch({ type: 'RETRANSCRIBE_START' });
+      api.transcribe(id, params).then(
+        (result) => dispatch({ type: 'RETRANSCRIBED', result }),
+        (e: ApiError) => dispatch({ type: 'RETRANSCRIBE_FAILED', message: e.message }),
+      ).finally(() => {
+        busy.current = false;
+        const next = pending.current;
+        pending.current = null;
+        if (next) retranscribe(next);
+      });
+    },
+    [id],
+  );
+
+  const cancel = () => {
+    setCancelError(null);
+    api.remove(id).then(
+      () => dispatch({ type: 'CANCELLED', jobId: id }),
+      (e: ApiError) => setCancelError(e.message),
+    );
+  };
+
+  const running = phase.kind === 'loading' || phase.kind === 'processing' || phase.kind === 'finishing';
+  const progress = phase.kind === 'finishing' ? 100 : Math.max(stream.progress, polled?.progress ?? 0, job?.progress ?? 0);
+  const stage = stream.lastId >= 0 ? stream.stage : (polled ?? job)?.stage ?? 'queued';
+  const message = stream.lastId >= 0 ? stream.message : (polled ?? job)?.message ?? '';
+  const filename = upload?.file.name ?? job?.filename ?? 'Your song';
+  // The panel starts from the job's thresholds and the result's mode and grid.
+  const noteParams = (result: Result): NoteParams => ({
+    ...(job
+      ? { onset_threshold: job.params.onset_threshold, frame_threshold: job.params.frame_threshold, min_note_ms: job.params.min_note_ms }
+      : DEFAULT_PARAMS),
+    mode: result.params.mode,
+    quantize: result.params.quantize,
+    quantize_strength: result.params.quantize_strength,
+  });
+
+  const input = upload?.samples && upload.duration !== null && (
+    <Card title="Input">
+      <Waveform samples={upload.samples} duration={upload.duration} label={`Waveform of ${upload.file.name}`} />
+    </Card>
+  );
+  const networks = (
+    <Card title="The networks at work">
+      <NetworkCanvas stage={stage} progress={progress} finished={done || phase.kind === 'finishing'} />
+    </Card>
+  );
+
+  return (
+    <div className="space-y-6 pt-4">
+      <div className="space-y-4">
+        <div className="flex flex-wrap items-baseline justify-between gap-2">
+          <h1 className="min-w-0 truncate text-xl font-bold text-white sm:text-2xl" data-testid="job-title">{filename}</h1>
+          <Link to="/" className="text-sm text-ink-400 hover:text-acid">
+            + Extract another song
+          </Link>
+        </div>
+        <Steps current={stepOf(phase)} failed={phase.kind === 'failed' || phase.kind === 'cancelled'} />
+      </div>
+
+      {phase.kind === 'failed' && (
+        <ErrorNotice title={FAILURE_TITLE[phase.code] ?? 'Processing failed'} message={phase.message}>
+          {phase.code === 'unreachable' && (
+            <button type="button" className={secondaryButton} onClick={() => setAttempt((a) => a + 1)}>
+              Try again
+            </button>
+          )}
+          <Link to="/" className={primaryButton}>
+            Try another song
+          </Link>
+        </ErrorNotice>
+      )}
+
+      {phase.kind === 'cancelled' && (
+        <div role="status" className="rounded-xl border border-ink-600 bg-ink-900 p-4">
+          <p className="font-semibold text-white">Job cancelled</p>
+          <p className="mt-1 text-sm text-ink-400">Processing stopped and the server deleted its files.</p>
+          <Link to="/" className={`${primaryButton} mt-3`}>
+            Extract another song
+          </Link>
+        </div>
+      )}
+
+      {running && (
+        <Card
+          title="Processing"
+          actions={
+            phase.kind !== 'finishing' && (
+              <button type="button" className={secondaryButton} onClick={cancel}>
+                Cancel
+              </button>
+            )
+          }
+        >
+          <ProgressBar value={progress} label={phase.kind === 'finishing' ? 'Fetching the result…' : sentence(message) || STAGE_LABEL[stage] || stage} />
+          {stream.status === 'reconnecting' && <p className="mt-2 text-sm text-amber-300">Connection to the server lost, reconnecting…</p>}
+          {stream.status === 'lost' && <p className="mt-2 text-sm text-amber-300">Live updates stopped; checking the job every 2 s.</p>}
+          {cancelError && <p role="alert" className="mt-2 text-sm text-red-300">Could not cancel: {cancelError}</p>}
+        </Card>
+      )}
+      {running && networks}
+      {running && input}
+
+      {phase.kind === 'done' && (
+        <>
+          <ResultCard result={phase.result} stems={job?.stems ?? ['bass']} />
+          <Card title="Piano roll and preview">
+            {stemUrl ? (
+              <Playback stemUrl={stemUrl} notes={phase.result.notes} duration={phase.result.duration} beats={phase.result.beats} />
+            ) : (
+              <p className="text-sm text-ink-400">{bassError ?? 'Loading the bass stem…'}</p>
+            )}
+          </Card>
+          <Card title="Note detection">
+            <TranscribeControls initial={noteParams(phase.result)} busy={phase.busy} onApply={retranscribe} />
+            {phase.error && <p role="alert" className="mt-2 text-sm text-red-300">Re-transcription failed: {phase.error}</p>}
+          </Card>
+          <Card title="Spectrograms">
+            <div className="grid gap-4 md:grid-cols-2">
+              {bass ? (
+                <SpectrogramView samples={bass} rate={ANALYSIS_RATE} label="bass stem" />
+              ) : (
+                <p className="text-sm text-ink-400">{bassError ?? 'Loading the bass stem…'}</p>
+              )}
+              {upload?.samples ? (
+                <SpectrogramView samples={upload.samples} rate={ANALYSIS_RATE} label="full mix" />
+              ) : (
+                <p className="self-center text-sm text-ink-400">The mix spectrogram needs the original file, which only the tab that uploaded it has.</p>
+              )}
+            </div>
+          </Card>
+          {input}
+          {networks}
+        </>
+      )}
+
+      {(running || done || phase.kind === 'failed') && (running || stream.log.length > 0) && (
+        <Card title="Processing log">
+          <ProcessLog log={stream.log} />
+        </Card>
+      )}
+    </div>
+  );
+}
