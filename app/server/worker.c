@@ -141,6 +141,7 @@ static dumu_status save_result(srv_jobs *jobs, const char *id, const char *name,
     char ts[16];
     snprintf(ts, sizeof ts, "%d/4", (int)tr->meter.beats_per_bar);
     cJSON_AddStringToObject(root, "time_signature", ts);
+    cJSON_AddNumberToObject(root, "first_downbeat", tr->meter.first_downbeat);
     for (int64_t i = 0; i < tr->tempo.n_beats; i++)
         cJSON_AddItemToArray(beats, cJSON_CreateNumber(tr->tempo.beats[i]));
     cJSON_AddItemToObject(root, "beats", beats);

@@ -268,6 +268,7 @@ try {
   await page.getByText('Advanced settings').click();
   await page.getByText('Raw Basic Pitch', { exact: true }).click();
   await page.getByRole('combobox', { name: /Quantise/ }).selectOption('1/8t');
+  await page.waitForTimeout(300); // the switch's colour transition
   await page.screenshot({ path: join(shots, 'desktop-8-advanced.png'), fullPage: true });
   await page.getByRole('button', { name: 'Extract the bass line' }).click();
   await page.waitForURL(/\/jobs\//);

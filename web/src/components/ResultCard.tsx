@@ -57,7 +57,7 @@ export default function ResultCard({ result, stems }: { result: Result; stems: S
       {/* Phones: tempo, meter and notes in a row of thirds, then key and length in halves. */}
       <dl className="grid grid-cols-6 gap-3 text-center sm:grid-cols-5">
         <Tile label="Tempo" value={result.bpm.toFixed(1)} unit="BPM" testId="bpm" className="col-span-2 sm:col-span-1" />
-        <Tile label="Meter" value={result.time_signature} unit="time signature" testId="time-signature" className="col-span-2 sm:col-span-1" />
+        <Tile label="Meter" value={result.time_signature} unit="time" testId="time-signature" className="col-span-2 sm:col-span-1" />
         <Tile label="Key" value={keyLabel(result.key.name)} unit={signatureLabel(result.key)} testId="key" className="order-4 col-span-3 sm:order-none sm:col-span-1" />
         <Tile label="Notes" value={String(result.n_notes)} unit={result.n_notes === 1 ? 'note' : 'notes'} testId="note-count" className="col-span-2 sm:col-span-1" />
         <Tile label="Length" value={formatClock(result.duration)} unit="min:s" className="order-5 col-span-3 sm:order-none sm:col-span-1" />

@@ -29,12 +29,12 @@ const SLIDERS: { key: SliderKey; label: string; help: string; min: number; max: 
   { key: 'min_note_ms', label: 'Minimum note length', help: 'Notes shorter than this are dropped', min: 10, max: 1000, step: 1, unit: ' ms' },
 ];
 
-export const MODES: { value: Mode; label: string; help: string }[] = [
+const MODES: { value: Mode; label: string; help: string }[] = [
   { value: 'bass', label: 'Bass line', help: 'One clean line, one note at a time' },
   { value: 'raw', label: 'Raw Basic Pitch', help: "The network's own notes, chords and all" },
 ];
 
-export const QUANTIZE_OPTIONS: { value: Quantize; label: string }[] = [
+const QUANTIZE_OPTIONS: { value: Quantize; label: string }[] = [
   { value: 'off', label: 'Off' },
   { value: '1/8', label: '1/8' },
   { value: '1/16', label: '1/16' },
@@ -91,7 +91,7 @@ export function NoteStyleFields({ value, onChange, disabled = false }: { value: 
             ))}
           </select>
           <span id="quantize-help" className="mt-1 block text-xs text-ink-400">
-            Snap notes to the beat grid
+            Snap notes to the beats
           </span>
         </label>
         {value.quantize !== 'off' && (
@@ -113,7 +113,7 @@ export function NoteStyleFields({ value, onChange, disabled = false }: { value: 
               aria-describedby="quantize_strength-help"
             />
             <span id="quantize_strength-help" className="block text-xs text-ink-400">
-              How far notes move towards the grid
+              0 %: as played, 100 %: on the grid
             </span>
           </label>
         )}
