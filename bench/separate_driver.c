@@ -6,7 +6,8 @@
  *   separate_driver segment IN.flac [--threads N] [--reps R] [--sources MASK] [--pool 0|1]
  *       one 343980-frame segment from the start of IN through dumu_dm_segment, R times,
  *       with the per-stage breakdown; --pool 0 starts threads per parallel region instead
- *       of using a thread pool (as dumu_separate does)
+ *       of using a thread pool (as dumu_separate does); --isa avx2|scalar runs the kernel
+ *       tables of that instruction set instead of the widest the CPU has
  *
  * Build (from the checkout, after building libdumu into BUILD):
  *   cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc bench/separate_driver.c \
@@ -22,6 +23,7 @@
 
 #include "core/core.h"
 #include "models/demucs.h"
+#include "nn/simd.h"
 
 static double wall(void) {
     struct timespec ts;
@@ -39,7 +41,7 @@ int main(int argc, char **argv) {
     if (argc < 3) {
         fprintf(stderr,
                 "usage: %s separate|segment IN [--sources MASK] [--threads N] "
-                "[--reps R] [--pool 0|1] [--out DIR]\n",
+                "[--reps R] [--pool 0|1] [--isa NAME] [--out DIR]\n",
                 argv[0]);
         return 2;
     }
@@ -53,7 +55,10 @@ int main(int argc, char **argv) {
             threads = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--reps"))
             reps = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--pool"))
+        else if (!strcmp(argv[i], "--isa")) {
+            for (int k = 0; k < DUMU_ISA_COUNT; k++)
+                if (!strcmp(argv[i + 1], dumu_isa_name((dumu_isa)k))) dumu_simd_force((dumu_isa)k);
+        } else if (!strcmp(argv[i], "--pool"))
             use_pool = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--out"))
             outdir = argv[i + 1];

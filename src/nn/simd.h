@@ -54,7 +54,8 @@ typedef struct dumu_gemm_kernels {
     int nr;           /* columns of B per micro-tile (<= DUMU_GEMM_NR_MAX, a divisor of 32) */
 
     /* One micro-tile: acc[i][j] = sum_{p<kc} ap[p*as + i] * bp[p*bs + j] (fused
-     * multiply-adds in order p = 0, 1, ...), then for i < mr, j < nr:
+     * multiply-adds in order p = 0, 1, ...; the scalar table multiplies and adds), then for
+     * i < mr, j < nr:
      *   t = alpha == 1 ? acc : alpha * acc;
      *   c[i*ldc + j] = beta == 0 ? t : beta == 1 ? c + t : beta * c + t.
      * ap: A sliver, MR values per k step, `as` floats apart (MR when packed; rows i >= mr are

@@ -11,7 +11,8 @@
  *   are handled with masked loads/stores of the same arithmetic, so the value of C[i][j]
  *   depends only on the data and kc: the basis of dumu_sgemm's thread-count independence.
  *   AVX2 builds use a 6x16 tile (12 ymm accumulators); other builds a plain-C 4x8 tile with
- *   fmaf. Measured alone (B in L2): 112-116 GFLOP/s on one Zen 4 core, ~100% of its peak.
+ *   a multiply and an add per step (CPUs without FMA units would call libm's fmaf for each:
+ *   ~100x slower), so its sums round twice per step: same order, slightly other bits. Measured alone (B in L2): 112-116 GFLOP/s on one Zen 4 core, ~100% of its peak.
  *
  *   Transposing pack: 16x16 blocks through registers (unpacklo/hi_ps, unpacklo/hi_pd,
  *   two rounds of shuffle_f32x4), masked at the edges.
@@ -30,8 +31,9 @@
  *   Column softmax: the running max and sum of up to 128 columns stay in registers while the
  *   rows stream by (max pass, exp-and-sum pass, scale pass).
  *
- * Every routine has a plain-C path (the scalar table; the AVX2 table uses it for the vector
- * math) that computes the same function; the tests hold both to libm / double references. */
+ * Every routine has an AVX2 version (8 lanes, masked tails with vmaskmov, 2^n built in two
+ * exponent-field steps where AVX-512 has vscalefps) and a plain-C path (the scalar table)
+ * that compute the same function; the tests hold both to libm / double references. */
 #include <math.h>
 #include <string.h>
 
@@ -124,23 +126,35 @@ static void ukernel(int64_t kc, const float *ap, int64_t as, const float *bp, in
 
 static void ukernel(int64_t kc, const float *ap, int64_t as, const float *bp, int64_t bs, float *c,
                     int64_t ldc, int mr, int nr, float alpha, float beta) {
-    __m256 acc[MR][NV];
-#    pragma GCC unroll 6
-    for (int i = 0; i < MR; i++) {
-        acc[i][0] = _mm256_setzero_ps();
-        acc[i][1] = _mm256_setzero_ps();
-    }
+    /* Twelve named accumulators: as an array, gcc keeps them on the stack (16 ymm registers
+     * hold the 12, two B vectors and the broadcast only when nothing else competes). */
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
     for (int64_t p = 0; p < kc; p++) {
         const float *a = ap + p * as;
         __m256 b0 = _mm256_loadu_ps(bp + p * bs);
         __m256 b1 = _mm256_loadu_ps(bp + p * bs + 8);
-#    pragma GCC unroll 6
-        for (int i = 0; i < MR; i++) {
-            __m256 av = _mm256_broadcast_ss(a + i);
-            acc[i][0] = _mm256_fmadd_ps(av, b0, acc[i][0]);
-            acc[i][1] = _mm256_fmadd_ps(av, b1, acc[i][1]);
-        }
+        __m256 av = _mm256_broadcast_ss(a + 0);
+        c00 = _mm256_fmadd_ps(av, b0, c00);
+        c01 = _mm256_fmadd_ps(av, b1, c01);
+        av = _mm256_broadcast_ss(a + 1);
+        c10 = _mm256_fmadd_ps(av, b0, c10);
+        c11 = _mm256_fmadd_ps(av, b1, c11);
+        av = _mm256_broadcast_ss(a + 2);
+        c20 = _mm256_fmadd_ps(av, b0, c20);
+        c21 = _mm256_fmadd_ps(av, b1, c21);
+        av = _mm256_broadcast_ss(a + 3);
+        c30 = _mm256_fmadd_ps(av, b0, c30);
+        c31 = _mm256_fmadd_ps(av, b1, c31);
+        av = _mm256_broadcast_ss(a + 4);
+        c40 = _mm256_fmadd_ps(av, b0, c40);
+        c41 = _mm256_fmadd_ps(av, b1, c41);
+        av = _mm256_broadcast_ss(a + 5);
+        c50 = _mm256_fmadd_ps(av, b0, c50);
+        c51 = _mm256_fmadd_ps(av, b1, c51);
     }
+    const __m256 acc[MR][NV] = {{c00, c01}, {c10, c11}, {c20, c21},
+                                {c30, c31}, {c40, c41}, {c50, c51}};
     /* The update is done through a small buffer so partial tiles use the same arithmetic. */
     float tile[MR * 16];
     for (int i = 0; i < MR; i++) {
@@ -170,7 +184,7 @@ static void ukernel(int64_t kc, const float *ap, int64_t as, const float *bp, in
     for (int64_t p = 0; p < kc; p++) {
         for (int i = 0; i < MR; i++) {
             for (int j = 0; j < NR; j++)
-                acc[i][j] = fmaf(ap[p * as + i], bp[p * bs + j], acc[i][j]);
+                acc[i][j] += ap[p * as + i] * bp[p * bs + j];
         }
     }
     for (int i = 0; i < mr; i++) {
@@ -417,6 +431,188 @@ static void softmax_cols(float *s, int64_t rows, int64_t cols, int64_t ld) {
         int64_t cn = cols - c0 < 128 ? cols - c0 : 128;
         float *sc = s + c0;
         switch ((cn + 15) / 16) {
+        case 1: softmax_cols_nv(sc, rows, ld, cn, 1); break;
+        case 2: softmax_cols_nv(sc, rows, ld, cn, 2); break;
+        case 3: softmax_cols_nv(sc, rows, ld, cn, 3); break;
+        case 4: softmax_cols_nv(sc, rows, ld, cn, 4); break;
+        case 5: softmax_cols_nv(sc, rows, ld, cn, 5); break;
+        case 6: softmax_cols_nv(sc, rows, ld, cn, 6); break;
+        case 7: softmax_cols_nv(sc, rows, ld, cn, 7); break;
+        default: softmax_cols_nv(sc, rows, ld, cn, 8); break;
+        }
+    }
+}
+
+#elif defined(__AVX2__) && defined(__FMA__)
+
+/* 2^n for integral n in [-150, 128] as two exact powers of two, so that p * 2^n1 * 2^n2
+ * rounds once, like ldexpf (subnormal results included). */
+static inline __m256 scale8(__m256 p, __m256 n) {
+    __m256i ni = _mm256_cvtps_epi32(n);
+    __m256i n1 = _mm256_srai_epi32(ni, 1), n2 = _mm256_sub_epi32(ni, n1);
+    __m256i bias = _mm256_set1_epi32(127);
+    __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, bias), 23));
+    __m256 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, bias), 23));
+    return _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
+}
+
+/* dumu_expf on 8 lanes: the same reduction and polynomial. */
+static inline __m256 exp8(__m256 x) {
+    __m256 nan = _mm256_cmp_ps(x, x, _CMP_UNORD_Q);
+    __m256 xc = _mm256_max_ps(_mm256_set1_ps(EXP_LO), x);
+    xc = _mm256_min_ps(_mm256_set1_ps(EXP_HI), xc);
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(xc, _mm256_set1_ps(LOG2E)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_HI), xc);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_LO), r);
+    __m256 p = _mm256_set1_ps(EXP_C7);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(EXP_C6));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(EXP_C5));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(EXP_C4));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(EXP_C3));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(EXP_C2));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    return _mm256_blendv_ps(scale8(p, n), x, nan); /* NaN passes */
+}
+
+static inline __m256 gelu8(__m256 x) {
+    __m256 u = _mm256_div_ps(x, _mm256_set1_ps(SQRT2_F));
+    __m256 z = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), u);
+    __m256 t = _mm256_div_ps(_mm256_set1_ps(1.0f),
+                             _mm256_fmadd_ps(_mm256_set1_ps(0.5f), z, _mm256_set1_ps(1.0f)));
+    __m256 q = _mm256_set1_ps(ERFC_P9);
+    q = _mm256_fmadd_ps(q, t, _mm256_set1_ps(ERFC_P8));
+    q = _mm256_fmadd_ps(q, t, _mm256_set1_ps(ERFC_P7));
+    q = _mm256_fmadd_ps(q, t, _mm256_set1_ps(ERFC_P6));
+    q = _mm256_fmadd_ps(q, t, _mm256_set1_ps(ERFC_P5));
+    q = _mm256_fmadd_ps(q, t, _mm256_set1_ps(ERFC_P4));
+    q = _mm256_fmadd_ps(q, t, _mm256_set1_ps(ERFC_P3));
+    q = _mm256_fmadd_ps(q, t, _mm256_set1_ps(ERFC_P2));
+    q = _mm256_fmadd_ps(q, t, _mm256_set1_ps(ERFC_P1));
+    q = _mm256_fmadd_ps(q, t, _mm256_set1_ps(ERFC_P0));
+    __m256 zz = _mm256_mul_ps(z, z), zr = _mm256_fmsub_ps(z, z, zz);
+    __m256 erfc = _mm256_mul_ps(_mm256_mul_ps(t, exp8(_mm256_sub_ps(_mm256_setzero_ps(), zz))),
+                                _mm256_mul_ps(exp8(q), _mm256_sub_ps(_mm256_set1_ps(1.0f), zr)));
+    __m256 pos = _mm256_cmp_ps(u, _mm256_setzero_ps(), _CMP_GE_OQ);
+    __m256 one_plus_erf = _mm256_blendv_ps(erfc, _mm256_sub_ps(_mm256_set1_ps(2.0f), erfc), pos);
+    return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), x), one_plus_erf);
+}
+
+/* Lanes i < left (all 8 when left >= 8), for masked loads and stores. */
+static inline __m256i tail_mask(int64_t left) {
+    int l = left >= 8 ? 8 : (int)left;
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(l), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+static void vmax_acc(float *acc, const float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i += 8) {
+        __m256i k = tail_mask(n - i);
+        __m256 a = _mm256_maskload_ps(acc + i, k), v = _mm256_maskload_ps(x + i, k);
+        _mm256_maskstore_ps(acc + i, k, _mm256_max_ps(v, a)); /* x > acc ? x : acc */
+    }
+}
+
+static void vexp_sub_acc(const float *x, const float *shift, float *y, float *sum, int64_t n) {
+    for (int64_t i = 0; i < n; i += 8) {
+        __m256i k = tail_mask(n - i);
+        __m256 e =
+            exp8(_mm256_sub_ps(_mm256_maskload_ps(x + i, k), _mm256_maskload_ps(shift + i, k)));
+        _mm256_maskstore_ps(y + i, k, e);
+        _mm256_maskstore_ps(sum + i, k, _mm256_add_ps(_mm256_maskload_ps(sum + i, k), e));
+    }
+}
+
+static void vmul_inplace(float *x, const float *s, int64_t n) {
+    for (int64_t i = 0; i < n; i += 8) {
+        __m256i k = tail_mask(n - i);
+        __m256 v = _mm256_mul_ps(_mm256_maskload_ps(x + i, k), _mm256_maskload_ps(s + i, k));
+        _mm256_maskstore_ps(x + i, k, v);
+    }
+}
+
+static void vgelu(const float *x, float *y, int64_t n) {
+    for (int64_t i = 0; i < n; i += 8) {
+        __m256i k = tail_mask(n - i);
+        _mm256_maskstore_ps(y + i, k, gelu8(_mm256_maskload_ps(x + i, k)));
+    }
+}
+
+static inline double hsum_pd(__m256d v) {
+    __m128d b = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(b, _mm_unpackhi_pd(b, b)));
+}
+
+/* As the AVX-512 version, with 4 double lanes; masked-off lanes load as 0 and are masked
+ * again before the squared deviations. */
+static void layernorm_row(const float *x, int64_t n, const float *w, const float *b, float *y,
+                          double eps) {
+    __m256d s = _mm256_setzero_pd();
+    for (int64_t i = 0; i < n; i += 8) {
+        __m256 v = _mm256_maskload_ps(x + i, tail_mask(n - i));
+        s = _mm256_add_pd(s, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
+        s = _mm256_add_pd(s, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+    }
+    double mean = hsum_pd(s) / (double)n;
+    __m256d m = _mm256_set1_pd(mean), q = _mm256_setzero_pd();
+    for (int64_t i = 0; i < n; i += 8) {
+        __m256i k = tail_mask(n - i);
+        __m256 v = _mm256_maskload_ps(x + i, k);
+        __m256d klo = _mm256_castsi256_pd(_mm256_cvtepi32_epi64(_mm256_castsi256_si128(k)));
+        __m256d khi = _mm256_castsi256_pd(_mm256_cvtepi32_epi64(_mm256_extracti128_si256(k, 1)));
+        __m256d lo =
+            _mm256_and_pd(_mm256_sub_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)), m), klo);
+        __m256d hi =
+            _mm256_and_pd(_mm256_sub_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)), m), khi);
+        q = _mm256_fmadd_pd(lo, lo, q);
+        q = _mm256_fmadd_pd(hi, hi, q);
+    }
+    float mf = (float)mean, rs = (float)(1.0 / sqrt(hsum_pd(q) / (double)n + eps));
+    __m256 vm = _mm256_set1_ps(mf), vr = _mm256_set1_ps(rs);
+    for (int64_t i = 0; i < n; i += 8) {
+        __m256i k = tail_mask(n - i);
+        __m256 v = _mm256_sub_ps(_mm256_maskload_ps(x + i, k), vm);
+        v = _mm256_mul_ps(_mm256_mul_ps(v, vr), _mm256_maskload_ps(w + i, k));
+        _mm256_maskstore_ps(y + i, k, _mm256_add_ps(v, _mm256_maskload_ps(b + i, k)));
+    }
+}
+
+/* Columns [0, 8 nv) of s (at most `cols` valid), running max / sum in nv registers. */
+static inline __attribute__((always_inline)) void
+softmax_cols_nv(float *s, int64_t rows, int64_t ld, int64_t cols, const int nv) {
+    __m256 mx[8], sum[8];
+    __m256i k[8];
+    for (int v = 0; v < nv; v++) {
+        k[v] = tail_mask(cols - 8 * v);
+        mx[v] = _mm256_maskload_ps(s + 8 * v, k[v]);
+        sum[v] = _mm256_setzero_ps();
+    }
+    for (int64_t p = 1; p < rows; p++)
+        for (int v = 0; v < nv; v++)
+            mx[v] = _mm256_max_ps(_mm256_maskload_ps(s + p * ld + 8 * v, k[v]), mx[v]);
+    for (int64_t p = 0; p < rows; p++) {
+        for (int v = 0; v < nv; v++) {
+            float *at = s + p * ld + 8 * v;
+            __m256 e = exp8(_mm256_sub_ps(_mm256_maskload_ps(at, k[v]), mx[v]));
+            _mm256_maskstore_ps(at, k[v], e);
+            sum[v] = _mm256_add_ps(sum[v], e);
+        }
+    }
+    for (int v = 0; v < nv; v++)
+        sum[v] = _mm256_div_ps(_mm256_set1_ps(1.0f), sum[v]);
+    for (int64_t p = 0; p < rows; p++) {
+        for (int v = 0; v < nv; v++) {
+            float *at = s + p * ld + 8 * v;
+            _mm256_maskstore_ps(at, k[v], _mm256_mul_ps(_mm256_maskload_ps(at, k[v]), sum[v]));
+        }
+    }
+}
+
+static void softmax_cols(float *s, int64_t rows, int64_t cols, int64_t ld) {
+    for (int64_t c0 = 0; c0 < cols; c0 += 64) {
+        int64_t cn = cols - c0 < 64 ? cols - c0 : 64;
+        float *sc = s + c0;
+        switch ((cn + 7) / 8) {
         case 1: softmax_cols_nv(sc, rows, ld, cn, 1); break;
         case 2: softmax_cols_nv(sc, rows, ld, cn, 2); break;
         case 3: softmax_cols_nv(sc, rows, ld, cn, 3); break;
