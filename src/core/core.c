@@ -98,6 +98,31 @@ dumu_status dumu_fail(dumu_error *err, dumu_status status, const char *fmt, ...)
     return status;
 }
 
+void dumu_text_put(dumu_text *b, const char *fmt, ...) {
+    if (b->failed) return;
+    va_list ap;
+    va_start(ap, fmt);
+    const int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    DUMU_ASSERT(n >= 0);
+    if (b->len + (size_t)n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+        while (b->len + (size_t)n + 1 > cap)
+            cap *= 2;
+        char *grown = dumu_realloc(b->s, cap);
+        if (!grown) {
+            b->failed = 1;
+            return;
+        }
+        b->s = grown;
+        b->cap = cap;
+    }
+    va_start(ap, fmt);
+    vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* Fork-join and the thread pool
  *

@@ -39,6 +39,22 @@ dumu_status dumu_fail(dumu_error *err, dumu_status status, const char *fmt, ...)
 #endif
     ;
 
+/* A growing text buffer for the text writers (MusicXML, tab): dumu_text_put appends printf
+ * style; an allocation failure sets `failed`, later puts do nothing, and the writer reports it
+ * once at the end. `s` (dumu_realloc'ed, NUL-terminated once anything was put) belongs to the
+ * buffer's owner: hand it on or dumu_free it. Start from a zeroed struct. */
+typedef struct dumu_text {
+    char *s;
+    size_t len, cap;
+    int failed;
+} dumu_text;
+
+void dumu_text_put(dumu_text *b, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
 /* Fork-join loop: calls fn(ctx, ith, nth) on nth = min(n_threads, 64) threads (the caller is
  * thread 0) and returns when all have finished. Each call must write only its own share of
  * the output, so results do not depend on the thread count. The other nth - 1 shares run on

@@ -25,7 +25,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,56 +40,15 @@ dumu_musicxml_params dumu_musicxml_default_params(void) {
     return p;
 }
 
-/* ---------------------------------------------------------------------------------------- */
-/* Output buffer: on allocation failure it stops growing and the failure is reported once at
- * the end. */
-
-typedef struct xml_buf {
-    char *s;
-    size_t len, cap;
-    int failed;
-} xml_buf;
-
-static void put(xml_buf *b, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-
-static void put(xml_buf *b, const char *fmt, ...) {
-    if (b->failed) return;
-    va_list ap;
-    va_start(ap, fmt);
-    const int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    DUMU_ASSERT(n >= 0);
-    if (b->len + (size_t)n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (b->len + (size_t)n + 1 > cap)
-            cap *= 2;
-        char *grown = dumu_realloc(b->s, cap);
-        if (!grown) {
-            b->failed = 1;
-            return;
-        }
-        b->s = grown;
-        b->cap = cap;
-    }
-    va_start(ap, fmt);
-    vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-}
-
 /* Writes text with &, <, >, " escaped. */
-static void put_escaped(xml_buf *b, const char *text) {
+static void put_escaped(dumu_text *b, const char *text) {
     for (const char *c = text; *c; c++) {
         switch (*c) {
-        case '&': put(b, "&amp;"); break;
-        case '<': put(b, "&lt;"); break;
-        case '>': put(b, "&gt;"); break;
-        case '"': put(b, "&quot;"); break;
-        default: put(b, "%c", *c);
+        case '&': dumu_text_put(b, "&amp;"); break;
+        case '<': dumu_text_put(b, "&lt;"); break;
+        case '>': dumu_text_put(b, "&gt;"); break;
+        case '"': dumu_text_put(b, "&quot;"); break;
+        default: dumu_text_put(b, "%c", *c);
         }
     }
 }
@@ -164,7 +122,7 @@ static int cmp_grid_note(const void *pa, const void *pb) {
 }
 
 typedef struct writer {
-    xml_buf b;
+    dumu_text b;
     const dumu_musicxml_params *p;
     int sub;
     int64_t bar;          /* steps per bar */
@@ -174,31 +132,31 @@ typedef struct writer {
 
 static void put_attributes(writer *w) {
     const dumu_musicxml_params *p = w->p;
-    put(&w->b,
-        "      <attributes>\n"
-        "        <divisions>%d</divisions>\n"
-        "        <key><fifths>%d</fifths><mode>%s</mode></key>\n"
-        "        <time><beats>%d</beats><beat-type>4</beat-type></time>\n"
-        "        <clef><sign>F</sign><line>4</line></clef>\n"
-        "        <transpose><diatonic>0</diatonic><chromatic>0</chromatic>"
-        "<octave-change>-1</octave-change></transpose>\n"
-        "      </attributes>\n",
-        w->sub, (int)p->fifths, p->minor ? "minor" : "major", (int)p->beats_per_bar);
-    put(&w->b,
-        "      <direction placement=\"above\">\n"
-        "        <direction-type><metronome><beat-unit>quarter</beat-unit>"
-        "<per-minute>%.0f</per-minute></metronome></direction-type>\n"
-        "        <sound tempo=\"%.3f\"/>\n"
-        "      </direction>\n",
-        w->bpm, w->bpm);
+    dumu_text_put(&w->b,
+                  "      <attributes>\n"
+                  "        <divisions>%d</divisions>\n"
+                  "        <key><fifths>%d</fifths><mode>%s</mode></key>\n"
+                  "        <time><beats>%d</beats><beat-type>4</beat-type></time>\n"
+                  "        <clef><sign>F</sign><line>4</line></clef>\n"
+                  "        <transpose><diatonic>0</diatonic><chromatic>0</chromatic>"
+                  "<octave-change>-1</octave-change></transpose>\n"
+                  "      </attributes>\n",
+                  w->sub, (int)p->fifths, p->minor ? "minor" : "major", (int)p->beats_per_bar);
+    dumu_text_put(&w->b,
+                  "      <direction placement=\"above\">\n"
+                  "        <direction-type><metronome><beat-unit>quarter</beat-unit>"
+                  "<per-minute>%.0f</per-minute></metronome></direction-type>\n"
+                  "        <sound tempo=\"%.3f\"/>\n"
+                  "      </direction>\n",
+                  w->bpm, w->bpm);
 }
 
 /* Opens the measure that starts at step `at` when `at` is a bar line not yet opened. */
 static void measure_at(writer *w, int64_t at) {
     if (at % w->bar != 0 || at / w->bar + 1 == w->open_measure) return;
-    if (w->open_measure > 0) put(&w->b, "    </measure>\n");
+    if (w->open_measure > 0) dumu_text_put(&w->b, "    </measure>\n");
     w->open_measure = at / w->bar + 1;
-    put(&w->b, "    <measure number=\"%lld\">\n", (long long)w->open_measure);
+    dumu_text_put(&w->b, "    <measure number=\"%lld\">\n", (long long)w->open_measure);
     if (w->open_measure == 1) put_attributes(w);
 }
 
@@ -213,9 +171,9 @@ static void put_pitch(writer *w, int32_t sounding) {
     const int flats = w->p->fifths < 0;
     const char step = flats ? steps_flat[pc] : steps_sharp[pc];
     const int alter = flats ? alter_flat[pc] : alter_sharp[pc];
-    put(&w->b, "<pitch><step>%c</step>", step);
-    if (alter) put(&w->b, "<alter>%d</alter>", alter);
-    put(&w->b, "<octave>%d</octave></pitch>", (int)(written / 12 - 1));
+    dumu_text_put(&w->b, "<pitch><step>%c</step>", step);
+    if (alter) dumu_text_put(&w->b, "<alter>%d</alter>", alter);
+    dumu_text_put(&w->b, "<octave>%d</octave></pitch>", (int)(written / 12 - 1));
 }
 
 /* Writes the span [a, b) of one event, pitches (n >= 1; a chord when n > 1) or a rest (n == 0),
@@ -227,10 +185,10 @@ static void put_span(writer *w, int64_t a, int64_t b, const int32_t *pitches, in
         const int64_t bar_end = (a / w->bar + 1) * w->bar;
         const int64_t seg_end = b < bar_end ? b : bar_end;
         if (n == 0 && a % w->bar == 0 && seg_end - a == w->bar) {
-            put(&w->b,
-                "      <note><rest measure=\"yes\"/><duration>%lld</duration>"
-                "<voice>1</voice></note>\n",
-                (long long)w->bar);
+            dumu_text_put(&w->b,
+                          "      <note><rest measure=\"yes\"/><duration>%lld</duration>"
+                          "<voice>1</voice></note>\n",
+                          (long long)w->bar);
             a = seg_end;
             continue;
         }
@@ -239,32 +197,32 @@ static void put_span(writer *w, int64_t a, int64_t b, const int32_t *pitches, in
         const int tie_stop = n > 0 && a > first, tie_start = n > 0 && a + len < b;
         const int tup_start = v->triplet && a % 3 == 0, tup_stop = v->triplet && (a + len) % 3 == 0;
         for (int k = 0; k < (n ? n : 1); k++) {
-            put(&w->b, "      <note>");
-            if (k > 0) put(&w->b, "<chord/>");
+            dumu_text_put(&w->b, "      <note>");
+            if (k > 0) dumu_text_put(&w->b, "<chord/>");
             if (n) {
                 put_pitch(w, pitches[k]);
             } else {
-                put(&w->b, "<rest/>");
+                dumu_text_put(&w->b, "<rest/>");
             }
-            put(&w->b, "<duration>%lld</duration>", (long long)len);
-            if (tie_stop) put(&w->b, "<tie type=\"stop\"/>");
-            if (tie_start) put(&w->b, "<tie type=\"start\"/>");
-            put(&w->b, "<voice>1</voice><type>%s</type>", v->type);
-            if (v->dots) put(&w->b, "<dot/>");
+            dumu_text_put(&w->b, "<duration>%lld</duration>", (long long)len);
+            if (tie_stop) dumu_text_put(&w->b, "<tie type=\"stop\"/>");
+            if (tie_start) dumu_text_put(&w->b, "<tie type=\"start\"/>");
+            dumu_text_put(&w->b, "<voice>1</voice><type>%s</type>", v->type);
+            if (v->dots) dumu_text_put(&w->b, "<dot/>");
             if (v->triplet) {
-                put(&w->b, "<time-modification><actual-notes>3</actual-notes>"
-                           "<normal-notes>2</normal-notes></time-modification>");
+                dumu_text_put(&w->b, "<time-modification><actual-notes>3</actual-notes>"
+                                     "<normal-notes>2</normal-notes></time-modification>");
             }
             const int tuplet_marks = k == 0 && (tup_start || tup_stop);
             if (tie_stop || tie_start || tuplet_marks) {
-                put(&w->b, "<notations>");
-                if (tie_stop) put(&w->b, "<tied type=\"stop\"/>");
-                if (tie_start) put(&w->b, "<tied type=\"start\"/>");
-                if (k == 0 && tup_start) put(&w->b, "<tuplet type=\"start\"/>");
-                if (k == 0 && tup_stop) put(&w->b, "<tuplet type=\"stop\"/>");
-                put(&w->b, "</notations>");
+                dumu_text_put(&w->b, "<notations>");
+                if (tie_stop) dumu_text_put(&w->b, "<tied type=\"stop\"/>");
+                if (tie_start) dumu_text_put(&w->b, "<tied type=\"start\"/>");
+                if (k == 0 && tup_start) dumu_text_put(&w->b, "<tuplet type=\"start\"/>");
+                if (k == 0 && tup_stop) dumu_text_put(&w->b, "<tuplet type=\"stop\"/>");
+                dumu_text_put(&w->b, "</notations>");
             }
-            put(&w->b, "</note>\n");
+            dumu_text_put(&w->b, "</note>\n");
         }
         a += len;
     }
@@ -338,22 +296,22 @@ dumu_status dumu_musicxml_encode(const dumu_note *notes, int64_t n_notes,
     }
     qsort(g, (size_t)n_notes, sizeof *g, cmp_grid_note);
 
-    put(&w.b, "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n"
-              "<score-partwise version=\"3.1\">\n  <work><work-title>");
+    dumu_text_put(&w.b, "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n"
+                        "<score-partwise version=\"3.1\">\n  <work><work-title>");
     put_escaped(&w.b, p->title ? p->title : "Bass");
-    put(&w.b, "</work-title></work>\n"
-              "  <identification><encoding><software>Dumu " DUMU_VERSION
-              "</software></encoding></identification>\n"
-              "  <part-list>\n"
-              "    <score-part id=\"P1\">\n"
-              "      <part-name>Bass</part-name>\n"
-              "      <score-instrument id=\"P1-I1\"><instrument-name>Electric Bass"
-              "</instrument-name></score-instrument>\n"
-              "      <midi-instrument id=\"P1-I1\"><midi-channel>1</midi-channel>"
-              "<midi-program>34</midi-program></midi-instrument>\n"
-              "    </score-part>\n"
-              "  </part-list>\n"
-              "  <part id=\"P1\">\n");
+    dumu_text_put(&w.b, "</work-title></work>\n"
+                        "  <identification><encoding><software>Dumu " DUMU_VERSION
+                        "</software></encoding></identification>\n"
+                        "  <part-list>\n"
+                        "    <score-part id=\"P1\">\n"
+                        "      <part-name>Bass</part-name>\n"
+                        "      <score-instrument id=\"P1-I1\"><instrument-name>Electric Bass"
+                        "</instrument-name></score-instrument>\n"
+                        "      <midi-instrument id=\"P1-I1\"><midi-channel>1</midi-channel>"
+                        "<midi-program>34</midi-program></midi-instrument>\n"
+                        "    </score-part>\n"
+                        "  </part-list>\n"
+                        "  <part id=\"P1\">\n");
     int64_t cursor = 0;
     int32_t chord[16];
     for (int64_t i = 0; i < n_notes;) {
@@ -372,7 +330,7 @@ dumu_status dumu_musicxml_encode(const dumu_note *notes, int64_t n_notes,
     }
     const int64_t total = cursor > 0 ? (cursor + w.bar - 1) / w.bar * w.bar : w.bar;
     if (cursor < total) put_span(&w, cursor, total, NULL, 0);
-    put(&w.b, "    </measure>\n  </part>\n</score-partwise>\n");
+    dumu_text_put(&w.b, "    </measure>\n  </part>\n</score-partwise>\n");
     dumu_free(g);
     if (w.b.failed) {
         dumu_free(w.b.s);

@@ -22,7 +22,6 @@
 #include "music/tab.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,44 +157,6 @@ dumu_status dumu_tab_assign(const dumu_note *notes, int64_t n_notes, const dumu_
     return DUMU_OK;
 }
 
-/* A growing text buffer; on allocation failure it keeps failing and reports it at the end. */
-typedef struct text_buf {
-    char *s;
-    size_t len, cap;
-    int failed;
-} text_buf;
-
-static void put(text_buf *b, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-
-static void put(text_buf *b, const char *fmt, ...) {
-    if (b->failed) return;
-    va_list ap;
-    va_start(ap, fmt);
-    const int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    DUMU_ASSERT(n >= 0);
-    if (b->len + (size_t)n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (b->len + (size_t)n + 1 > cap)
-            cap *= 2;
-        char *grown = dumu_realloc(b->s, cap);
-        if (!grown) {
-            b->failed = 1;
-            return;
-        }
-        b->s = grown;
-        b->cap = cap;
-    }
-    va_start(ap, fmt);
-    vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-}
-
 dumu_status dumu_tab_render(const dumu_note *notes, const dumu_tab_pos *pos, int64_t n_notes,
                             const dumu_tab_params *params, const dumu_tab_layout *layout,
                             char **text, dumu_error *err) {
@@ -265,29 +226,29 @@ dumu_status dumu_tab_render(const dumu_note *notes, const dumu_tab_pos *pos, int
         cell[pos[i].string * n_cols + col[i]] = pos[i].fret;
     }
     static const char *const names[5] = {"B", "E", "A", "D", "G"};
-    text_buf b = {0};
-    put(&b, "%d-string bass (%s), %d/4, %d columns per beat\n\n", ns,
-        ns == 5 ? "B E A D G" : "E A D G", bpb, sub);
+    dumu_text b = {0};
+    dumu_text_put(&b, "%d-string bass (%s), %d/4, %d columns per beat\n\n", ns,
+                  ns == 5 ? "B E A D G" : "E A D G", bpb, sub);
     for (int64_t bar0 = 0; bar0 < n_bars; bar0 += l->bars_per_line) {
         const int64_t bar1 = bar0 + l->bars_per_line < n_bars ? bar0 + l->bars_per_line : n_bars;
-        if (bar0 > 0) put(&b, "\n");
+        if (bar0 > 0) dumu_text_put(&b, "\n");
         for (int s = ns - 1; s >= 0; s--) {
-            put(&b, "%s|", names[s + (5 - ns)]);
+            dumu_text_put(&b, "%s|", names[s + (5 - ns)]);
             for (int64_t c = bar0 * cols_per_bar; c < bar1 * cols_per_bar; c++) {
                 const int f = cell[s * n_cols + c];
                 if (f < 0) {
-                    put(&b, "---");
+                    dumu_text_put(&b, "---");
                 } else {
-                    put(&b, f < 10 ? "%d--" : "%d-", f);
+                    dumu_text_put(&b, f < 10 ? "%d--" : "%d-", f);
                 }
-                if ((c + 1) % cols_per_bar == 0) put(&b, "|");
+                if ((c + 1) % cols_per_bar == 0) dumu_text_put(&b, "|");
             }
-            put(&b, "\n");
+            dumu_text_put(&b, "\n");
         }
     }
     if (n_out) {
-        put(&b, "\n(%lld note%s out of the range of a %d-string bass left out)\n", (long long)n_out,
-            n_out == 1 ? "" : "s", ns);
+        dumu_text_put(&b, "\n(%lld note%s out of the range of a %d-string bass left out)\n",
+                      (long long)n_out, n_out == 1 ? "" : "s", ns);
     }
     dumu_free(cell);
     dumu_free(col);
