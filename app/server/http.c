@@ -130,14 +130,38 @@ static enum MHD_Result reply_file(const struct srv_server *s, struct MHD_Connect
         if (fd >= 0) close(fd);
         return reply_not_found(s, c, req);
     }
-    struct MHD_Response *resp = MHD_create_response_from_fd((size_t)sb.st_size, fd);
+    /* One byte range when asked (audio players seek with them), else the whole file. */
+    int64_t size = (int64_t)sb.st_size, first = 0, last = size - 1;
+    const char *range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Range");
+    int r = srv_parse_range(range, size, &first, &last);
+    char cr[96];
+    if (r < 0) {
+        close(fd);
+        struct MHD_Response *e = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+        if (!e) return MHD_NO;
+        snprintf(cr, sizeof cr, "bytes */%lld", (long long)size);
+        MHD_add_response_header(e, "Content-Range", cr);
+        return srv_queue(s, c, req, 416, e, 0);
+    }
+    if (r > 0) { /* the whole file */
+        first = 0;
+        last = size - 1;
+    }
+    struct MHD_Response *resp =
+        MHD_create_response_from_fd_at_offset64((uint64_t)(last - first + 1), fd, (uint64_t)first);
     if (!resp) {
         close(fd);
         return MHD_NO;
     }
     MHD_add_response_header(resp, "Content-Type", type);
+    MHD_add_response_header(resp, "Accept-Ranges", "bytes");
     if (disposition) MHD_add_response_header(resp, "Content-Disposition", disposition);
-    return srv_queue(s, c, req, 200, resp, (int64_t)sb.st_size);
+    if (r == 0) {
+        snprintf(cr, sizeof cr, "bytes %lld-%lld/%lld", (long long)first, (long long)last,
+                 (long long)size);
+        MHD_add_response_header(resp, "Content-Range", cr);
+    }
+    return srv_queue(s, c, req, r == 0 ? 206 : 200, resp, last - first + 1);
 }
 
 /* ---------------------------------------------------------------------------------------- */

@@ -344,7 +344,8 @@ static const char *const openapi_lines[] = {
     "    }\n",
     "   ],\n",
     "   \"get\": {\n",
-    "    \"summary\": \"Download a kept stem: 16-bit PCM WAV at the upload's sample rate\",\n",
+    "    \"summary\": \"Download a kept stem: 16-bit PCM WAV at the upload's sample rate (one byte "
+    "Range is honoured: 206, or 416)\",\n",
     "    \"responses\": {\n",
     "     \"200\": {\n",
     "      \"description\": \"WAV\",\n",

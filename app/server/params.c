@@ -255,6 +255,38 @@ int srv_parse_last_event_id(const char *s, int64_t *out) {
     return 0;
 }
 
+/* Parses a decimal of up to 18 digits at *s, advancing it; -1 when there is none. */
+static int64_t range_number(const char **s) {
+    int64_t v = 0;
+    int digits = 0;
+    while (**s >= '0' && **s <= '9') {
+        if (++digits > 18) return -1;
+        v = v * 10 + (**s - '0');
+        (*s)++;
+    }
+    return digits ? v : -1;
+}
+
+int srv_parse_range(const char *header, int64_t size, int64_t *first, int64_t *last) {
+    if (!header || strncmp(header, "bytes=", 6) != 0 || size < 0) return 1;
+    const char *s = header + 6;
+    int64_t a = range_number(&s);
+    if (*s++ != '-') return 1;
+    int64_t b = range_number(&s);
+    if (*s != '\0' || (a < 0 && b < 0)) return 1; /* several ranges, or junk */
+    if (a < 0) {                                  /* suffix: the last b bytes */
+        if (b == 0 || size == 0) return -1;
+        *first = b >= size ? 0 : size - b;
+        *last = size - 1;
+        return 0;
+    }
+    if (b >= 0 && b < a) return 1;
+    if (a >= size) return -1;
+    *first = a;
+    *last = b < 0 || b >= size ? size - 1 : b;
+    return 0;
+}
+
 void srv_sanitize_name(const char *name, char out[SRV_NAME_LEN]) {
     const char *base = name ? name : "";
     for (const char *c = base; *c; c++)

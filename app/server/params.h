@@ -56,6 +56,12 @@ int srv_id_valid(const char *s);
  * (NULL, empty, junk or out of range: the caller then sends the whole history). */
 int srv_parse_last_event_id(const char *s, int64_t *out);
 
+/* A single byte range of a `Range` header for a file of `size` bytes (RFC 9110 14.1.2:
+ * "bytes=first-last", "bytes=first-" or "bytes=-suffix"). Returns 0 with the inclusive
+ * [*first, *last] clamped to the file, 1 when the header is to be ignored (absent, not bytes,
+ * several ranges, malformed: serve the whole file), -1 when it cannot be satisfied (416). */
+int srv_parse_range(const char *header, int64_t size, int64_t *first, int64_t *last);
+
 /* Writes the base name of a client-sent file name (after the last '/' or '\\', without its
  * extension), every byte outside [A-Za-z0-9._-] replaced by '_', leading dots dropped, cut to
  * SRV_NAME_LEN - 1 bytes; "audio" when nothing is left. `name` may be NULL. */

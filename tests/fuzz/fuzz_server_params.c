@@ -3,7 +3,7 @@
  *
  * The first input byte picks the parser, the rest is its input: a multipart field value for
  * one of the parameter names (or an unknown one), a re-transcribe JSON body, a Last-Event-ID
- * header, a job id, an upload file name, a stems list. Any bytes must give an answer, never
+ * header, a job id, an upload file name, a stems list, a Range header. Any bytes must give an answer, never
  * a crash or a sanitizer report, and an accepted value must hold the documented ranges; a
  * sanitised name must be non-empty and only [A-Za-z0-9._-].
  *
@@ -41,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     text[n] = '\0';
     char why[160];
     struct srv_params p = srv_params_default();
-    switch (sel % 6) {
+    switch (sel % 7) {
     case 0: {
         const char *key = keys[(sel / 6) % (sizeof keys / sizeof keys[0])];
         if (srv_params_set(&p, key, in, n, why, sizeof why) && !why[0]) abort();
@@ -69,6 +69,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-",
                         name[i]))
                 abort();
+        break;
+    }
+    case 5: {
+        int64_t size = (int64_t)(sel / 7) * 1000, first = -1, last = -1;
+        int r = srv_parse_range(text, size, &first, &last);
+        if (r == 0 && !(first >= 0 && first <= last && last < size)) abort();
         break;
     }
     default:

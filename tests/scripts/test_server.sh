@@ -130,6 +130,10 @@ expect stem-is-wav $PY -c "
 import sys, wave
 w = wave.open(sys.argv[1]); assert w.getsampwidth() == 2 and w.getframerate() == 44100
 assert abs(w.getnframes() - 8 * 44100) <= 1, w.getnframes()" "$tmp/body"
+status stem-range 206 -r 0-99 "$B/api/jobs/$id/stems/bass"
+expect stem-range-bytes test "$(stat -c %s "$tmp/body")" = 100
+expect stem-range-header grep -qi '^Content-Range: bytes 0-99/' "$tmp/headers"
+status stem-range-unsatisfiable 416 -r 999999999- "$B/api/jobs/$id/stems/bass"
 status stem-not-kept 404 "$B/api/jobs/$id/stems/drums"
 status job 200 "$B/api/jobs/$id"
 expect job-done test "$(json "$tmp/body" "(d['state'], d['progress'], d['stems'])")" = "('done', 100, ['bass'])"
