@@ -162,18 +162,23 @@ static dumu_status viterbi(const dumu_bp_output *o, int lo, int hi, double thr, 
     return DUMU_OK;
 }
 
+/* Makes room for one more note in *notes (n used of *cap, doubling); -1 when out of memory. */
+static int grow(dumu_note **notes, int64_t n, int64_t *cap) {
+    if (n < *cap) return 0;
+    int64_t nc = *cap ? *cap * 2 : 64;
+    dumu_note *p = dumu_realloc(*notes, sizeof **notes * (size_t)nc);
+    if (!p) return -1;
+    *notes = p;
+    *cap = nc;
+    return 0;
+}
+
 /* Appends a note [a, b) of `pitch` if long enough; returns 0, or -1 when out of memory. */
 static int emit(dumu_note **notes, int64_t *n, int64_t *cap, const dumu_bp_output *o, int64_t a,
                 int64_t b, int pitch, int min_frames, double onset_thr) {
     int on_onset = is_onset_peak(o, a, pitch, onset_thr);
     if (b - a < (on_onset ? MIN_ONSET_NOTE : min_frames)) return 0;
-    if (*n == *cap) {
-        int64_t nc = *cap ? *cap * 2 : 64;
-        dumu_note *p = dumu_realloc(*notes, sizeof **notes * (size_t)nc);
-        if (!p) return -1;
-        *notes = p;
-        *cap = nc;
-    }
+    if (grow(notes, *n, cap)) return -1;
     double sum = 0.0;
     for (int64_t t = a; t < b; t++)
         sum += (double)o->note[t * DUMU_BP_N_NOTES + pitch - DUMU_BP_MIDI_OFFSET];
@@ -214,15 +219,9 @@ static dumu_status add_second_voice(const dumu_bp_output *out, const dumu_note_p
         while (k < n_line && !explained_by(r, &(*notes)[k]))
             k++;
         if (k < n_line) continue;
-        if (*n == *cap) {
-            int64_t nc = *cap ? *cap * 2 : 64;
-            dumu_note *p = dumu_realloc(*notes, sizeof **notes * (size_t)nc);
-            if (!p) {
-                dumu_note_list_deinit(&raw);
-                return dumu_fail(err, DUMU_E_NOMEM, "bass notes: out of memory");
-            }
-            *notes = p;
-            *cap = nc;
+        if (grow(notes, *n, cap)) {
+            dumu_note_list_deinit(&raw);
+            return dumu_fail(err, DUMU_E_NOMEM, "bass notes: out of memory");
         }
         (*notes)[(*n)++] = *r; /* no bends: rp.pitch_bends is off */
     }
