@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/files.h"
 #include "common/models.h"
 
 enum { EXIT_OK = 0, EXIT_USAGE = 1, EXIT_INPUT = 2, EXIT_MODEL = 3, EXIT_OUTPUT = 4 };
@@ -25,25 +26,6 @@ typedef struct item_result {
     double sdr_db;
     dumu_note_scores raw, bass;
 } item_result;
-
-static char *read_text(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    char *buf = NULL;
-    long n = -1;
-    if (fseek(f, 0, SEEK_END) == 0) n = ftell(f);
-    if (n >= 0 && n < (64L << 20) && fseek(f, 0, SEEK_SET) == 0) {
-        buf = malloc((size_t)n + 1);
-        if (buf && fread(buf, 1, (size_t)n, f) == (size_t)n) {
-            buf[n] = '\0';
-        } else {
-            free(buf);
-            buf = NULL;
-        }
-    }
-    fclose(f);
-    return buf;
-}
 
 /* "<dir of manifest>/<rel>" into out. */
 static int join(char *out, size_t cap, const char *manifest, const char *rel) {
@@ -204,7 +186,7 @@ int dumu_cli_eval(int argc, char **argv) {
         return EXIT_USAGE;
     }
     const char *manifest = argv[optind];
-    char *text = read_text(manifest);
+    char *text = dumu_app_read_file(manifest, (size_t)64 << 20, NULL);
     cJSON *root = text ? cJSON_Parse(text) : NULL;
     free(text);
     const cJSON *items = cJSON_GetObjectItem(root, "items");

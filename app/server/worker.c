@@ -23,6 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/files.h"
+
 enum { CANCEL_NONE = 0, CANCEL_USER = 1, CANCEL_SHUTDOWN = 2 };
 
 struct srv_worker {
@@ -193,18 +195,9 @@ static double *stored_beats(srv_jobs *jobs, const char *id, int64_t *n) {
     char path[4096];
     *n = 0;
     if (srv_jobs_path(jobs, id, "result.json", path, sizeof path)) return NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    char *text = NULL;
-    long len = -1;
-    if (fseek(f, 0, SEEK_END) == 0) len = ftell(f);
-    if (len > 0 && len < (256L << 20) && fseek(f, 0, SEEK_SET) == 0) text = malloc((size_t)len);
-    if (text && fread(text, 1, (size_t)len, f) != (size_t)len) {
-        free(text);
-        text = NULL;
-    }
-    fclose(f);
-    cJSON *root = text ? cJSON_ParseWithLength(text, (size_t)len) : NULL;
+    size_t len = 0;
+    char *text = dumu_app_read_file(path, (size_t)256 << 20, &len);
+    cJSON *root = text ? cJSON_ParseWithLength(text, len) : NULL;
     free(text);
     const cJSON *arr = cJSON_GetObjectItem(root, "beats");
     int count = cJSON_GetArraySize(arr);
