@@ -310,10 +310,19 @@ void dumu_extraction_deinit(dumu_extraction *ex) {
 dumu_status dumu_extract(const dumu_dm_model *dm, const dumu_bp_model *bp, const dumu_audio *mix,
                          const dumu_extract_params *params, dumu_extraction *out, dumu_error *err) {
     if (out) memset(out, 0, sizeof *out);
-    if (!dm || !bp || !mix || !params || !out)
+    if (!bp || !mix || !params || !out || (!dm && !params->bass_stem))
         return dumu_fail(err, DUMU_E_INVALID_ARG, "extract: NULL argument");
     dumu_status rc = check_audio(mix, "extract", err);
     if (rc) return rc;
+    const dumu_audio *stem = params->bass_stem;
+    if (stem) {
+        rc = check_audio(stem, "extract: bass_stem", err);
+        if (rc) return rc;
+        if (stem->sample_rate != DUMU_DM_SAMPLE_RATE || stem->n_channels != 2)
+            return dumu_fail(err, DUMU_E_INVALID_ARG,
+                             "extract: bass_stem must be 44100 Hz stereo, not %d Hz x %d",
+                             (int)stem->sample_rate, (int)stem->n_channels);
+    }
 
     struct progress_map map = {params->progress, params->progress_user, 0.0f, 0.0f};
     if (progress_at(&map, "tempo", 0.0f)) goto cancelled;
@@ -321,14 +330,34 @@ dumu_status dumu_extract(const dumu_dm_model *dm, const dumu_bp_model *bp, const
     if (rc) goto done;
 
     if (progress_at(&map, "separate", 0.03f)) goto cancelled;
-    dumu_separate_params sp = params->separate;
-    sp.sources |= 1u << DUMU_SOURCE_BASS;
-    map.begin = 0.03f;
-    map.span = 0.82f;
-    sp.progress = progress_forward;
-    sp.progress_user = &map;
-    rc = dumu_separate(dm, mix, &sp, &out->stems, err);
-    if (rc) goto done;
+    if (stem) {
+        /* A deep copy, so the extraction owns all of its stems as without a cache. */
+        dumu_audio *copy = &out->stems.source[DUMU_SOURCE_BASS];
+        size_t n, bytes;
+        if (dumu_mul_size((size_t)stem->n_frames, (size_t)stem->n_channels, &n) ||
+            dumu_mul_size(n, sizeof(float), &bytes)) {
+            rc = dumu_fail(err, DUMU_E_INVALID_ARG, "extract: bass_stem too large");
+            goto done;
+        }
+        copy->samples = dumu_malloc(bytes);
+        if (!copy->samples) {
+            rc = dumu_fail(err, DUMU_E_NOMEM, "extract: out of memory copying bass_stem");
+            goto done;
+        }
+        if (bytes) memcpy(copy->samples, stem->samples, bytes);
+        copy->n_frames = stem->n_frames;
+        copy->n_channels = stem->n_channels;
+        copy->sample_rate = stem->sample_rate;
+    } else {
+        dumu_separate_params sp = params->separate;
+        sp.sources |= 1u << DUMU_SOURCE_BASS;
+        map.begin = 0.03f;
+        map.span = 0.82f;
+        sp.progress = progress_forward;
+        sp.progress_user = &map;
+        rc = dumu_separate(dm, mix, &sp, &out->stems, err);
+        if (rc) goto done;
+    }
 
     /* transcribe_notes fills activations and notes; the tempo found above stays. */
     rc = transcribe_notes(bp, &out->stems.source[DUMU_SOURCE_BASS], &params->transcribe, &map,

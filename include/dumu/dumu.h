@@ -503,6 +503,12 @@ typedef struct dumu_extract_params {
     dumu_transcribe_params transcribe; /* its progress fields are ignored; fixed_bpm applies */
     dumu_progress_fn progress;         /* optional, overall progress */
     void *progress_user;
+    /* Optional (default NULL): a bass stem separated earlier from this same mix, 44100 Hz
+     * stereo as dumu_separate makes it; borrowed for the call. When set, separation is
+     * skipped (dm may then be NULL), out->stems.source[DUMU_SOURCE_BASS] is a copy of it and
+     * the other stems of separate.sources stay zeroed. Lets `dumu eval --stem-cache` rerun
+     * the rest of the pipeline without htdemucs. */
+    const dumu_audio *bass_stem;
 } dumu_extract_params;
 
 DUMU_API dumu_extract_params dumu_extract_default_params(void);

@@ -167,14 +167,33 @@ mkdir -p "$tmp/ev/one"
 ffmpeg -loglevel error -y -i "$TD/dm03_freedoom2_d_read_m/mix.flac" -t 8 "$tmp/ev/one/mix.flac"
 ffmpeg -loglevel error -y -i "$TD/dm03_freedoom2_d_read_m/bass.flac" -t 8 "$tmp/ev/one/bass.flac"
 awk -F, 'NR == 1 || $1 < 7.9' "$TD/dm03_freedoom2_d_read_m/bass_notes.csv" >"$tmp/ev/one/bass_notes.csv"
-cat >"$tmp/ev/manifest.json" <<'JSON'
+sha=$(sha256sum "$tmp/ev/one/mix.flac" | cut -c1-64)
+cat >"$tmp/ev/manifest.json" <<JSON
 {"items": [{"id": "one", "kind": "midi_render", "tempo_bpm": 119.89, "key": "C major",
-  "files": {"mix": {"path": "one/mix.flac"}, "bass": {"path": "one/bass.flac"},
+  "files": {"mix": {"path": "one/mix.flac", "sha256": "$sha"}, "bass": {"path": "one/bass.flac"},
             "notes": {"path": "one/bass_notes.csv"}}},
  {"id": "no-truth", "kind": "real_recording", "files": {"mix": {"path": "one/mix.flac"}}}]}
 JSON
-check eval 0 "$CLI" eval "$tmp/ev/manifest.json" --json "$tmp/ev/out.json"
+check eval 0 "$CLI" eval "$tmp/ev/manifest.json" --json "$tmp/ev/out.json" \
+    --stem-cache "$tmp/ev/cache/x"
 expect eval-table grep -q "^mean" "$tmp/out"
+expect eval-stem-cached test -s "$tmp/ev/cache/x/one-${sha:0:16}.wav"
+# A second run on the cached stem scores exactly the same; two manifests add a row over both.
+check eval-cached 0 "$CLI" eval "$tmp/ev/manifest.json" "$tmp/ev/manifest.json" \
+    --json "$tmp/ev/out2.json" --stem-cache "$tmp/ev/cache/x"
+expect eval-mean-all grep -q "^mean all" "$tmp/out"
+expect eval-cached-same $PY - "$tmp/ev/out.json" "$tmp/ev/out2.json" <<'PYEOF'
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+assert len(b["items"]) == 2 and len(b["manifests"]) == 2 and b["mean"]["n_items"] == 2
+assert not a["items"][0]["stem_cached"] and all(it["stem_cached"] for it in b["items"])
+for it in a["items"] + b["items"]:
+    del it["stem_cached"]
+assert b["items"][0] == a["items"][0] == b["items"][1], (a["items"][0], b["items"][0])
+assert b["manifests"][0]["mean"] == a["mean"]
+b["mean"]["n_items"] = 1
+assert b["mean"] == a["mean"]
+PYEOF
 expect eval-json $PY - "$tmp/ev/out.json" <<'PYEOF'
 import json, sys
 d = json.load(open(sys.argv[1]))
