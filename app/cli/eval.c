@@ -5,6 +5,15 @@
  * stem's SDR against the item's bass.flac. Prints a table with a mean row per manifest (and
  * one over all of them), and writes JSON with --json.
  *
+ * GRID METRICS
+ *   The beat grid is scored as a DAW shows it: the transcription is encoded exactly as
+ *   `dumu extract` writes its .mid (dumu_transcription_midi, default MIDI parameters), the
+ *   bytes are parsed back (dumu_midi_read_grid), and the file's quarter notes and bar lines
+ *   over the audio's duration are matched against those of the manifest's true tempo map
+ *   (tempo_changes, else tempo_bpm) and time_signature, from 0 s, where each excerpt starts
+ *   on a bar line. Reading the file rather than tr->tempo.beats means the lead-in, the tempo
+ *   rounding and the bar layout of the writer are all part of the score.
+ *
  * STEM CACHE
  *   htdemucs is ~85 % of the run time and does not change while the tempo, note or export
  *   code is tuned, so --stem-cache DIR keeps each item's bass stem as
@@ -48,6 +57,14 @@ typedef struct item_result {
     double sdr_db;
     dumu_note_scores raw, bass;
     bool stem_cached; /* the bass stem came from --stem-cache */
+    /* The grid of the MIDI file as written, against the true tempo map and meter. */
+    bool has_grid; /* false: the manifest gives no tempo */
+    dumu_grid_scores grid;
+    int64_t n_tempo_events; /* set_tempo events in the file */
+    bool steady;            /* the manifest's tempo_constant */
+    char meter[16];         /* the file's last time signature, "4/4" */
+    char ref_meter[16];     /* the manifest's time_signature */
+    int manifest;           /* index among the manifests given */
 } item_result;
 
 /* Running sums over items for a mean row: P/R/F1 of each matching summed field by field. */
@@ -55,6 +72,12 @@ typedef struct sums {
     int n, n_bpm_ok, n_key;
     dumu_note_scores raw, bass;
     double sdr_db, key_score;
+    /* grid metrics, over the items that have them; [0] steady, [1] drifting tempo */
+    int n_grid, n_acc1, n_acc2;
+    double beat_f1, downbeat_f1;
+    int n_tempo[2];
+    double dev_max[2], dev_sum[2]; /* largest tempo-event deviation, fraction */
+    double events_sum[2];
 } sums;
 
 /* What every item needs besides its manifest entry. The htdemucs model is opened on the first
@@ -157,6 +180,76 @@ static int cache_store(const char *path, const dumu_audio *stem) {
 }
 
 /* ---------------------------------------------------------------------------------------- */
+/* Grid metrics */
+
+/* The true tempo map of an item: tempo_changes ([seconds, bpm] pairs), else one change at
+ * tempo_bpm. *map is malloc'ed; 0, or -1 when the manifest gives no usable tempo. */
+static int item_tempo_map(const cJSON *item, dumu_tempo_change **map, int64_t *n) {
+    const cJSON *changes = cJSON_GetObjectItem(item, "tempo_changes");
+    int count = cJSON_IsArray(changes) ? cJSON_GetArraySize(changes) : 0;
+    double bpm = cJSON_GetNumberValue(cJSON_GetObjectItem(item, "tempo_bpm"));
+    if (count == 0 && !(bpm > 0.0)) return -1;
+    *map = malloc((size_t)(count ? count : 1) * sizeof **map);
+    if (!*map) return -1;
+    *n = count ? count : 1;
+    if (!count) (*map)[0] = (dumu_tempo_change){0.0, bpm};
+    for (int i = 0; i < count; i++) {
+        const cJSON *c = cJSON_GetArrayItem(changes, i);
+        (*map)[i].time_s = cJSON_GetNumberValue(cJSON_GetArrayItem(c, 0));
+        (*map)[i].bpm = cJSON_GetNumberValue(cJSON_GetArrayItem(c, 1));
+    }
+    return 0;
+}
+
+/* Encodes the transcription exactly as `dumu extract` writes its .mid, reads the bytes back
+ * and scores their grid over the audio's duration against the item's true tempo map and
+ * time signature (4/4 when the manifest names none). Returns a status with err set. */
+static dumu_status eval_grid(const cJSON *item, const dumu_transcription *tr, double duration_s,
+                             item_result *r, dumu_error *err) {
+    dumu_tempo_change *map = NULL;
+    int64_t n_map = 0;
+    if (item_tempo_map(item, &map, &n_map)) return DUMU_OK; /* no truth: has_grid stays off */
+    const cJSON *ts = cJSON_GetObjectItem(item, "time_signature");
+    int num = 4, den = 4;
+    if (cJSON_IsString(ts) &&
+        (sscanf(ts->valuestring, "%d/%d", &num, &den) != 2 || num < 1 || den < 1)) {
+        free(map);
+        snprintf(err->message, sizeof err->message, "time_signature \"%s\" is not N/D",
+                 ts->valuestring);
+        return err->status = DUMU_E_FORMAT;
+    }
+    snprintf(r->ref_meter, sizeof r->ref_meter, "%d/%d", num, den);
+    r->steady = cJSON_IsTrue(cJSON_GetObjectItem(item, "tempo_constant"));
+
+    uint8_t *mid = NULL;
+    size_t size = 0;
+    dumu_midi_grid mg = {0};
+    dumu_grid est = {0}, ref = {0};
+    dumu_midi_params mp = dumu_midi_default_params();
+    dumu_status rc = dumu_transcription_midi(tr, &mp, &mid, &size, err);
+    if (!rc) rc = dumu_midi_read_grid(mid, size, &mg, err);
+    if (!rc) rc = dumu_midi_grid_times(&mg, duration_s, &est, err);
+    if (!rc) rc = dumu_tempo_map_grid(map, n_map, num * 4.0 / den, duration_s, &ref, err);
+    if (!rc) rc = dumu_score_grid(&ref, &est, r->ref_bpm, NULL, &r->grid, err);
+    if (!rc) {
+        r->has_grid = true;
+        r->n_tempo_events = mg.n_tempos;
+        snprintf(r->meter, sizeof r->meter, "-");
+        if (mg.n_time_signatures) {
+            const dumu_midi_time_signature *last = &mg.time_signatures[mg.n_time_signatures - 1];
+            snprintf(r->meter, sizeof r->meter, "%d/%lld", (int)last->numerator,
+                     1LL << last->denominator_log2);
+        }
+    }
+    dumu_grid_deinit(&ref);
+    dumu_grid_deinit(&est);
+    dumu_midi_grid_deinit(&mg);
+    dumu_free(mid);
+    free(map);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------------------------- */
 /* One item */
 
 /* Extracts one item and scores it. Returns 0, or an exit code with a message printed. */
@@ -208,6 +301,7 @@ static int eval_item(const cJSON *item, const char *manifest, eval_ctx *ctx, ite
         goto fail;
     r->bpm = tr->tempo.bpm;
     r->ref_bpm = cJSON_GetNumberValue(cJSON_GetObjectItem(item, "tempo_bpm"));
+    if (eval_grid(item, tr, (double)audio.n_frames / audio.sample_rate, r, &err)) goto fail;
     r->bpm_ok = dumu_score_tempo(r->bpm, r->ref_bpm, 0.04);
     r->bpm_tolerant_ok = dumu_score_tempo_tolerant(r->bpm, r->ref_bpm, 0.04);
     snprintf(r->key, sizeof r->key, "%s", dumu_key_name(tr->key.tonic, tr->key.minor));
@@ -282,6 +376,19 @@ static cJSON *json_item(const item_result *r, const char *manifest) {
     }
     cJSON_AddNumberToObject(j, "bass_sdr_db", r->sdr_db);
     cJSON_AddBoolToObject(j, "stem_cached", r->stem_cached);
+    if (!r->has_grid) return j;
+    cJSON *g = cJSON_AddObjectToObject(j, "grid");
+    cJSON_AddNumberToObject(g, "bpm", r->grid.bpm);
+    cJSON_AddNumberToObject(g, "ref_bpm", r->ref_bpm);
+    cJSON_AddBoolToObject(g, "acc1", r->grid.tempo_ok);
+    cJSON_AddBoolToObject(g, "acc2", r->grid.tempo_ok_tolerant);
+    json_prf(g, "beat", &r->grid.beats, true);
+    json_prf(g, "downbeat", &r->grid.downbeats, true);
+    cJSON_AddNumberToObject(g, "max_tempo_event_dev_pct", 100.0 * r->grid.max_tempo_dev);
+    cJSON_AddNumberToObject(g, "n_tempo_events", (double)r->n_tempo_events);
+    cJSON_AddBoolToObject(g, "tempo_constant", r->steady);
+    cJSON_AddStringToObject(g, "time_signature", r->meter);
+    cJSON_AddStringToObject(g, "ref_time_signature", r->ref_meter);
     return j;
 }
 
@@ -306,6 +413,17 @@ static void sums_add(sums *s, const item_result *r) {
         s->n_key++;
     }
     s->n++;
+    if (!r->has_grid) return;
+    s->n_grid++;
+    s->n_acc1 += r->grid.tempo_ok;
+    s->n_acc2 += r->grid.tempo_ok_tolerant;
+    s->beat_f1 += r->grid.beats.f1;
+    s->downbeat_f1 += r->grid.downbeats.f1;
+    int k = r->steady ? 0 : 1;
+    s->n_tempo[k]++;
+    if (r->grid.max_tempo_dev > s->dev_max[k]) s->dev_max[k] = r->grid.max_tempo_dev;
+    s->dev_sum[k] += r->grid.max_tempo_dev;
+    s->events_sum[k] += (double)r->n_tempo_events;
 }
 
 static void div_prf(dumu_prf *p, int n) {
@@ -363,18 +481,80 @@ static cJSON *json_mean(const sums *s) {
     cJSON_AddNumberToObject(j, "bass_sdr_db", m.sdr_db);
     if (s->n_key) cJSON_AddNumberToObject(j, "key_score", m.key_score);
     cJSON_AddNumberToObject(j, "n_items", s->n);
+    if (!s->n_grid) return j;
+    cJSON *g = cJSON_AddObjectToObject(j, "grid");
+    cJSON_AddNumberToObject(g, "n_items", s->n_grid);
+    cJSON_AddNumberToObject(g, "beat_f1", s->beat_f1 / s->n_grid);
+    cJSON_AddNumberToObject(g, "downbeat_f1", s->downbeat_f1 / s->n_grid);
+    cJSON_AddNumberToObject(g, "acc1_count", s->n_acc1);
+    cJSON_AddNumberToObject(g, "acc1", (double)s->n_acc1 / s->n_grid);
+    cJSON_AddNumberToObject(g, "acc2_count", s->n_acc2);
+    cJSON_AddNumberToObject(g, "acc2", (double)s->n_acc2 / s->n_grid);
+    const char *names[2] = {"steady", "drifting"};
+    for (int k = 0; k < 2; k++) {
+        cJSON *x = cJSON_AddObjectToObject(g, names[k]);
+        cJSON_AddNumberToObject(x, "n_items", s->n_tempo[k]);
+        if (!s->n_tempo[k]) continue;
+        cJSON_AddNumberToObject(x, "max_tempo_event_dev_pct_max", 100.0 * s->dev_max[k]);
+        cJSON_AddNumberToObject(x, "max_tempo_event_dev_pct_mean",
+                                100.0 * s->dev_sum[k] / s->n_tempo[k]);
+        cJSON_AddNumberToObject(x, "n_tempo_events_mean", s->events_sum[k] / s->n_tempo[k]);
+    }
     return j;
 }
 
-/* The name a manifest's mean row goes by: its folder's name ("testdata2"), else the path. */
-static const char *manifest_label(const char *manifest, char *buf, size_t cap) {
-    const char *slash = strrchr(manifest, '/');
-    if (!slash || slash == manifest) return manifest;
-    const char *start = slash;
-    while (start > manifest && start[-1] != '/')
+static void print_grid_header(void) {
+    printf("\ngrid of the MIDI file as written, read back: beats every quarter note, bar lines "
+           "from its time signatures\n");
+    printf("%-36s %7s %7s %-4s %-4s %6s %6s %7s %6s  %-8s %s\n", "item", "fileBPM", "refBPM",
+           "Acc1", "Acc2", "beatF", "downF", "maxdev%", "events", "tempo", "meter (file/true)");
+}
+
+static void print_grid_row(const item_result *r) {
+    if (!r->has_grid) {
+        printf("%-36s (no true tempo in the manifest)\n", r->id);
+        return;
+    }
+    printf("%-36s %7.2f %7.2f %-4s %-4s %6.3f %6.3f %7.2f %6lld  %-8s %s, %s\n", r->id, r->grid.bpm,
+           r->ref_bpm, r->grid.tempo_ok ? "ok" : "no", r->grid.tempo_ok_tolerant ? "ok" : "no",
+           r->grid.beats.f1, r->grid.downbeats.f1, 100.0 * r->grid.max_tempo_dev,
+           (long long)r->n_tempo_events, r->steady ? "steady" : "drifting", r->meter, r->ref_meter);
+}
+
+/* Two lines: the means of the F-measures and the Acc counts, then the tempo-event deviation
+ * and event counts of steady and drifting items. */
+static void print_grid_mean(const char *label, const sums *s) {
+    if (!s->n_grid) return;
+    char acc1[16], acc2[16];
+    snprintf(acc1, sizeof acc1, "%d/%d", s->n_acc1, s->n_grid);
+    snprintf(acc2, sizeof acc2, "%d/%d", s->n_acc2, s->n_grid);
+    printf("%-36s %7s %7s %-4s %-4s %6.3f %6.3f\n", label, "", "", acc1, acc2,
+           s->beat_f1 / s->n_grid, s->downbeat_f1 / s->n_grid);
+    printf("%-36s", "");
+    const char *names[2] = {"steady", "drifting"};
+    for (int k = 0; k < 2; k++) {
+        if (s->n_tempo[k])
+            printf("  %s %d: maxdev max %.2f%% mean %.2f%%, events %.1f;", names[k], s->n_tempo[k],
+                   100.0 * s->dev_max[k], 100.0 * s->dev_sum[k] / s->n_tempo[k],
+                   s->events_sum[k] / s->n_tempo[k]);
+        else
+            printf("  %s: none;", names[k]);
+    }
+    printf("\n");
+}
+
+/* The label of a manifest's mean rows: "mean " and its folder's name ("mean testdata2"), or
+ * its path when the folder has no useful name. */
+static const char *mean_label(const char *manifest, char *buf, size_t cap) {
+    const char *slash = strrchr(manifest, '/'), *start = slash;
+    while (start && start > manifest && start[-1] != '/')
         start--;
-    snprintf(buf, cap, "%.*s", (int)(slash - start), start);
-    return strcmp(buf, ".") == 0 || strcmp(buf, "..") == 0 || !buf[0] ? manifest : buf;
+    int len = slash ? (int)(slash - start) : 0;
+    if (len == 0 || (len <= 2 && strncmp(start, "..", (size_t)len) == 0))
+        snprintf(buf, cap, "mean %s", manifest);
+    else
+        snprintf(buf, cap, "mean %.*s", len, start);
+    return buf;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -413,6 +593,23 @@ int dumu_cli_eval(int argc, char **argv) {
                 "  bass mode with offsets and octave-forgiving, tempo within 4 %%, key (when\n"
                 "  the manifest names one) and the bass stem's SDR against bass.flac. Prints a\n"
                 "  mean row per manifest and, with several, one over all items.\n"
+                "\n"
+                "  A second table scores the beat grid of the MIDI file exactly as `dumu extract`\n"
+                "  writes it, read back as a DAW reads it (quarter notes through its tempo map,\n"
+                "  bar lines from its time signatures), against the manifest's true tempo map\n"
+                "  (tempo_changes, else tempo_bpm) and time_signature over the audio's length:\n"
+                "      fileBPM  the file's mean tempo: its quarter notes in the audio per minute\n"
+                "      Acc1     fileBPM within 4 %% of tempo_bpm; Acc2: of 1, 2, 1/2, 3 or 1/3 x "
+                "it\n"
+                "      beatF    F-measure of the file's quarter notes against the true ones,\n"
+                "               +-70 ms, one-to-one, every beat in [0, duration] (none skipped)\n"
+                "      downF    the same for bar lines (downbeats)\n"
+                "      maxdev%%  the largest |event BPM / true BPM - 1| of any tempo event over\n"
+                "               the true tempi in force while it is (overlaps over 1 ms)\n"
+                "      events   the number of tempo events in the file\n"
+                "  Means: beatF and downF; Acc1 and Acc2 as counts; maxdev (max and mean) and\n"
+                "  events (mean) apart for steady (tempo_constant) and drifting items.\n"
+                "\n"
                 "      --json OUT        also write every score and the means as JSON\n"
                 "      --stem-cache DIR  keep each bass stem as DIR/<id>-<mix sha256>.wav (float)\n"
                 "                        and reuse it instead of running htdemucs again\n"
@@ -427,9 +624,15 @@ int dumu_cli_eval(int argc, char **argv) {
         return EXIT_USAGE;
     }
     /* Every manifest is read before any work, so a typo in the last one fails at once. */
-    int n_manifests = argc - optind, code = EXIT_OK;
+    int n_manifests = argc - optind, code = EXIT_OK, n_results = 0;
     cJSON **roots = calloc((size_t)n_manifests, sizeof *roots);
-    if (!roots) return EXIT_INTERNAL;
+    sums *msums = calloc((size_t)n_manifests, sizeof *msums);
+    item_result *results = NULL; /* kept for the grid table after the notes table */
+    if (!roots || !msums) {
+        free(roots);
+        free(msums);
+        return EXIT_INTERNAL;
+    }
     for (int m = 0; m < n_manifests && code == EXIT_OK; m++) {
         char *text = dumu_app_read_file(argv[optind + m], (size_t)64 << 20, NULL);
         roots[m] = text ? cJSON_Parse(text) : NULL;
@@ -462,41 +665,55 @@ int dumu_cli_eval(int argc, char **argv) {
     cJSON *jitems = cJSON_AddArrayToObject(out, "items");
     if (code == EXIT_OK) print_header();
     sums all = {0};
+    char label[128];
     for (int m = 0; m < n_manifests && code == EXIT_OK; m++) {
         const char *manifest = argv[optind + m];
         const cJSON *items = cJSON_GetObjectItem(roots[m], "items");
-        sums ms = {0};
+        sums *ms = &msums[m];
         for (int i = 0; i < cJSON_GetArraySize(items) && code == EXIT_OK; i++) {
             const cJSON *it = cJSON_GetArrayItem(items, i);
             const cJSON *id = cJSON_GetObjectItem(it, "id");
             if (!cJSON_IsString(id) || !file_of(it, "notes") || !file_of(it, "mix")) continue;
             item_result r = {0};
             snprintf(r.id, sizeof r.id, "%s", id->valuestring);
+            r.manifest = m;
             code = eval_item(it, manifest, &ctx, &r);
             if (code) break;
             print_row(r.id, &r);
             fflush(stdout);
             cJSON_AddItemToArray(jitems, json_item(&r, manifest));
-            sums_add(&ms, &r);
+            sums_add(ms, &r);
             sums_add(&all, &r);
+            item_result *grown = realloc(results, (size_t)(n_results + 1) * sizeof *results);
+            if (!grown) {
+                code = EXIT_INTERNAL;
+                break;
+            }
+            results = grown;
+            results[n_results++] = r;
         }
         if (code) break;
-        if (ms.n == 0) {
+        if (ms->n == 0) {
             fprintf(stderr, "dumu eval: %s: no item with ground-truth notes\n", manifest);
             code = EXIT_INPUT;
             break;
         }
-        char label[128], name[64];
-        snprintf(label, sizeof label, "mean %s", manifest_label(manifest, name, sizeof name));
-        print_mean(label, &ms);
+        print_mean(mean_label(manifest, label, sizeof label), ms);
         cJSON *jm = cJSON_CreateObject();
         cJSON_AddStringToObject(jm, "manifest", manifest);
-        cJSON_AddItemToObject(jm, "mean", json_mean(&ms));
+        cJSON_AddItemToObject(jm, "mean", json_mean(ms));
         cJSON_AddItemToArray(jmanifests, jm);
     }
     if (code == EXIT_OK) {
         if (n_manifests > 1) print_mean("mean all", &all);
         cJSON_AddItemToObject(out, "mean", json_mean(&all));
+        print_grid_header();
+        for (int m = 0, i = 0; m < n_manifests; m++) {
+            for (; i < n_results && results[i].manifest == m; i++)
+                print_grid_row(&results[i]);
+            print_grid_mean(mean_label(argv[optind + m], label, sizeof label), &msums[m]);
+        }
+        if (n_manifests > 1) print_grid_mean("mean all", &all);
     }
     if (code == EXIT_OK && json_path) {
         char *s = cJSON_Print(out);
@@ -513,6 +730,8 @@ int dumu_cli_eval(int argc, char **argv) {
     for (int m = 0; m < n_manifests; m++)
         cJSON_Delete(roots[m]);
     free(roots);
+    free(msums);
+    free(results);
     dumu_bp_model_free(bp);
     dumu_dm_model_free(ctx.dm);
     return code;

@@ -532,6 +532,8 @@ typedef struct dumu_score_params {
     double onset_tol_s;      /* 0.05, mir_eval's default */
     double offset_ratio;     /* 0.2 */
     double offset_min_tol_s; /* 0.05 */
+    double beat_tol_s;       /* 0.07: beat and downbeat matching window (dumu_score_grid) */
+    double tempo_tol;        /* 0.04: relative tempo tolerance of Acc1 and Acc2 */
 } dumu_score_params;
 
 DUMU_API dumu_score_params dumu_score_default_params(void);
@@ -588,6 +590,127 @@ DUMU_API double dumu_score_sdr(const float *ref, const float *est, int64_t n);
  * DUMU_E_NOMEM. On failure *notes is NULL and *n_notes 0. */
 DUMU_API dumu_status dumu_notes_read_csv(const char *path, dumu_note **notes, int64_t *n_notes,
                                          dumu_error *err);
+
+/* Beat grid metrics: a MIDI file read back as a DAW reads its grid, against the true tempo
+ * map. The reader (src/io/midi_read.c) takes untrusted bytes; the rest is src/music/score.c.
+ *
+ *     dumu_midi_grid mg;  dumu_grid est, ref;  dumu_grid_scores gs;
+ *     dumu_midi_read_grid(bytes, size, &mg, &err);
+ *     dumu_midi_grid_times(&mg, duration_s, &est, &err);
+ *     dumu_tempo_map_grid(true_map, n, 4.0, duration_s, &ref, &err);   (4/4)
+ *     dumu_score_grid(&ref, &est, true_mean_bpm, NULL, &gs, &err);
+ */
+
+typedef struct dumu_midi_tempo_event {
+    int64_t tick;            /* from the start of its track */
+    uint32_t us_per_quarter; /* 1..0xFFFFFF */
+} dumu_midi_tempo_event;
+
+typedef struct dumu_midi_time_signature {
+    int64_t tick;
+    int32_t numerator;        /* 1..255 */
+    int32_t denominator_log2; /* the file's exponent: 2 = quarter notes, 3 = eighths; 0..31 */
+} dumu_midi_time_signature;
+
+/* What of a MIDI file makes its grid. Events of all tracks, sorted by tick; at equal ticks in
+ * their order in the file (track by track). */
+typedef struct dumu_midi_grid {
+    int32_t ppq;                   /* ticks per quarter note, 1..32767 */
+    dumu_midi_tempo_event *tempos; /* (n_tempos) every set_tempo (FF 51); owned */
+    int64_t n_tempos;
+    dumu_midi_time_signature *time_signatures; /* (n_time_signatures) FF 58; owned */
+    int64_t n_time_signatures;
+} dumu_midi_grid;
+
+/* Parses the `size` bytes at `data` (borrowed for the call; any bytes are safe to pass) as a
+ * Standard MIDI File of format 0, 1 or 2 and fills `out` (free with dumu_midi_grid_deinit).
+ * Errors: DUMU_E_INVALID_ARG (NULL out, or NULL data with size > 0); DUMU_E_UNSUPPORTED
+ * (SMPTE time division); DUMU_E_FORMAT for everything malformed, data that ends early
+ * included (no MThd, a header shorter than 6 bytes, format > 2, 0 ticks per quarter, fewer
+ * track chunks than declared, a chunk or event that runs past its end, a VLQ longer than 4
+ * bytes, running status with nothing before it, a system real-time or common status byte, a
+ * set_tempo that is not 3 bytes or is 0, a time_signature that is not 4 bytes, has numerator
+ * 0 or an exponent over 31); DUMU_E_NOMEM. Chunks other than MTrk are skipped, and so is
+ * anything after end_of_track or after the last declared track. Thread-safe. */
+DUMU_API dumu_status dumu_midi_read_grid(const uint8_t *data, size_t size, dumu_midi_grid *out,
+                                         dumu_error *err);
+
+DUMU_API void dumu_midi_grid_deinit(dumu_midi_grid *grid);
+
+/* A tempo map: each change in force from its time until the next. */
+typedef struct dumu_tempo_change {
+    double time_s; /* seconds, ascending; the first change's tempo also holds before it */
+    double bpm;    /* quarter notes per minute, finite, > 0 */
+} dumu_tempo_change;
+
+/* A beat grid in seconds over [0, duration_s]. */
+typedef struct dumu_grid {
+    dumu_tempo_change *tempo; /* (n_tempo) starts at 0 s, strictly ascending times; owned */
+    int64_t n_tempo;
+    double *beats; /* (n_beats) quarter-note times in [0, duration_s], ascending; owned */
+    int64_t n_beats;
+    double *bars; /* (n_bars) bar-line (downbeat) times in [0, duration_s], ascending; owned */
+    int64_t n_bars;
+    double duration_s;
+    double mean_bpm; /* 60 * quarter notes in [0, duration_s] / duration_s: the time-weighted
+                        mean tempo; 0 when duration_s is 0 */
+} dumu_grid;
+
+/* The grid a DAW shows for `midi` over [0, duration_s]: ticks become seconds through the tempo
+ * events (120 BPM before the first; of several on one tick the last counts); a beat every ppq
+ * ticks from tick 0; bar lines from the time signatures (4/4 before the first; a bar is
+ * numerator * 4 / 2^denominator_log2 quarter notes and bars start afresh at each time
+ * signature; of several on one tick the last counts). Fills `out` (free with
+ * dumu_grid_deinit). Errors: DUMU_E_INVALID_ARG (NULL, ppq < 1, a negative or non-finite
+ * duration), DUMU_E_TOO_LONG (more than 2^20 grid lines), DUMU_E_NOMEM. Thread-safe. */
+DUMU_API dumu_status dumu_midi_grid_times(const dumu_midi_grid *midi, double duration_s,
+                                          dumu_grid *out, dumu_error *err);
+
+/* The grid of a true tempo map (`map`, n_map >= 1, borrowed for the call) over
+ * [0, duration_s]: a beat wherever the quarter notes counted from 0 s are whole, a bar line
+ * every `bar_quarters` quarter notes from 0 s (4 for 4/4, 3 for 3/4 and 6/8: N * 4 / D for
+ * N/D). Fills `out` (free with dumu_grid_deinit). Errors: DUMU_E_INVALID_ARG (NULL, times not
+ * ascending or not finite, a bpm <= 0 or not finite, bar_quarters <= 0, a negative or
+ * non-finite duration), DUMU_E_TOO_LONG (more than 2^20 grid lines), DUMU_E_NOMEM. */
+DUMU_API dumu_status dumu_tempo_map_grid(const dumu_tempo_change *map, int64_t n_map,
+                                         double bar_quarters, double duration_s, dumu_grid *out,
+                                         dumu_error *err);
+
+DUMU_API void dumu_grid_deinit(dumu_grid *grid);
+
+/* Beat-tracking precision/recall/F1 of est against ref (times in seconds, ascending): a
+ * maximum one-to-one matching of events at most tol_s apart (mir_eval.beat.f_measure without
+ * its trimming of the first 5 s). Errors: DUMU_E_INVALID_ARG (NULL lists with nonzero counts,
+ * negative counts, non-finite or descending times, tol_s < 0 or not finite). */
+DUMU_API dumu_status dumu_score_beats(const double *ref, int64_t n_ref, const double *est,
+                                      int64_t n_est, double tol_s, dumu_prf *out, dumu_error *err);
+
+/* The largest relative deviation of an estimated tempo map from the true one over
+ * [0, duration_s]: for each change of `est`, over the time it is in force clipped to
+ * [0, duration_s], the largest |est bpm / ref bpm - 1| over the changes of `ref` in force
+ * during that time (overlaps of 1 ms or less do not count: a file's tempo events sit on whole
+ * ticks). A fraction (0.02 = 2 %) in
+ * *max_dev. Errors: DUMU_E_INVALID_ARG (as dumu_tempo_map_grid for each map, n < 1). */
+DUMU_API dumu_status dumu_score_tempo_events(const dumu_tempo_change *ref, int64_t n_ref,
+                                             const dumu_tempo_change *est, int64_t n_est,
+                                             double duration_s, double *max_dev, dumu_error *err);
+
+typedef struct dumu_grid_scores {
+    double bpm;             /* the estimate's mean tempo, est->mean_bpm */
+    bool tempo_ok;          /* Acc1: bpm within tempo_tol of ref_bpm */
+    bool tempo_ok_tolerant; /* Acc2: within tempo_tol of ref_bpm times 1, 2, 1/2, 3 or 1/3 */
+    dumu_prf beats;         /* dumu_score_beats on the beats, beat_tol_s */
+    dumu_prf downbeats;     /* the same on the bar lines */
+    double max_tempo_dev;   /* dumu_score_tempo_events of est->tempo against ref->tempo */
+} dumu_grid_scores;
+
+/* Every grid metric of `est` against `ref` (both over the same duration; ref->duration_s is
+ * used) into *out; ref_bpm is the true mean tempo. params may be NULL for the defaults.
+ * Errors: DUMU_E_INVALID_ARG (NULL, a grid without a tempo map, ref_bpm <= 0 or not finite,
+ * bad tolerances), and those of the calls above. Thread-safe. */
+DUMU_API dumu_status dumu_score_grid(const dumu_grid *ref, const dumu_grid *est, double ref_bpm,
+                                     const dumu_score_params *params, dumu_grid_scores *out,
+                                     dumu_error *err);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Memory */

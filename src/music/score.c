@@ -36,6 +36,8 @@ dumu_score_params dumu_score_default_params(void) {
     p.onset_tol_s = 0.05;
     p.offset_ratio = 0.2;
     p.offset_min_tol_s = 0.05;
+    p.beat_tol_s = 0.07;
+    p.tempo_tol = 0.04;
     return p;
 }
 
@@ -286,4 +288,327 @@ done:
     *notes = list;
     *n_notes = n;
     return DUMU_OK;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Beat grids: tempo maps in seconds, grid lines, beat F-measure and tempo deviation.
+ *
+ * A tempo map is piecewise constant in quarter notes per minute, so the quarter-note count
+ * q(t) from 0 s is piecewise linear and a grid line at position q has one time, found by
+ * walking the map forwards (grid lines are produced in ascending order). Grid lines are
+ * "runs": from start_q every step_q quarter notes until the next run starts; beats are one
+ * run (0, 1), a true meter one run (0, bar), a MIDI file one run per time signature. */
+
+/* At most this many lines per grid: 30 minutes at 500 BPM is 15000; only nonsense tempos
+ * (a MIDI tempo of 1 us per quarter is 60 million BPM) get near it. */
+#define GRID_MAX_LINES ((int64_t)1 << 20)
+
+/* Positions closer than this (in quarter notes) to the next run's start belong to that run,
+ * so tick / ppq rounding cannot put a second bar line next to a time signature's first. */
+#define GRID_EPS_Q 1e-9
+
+typedef struct grid_run {
+    double start_q, step_q; /* quarter notes from 0 s; step_q > 0 */
+} grid_run;
+
+static dumu_status check_map(const dumu_tempo_change *map, int64_t n, const char *what,
+                             dumu_error *err) {
+    if (n < 1 || !map) return dumu_fail(err, DUMU_E_INVALID_ARG, "%s: empty tempo map", what);
+    for (int64_t i = 0; i < n; i++) {
+        if (!isfinite(map[i].time_s) || !isfinite(map[i].bpm) || !(map[i].bpm > 0.0) ||
+            (i > 0 && map[i].time_s < map[i - 1].time_s))
+            return dumu_fail(err, DUMU_E_INVALID_ARG,
+                             "%s: tempo change %lld (%g s, %g BPM) is not finite, > 0 BPM and "
+                             "in time order",
+                             what, (long long)i, map[i].time_s, map[i].bpm);
+    }
+    return DUMU_OK;
+}
+
+/* The map as dumu_grid.tempo holds it: starting at 0 s, strictly ascending (of changes at one
+ * time, or at or before 0 s, the last counts). `map` is checked. *out is dumu_malloc'ed. */
+static dumu_status normalize_map(const dumu_tempo_change *map, int64_t n, dumu_tempo_change **out,
+                                 int64_t *n_out, dumu_error *err) {
+    dumu_tempo_change *m = dumu_malloc((size_t)n * sizeof *m);
+    if (!m) return dumu_fail(err, DUMU_E_NOMEM, "grid: out of memory");
+    int64_t k = 0;
+    for (int64_t i = 0; i < n; i++) {
+        dumu_tempo_change c = map[i];
+        if (c.time_s < 0.0) c.time_s = 0.0;
+        if (k > 0 && c.time_s <= m[k - 1].time_s)
+            m[k - 1].bpm = c.bpm;
+        else
+            m[k++] = c;
+    }
+    m[0].time_s = 0.0; /* the first tempo also holds before its time */
+    *out = m;
+    *n_out = k;
+    return DUMU_OK;
+}
+
+/* Walks a normalized map forwards: quarter notes <-> seconds for ascending arguments. */
+typedef struct map_walk {
+    const dumu_tempo_change *map;
+    int64_t n;
+    int64_t i;  /* the change in force */
+    double q_i; /* quarter notes from 0 s to map[i].time_s */
+} map_walk;
+
+/* Quarter notes from 0 s to map[i + 1] (the walker's next change). */
+static double next_q(const map_walk *w) {
+    return w->q_i + (w->map[w->i + 1].time_s - w->map[w->i].time_s) * w->map[w->i].bpm / 60.0;
+}
+
+static double walk_time(map_walk *w, double q) {
+    while (w->i + 1 < w->n && q >= next_q(w)) {
+        w->q_i = next_q(w);
+        w->i++;
+    }
+    return w->map[w->i].time_s + (q - w->q_i) * 60.0 / w->map[w->i].bpm;
+}
+
+static double walk_quarters(map_walk *w, double t) {
+    while (w->i + 1 < w->n && t >= w->map[w->i + 1].time_s) {
+        w->q_i = next_q(w);
+        w->i++;
+    }
+    return w->q_i + (t - w->map[w->i].time_s) * w->map[w->i].bpm / 60.0;
+}
+
+/* Times in [0, duration] of the runs' positions on the normalized map, into *out
+ * (dumu_malloc'ed) and *n_out. */
+static dumu_status grid_lines(const dumu_tempo_change *map, int64_t n_map, const grid_run *runs,
+                              int64_t n_runs, double duration, double **out, int64_t *n_out,
+                              dumu_error *err) {
+    map_walk w = {map, n_map, 0, 0.0};
+    double *t = NULL;
+    int64_t n = 0, cap = 0;
+    for (int64_t r = 0; r < n_runs; r++) {
+        double stop = r + 1 < n_runs ? runs[r + 1].start_q - GRID_EPS_Q : HUGE_VAL;
+        for (int64_t j = 0;; j++) {
+            double q = runs[r].start_q + (double)j * runs[r].step_q;
+            if (q >= stop) break;
+            double time = walk_time(&w, q);
+            if (time > duration) goto finished; /* later runs start later still */
+            if (n == GRID_MAX_LINES) {
+                dumu_free(t);
+                return dumu_fail(err, DUMU_E_TOO_LONG, "grid: more than %lld grid lines",
+                                 (long long)GRID_MAX_LINES);
+            }
+            if (n == cap) {
+                cap = cap ? 2 * cap : 64;
+                double *grown = dumu_realloc(t, (size_t)cap * sizeof *t);
+                if (!grown) {
+                    dumu_free(t);
+                    return dumu_fail(err, DUMU_E_NOMEM, "grid: out of memory");
+                }
+                t = grown;
+            }
+            t[n++] = time;
+        }
+    }
+finished:
+    *out = t ? t : dumu_malloc(0);
+    if (!*out) return dumu_fail(err, DUMU_E_NOMEM, "grid: out of memory");
+    *n_out = n;
+    return DUMU_OK;
+}
+
+/* Fills out (zeroed; freed by the caller on failure) from a checked map and the bar runs. */
+static dumu_status make_grid(const dumu_tempo_change *map, int64_t n_map, const grid_run *bars,
+                             int64_t n_bars, double duration, dumu_grid *out, dumu_error *err) {
+    out->duration_s = duration;
+    dumu_status rc = normalize_map(map, n_map, &out->tempo, &out->n_tempo, err);
+    if (rc) return rc;
+    const grid_run beats = {0.0, 1.0};
+    rc = grid_lines(out->tempo, out->n_tempo, &beats, 1, duration, &out->beats, &out->n_beats, err);
+    if (rc) return rc;
+    rc =
+        grid_lines(out->tempo, out->n_tempo, bars, n_bars, duration, &out->bars, &out->n_bars, err);
+    if (rc) return rc;
+    map_walk w = {out->tempo, out->n_tempo, 0, 0.0};
+    out->mean_bpm = duration > 0.0 ? 60.0 * walk_quarters(&w, duration) / duration : 0.0;
+    return DUMU_OK;
+}
+
+static dumu_status check_duration(double duration, dumu_error *err) {
+    if (!isfinite(duration) || duration < 0.0)
+        return dumu_fail(err, DUMU_E_INVALID_ARG, "grid: duration %g s", duration);
+    return DUMU_OK;
+}
+
+dumu_status dumu_tempo_map_grid(const dumu_tempo_change *map, int64_t n_map, double bar_quarters,
+                                double duration_s, dumu_grid *out, dumu_error *err) {
+    if (!out) return dumu_fail(err, DUMU_E_INVALID_ARG, "grid: NULL output");
+    memset(out, 0, sizeof *out);
+    dumu_status rc = check_map(map, n_map, "grid", err);
+    if (!rc) rc = check_duration(duration_s, err);
+    if (!rc && !(isfinite(bar_quarters) && bar_quarters > 0.0))
+        rc = dumu_fail(err, DUMU_E_INVALID_ARG, "grid: %g quarter notes per bar", bar_quarters);
+    if (rc) return rc;
+    const grid_run bars = {0.0, bar_quarters};
+    rc = make_grid(map, n_map, &bars, 1, duration_s, out, err);
+    if (rc) dumu_grid_deinit(out);
+    return rc;
+}
+
+dumu_status dumu_midi_grid_times(const dumu_midi_grid *midi, double duration_s, dumu_grid *out,
+                                 dumu_error *err) {
+    if (!out) return dumu_fail(err, DUMU_E_INVALID_ARG, "grid: NULL output");
+    memset(out, 0, sizeof *out);
+    if (!midi || midi->ppq < 1 || midi->n_tempos < 0 || midi->n_time_signatures < 0 ||
+        (midi->n_tempos && !midi->tempos) || (midi->n_time_signatures && !midi->time_signatures))
+        return dumu_fail(err, DUMU_E_INVALID_ARG, "grid: invalid MIDI grid");
+    dumu_status rc = check_duration(duration_s, err);
+    if (rc) return rc;
+    const double ppq = midi->ppq;
+    /* The tempo events in seconds, after the implicit 120 BPM at tick 0. */
+    dumu_tempo_change *map = dumu_malloc((size_t)(midi->n_tempos + 1) * sizeof *map);
+    grid_run *bars = dumu_malloc((size_t)(midi->n_time_signatures + 1) * sizeof *bars);
+    if (!map || !bars) {
+        rc = dumu_fail(err, DUMU_E_NOMEM, "grid: out of memory");
+        goto done;
+    }
+    map[0] = (dumu_tempo_change){0.0, 120.0};
+    double t = 0.0, us = 500000.0;
+    int64_t tick = 0;
+    for (int64_t i = 0; i < midi->n_tempos; i++) {
+        const dumu_midi_tempo_event *e = &midi->tempos[i];
+        if (e->tick < tick || e->us_per_quarter < 1) {
+            rc = dumu_fail(err, DUMU_E_INVALID_ARG, "grid: tempo event %lld out of order or 0",
+                           (long long)i);
+            goto done;
+        }
+        t += (double)(e->tick - tick) * us / (ppq * 1e6);
+        tick = e->tick;
+        us = e->us_per_quarter;
+        map[i + 1] = (dumu_tempo_change){t, 60e6 / us};
+    }
+    bars[0] = (grid_run){0.0, 4.0};
+    for (int64_t i = 0; i < midi->n_time_signatures; i++) {
+        const dumu_midi_time_signature *s = &midi->time_signatures[i];
+        if (s->tick < (i ? midi->time_signatures[i - 1].tick : 0) || s->numerator < 1 ||
+            s->denominator_log2 < 0 || s->denominator_log2 > 31) {
+            rc = dumu_fail(err, DUMU_E_INVALID_ARG,
+                           "grid: time signature %lld out of order or invalid", (long long)i);
+            goto done;
+        }
+        bars[i + 1] =
+            (grid_run){(double)s->tick / ppq, s->numerator * 4.0 / ldexp(1.0, s->denominator_log2)};
+    }
+    rc =
+        make_grid(map, midi->n_tempos + 1, bars, midi->n_time_signatures + 1, duration_s, out, err);
+done:
+    dumu_free(map);
+    dumu_free(bars);
+    if (rc) dumu_grid_deinit(out);
+    return rc;
+}
+
+void dumu_grid_deinit(dumu_grid *grid) {
+    if (!grid) return;
+    dumu_free(grid->tempo);
+    dumu_free(grid->beats);
+    dumu_free(grid->bars);
+    memset(grid, 0, sizeof *grid);
+}
+
+static dumu_status check_times(const double *t, int64_t n, const char *what, dumu_error *err) {
+    if (n < 0 || (n > 0 && !t))
+        return dumu_fail(err, DUMU_E_INVALID_ARG, "beats: invalid %s list", what);
+    for (int64_t i = 0; i < n; i++) {
+        if (!isfinite(t[i]) || (i > 0 && t[i] < t[i - 1]))
+            return dumu_fail(err, DUMU_E_INVALID_ARG,
+                             "beats: %s time %lld is not finite or not ascending", what,
+                             (long long)i);
+    }
+    return DUMU_OK;
+}
+
+dumu_status dumu_score_beats(const double *ref, int64_t n_ref, const double *est, int64_t n_est,
+                             double tol_s, dumu_prf *out, dumu_error *err) {
+    DUMU_ASSERT(out);
+    memset(out, 0, sizeof *out);
+    dumu_status rc = check_times(ref, n_ref, "reference", err);
+    if (!rc) rc = check_times(est, n_est, "estimated", err);
+    if (!rc && !(isfinite(tol_s) && tol_s >= 0.0))
+        rc = dumu_fail(err, DUMU_E_INVALID_ARG, "beats: tolerance %g s", tol_s);
+    if (rc) return rc;
+    /* On sorted lists the admissible pairs of each reference are a window of estimates that
+     * only moves forwards, and then matching each reference to the earliest free estimate in
+     * reach is a maximum matching (an exchange argument: any matching can be rearranged into
+     * this one without losing a pair). */
+    int64_t i = 0, j = 0, m = 0;
+    while (i < n_ref && j < n_est) {
+        if (est[j] < ref[i] - tol_s) {
+            j++;
+        } else if (est[j] > ref[i] + tol_s) {
+            i++;
+        } else {
+            m++;
+            i++;
+            j++;
+        }
+    }
+    *out = prf(n_ref, n_est, m);
+    return DUMU_OK;
+}
+
+/* Overlaps of a tempo event with a true tempo this short do not count: a file's tempo events
+ * sit on whole ticks and microseconds (at 480 ppq and 120 BPM a tick is ~1 ms), so an event
+ * that starts on a true change can reach a hair into the segment before it. */
+#define TEMPO_MIN_OVERLAP_S 1e-3
+
+dumu_status dumu_score_tempo_events(const dumu_tempo_change *ref, int64_t n_ref,
+                                    const dumu_tempo_change *est, int64_t n_est, double duration_s,
+                                    double *max_dev, dumu_error *err) {
+    DUMU_ASSERT(max_dev);
+    *max_dev = 0.0;
+    dumu_status rc = check_map(ref, n_ref, "tempo events (reference)", err);
+    if (!rc) rc = check_map(est, n_est, "tempo events (estimate)", err);
+    if (!rc) rc = check_duration(duration_s, err);
+    if (rc) return rc;
+    double worst = 0.0;
+    for (int64_t i = 0; i < n_est; i++) {
+        /* [a, b): when change i is in force, clipped to [0, duration] */
+        double a = i > 0 ? fmax(est[i].time_s, 0.0) : 0.0;
+        double b = i + 1 < n_est ? fmin(est[i + 1].time_s, duration_s) : duration_s;
+        if (a >= b) continue;
+        for (int64_t j = 0; j < n_ref; j++) {
+            double c = j > 0 ? ref[j].time_s : -HUGE_VAL;
+            double d = j + 1 < n_ref ? ref[j + 1].time_s : HUGE_VAL;
+            if (fmin(b, d) - fmax(a, c) > TEMPO_MIN_OVERLAP_S)
+                worst = fmax(worst, fabs(est[i].bpm / ref[j].bpm - 1.0));
+        }
+    }
+    *max_dev = worst;
+    return DUMU_OK;
+}
+
+dumu_status dumu_score_grid(const dumu_grid *ref, const dumu_grid *est, double ref_bpm,
+                            const dumu_score_params *params, dumu_grid_scores *out,
+                            dumu_error *err) {
+    DUMU_ASSERT(out);
+    memset(out, 0, sizeof *out);
+    dumu_score_params p = params ? *params : dumu_score_default_params();
+    if (!ref || !est || !ref->tempo || !est->tempo)
+        return dumu_fail(err, DUMU_E_INVALID_ARG, "grid scores: missing grid");
+    if (!(isfinite(ref_bpm) && ref_bpm > 0.0) || !(isfinite(p.tempo_tol) && p.tempo_tol >= 0.0))
+        return dumu_fail(err, DUMU_E_INVALID_ARG, "grid scores: tempo %g BPM, tolerance %g",
+                         ref_bpm, p.tempo_tol);
+    out->bpm = est->mean_bpm;
+    out->tempo_ok = dumu_score_tempo(out->bpm, ref_bpm, p.tempo_tol);
+    /* Acc2: the metrical levels of Gouyon et al. 2006, duple and triple */
+    const double factors[5] = {1.0, 2.0, 0.5, 3.0, 1.0 / 3.0};
+    for (int k = 0; k < 5; k++)
+        out->tempo_ok_tolerant |= dumu_score_tempo(out->bpm, ref_bpm * factors[k], p.tempo_tol);
+    dumu_status rc = dumu_score_beats(ref->beats, ref->n_beats, est->beats, est->n_beats,
+                                      p.beat_tol_s, &out->beats, err);
+    if (!rc)
+        rc = dumu_score_beats(ref->bars, ref->n_bars, est->bars, est->n_bars, p.beat_tol_s,
+                              &out->downbeats, err);
+    if (!rc)
+        rc = dumu_score_tempo_events(ref->tempo, ref->n_tempo, est->tempo, est->n_tempo,
+                                     ref->duration_s, &out->max_tempo_dev, err);
+    return rc;
 }

@@ -191,8 +191,12 @@ for it in a["items"] + b["items"]:
     del it["stem_cached"]
 assert b["items"][0] == a["items"][0] == b["items"][1], (a["items"][0], b["items"][0])
 assert b["manifests"][0]["mean"] == a["mean"]
-b["mean"]["n_items"] = 1
-assert b["mean"] == a["mean"]
+assert b["mean"]["bass"] == a["mean"]["bass"] and b["mean"]["n_items"] == 2
+g = b["items"][0]["grid"]  # one drifting 4/4 item: the grid table's fields are there and in range
+assert 0 <= g["beat"]["f1"] <= 1 and 0 <= g["downbeat"]["f1"] <= 1 and g["n_tempo_events"] >= 1
+assert g["ref_time_signature"] == "4/4" and not g["tempo_constant"]
+assert b["mean"]["grid"]["acc2_count"] == 2 * a["mean"]["grid"]["acc2_count"]
+assert b["mean"]["grid"]["drifting"]["n_items"] == 2 and b["mean"]["grid"]["steady"]["n_items"] == 0
 PYEOF
 expect eval-json $PY - "$tmp/ev/out.json" <<'PYEOF'
 import json, sys

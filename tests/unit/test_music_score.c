@@ -2,7 +2,9 @@
  * hand-made notes, a case where a greedy matcher loses a match that the maximum matching
  * keeps, the matching size against exhaustive search on random small cases, tempo and key
  * scores, SDR, the bass_notes.csv reader on the test data (DUMU_TESTDATA_DIR) and the scores of
- * altered ground truth. */
+ * altered ground truth. Grid metrics: beat matching (window, one-to-one, against exhaustive
+ * search), tempo-map grids, and MIDI files made by the writer scored against true grids
+ * (perfect, half a beat late, double tempo, 3/4 against 4/4, a drifting tempo). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -419,6 +421,319 @@ static void test_testdata_ground_truth(void **state) {
     }
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* Grid metrics */
+
+static dumu_prf beats_prf(const double *ref, int64_t n_ref, const double *est, int64_t n_est) {
+    dumu_prf p;
+    dumu_error err = {0};
+    assert_int_equal(dumu_score_beats(ref, n_ref, est, n_est, 0.07, &p, &err), DUMU_OK);
+    return p;
+}
+
+/* Largest one-to-one matching of events within tol, by trying every assignment (n <= 6). */
+static int exhaustive_beats(const double *ref, int n_ref, const double *est, int n_est, int i,
+                            unsigned used, double tol) {
+    if (i == n_ref) return 0;
+    int best = exhaustive_beats(ref, n_ref, est, n_est, i + 1, used, tol);
+    for (int j = 0; j < n_est; j++) {
+        if (used & (1u << j) || fabs(ref[i] - est[j]) > tol) continue;
+        int m = 1 + exhaustive_beats(ref, n_ref, est, n_est, i + 1, used | (1u << j), tol);
+        if (m > best) best = m;
+    }
+    return best;
+}
+
+static int cmp_dbl(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void test_score_beats(void **state) {
+    (void)state;
+    const double ref[4] = {0.0, 0.5, 1.0, 1.5};
+    /* The window is +-70 ms inclusive. */
+    const double in[4] = {0.069, 0.431, 1.0, 1.5699};
+    const double out[4] = {0.071, 0.429, 1.0, 1.5701};
+    dumu_prf p = beats_prf(ref, 4, in, 4);
+    assert_int_equal(p.n_matched, 4);
+    assert_true(p.f1 == 1.0);
+    p = beats_prf(ref, 4, out, 4);
+    assert_int_equal(p.n_matched, 1);
+    assert_true(p.precision == 0.25 && p.recall == 0.25);
+    /* One-to-one: three estimates near one reference beat count once. */
+    const double crowd[3] = {0.49, 0.5, 0.51};
+    p = beats_prf(ref, 4, crowd, 3);
+    assert_int_equal(p.n_matched, 1);
+    assert_true(fabs(p.precision - 1.0 / 3.0) < 1e-12 && p.recall == 0.25);
+    /* Empty lists score 0 (mir_eval). */
+    p = beats_prf(ref, 4, NULL, 0);
+    assert_true(p.f1 == 0.0 && p.n_ref == 4);
+    p = beats_prf(NULL, 0, ref, 4);
+    assert_true(p.f1 == 0.0 && p.n_est == 4);
+    /* Half a beat late: nothing matches. */
+    double late[4];
+    for (int i = 0; i < 4; i++)
+        late[i] = ref[i] + 0.25;
+    assert_true(beats_prf(ref, 4, late, 4).f1 == 0.0);
+
+    /* The two-pointer matching is maximum: random small cases against exhaustive search. */
+    srand(7);
+    for (int trial = 0; trial < 3000; trial++) {
+        int n_ref = rand() % 7, n_est = rand() % 7;
+        double r[6], e[6];
+        for (int i = 0; i < n_ref; i++)
+            r[i] = (rand() % 40) * 0.02;
+        for (int j = 0; j < n_est; j++)
+            e[j] = (rand() % 40) * 0.02 + 0.005;
+        qsort(r, (size_t)n_ref, sizeof r[0], cmp_dbl);
+        qsort(e, (size_t)n_est, sizeof e[0], cmp_dbl);
+        dumu_prf q;
+        assert_int_equal(dumu_score_beats(r, n_ref, e, n_est, 0.05, &q, NULL), DUMU_OK);
+        assert_int_equal(q.n_matched, exhaustive_beats(r, n_ref, e, n_est, 0, 0, 0.05));
+    }
+
+    dumu_error err = {0};
+    const double down[2] = {1.0, 0.5};
+    assert_int_equal(dumu_score_beats(ref, 4, down, 2, 0.07, &p, &err), DUMU_E_INVALID_ARG);
+    assert_non_null(strstr(err.message, "ascending"));
+    const double nan[1] = {NAN};
+    assert_int_equal(dumu_score_beats(nan, 1, ref, 4, 0.07, &p, &err), DUMU_E_INVALID_ARG);
+    assert_int_equal(dumu_score_beats(NULL, 2, ref, 4, 0.07, &p, &err), DUMU_E_INVALID_ARG);
+    assert_int_equal(dumu_score_beats(ref, 4, ref, 4, -0.1, &p, &err), DUMU_E_INVALID_ARG);
+}
+
+static void test_tempo_map_grid(void **state) {
+    (void)state;
+    /* 120 BPM for 2 s (4 quarters), then 60 BPM: beats at 0 .. 2 every 0.5 s, then every 1 s;
+     * 3/4 bars at quarters 0, 3, 6 -> 0, 1.5, 4 s. The change at -1 s only sets the tempo
+     * before 0; of the two at 2 s the later counts. */
+    const dumu_tempo_change map[4] = {{-1.0, 120.0}, {2.0, 90.0}, {2.0, 60.0}, {30.0, 200.0}};
+    dumu_grid g;
+    dumu_error err = {0};
+    assert_int_equal(dumu_tempo_map_grid(map, 4, 3.0, 5.0, &g, &err), DUMU_OK);
+    const double beats[8] = {0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0};
+    assert_int_equal(g.n_beats, 8);
+    for (int i = 0; i < 8; i++)
+        assert_true(fabs(g.beats[i] - beats[i]) < 1e-12);
+    assert_int_equal(g.n_bars, 3);
+    assert_true(g.bars[0] == 0.0 && fabs(g.bars[1] - 1.5) < 1e-12);
+    assert_true(fabs(g.bars[2] - 4.0) < 1e-12);
+    assert_int_equal(g.n_tempo, 3);
+    assert_true(g.tempo[0].time_s == 0.0 && g.tempo[0].bpm == 120.0);
+    assert_true(g.tempo[1].time_s == 2.0 && g.tempo[1].bpm == 60.0);
+    assert_true(fabs(g.mean_bpm - 60.0 * 7.0 / 5.0) < 1e-12); /* 7 quarter notes in 5 s */
+    assert_true(g.duration_s == 5.0);
+    dumu_grid_deinit(&g);
+    dumu_grid_deinit(&g);
+
+    assert_int_equal(dumu_tempo_map_grid(map, 4, 4.0, 0.0, &g, &err), DUMU_OK);
+    assert_int_equal(g.n_beats, 1); /* the beat at 0 s */
+    assert_true(g.mean_bpm == 0.0);
+    dumu_grid_deinit(&g);
+
+    const dumu_tempo_change back[2] = {{0.0, 120.0}, {-0.5, 100.0}};
+    const dumu_tempo_change zero[1] = {{0.0, 0.0}};
+    assert_int_equal(dumu_tempo_map_grid(back, 2, 4.0, 5.0, &g, &err), DUMU_E_INVALID_ARG);
+    assert_int_equal(dumu_tempo_map_grid(zero, 1, 4.0, 5.0, &g, &err), DUMU_E_INVALID_ARG);
+    assert_int_equal(dumu_tempo_map_grid(map, 0, 4.0, 5.0, &g, &err), DUMU_E_INVALID_ARG);
+    assert_int_equal(dumu_tempo_map_grid(map, 4, 0.0, 5.0, &g, &err), DUMU_E_INVALID_ARG);
+    assert_int_equal(dumu_tempo_map_grid(map, 4, 4.0, NAN, &g, &err), DUMU_E_INVALID_ARG);
+    assert_null(g.beats);
+    /* A tempo that puts over 2^20 lines into the duration. */
+    const dumu_tempo_change fast[1] = {{0.0, 1e8}};
+    assert_int_equal(dumu_tempo_map_grid(fast, 1, 4.0, 1.0, &g, &err), DUMU_E_TOO_LONG);
+    assert_null(g.beats);
+}
+
+/* A MIDI file from the writer: constant `bpm` (beats == NULL) or a beat-following map, with
+ * `per_bar` beats a bar; read back and turned into its grid over `dur` seconds. */
+static dumu_midi_grid written_grid(double bpm, const double *beats, int64_t n_beats,
+                                   int32_t per_bar, double dur, dumu_grid *out) {
+    const dumu_note notes[1] = {note(0.0, 1.0, 40)};
+    dumu_midi_params mp = dumu_midi_default_params();
+    mp.bpm = bpm;
+    mp.beats = beats;
+    mp.n_beats = n_beats;
+    mp.beats_per_bar = per_bar;
+    uint8_t *mid = NULL;
+    size_t size = 0;
+    dumu_error err = {0};
+    dumu_midi_grid mg;
+    assert_int_equal(dumu_midi_encode(notes, 1, &mp, &mid, &size, &err), DUMU_OK);
+    assert_int_equal(dumu_midi_read_grid(mid, size, &mg, &err), DUMU_OK);
+    assert_int_equal(dumu_midi_grid_times(&mg, dur, out, &err), DUMU_OK);
+    dumu_free(mid);
+    return mg;
+}
+
+static dumu_grid_scores grid_scores(const dumu_grid *ref, const dumu_grid *est, double ref_bpm) {
+    dumu_grid_scores s;
+    dumu_error err = {0};
+    assert_int_equal(dumu_score_grid(ref, est, ref_bpm, NULL, &s, &err), DUMU_OK);
+    return s;
+}
+
+static void test_grid_of_written_files(void **state) {
+    (void)state;
+    const double dur = 20.0;
+    const dumu_tempo_change truth[1] = {{0.0, 120.0}};
+    dumu_grid ref, est;
+    assert_int_equal(dumu_tempo_map_grid(truth, 1, 4.0, dur, &ref, NULL), DUMU_OK);
+    assert_int_equal(ref.n_beats, 41);
+    assert_int_equal(ref.n_bars, 11);
+
+    /* The perfect file. */
+    dumu_midi_grid mg = written_grid(120.0, NULL, 0, 4, dur, &est);
+    dumu_grid_scores s = grid_scores(&ref, &est, 120.0);
+    assert_true(s.beats.f1 == 1.0 && s.downbeats.f1 == 1.0);
+    assert_true(s.max_tempo_dev == 0.0);
+    assert_true(s.tempo_ok && s.tempo_ok_tolerant);
+    assert_true(fabs(s.bpm - 120.0) < 1e-9);
+    assert_int_equal(mg.n_tempos, 1);
+    dumu_midi_grid_deinit(&mg);
+    dumu_grid_deinit(&est);
+
+    /* Half a beat late: beats every 0.5 s from 0.25 s. The file still has a bar line and a
+     * beat at 0 s (tick 0: a lead-in before the first given beat), so that is its only
+     * match. */
+    double late[40];
+    for (int i = 0; i < 40; i++)
+        late[i] = 0.25 + 0.5 * i;
+    mg = written_grid(0.0, late, 40, 4, dur, &est);
+    s = grid_scores(&ref, &est, 120.0);
+    assert_true(s.beats.n_matched <= 1);
+    assert_true(s.beats.f1 < 0.03);
+    /* Without the line at 0 s, the shifted beats match nothing. */
+    assert_true(beats_prf(ref.beats + 1, ref.n_beats - 1, late, 40).f1 == 0.0);
+    dumu_midi_grid_deinit(&mg);
+    dumu_grid_deinit(&est);
+
+    /* Double tempo: Acc1 fails, Acc2 holds; every true beat is matched, half the file's. */
+    mg = written_grid(240.0, NULL, 0, 4, dur, &est);
+    s = grid_scores(&ref, &est, 120.0);
+    assert_false(s.tempo_ok);
+    assert_true(s.tempo_ok_tolerant);
+    assert_int_equal(s.beats.n_matched, 41);
+    assert_true(fabs(s.beats.precision - 41.0 / 81.0) < 1e-12);
+    assert_true(fabs(s.max_tempo_dev - 1.0) < 1e-6);
+    dumu_midi_grid_deinit(&mg);
+    dumu_grid_deinit(&est);
+    /* Triple and a third are Acc2 too; 3/2 is not. */
+    mg = written_grid(40.0, NULL, 0, 4, dur, &est);
+    s = grid_scores(&ref, &est, 120.0);
+    assert_true(!s.tempo_ok && s.tempo_ok_tolerant);
+    dumu_midi_grid_deinit(&mg);
+    dumu_grid_deinit(&est);
+    mg = written_grid(180.0, NULL, 0, 4, dur, &est);
+    s = grid_scores(&ref, &est, 120.0);
+    assert_true(!s.tempo_ok && !s.tempo_ok_tolerant);
+    dumu_midi_grid_deinit(&mg);
+    dumu_grid_deinit(&est);
+
+    /* 3/4 against 4/4: every beat right, bar lines agree every 12 beats (0, 6, 12, 18 s). */
+    mg = written_grid(120.0, NULL, 0, 3, dur, &est);
+    s = grid_scores(&ref, &est, 120.0);
+    assert_true(s.beats.f1 == 1.0);
+    assert_int_equal(s.downbeats.n_matched, 4);
+    assert_int_equal(s.downbeats.n_est, 14);
+    assert_true(s.downbeats.f1 < 0.35);
+    dumu_midi_grid_deinit(&mg);
+    dumu_grid_deinit(&est);
+    dumu_grid_deinit(&ref);
+}
+
+static void test_drifting_reference(void **state) {
+    (void)state;
+    /* A drift like the test data's: 120 BPM x (1 + 3 % sin(2 pi beat / 16)), one tempo
+     * change per eighth note. */
+    const double dur = 20.0;
+    dumu_tempo_change truth[100];
+    double t = 0.0;
+    for (int k = 0; k < 100; k++) {
+        double bpm = 120.0 * (1.0 + 0.03 * sin(2.0 * 3.141592653589793 * (0.5 * k) / 16.0));
+        truth[k] = (dumu_tempo_change){t, bpm};
+        t += 30.0 / bpm; /* an eighth note */
+    }
+    dumu_grid ref, est;
+    assert_int_equal(dumu_tempo_map_grid(truth, 100, 4.0, dur, &ref, NULL), DUMU_OK);
+    assert_true(fabs(ref.mean_bpm - 120.0) < 2.0);
+
+    /* A file following the true beats: perfect beats and bars, one tempo event per beat
+     * interval, each within the spread of the two eighth notes it spans. */
+    dumu_midi_grid mg = written_grid(0.0, ref.beats, ref.n_beats, 4, dur, &est);
+    dumu_grid_scores s = grid_scores(&ref, &est, ref.mean_bpm);
+    assert_true(s.beats.f1 == 1.0 && s.downbeats.f1 == 1.0);
+    assert_true(s.tempo_ok);
+    assert_true(mg.n_tempos >= ref.n_beats - 2);
+    print_message("following the drift: %lld tempo events, largest deviation %.3f %%\n",
+                  (long long)mg.n_tempos, 100.0 * s.max_tempo_dev);
+    /* Up to the last beat each event is within 0.3 % of the eighth notes it spans; after it
+     * the last interval's tempo goes on while the true one keeps falling (0.9 % by 20 s). */
+    double upto_last = -1.0;
+    assert_int_equal(dumu_score_tempo_events(ref.tempo, ref.n_tempo, est.tempo, est.n_tempo,
+                                             ref.beats[ref.n_beats - 1], &upto_last, NULL),
+                     DUMU_OK);
+    assert_true(upto_last < 0.004);
+    assert_true(s.max_tempo_dev < 0.01);
+    dumu_midi_grid_deinit(&mg);
+    dumu_grid_deinit(&est);
+
+    /* One constant tempo at the mean: the deviation is about the drift's 3 %; the beats
+     * stray from the true ones by up to ~0.03 * 16 / (2 pi) beats = 40 ms, inside 70 ms. */
+    mg = written_grid(ref.mean_bpm, NULL, 0, 4, dur, &est);
+    s = grid_scores(&ref, &est, ref.mean_bpm);
+    assert_int_equal(mg.n_tempos, 1);
+    assert_true(s.max_tempo_dev > 0.025 && s.max_tempo_dev < 0.035);
+    assert_true(s.tempo_ok);
+    dumu_midi_grid_deinit(&mg);
+    dumu_grid_deinit(&est);
+    dumu_grid_deinit(&ref);
+}
+
+static void test_tempo_event_deviation(void **state) {
+    (void)state;
+    const dumu_tempo_change ref[3] = {{0.0, 100.0}, {10.0, 120.0}, {20.0, 90.0}};
+    double dev = -1;
+    dumu_error err = {0};
+    /* In force over [0, 10) only: 110 against 100 is 10 %; touching 120 at 10 s exactly does
+     * not count (overlap of length 0), nor would an overlap of up to 1 ms. */
+    const dumu_tempo_change a[2] = {{0.0, 110.0}, {10.0, 120.0}};
+    assert_int_equal(dumu_score_tempo_events(ref, 3, a, 2, 15.0, &dev, &err), DUMU_OK);
+    assert_true(fabs(dev - 0.1) < 1e-12);
+    const dumu_tempo_change a2[2] = {{0.0, 90.0}, {10.0009, 120.0}};
+    assert_int_equal(dumu_score_tempo_events(ref, 3, a2, 2, 15.0, &dev, &err), DUMU_OK);
+    assert_true(fabs(dev - 0.1) < 1e-12);
+    const dumu_tempo_change a3[2] = {{0.0, 90.0}, {10.0011, 120.0}};
+    assert_int_equal(dumu_score_tempo_events(ref, 3, a3, 2, 15.0, &dev, &err), DUMU_OK);
+    assert_true(fabs(dev - 0.25) < 1e-12); /* 90 against 120 for 1.1 ms */
+    /* Spanning two true tempi: the worse counts (132 / 120 - 1 = 10 %, 132 / 100 = 32 %). */
+    const dumu_tempo_change b[2] = {{0.0, 100.0}, {5.0, 132.0}};
+    assert_int_equal(dumu_score_tempo_events(ref, 3, b, 2, 15.0, &dev, &err), DUMU_OK);
+    assert_true(fabs(dev - 0.32) < 1e-12);
+    /* Clipped to the duration: the change at 20 s and the true 90 BPM after it are not
+     * heard in 15 s. */
+    const dumu_tempo_change c[3] = {{0.0, 100.0}, {10.0, 120.0}, {20.0, 300.0}};
+    assert_int_equal(dumu_score_tempo_events(ref, 3, c, 3, 15.0, &dev, &err), DUMU_OK);
+    assert_true(dev == 0.0);
+    /* Of two changes at one time only the later is in force. */
+    const dumu_tempo_change d[3] = {{0.0, 100.0}, {10.0, 500.0}, {10.0, 120.0}};
+    assert_int_equal(dumu_score_tempo_events(ref, 3, d, 3, 15.0, &dev, &err), DUMU_OK);
+    assert_true(dev == 0.0);
+    assert_int_equal(dumu_score_tempo_events(ref, 3, d, 0, 15.0, &dev, &err), DUMU_E_INVALID_ARG);
+    assert_int_equal(dumu_score_tempo_events(ref, 3, d, 3, -1.0, &dev, &err), DUMU_E_INVALID_ARG);
+
+    /* dumu_score_grid checks its arguments. */
+    dumu_grid g = {0};
+    dumu_grid_scores s;
+    assert_int_equal(dumu_score_grid(&g, &g, 120.0, NULL, &s, &err), DUMU_E_INVALID_ARG);
+    assert_int_equal(dumu_tempo_map_grid(ref, 3, 4.0, 15.0, &g, &err), DUMU_OK);
+    assert_int_equal(dumu_score_grid(&g, &g, 0.0, NULL, &s, &err), DUMU_E_INVALID_ARG);
+    assert_int_equal(dumu_score_grid(&g, &g, 110.0, NULL, &s, &err), DUMU_OK);
+    assert_true(s.beats.f1 == 1.0 && s.max_tempo_dev == 0.0);
+    dumu_grid_deinit(&g);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_greedy_fails_maximum_does_not),
@@ -431,6 +746,11 @@ int main(void) {
         cmocka_unit_test(test_allocation_failures),
         cmocka_unit_test(test_csv_reader_errors),
         cmocka_unit_test(test_testdata_ground_truth),
+        cmocka_unit_test(test_score_beats),
+        cmocka_unit_test(test_tempo_map_grid),
+        cmocka_unit_test(test_grid_of_written_files),
+        cmocka_unit_test(test_drifting_reference),
+        cmocka_unit_test(test_tempo_event_deviation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
