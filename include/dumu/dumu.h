@@ -657,10 +657,11 @@ typedef struct dumu_grid {
 } dumu_grid;
 
 /* The grid a DAW shows for `midi` over [0, duration_s]: ticks become seconds through the tempo
- * events (120 BPM before the first; of several on one tick the last counts); a beat every ppq
- * ticks from tick 0; bar lines from the time signatures (4/4 before the first; a bar is
- * numerator * 4 / 2^denominator_log2 quarter notes and bars start afresh at each time
- * signature; of several on one tick the last counts). Fills `out` (free with
+ * events (120 BPM before the first; of several on one tick the last counts); beats are quarter
+ * notes (ppq ticks) and bars numerator * 4 / 2^denominator_log2 quarter notes, both counted
+ * afresh from each time signature's tick (4/4 from tick 0 before the first; of several on one
+ * tick the last counts), so with time signatures on whole quarter notes a beat falls every
+ * ppq ticks from tick 0. Fills `out` (free with
  * dumu_grid_deinit). Errors: DUMU_E_INVALID_ARG (NULL, ppq < 1, a negative or non-finite
  * duration), DUMU_E_TOO_LONG (more than 2^20 grid lines), DUMU_E_NOMEM. Thread-safe. */
 DUMU_API dumu_status dumu_midi_grid_times(const dumu_midi_grid *midi, double duration_s,

@@ -296,8 +296,11 @@ done:
  * A tempo map is piecewise constant in quarter notes per minute, so the quarter-note count
  * q(t) from 0 s is piecewise linear and a grid line at position q has one time, found by
  * walking the map forwards (grid lines are produced in ascending order). Grid lines are
- * "runs": from start_q every step_q quarter notes until the next run starts; beats are one
- * run (0, 1), a true meter one run (0, bar), a MIDI file one run per time signature. */
+ * "runs": from start_q every step_q quarter notes until the next run starts. A true tempo map
+ * has one run of beats (0, 1) and one of bars (0, bar); a MIDI file one of each per time
+ * signature, since a DAW counts beats and bars from each time signature's tick: after a
+ * pickup bar of, say, one eighth (1/8), the beats of the 4/4 bar that follows fall on its bar
+ * line and every quarter after it, not every quarter from tick 0. */
 
 /* At most this many lines per grid: 30 minutes at 500 BPM is 15000; only nonsense tempos
  * (a MIDI tempo of 1 us per quarter is 60 million BPM) get near it. */
@@ -414,14 +417,16 @@ finished:
     return DUMU_OK;
 }
 
-/* Fills out (zeroed; freed by the caller on failure) from a checked map and the bar runs. */
-static dumu_status make_grid(const dumu_tempo_change *map, int64_t n_map, const grid_run *bars,
-                             int64_t n_bars, double duration, dumu_grid *out, dumu_error *err) {
+/* Fills out (zeroed; freed by the caller on failure) from a checked map and the runs of beats
+ * and of bar lines. */
+static dumu_status make_grid(const dumu_tempo_change *map, int64_t n_map, const grid_run *beats,
+                             int64_t n_beat_runs, const grid_run *bars, int64_t n_bars,
+                             double duration, dumu_grid *out, dumu_error *err) {
     out->duration_s = duration;
     dumu_status rc = normalize_map(map, n_map, &out->tempo, &out->n_tempo, err);
     if (rc) return rc;
-    const grid_run beats = {0.0, 1.0};
-    rc = grid_lines(out->tempo, out->n_tempo, &beats, 1, duration, &out->beats, &out->n_beats, err);
+    rc = grid_lines(out->tempo, out->n_tempo, beats, n_beat_runs, duration, &out->beats,
+                    &out->n_beats, err);
     if (rc) return rc;
     rc =
         grid_lines(out->tempo, out->n_tempo, bars, n_bars, duration, &out->bars, &out->n_bars, err);
@@ -446,8 +451,8 @@ dumu_status dumu_tempo_map_grid(const dumu_tempo_change *map, int64_t n_map, dou
     if (!rc && !(isfinite(bar_quarters) && bar_quarters > 0.0))
         rc = dumu_fail(err, DUMU_E_INVALID_ARG, "grid: %g quarter notes per bar", bar_quarters);
     if (rc) return rc;
-    const grid_run bars = {0.0, bar_quarters};
-    rc = make_grid(map, n_map, &bars, 1, duration_s, out, err);
+    const grid_run beats = {0.0, 1.0}, bars = {0.0, bar_quarters};
+    rc = make_grid(map, n_map, &beats, 1, &bars, 1, duration_s, out, err);
     if (rc) dumu_grid_deinit(out);
     return rc;
 }
@@ -462,10 +467,12 @@ dumu_status dumu_midi_grid_times(const dumu_midi_grid *midi, double duration_s, 
     dumu_status rc = check_duration(duration_s, err);
     if (rc) return rc;
     const double ppq = midi->ppq;
-    /* The tempo events in seconds, after the implicit 120 BPM at tick 0. */
+    /* The tempo events in seconds, after the implicit 120 BPM at tick 0; beats and bar lines
+     * start afresh at each time signature, after the implicit 4/4 at tick 0. */
     dumu_tempo_change *map = dumu_malloc((size_t)(midi->n_tempos + 1) * sizeof *map);
+    grid_run *beats = dumu_malloc((size_t)(midi->n_time_signatures + 1) * sizeof *beats);
     grid_run *bars = dumu_malloc((size_t)(midi->n_time_signatures + 1) * sizeof *bars);
-    if (!map || !bars) {
+    if (!map || !beats || !bars) {
         rc = dumu_fail(err, DUMU_E_NOMEM, "grid: out of memory");
         goto done;
     }
@@ -484,6 +491,7 @@ dumu_status dumu_midi_grid_times(const dumu_midi_grid *midi, double duration_s, 
         us = e->us_per_quarter;
         map[i + 1] = (dumu_tempo_change){t, 60e6 / us};
     }
+    beats[0] = (grid_run){0.0, 1.0};
     bars[0] = (grid_run){0.0, 4.0};
     for (int64_t i = 0; i < midi->n_time_signatures; i++) {
         const dumu_midi_time_signature *s = &midi->time_signatures[i];
@@ -493,13 +501,15 @@ dumu_status dumu_midi_grid_times(const dumu_midi_grid *midi, double duration_s, 
                            "grid: time signature %lld out of order or invalid", (long long)i);
             goto done;
         }
+        beats[i + 1] = (grid_run){(double)s->tick / ppq, 1.0};
         bars[i + 1] =
             (grid_run){(double)s->tick / ppq, s->numerator * 4.0 / ldexp(1.0, s->denominator_log2)};
     }
-    rc =
-        make_grid(map, midi->n_tempos + 1, bars, midi->n_time_signatures + 1, duration_s, out, err);
+    rc = make_grid(map, midi->n_tempos + 1, beats, midi->n_time_signatures + 1, bars,
+                   midi->n_time_signatures + 1, duration_s, out, err);
 done:
     dumu_free(map);
+    dumu_free(beats);
     dumu_free(bars);
     if (rc) dumu_grid_deinit(out);
     return rc;

@@ -181,6 +181,35 @@ static void test_defaults_without_meta_events(void **state) {
     dumu_midi_grid_deinit(&g);
 }
 
+static void test_beats_restart_at_time_signatures(void **state) {
+    (void)state;
+    /* A pickup bar of one eighth (1/8) before 4/4 at tick 240, 120 BPM: a DAW draws a beat at
+     * 0 s (the pickup's own) and then on the 4/4 bar line, 0.25 s, and every 0.5 s after it,
+     * not every 480 ticks from tick 0. */
+    bytes f = {0};
+    header(&f, 1, 1, 480);
+    const uint8_t t[] = {
+        0x00, 0xFF, 0x58, 0x04, 0x01, 0x03, 0x0C, 0x08,       /* 1/8 */
+        0x81, 0x70, 0xFF, 0x58, 0x04, 0x04, 0x02, 0x18, 0x08, /* 4/4 at 240 */
+        0x00, 0xFF, 0x2F, 0x00,
+    };
+    track(&f, t, sizeof t);
+    dumu_midi_grid g;
+    dumu_grid grid;
+    assert_int_equal(read_grid(&f, &g, NULL), DUMU_OK);
+    assert_int_equal(dumu_midi_grid_times(&g, 2.0, &grid, NULL), DUMU_OK);
+    const double beats[5] = {0.0, 0.25, 0.75, 1.25, 1.75};
+    const double bars[2] = {0.0, 0.25}; /* the next at 2.25 s */
+    assert_int_equal(grid.n_beats, 5);
+    for (int i = 0; i < 5; i++)
+        assert_true(fabs(grid.beats[i] - beats[i]) < 1e-12);
+    assert_int_equal(grid.n_bars, 2);
+    for (int i = 0; i < 2; i++)
+        assert_true(fabs(grid.bars[i] - bars[i]) < 1e-12);
+    dumu_grid_deinit(&grid);
+    dumu_midi_grid_deinit(&g);
+}
+
 static dumu_note note(double on, double off, int32_t pitch) {
     dumu_note n;
     memset(&n, 0, sizeof n);
@@ -431,6 +460,7 @@ int main(void) {
         cmocka_unit_test(test_vlq),
         cmocka_unit_test(test_hand_made_file),
         cmocka_unit_test(test_defaults_without_meta_events),
+        cmocka_unit_test(test_beats_restart_at_time_signatures),
         cmocka_unit_test(test_round_trip_through_the_writer),
         cmocka_unit_test(test_malformed_files),
         cmocka_unit_test(test_prefixes_and_mutations),
