@@ -222,7 +222,7 @@ static dumu_status arrange(const dumu_audio *audio, const dumu_transcribe_params
         rc = fixed_beats(tempo, duration, err);
         if (rc) return rc;
     }
-    tr->meter = (dumu_meter){4, 0, 0.0};
+    tr->meter = (dumu_meter){.beats_per_bar = 4};
     if (dumu_beats_valid(tempo->beats, tempo->n_beats)) {
         if (params->fixed_bpm <= 0.0 && params->n_beats == 0) {
             rc = dumu_beats_align_to_notes(tempo->beats, tempo->n_beats, notes, n, NULL, err);
@@ -232,7 +232,8 @@ static dumu_status arrange(const dumu_audio *audio, const dumu_transcribe_params
         if (rc) return rc;
         if (params->quantize > 0) {
             dumu_quantize_params qp = {params->quantize, params->quantize_strength};
-            rc = dumu_quantize_notes(tempo->beats, tempo->n_beats, &qp, tr->notes.notes, n, err);
+            rc = dumu_quantize_notes(tempo->beats, tempo->n_beats, &tr->meter, &qp, tr->notes.notes,
+                                     n, err);
             if (rc) return rc;
         }
     } else if (params->quantize > 0) {
@@ -382,13 +383,13 @@ dumu_status dumu_transcription_midi(const dumu_transcription *tr, const dumu_mid
     if (!tr) return dumu_fail(err, DUMU_E_INVALID_ARG, "midi: NULL transcription");
     dumu_midi_params p = params ? *params : dumu_midi_default_params();
     p.bpm = tr->tempo.bpm;
-    if (dumu_beats_valid(tr->tempo.beats, tr->tempo.n_beats) &&
-        tr->meter.first_downbeat < tr->tempo.n_beats - 1) {
+    if (dumu_beats_valid(tr->tempo.beats, tr->tempo.n_beats)) {
         p.beats = tr->tempo.beats;
         p.n_beats = tr->tempo.n_beats;
         p.first_downbeat = tr->meter.first_downbeat;
     }
     p.beats_per_bar = tr->meter.beats_per_bar > 0 ? tr->meter.beats_per_bar : 4;
+    p.compound = tr->meter.compound;
     p.has_key = true;
     p.key_fifths = tr->key.fifths;
     p.key_minor = tr->key.minor;
@@ -423,6 +424,7 @@ dumu_status dumu_transcription_musicxml(const dumu_transcription *tr,
     mp.minor = tr->key.minor;
     mp.bpm = tr->tempo.bpm;
     mp.title = np.title;
+    mp.compound = tr->meter.compound;
     return dumu_musicxml_encode(tr->notes.notes, tr->notes.n_notes, &mp, out, size, err);
 }
 
@@ -440,7 +442,8 @@ dumu_status dumu_transcription_tab(const dumu_transcription *tr, const dumu_nota
     rc = dumu_tab_assign(tr->notes.notes, n, &tp, pos, NULL, err);
     if (!rc) {
         dumu_tab_layout lay = {tr->tempo.beats,          tr->tempo.n_beats, tr->meter.beats_per_bar,
-                               tr->meter.first_downbeat, np.subdivisions,   4};
+                               tr->meter.first_downbeat, np.subdivisions,   4,
+                               tr->meter.compound};
         rc = dumu_tab_render(tr->notes.notes, pos, n, &tp, &lay, text, err);
     }
     dumu_free(pos);

@@ -297,16 +297,21 @@ typedef struct dumu_midi_params {
     double bend_range_semitones; /* the receiver's pitch-bend range, default 2 */
     int32_t min_velocity;        /* velocities map amplitude 0..1 to min_velocity..127, default 1 */
     /* Beat-following tempo map: with n_beats >= 2 strictly ascending beat times (seconds;
-     * borrowed for the call) every beat is a quarter note and the tempo changes at each beat,
-     * so notes sit on the DAW's grid; bpm is then unused. The bar containing beat
-     * first_downbeat starts on a bar line; the time before it is a lead-in of whole bars. */
+     * borrowed for the call) every beat is a quarter note (a dotted quarter when compound)
+     * and the tempo changes at each beat, so notes sit on the DAW's grid; bpm is then unused
+     * and ppq must be a multiple of 8. Bar 1 starts on the first bar line at or after time 0
+     * (bar lines every beats_per_bar beats through beat first_downbeat); the time before it
+     * is a pickup bar of a whole number of 32nds (16ths when over a beat), its tempo within
+     * 6.25 % of the beats' (the rule and its bounds: DECISIONS in src/io/midi.c). */
     const double *beats;
     int64_t n_beats;
     int32_t beats_per_bar;  /* time signature beats_per_bar/4, 1..16; default 4 */
-    int32_t first_downbeat; /* index into beats of a bar's first beat; default 0 */
+    int32_t first_downbeat; /* index into beats of a bar's first beat, >= 0; default 0 */
     bool has_key;           /* write a key signature */
     int32_t key_fifths;     /* -7..7: sharps (> 0) or flats (< 0) */
     bool key_minor;
+    bool compound; /* compound meter: a beat is a dotted quarter, time signature
+                      (3*beats_per_bar)/8 (6/8 for 2 beats per bar); default false */
 } dumu_midi_params;
 
 DUMU_API dumu_midi_params dumu_midi_default_params(void);
@@ -348,16 +353,20 @@ typedef struct dumu_key {
 DUMU_API const char *dumu_key_name(int32_t tonic, bool minor);
 
 typedef struct dumu_meter {
-    int32_t beats_per_bar;  /* 3 or 4 (the time signature is beats_per_bar/4) */
+    int32_t beats_per_bar;  /* beats per bar, 1..16 (the time signature is beats_per_bar/4,
+                               or (3*beats_per_bar)/8 when compound) */
     int32_t first_downbeat; /* index into beats of the first bar's first beat,
                                0..beats_per_bar-1 */
     double confidence;      /* accent contrast of the winner minus the best other meter's,
                                >= 0; 0 when there was nothing to go on */
+    bool compound;          /* each beat is a dotted quarter (6/8, 9/8, 12/8); false: a
+                               quarter */
 } dumu_meter;
 
 /* Parses a grid name: "1/4", "1/8", "1/16", "1/32", "1/64", and with a "t" suffix the
- * triplet grids "1/8t" (3 per beat), "1/16t" (6), "1/32t" (12). Writes the subdivisions per
- * beat. Errors: DUMU_E_INVALID_ARG for anything else (message names the accepted forms). */
+ * triplet grids "1/8t" (3 per quarter note), "1/16t" (6), "1/32t" (12). Writes the
+ * subdivisions per quarter note (the note values of the written file, also in compound
+ * meters). Errors: DUMU_E_INVALID_ARG for anything else (message names the accepted forms). */
 DUMU_API dumu_status dumu_quantize_parse_grid(const char *text, int32_t *subdivisions,
                                               dumu_error *err);
 
@@ -384,7 +393,8 @@ typedef struct dumu_transcribe_params {
     dumu_progress_fn progress; /* optional, overall progress of the pipeline */
     void *progress_user;
     dumu_note_mode mode; /* default DUMU_NOTES_BASS */
-    /* Quantisation to the beat grid (tempo.beats): grid steps per beat (2 = 1/8, 4 = 1/16,
+    /* Quantisation to the grid of the written files (the bars of tempo.beats and meter, as
+     * dumu_transcription_midi lays them out): grid steps per quarter note (2 = 1/8, 4 = 1/16,
      * 3 = 1/8t, 6 = 1/16t; dumu_quantize_parse_grid), 0 = off (default). Each onset and
      * offset moves `quantize_strength` (0..1, default 1) of the way to its grid point. */
     int32_t quantize;

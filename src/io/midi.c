@@ -2,30 +2,52 @@
  *
  * FILE LAYOUT
  *     MThd  format 1, 2 tracks, division = ppq ticks per quarter note
- *     MTrk  track 0, the conductor: track name "Dumu", time_signature beats_per_bar/4
- *           (24 MIDI clocks per metronome click, 8 32nd notes per quarter), key_signature
- *           (when asked), set_tempo (one, or one per beat interval), end_of_track
+ *     MTrk  track 0, the conductor: track name "Dumu", set_tempo, time_signature (of the
+ *           pickup or of the bar), key_signature (when asked), then in tick order set_tempo
+ *           where the tempo changes and the bar's time_signature where a pickup ends,
+ *           end_of_track
  *     MTrk  track 1: track name (params.track_name), program change, then the notes and
  *           pitch bends on params.channel, end_of_track at the last event's tick
  *
  * DECISIONS (each one tested in tests/unit/test_midi.c)
  *     - Tempo: us per quarter = round(60e6 / bpm) clamped to [1, 0xFFFFFF]; bpm <= 0 or not
  *       finite means 120.
- *     - Seconds -> ticks: tick = round(t * ppq * 1e6 / us_per_quarter), rounding half away
- *       from zero. This is round(t * bpm/60 * ppq) with the bpm the file actually carries
- *       (60e6 / us_per_quarter, which differs from the requested bpm by < 0.5 us per quarter),
- *       so a reader that follows the tempo event plays every note at its time to within half
- *       a tick, however long the piece.
- *     - Beat-following tempo map (params.n_beats >= 2): the map starts at beat first_downbeat,
- *       which lands on a bar line at tick lead * ppq; beat k after it at (lead + k) * ppq, and
- *       the tempo of each interval is its length in us per quarter (rounded, written only
- *       where it changes). The lead-in (pickup) covers [0, first downbeat) with as many beats
- *       as the first beat interval suggests (at least one when the downbeat is after 0), at
- *       one tempo; when it is not whole bars it is a bar of its own (time signature
- *       pickup/4, then beats_per_bar/4 at the downbeat). Beats before the downbeat are not
- *       used. After the last beat the last
- *       interval's tempo goes on. Ticks are round(position in beats * ppq): every note keeps
- *       its time to within half a tick for a reader that follows the tempo events.
+ *     - Seconds -> ticks without beats: tick = round(t * ppq / (us_per_quarter * 1e-6)),
+ *       rounding half away from zero. This is round(t * bpm/60 * ppq) with the bpm the file
+ *       actually carries (60e6 / us_per_quarter, which differs from the requested bpm by
+ *       < 0.5 us per quarter), so a reader that follows the tempo event plays every note at
+ *       its time to within half a tick, however long the piece.
+ *     - Bar layout: every position comes from src/music/layout.c, which the MusicXML and tab
+ *       writers and the quantiser share, so the file's bars are theirs. With params.n_beats
+ *       >= 2 that is the beats' layout, else one of steady beats at the tempo above from time
+ *       0 (one tempo event, no pickup). Ticks are round(quarters * ppq) from the layout.
+ *     - Beat-following tempo map: each beat is a quarter note (a dotted quarter when
+ *       params.compound), and its tempo is its length in us per quarter; an event is written
+ *       only where that changes, i.e. where a beat's exact value is more than 0.5 us (+ 1 ns
+ *       of float noise) from the tempo in force, so equal beat intervals give one event and
+ *       every written beat is within 0.5 us of its exact length. After the last beat the last
+ *       interval's tempo goes on. Every note plays at its time to within half a tick for a
+ *       reader that follows the tempo events.
+ *     - Pickup rule (layout.c argues it): bar 1 starts on the first bar line at or after time 0
+ *       (D, bar lines every beats_per_bar beats through first_downbeat, extrapolated before
+ *       the first beat at the first interval; first_downbeat may be any beat >= 0). The
+ *       lead-in of x beats before it is written as a pickup of L = x rounded to 32nd notes
+ *       (x < 1 beat) or 16ths (x >= 1), none when L is 0 or a whole bar. The lead-in and bar
+ *       1's first beat (x + 1 beats) are written as L + 1 beats, each beat scaled alike, so
+ *       the rounding is shared by at least one whole beat. Bounds, with e = |x - L| <= 1/16
+ *       beat (x < 1) or 1/8 (x >= 1, and then L >= 1): every tempo event there is off its
+ *       beat's tempo by at most e / (1 + min(x, L)) <= 6.25 %, and bar 1's downbeat is off
+ *       the detected one by at most as many beats (<= 1/16). Examples at 120 BPM in 4/4, the
+ *       first beat on a downbeat at b0: b0 = 0: no pickup, one tempo; b0 = 23 ms: no pickup,
+ *       bar 1 at tick 0, the first beat at 114.7 BPM (4.4 % slow, the written downbeat
+ *       23 ms early); b0 = 250 ms: a 1/8 pickup, exact, one tempo; the downbeat at 1.9 bars
+ *       (3.8 s, beats from 0.3 s): a 7/8 pickup (x = 3.6 -> 3.5 beats), a whole 4/4 bar, then
+ *       the bar on the given downbeat.
+ *     - Time signatures: the pickup's length in the finest unit it needs, reduced (1/8,
+ *       3/16, 5/32, 2/4, 7/8; eighths at least when compound) at tick 0, then
+ *       beats_per_bar/4, or (3*beats_per_bar)/8 with 36 clocks per click when compound, at
+ *       the end of the pickup. With beats, ppq must be a multiple of 8 so that the pickup (a
+ *       whole number of 32nds) ends on a whole tick.
  *     - Times: NaN or infinite start/end -> DUMU_E_INVALID_ARG. Negative times are clamped to
  *       0 (the reference's frame-to-time rule can dip a hair below 0). A tick past
  *       DUMU_MIDI_MAX_TICK (every delta must fit a 4-byte VLQ) -> DUMU_E_INVALID_ARG.
@@ -80,6 +102,7 @@
 #include <sys/stat.h>
 
 #include "core/core.h"
+#include "music/layout.h"
 
 /* One model frame of the Basic Pitch output, in seconds: bend i of a note sits i frames after
  * its start. */
@@ -144,39 +167,12 @@ int32_t dumu_midi_bend_value(int32_t bend, double range_semitones) {
     return (int32_t)v;
 }
 
-/* Seconds -> ticks. Without beats: one tempo, ticks_per_s. With beats (see DECISIONS): beat
- * b[first_downbeat + k] sits at tick (lead + k) * ppq, linear in time between beats, the last
- * interval continued after the last beat, and [0, b[first_downbeat]) spread evenly over the
- * `lead` beats of the lead-in. */
-typedef struct tick_map {
-    double ticks_per_s; /* constant-tempo map (n_beats == 0) */
-    const double *b;    /* (n_beats) beats from the first downbeat on; borrowed */
-    int64_t n_beats;    /* 0, or >= 2 */
-    int64_t lead;       /* beats of lead-in, a multiple of beats_per_bar */
-    int32_t ppq;
-} tick_map;
-
-static double map_beats(const tick_map *m, double t) {
-    const double *b = m->b;
-    int64_t n = m->n_beats;
-    if (t < b[0]) return b[0] > 0.0 ? t / b[0] * (double)m->lead : 0.0;
-    if (t >= b[n - 1]) return (double)(m->lead + n - 1) + (t - b[n - 1]) / (b[n - 1] - b[n - 2]);
-    int64_t lo = 0, hi = n - 1; /* b[lo] <= t < b[hi] */
-    while (hi - lo > 1) {
-        int64_t mid = lo + (hi - lo) / 2;
-        if (b[mid] <= t)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    return (double)(m->lead + lo) + (t - b[lo]) / (b[lo + 1] - b[lo]);
-}
-
-/* Ticks for `t` seconds (finite; negative clamps to 0), rounded half away from zero. Returns
- * -1 when the tick would pass `max_tick`. */
-static int seconds_to_tick(double t, const tick_map *m, int64_t max_tick, int64_t *tick) {
+/* Ticks for `t` seconds (finite; negative clamps to 0) on the layout: round(quarters * ppq),
+ * half away from zero. Returns -1 when the tick would pass `max_tick`. */
+static int seconds_to_tick(double t, const dumu_layout *lay, int32_t ppq, int64_t max_tick,
+                           int64_t *tick) {
     if (t < 0.0) t = 0.0;
-    double x = m->n_beats ? round(map_beats(m, t) * (double)m->ppq) : round(t * m->ticks_per_s);
+    double x = round(dumu_layout_quarters(lay, t) * (double)ppq);
     if (!(x <= (double)max_tick)) return -1;
     *tick = (int64_t)x;
     return 0;
@@ -363,20 +359,11 @@ static dumu_status check_params(const dumu_midi_params *p, dumu_error *err) {
         return dumu_fail(err, DUMU_E_INVALID_ARG, "midi: %lld beats at %p", (long long)p->n_beats,
                          (const void *)p->beats);
     }
-    if (p->n_beats >= 2) {
-        if (p->first_downbeat < 0 || p->first_downbeat > p->n_beats - 2) {
-            return dumu_fail(err, DUMU_E_INVALID_ARG,
-                             "midi: first_downbeat %d is not one of the first %lld beats",
-                             (int)p->first_downbeat, (long long)(p->n_beats - 1));
-        }
-        for (int64_t i = 0; i < p->n_beats; i++) {
-            if (!isfinite(p->beats[i]) || p->beats[i] < 0.0 ||
-                (i > 0 && !(p->beats[i] > p->beats[i - 1]))) {
-                return dumu_fail(err, DUMU_E_INVALID_ARG,
-                                 "midi: beat %lld (%g s) is not finite, >= 0 and after the last",
-                                 (long long)i, p->beats[i]);
-            }
-        }
+    if (p->n_beats >= 2 && p->ppq % 8 != 0) {
+        return dumu_fail(err, DUMU_E_INVALID_ARG,
+                         "midi: ppq %d with beats: must be a multiple of 8 (pickups are whole "
+                         "32nd notes)",
+                         (int)p->ppq);
     }
     if (p->pitch_bends &&
         (!isfinite(p->bend_range_semitones) || !(p->bend_range_semitones > 0.0))) {
@@ -388,7 +375,7 @@ static dumu_status check_params(const dumu_midi_params *p, dumu_error *err) {
 
 /* Validates note i and fills its tick range, pitch and velocity. */
 static dumu_status make_note(const dumu_note *n, int64_t i, const dumu_midi_params *p,
-                             const tick_map *tm, mnote *m, dumu_error *err) {
+                             const dumu_layout *lay, mnote *m, dumu_error *err) {
     if (n->pitch < 0 || n->pitch > 127) {
         return dumu_fail(err, DUMU_E_INVALID_ARG, "midi: note %lld has pitch %d, outside 0..127",
                          (long long)i, (int)n->pitch);
@@ -406,8 +393,8 @@ static dumu_status make_note(const dumu_note *n, int64_t i, const dumu_midi_para
                          (long long)i, (int)n->n_bends, (const void *)n->bends);
     }
     /* The end may grow by the 1-tick minimum, so starts stop one tick early. */
-    if (seconds_to_tick(n->start_s, tm, DUMU_MIDI_MAX_TICK - 1, &m->start) ||
-        seconds_to_tick(n->end_s, tm, DUMU_MIDI_MAX_TICK, &m->end)) {
+    if (seconds_to_tick(n->start_s, lay, p->ppq, DUMU_MIDI_MAX_TICK - 1, &m->start) ||
+        seconds_to_tick(n->end_s, lay, p->ppq, DUMU_MIDI_MAX_TICK, &m->end)) {
         return dumu_fail(err, DUMU_E_INVALID_ARG,
                          "midi: note %lld (%g..%g s) is past the last tick a MIDI file can hold "
                          "at this tempo",
@@ -461,14 +448,26 @@ static void resolve_overlaps(mnote *m, size_t n) {
     }
 }
 
-/* us per quarter for a beat of `sec` seconds, clamped to what a tempo event holds. */
-static uint32_t tempo_us_of_quarter(double sec) {
-    double us = round(sec * 1e6);
-    return us < 1.0 ? 1u : us > (double)0xFFFFFF ? 0xFFFFFFu : (uint32_t)us;
+/* A tempo keeps going while the exact us per quarter of each beat stays within half a
+ * microsecond of it (the rounding the event can carry) give or take this much float noise in
+ * the beat differences: equal intervals never make an extra event. */
+#define TEMPO_SLACK_US 1e-3
+
+/* us per quarter for an exact value, rounded and clamped to what a tempo event holds. */
+static uint32_t tempo_us_of(double us) {
+    us = round(us);
+    return us < 1.0                              ? 1u
+           : us > (double)DUMU_MIDI_MAX_TEMPO_US ? DUMU_MIDI_MAX_TEMPO_US
+                                                 : (uint32_t)us;
 }
 
-static void put_timesig(bytebuf *b, uint32_t delta, uint8_t numerator) {
-    const uint8_t ts[] = {0xFF, 0x58, 0x04, numerator, 0x02, 0x18, 0x08};
+/* time_signature num/den: 24 MIDI clocks per click (36, a dotted quarter, when compound), 8
+ * 32nds per quarter. den is 4, 8, 16 or 32. */
+static void put_timesig(bytebuf *b, uint32_t delta, int32_t num, int32_t den, bool compound) {
+    uint8_t log2_den = 0;
+    while ((1 << log2_den) < den)
+        log2_den++;
+    const uint8_t ts[] = {0xFF, 0x58, 0x04, (uint8_t)num, log2_den, compound ? 0x24 : 0x18, 0x08};
     buf_vlq(b, delta);
     buf_put(b, ts, sizeof ts);
 }
@@ -478,6 +477,36 @@ static void put_tempo(bytebuf *b, uint32_t delta, uint32_t us) {
     buf_vlq(b, delta);
     buf_put(b, tempo, sizeof tempo);
     buf_be(b, us, 3);
+}
+
+/* The conductor track's timeline: tempo events at beat boundaries and the time signature of
+ * bar 1 after a pickup, written in tick order. */
+typedef struct conductor {
+    bytebuf *b;
+    const dumu_layout *lay;
+    int32_t ppq;
+    int64_t now;      /* tick of the last event written */
+    uint32_t us;      /* tempo in force */
+    int64_t bar1;     /* tick of bar 1's time signature, -1 once written or without a pickup */
+    int32_t num, den; /* bar 1's time signature */
+} conductor;
+
+static void conductor_until(conductor *c, int64_t tick) {
+    if (c->bar1 < 0 || c->bar1 > tick) return;
+    put_timesig(c->b, (uint32_t)(c->bar1 - c->now), c->num, c->den, c->lay->compound);
+    c->now = c->bar1;
+    c->bar1 = -1;
+}
+
+/* Beat position j starts a beat interval: a tempo event there when its tempo differs. */
+static void conductor_beat(conductor *c, int64_t j) {
+    const int64_t tick = llround(dumu_layout_beat_quarters(c->lay, (double)j) * (double)c->ppq);
+    conductor_until(c, tick);
+    const double us = dumu_layout_quarter_s(c->lay, j) * 1e6;
+    if (fabs(us - (double)c->us) <= 0.5 + TEMPO_SLACK_US) return;
+    c->us = tempo_us_of(us);
+    put_tempo(c->b, (uint32_t)(tick - c->now), c->us);
+    c->now = tick;
 }
 
 dumu_status dumu_midi_encode(const dumu_note *notes, int64_t n_notes,
@@ -502,20 +531,19 @@ dumu_status dumu_midi_encode(const dumu_note *notes, int64_t n_notes,
         return dumu_fail(err, DUMU_E_INVALID_ARG, "midi: track name of %zu bytes", name_len);
     }
 
+    /* The layout of the beats, or without them of a steady beat at the tempo the file carries
+     * (60e6 / tempo_us, not the requested bpm): then there is one tempo and no pickup. */
     const uint32_t tempo_us = dumu_midi_tempo_us(p.bpm);
-    tick_map tm = {(double)p.ppq * 1e6 / (double)tempo_us, NULL, 0, 0, p.ppq};
-    if (p.n_beats >= 2) {
-        /* the map starts at the first downbeat; the time before it is a pickup of as many
-         * beats as the first beat interval suggests (at least one when it is not empty) */
-        tm.b = p.beats + p.first_downbeat;
-        tm.n_beats = p.n_beats - p.first_downbeat;
-        double lead = round(tm.b[0] / (tm.b[1] - tm.b[0]));
-        if (lead < 1.0 && tm.b[0] > 0.0) lead = 1.0;
-        if (!(lead < 1e6) ||
-            (lead + (double)tm.n_beats) * (double)p.ppq > (double)DUMU_MIDI_MAX_TICK) {
-            return dumu_fail(err, DUMU_E_INVALID_ARG, "midi: the beats reach past the last tick");
-        }
-        tm.lead = (int64_t)lead;
+    const double steady[2] = {0.0, (double)tempo_us * 1e-6};
+    const bool with_beats = p.n_beats >= 2;
+    dumu_layout lay;
+    rc = dumu_layout_init(&lay, with_beats ? p.beats : steady, with_beats ? p.n_beats : 2,
+                          with_beats ? p.first_downbeat : 0, p.beats_per_bar, p.compound, err);
+    if (rc) return rc;
+    /* Every tempo event lies at or before the later of the last beat and beat D + 1. */
+    const double last_u = fmax((double)(lay.n_beats - 1), lay.downbeat + 1.0);
+    if (!(dumu_layout_beat_quarters(&lay, last_u) * (double)p.ppq <= (double)DUMU_MIDI_MAX_TICK)) {
+        return dumu_fail(err, DUMU_E_INVALID_ARG, "midi: the beats reach past the last tick");
     }
     const uint8_t ch = (uint8_t)p.channel;
 
@@ -533,7 +561,7 @@ dumu_status dumu_midi_encode(const dumu_note *notes, int64_t n_notes,
      * allocation failure. */
     for (size_t i = 0; i < n; i++) {
         mnote tmp;
-        rc = make_note(&notes[i], (int64_t)i, &p, &tm, &tmp, err);
+        rc = make_note(&notes[i], (int64_t)i, &p, &lay, &tmp, err);
         if (rc) goto done;
     }
     m = dumu_malloc(bytes);
@@ -542,7 +570,7 @@ dumu_status dumu_midi_encode(const dumu_note *notes, int64_t n_notes,
         goto done;
     }
     for (size_t i = 0; i < n; i++) {
-        (void)make_note(&notes[i], (int64_t)i, &p, &tm, &m[i], NULL);
+        (void)make_note(&notes[i], (int64_t)i, &p, &lay, &m[i], NULL);
     }
     if (n > 1) qsort(m, n, sizeof *m, cmp_mnote);
     resolve_overlaps(m, n);
@@ -589,7 +617,7 @@ dumu_status dumu_midi_encode(const dumu_note *notes, int64_t n_notes,
         for (int32_t i = 0; i < src->n_bends; i++) {
             double t = src->start_s + (double)i * MODEL_FRAME_S;
             int64_t tick;
-            if (seconds_to_tick(t, &tm, q->end - 1, &tick)) break;
+            if (seconds_to_tick(t, &lay, p.ppq, q->end - 1, &tick)) break;
             bend_add(&bs, ev, &n_ev, tick,
                      dumu_midi_bend_value(src->bends[i], p.bend_range_semitones));
         }
@@ -609,35 +637,33 @@ dumu_status dumu_midi_encode(const dumu_note *notes, int64_t n_notes,
     /* Track 0: conductor */
     size_t at = track_begin(&b);
     put_meta_text(&b, 0x03, "Dumu", 4);
-    /* The first tempo, then the time and key signatures, all at tick 0; with beats, one more
-     * tempo per beat interval where it changes (the lead-in's comes first). */
-    uint32_t us0 = tempo_us;
-    if (tm.n_beats)
-        us0 = tempo_us_of_quarter(tm.lead ? tm.b[0] / (double)tm.lead : tm.b[1] - tm.b[0]);
-    put_tempo(&b, 0, us0);
-    /* beats_per_bar/4, 24 MIDI clocks per click, 8 32nds per quarter; a pickup that is not
-     * whole bars gets its own short bar first (pickup/4), so the downbeat opens a bar */
-    int64_t pickup = tm.lead % p.beats_per_bar;
-    put_timesig(&b, 0, pickup ? (uint8_t)pickup : (uint8_t)p.beats_per_bar);
+    /* The first tempo, then the time and key signatures, all at tick 0 (see DECISIONS). */
+    const int64_t j0 = (int64_t)floor(lay.p0); /* the beat interval holding tick 0 */
+    conductor c = {.b = &b, .lay = &lay, .ppq = p.ppq, .bar1 = -1};
+    c.us = tempo_us_of(dumu_layout_quarter_s(&lay, j0) * 1e6);
+    put_tempo(&b, 0, c.us);
+    int32_t num, den;
+    dumu_layout_time_signature(&lay, 0, &num, &den);
+    put_timesig(&b, 0, num, den, lay.compound);
     if (p.has_key) {
         const uint8_t key[] = {
             0x00, 0xFF, 0x59, 0x02, (uint8_t)(int8_t)p.key_fifths, (uint8_t)(p.key_minor ? 1 : 0)};
         buf_put(&b, key, sizeof key);
     }
-    uint32_t last = us0;
-    int64_t now_tick = 0;
-    for (int64_t k = 0; k + 1 < tm.n_beats; k++) {
-        int64_t tick = (tm.lead + k) * p.ppq;
-        if (k == 0 && pickup) {
-            put_timesig(&b, (uint32_t)(tick - now_tick), (uint8_t)p.beats_per_bar);
-            now_tick = tick;
-        }
-        uint32_t us = tempo_us_of_quarter(tm.b[k + 1] - tm.b[k]);
-        if (us == last) continue;
-        put_tempo(&b, (uint32_t)(tick - now_tick), us);
-        now_tick = tick;
-        last = us;
+    if (dumu_layout_has_pickup(&lay)) {
+        c.bar1 = llround(lay.pickup_q * (double)p.ppq); /* whole: ppq is a multiple of 8 */
+        dumu_layout_time_signature(&lay, 1, &c.num, &c.den);
     }
+    /* The tempo can change where a beat interval of the beats starts (j = 0 .. n - 2; before
+     * and after them the first and last intervals go on) and at beat D + 1, where the lead-in's
+     * scale ends. */
+    const int64_t anchor = (int64_t)lay.downbeat + 1, lo = j0 + 1 > 0 ? j0 + 1 : 0,
+                  hi = lay.n_beats - 2;
+    if (anchor < lo) conductor_beat(&c, anchor);
+    for (int64_t j = lo; j <= hi; j++)
+        conductor_beat(&c, j);
+    if (anchor > hi && anchor >= lo) conductor_beat(&c, anchor);
+    conductor_until(&c, INT64_MAX);
     if (track_end(&b, at)) goto too_big;
 
     /* Track 1: the bass */

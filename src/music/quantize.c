@@ -1,12 +1,13 @@
 /* quantize.c - beat positions, grid quantisation and the 3/4-vs-4/4 estimate (see quantize.h).
  *
  * DESIGN
- *     Everything works in beat positions, not seconds, so one rule serves steady and changing
- *     tempi: a time maps to a position through the beat list (binary search, then linear
- *     interpolation), is rounded on the grid there, and maps back. Offsets are rounded
- *     independently of onsets, then pushed to at least one step after the rounded onset, and
- *     the note moves `strength` of the way to that target: with onset u0 -> q0 and offset
- *     u1 -> q1 > q0 the new length is (1 - s)(u1 - u0) + s (q1 - q0) > 0 for any s in [0, 1].
+ *     Everything works in positions, not seconds, so one rule serves steady and changing
+ *     tempi: a time maps to a beat position through the beat list (binary search, then linear
+ *     interpolation) and on to a written position through the bar layout (layout.c), is
+ *     rounded on the grid there, and maps back. Offsets are rounded independently of onsets,
+ *     then pushed to at least one step after the rounded onset, and the note moves `strength`
+ *     of the way to that target: with onset u0 -> q0 and offset u1 -> q1 > q0 the new length
+ *     is (1 - s)(u1 - u0) + s (q1 - q0) > 0 for any s in [0, 1].
  *
  *     Beat alignment and the meter estimate both weigh notes by amplitude x length in beats
  *     (note_weight): a bass marks the pulse and the bar with its long notes. On the test data
@@ -23,6 +24,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "music/layout.h"
 
 int dumu_beats_valid(const double *beats, int64_t n_beats) {
     if (!beats || n_beats < 2) return 0;
@@ -86,15 +88,15 @@ dumu_status dumu_quantize_parse_grid(const char *text, int32_t *subdivisions, du
                      text ? text : "(null)");
 }
 
-dumu_status dumu_quantize_notes(const double *beats, int64_t n_beats,
+dumu_status dumu_quantize_notes(const double *beats, int64_t n_beats, const dumu_meter *meter,
                                 const dumu_quantize_params *params, dumu_note *notes,
                                 int64_t n_notes, dumu_error *err) {
     const dumu_quantize_params p = params ? *params : dumu_quantize_default_params();
-    if (!dumu_beats_valid(beats, n_beats)) {
-        return dumu_fail(err, DUMU_E_INVALID_ARG,
-                         "quantize: need at least 2 finite, ascending beats (got %lld)",
-                         (long long)n_beats);
-    }
+    if (!meter) return dumu_fail(err, DUMU_E_INVALID_ARG, "quantize: no meter");
+    dumu_layout lay;
+    dumu_status rc = dumu_layout_init(&lay, beats, n_beats, meter->first_downbeat,
+                                      meter->beats_per_bar, meter->compound, err);
+    if (rc) return rc;
     if (p.subdivisions < 1 || p.subdivisions > DUMU_QUANTIZE_MAX_SUBDIVISIONS ||
         !(p.strength >= 0.0 && p.strength <= 1.0)) {
         return dumu_fail(err, DUMU_E_INVALID_ARG,
@@ -111,16 +113,18 @@ dumu_status dumu_quantize_notes(const double *beats, int64_t n_beats,
                              (long long)i);
         }
     }
-    const double sub = p.subdivisions, s = p.strength;
+    const int32_t sub = p.subdivisions;
+    const double s = p.strength;
     for (int64_t i = 0; i < n_notes; i++) {
         dumu_note *n = &notes[i];
-        /* Grid coordinates: positions in steps. */
-        const double u0 = dumu_beat_position(beats, n_beats, n->start_s) * sub;
-        const double u1 = dumu_beat_position(beats, n_beats, fmax(n->end_s, n->start_s)) * sub;
-        const double q0 = round(u0);
-        const double q1 = fmax(round(u1), q0 + 1.0);
-        n->start_s = dumu_beat_time(beats, n_beats, (u0 + s * (q0 - u0)) / sub);
-        n->end_s = dumu_beat_time(beats, n_beats, (u1 + s * (q1 - u1)) / sub);
+        /* Written positions in quarters, and their grid points. */
+        const double u0 = dumu_layout_quarters(&lay, n->start_s);
+        const double u1 = dumu_layout_quarters(&lay, fmax(n->end_s, n->start_s));
+        const double q0 = dumu_layout_snap(&lay, u0, sub);
+        const double q1 = fmax(dumu_layout_snap(&lay, u1, sub),
+                               dumu_layout_snap(&lay, q0 + 1.0 / (double)sub, sub));
+        n->start_s = dumu_layout_seconds(&lay, u0 + s * (q0 - u0));
+        n->end_s = dumu_layout_seconds(&lay, u1 + s * (q1 - u1));
     }
     return DUMU_OK;
 }

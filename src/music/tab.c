@@ -17,8 +17,8 @@
  * playable note: 14 400 steps per note, a few milliseconds for a whole song.
  *
  * RENDERING
- *     Columns are grid steps in beat positions (src/music/quantize.h), so a bar of the tab is a
- *     bar of the beat tracker's grid, however the tempo moves. */
+ *     Columns are grid steps of the bar layout (src/music/layout.h), so a bar of the tab is a
+ *     bar of the MIDI file and the MusicXML score, however the tempo moves, pickup included. */
 #include "music/tab.h"
 
 #include <math.h>
@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "music/layout.h"
 #include "music/quantize.h"
 
 #define DOUBLE_STOP_S 0.030
@@ -166,12 +167,15 @@ dumu_status dumu_tab_render(const dumu_note *notes, const dumu_tab_pos *pos, int
     dumu_status rc = check_params(&p, err);
     if (rc) return rc;
     const dumu_tab_layout *l = layout;
-    if (!dumu_beats_valid(l->beats, l->n_beats) || l->beats_per_bar < 1 || l->beats_per_bar > 16 ||
-        l->first_downbeat < 0 || l->subdivisions < 1 || l->subdivisions > 16 ||
-        l->bars_per_line < 1 || l->bars_per_line > 64) {
+    dumu_layout lay;
+    rc = dumu_layout_init(&lay, l->beats, l->n_beats, l->first_downbeat, l->beats_per_bar,
+                          l->compound, err);
+    if (rc) return rc;
+    if (l->subdivisions < 1 || l->subdivisions > 16 || l->bars_per_line < 1 ||
+        l->bars_per_line > 64 || fmod(lay.bar_q * l->subdivisions, 1.0) != 0.0) {
         return dumu_fail(err, DUMU_E_INVALID_ARG,
-                         "tab: layout needs >= 2 ascending beats, 1..16 beats per bar, a "
-                         "downbeat >= 0, 1..16 subdivisions and 1..64 bars per line");
+                         "tab: layout needs 1..16 columns per quarter, a whole number of them "
+                         "per bar, and 1..64 bars per line");
     }
     if (n_notes < 0 || (n_notes > 0 && (!notes || !pos))) {
         return dumu_fail(err, DUMU_E_INVALID_ARG, "tab: bad note list (%lld at %p)",
@@ -186,35 +190,28 @@ dumu_status dumu_tab_render(const dumu_note *notes, const dumu_tab_pos *pos, int
                              (long long)i, notes[i].start_s);
         }
     }
-    const int ns = p.n_strings, sub = l->subdivisions, bpb = l->beats_per_bar;
-    const int64_t cols_per_bar = (int64_t)bpb * sub;
-
-    /* Bar 1 starts at beat `origin`: the last downbeat at or before the first note. */
-    double first_pos = INFINITY;
-    for (int64_t i = 0; i < n_notes; i++) {
-        first_pos = fmin(first_pos, dumu_beat_position(l->beats, l->n_beats, notes[i].start_s));
-    }
-    int64_t origin = l->first_downbeat;
-    if (isfinite(first_pos) && first_pos < (double)origin) {
-        origin -= bpb * (int64_t)ceil(((double)origin - first_pos) / bpb - 1e-9);
-    }
-    /* Column of each note, and the number of bars. */
-    int64_t last_col = 0, n_out = 0;
+    const int ns = p.n_strings, sub = l->subdivisions;
+    const int64_t cols_per_bar = (int64_t)(lay.bar_q * sub);
+    /* The pickup's columns: its grid steps, pickup - k / sub for k = 1 .. floor(pickup * sub)
+     * (exact: the pickup is a multiple of 1/8). Column c is at quarter pickup + (c - pick) / sub. */
+    const int64_t pick = (int64_t)floor(lay.pickup_q * sub);
+    /* Column of each note, and the number of full bars after the pickup (at least bar 1). */
+    int64_t last_col = pick, n_out = 0;
     int64_t *col = dumu_malloc((size_t)(n_notes ? n_notes : 1) * sizeof *col);
     if (!col) return dumu_fail(err, DUMU_E_NOMEM, "tab: out of memory");
     for (int64_t i = 0; i < n_notes; i++) {
-        const double u = dumu_beat_position(l->beats, l->n_beats, notes[i].start_s);
-        col[i] = (int64_t)llround((u - (double)origin) * sub);
-        if (col[i] < 0) col[i] = 0;
+        const double q = dumu_layout_snap(&lay, dumu_layout_quarters(&lay, notes[i].start_s), sub);
+        col[i] = pick + llround((q - lay.pickup_q) * sub);
         if (pos[i].string < 0) {
             n_out++;
             continue;
         }
         if (col[i] > last_col) last_col = col[i];
     }
-    const int64_t n_bars = last_col / cols_per_bar + 1; /* bounded by DUMU_BEAT_POS_LIMIT */
+    const int64_t n_full = (last_col - pick) / cols_per_bar + 1; /* bounded by the pos limit */
+    const int64_t n_bars = n_full + (pick > 0);
     /* cell (string, column): the fret shown there, -1 for none. */
-    const int64_t n_cols = n_bars * cols_per_bar;
+    const int64_t n_cols = pick + n_full * cols_per_bar;
     int8_t *cell = dumu_malloc((size_t)(n_cols * ns));
     if (!cell) {
         dumu_free(col);
@@ -226,22 +223,34 @@ dumu_status dumu_tab_render(const dumu_note *notes, const dumu_tab_pos *pos, int
         cell[pos[i].string * n_cols + col[i]] = pos[i].fret;
     }
     static const char *const names[5] = {"B", "E", "A", "D", "G"};
+    int32_t num, den;
+    dumu_layout_time_signature(&lay, dumu_layout_has_pickup(&lay), &num, &den); /* the bar's */
     dumu_text b = {0};
-    dumu_text_put(&b, "%d-string bass (%s), %d/4, %d columns per beat\n\n", ns,
-                  ns == 5 ? "B E A D G" : "E A D G", bpb, sub);
+    dumu_text_put(&b, "%d-string bass (%s), %d/%d, %d columns per quarter", ns,
+                  ns == 5 ? "B E A D G" : "E A D G", (int)num, (int)den, sub);
+    if (pick > 0) {
+        dumu_layout_time_signature(&lay, 0, &num, &den);
+        dumu_text_put(&b, ", pickup %d/%d", (int)num, (int)den);
+    }
+    dumu_text_put(&b, "\n\n");
+    /* Bars counted from 0, the pickup first when it has columns: bar k >= 1 (or k >= 0
+     * without one) starts at column pick + (k - (pick > 0)) * cols_per_bar. */
     for (int64_t bar0 = 0; bar0 < n_bars; bar0 += l->bars_per_line) {
         const int64_t bar1 = bar0 + l->bars_per_line < n_bars ? bar0 + l->bars_per_line : n_bars;
+        const int64_t c0 = bar0 == 0 ? 0 : pick + (bar0 - (pick > 0)) * cols_per_bar;
+        const int64_t c1 = pick + (bar1 - (pick > 0)) * cols_per_bar;
         if (bar0 > 0) dumu_text_put(&b, "\n");
         for (int s = ns - 1; s >= 0; s--) {
             dumu_text_put(&b, "%s|", names[s + (5 - ns)]);
-            for (int64_t c = bar0 * cols_per_bar; c < bar1 * cols_per_bar; c++) {
+            for (int64_t c = c0; c < c1; c++) {
                 const int f = cell[s * n_cols + c];
                 if (f < 0) {
                     dumu_text_put(&b, "---");
                 } else {
                     dumu_text_put(&b, f < 10 ? "%d--" : "%d-", f);
                 }
-                if ((c + 1) % cols_per_bar == 0) dumu_text_put(&b, "|");
+                if (c + 1 == pick || (c + 1 > pick && (c + 1 - pick) % cols_per_bar == 0))
+                    dumu_text_put(&b, "|");
             }
             dumu_text_put(&b, "\n");
         }

@@ -8,6 +8,7 @@
 #ifndef DUMU_MUSIC_TAB_H
 #define DUMU_MUSIC_TAB_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "dumu/dumu.h"
@@ -47,23 +48,28 @@ dumu_status dumu_tab_assign(const dumu_note *notes, int64_t n_notes, const dumu_
  * skipped): for tests and for comparing fingerings. */
 double dumu_tab_line_cost(const dumu_tab_pos *pos, int64_t n);
 
-/* How the tab text is laid out in time. */
+/* How the tab text is laid out in time: the bar layout of src/music/layout.h, the one the MIDI
+ * and MusicXML writers use. */
 typedef struct dumu_tab_layout {
     const double *beats;    /* (n_beats) beat times, seconds (dumu_beats_valid); borrowed */
     int64_t n_beats;        /* >= 2 */
     int32_t beats_per_bar;  /* 1..16 */
-    int32_t first_downbeat; /* index into beats where a bar starts */
-    int32_t subdivisions;   /* columns per beat, 1..16 (4: one column per 16th) */
+    int32_t first_downbeat; /* index into beats where a bar starts, >= 0 */
+    int32_t subdivisions;   /* columns per quarter note, 1..16 (4: one column per 16th); a bar
+                               must be a whole number of columns */
     int32_t bars_per_line;  /* bars in one system before the text wraps, 1..64 */
+    bool compound;          /* a beat is a dotted quarter; default false */
 } dumu_tab_layout;
 
 /* Renders the notes and their positions (from dumu_tab_assign) as ASCII tab: a header line, then
  * systems of bars_per_line bars, one line per string (highest on top, each starting with the
  * string's name and '|'), each column one grid step 3 characters wide ("5--", "12-", "---"),
- * '|' closing each bar, a blank line between systems. A note goes to the column of its onset
- * rounded to the grid, with bar 1 starting on the last downbeat at or before the first note;
- * when two notes land on the same string and column the later one is shown. Out-of-range notes
- * are left out and counted in a last line. Returns a NUL-terminated string in *text (free with
+ * '|' closing each bar, a blank line between systems. Bars are the layout's from time 0: a
+ * pickup before bar 1's downbeat is a short first bar of its grid steps counted back from the
+ * downbeat (a pickup shorter than one column has none and is left out), and the header names
+ * it. A note goes to the column of its onset snapped to the grid (dumu_layout_snap); when two
+ * notes land on the same string and column the later one is shown. Out-of-range notes are
+ * left out and counted in a last line. Returns a NUL-terminated string in *text (free with
  * dumu_free). Errors: DUMU_E_INVALID_ARG (layout out of range, NULL arrays with a nonzero
  * count, onsets not finite or beyond DUMU_BEAT_POS_LIMIT beats of src/music/quantize.h),
  * DUMU_E_NOMEM. */

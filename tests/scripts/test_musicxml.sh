@@ -2,9 +2,10 @@
 # test_musicxml.sh - MuseScore opens the MusicXML that libdumu writes (src/io/musicxml.c).
 #
 # The unit test tests/unit/test_music_musicxml.c, run with DUMU_MUSICXML_DIR set, leaves a
-# score of every ground-truth bass line of the test data (on 1/16 and 1/8-triplet grids) with a
-# .expect file: the grid's subdivisions per beat, then "start_step pitch" for each note a player
-# must sound. Debian's musescore3 converts each score to MIDI headless; the conversion must
+# score of every ground-truth bass line of the test data (on 1/16 and 1/8-triplet grids, each
+# without and with a pickup measure: 3/16 and 3/4) with a .expect file: the grid's subdivisions
+# per quarter, then "start_step pitch" for each note a player must sound, steps counted from
+# the start of the score (tick 0, the pickup's start). Debian's musescore3 converts each score to MIDI headless; the conversion must
 # succeed without a warning or error message, and the MIDI (read by tests/scripts/midi_dump.py,
 # python3-mido) must sound exactly the expected notes: same count, same sounding pitches (the
 # part is written an octave up with an octave-down transposition), same onsets in grid steps.
@@ -52,5 +53,5 @@ PY
     echo "ok  $(basename "$xml"): $(($(wc -l <"$base.expect") - 1)) notes, MuseScore's MIDI sounds them all"
     n=$((n + 1))
 done
-[ "$n" -eq 12 ] || { echo "FAIL: expected 12 scores, found $n"; exit 1; }
+[ "$n" -eq 26 ] || { echo "FAIL: expected 26 scores, found $n"; exit 1; }
 echo "PASS: $n MusicXML scores open in MuseScore and sound as written"

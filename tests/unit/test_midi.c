@@ -14,6 +14,8 @@
 
 #include "core/core.h"
 #include "io/midi.h"
+#include "music/layout.h"
+#include "music/quantize.h"
 #include "testutil.h"
 
 #define FRAME_S (256.0 / 22050.0) /* one Basic Pitch model frame, seconds */
@@ -1014,11 +1016,198 @@ static void expect_invalid(const dumu_note *notes, int64_t n, const dumu_midi_pa
     }
 }
 
-/* Beat-following tempo map: beats that speed up and slow down, the first downbeat on the
- * second beat. A note on beat k (from the downbeat) starts exactly at tick (lead + k) * ppq,
- * so it sits on the DAW's grid, and every note still plays at its own time (within half a
- * tick) through the file's tempo events as the independent reader sees them; the time
- * signature is 3/4 and the key signature is written as asked. */
+/* ---------------------------------------------------------------------------------------- */
+/* The beat-following tempo map and the pickup rule (DECISIONS), through the reader */
+
+/* Seconds at `tick` through the file's tempo events as the reader lists them (500000 us per
+ * quarter before the first). */
+static double tick_seconds(const cJSON *d, int64_t tick) {
+    const double ppq = (double)jint(d, "ppq");
+    double t = 0.0, us = 500000.0;
+    int64_t at = 0;
+    for (int i = 0; i < jlen(d, "tempos"); i++) {
+        const cJSON *e = jat(d, "tempos", i);
+        if (jint(e, "tick") > tick) break;
+        t += (double)(jint(e, "tick") - at) * us * 1e-6 / ppq;
+        at = jint(e, "tick");
+        us = jnum(e, "tempo_us");
+    }
+    return t + (double)(tick - at) * us * 1e-6 / ppq;
+}
+
+/* Every tempo event against the true tempo of every beat interval it is in force over (the
+ * first and last intervals extended to +-infinity), slivers of 2 ticks or less at its ends
+ * not counted: |us / true us per quarter - 1| <= tol. Returns the largest deviation. */
+static double check_tempo_events(const cJSON *d, const double *beats, int64_t n, double beat_q,
+                                 double tol) {
+    const int n_t = jlen(d, "tempos");
+    const double ppq = (double)jint(d, "ppq");
+    double worst = 0.0;
+    for (int i = 0; i < n_t; i++) {
+        const double us = jnum(jat(d, "tempos", i), "tempo_us");
+        const double sliver = 2.0 * us * 1e-6 / ppq;
+        const double ta = tick_seconds(d, jint(jat(d, "tempos", i), "tick")) + sliver;
+        const double tb = i + 1 < n_t
+                              ? tick_seconds(d, jint(jat(d, "tempos", i + 1), "tick")) - sliver
+                              : (double)INFINITY;
+        for (int64_t j = -1; j < n; j++) {
+            const double lo = j < 0 ? -(double)INFINITY : beats[j];
+            const double hi = j + 1 < n ? beats[j + 1] : (double)INFINITY;
+            const int64_t k = j < 0 ? 0 : j > n - 2 ? n - 2 : j;
+            if (!(fmax(ta, lo) < fmin(tb, hi))) continue;
+            const double dev = fabs(us / ((beats[k + 1] - beats[k]) * 1e6 / beat_q) - 1.0);
+            worst = fmax(worst, dev);
+            if (dev > tol) {
+                fprintf(stderr, "tempo %d (%.0f us) is %.2f %% off beat interval %lld\n", i, us,
+                        100.0 * dev, (long long)j);
+                fail();
+            }
+        }
+    }
+    return worst;
+}
+
+/* The pickup cases of the issue and the meters: steady beats of `period` s from t0, bars
+ * through beat f. Expected (from the rule, by hand): the lead-in L in 32nds and the pickup
+ * bar's time signature (0/0: none), the bar's, and the number of tempo events. Notes on
+ * every beat and one at 10 ms. Checks: the time signatures and where bar 1 starts; every
+ * tempo event within 6.25 % of the beats' tempo (the issue asks 10 %); the written bar line
+ * at L within 1/16 beat of the detected downbeat; every note's tick is its position on the
+ * layout, exactly L + (j - D) beats for beat j after the downbeat D; every note plays at its
+ * time to within half a tick. */
+static void test_pickup_rule(void **state) {
+    (void)state;
+
+    static const struct {
+        const char *what;
+        double t0, period;
+        int32_t f, bpb;
+        bool compound;
+        int lead_32nds, pick_num, pick_den, bar_num, bar_den, n_tempos;
+    } cases[] = {
+        {"downbeat at 0 ms", 0.0, 0.5, 0, 4, false, 0, 0, 0, 4, 4, 1},
+        {"downbeat at 23 ms", 0.023, 0.5, 0, 4, false, 0, 0, 0, 4, 4, 2},
+        {"downbeat at half a beat", 0.25, 0.5, 0, 4, false, 4, 1, 8, 4, 4, 1},
+        {"downbeat at 1.9 bars", 0.3, 0.5, 7, 4, false, 28, 7, 8, 4, 4, 2},
+        {"3/4, lead-in 2.2 beats", 0.1, 0.5, 2, 3, false, 18, 9, 16, 3, 4, 2},
+        {"6/4, lead-in 5.8 beats", 0.4, 0.5, 5, 6, false, 46, 23, 16, 6, 4, 2},
+        {"5/4, lead-in 2.2 beats", 0.6, 0.5, 1, 5, false, 18, 9, 16, 5, 4, 2},
+        {"6/8, lead-in 1.27 beats", 0.2, 0.75, 1, 2, true, 16, 4, 8, 6, 8, 2},
+        {"6/8 from 0", 0.0, 0.75, 0, 2, true, 0, 0, 0, 6, 8, 1},
+        {"3/4, lead-in of a whole bar", 1.49, 0.5, 0, 3, false, 24, 0, 0, 3, 4, 2},
+    };
+
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        double beats[40];
+        for (int i = 0; i < 40; i++)
+            beats[i] = cases[c].t0 + cases[c].period * i;
+        dumu_note notes[41];
+        for (int i = 0; i < 40; i++) {
+            notes[i] = (dumu_note){.pitch = 30 + i % 40, .amplitude = 0.7};
+            notes[i].start_s = beats[i];
+            notes[i].end_s = beats[i] + 0.1;
+        }
+        notes[40] = (dumu_note){.pitch = 90, .amplitude = 0.7, .start_s = 0.01, .end_s = 0.02};
+        dumu_midi_params p = dumu_midi_default_params();
+        p.beats = beats;
+        p.n_beats = 40;
+        p.first_downbeat = cases[c].f;
+        p.beats_per_bar = cases[c].bpb;
+        p.compound = cases[c].compound;
+        char name[64];
+        snprintf(name, sizeof name, "pickup%zu.mid", c);
+        cJSON *d = write_and_dump(name, notes, 41, &p);
+        print_message("%-30s: %d tempo events, %d time signatures\n", cases[c].what,
+                      jlen(d, "tempos"), jlen(d, "time_signatures"));
+        const double beat_q = cases[c].compound ? 1.5 : 1.0;
+        const int64_t lead = cases[c].lead_32nds * p.ppq / 8;
+        /* time signatures */
+        const int has_pickup = cases[c].pick_num > 0;
+        assert_int_equal(jlen(d, "time_signatures"), 1 + has_pickup);
+        const cJSON *ts0 = jat(d, "time_signatures", 0);
+        assert_int_equal(jint(ts0, "tick"), 0);
+        if (has_pickup) {
+            assert_int_equal(jint(ts0, "numerator"), cases[c].pick_num);
+            assert_int_equal(jint(ts0, "denominator"), cases[c].pick_den);
+            ts0 = jat(d, "time_signatures", 1);
+            assert_int_equal(jint(ts0, "tick"), lead);
+        }
+        assert_int_equal(jint(ts0, "numerator"), cases[c].bar_num);
+        assert_int_equal(jint(ts0, "denominator"), cases[c].bar_den);
+        assert_int_equal(jint(ts0, "clocks_per_click"), cases[c].compound ? 36 : 24);
+        /* tempo */
+        assert_int_equal(jlen(d, "tempos"), cases[c].n_tempos);
+        check_tempo_events(d, beats, 40, beat_q, 1.0 / 16 + 1e-6);
+        /* the detected downbeat D: the earliest bar line at or after 0 s */
+        int64_t D = cases[c].f;
+        while (beats[0] + (double)(D - cases[c].bpb) * cases[c].period >= 0.0)
+            D -= cases[c].bpb;
+        const double t_d = beats[0] + (double)D * cases[c].period;
+        assert_true(fabs(tick_seconds(d, lead) - t_d) <= cases[c].period / 16 + 1e-9);
+        /* notes: the layout's ticks, exact after the downbeat, and their times */
+        dumu_layout lay;
+        assert_int_equal(
+            dumu_layout_init(&lay, beats, 40, cases[c].f, cases[c].bpb, cases[c].compound, NULL),
+            DUMU_OK);
+        assert_int_equal(jlen(d, "notes"), 41);
+        for (int i = 0; i < 41; i++) {
+            const cJSON *q = jat(d, "notes", i);
+            const int pitch = (int)jint(q, "pitch");
+            const dumu_note *src = pitch == 90 ? &notes[40] : &notes[pitch - 30];
+            const int64_t j = pitch == 90 ? -1 : pitch - 30;
+            assert_int_equal(jint(q, "start_tick"),
+                             llround(dumu_layout_quarters(&lay, src->start_s) * p.ppq));
+            if (j > D) {
+                assert_int_equal(jint(q, "start_tick"),
+                                 lead + llround((double)(j - D) * beat_q * p.ppq));
+            }
+            const double half = 0.5 * cases[c].period / beat_q * 1.07 / p.ppq;
+            assert_true(fabs(jnum(q, "start_s") - src->start_s) <= half);
+        }
+        cJSON_Delete(d);
+    }
+}
+
+/* Equal beat intervals give one tempo event, also when the interval is a whole number of us
+ * plus a half (400000.5 us: rounding alone would flip between two values on float noise) and
+ * when the beats are summed one interval at a time. A tempo that drifts by 0.3 us per beat
+ * gets an event only where it has moved by more than 0.5 us. */
+static void test_steady_one_tempo(void **state) {
+    (void)state;
+    static const double periods[] = {0.5, 0.4000005, 60.0 / 137.0, 60.0 / 97.3, 0.3333333};
+    double beats[600];
+    dumu_note note = {.pitch = 40, .amplitude = 0.5, .start_s = 1.0, .end_s = 2.0};
+    for (size_t k = 0; k < sizeof periods / sizeof periods[0]; k++) {
+        for (int sum = 0; sum < 2; sum++) {
+            for (int i = 0; i < 600; i++)
+                beats[i] = sum ? (i ? beats[i - 1] + periods[k] : 0.0) : i * periods[k];
+            dumu_midi_params p = dumu_midi_default_params();
+            p.beats = beats;
+            p.n_beats = 600;
+            cJSON *d = write_and_dump("steady.mid", &note, 1, &p);
+            assert_int_equal(jlen(d, "tempos"), 1);
+            assert_true(fabs(jnum(jat(d, "tempos", 0), "tempo_us") - periods[k] * 1e6) <= 0.5);
+            assert_int_equal(jlen(d, "time_signatures"), 1);
+            cJSON_Delete(d);
+        }
+    }
+    for (int i = 0; i < 600; i++) /* 500000.0, 500000.3, 500000.6, ... us */
+        beats[i] = i * 0.5 + 0.15e-6 * i * (i - 1);
+    dumu_midi_params p = dumu_midi_default_params();
+    p.beats = beats;
+    p.n_beats = 600;
+    cJSON *d = write_and_dump("drift.mid", &note, 1, &p);
+    const int n_t = jlen(d, "tempos");
+    assert_true(n_t > 50 && n_t < 600 / 2);
+    check_tempo_events(d, beats, 600, 1.0, 1.01e-6); /* within 0.5 us of 0.5 s */
+    cJSON_Delete(d);
+}
+
+/* Uneven beats (faster and slower), bars of 3 through beat 1, the first beat at 0.37 s: the
+ * lead-in of 1.84 beats is a 7/16 pickup; each written beat keeps its own tempo (within
+ * 6.25 % in the lead-in, exactly after it), and every note still plays at its own time
+ * (within half a tick) through the file's tempo events as the independent reader sees them;
+ * the key signature is written as asked. */
 static void test_beat_tempo_map(void **state) {
     (void)state;
     double beats[12];
@@ -1042,23 +1231,29 @@ static void test_beat_tempo_map(void **state) {
     p.key_fifths = -3;
     p.key_minor = true;
     cJSON *d = write_and_dump("tempo_map.mid", notes, 10, &p);
-    /* pickup: the downbeat at 0.87 s with ~0.5 s beats is ~1.7 beats: a 2/4 bar, then 3/4 */
-    const int64_t lead = 2;
+    /* beat 1 is the downbeat at x = 1 + 0.37 / 0.44 = 1.84 beats: L = 1.75 (7/16) */
+    const int64_t lead = 7 * p.ppq / 4;
     for (int i = 0; i < jlen(d, "notes"); i++) {
         const cJSON *n = jat(d, "notes", i);
         int pitch = (int)jint(n, "pitch");
         const dumu_note *src = &notes[pitch - 30];
-        if (pitch - 30 < 9) assert_int_equal(jint(n, "start_tick"), (lead + pitch - 30) * p.ppq);
+        if (pitch - 30 >= 1 && pitch - 30 < 9) { /* beats 2.. : whole beats after the pickup */
+            assert_int_equal(jint(n, "start_tick"), lead + (pitch - 30) * p.ppq);
+        }
         double tick = 60.0 / 200.0 / (double)p.ppq; /* half a tick at the fastest tempo */
         assert_true(fabs(jnum(n, "start_s") - src->start_s) < tick);
         assert_true(fabs(jnum(n, "end_s") - src->end_s) < tick);
     }
     assert_int_equal(jlen(d, "notes"), 10);
     assert_true(jlen(d, "tempos") >= 5);
+    assert_true(check_tempo_events(d, beats, 12, 1.0, 1.0 / 16) > 0.01);
     assert_int_equal(jlen(d, "time_signatures"), 2);
-    assert_int_equal(jint(jat(d, "time_signatures", 0), "numerator"), 2);
+    assert_int_equal(jint(jat(d, "time_signatures", 0), "numerator"), 7);
+    assert_int_equal(jint(jat(d, "time_signatures", 0), "denominator"), 16);
     assert_int_equal(jint(jat(d, "time_signatures", 1), "numerator"), 3);
-    assert_int_equal(jint(jat(d, "time_signatures", 1), "tick"), lead * p.ppq);
+    assert_int_equal(jint(jat(d, "time_signatures", 1), "tick"), lead);
+    /* the downbeat note (beat 1) within 1/16 beat of the bar line */
+    assert_true(fabs(tick_seconds(d, lead) - beats[1]) <= (beats[2] - beats[1]) / 16);
     cJSON_Delete(d);
     /* the key signature bytes: FF 59 02 sf mi */
     uint8_t *mem = NULL;
@@ -1070,7 +1265,17 @@ static void test_beat_tempo_map(void **state) {
         found |= memcmp(mem + i, key, sizeof key) == 0;
     assert_true(found);
     dumu_free(mem);
-    /* bad beat lists */
+    /* any first_downbeat >= 0 works (only its bar phase counts): 4 is 1 in 3/4 */
+    uint8_t *mem4 = NULL;
+    size_t size4 = 0;
+    p.first_downbeat = 4;
+    assert_int_equal(dumu_midi_encode(notes, 10, &p, &mem4, &size4, NULL), DUMU_OK);
+    assert_int_equal(dumu_midi_encode(notes, 10, &p, &mem, &size, NULL), DUMU_OK);
+    assert_int_equal(size4, size);
+    assert_memory_equal(mem4, mem, size);
+    dumu_free(mem4);
+    dumu_free(mem);
+    /* bad beat lists and layouts */
     double bad[3] = {1.0, 0.5, 2.0};
     p.beats = bad;
     p.n_beats = 3;
@@ -1078,8 +1283,280 @@ static void test_beat_tempo_map(void **state) {
     expect_invalid(notes, 1, &p, "beat 1");
     p.beats = beats;
     p.n_beats = 12;
-    p.first_downbeat = 11;
+    p.first_downbeat = -1;
     expect_invalid(notes, 1, &p, "first_downbeat");
+    p.first_downbeat = 0;
+    p.ppq = 100; /* a pickup of 7 32nds would end on tick 87.5 */
+    expect_invalid(notes, 1, &p, "multiple of 8");
+}
+
+/* Quantised to 1/16 on the layout (dumu_quantize_notes, as --quantize 1/16 does), the notes
+ * land on the DAW's 16th grid of the written file: read back, every onset is a whole number
+ * of ppq/4 ticks after bar 1's downbeat, i.e. from tick 0 when the pickup is a whole number of
+ * 16ths (the 23 ms and half-beat lead-ins, 3/16, 6/8), and counted back from the downbeat in a
+ * 5/32 pickup. Jittered onsets (+-40 ms) on beats that speed up. */
+static void test_quantized_ticks(void **state) {
+    (void)state;
+
+    static const struct {
+        double t0;
+        int32_t f, bpb;
+        bool compound;
+        int pickup_32nds; /* the pickup, as the rule gives it */
+    } cases[] = {{0.023, 0, 4, false, 0},  {0.25, 0, 4, false, 4}, {0.375, 0, 4, false, 6},
+                 {0.3125, 0, 4, false, 5}, {0.2, 1, 2, true, 16},  {0.3, 7, 4, false, 28}};
+
+    srand(3);
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        double beats[64], t = cases[c].t0;
+        for (int i = 0; i < 64; i++) {
+            beats[i] = t;
+            t += (cases[c].compound ? 0.75 : 0.5) * (1.0 - 0.002 * i); /* speeding up */
+        }
+        dumu_note notes[120];
+        for (int i = 0; i < 120; i++) {
+            const double on = 0.02 + 0.21 * i + ((rand() % 801) - 400) * 1e-4;
+            notes[i] = (dumu_note){.pitch = 28 + i % 20, .amplitude = 0.6};
+            notes[i].start_s = on;
+            notes[i].end_s = on + 0.15;
+        }
+        const dumu_meter meter = {cases[c].bpb, cases[c].f, 0.0, cases[c].compound};
+        dumu_quantize_params qp = dumu_quantize_default_params();
+        assert_int_equal(qp.subdivisions, 4);
+        assert_int_equal(dumu_quantize_notes(beats, 64, &meter, &qp, notes, 120, NULL), DUMU_OK);
+        dumu_midi_params p = dumu_midi_default_params();
+        p.beats = beats;
+        p.n_beats = 64;
+        p.first_downbeat = cases[c].f;
+        p.beats_per_bar = cases[c].bpb;
+        p.compound = cases[c].compound;
+        cJSON *d = write_and_dump("quantized.mid", notes, 120, &p);
+        const int64_t sixteenth = p.ppq / 4, pickup = cases[c].pickup_32nds * p.ppq / 8;
+        const int64_t first =
+            jint(jat(d, "time_signatures", jlen(d, "time_signatures") - 1), "tick"); /* bar 1 */
+        if (cases[c].pickup_32nds % (cases[c].compound ? 12 : 8) != 0)
+            assert_int_equal(first, pickup);
+        int n_off = 0;
+        for (int i = 0; i < jlen(d, "notes"); i++) {
+            const int64_t tick = jint(jat(d, "notes", i), "start_tick");
+            n_off += ((tick - pickup) % sixteenth + sixteenth) % sixteenth != 0;
+            if (pickup % sixteenth == 0) n_off += tick % sixteenth != 0;
+        }
+        print_message("pickup of %d 32nds: %d notes, %d off the 16th grid\n", cases[c].pickup_32nds,
+                      jlen(d, "notes"), n_off);
+        assert_int_equal(n_off, 0);
+        cJSON_Delete(d);
+    }
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* The exports of one transcription agree: MIDI, MusicXML and tab have the same bars */
+
+/* Sorted, distinct int64 values (a small set). */
+typedef struct i64set {
+    int64_t v[512];
+    int n;
+} i64set;
+
+static void set_add(i64set *s, int64_t x) {
+    int i = 0;
+    while (i < s->n && s->v[i] < x)
+        i++;
+    if (i < s->n && s->v[i] == x) return;
+    assert_true(s->n < 512);
+    memmove(s->v + i + 1, s->v + i, (size_t)(s->n - i) * sizeof *s->v);
+    s->v[i] = x;
+    s->n++;
+}
+
+static void set_equal(const i64set *a, const i64set *b, const char *what) {
+    int same = a->n == b->n;
+    for (int i = 0; same && i < a->n; i++)
+        same = a->v[i] == b->v[i];
+    if (!same) {
+        fprintf(stderr, "%s differ: %d vs %d values", what, a->n, b->n);
+        for (int i = 0; i < a->n || i < b->n; i++)
+            fprintf(stderr, "%s %lld/%lld", i ? "," : ":", i < a->n ? (long long)a->v[i] : -1LL,
+                    i < b->n ? (long long)b->v[i] : -1LL);
+        fprintf(stderr, "\n");
+        fail();
+    }
+}
+
+static long tag_long(const char *at, const char *tag) {
+    const char *v = strstr(at, tag);
+    assert_non_null(v);
+    return strtol(v + strlen(tag), NULL, 10);
+}
+
+/* The MusicXML's bar lines (the end of the last measure included), time signatures (where
+ * they change in `ts_at`, ticks; what they are in `ts`, num * 100 + den), note onsets (MIDI
+ * ticks) and the length of its implicit (pickup) measure in divisions. */
+static void musicxml_grid(const char *x, int64_t ppq, i64set *bars, i64set *ts_at, i64set *ts,
+                          i64set *onsets, int64_t *pickup) {
+    const long div = tag_long(x, "<divisions>");
+    int64_t pos = 0; /* divisions */
+    *pickup = 0;
+    for (const char *m = strstr(x, "<measure "); m; m = strstr(m + 1, "<measure ")) {
+        const char *end = strstr(m, "</measure>");
+        assert_non_null(end);
+        set_add(bars, pos * ppq / div);
+        const char *t = strstr(m, "<time>");
+        if (t && t < end) {
+            set_add(ts_at, pos * ppq / div);
+            set_add(ts, tag_long(t, "<beats>") * 100 + tag_long(t, "<beat-type>"));
+        }
+        int64_t len = 0;
+        for (const char *nt = strstr(m, "<note>"); nt && nt < end; nt = strstr(nt + 1, "<note>")) {
+            const char *close = strstr(nt, "</note>");
+            const char *chord = strstr(nt, "<chord/>"), *rest = strstr(nt, "<rest");
+            const char *tie = strstr(nt, "<tie type=\"stop\"/>");
+            if (chord && chord < close) continue;
+            if (!(rest && rest < close) && !(tie && tie < close))
+                set_add(onsets, (pos + len) * ppq / div);
+            len += tag_long(nt, "<duration>");
+        }
+        if (strstr(m, "implicit=\"yes\"") && strstr(m, "implicit=\"yes\"") < end) *pickup = len;
+        pos += len;
+    }
+    set_add(bars, pos * ppq / div); /* the end of the last measure */
+}
+
+/* The tab's bar lines and the columns with a fret, in MIDI ticks (a column is a 16th). */
+static void tab_grid(const char *text, int64_t ppq, i64set *bars, i64set *onsets) {
+    int64_t base = 0; /* columns before this system */
+    const char *line = strstr(text, "\n\n") + 2;
+    while (line && *line == 'G') {
+        int64_t col = 0;
+        for (int s = 0; s < 4; s++) { /* G D A E */
+            const char *c = line + 2;
+            col = 0;
+            set_add(bars, base * ppq / 4);
+            while (*c && *c != '\n') {
+                if (*c == '|') {
+                    set_add(bars, (base + col) * ppq / 4);
+                    c++;
+                    continue;
+                }
+                if (c[0] != '-') set_add(onsets, (base + col) * ppq / 4);
+                c += 3;
+                col++;
+            }
+            line = strchr(line, '\n') + 1;
+        }
+        base += col;
+        line = *line == '\n' ? line + 1 : NULL;
+    }
+}
+
+/* A transcription with beats that start late and speed up, its notes quantised to 1/16 as
+ * --quantize does: dumu_transcription_midi, _musicxml and _tab have the same pickup, bar lines
+ * and time signatures, and their onsets sit on the same ticks. For 4/4 with the downbeat at
+ * 1.9 bars (a 7/8 pickup), 3/4 with a 3/16 pickup, 6/8 with a 1/8 pickup, and no pickup. */
+static void test_exports_agree(void **state) {
+    (void)state;
+
+    static const struct {
+        double t0, period;
+        int32_t f, bpb;
+        bool compound;
+        int64_t pickup_16ths;
+    } cases[] = {{0.3, 0.5, 7, 4, false, 14},
+                 {0.375, 0.5, 0, 3, false, 3},
+                 {0.25, 0.75, 0, 2, true, 2},
+                 {0.023, 0.5, 0, 4, false, 0}};
+
+    srand(5);
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        double beats[48], t = cases[c].t0;
+        for (int i = 0; i < 48; i++) {
+            beats[i] = t;
+            t += cases[c].period * (1.0 - 0.003 * i);
+        }
+        dumu_note notes[60];
+        for (int i = 0; i < 60; i++) {
+            const double on = 0.05 + 0.29 * i + ((rand() % 401) - 200) * 1e-4;
+            notes[i] = (dumu_note){.pitch = 28 + (i * 7) % 30, .amplitude = 0.6};
+            notes[i].start_s = on;
+            notes[i].end_s = on + 0.2;
+        }
+        dumu_transcription tr;
+        memset(&tr, 0, sizeof tr);
+        tr.notes.notes = notes;
+        tr.notes.n_notes = 60;
+        tr.tempo.beats = beats;
+        tr.tempo.n_beats = 48;
+        tr.tempo.bpm = 60.0 / cases[c].period;
+        tr.meter = (dumu_meter){cases[c].bpb, cases[c].f, 1.0, cases[c].compound};
+        const dumu_quantize_params qp = dumu_quantize_default_params();
+        assert_int_equal(dumu_quantize_notes(beats, 48, &tr.meter, &qp, notes, 60, NULL), DUMU_OK);
+
+        uint8_t *mid = NULL;
+        size_t size = 0;
+        assert_int_equal(dumu_transcription_midi(&tr, NULL, &mid, &size, NULL), DUMU_OK);
+        const char *path = test_scratch_path("export.mid");
+        FILE *f = fopen(path, "wb");
+        assert_non_null(f);
+        assert_int_equal(fwrite(mid, 1, size, f), size);
+        assert_int_equal(fclose(f), 0);
+        dumu_free(mid);
+        cJSON *d = dump_file(path);
+        const int64_t ppq = jint(d, "ppq");
+        char *x = NULL, *tab = NULL;
+        size_t xsize = 0;
+        assert_int_equal(dumu_transcription_musicxml(&tr, NULL, &x, &xsize, NULL), DUMU_OK);
+        assert_int_equal(dumu_transcription_tab(&tr, NULL, &tab, NULL), DUMU_OK);
+
+        i64set x_bars = {0}, x_ts_at = {0}, x_ts = {0}, x_on = {0};
+        int64_t x_pickup = 0;
+        musicxml_grid(x, ppq, &x_bars, &x_ts_at, &x_ts, &x_on, &x_pickup);
+        const long div = tag_long(x, "<divisions>");
+        /* the MIDI's: time signatures, the bar lines they make up to the MusicXML's end,
+         * onsets */
+        i64set m_bars = {0}, m_ts_at = {0}, m_ts = {0}, m_on = {0};
+        const int n_ts = jlen(d, "time_signatures");
+        const int64_t end = x_bars.v[x_bars.n - 1];
+        for (int i = 0; i < n_ts; i++) {
+            const cJSON *ts = jat(d, "time_signatures", i);
+            const int64_t at = jint(ts, "tick");
+            const int64_t bar = jint(ts, "numerator") * 4 * ppq / jint(ts, "denominator");
+            const int64_t until =
+                i + 1 < n_ts ? jint(jat(d, "time_signatures", i + 1), "tick") : end;
+            set_add(&m_ts_at, at);
+            set_add(&m_ts, jint(ts, "numerator") * 100 + jint(ts, "denominator"));
+            for (int64_t b = at; b < until; b += bar)
+                set_add(&m_bars, b);
+        }
+        set_add(&m_bars, end);
+        for (int i = 0; i < jlen(d, "notes"); i++)
+            set_add(&m_on, jint(jat(d, "notes", i), "start_tick"));
+        print_message("%d/%d%s, pickup of %lld 16ths: %d bars, %d onsets, MusicXML divisions "
+                      "%ld\n",
+                      cases[c].compound ? 3 * cases[c].bpb : cases[c].bpb,
+                      cases[c].compound ? 8 : 4, cases[c].compound ? " (compound)" : "",
+                      (long long)cases[c].pickup_16ths, x_bars.n - 1, m_on.n, div);
+        assert_int_equal(x_pickup * ppq / div, cases[c].pickup_16ths * ppq / 4);
+        set_equal(&x_bars, &m_bars, "MusicXML and MIDI bar lines");
+        set_equal(&x_ts_at, &m_ts_at, "MusicXML and MIDI time signature ticks");
+        set_equal(&x_ts, &m_ts, "MusicXML and MIDI time signatures");
+        set_equal(&x_on, &m_on, "MusicXML and MIDI onsets");
+        /* the tab: the same bar lines (it stops after the bar of the last onset, as the
+         * MusicXML does) and onset columns */
+        i64set t_bars = {0}, t_on = {0};
+        tab_grid(tab, ppq, &t_bars, &t_on);
+        set_equal(&t_bars, &x_bars, "tab and MusicXML bar lines");
+        set_equal(&t_on, &m_on, "tab and MIDI onsets");
+        if (cases[c].pickup_16ths) {
+            int32_t num = 0, den = 0;
+            assert_int_equal(sscanf(strstr(tab, "pickup "), "pickup %d/%d", &num, &den), 2);
+            i64set both = x_ts;
+            set_add(&both, num * 100 + den); /* the tab's pickup is one of the score's */
+            set_equal(&both, &x_ts, "tab and MusicXML pickups");
+        }
+        dumu_free(tab);
+        dumu_free(x);
+        cJSON_Delete(d);
+    }
 }
 
 static void test_invalid_args(void **state) {
@@ -1287,6 +1764,10 @@ int main(void) {
         cmocka_unit_test(test_bends_only_when_monophonic),
         cmocka_unit_test(test_real_bass_lines),
         cmocka_unit_test(test_beat_tempo_map),
+        cmocka_unit_test(test_pickup_rule),
+        cmocka_unit_test(test_steady_one_tempo),
+        cmocka_unit_test(test_quantized_ticks),
+        cmocka_unit_test(test_exports_agree),
         cmocka_unit_test(test_invalid_args),
         cmocka_unit_test(test_io_errors),
         cmocka_unit_test(test_alloc_failures),

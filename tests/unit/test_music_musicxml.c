@@ -11,6 +11,7 @@
 
 #include "core/core.h"
 #include "io/musicxml.h"
+#include "music/layout.h"
 #include "music/quantize.h"
 #include "music/score.h"
 #include "testutil.h"
@@ -33,12 +34,16 @@ static int count(const char *text, const char *what) {
 }
 
 /* Checks that every measure's notes (chord members not counted again) add up to `bar`
- * divisions and returns the number of measures. */
-static int check_measures(const char *text, long bar) {
+ * divisions, except a first, implicit measure (the pickup) of `pickup` divisions (0: none
+ * expected), and returns the number of measures. */
+static int check_measures_pickup(const char *text, long bar, long pickup) {
     int n_measures = 0;
     for (const char *m = strstr(text, "<measure "); m; m = strstr(m + 1, "<measure ")) {
         const char *end = strstr(m, "</measure>");
         assert_non_null(end);
+        static const char pickup_tag[] = "<measure number=\"0\" implicit=\"yes\">";
+        const int implicit = strncmp(m, pickup_tag, strlen(pickup_tag)) == 0;
+        assert_int_equal(implicit, n_measures == 0 && pickup > 0);
         long sum = 0;
         for (const char *nt = strstr(m, "<note>"); nt && nt < end; nt = strstr(nt + 1, "<note>")) {
             const char *close = strstr(nt, "</note>");
@@ -48,13 +53,24 @@ static int check_measures(const char *text, long bar) {
             if (chord && chord < close) continue;
             sum += strtol(d + strlen("<duration>"), NULL, 10);
         }
-        if (sum != bar) {
-            print_error("measure %d lasts %ld divisions, not %ld\n", n_measures + 1, sum, bar);
+        if (sum != (implicit ? pickup : bar)) {
+            print_error("measure %d lasts %ld divisions, not %ld\n", n_measures + 1, sum,
+                        implicit ? pickup : bar);
             fail();
         }
         n_measures++;
     }
     return n_measures;
+}
+
+static int check_measures(const char *text, long bar) {
+    return check_measures_pickup(text, bar, 0);
+}
+
+static long tag_value(const char *text, const char *tag) {
+    const char *v = strstr(text, tag);
+    assert_non_null(v);
+    return strtol(v + strlen(tag), NULL, 10);
 }
 
 static double *steady(int n, double period) {
@@ -114,8 +130,8 @@ static void test_small_score(void **state) {
     assert_int_equal(count(x, "<chord/>"), 1);
     dumu_free(x);
 
-    /* Sharp keys spell with sharps; 3/4; a pickup: bars start at beat 1, the note at beat 0
-     * opens an earlier bar (measure 1 from beat -2). */
+    /* Sharp keys spell with sharps; 3/4; a pickup: bars start at beat 1, so beat 0 is a 1/4
+     * pickup (measure 0, implicit) with F#, then bar 1 in 3/4: C#, 2 beats of rest. */
     p.fifths = 2;
     p.minor = false;
     p.beats_per_bar = 3;
@@ -126,16 +142,17 @@ static void test_small_score(void **state) {
     assert_non_null(strstr(x, "<work-title>Bass</work-title>"));
     assert_non_null(strstr(x, "<step>F</step><alter>1</alter><octave>3</octave>"));
     assert_non_null(strstr(x, "<step>C</step><alter>1</alter><octave>3</octave>"));
-    assert_int_equal(check_measures(x, 12), 2);
-    /* measure 1: two beats of rest (8 steps: a half rest), then F#; measure 2: C#, 2 beats
-     * of rest */
+    assert_int_equal(check_measures_pickup(x, 12, 4), 2);
+    assert_non_null(strstr(x, "<time><beats>1</beats><beat-type>4</beat-type></time>"));
+    assert_non_null(strstr(x, "<measure number=\"1\">\n      <attributes>\n        <time><beats>3"
+                              "</beats><beat-type>4</beat-type></time>\n      </attributes>"));
     assert_non_null(strstr(x, "<rest/><duration>8</duration><voice>1</voice><type>half</type>"));
     dumu_free(x);
 
-    /* No notes: one whole-bar rest. */
+    /* No notes: the pickup and bar 1, whole-measure rests. */
     assert_int_equal(dumu_musicxml_encode(NULL, 0, &p, &x, &size, &err), DUMU_OK);
-    assert_int_equal(check_measures(x, 12), 1);
-    assert_int_equal(count(x, "<rest measure=\"yes\"/>"), 1);
+    assert_int_equal(check_measures_pickup(x, 12, 4), 2);
+    assert_int_equal(count(x, "<rest measure=\"yes\"/>"), 2);
     dumu_free(x);
     free(beats);
 }
@@ -218,9 +235,68 @@ static void test_invalid_arguments(void **state) {
     free(beats);
 }
 
+/* Pickups that are not a whole number of grid steps: a 5/32 pickup on the 16th grid (the
+ * score counts in 32nds: divisions 8) and a 1/8 pickup on the eighth-triplet grid (divisions
+ * 6: the leading sixth of a quarter is an unbracketed triplet-16th rest, then the group up to
+ * the downbeat is a bracketed tuplet). Every measure is full, every tuplet bracket closes, and
+ * with DUMU_MUSICXML_DIR set the scores are left for MuseScore (the .expect counts in
+ * divisions). */
+static void test_odd_pickups(void **state) {
+    (void)state;
+
+    static const struct {
+        double t0;
+        int32_t sub;
+        long div, pickup;
+        const char *tag;
+    } v[2] = {{0.3125, 4, 8, 5, "pickup_5_32"}, {0.25, 3, 6, 3, "pickup_1_8_triplets"}};
+
+    const char *keep = getenv("DUMU_MUSICXML_DIR");
+    for (int g = 0; g < 2; g++) {
+        double *beats = steady(40, 0.5);
+        for (int k = 0; k < 40; k++)
+            beats[k] += v[g].t0;
+        /* the last grid step of the pickup, the downbeat, the beat after, then a few more */
+        const double step = 0.5 / v[g].sub, d = v[g].t0;
+        const dumu_note n[5] = {note(d - step, d, 40), note(d, d + 0.5, 43),
+                                note(d + 0.5, d + 0.5 + step, 45), note(d + 1.0, d + 1.3, 47),
+                                note(d + 2.5, d + 3.0, 36)};
+        dumu_musicxml_params p = dumu_musicxml_default_params();
+        p.beats = beats;
+        p.n_beats = 40;
+        p.subdivisions = v[g].sub;
+        char *x = NULL;
+        size_t size = 0;
+        assert_int_equal(dumu_musicxml_encode(n, 5, &p, &x, &size, NULL), DUMU_OK);
+        assert_int_equal(tag_value(x, "<divisions>"), v[g].div);
+        assert_int_equal(check_measures_pickup(x, 4 * v[g].div, v[g].pickup), 3);
+        assert_int_equal(count(x, "<tuplet type=\"start\"/>"), count(x, "<tuplet type=\"stop\"/>"));
+        assert_int_equal(count(x, "<note>") - count(x, "<rest") - count(x, "<tie type=\"stop\"/>"),
+                         5);
+        if (keep) {
+            char path[4096];
+            snprintf(path, sizeof path, "%s/%s.musicxml", keep, v[g].tag);
+            assert_int_equal(dumu_musicxml_write_file(path, n, 5, &p, NULL), DUMU_OK);
+            snprintf(path, sizeof path, "%s/%s.expect", keep, v[g].tag);
+            FILE *f = fopen(path, "w");
+            assert_non_null(f);
+            /* quarter k of the score is at d - pickup + k * 0.5 s */
+            fprintf(f, "%ld\n", v[g].div);
+            const double origin = d - (double)v[g].pickup / (double)v[g].div * 0.5;
+            for (int k = 0; k < 5; k++)
+                fprintf(f, "%ld %d\n", lround((n[k].start_s - origin) / 0.5 * (double)v[g].div),
+                        (int)n[k].pitch);
+            assert_int_equal(fclose(f), 0);
+        }
+        dumu_free(x);
+        free(beats);
+    }
+}
+
 /* Every ground-truth bass line on its true beat grid (bar-aligned excerpts; dm03 at its
- * 120 BPM, which holds for all but its last bars), at 1/16 and 1/8t: each measure is full,
- * and every note onset appears once as the start of a note (not a tie continuation). */
+ * 120 BPM, which holds for all but its last bars), at 1/16 and 1/8t, without and with a
+ * pickup: each measure is full (the pickup as long as it should be), and every note onset
+ * appears once as the start of a note (not a tie continuation). */
 static void test_testdata_scores(void **state) {
     (void)state;
     static const char *const items[6] = {
@@ -238,25 +314,49 @@ static void test_testdata_scores(void **state) {
         dumu_error err = {0};
         assert_int_equal(dumu_notes_read_csv(test_path("DUMU_TESTDATA_DIR", rel), &notes, &n, &err),
                          DUMU_OK);
-        double *beats = steady(200, 60.0 / bpm[i]);
-        for (int g = 0; g < 2; g++) {
+        const double period = 60.0 / bpm[i];
+        for (int g = 0; g < 4; g++) {
+            /* Variants: 1/16 and 1/8t with bars from 0 s; 1/16 with the first beat 3/4 beat
+             * late (a 3/16 pickup); 1/8t with bars from beat 3 (a 3/4 pickup). Either way
+             * quarter note k of the written score starts at k * period. */
+            static const struct {
+                int32_t sub, downbeat;
+                double lead;
+                long pickup; /* divisions */
+                const char *tag;
+            } v[4] = {{4, 0, 0.0, 0, "16"},
+                      {3, 0, 0.0, 0, "8t"},
+                      {4, 0, 0.75, 3, "16p"},
+                      {3, 3, 0.0, 9, "8tp"}};
+
+            double *beats = steady(200, period);
+            for (int k = 0; k < 200; k++)
+                beats[k] += v[g].lead * period;
             dumu_musicxml_params p = dumu_musicxml_default_params();
             p.beats = beats;
             p.n_beats = 200;
-            p.subdivisions = g == 0 ? 4 : 3;
+            p.first_downbeat = v[g].downbeat;
+            p.subdivisions = v[g].sub;
             p.fifths = fifths[i];
             p.title = items[i];
             char *x = NULL;
             size_t size = 0;
             assert_int_equal(dumu_musicxml_encode(notes, n, &p, &x, &size, &err), DUMU_OK);
-            const int measures = check_measures(x, 4L * p.subdivisions);
+            const int measures = check_measures_pickup(x, 4L * p.subdivisions, v[g].pickup);
+            /* the steps the score must sound: the layout's grid (notes half way between two
+             * grid points go where the writer's rounding puts them) */
+            dumu_layout lay;
+            assert_int_equal(dumu_layout_init(&lay, beats, 200, v[g].downbeat, 4, false, NULL),
+                             DUMU_OK);
+            assert_true(fabs(lay.pickup_q * p.subdivisions - (double)v[g].pickup) < 1e-12);
             /* Onsets: distinct (step, pitch) pairs of the notes on the grid. */
             int64_t *key = malloc((size_t)n * sizeof *key);
             assert_non_null(key);
             int64_t n_keys = 0;
             for (int64_t k = 0; k < n; k++) {
-                const int64_t step =
-                    llround(dumu_beat_position(beats, 200, notes[k].start_s) * p.subdivisions);
+                const int64_t step = llround(
+                    dumu_layout_snap(&lay, dumu_layout_quarters(&lay, notes[k].start_s), v[g].sub) *
+                    v[g].sub);
                 const int64_t kk = step * 128 + notes[k].pitch;
                 int dup = 0;
                 for (int64_t q = 0; q < n_keys; q++)
@@ -266,14 +366,14 @@ static void test_testdata_scores(void **state) {
             const int starts =
                 count(x, "<note>") - count(x, "<rest") - count(x, "<tie type=\"stop\"/>");
             print_message(
-                "%-36s 1/%s: %3lld notes, %3lld onsets, %3d notes written, %2d measures\n",
-                items[i], g == 0 ? "16" : "8t", (long long)n, (long long)n_keys, starts, measures);
+                "%-36s 1/%-3s: %3lld notes, %3lld onsets, %3d notes written, %2d measures\n",
+                items[i], v[g].tag, (long long)n, (long long)n_keys, starts, measures);
             assert_int_equal(starts, n_keys);
             if (keep) {
                 char path[4096];
-                snprintf(path, sizeof path, "%s/%s_%s.musicxml", keep, items[i], g ? "8t" : "16");
+                snprintf(path, sizeof path, "%s/%s_%s.musicxml", keep, items[i], v[g].tag);
                 assert_int_equal(dumu_musicxml_write_file(path, notes, n, &p, &err), DUMU_OK);
-                snprintf(path, sizeof path, "%s/%s_%s.expect", keep, items[i], g ? "8t" : "16");
+                snprintf(path, sizeof path, "%s/%s_%s.expect", keep, items[i], v[g].tag);
                 FILE *f = fopen(path, "w");
                 assert_non_null(f);
                 fprintf(f, "%d\n", (int)p.subdivisions);
@@ -283,17 +383,16 @@ static void test_testdata_scores(void **state) {
             }
             free(key);
             dumu_free(x);
+            free(beats);
         }
-        free(beats);
         dumu_free(notes);
     }
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_small_score),
-        cmocka_unit_test(test_triplets),
-        cmocka_unit_test(test_invalid_arguments),
+        cmocka_unit_test(test_small_score),       cmocka_unit_test(test_triplets),
+        cmocka_unit_test(test_invalid_arguments), cmocka_unit_test(test_odd_pickups),
         cmocka_unit_test(test_testdata_scores),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

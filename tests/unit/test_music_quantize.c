@@ -25,6 +25,8 @@ static dumu_note note(double on, double off, int32_t pitch, double amp) {
 
 #define NEAR(a, b) assert_true(fabs((a) - (b)) < 1e-9)
 
+static const dumu_meter m44 = {4, 0, 0.0, false}; /* 4/4, a bar line on beat 0 */
+
 static void test_beat_positions(void **state) {
     (void)state;
     /* 120 BPM for 4 beats, then 60 BPM. */
@@ -72,21 +74,21 @@ static void test_quantize_rules(void **state) {
                       note(0.70, 0.74, 42, 0.5), note(-0.11, 0.14, 43, 0.5)};
     dumu_note orig[4];
     memcpy(orig, n, sizeof n);
-    assert_int_equal(dumu_quantize_notes(beats, 4, &p, n, 4, NULL), DUMU_OK);
+    assert_int_equal(dumu_quantize_notes(beats, 4, &m44, &p, n, 4, NULL), DUMU_OK);
     NEAR(n[0].start_s, 0.25);
     NEAR(n[0].end_s, 0.5);
     NEAR(n[1].start_s, 0.5); /* 10 ms note: stretched to one 16th */
     NEAR(n[1].end_s, 0.625);
     NEAR(n[2].start_s, 0.75); /* both ends round to 0.75: one step long */
     NEAR(n[2].end_s, 0.875);
-    NEAR(n[3].start_s, -0.125); /* before the first beat: extrapolated grid */
+    NEAR(n[3].start_s, 0.0); /* before time 0: the file's first grid point */
     NEAR(n[3].end_s, 0.125);
     assert_int_equal(n[0].pitch, 40);
 
     /* Half strength: half way; zero strength: unchanged. */
     memcpy(n, orig, sizeof n);
     p.strength = 0.5;
-    assert_int_equal(dumu_quantize_notes(beats, 4, &p, n, 4, NULL), DUMU_OK);
+    assert_int_equal(dumu_quantize_notes(beats, 4, &m44, &p, n, 4, NULL), DUMU_OK);
     NEAR(n[0].start_s, 0.255);
     NEAR(n[0].end_s, 0.495);
     NEAR(n[1].end_s, 0.5775);
@@ -94,14 +96,14 @@ static void test_quantize_rules(void **state) {
         assert_true(n[i].end_s > n[i].start_s);
     memcpy(n, orig, sizeof n);
     p.strength = 0.0;
-    assert_int_equal(dumu_quantize_notes(beats, 4, &p, n, 4, NULL), DUMU_OK);
+    assert_int_equal(dumu_quantize_notes(beats, 4, &m44, &p, n, 4, NULL), DUMU_OK);
     assert_memory_equal(n, orig, sizeof n);
 
     /* Triplets: 1/8t grid points at 0, 1/6, 1/3 s. */
     memcpy(n, orig, sizeof n);
     p.strength = 1.0;
     p.subdivisions = 3;
-    assert_int_equal(dumu_quantize_notes(beats, 4, &p, n, 4, NULL), DUMU_OK);
+    assert_int_equal(dumu_quantize_notes(beats, 4, &m44, &p, n, 4, NULL), DUMU_OK);
     NEAR(n[0].start_s, 1.0 / 3.0);
     NEAR(n[0].end_s, 0.5);
 
@@ -109,22 +111,22 @@ static void test_quantize_rules(void **state) {
     const double slow[5] = {0.0, 0.5, 1.0, 1.5, 2.5};
     dumu_note m = note(1.76, 2.2, 40, 0.5);
     p.subdivisions = 4;
-    assert_int_equal(dumu_quantize_notes(slow, 5, &p, &m, 1, NULL), DUMU_OK);
+    assert_int_equal(dumu_quantize_notes(slow, 5, &m44, &p, &m, 1, NULL), DUMU_OK);
     NEAR(m.start_s, 1.75);
     NEAR(m.end_s, 2.25);
 
     /* Invalid arguments. */
     dumu_error err = {0};
-    assert_int_equal(dumu_quantize_notes(beats, 1, &p, n, 4, &err), DUMU_E_INVALID_ARG);
+    assert_int_equal(dumu_quantize_notes(beats, 1, &m44, &p, n, 4, &err), DUMU_E_INVALID_ARG);
     p.subdivisions = 0;
-    assert_int_equal(dumu_quantize_notes(beats, 4, &p, n, 4, &err), DUMU_E_INVALID_ARG);
+    assert_int_equal(dumu_quantize_notes(beats, 4, &m44, &p, n, 4, &err), DUMU_E_INVALID_ARG);
     p.subdivisions = 4;
     p.strength = 1.5;
-    assert_int_equal(dumu_quantize_notes(beats, 4, &p, n, 4, &err), DUMU_E_INVALID_ARG);
+    assert_int_equal(dumu_quantize_notes(beats, 4, &m44, &p, n, 4, &err), DUMU_E_INVALID_ARG);
     p.strength = 1.0;
     n[2].end_s = INFINITY;
-    assert_int_equal(dumu_quantize_notes(beats, 4, &p, n, 4, &err), DUMU_E_INVALID_ARG);
-    assert_int_equal(dumu_quantize_notes(beats, 4, &p, NULL, 2, &err), DUMU_E_INVALID_ARG);
+    assert_int_equal(dumu_quantize_notes(beats, 4, &m44, &p, n, 4, &err), DUMU_E_INVALID_ARG);
+    assert_int_equal(dumu_quantize_notes(beats, 4, &m44, &p, NULL, 2, &err), DUMU_E_INVALID_ARG);
 }
 
 /* Steady beats of `period` seconds from t0. */
@@ -222,7 +224,7 @@ static void test_testdata_jitter_roundtrip(void **state) {
             est[k].end_s += jitter;
         }
         const dumu_quantize_params p = dumu_quantize_default_params();
-        assert_int_equal(dumu_quantize_notes(beats, 200, &p, est, n, NULL), DUMU_OK);
+        assert_int_equal(dumu_quantize_notes(beats, 200, &m44, &p, est, n, NULL), DUMU_OK);
         const double step = 60.0 / item_bpm[i] / 4;
         for (int64_t k = 0; k < n; k++) {
             const double g = truth[k].start_s / step;

@@ -1,6 +1,6 @@
 /* Bass tablature (src/music/tab.c): tunings, fret choice on hand-made lines, the DP against
  * exhaustive search on random short lines, double stops, out-of-range notes, the exact text of
- * a small tab, and the ground-truth bass lines of the test data (DUMU_TESTDATA_DIR) on 4- and
+ * small tabs (4/4 with and without a pickup, 6/8 with a 1/8 pickup), and the ground-truth bass lines of the test data (DUMU_TESTDATA_DIR) on 4- and
  * 5-string basses. */
 #include <math.h>
 #include <stdio.h>
@@ -159,11 +159,11 @@ static void test_render_exact(void **state) {
     int64_t n_out = 0;
     assert_int_equal(dumu_tab_assign(n, 5, NULL, pos, &n_out, NULL), DUMU_OK);
     assert_int_equal(n_out, 1);
-    dumu_tab_layout l = {beats, 16, 4, 0, 2, 2};
+    dumu_tab_layout l = {beats, 16, 4, 0, 2, 2, false};
     char *text = NULL;
     dumu_error err = {0};
     assert_int_equal(dumu_tab_render(n, pos, 5, NULL, &l, &text, &err), DUMU_OK);
-    const char *want = "4-string bass (E A D G), 4/4, 2 columns per beat\n"
+    const char *want = "4-string bass (E A D G), 4/4, 2 columns per quarter\n"
                        "\n"
                        "G|------------------------|---2--------------------|\n"
                        "D|------------------------|------------------------|\n"
@@ -177,20 +177,20 @@ static void test_render_exact(void **state) {
     }
     dumu_free(text);
 
-    /* Bars from beat 2: the notes before it make bar 1 start at beat -2 (extrapolated), so
-     * everything moves two beats right; a 5-string, where B0 fits, in a second system. */
+    /* Bars from beat 2: the two beats before it are a 2/4 pickup (as in the MIDI file), bar 1
+     * starts on beat 2; a 5-string, where B0 fits, in a second system. */
     l.first_downbeat = 2;
     dumu_tab_params five = dumu_tab_default_params();
     five.n_strings = 5;
     assert_int_equal(dumu_tab_assign(n, 5, &five, pos, &n_out, NULL), DUMU_OK);
     assert_int_equal(dumu_tab_render(n, pos, 5, &five, &l, &text, &err), DUMU_OK);
-    const char *want5 = "5-string bass (B E A D G), 4/4, 2 columns per beat\n"
+    const char *want5 = "5-string bass (B E A D G), 4/4, 2 columns per quarter, pickup 2/4\n"
                         "\n"
-                        "G|------------------------|---------------2--------|\n"
-                        "D|------------------------|------------------------|\n"
-                        "A|------------------------|0-----------------------|\n"
-                        "E|------------0-----3-----|------------------------|\n"
-                        "B|------------------------|------------------------|\n"
+                        "G|------------|---------------2--------|\n"
+                        "D|------------|------------------------|\n"
+                        "A|------------|0-----------------------|\n"
+                        "E|0-----3-----|------------------------|\n"
+                        "B|------------|------------------------|\n"
                         "\n"
                         "G|------------------------|\n"
                         "D|------------------------|\n"
@@ -202,6 +202,33 @@ static void test_render_exact(void **state) {
         fail();
     }
     dumu_free(text);
+
+    /* 6/8 (two dotted-quarter beats of 0.75 s), the first beat 0.25 s in: a lead-in of 1/3
+     * beat, a 1/8 pickup of two 16th columns; E1 on the pickup's second 16th, A1 on bar 1's
+     * downbeat, D2 on its second beat (the 4th eighth). */
+    double slow[8];
+    for (int i = 0; i < 8; i++)
+        slow[i] = 0.25 + 0.75 * i;
+    const dumu_note c[3] = {note(0.125, 0.25, 28), note(0.25, 0.5, 33), note(1.0, 1.2, 38)};
+    dumu_tab_pos cpos[3];
+    assert_int_equal(dumu_tab_assign(c, 3, NULL, cpos, NULL, NULL), DUMU_OK);
+    const dumu_tab_layout six = {slow, 8, 2, 0, 4, 4, true};
+    assert_int_equal(dumu_tab_render(c, cpos, 3, NULL, &six, &text, &err), DUMU_OK);
+    const char *want6 = "4-string bass (E A D G), 6/8, 4 columns per quarter, pickup 1/8\n"
+                        "\n"
+                        "G|------|------------------------------------|\n"
+                        "D|------|------------------0-----------------|\n"
+                        "A|------|0-----------------------------------|\n"
+                        "E|---0--|------------------------------------|\n";
+    if (strcmp(text, want6) != 0) {
+        print_error("got:\n%s\nwant:\n%s\n", text, want6);
+        fail();
+    }
+    dumu_free(text);
+    /* A 9/8 bar is 4.5 quarters: not a whole number of quarter columns. */
+    const dumu_tab_layout nine = {slow, 8, 3, 0, 1, 4, true};
+    assert_int_equal(dumu_tab_render(c, cpos, 3, NULL, &nine, &text, &err), DUMU_E_INVALID_ARG);
+    assert_null(text);
 
     l.subdivisions = 0;
     assert_int_equal(dumu_tab_render(n, pos, 5, NULL, &l, &text, &err), DUMU_E_INVALID_ARG);
