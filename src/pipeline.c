@@ -20,9 +20,11 @@
 
 #include "core/core.h"
 #include "dsp/chroma.h"
+#include "dsp/tempo.h"
 #include "io/musicxml.h"
 #include "models/bass.h"
 #include "music/key.h"
+#include "music/meter.h"
 #include "music/quantize.h"
 #include "music/tab.h"
 
@@ -190,7 +192,8 @@ static dumu_status detect_tempo(const dumu_audio *audio, const dumu_transcribe_p
 }
 
 /* ---------------------------------------------------------------------------------------- */
-/* The musical reading: beats checked against the notes, meter, key, optional quantisation.
+/* The musical reading: beat phase and meter from the harmony and the notes (meter.c), key,
+ * optional quantisation.
  * `audio` is the audio the key's chroma comes from (any rate; channels are averaged),
  * `duration` its length in seconds. */
 
@@ -222,23 +225,6 @@ static dumu_status arrange(const dumu_audio *audio, const dumu_transcribe_params
         rc = fixed_beats(tempo, duration, err);
         if (rc) return rc;
     }
-    tr->meter = (dumu_meter){.beats_per_bar = 4};
-    if (dumu_beats_valid(tempo->beats, tempo->n_beats)) {
-        if (params->fixed_bpm <= 0.0 && params->n_beats == 0) {
-            rc = dumu_beats_align_to_notes(tempo->beats, tempo->n_beats, notes, n, NULL, err);
-            if (rc) return rc;
-        }
-        rc = dumu_meter_estimate(tempo->beats, tempo->n_beats, notes, n, &tr->meter, err);
-        if (rc) return rc;
-        if (params->quantize > 0) {
-            dumu_quantize_params qp = {params->quantize, params->quantize_strength};
-            rc = dumu_quantize_notes(tempo->beats, tempo->n_beats, &tr->meter, &qp, tr->notes.notes,
-                                     n, err);
-            if (rc) return rc;
-        }
-    } else if (params->quantize > 0) {
-        return dumu_fail(err, DUMU_E_INVALID_ARG, "transcribe: no beats to quantise to");
-    }
     dumu_audio mono = {0};
     const dumu_audio *src = audio;
     if (audio->n_channels > 1) {
@@ -246,8 +232,38 @@ static dumu_status arrange(const dumu_audio *audio, const dumu_transcribe_params
         if (rc) return rc;
         src = &mono;
     }
-    float chroma[12];
+    float chroma[12], *frames = NULL;
+    int64_t n_frames = 0;
+    double frame_s = 1.0;
+    tr->meter = (dumu_meter){.beats_per_bar = 4};
+    if (dumu_beats_valid(tempo->beats, tempo->n_beats)) {
+        rc = dumu_chroma_frames(src->samples, src->n_frames, src->sample_rate, &frames, &n_frames,
+                                &frame_s, err);
+        if (rc) goto done;
+        if (params->fixed_bpm <= 0.0 && params->n_beats == 0) {
+            int shifted = 0;
+            rc = dumu_beats_phase(tempo->beats, tempo->n_beats, notes, n, frames, n_frames, frame_s,
+                                  &shifted, err);
+            if (!rc && shifted) /* the midpoints of a steady run are steady: re-fit the map */
+                rc = dumu_beats_model(tempo->beats, tempo->n_beats, tempo->beats, NULL, err);
+            if (rc) goto done;
+        }
+        rc = dumu_meter_estimate(tempo->beats, tempo->n_beats, notes, n, frames, n_frames, frame_s,
+                                 &tr->meter, err);
+        if (rc) goto done;
+        if (params->quantize > 0) {
+            dumu_quantize_params qp = {params->quantize, params->quantize_strength};
+            rc = dumu_quantize_notes(tempo->beats, tempo->n_beats, &tr->meter, &qp, tr->notes.notes,
+                                     n, err);
+            if (rc) goto done;
+        }
+    } else if (params->quantize > 0) {
+        rc = dumu_fail(err, DUMU_E_INVALID_ARG, "transcribe: no beats to quantise to");
+        goto done;
+    }
     rc = dumu_chroma_mean(src->samples, src->n_frames, src->sample_rate, chroma, err);
+done:
+    dumu_free(frames);
     dumu_audio_deinit(&mono);
     if (rc) return rc;
     dumu_key_params kp = dumu_key_default_params();

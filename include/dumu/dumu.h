@@ -269,9 +269,12 @@ typedef struct dumu_tempo_params {
 DUMU_API dumu_tempo_params dumu_tempo_default_params(void);
 
 typedef struct dumu_tempo {
-    double bpm;        /* quarter notes per minute; 0 when no pulse was found (silence) */
+    double bpm;        /* quarter notes per minute: the map's mean tempo (first to last beat);
+                          0 when no pulse was found (silence) */
     double confidence; /* 0..1, how clearly the autocorrelation peak stands out */
-    double *beats;     /* (n_beats) beat times in seconds, ascending; owned */
+    double *beats;     /* (n_beats) beat times in seconds, ascending; owned. The tempo map, not
+                          raw detections: equally spaced where the music is steady, runs of
+                          equal intervals following drift (src/dsp/tempo.c, step 6) */
     int64_t n_beats;
 } dumu_tempo;
 
@@ -411,9 +414,9 @@ DUMU_API dumu_transcribe_params dumu_transcribe_default_params(void);
 typedef struct dumu_transcription {
     dumu_bp_output activations; /* owned */
     dumu_note_list notes;       /* owned, sorted by time */
-    /* owned. Beats moved half a beat when the notes say the tracker locked onto the
-     * off-beats; with a fixed tempo, beats every 60/bpm s from 0 over the audio (at 120 BPM
-     * when no pulse was found: bpm stays 0). */
+    /* owned. Beats moved half a beat when the harmony and the bass line say the tracker
+     * locked onto the off-beats (src/music/meter.c); with a fixed tempo, beats every 60/bpm s
+     * from 0 over the audio (at 120 BPM when no pulse was found: bpm stays 0). */
     dumu_tempo tempo;
     dumu_meter meter; /* beats per bar and the first downbeat, on tempo.beats */
     dumu_key key;     /* from the notes and the audio's chroma */

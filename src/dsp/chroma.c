@@ -103,3 +103,71 @@ done:
     dumu_stft_deinit(&st);
     return rc;
 }
+
+dumu_status dumu_chroma_frames(const float *x, int64_t n_samples, int32_t sample_rate,
+                               float **frames, int64_t *n_frames, double *frame_s,
+                               dumu_error *err) {
+    if (frames) *frames = NULL;
+    if (n_frames) *n_frames = 0;
+    if (!frames || !n_frames || !frame_s || n_samples < 0 || (n_samples > 0 && !x)) {
+        return dumu_fail(err, DUMU_E_INVALID_ARG, "chroma frames: bad arguments");
+    }
+    if (sample_rate < 8000 || sample_rate > 384000) {
+        return dumu_fail(err, DUMU_E_INVALID_ARG, "chroma: sample rate %d outside 8000..384000",
+                         (int)sample_rate);
+    }
+    for (int64_t i = 0; i < n_samples; i++) {
+        if (!isfinite(x[i])) {
+            return dumu_fail(err, DUMU_E_INVALID_ARG, "chroma: sample %lld is not finite",
+                             (long long)i);
+        }
+    }
+    int n_fft = 2;
+    while (n_fft < 0.18 * sample_rate)
+        n_fft *= 2;
+    const int hop = n_fft / 8;
+    const int64_t nf = dumu_stft_n_frames(n_samples, hop);
+    size_t cells;
+    if (dumu_mul_size((size_t)nf, 12, &cells)) {
+        return dumu_fail(err, DUMU_E_TOO_LONG, "chroma: %lld frames", (long long)nf);
+    }
+    dumu_stft st = {0};
+    dumu_status rc = dumu_stft_init(&st, n_fft, hop, err);
+    if (rc) return rc;
+    float *power = dumu_malloc((size_t)st.n_bins * sizeof *power);
+    int8_t *pc = dumu_malloc((size_t)st.n_bins * sizeof *pc); /* -1: bin out of range */
+    float *out = dumu_calloc(cells ? cells : 1, sizeof *out);
+    if (!power || !pc || !out) {
+        rc = dumu_fail(err, DUMU_E_NOMEM, "chroma: out of memory for %lld frames", (long long)nf);
+        goto done;
+    }
+    for (int k = 0; k < st.n_bins; k++) {
+        const double hz = (double)k * sample_rate / n_fft;
+        pc[k] = -1;
+        if (hz >= 50.0 && hz <= 2000.0) {
+            const long midi = lround(69.0 + 12.0 * log2(hz / 440.0));
+            pc[k] = (int8_t)(midi % 12);
+        }
+    }
+    for (int64_t t = 0; t < nf; t++) {
+        dumu_stft_frame_power(&st, x, n_samples, t, power);
+        double acc[12] = {0}, sum = 0.0;
+        for (int k = 0; k < st.n_bins; k++) {
+            if (pc[k] < 0) continue;
+            acc[pc[k]] += (double)power[k];
+            sum += (double)power[k];
+        }
+        for (int j = 0; j < 12 && sum > 0.0; j++)
+            out[t * 12 + j] = (float)sqrt(acc[j] / sum);
+    }
+    *frames = out;
+    *n_frames = nf;
+    *frame_s = (double)hop / sample_rate;
+    out = NULL;
+done:
+    dumu_free(out);
+    dumu_free(pc);
+    dumu_free(power);
+    dumu_stft_deinit(&st);
+    return rc;
+}

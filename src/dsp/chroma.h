@@ -26,4 +26,16 @@
 dumu_status dumu_chroma_mean(const float *x, int64_t n_samples, int32_t sample_rate,
                              float chroma[12], dumu_error *err);
 
+/* Short-time chroma for harmonic change (src/music/meter.c): the mono signal x (n_samples floats
+ * at sample_rate Hz, 8000..384000) in centred Hann frames of the smallest power-of-two n_fft
+ * of at least 0.18 s (4096 at 22.05 kHz: bins of 5.4 Hz, a semitone at ~90 Hz) every n_fft/8
+ * samples (~23 ms); each bin between 50 and 2000 Hz (the bass's and the chords' range) adds
+ * its power to the pitch class of its nearest semitone, and each frame holds the square roots
+ * of its pitch classes' shares of the frame's power (all 0 for a silent frame), so loud and
+ * quiet frames weigh alike. *frames gets a new (n_frames, 12) array (free with dumu_free),
+ * *n_frames its row count and *frame_s the hop in seconds (row t is centred at t * frame_s).
+ * Errors: as dumu_chroma_mean. */
+dumu_status dumu_chroma_frames(const float *x, int64_t n_samples, int32_t sample_rate,
+                               float **frames, int64_t *n_frames, double *frame_s, dumu_error *err);
+
 #endif /* DUMU_DSP_CHROMA_H */

@@ -25,6 +25,19 @@
 #define DUMU_TEMPO_ACF_HOP   4     /* hop between autocorrelation windows, frames */
 #define DUMU_TEMPO_TIGHTNESS 100.0 /* beat tracker: how strongly beats keep the period */
 #define DUMU_TEMPO_FPS       ((double)DUMU_TEMPO_SR / DUMU_TEMPO_HOP)
+/* The onset envelope peaks this long after a note's start (attack build-up plus the dB flux
+ * of a 93 ms window): the median lag of tracked beats behind the true beats on the tuning
+ * half of the developer sets (dm01-03, xd01-20; 40-48 ms on items with sharp and soft
+ * attacks alike). Beats are moved back by it. */
+#define DUMU_TEMPO_ONSET_DELAY_S 0.042
+/* Beat-map model (dumu_beats_model): rms timing noise of tracked beats around the true
+ * grid, s (frame quantisation alone is 23.2 ms / sqrt(12) = 6.7 ms; the rms residual of a
+ * straight line through the beats of steady songs is 6.6-8 ms)... */
+#define DUMU_BEATMAP_NOISE_S 0.007
+/* ... and how far the written (piecewise steady) grid may stray from the modelled beats, s:
+ * below what a listener hears as a flam (~10-20 ms), so a tempo event is written only where
+ * holding the tempo would move a beat audibly. */
+#define DUMU_BEATMAP_TOL_S 0.005
 
 /* Onset strength envelope of the mono signal x (n_samples floats at DUMU_TEMPO_SR Hz):
  * centred STFT (DUMU_TEMPO_N_FFT, Hann, DUMU_TEMPO_HOP) -> 128-band Slaney mel power ->
@@ -93,5 +106,20 @@ dumu_status dumu_tempo_estimate(const float *env, int64_t n_env, const dumu_temp
  * ascending array of beat frame indices in *beats (NULL when *n_beats is 0). */
 dumu_status dumu_beat_track(const float *env, int64_t n_env, double period, double tightness,
                             int64_t **beats, int64_t *n_beats, dumu_error *err);
+
+/* The tempo map of tracked beats (file comment of tempo.c, step 6): raw (n >= 1 beat times,
+ * s, ascending) -> out (n values, may be raw itself): a straight line (one tempo) when the
+ * beats are steady within their timing noise, else the smoothest curve the beats support
+ * (second-difference penalty, chosen by BIC), then written as the fewest steady segments that
+ * keep every beat within DUMU_BEATMAP_TOL_S of that curve. *n_segments (optional) gets the
+ * number of steady segments (tempo events). Allocates scratch: DUMU_E_NOMEM. */
+dumu_status dumu_beats_model(const double *raw, int64_t n, double *out, int64_t *n_segments,
+                             dumu_error *err);
+
+/* Penalised least squares (w_i (y_i - f_i)^2 summed, plus lambda times the summed squared second
+ * differences of f) by a banded LDL' solve: f (n values) from y and weights w (> 0), n >= 1.
+ * Scratch: 5 n doubles in `work`. Exposed for its test against a dense solve. */
+void dumu_whittaker(const double *y, const double *w, int64_t n, double lambda, double *f,
+                    double *work);
 
 #endif /* DUMU_DSP_TEMPO_H */

@@ -1,4 +1,4 @@
-/* quantize.c - beat positions, grid quantisation and the 3/4-vs-4/4 estimate (see quantize.h).
+/* quantize.c - beat positions and grid quantisation (see quantize.h).
  *
  * DESIGN
  *     Everything works in positions, not seconds, so one rule serves steady and changing
@@ -8,16 +8,7 @@
  *     then pushed to at least one step after the rounded onset, and the note moves `strength`
  *     of the way to that target: with onset u0 -> q0 and offset u1 -> q1 > q0 the new length
  *     is (1 - s)(u1 - u0) + s (q1 - q0) > 0 for any s in [0, 1].
- *
- *     Beat alignment and the meter estimate both weigh notes by amplitude x length in beats
- *     (note_weight): a bass marks the pulse and the bar with its long notes. On the test data
- *     the tracker's beats sat on the off-beat eighths in three of six mixes (dm03, dm04,
- *     dm05); dumu_beats_align_to_notes moves dm04 and dm05 back but keeps dm03, whose
- *     syncopated eighth line weighs more on the off-beats, where the tracker put them
- *     (tests/unit/test_music_quantize.c prints the table).
- *     The meter estimate scores phase-aligned accent contrast (quantize.h). It reads only the
- *     notes, which libdumu already has at that point; a mix onset envelope would add drum
- *     accents but also the backbeat (snare on 2 and 4), which competes with the downbeat. */
+ *     The beat phase and the meter: src/music/meter.c. */
 #include "music/quantize.h"
 
 #include <math.h>
@@ -126,103 +117,5 @@ dumu_status dumu_quantize_notes(const double *beats, int64_t n_beats, const dumu
         n->start_s = dumu_layout_seconds(&lay, u0 + s * (q0 - u0));
         n->end_s = dumu_layout_seconds(&lay, u1 + s * (q1 - u1));
     }
-    return DUMU_OK;
-}
-
-/* Weight a note adds to the accent of a beat: amplitude (clamped to 1) times its length in
- * beats, capped at 4; 0 for notes without a finite time or a positive amplitude. */
-static double note_weight(const double *beats, int64_t n_beats, const dumu_note *n) {
-    if (!isfinite(n->start_s) || !isfinite(n->end_s) || !(n->amplitude > 0.0)) return 0.0;
-    const double len = dumu_beat_position(beats, n_beats, n->end_s) -
-                       dumu_beat_position(beats, n_beats, n->start_s);
-    return fmin(n->amplitude, 1.0) * fmin(fmax(len, 0.0), 4.0);
-}
-
-dumu_status dumu_beats_align_to_notes(double *beats, int64_t n_beats, const dumu_note *notes,
-                                      int64_t n_notes, int *shifted, dumu_error *err) {
-    if (shifted) *shifted = 0;
-    if (!dumu_beats_valid(beats, n_beats)) {
-        return dumu_fail(err, DUMU_E_INVALID_ARG,
-                         "beats: need at least 2 finite, ascending beats (got %lld)",
-                         (long long)n_beats);
-    }
-    if (n_notes < 0 || (n_notes > 0 && !notes)) {
-        return dumu_fail(err, DUMU_E_INVALID_ARG, "beats: bad note list (%lld at %p)",
-                         (long long)n_notes, (const void *)notes);
-    }
-    double on = 0.0, off = 0.0;
-    for (int64_t i = 0; i < n_notes; i++) {
-        const double w = note_weight(beats, n_beats, &notes[i]);
-        if (w <= 0.0) continue;
-        const double u = dumu_beat_position(beats, n_beats, notes[i].start_s);
-        const double frac = u - floor(u); /* 0..1 */
-        if (frac < 0.125 || frac > 0.875) on += w;
-        if (fabs(frac - 0.5) < 0.125) off += w;
-    }
-    if (off <= on) return DUMU_OK;
-    const double last = beats[n_beats - 1] - beats[n_beats - 2];
-    for (int64_t b = 0; b + 1 < n_beats; b++)
-        beats[b] = 0.5 * (beats[b] + beats[b + 1]);
-    beats[n_beats - 1] += 0.5 * last;
-    if (shifted) *shifted = 1;
-    return DUMU_OK;
-}
-
-dumu_status dumu_meter_estimate(const double *beats, int64_t n_beats, const dumu_note *notes,
-                                int64_t n_notes, dumu_meter *out, dumu_error *err) {
-    DUMU_ASSERT(out);
-    memset(out, 0, sizeof *out);
-    out->beats_per_bar = 4;
-    if (!dumu_beats_valid(beats, n_beats)) {
-        return dumu_fail(err, DUMU_E_INVALID_ARG,
-                         "meter: need at least 2 finite, ascending beats (got %lld)",
-                         (long long)n_beats);
-    }
-    if (n_notes < 0 || (n_notes > 0 && !notes)) {
-        return dumu_fail(err, DUMU_E_INVALID_ARG, "meter: bad note list (%lld at %p)",
-                         (long long)n_notes, (const void *)notes);
-    }
-    double *accent = dumu_calloc((size_t)n_beats, sizeof *accent);
-    if (!accent) return dumu_fail(err, DUMU_E_NOMEM, "meter: out of memory");
-    for (int64_t i = 0; i < n_notes; i++) {
-        const double w = note_weight(beats, n_beats, &notes[i]);
-        const double u = dumu_beat_position(beats, n_beats, notes[i].start_s);
-        const double b = round(u);
-        if (w <= 0.0 || fabs(u - b) > 0.125 || b < 0 || b >= (double)n_beats) continue;
-        accent[(int64_t)b] += w;
-    }
-    double total = 0.0;
-    for (int64_t i = 0; i < n_beats; i++)
-        total += accent[i];
-    const double mean_all = total / (double)n_beats;
-    double best[2] = {0.0, 0.0}; /* best contrast for 3 and for 4 beats per bar */
-    int32_t best_phase[2] = {0, 0};
-    for (int m = 0; m < 2 && total > 0.0; m++) {
-        const int32_t meter = m == 0 ? 3 : 4;
-        for (int32_t f = 0; f < meter; f++) {
-            double on = 0.0, off = 0.0;
-            int64_t n_on = 0, n_off = 0;
-            for (int64_t i = 0; i < n_beats; i++) {
-                if (i % meter == f) {
-                    on += accent[i];
-                    n_on++;
-                } else {
-                    off += accent[i];
-                    n_off++;
-                }
-            }
-            if (n_on == 0 || n_off == 0) continue;
-            const double c = (on / (double)n_on - off / (double)n_off) / mean_all;
-            if (c > best[m]) {
-                best[m] = c;
-                best_phase[m] = f;
-            }
-        }
-    }
-    const int m = best[0] > best[1] ? 0 : 1;
-    out->beats_per_bar = m == 0 ? 3 : 4;
-    out->first_downbeat = best_phase[m];
-    out->confidence = fabs(best[1] - best[0]);
-    dumu_free(accent);
     return DUMU_OK;
 }

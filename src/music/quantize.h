@@ -1,4 +1,4 @@
-/* quantize.h - beat-grid quantisation and a time-signature estimate (src/music/quantize.c).
+/* quantize.h - beat positions and beat-grid quantisation (src/music/quantize.c).
  *
  * BEAT POSITIONS
  *     Beats are times in seconds, ascending (dumu_tempo.beats). Beat position is a continuous
@@ -59,25 +59,5 @@ dumu_quantize_params dumu_quantize_default_params(void);
 dumu_status dumu_quantize_notes(const double *beats, int64_t n_beats, const dumu_meter *meter,
                                 const dumu_quantize_params *params, dumu_note *notes,
                                 int64_t n_notes, dumu_error *err);
-
-/* Beat trackers sometimes lock onto the off-beat eighths (same tempo, half a beat late or
- * early). This checks the beats against the bass notes: each note weighs its amplitude times
- * its length in beats (capped at 4) on the beat grid when its onset lies within 1/8 beat of a
- * beat, or on the off-beat grid when it lies within 1/8 beat of a point half way between
- * beats. When the off-beat weight is larger, every beat moves to the midpoint of its interval
- * (the last beat by half the last interval), in place, and *shifted (optional) is set to 1,
- * else 0. Errors: DUMU_E_INVALID_ARG (invalid beats; notes NULL with a nonzero count). */
-dumu_status dumu_beats_align_to_notes(double *beats, int64_t n_beats, const dumu_note *notes,
-                                      int64_t n_notes, int *shifted, dumu_error *err);
-
-/* Estimates beats per bar (3 or 4) and where bars start, from the bass notes: each note adds
- * to the beat nearest its onset (when the onset lies within 1/8 beat of it) an accent of its
- * amplitude times its length in beats (capped at 4). Bass lines put long notes and chord
- * changes on the downbeats, so for meter m and phase f the contrast is the mean accent of the
- * beats i = f (mod m) less the mean of the other beats, over the mean of all; the best
- * (meter, phase) wins, 4/4 on ties and when there is no accent at all (confidence 0). Errors:
- * DUMU_E_INVALID_ARG (invalid beats; notes NULL with a nonzero count). */
-dumu_status dumu_meter_estimate(const double *beats, int64_t n_beats, const dumu_note *notes,
-                                int64_t n_notes, dumu_meter *out, dumu_error *err);
 
 #endif /* DUMU_MUSIC_QUANTIZE_H */

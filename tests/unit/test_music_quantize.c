@@ -1,8 +1,7 @@
-/* Beat grid, quantisation and meter (src/music/quantize.c): positions through steady and
- * changing beats, the strength and minimum-length rules on hand-made notes, grid names, a
- * waltz and a 4/4 line for the meter, and the ground-truth bass lines of the test data
- * (DUMU_TESTDATA_DIR): jittered notes come back onto their grid, and the meter and downbeats
- * found with the beat tracker's beats on the mix are printed and checked. */
+/* Beat grid and quantisation (src/music/quantize.c): positions through steady and changing
+ * beats, the strength and minimum-length rules on hand-made notes, grid names, and the
+ * ground-truth bass lines of the test data (DUMU_TESTDATA_DIR): jittered notes come back onto
+ * their grid. The beat phase and the meter: test_music_meter.c. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,54 +137,6 @@ static double *steady_beats(int64_t n, double t0, double period) {
     return b;
 }
 
-static void test_meter_synthetic(void **state) {
-    (void)state;
-    /* A waltz bass: a dotted half... no, a half note on 1 and a quarter on 3, bars starting at
-     * beat 2 (a two-beat pickup of quarter notes before). */
-    double *beats = steady_beats(50, 0.3, 0.5);
-    dumu_note notes[64];
-    int n = 0;
-    notes[n++] = note(0.3, 0.8, 40, 0.6);
-    notes[n++] = note(0.8, 1.3, 43, 0.6);
-    for (int bar = 0; bar < 16; bar++) {
-        const double t = 0.3 + (2 + 3 * bar) * 0.5;
-        notes[n++] = note(t, t + 1.0, 40 + bar % 3, 0.8);
-        notes[n++] = note(t + 1.0, t + 1.4, 47, 0.6);
-    }
-    dumu_meter m;
-    dumu_error err = {0};
-    assert_int_equal(dumu_meter_estimate(beats, 50, notes, n, &m, &err), DUMU_OK);
-    assert_int_equal(m.beats_per_bar, 3);
-    assert_int_equal(m.first_downbeat, 2);
-    assert_true(m.confidence > 0.0);
-
-    /* A 4/4 line: root for two beats, then two quarters (fifth, octave), bars from beat 1. */
-    n = 0;
-    for (int bar = 0; bar < 12; bar++) {
-        const double t = 0.3 + (1 + 4 * bar) * 0.5;
-        notes[n++] = note(t, t + 1.0, 36 + bar % 4, 0.8);
-        notes[n++] = note(t + 1.0, t + 1.45, 43, 0.7);
-        notes[n++] = note(t + 1.5, t + 1.95, 48, 0.7);
-    }
-    assert_int_equal(dumu_meter_estimate(beats, 50, notes, n, &m, &err), DUMU_OK);
-    assert_int_equal(m.beats_per_bar, 4);
-    assert_int_equal(m.first_downbeat, 1);
-
-    /* Steady quarter notes all alike: nothing to tell bars apart -> 4/4, no confidence. */
-    n = 0;
-    for (int i = 0; i < 40; i++)
-        notes[n++] = note(0.3 + i * 0.5, 0.3 + i * 0.5 + 0.4, 40, 0.7);
-    assert_int_equal(dumu_meter_estimate(beats, 50, notes, n, &m, &err), DUMU_OK);
-    assert_int_equal(m.beats_per_bar, 4);
-    assert_true(m.confidence < 0.05);
-    assert_int_equal(dumu_meter_estimate(beats, 50, NULL, 0, &m, &err), DUMU_OK);
-    assert_int_equal(m.beats_per_bar, 4);
-    assert_true(m.confidence == 0.0);
-    assert_int_equal(dumu_meter_estimate(beats, 1, notes, n, &m, &err), DUMU_E_INVALID_ARG);
-    assert_int_equal(m.beats_per_bar, 4);
-    free(beats);
-}
-
 static const char *const items[6] = {
     "dm01_freedoom2_d_ddtbl2",           "dm02_freedoom1_d_e3m2",
     "dm03_freedoom2_d_read_m",           "dm04_openmsx_train_filled_with_cash",
@@ -245,76 +196,12 @@ static void test_testdata_jitter_roundtrip(void **state) {
     assert_int_equal(n_checked, 4);
 }
 
-/* Mean distance (in beats) of beats before 17 s from the true quarter grid of tempo bpm
- * starting at 0 s: near 0 on the beat, near 0.5 on the off-beat eighths. */
-static double grid_phase(const double *beats, int64_t n_beats, double bpm) {
-    double sum = 0.0;
-    int64_t n = 0;
-    for (int64_t b = 0; b < n_beats && beats[b] < 17.0; b++, n++) {
-        const double ph = beats[b] * bpm / 60.0;
-        sum += fabs(ph - round(ph));
-    }
-    return n ? sum / (double)n : 0.0;
-}
-
-/* Beat alignment, meter and downbeats with the beat tracker's beats on each mix and the
- * ground-truth notes. All six items are 4/4 with a bar starting at 0 s; dm03's tempo is 120
- * BPM for its first 17 s (then slows for a bar), so its grid is taken at 120 there. A downbeat
- * counts as right when the chosen first downbeat lies within 70 ms of a true bar start. */
-static void test_testdata_meter(void **state) {
-    (void)state;
-    const double grid_bpm[6] = {145.0, 150.0, 120.0, 90.0, 110.0, 140.063};
-    int n_four = 0, n_downbeat = 0, n_on_beat = 0;
-    for (int i = 0; i < 6; i++) {
-        char rel[256];
-        snprintf(rel, sizeof rel, "%s/mix.flac", items[i]);
-        dumu_audio mix = {0};
-        dumu_error err = {0};
-        const dumu_decode_params dp = dumu_decode_default_params();
-        assert_int_equal(
-            dumu_audio_decode_file(test_path("DUMU_TESTDATA_DIR", rel), &dp, &mix, &err), DUMU_OK);
-        dumu_tempo t = {0};
-        assert_int_equal(dumu_tempo_detect(&mix, NULL, &t, &err), DUMU_OK);
-        dumu_audio_deinit(&mix);
-        int64_t n = 0;
-        dumu_note *truth = read_truth(i, &n);
-        const double before = grid_phase(t.beats, t.n_beats, grid_bpm[i]);
-        int shifted = 0;
-        assert_int_equal(dumu_beats_align_to_notes(t.beats, t.n_beats, truth, n, &shifted, &err),
-                         DUMU_OK);
-        const double after = grid_phase(t.beats, t.n_beats, grid_bpm[i]);
-        n_on_beat += after < 0.25;
-        dumu_meter m;
-        assert_int_equal(dumu_meter_estimate(t.beats, t.n_beats, truth, n, &m, &err), DUMU_OK);
-        const double bar = 4 * 60.0 / grid_bpm[i];
-        const double d0 = t.beats[m.first_downbeat];
-        const double off = fabs(d0 - bar * round(d0 / bar));
-        const int right = off <= 0.070 && m.beats_per_bar == 4;
-        n_four += m.beats_per_bar == 4;
-        n_downbeat += right;
-        print_message("%-36s beats off the grid by %.2f -> %.2f beat%s, %d/4 (confidence %.2f), "
-                      "first downbeat %.3f s, %3.0f ms from a bar start%s\n",
-                      items[i], before, after, shifted ? " (shifted)" : "", (int)m.beats_per_bar,
-                      m.confidence, d0, 1e3 * off, right ? "" : "  <- wrong");
-        dumu_free(truth);
-        dumu_tempo_deinit(&t);
-    }
-    print_message("beats on the beat after alignment: %d of 6; 4/4 found on %d of 6; downbeat "
-                  "right on %d of 6\n",
-                  n_on_beat, n_four, n_downbeat);
-    assert_int_equal(n_four, 6);
-    assert_true(n_on_beat >= 5);
-    assert_true(n_downbeat >= 3);
-}
-
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_beat_positions),
         cmocka_unit_test(test_grid_names),
         cmocka_unit_test(test_quantize_rules),
-        cmocka_unit_test(test_meter_synthetic),
         cmocka_unit_test(test_testdata_jitter_roundtrip),
-        cmocka_unit_test(test_testdata_meter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -760,8 +760,138 @@ static void test_concurrent_calls_agree(void **state) {
     dumu_audio_deinit(&a);
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* The beat map: banded smoother against a dense solve, steady, drifting and stepped beats */
+
+/* Dense reference of dumu_whittaker: Gaussian elimination on (W + lambda D'D) f = W y. */
+static void whittaker_dense(const double *y, const double *w, int n, double lambda, double *f) {
+    double *a = calloc((size_t)n * (size_t)(n + 1), sizeof *a);
+    assert_non_null(a);
+    const int m = n + 1;
+    for (int i = 0; i < n; i++) {
+        a[i * m + i] = w[i];
+        a[i * m + n] = w[i] * y[i];
+    }
+    const double v[3] = {1.0, -2.0, 1.0};
+    for (int k = 0; k + 2 < n; k++) {
+        for (int r = 0; r < 3; r++)
+            for (int c = 0; c < 3; c++)
+                a[(k + r) * m + k + c] += lambda * v[r] * v[c];
+    }
+    for (int p = 0; p < n; p++) {
+        for (int r = p + 1; r < n; r++) {
+            const double q = a[r * m + p] / a[p * m + p];
+            for (int c = p; c <= n; c++)
+                a[r * m + c] -= q * a[p * m + c];
+        }
+    }
+    for (int i = n - 1; i >= 0; i--) {
+        double s = a[i * m + n];
+        for (int c = i + 1; c < n; c++)
+            s -= a[i * m + c] * f[c];
+        f[i] = s / a[i * m + i];
+    }
+    free(a);
+}
+
+static void test_whittaker_matches_dense(void **state) {
+    (void)state;
+    uint64_t rng = 7;
+    const int sizes[] = {1, 2, 3, 4, 7, 40};
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+        const int n = sizes[si];
+        double y[40], w[40], f[40], g[40], work[200];
+        for (int i = 0; i < n; i++) {
+            y[i] = 0.5 * i + 0.01 * rnd(&rng);
+            w[i] = 1.0 + 0.5 * rnd(&rng);
+        }
+        const double lambdas[] = {0.0, 0.1, 10.0, 1e5};
+        for (int li = 0; li < 4; li++) {
+            dumu_whittaker(y, w, n, lambdas[li], f, work);
+            whittaker_dense(y, w, n, lambdas[li], g);
+            for (int i = 0; i < n; i++)
+                assert_true(fabs(f[i] - g[i]) < 1e-9 * (1.0 + fabs(g[i])));
+        }
+    }
+}
+
+/* Beats of a tempo curve bpm(beat) with frame-quantised timing (23.2 ms frames, as the
+ * tracker delivers them): beat k at the integral of 60 / bpm. */
+static void curve_beats(double *b, int n, double bpm0, double amp, double period_beats,
+                        double step_at, double step_bpm) {
+    double t = 0.3;
+    for (int k = 0; k < n; k++) {
+        const double frame = 512.0 / 22050.0;
+        b[k] = floor(t / frame + 0.5) * frame;
+        double bpm = bpm0 * (1.0 + amp * sin(2.0 * M_PI * k / period_beats));
+        if (step_at > 0 && k >= step_at) bpm = step_bpm;
+        t += 60.0 / bpm;
+    }
+}
+
+static void test_beat_map_steady(void **state) {
+    (void)state;
+    double b[80], out[80];
+    curve_beats(b, 80, 115.0, 0.0, 1.0, 0, 0); /* 115 BPM: intervals alternate 22/23 frames */
+    int64_t seg = 0;
+    assert_int_equal(dumu_beats_model(b, 80, out, &seg, NULL), DUMU_OK);
+    assert_int_equal(seg, 1);
+    const double p = out[1] - out[0];
+    for (int k = 1; k < 80; k++)
+        assert_true(fabs((out[k] - out[k - 1]) - p) < 1e-9);
+    assert_true(fabs(60.0 / p / 115.0 - 1.0) < 0.002);
+}
+
+static void test_beat_map_drift(void **state) {
+    (void)state;
+
+    enum { N = 60 };
+
+    double b[N], out[N];
+    curve_beats(b, N, 120.0, 0.04, 20.0, 0, 0); /* a band breathing +-4 % every 20 beats */
+    int64_t seg = 0;
+    assert_int_equal(dumu_beats_model(b, N, out, &seg, NULL), DUMU_OK);
+    assert_true(seg > 3 && seg < N / 2); /* follows the drift with few events */
+    double worst = 0.0;
+    for (int k = 2; k < N - 2; k++) { /* each written interval against the true tempo there */
+        const double bpm = 60.0 / (out[k + 1] - out[k]);
+        const double truth = 120.0 * (1.0 + 0.04 * sin(2.0 * M_PI * (k + 0.5) / 20.0));
+        worst = fmax(worst, fabs(bpm / truth - 1.0));
+    }
+    print_message("drifting beats: %lld steady runs, worst interval %.2f %% off the truth\n",
+                  (long long)seg, 100.0 * worst);
+    assert_true(worst < 0.03);
+    for (int k = 0; k < N; k++) /* and stays on the beats */
+        assert_true(fabs(out[k] - b[k]) < 0.03);
+}
+
+static void test_beat_map_step(void **state) {
+    (void)state;
+
+    enum { N = 64 };
+
+    double b[N], out[N];
+    curve_beats(b, N, 120.0, 0.0, 1.0, 32, 140.0);
+    int64_t seg = 0;
+    assert_int_equal(dumu_beats_model(b, N, out, &seg, NULL), DUMU_OK);
+    assert_true(seg >= 2);
+    for (int k = 0; k + 1 < N; k++) { /* away from the step, the right tempo */
+        if (k > 26 && k < 38) continue;
+        const double bpm = 60.0 / (out[k + 1] - out[k]);
+        assert_true(fabs(bpm / (k < 32 ? 120.0 : 140.0) - 1.0) < 0.01);
+    }
+    assert_int_equal(dumu_beats_model(b, 0, out, &seg, NULL), DUMU_E_INVALID_ARG);
+    assert_int_equal(dumu_beats_model(NULL, 4, out, &seg, NULL), DUMU_E_INVALID_ARG);
+    assert_int_equal(dumu_beats_model(b, 2, out, &seg, NULL), DUMU_OK);
+    assert_true(out[0] == b[0] && out[1] == b[1] && seg == 1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_whittaker_matches_dense),
+        cmocka_unit_test(test_beat_map_steady),
+        cmocka_unit_test(test_beat_map_drift),
+        cmocka_unit_test(test_beat_map_step),
         cmocka_unit_test(test_stft_frame_matches_dft),
         cmocka_unit_test(test_hann_window),
         cmocka_unit_test(test_mel_scale),
