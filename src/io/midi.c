@@ -33,14 +33,15 @@
  *       the first beat at the first interval; first_downbeat may be any beat >= 0). The
  *       lead-in of x beats before it is written as a pickup of L = x rounded to 32nd notes
  *       (x < 1 beat) or 16ths (x >= 1), none when L is 0 or a whole bar. The lead-in and bar
- *       1's first beat (x + 1 beats) are written as L + 1 beats, each beat scaled alike, so
- *       the rounding is shared by at least one whole beat. Bounds, with e = |x - L| <= 1/16
- *       beat (x < 1) or 1/8 (x >= 1, and then L >= 1): every tempo event there is off its
- *       beat's tempo by at most e / (1 + min(x, L)) <= 6.25 %, and bar 1's downbeat is off
- *       the detected one by at most as many beats (<= 1/16). Examples at 120 BPM in 4/4, the
- *       first beat on a downbeat at b0: b0 = 0: no pickup, one tempo; b0 = 23 ms: no pickup,
- *       bar 1 at tick 0, the first beat at 114.7 BPM (4.4 % slow, the written downbeat
- *       23 ms early); b0 = 250 ms: a 1/8 pickup, exact, one tempo; the downbeat at 1.9 bars
+ *       1's first m beats (x + m beats; m = 1, or the whole bar when L = 0) are written as
+ *       L + m beats, each beat scaled alike, so the rounding is shared by at least one whole
+ *       beat. Bounds, with e = |x - L| <= 1/16 beat (x < 1) or 1/8 (x >= 1, and then L >= 1):
+ *       every tempo event there is off its beat's tempo by at most e / (m + min(x, L))
+ *       <= 6.25 %, and bar 1's downbeat is off the detected one by at most 1/16 beat.
+ *       Examples at 120 BPM in 4/4, the first beat on a downbeat at b0: b0 = 0: no pickup, one
+ *       tempo; b0 = 23 ms: no pickup, bar 1 at tick 0, its four beats at 118.6 BPM (1.1 %
+ *       slow, the written downbeat 23 ms early); b0 = 250 ms: a 1/8 pickup, exact, one
+ *       tempo; the downbeat at 1.9 bars
  *       (3.8 s, beats from 0.3 s): a 7/8 pickup (x = 3.6 -> 3.5 beats), a whole 4/4 bar, then
  *       the bar on the given downbeat.
  *     - Time signatures: the pickup's length in the finest unit it needs, reduced (1/8,
@@ -540,8 +541,8 @@ dumu_status dumu_midi_encode(const dumu_note *notes, int64_t n_notes,
     rc = dumu_layout_init(&lay, with_beats ? p.beats : steady, with_beats ? p.n_beats : 2,
                           with_beats ? p.first_downbeat : 0, p.beats_per_bar, p.compound, err);
     if (rc) return rc;
-    /* Every tempo event lies at or before the later of the last beat and beat D + 1. */
-    const double last_u = fmax((double)(lay.n_beats - 1), lay.downbeat + 1.0);
+    /* Every tempo event lies at or before the later of the last beat and beat D + m. */
+    const double last_u = fmax((double)(lay.n_beats - 1), lay.downbeat + lay.span);
     if (!(dumu_layout_beat_quarters(&lay, last_u) * (double)p.ppq <= (double)DUMU_MIDI_MAX_TICK)) {
         return dumu_fail(err, DUMU_E_INVALID_ARG, "midi: the beats reach past the last tick");
     }
@@ -655,9 +656,9 @@ dumu_status dumu_midi_encode(const dumu_note *notes, int64_t n_notes,
         dumu_layout_time_signature(&lay, 1, &c.num, &c.den);
     }
     /* The tempo can change where a beat interval of the beats starts (j = 0 .. n - 2; before
-     * and after them the first and last intervals go on) and at beat D + 1, where the lead-in's
+     * and after them the first and last intervals go on) and at beat D + m, where the lead-in's
      * scale ends. */
-    const int64_t anchor = (int64_t)lay.downbeat + 1, lo = j0 + 1 > 0 ? j0 + 1 : 0,
+    const int64_t anchor = (int64_t)(lay.downbeat + lay.span), lo = j0 + 1 > 0 ? j0 + 1 : 0,
                   hi = lay.n_beats - 2;
     if (anchor < lo) conductor_beat(&c, anchor);
     for (int64_t j = lo; j <= hi; j++)

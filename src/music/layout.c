@@ -11,29 +11,35 @@
  *          0 <= x < one bar.
  *       2. The pickup L is x rounded to 32nd notes when x < 1 beat and to 16ths when x >= 1
  *          beat; 0 means no pickup bar (bar 1 starts at tick 0).
- *       3. The lead-in and bar 1's first beat (beat positions p0 .. D + 1, x + 1 beats) are
- *          written as L + 1 beats: every beat there is scaled by s = (L + 1) / (x + 1). From
- *          beat D + 1 on each beat is one written beat. The rounding remainder x - L is thus
- *          spread over at least one whole beat, however short the lead-in.
+ *       3. The lead-in and bar 1's first m beats (beat positions p0 .. D + m, x + m beats)
+ *          are written as L + m beats: every beat there is scaled by s = (L + m) / (x + m).
+ *          From beat D + m on each beat is one written beat. m = 1 when there is a pickup;
+ *          when the lead-in rounds to nothing (L = 0: the downbeat a few ms after 0, as in a
+ *          song that starts on its first bar) m = beats_per_bar, so the remainder becomes a
+ *          tempo change of x / (x + beats_per_bar) over bar 1 (0.5 % for a 10 ms lead-in at
+ *          120 BPM in 4/4) rather than x / (x + 1) over one beat (2 %). Either way the
+ *          rounding remainder x - L is spread over at least one whole beat.
  *     BOUNDS. Let e = |x - L| (beats): e <= 1/16 beat when x < 1 (half a 32nd; 1/24 in
  *     compound meters), e <= 1/8 beat when x >= 1 (half a 16th; 1/12 compound), and then
- *     L >= 1 too. The written tempo over p0 .. D + 1 differs from the detected one by the
- *     factor s: us per quarter by (x - L) / (L + 1), BPM by (L - x) / (x + 1). The detected
- *     downbeat D lands at written beat s * x = L + (x - L) / (x + 1), and the written bar line
- *     L plays at beat position D - (x - L) / (L + 1). Each is at most e / (1 + min(x, L)),
- *     which is <= 1/16 in both cases: the tempo is off by at most 6.25 % and bar 1's downbeat
- *     by at most 1/16 beat (tests/unit/test_music_layout.c checks both on a sweep of x).
+ *     L >= 1 too. The written tempo over p0 .. D + m differs from the detected one by the
+ *     factor s: us per quarter by (x - L) / (L + m), BPM by (L - x) / (x + m). The detected
+ *     downbeat D lands at written beat s * x = L + m (x - L) / (x + m), and the written bar
+ *     line L plays at beat position D - m (x - L) / (L + m). With m = 1 each is at most
+ *     e / (1 + min(x, L)); with m = beats_per_bar (L = 0, x = e) the tempo is off by at most
+ *     e / (m + x) and the downbeat by at most x = e. Both are <= 1/16 in every case: the tempo
+ *     is off by at most 6.25 % and bar 1's downbeat by at most 1/16 beat
+ *     (tests/unit/test_music_layout.c checks both on a sweep of x).
  *     32nds below one beat are needed for that: with 16ths a tiny lead-in could round away a
  *     remainder of 1/8 over a single beat (12.5 %). Above one beat 16ths keep the bound and
  *     the pickup plainer (7/8 rather than 29/32).
- *     Scaling each beat rather than writing p0 .. D + 1 at one mean tempo: the same when the
+ *     Scaling each beat rather than writing p0 .. D + m at one mean tempo: the same when the
  *     beats there are steady; when they are not, each written beat keeps its own tempo within
  *     the bound above instead of one mean that may be further than that from some beat.
  *     When L rounds up to a whole bar there is no pickup: tick 0 is a bar line (the detected
  *     one before D, at most 1/8 beat before time 0) and D is the second bar line.
  *
  * ARITHMETIC
- *     Written positions after beat D + 1 are (u - D) * beat_q + L: exact for whole beats, so a
+ *     Written positions after beat D + m are (u - D) * beat_q + L: exact for whole beats, so a
  *     note on a beat gets the tick of that beat exactly. Grid points are computed as
  *     n / steps with an exact integer n, so ticks round to the grid exactly when ppq is a
  *     multiple of steps. */
@@ -90,12 +96,13 @@ dumu_status dumu_layout_init(dumu_layout *l, const double *beats, int64_t n_beat
     const double xq = l->lead_in * l->beat_q;
     l->lead_q = l->lead_in < 1.0 ? round(xq * 8.0) / 8.0 : round(xq * 4.0) / 4.0;
     l->pickup_q = l->lead_q < l->bar_q ? l->lead_q : 0.0;
-    l->scale = (l->lead_q / l->beat_q + 1.0) / (l->lead_in + 1.0);
+    l->span = l->lead_q > 0.0 ? 1.0 : (double)bpb;
+    l->scale = (l->lead_q / l->beat_q + l->span) / (l->lead_in + l->span);
     return DUMU_OK;
 }
 
 double dumu_layout_beat_quarters(const dumu_layout *l, double u) {
-    if (u < l->downbeat + 1.0) return l->scale * (u - l->p0) * l->beat_q;
+    if (u < l->downbeat + l->span) return l->scale * (u - l->p0) * l->beat_q;
     return (u - l->downbeat) * l->beat_q + l->lead_q;
 }
 
@@ -104,14 +111,15 @@ double dumu_layout_quarters(const dumu_layout *l, double t) {
 }
 
 double dumu_layout_seconds(const dumu_layout *l, double q) {
-    const double u = q < l->lead_q + l->beat_q ? l->p0 + q / (l->beat_q * l->scale)
-                                               : l->downbeat + (q - l->lead_q) / l->beat_q;
+    const double u = q < l->lead_q + l->span * l->beat_q
+                         ? l->p0 + q / (l->beat_q * l->scale)
+                         : l->downbeat + (q - l->lead_q) / l->beat_q;
     return dumu_beat_time(l->beats, l->n_beats, u);
 }
 
 double dumu_layout_quarter_s(const dumu_layout *l, int64_t j) {
     const int64_t k = j < 0 ? 0 : (j > l->n_beats - 2 ? l->n_beats - 2 : j);
-    const double scale = (double)j < l->downbeat + 1.0 ? l->scale : 1.0;
+    const double scale = (double)j < l->downbeat + l->span ? l->scale : 1.0;
     return (l->beats[k + 1] - l->beats[k]) / (scale * l->beat_q);
 }
 

@@ -22,7 +22,7 @@ static void steady(double *b, int n, double t0, double period) {
 
 /* The pickup rule, checked on its definition for one layout: D is the earliest bar line at or
  * after time 0, L is x rounded to 32nds (x < 1 beat) or 16ths, and the bounds of layout.c hold:
- * each beat from time 0 to beat D + 1 is written within 1/16 of its length, the written bar 1
+ * each beat from time 0 to beat D + m is written within 1/16 of its length, the written bar 1
  * downbeat is within 1/16 beat of the detected one, in time and in written beats. */
 static void check_rule(const dumu_layout *l, int32_t first_downbeat) {
     const double bpb = l->beats_per_bar, q = l->beat_q;
@@ -41,24 +41,28 @@ static void check_rule(const dumu_layout *l, int32_t first_downbeat) {
     NEAR(l->pickup_q, l->lead_q == l->bar_q ? 0.0 : l->lead_q, 0.0);
     /* tempo: every beat interval from time 0 to D + 1 written at its own length, scaled by at
      * most 1/16 (the bound e / (1 + min(x, L)) and its worst case 1/16) */
-    const double lb = l->lead_q / q, bound = e / (1.0 + fmin(x, lb));
+    const double m = l->lead_q > 0.0 ? 1.0 : (double)l->beats_per_bar;
+    NEAR(l->span, m, 0.0);
+    const double lb = l->lead_q / q, bound = e / (m + fmin(x, lb));
     assert_true(bound <= 1.0 / 16 + 1e-12);
-    for (int64_t j = (int64_t)floor(p0); j <= (int64_t)l->downbeat + 1; j++) {
+    for (int64_t j = (int64_t)floor(p0); j <= (int64_t)(l->downbeat + m); j++) {
         const int64_t k = j < 0 ? 0 : j > l->n_beats - 2 ? l->n_beats - 2 : j;
         const double true_s = (l->beats[k + 1] - l->beats[k]) / q; /* per quarter */
         const double dev = fabs(dumu_layout_quarter_s(l, j) / true_s - 1.0);
         assert_true(dev <= bound + 1e-9);
-        if (j > (int64_t)l->downbeat) NEAR(dev, 0.0, 1e-12); /* beat D + 1 on: exact */
+        if ((double)j >= l->downbeat + m) NEAR(dev, 0.0, 1e-12); /* beat D + m on: exact */
     }
     /* downbeat: the detected one's written position, and the written bar line's time */
     const double t_d = dumu_beat_time(l->beats, l->n_beats, l->downbeat);
-    assert_true(fabs(dumu_layout_quarters(l, t_d) - l->lead_q) / q <= bound + 1e-9);
+    const double db_bound = m > 1.0 ? e : bound; /* L = 0: bar 1 at tick 0, x = e before D */
+    assert_true(db_bound <= 1.0 / 16 + 1e-12);
+    assert_true(fabs(dumu_layout_quarters(l, t_d) - l->lead_q) / q <= db_bound + 1e-9);
     const double u_bar =
         dumu_beat_position(l->beats, l->n_beats, dumu_layout_seconds(l, l->lead_q));
-    assert_true(fabs(u_bar - l->downbeat) <= bound + 1e-9);
-    /* time 0 is tick 0, beats after D + 1 sit on whole beats after the pickup */
+    assert_true(fabs(u_bar - l->downbeat) <= db_bound + 1e-9);
+    /* time 0 is tick 0, beats from D + m on sit on whole beats after the pickup */
     NEAR(dumu_layout_quarters(l, 0.0), 0.0, 1e-9);
-    for (int64_t j = (int64_t)l->downbeat + 1; j < l->n_beats; j++) {
+    for (int64_t j = (int64_t)(l->downbeat + m); j < l->n_beats; j++) {
         if (j < 0) continue;
         NEAR(dumu_layout_quarters(l, l->beats[j]), l->lead_q + (double)(j - l->downbeat) * q, 1e-9);
     }
@@ -117,13 +121,15 @@ static void test_examples(void **state) {
     assert_int_equal(dumu_layout_init(&l, b, 32, 0, 4, false, NULL), DUMU_OK);
     assert_false(dumu_layout_has_pickup(&l));
     NEAR(l.scale, 1.0, 0.0);
-    /* 23 ms: no pickup, the first beat 4.4 % slow, the bar line at tick 0 */
+    /* 23 ms: no pickup, bar 1's four beats 1.1 % slow, the bar line at tick 0 */
     steady(b, 32, 0.023, 0.5);
     assert_int_equal(dumu_layout_init(&l, b, 32, 0, 4, false, NULL), DUMU_OK);
     assert_false(dumu_layout_has_pickup(&l));
     NEAR(l.downbeat, 0.0, 0.0);
-    NEAR(60.0 / dumu_layout_quarter_s(&l, -1), 120.0 / 1.046, 1e-9);
-    NEAR(60.0 / dumu_layout_quarter_s(&l, 1), 120.0, 1e-9);
+    NEAR(l.span, 4.0, 0.0);
+    for (int64_t j = -1; j < 4; j++)
+        NEAR(60.0 / dumu_layout_quarter_s(&l, j), 120.0 * 4.0 / 4.046, 1e-9);
+    NEAR(60.0 / dumu_layout_quarter_s(&l, 4), 120.0, 1e-9);
     /* half a beat: a 1/8 pickup, exact */
     steady(b, 32, 0.25, 0.5);
     assert_int_equal(dumu_layout_init(&l, b, 32, 0, 4, false, NULL), DUMU_OK);
