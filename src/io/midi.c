@@ -33,11 +33,12 @@
  *       the first beat at the first interval; first_downbeat may be any beat >= 0). The
  *       lead-in of x beats before it is written as a pickup of L = x rounded to 32nd notes
  *       (x < 1 beat) or 16ths (x >= 1), none when L is 0 or a whole bar. The lead-in and bar
- *       1's first m beats (x + m beats; m = 1, or the whole bar when L = 0) are written as
+ *       1's first m beats (x + m beats; the whole bar when x < 1, else m = 1) are written as
  *       L + m beats, each beat scaled alike, so the rounding is shared by at least one whole
  *       beat. Bounds, with e = |x - L| <= 1/16 beat (x < 1) or 1/8 (x >= 1, and then L >= 1):
  *       every tempo event there is off its beat's tempo by at most e / (m + min(x, L))
- *       <= 6.25 %, and bar 1's downbeat is off the detected one by at most 1/16 beat.
+ *       (<= 1.6 % in 4/4 when x < 1, <= 6.25 % always), and bar 1's downbeat is off the
+ *       detected one by at most 1/16 beat.
  *       Examples at 120 BPM in 4/4, the first beat on a downbeat at b0: b0 = 0: no pickup, one
  *       tempo; b0 = 23 ms: no pickup, bar 1 at tick 0, its four beats at 118.6 BPM (1.1 %
  *       slow, the written downbeat 23 ms early); b0 = 250 ms: a 1/8 pickup, exact, one

@@ -13,21 +13,23 @@
  *          beat; 0 means no pickup bar (bar 1 starts at tick 0).
  *       3. The lead-in and bar 1's first m beats (beat positions p0 .. D + m, x + m beats)
  *          are written as L + m beats: every beat there is scaled by s = (L + m) / (x + m).
- *          From beat D + m on each beat is one written beat. m = 1 when there is a pickup;
- *          when the lead-in rounds to nothing (L = 0: the downbeat a few ms after 0, as in a
- *          song that starts on its first bar) m = beats_per_bar, so the remainder becomes a
- *          tempo change of x / (x + beats_per_bar) over bar 1 (0.5 % for a 10 ms lead-in at
- *          120 BPM in 4/4) rather than x / (x + 1) over one beat (2 %). Either way the
- *          rounding remainder x - L is spread over at least one whole beat.
+ *          From beat D + m on each beat is one written beat. m = beats_per_bar when the
+ *          lead-in is under one beat (a song that starts on its first bar, found a few ms
+ *          late, or a short upbeat): its rounding remainder then becomes a tempo change of at
+ *          most (1/16) / beats_per_bar over bar 1 (0.3 % for a 10 ms lead-in at 120 BPM in
+ *          4/4) rather than up to 1/16 over one beat. m = 1 for a lead-in of a beat or more,
+ *          whose 16th rounding (e up to 1/8) spread over a whole bar would move bar 1's
+ *          downbeat by more than 1/16 beat. Either way the rounding remainder x - L is spread
+ *          over at least one whole beat.
  *     BOUNDS. Let e = |x - L| (beats): e <= 1/16 beat when x < 1 (half a 32nd; 1/24 in
  *     compound meters), e <= 1/8 beat when x >= 1 (half a 16th; 1/12 compound), and then
  *     L >= 1 too. The written tempo over p0 .. D + m differs from the detected one by the
  *     factor s: us per quarter by (x - L) / (L + m), BPM by (L - x) / (x + m). The detected
  *     downbeat D lands at written beat s * x = L + m (x - L) / (x + m), and the written bar
- *     line L plays at beat position D - m (x - L) / (L + m). With m = 1 each is at most
- *     e / (1 + min(x, L)); with m = beats_per_bar (L = 0, x = e) the tempo is off by at most
- *     e / (m + x) and the downbeat by at most x = e. Both are <= 1/16 in every case: the tempo
- *     is off by at most 6.25 % and bar 1's downbeat by at most 1/16 beat
+ *     line L plays at beat position D - m (x - L) / (L + m). The tempo is off by at most
+ *     e / (m + min(x, L)) and the downbeat by at most e / (1 + min(x, L)) (m = 1) or
+ *     m e / (m + min(x, L)) <= e (m = beats_per_bar, where e <= 1/16). Both are <= 1/16 in
+ *     every case: the tempo is off by at most 6.25 % and bar 1's downbeat by at most 1/16 beat
  *     (tests/unit/test_music_layout.c checks both on a sweep of x).
  *     32nds below one beat are needed for that: with 16ths a tiny lead-in could round away a
  *     remainder of 1/8 over a single beat (12.5 %). Above one beat 16ths keep the bound and
@@ -96,7 +98,7 @@ dumu_status dumu_layout_init(dumu_layout *l, const double *beats, int64_t n_beat
     const double xq = l->lead_in * l->beat_q;
     l->lead_q = l->lead_in < 1.0 ? round(xq * 8.0) / 8.0 : round(xq * 4.0) / 4.0;
     l->pickup_q = l->lead_q < l->bar_q ? l->lead_q : 0.0;
-    l->span = l->lead_q > 0.0 ? 1.0 : (double)bpb;
+    l->span = l->lead_in < 1.0 ? (double)bpb : 1.0;
     l->scale = (l->lead_q / l->beat_q + l->span) / (l->lead_in + l->span);
     return DUMU_OK;
 }

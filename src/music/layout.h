@@ -12,7 +12,7 @@
  *     when the meter is compound):
  *         w(u) = s * (u - p0)      for u <= D + m,   s = (L + m) / (x + m)
  *         w(u) = u - D + L         for u >= D + m
- *     with m = 1, or m = beats_per_bar when the lead-in rounds to nothing (L = 0); so time 0
+ *     with m = beats_per_bar when the lead-in is under one beat (x < 1), else m = 1; so time 0
  *     is tick 0, beat D + m and every beat after it sit on whole beats after the pickup, and
  *     the lead-in plus bar 1's first m beats share the rounding remainder.
  *     Bar lines are at tick 0 and at L + k * bar (k >= 0) quarters; the pickup is L modulo
@@ -40,8 +40,8 @@ typedef struct dumu_layout {
     double lead_in;        /* x = D - p0: beats from time 0 to D, 0 <= x < beats_per_bar */
     double lead_q;         /* L: the written lead-in, quarters, a multiple of 1/8; 0..bar_q */
     double pickup_q;       /* L modulo bar_q: the length of the pickup bar, 0 for none */
-    double span;           /* m: beats after D that share the lead-in's rounding: 1, or
-                              beats_per_bar when L = 0 */
+    double span;           /* m: beats after D that share the lead-in's rounding:
+                              beats_per_bar when x < 1, else 1 */
     double scale;          /* s: written beats per beat from time 0 to beat D + m */
 } dumu_layout;
 

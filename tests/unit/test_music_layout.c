@@ -41,7 +41,7 @@ static void check_rule(const dumu_layout *l, int32_t first_downbeat) {
     NEAR(l->pickup_q, l->lead_q == l->bar_q ? 0.0 : l->lead_q, 0.0);
     /* tempo: every beat interval from time 0 to D + 1 written at its own length, scaled by at
      * most 1/16 (the bound e / (1 + min(x, L)) and its worst case 1/16) */
-    const double m = l->lead_q > 0.0 ? 1.0 : (double)l->beats_per_bar;
+    const double m = x < 1.0 ? (double)l->beats_per_bar : 1.0;
     NEAR(l->span, m, 0.0);
     const double lb = l->lead_q / q, bound = e / (m + fmin(x, lb));
     assert_true(bound <= 1.0 / 16 + 1e-12);
@@ -54,7 +54,7 @@ static void check_rule(const dumu_layout *l, int32_t first_downbeat) {
     }
     /* downbeat: the detected one's written position, and the written bar line's time */
     const double t_d = dumu_beat_time(l->beats, l->n_beats, l->downbeat);
-    const double db_bound = m > 1.0 ? e : bound; /* L = 0: bar 1 at tick 0, x = e before D */
+    const double db_bound = m > 1.0 ? e : e / (1.0 + fmin(x, lb)); /* m e / (m + ..) <= e */
     assert_true(db_bound <= 1.0 / 16 + 1e-12);
     assert_true(fabs(dumu_layout_quarters(l, t_d) - l->lead_q) / q <= db_bound + 1e-9);
     const double u_bar =
