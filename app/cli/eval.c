@@ -36,17 +36,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli/exit_codes.h"
 #include "common/files.h"
 #include "common/models.h"
-
-enum {
-    EXIT_OK = 0,
-    EXIT_USAGE = 1,
-    EXIT_INPUT = 2,
-    EXIT_MODEL = 3,
-    EXIT_OUTPUT = 4,
-    EXIT_INTERNAL = 5,
-};
 
 typedef struct item_result {
     char id[128];

@@ -20,17 +20,9 @@
 #include "dumu/dumu.h"
 
 #include "cli/eval.h"
+#include "cli/exit_codes.h"
 #include "common/models.h"
 #include "server/server.h"
-
-enum {
-    EXIT_USAGE = 1,
-    EXIT_INPUT = 2,
-    EXIT_MODEL = 3,
-    EXIT_OUTPUT = 4,
-    EXIT_INTERNAL = 5,
-    EXIT_INTERRUPTED = 130,
-};
 
 enum progress_mode { PROGRESS_AUTO, PROGRESS_BAR, PROGRESS_JSON, PROGRESS_NONE };
 

@@ -21,13 +21,14 @@
 #include "core/core.h"
 #include "dsp/stft.h"
 
-dumu_status dumu_chroma_mean(const float *x, int64_t n_samples, int32_t sample_rate,
-                             float chroma[12], dumu_error *err) {
-    if (!chroma || n_samples < 0 || (n_samples > 0 && !x)) {
+/* The input checks both functions share: a buffer of n_samples finite floats (NULL only when
+ * empty) at 8000..384000 Hz. */
+static dumu_status check_signal(const float *x, int64_t n_samples, int32_t sample_rate,
+                                dumu_error *err) {
+    if (n_samples < 0 || (n_samples > 0 && !x)) {
         return dumu_fail(err, DUMU_E_INVALID_ARG, "chroma: bad buffer (%lld samples at %p)",
                          (long long)n_samples, (const void *)x);
     }
-    memset(chroma, 0, 12 * sizeof *chroma);
     if (sample_rate < 8000 || sample_rate > 384000) {
         return dumu_fail(err, DUMU_E_INVALID_ARG, "chroma: sample rate %d outside 8000..384000",
                          (int)sample_rate);
@@ -38,6 +39,15 @@ dumu_status dumu_chroma_mean(const float *x, int64_t n_samples, int32_t sample_r
                              (long long)i);
         }
     }
+    return DUMU_OK;
+}
+
+dumu_status dumu_chroma_mean(const float *x, int64_t n_samples, int32_t sample_rate,
+                             float chroma[12], dumu_error *err) {
+    if (!chroma) return dumu_fail(err, DUMU_E_INVALID_ARG, "chroma: NULL output");
+    memset(chroma, 0, 12 * sizeof *chroma);
+    dumu_status rc = check_signal(x, n_samples, sample_rate, err);
+    if (rc) return rc;
     int n_fft = 2;
     while ((double)sample_rate / n_fft > 3.0)
         n_fft *= 2;
@@ -45,7 +55,7 @@ dumu_status dumu_chroma_mean(const float *x, int64_t n_samples, int32_t sample_r
     const int64_t n_frames = dumu_stft_n_frames(n_samples, hop);
 
     dumu_stft st = {0};
-    dumu_status rc = dumu_stft_init(&st, n_fft, hop, err);
+    rc = dumu_stft_init(&st, n_fft, hop, err);
     if (rc) return rc;
     const int n_bins = st.n_bins;
     float *power = dumu_malloc((size_t)n_bins * sizeof *power);
@@ -109,19 +119,11 @@ dumu_status dumu_chroma_frames(const float *x, int64_t n_samples, int32_t sample
                                dumu_error *err) {
     if (frames) *frames = NULL;
     if (n_frames) *n_frames = 0;
-    if (!frames || !n_frames || !frame_s || n_samples < 0 || (n_samples > 0 && !x)) {
-        return dumu_fail(err, DUMU_E_INVALID_ARG, "chroma frames: bad arguments");
+    if (!frames || !n_frames || !frame_s) {
+        return dumu_fail(err, DUMU_E_INVALID_ARG, "chroma frames: NULL output");
     }
-    if (sample_rate < 8000 || sample_rate > 384000) {
-        return dumu_fail(err, DUMU_E_INVALID_ARG, "chroma: sample rate %d outside 8000..384000",
-                         (int)sample_rate);
-    }
-    for (int64_t i = 0; i < n_samples; i++) {
-        if (!isfinite(x[i])) {
-            return dumu_fail(err, DUMU_E_INVALID_ARG, "chroma: sample %lld is not finite",
-                             (long long)i);
-        }
-    }
+    dumu_status rc = check_signal(x, n_samples, sample_rate, err);
+    if (rc) return rc;
     int n_fft = 2;
     while (n_fft < 0.18 * sample_rate)
         n_fft *= 2;
@@ -132,7 +134,7 @@ dumu_status dumu_chroma_frames(const float *x, int64_t n_samples, int32_t sample
         return dumu_fail(err, DUMU_E_TOO_LONG, "chroma: %lld frames", (long long)nf);
     }
     dumu_stft st = {0};
-    dumu_status rc = dumu_stft_init(&st, n_fft, hop, err);
+    rc = dumu_stft_init(&st, n_fft, hop, err);
     if (rc) return rc;
     float *power = dumu_malloc((size_t)st.n_bins * sizeof *power);
     int8_t *pc = dumu_malloc((size_t)st.n_bins * sizeof *pc); /* -1: bin out of range */

@@ -97,3 +97,13 @@ const char *test_scratch_path(const char *name) {
     snprintf(p, sizeof paths[0], "%s/%s", g_scratch, name);
     return p;
 }
+
+dumu_note test_note(double on, double off, int32_t pitch, double amp) {
+    dumu_note n;
+    memset(&n, 0, sizeof n);
+    n.start_s = on;
+    n.end_s = off;
+    n.pitch = pitch;
+    n.amplitude = amp;
+    return n;
+}

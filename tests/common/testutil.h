@@ -37,4 +37,7 @@ const char *test_scratch_path(const char *name);
 /* Returns 1 when `path` exists. */
 int test_exists(const char *path);
 
+/* A note from on to off seconds at `pitch` with amplitude `amp`, everything else 0. */
+dumu_note test_note(double on, double off, int32_t pitch, double amp);
+
 #endif

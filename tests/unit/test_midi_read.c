@@ -210,19 +210,10 @@ static void test_beats_restart_at_time_signatures(void **state) {
     dumu_midi_grid_deinit(&g);
 }
 
-static dumu_note note(double on, double off, int32_t pitch) {
-    dumu_note n;
-    memset(&n, 0, sizeof n);
-    n.start_s = on;
-    n.end_s = off;
-    n.pitch = pitch;
-    n.amplitude = 0.7;
-    return n;
-}
-
 static void test_round_trip_through_the_writer(void **state) {
     (void)state;
-    const dumu_note notes[3] = {note(0.0, 0.4, 40), note(0.5, 0.9, 43), note(1.0, 1.8, 45)};
+    const dumu_note notes[3] = {test_note(0.0, 0.4, 40, 0.7), test_note(0.5, 0.9, 43, 0.7),
+                                test_note(1.0, 1.8, 45, 0.7)};
     dumu_midi_params p = dumu_midi_default_params();
     p.bpm = 93.0;
     uint8_t *mid = NULL;
@@ -370,7 +361,7 @@ static void test_prefixes_and_mutations(void **state) {
     double beats[16];
     for (int i = 0; i < 16; i++)
         beats[i] = 0.1 + 0.45 * i + 0.01 * (i % 3);
-    const dumu_note notes[2] = {note(0.2, 0.5, 40), note(0.6, 3.0, 47)};
+    const dumu_note notes[2] = {test_note(0.2, 0.5, 40, 0.7), test_note(0.6, 3.0, 47, 0.7)};
     dumu_midi_params p = dumu_midi_default_params();
     p.beats = beats;
     p.n_beats = 16;

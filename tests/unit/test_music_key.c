@@ -32,16 +32,6 @@
 #    define M_PI 3.14159265358979323846
 #endif
 
-static dumu_note note(double on, double off, int32_t pitch, double amp) {
-    dumu_note n;
-    memset(&n, 0, sizeof n);
-    n.start_s = on;
-    n.end_s = off;
-    n.pitch = pitch;
-    n.amplitude = amp;
-    return n;
-}
-
 static void test_signatures_and_names(void **state) {
     (void)state;
     assert_int_equal(dumu_key_fifths(0, false), 0);
@@ -91,7 +81,7 @@ static void test_profiles_on_scales(void **state) {
             double at = 0.0;
             for (int i = 0; i < 8; i++) {
                 notes[i] =
-                    note(at, at + durs[i], 28 + t + (m ? minor_line[i] : major_line[i]), 0.8);
+                    test_note(at, at + durs[i], 28 + t + (m ? minor_line[i] : major_line[i]), 0.8);
                 at += durs[i];
             }
             dumu_key k;
@@ -105,8 +95,8 @@ static void test_profiles_on_scales(void **state) {
     }
 
     /* Duration and amplitude weight the histogram; bad notes add nothing. */
-    const dumu_note h[4] = {note(0, 2, 40, 0.5), note(0, 1, 52, 1.0), note(0, 1, 41, NAN),
-                            note(1, 0.5, 43, 1.0)};
+    const dumu_note h[4] = {test_note(0, 2, 40, 0.5), test_note(0, 1, 52, 1.0),
+                            test_note(0, 1, 41, NAN), test_note(1, 0.5, 43, 1.0)};
     double hist[12];
     dumu_key_histogram(h, 4, hist);
     assert_true(fabs(hist[4] - 2.0) < 1e-12);
@@ -125,7 +115,8 @@ static void test_profiles_on_scales(void **state) {
     assert_int_equal(dumu_key_estimate(NULL, 0, chroma, NULL, &k, NULL), DUMU_OK);
     assert_int_equal(k.tonic, 9);
     assert_true(k.minor);
-    const dumu_note g_line[3] = {note(0, 1, 31, 1), note(1, 2, 38, 1), note(2, 3, 35, 1)};
+    const dumu_note g_line[3] = {test_note(0, 1, 31, 1), test_note(1, 2, 38, 1),
+                                 test_note(2, 3, 35, 1)};
     dumu_key_params kp = dumu_key_default_params();
     kp.chroma_weight = 0.0;
     assert_int_equal(dumu_key_estimate(g_line, 3, chroma, &kp, &k, NULL), DUMU_OK);

@@ -12,16 +12,6 @@
 #include "music/score.h"
 #include "testutil.h"
 
-static dumu_note note(double on, double off, int32_t pitch, double amp) {
-    dumu_note n;
-    memset(&n, 0, sizeof n);
-    n.start_s = on;
-    n.end_s = off;
-    n.pitch = pitch;
-    n.amplitude = amp;
-    return n;
-}
-
 #define NEAR(a, b) assert_true(fabs((a) - (b)) < 1e-9)
 
 static const dumu_meter m44 = {4, 0, 0.0, false}; /* 4/4, a bar line on beat 0 */
@@ -69,8 +59,8 @@ static void test_quantize_rules(void **state) {
     const double beats[4] = {0.0, 0.5, 1.0, 1.5}; /* 120 BPM: 16ths are 0.125 s */
     dumu_quantize_params p = dumu_quantize_default_params();
     assert_int_equal(p.subdivisions, 4);
-    dumu_note n[4] = {note(0.26, 0.49, 40, 0.5), note(0.52, 0.53, 41, 0.5),
-                      note(0.70, 0.74, 42, 0.5), note(-0.11, 0.14, 43, 0.5)};
+    dumu_note n[4] = {test_note(0.26, 0.49, 40, 0.5), test_note(0.52, 0.53, 41, 0.5),
+                      test_note(0.70, 0.74, 42, 0.5), test_note(-0.11, 0.14, 43, 0.5)};
     dumu_note orig[4];
     memcpy(orig, n, sizeof n);
     assert_int_equal(dumu_quantize_notes(beats, 4, &m44, &p, n, 4, NULL), DUMU_OK);
@@ -108,7 +98,7 @@ static void test_quantize_rules(void **state) {
 
     /* The grid follows a tempo change: 16ths of 0.25 s after the 4th beat. */
     const double slow[5] = {0.0, 0.5, 1.0, 1.5, 2.5};
-    dumu_note m = note(1.76, 2.2, 40, 0.5);
+    dumu_note m = test_note(1.76, 2.2, 40, 0.5);
     p.subdivisions = 4;
     assert_int_equal(dumu_quantize_notes(slow, 5, &m44, &p, &m, 1, NULL), DUMU_OK);
     NEAR(m.start_s, 1.75);

@@ -16,13 +16,7 @@
 #include "testutil.h"
 
 static dumu_note note(double on, double off, int32_t pitch) {
-    dumu_note n;
-    memset(&n, 0, sizeof n);
-    n.start_s = on;
-    n.end_s = off;
-    n.pitch = pitch;
-    n.amplitude = 0.5;
-    return n;
+    return test_note(on, off, pitch, 0.5);
 }
 
 static int64_t match(const dumu_note *ref, int64_t n_ref, const dumu_note *est, int64_t n_est,

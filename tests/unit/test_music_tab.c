@@ -13,13 +13,7 @@
 #include "testutil.h"
 
 static dumu_note note(double on, double off, int32_t pitch) {
-    dumu_note n;
-    memset(&n, 0, sizeof n);
-    n.start_s = on;
-    n.end_s = off;
-    n.pitch = pitch;
-    n.amplitude = 0.7;
-    return n;
+    return test_note(on, off, pitch, 0.7);
 }
 
 static void test_tunings(void **state) {
