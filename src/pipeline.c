@@ -241,10 +241,10 @@ static dumu_status arrange(const dumu_audio *audio, const dumu_transcribe_params
                                 &frame_s, err);
         if (rc) goto done;
         if (params->fixed_bpm <= 0.0 && params->n_beats == 0) {
-            int shifted = 0;
+            double shift = 0.0;
             rc = dumu_beats_phase(tempo->beats, tempo->n_beats, notes, n, frames, n_frames, frame_s,
-                                  &shifted, err);
-            if (!rc && shifted) /* the midpoints of a steady run are steady: re-fit the map */
+                                  &shift, err);
+            if (!rc && shift > 0.0) /* moved points of a steady run are steady: re-fit the map */
                 rc = dumu_beats_model(tempo->beats, tempo->n_beats, tempo->beats, NULL, err);
             if (rc) goto done;
         }

@@ -17,6 +17,9 @@
  * -DUMU_METER_PHASE_MARGIN before the beats move; on the tuning half (dm01-03, xd01-20) the
  * sums of correctly phased items went down to -0.12, those of off-beat ones to -0.40. */
 #define DUMU_METER_PHASE_MARGIN 0.15
+/* The same margin for the rarer offsets of swing and anticipation (1/4, 1/3, 2/3, 3/4 beat):
+ * twice the half beat's, since four grids are tried where there was one. */
+#define DUMU_METER_SWING_MARGIN (2.0 * DUMU_METER_PHASE_MARGIN)
 /* A bar of 3 beats must show this many times the accent contrast of a bar of 4 to be chosen:
  * 4/4 is by far the commoner meter, and a 4/4 song's half bars can mimic 3/4 contrast. */
 #define DUMU_METER_TRIPLE_RATIO 1.25
@@ -33,15 +36,18 @@ double dumu_harmonic_change(const double *beats, int64_t n_beats, const float *c
 double dumu_bass_change(const double *beats, int64_t n_beats, const dumu_note *notes,
                         int64_t n_notes, double pos);
 
-/* Checks whether the beats sit on the off-beats: the contrasts (on - off) / (on + off) of
- * harmonic change (w = 1 beat) and of bass change between the beats and the midpoints between
- * them; when both are negative and their sum is below -DUMU_METER_PHASE_MARGIN every beat
- * moves to the midpoint of its interval (the last by half the last interval), in place, and
- * *shifted (optional) is 1, else 0. Errors:
+/* Checks whether the beats sit off the notated beat: for each grid o = 1/2 (the off-beats),
+ * 1/4, 1/3, 2/3 and 3/4 of a beat later, the contrasts (g - b) / (g + b) of harmonic change
+ * (w = 1 beat) and of bass change summed over that grid (g) and over the beats (b); when both
+ * are positive and their sum exceeds DUMU_METER_PHASE_MARGIN (o = 1/2) or
+ * DUMU_METER_SWING_MARGIN (the others), the off-beats win if they qualify, else the other
+ * grid with the largest sum: every beat moves
+ * o of the way to the next (the last by o of the last interval), in place, and *shift
+ * (optional) is o, else 0. Errors:
  * DUMU_E_INVALID_ARG (invalid beats; notes or chroma NULL with a nonzero count). */
 dumu_status dumu_beats_phase(double *beats, int64_t n_beats, const dumu_note *notes,
                              int64_t n_notes, const float *chroma, int64_t n_frames, double frame_s,
-                             int *shifted, dumu_error *err);
+                             double *shift, dumu_error *err);
 
 /* Beats per bar (3 or 4) and the first downbeat: each beat's accent is its harmonic change
  * (w = 2 beats) over the mean harmonic change plus its bass change over the mean bass change

@@ -1,7 +1,8 @@
 /* Beat phase, meter and downbeat (src/music/meter.c) on hand-made evidence: chroma frames whose
  * chord changes every bar, bass lines that move on the downbeat and repeat on the off-beats;
  * beats given on the off-beats come back onto the beats; 4/4 and 3/4 with their first
- * downbeat; no evidence keeps 4/4 from beat 0; bad arguments. The developer sets: dumu eval. */
+ * downbeat; beats a half, a third or a quarter of a beat early are moved onto the beat; no
+ * evidence keeps 4/4 from beat 0; bad arguments. The developer sets: dumu eval. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,24 +92,34 @@ static void test_phase_moves_offbeat_beats(void **state) {
     int64_t nf, nn;
     float *c = chords(4, 0, &nf);
     dumu_note *notes = bass_line(4, 0, &nn);
-    double *b = beats_from(0.25); /* on the "and" of every beat */
-    int shifted = 0;
     dumu_error err = {0};
-    assert_int_equal(dumu_beats_phase(b, N_BEATS, notes, nn, c, nf, FRAME_S, &shifted, &err),
-                     DUMU_OK);
-    assert_int_equal(shifted, 1);
-    for (int k = 0; k < N_BEATS; k++)
-        assert_true(fabs(b[k] - (0.5 + k * BEAT_S)) < 1e-9);
+    /* beats on the "and" of every beat, or a third / a quarter of a beat early (swing,
+     * anticipated drums): moved onto the beat, within 1/12 beat */
+    const double early[3] = {0.5, 1.0 / 3.0, 0.25};
+    for (int e = 0; e < 3; e++) {
+        double *b = beats_from(BEAT_S * (1.0 - early[e]));
+        double shift = 0.0;
+        assert_int_equal(dumu_beats_phase(b, N_BEATS, notes, nn, c, nf, FRAME_S, &shift, &err),
+                         DUMU_OK);
+        /* the nearest grid on offer, or its neighbour 1/12 beat away (a chord change seen by
+         * windows that straddle it by a frame looks alike from both) */
+        assert_true(fabs(shift - early[e]) < 1.0 / 12 + 1e-12);
+        for (int k = 0; k < N_BEATS; k++)
+            assert_true(fabs(b[k] - (k + 1) * BEAT_S) <= BEAT_S / 12 + 1e-9);
+        free(b);
+    }
     /* beats on the beat stay where they are */
     double *on = beats_from(0.0);
-    assert_int_equal(dumu_beats_phase(on, N_BEATS, notes, nn, c, nf, FRAME_S, &shifted, &err),
+    double shift = 1.0;
+    assert_int_equal(dumu_beats_phase(on, N_BEATS, notes, nn, c, nf, FRAME_S, &shift, &err),
                      DUMU_OK);
-    assert_int_equal(shifted, 0);
+    assert_true(shift == 0.0);
     assert_true(on[0] == 0.0 && on[N_BEATS - 1] == (N_BEATS - 1) * BEAT_S);
     /* no evidence either way: the tracker's phase stands */
-    assert_int_equal(dumu_beats_phase(b, N_BEATS, NULL, 0, NULL, 0, FRAME_S, &shifted, &err),
+    double *b = beats_from(0.25);
+    assert_int_equal(dumu_beats_phase(b, N_BEATS, NULL, 0, NULL, 0, FRAME_S, &shift, &err),
                      DUMU_OK);
-    assert_int_equal(shifted, 0);
+    assert_true(shift == 0.0 && b[0] == 0.25);
     free(on);
     free(b);
     free(notes);
