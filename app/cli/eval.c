@@ -3,7 +3,9 @@
  * it: notes in raw and bass mode (precision / recall / F1 with 50 ms onsets, the same with
  * offsets, and octave-forgiving), tempo, key (where the manifest gives one) and the bass
  * stem's SDR against the item's bass.flac. Prints a table with a mean row per manifest (and
- * one over all of them), and writes JSON with --json.
+ * one over all of them), then the grid table, then where bass mode's notes go wrong
+ * (dumu_score_note_errors: each unmatched note in one class, totals per manifest), and writes
+ * JSON with --json.
  *
  * GRID METRICS
  *   The beat grid is scored as a DAW shows it: the transcription is encoded exactly as
@@ -48,7 +50,8 @@ typedef struct item_result {
     double key_score; /* MIREX; < 0: no reference key */
     double sdr_db;
     dumu_note_scores raw, bass;
-    bool stem_cached; /* the bass stem came from --stem-cache */
+    dumu_note_errors raw_errors, bass_errors; /* where the unmatched notes go */
+    bool stem_cached;                         /* the bass stem came from --stem-cache */
     /* The grid of the MIDI file as written, against the true tempo map and meter. */
     bool has_grid; /* false: the manifest gives no tempo */
     dumu_grid_scores grid;
@@ -63,6 +66,11 @@ typedef struct item_result {
 typedef struct sums {
     int n, n_bpm_ok, n_key;
     dumu_note_scores raw, bass;
+    /* note-error counts summed (totals); onset_bias_ms holds the sum of each item's median
+     * times its matched notes, so / n_matched is their matched-weighted mean (an item with no
+     * match has no median and weighs nothing) */
+    dumu_note_errors raw_errors, bass_errors;
+    int64_t n_bass_ref, n_bass_est; /* note counts of bass mode's matching, summed */
     double sdr_db, key_score;
     /* grid metrics, over the items that have them; [0] steady, [1] drifting tempo */
     int n_grid, n_acc1, n_acc2;
@@ -289,7 +297,10 @@ static int eval_item(const cJSON *item, const char *manifest, eval_ctx *ctx, ite
     if (join(path, sizeof path, manifest, notes) || dumu_notes_read_csv(path, &ref, &n_ref, &err))
         goto fail;
     if (dumu_score_notes(ref, n_ref, raw.notes, raw.n_notes, NULL, &r->raw, &err) ||
-        dumu_score_notes(ref, n_ref, tr->notes.notes, tr->notes.n_notes, NULL, &r->bass, &err))
+        dumu_score_notes(ref, n_ref, tr->notes.notes, tr->notes.n_notes, NULL, &r->bass, &err) ||
+        dumu_score_note_errors(ref, n_ref, raw.notes, raw.n_notes, NULL, &r->raw_errors, &err) ||
+        dumu_score_note_errors(ref, n_ref, tr->notes.notes, tr->notes.n_notes, NULL,
+                               &r->bass_errors, &err))
         goto fail;
     r->bpm = tr->tempo.bpm;
     r->ref_bpm = cJSON_GetNumberValue(cJSON_GetObjectItem(item, "tempo_bpm"));
@@ -351,12 +362,71 @@ static void json_scores(cJSON *o, const char *name, const dumu_note_scores *s, b
     json_prf(x, "octave_forgiving", &s->chroma, counts);
 }
 
+/* The classes of dumu_note_errors in its order: JSON keys, table columns, counts. */
+static const char *est_keys[7] = {"timing",   "octave", "harmonic", "pitch",
+                                  "fragment", "ghost",  "other"};
+static const char *est_columns[7] = {"time", "oct", "harm", "pitch", "frag", "ghost", "other"};
+static const char *ref_keys[4] = {"merged", "timing", "pitch", "missed"};
+static const char *ref_columns[4] = {"merged", "time", "pitch", "missed"};
+static const char *register_keys[3] = {"B0-F1", "F#1-B1", "C2_up"};
+
+static void est_counts(const dumu_note_errors *e, int64_t c[7]) {
+    c[0] = e->n_est_timing;
+    c[1] = e->n_est_octave;
+    c[2] = e->n_est_harmonic;
+    c[3] = e->n_est_pitch;
+    c[4] = e->n_est_fragment;
+    c[5] = e->n_est_ghost;
+    c[6] = e->n_est_other;
+}
+
+static void ref_counts(const dumu_note_errors *e, int64_t c[4]) {
+    c[0] = e->n_ref_merged;
+    c[1] = e->n_ref_timing;
+    c[2] = e->n_ref_pitch;
+    c[3] = e->n_ref_missed;
+}
+
+/* The bias of a sum (see `sums`). */
+static double total_bias_ms(const dumu_note_errors *e) {
+    return e->n_matched ? e->onset_bias_ms / (double)e->n_matched : 0.0;
+}
+
+/* The breakdown as o[name]; total: e is a sum (see `sums`). */
+static void json_errors(cJSON *o, const char *name, const dumu_note_errors *e, bool total) {
+    cJSON *x = cJSON_AddObjectToObject(o, name);
+    cJSON_AddNumberToObject(x, "n_matched", (double)e->n_matched);
+    int64_t ce[7], cr[4];
+    est_counts(e, ce);
+    ref_counts(e, cr);
+    cJSON *est = cJSON_AddObjectToObject(x, "unmatched_est");
+    for (int k = 0; k < 7; k++)
+        cJSON_AddNumberToObject(est, est_keys[k], (double)ce[k]);
+    cJSON *ref = cJSON_AddObjectToObject(x, "unmatched_ref");
+    for (int k = 0; k < 4; k++)
+        cJSON_AddNumberToObject(ref, ref_keys[k], (double)cr[k]);
+    if (total)
+        cJSON_AddNumberToObject(x, "onset_bias_ms_weighted_mean", total_bias_ms(e));
+    else
+        cJSON_AddNumberToObject(x, "onset_bias_ms", e->onset_bias_ms);
+    cJSON_AddNumberToObject(x, "octave_below", (double)e->n_est_octave_below);
+    cJSON *oct = cJSON_AddObjectToObject(x, "octave_by_register");
+    cJSON *all = cJSON_AddObjectToObject(x, "ref_by_register");
+    for (int k = 0; k < 3; k++) {
+        cJSON_AddNumberToObject(oct, register_keys[k], (double)e->n_octave_by_register[k]);
+        cJSON_AddNumberToObject(all, register_keys[k], (double)e->n_ref_by_register[k]);
+    }
+}
+
 static cJSON *json_item(const item_result *r, const char *manifest) {
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "id", r->id);
     cJSON_AddStringToObject(j, "manifest", manifest);
     json_scores(j, "raw", &r->raw, true);
     json_scores(j, "bass", &r->bass, true);
+    cJSON *errors = cJSON_AddObjectToObject(j, "note_errors");
+    json_errors(errors, "raw", &r->raw_errors, false);
+    json_errors(errors, "bass", &r->bass_errors, false);
     cJSON_AddNumberToObject(j, "bpm", r->bpm);
     cJSON_AddNumberToObject(j, "ref_bpm", r->ref_bpm);
     cJSON_AddBoolToObject(j, "bpm_ok", r->bpm_ok);
@@ -390,7 +460,33 @@ static void add_prf(dumu_prf *sum, const dumu_prf *p) {
     sum->f1 += p->f1;
 }
 
+/* The counts of item b added into the sum a, and b's bias as `sums` keeps it. */
+static void add_errors(dumu_note_errors *a, const dumu_note_errors *b) {
+    a->n_matched += b->n_matched;
+    a->n_est_timing += b->n_est_timing;
+    a->n_est_octave += b->n_est_octave;
+    a->n_est_harmonic += b->n_est_harmonic;
+    a->n_est_pitch += b->n_est_pitch;
+    a->n_est_fragment += b->n_est_fragment;
+    a->n_est_ghost += b->n_est_ghost;
+    a->n_est_other += b->n_est_other;
+    a->n_ref_merged += b->n_ref_merged;
+    a->n_ref_timing += b->n_ref_timing;
+    a->n_ref_pitch += b->n_ref_pitch;
+    a->n_ref_missed += b->n_ref_missed;
+    a->n_est_octave_below += b->n_est_octave_below;
+    a->onset_bias_ms += b->onset_bias_ms * (double)b->n_matched;
+    for (int k = 0; k < 3; k++) {
+        a->n_octave_by_register[k] += b->n_octave_by_register[k];
+        a->n_ref_by_register[k] += b->n_ref_by_register[k];
+    }
+}
+
 static void sums_add(sums *s, const item_result *r) {
+    add_errors(&s->raw_errors, &r->raw_errors);
+    add_errors(&s->bass_errors, &r->bass_errors);
+    s->n_bass_ref += r->bass.onset.n_ref;
+    s->n_bass_est += r->bass.onset.n_est;
     const dumu_note_scores *src[2] = {&r->raw, &r->bass};
     dumu_note_scores *dst[2] = {&s->raw, &s->bass};
     for (int i = 0; i < 2; i++) {
@@ -469,6 +565,10 @@ static cJSON *json_mean(const sums *s) {
     cJSON *j = cJSON_CreateObject();
     json_scores(j, "raw", &m.raw, false);
     json_scores(j, "bass", &m.bass, false);
+    /* totals, not means: apart from the mean scores */
+    cJSON *errors = cJSON_AddObjectToObject(j, "note_errors_total");
+    json_errors(errors, "raw", &s->raw_errors, true);
+    json_errors(errors, "bass", &s->bass_errors, true);
     cJSON_AddNumberToObject(j, "bpm_accuracy", (double)s->n_bpm_ok / s->n);
     cJSON_AddNumberToObject(j, "bass_sdr_db", m.sdr_db);
     if (s->n_key) cJSON_AddNumberToObject(j, "key_score", m.key_score);
@@ -535,17 +635,55 @@ static void print_grid_mean(const char *label, const sums *s) {
     printf("\n");
 }
 
-/* The label of a manifest's mean rows: "mean " and its folder's name ("mean testdata2"), or
- * its path when the folder has no useful name. */
-static const char *mean_label(const char *manifest, char *buf, size_t cap) {
+static void print_errors_header(void) {
+    printf("\nnote errors of bass mode: each note the onset matching leaves unmatched in one "
+           "class (see --help)\n");
+    printf("%-36s %5s %5s %5s |%-43s|%-29s| %6s | %s\n", "", "", "", "",
+           " unmatched estimated notes", " unmatched reference notes", "onset",
+           "octave errors by register");
+    printf("%-36s %5s %5s %5s |", "item", "ref", "est", "match");
+    for (int k = 0; k < 7; k++)
+        printf(" %5s", est_columns[k]);
+    printf(" |");
+    for (int k = 0; k < 4; k++)
+        printf(" %6s", ref_columns[k]);
+    printf(" | %6s | %6s %6s %6s\n", "biasms", register_keys[0], register_keys[1], "C2+");
+}
+
+/* One row: the counts of an item or a sum, with bias_ms. */
+static void print_errors_row(const char *label, const dumu_note_errors *e, int64_t n_ref,
+                             int64_t n_est, double bias_ms) {
+    int64_t ce[7], cr[4];
+    est_counts(e, ce);
+    ref_counts(e, cr);
+    printf("%-36s %5lld %5lld %5lld |", label, (long long)n_ref, (long long)n_est,
+           (long long)e->n_matched);
+    for (int k = 0; k < 7; k++)
+        printf(" %5lld", (long long)ce[k]);
+    printf(" |");
+    for (int k = 0; k < 4; k++)
+        printf(" %6lld", (long long)cr[k]);
+    printf(" | %6.1f | %6lld %6lld %6lld\n", bias_ms, (long long)e->n_octave_by_register[0],
+           (long long)e->n_octave_by_register[1], (long long)e->n_octave_by_register[2]);
+}
+
+static void print_errors_total(const char *label, const sums *s) {
+    if (s->n)
+        print_errors_row(label, &s->bass_errors, s->n_bass_ref, s->n_bass_est,
+                         total_bias_ms(&s->bass_errors));
+}
+
+/* The label of a manifest's mean or total rows: `word` and its folder's name ("mean
+ * testdata2"), or its path when the folder has no useful name. */
+static const char *row_label(const char *word, const char *manifest, char *buf, size_t cap) {
     const char *slash = strrchr(manifest, '/'), *start = slash;
     while (start && start > manifest && start[-1] != '/')
         start--;
     int len = slash ? (int)(slash - start) : 0;
     if (len == 0 || (len <= 2 && strncmp(start, "..", (size_t)len) == 0))
-        snprintf(buf, cap, "mean %s", manifest);
+        snprintf(buf, cap, "%s %s", word, manifest);
     else
-        snprintf(buf, cap, "mean %.*s", len, start);
+        snprintf(buf, cap, "%s %.*s", word, len, start);
     return buf;
 }
 
@@ -601,6 +739,33 @@ int dumu_cli_eval(int argc, char **argv) {
                 "      events   the number of tempo events in the file\n"
                 "  Means: beatF and downF; Acc1 and Acc2 as counts; maxdev (max and mean) and\n"
                 "  events (mean) apart for steady (tempo_constant) and drifting items.\n"
+                "\n"
+                "  A third table shows where bass mode's notes go wrong: every note the onset\n"
+                "  matching (50 ms, exact pitch) leaves unmatched, in the first class that fits\n"
+                "  (near: onsets within 50 ms; sounding: from 50 ms before a note's onset to its\n"
+                "  end). Unmatched estimated notes:\n"
+                "      time     overlaps an unmatched true note of its pitch (onset > 50 ms off)\n"
+                "      oct      near a true onset a whole number of octaves away\n"
+                "      harm     starts while a true note sounds, 7, 12, 19 or 24 semitones\n"
+                "               above it (a partial, or the third partial an octave down)\n"
+                "      pitch    near a true onset at another pitch\n"
+                "      frag     starts while a found true note of its pitch sounds: a\n"
+                "               re-triggered piece or a duplicate\n"
+                "      ghost    no true note sounds at its onset\n"
+                "      other    none of those (an unrelated pitch over a sounding note)\n"
+                "  Unmatched true notes:\n"
+                "      merged   an estimated note of its pitch started > 50 ms earlier, still\n"
+                "               sounds and also covers an earlier true note of that pitch\n"
+                "      time     overlaps an unmatched estimated note of its pitch\n"
+                "      pitch    an estimated onset is near it at another pitch\n"
+                "      missed   nothing estimated for it\n"
+                "      biasms   median estimated - true onset of the matched notes, ms\n"
+                "      B0-F1, F#1-B1, C2+  the oct errors by the true note's register\n"
+                "               (MIDI <= 29, under 45 Hz; 30-35; 36 and up)\n"
+                "  Total rows sum the counts; their biasms is the mean of the items' medians,\n"
+                "  weighted by their matched notes.\n"
+                "  The JSON has the same for raw Basic Pitch, the true notes per register and\n"
+                "  how many oct errors lie below their true note (octave_below).\n"
                 "\n"
                 "      --json OUT        also write every score and the means as JSON\n"
                 "      --stem-cache DIR  keep each bass stem as DIR/<id>-<mix sha256>.wav (float)\n"
@@ -690,7 +855,7 @@ int dumu_cli_eval(int argc, char **argv) {
             code = EXIT_INPUT;
             break;
         }
-        print_mean(mean_label(manifest, label, sizeof label), ms);
+        print_mean(row_label("mean", manifest, label, sizeof label), ms);
         cJSON *jm = cJSON_CreateObject();
         cJSON_AddStringToObject(jm, "manifest", manifest);
         cJSON_AddItemToObject(jm, "mean", json_mean(ms));
@@ -703,9 +868,19 @@ int dumu_cli_eval(int argc, char **argv) {
         for (int m = 0, i = 0; m < n_manifests; m++) {
             for (; i < n_results && results[i].manifest == m; i++)
                 print_grid_row(&results[i]);
-            print_grid_mean(mean_label(argv[optind + m], label, sizeof label), &msums[m]);
+            print_grid_mean(row_label("mean", argv[optind + m], label, sizeof label), &msums[m]);
         }
         if (n_manifests > 1) print_grid_mean("mean all", &all);
+        print_errors_header();
+        for (int m = 0, i = 0; m < n_manifests; m++) {
+            for (; i < n_results && results[i].manifest == m; i++)
+                print_errors_row(results[i].id, &results[i].bass_errors,
+                                 results[i].bass.onset.n_ref, results[i].bass.onset.n_est,
+                                 results[i].bass_errors.onset_bias_ms);
+            print_errors_total(row_label("total", argv[optind + m], label, sizeof label),
+                               &msums[m]);
+        }
+        if (n_manifests > 1) print_errors_total("total all", &all);
     }
     if (code == EXIT_OK && json_path) {
         char *s = cJSON_Print(out);

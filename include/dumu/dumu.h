@@ -572,6 +572,49 @@ DUMU_API dumu_status dumu_score_notes(const dumu_note *ref, int64_t n_ref, const
                                       int64_t n_est, const dumu_score_params *params,
                                       dumu_note_scores *out, dumu_error *err);
 
+/* Where the notes go wrong: every note the DUMU_MATCH_ONSET matching leaves unmatched, put in
+ * one class. tol is onset_tol_s (50 ms); "near" means onsets within tol (rounded as in the
+ * matching); "sounding" means an onset in [start_s - tol, end_s) of the other note; "above"
+ * counts semitones from the reference note up to the estimated one. Each note takes the first
+ * class in the order below whose rule holds, so the classes of one side add up to its
+ * unmatched count. Registers are those of the reference note: [0] up to F1 (MIDI <= 29, under
+ * 45 Hz, the 5-string's B0 included), [1] F#1-B1 (30-35), [2] C2 (36) and up. */
+typedef struct dumu_note_errors {
+    int64_t n_matched; /* the DUMU_MATCH_ONSET matching */
+    /* Unmatched estimated notes. */
+    int64_t n_est_timing;   /* overlaps an unmatched reference note of its pitch: the note is
+                               there, its onset more than tol early or late */
+    int64_t n_est_octave;   /* near a reference onset a whole number of octaves away */
+    int64_t n_est_harmonic; /* starts while a reference note sounds, 7, 12, 19 or 24 above it
+                               (a partial, or the third partial an octave down) */
+    int64_t n_est_pitch;    /* near a reference onset at another pitch */
+    int64_t n_est_fragment; /* starts while a matched reference note of its pitch sounds: a
+                               re-triggered piece (or a duplicate) of a note already found */
+    int64_t n_est_ghost;    /* no reference note sounds at its onset (stem bleed, noise) */
+    int64_t n_est_other;    /* none of those: an unrelated pitch while the bass plays */
+    /* Unmatched reference notes. */
+    int64_t n_ref_merged; /* an estimated note of its pitch started more than tol before it,
+                             still sounds at its onset and also overlaps an earlier reference
+                             note of that pitch: two true notes became one */
+    int64_t n_ref_timing; /* overlaps an unmatched estimated note of its pitch (the estimated
+                             side's timing class) */
+    int64_t n_ref_pitch;  /* an estimated onset is near it, at another pitch (octaves too) */
+    int64_t n_ref_missed; /* none of those: nothing estimated for it */
+    double onset_bias_ms; /* median of est - ref onset over the matched pairs, ms; 0 if none */
+    int64_t n_octave_by_register[3]; /* n_est_octave by the register of the nearest-onset
+                                        reference note an octave away */
+    int64_t n_ref_by_register[3];    /* all reference notes by register, to make rates */
+    int64_t n_est_octave_below;      /* of n_est_octave, those below their reference note */
+} dumu_note_errors;
+
+/* Classifies the notes of ref and est (borrowed for the call, any order) that the
+ * DUMU_MATCH_ONSET matching leaves unmatched, into *out (rules at dumu_note_errors). params
+ * may be NULL for the defaults. Errors as dumu_score_notes. Thread-safe. */
+DUMU_API dumu_status dumu_score_note_errors(const dumu_note *ref, int64_t n_ref,
+                                            const dumu_note *est, int64_t n_est,
+                                            const dumu_score_params *params, dumu_note_errors *out,
+                                            dumu_error *err);
+
 /* Tempo accuracy: true when |est - ref| <= tol * ref (tol 0.04 is the usual value). */
 DUMU_API bool dumu_score_tempo(double est_bpm, double ref_bpm, double tol);
 

@@ -17,6 +17,11 @@
  *     the current matching, flipping it when found (Kuhn's method with BFS: no recursion, so
  *     no stack depth to worry about on long lists). By Berge's theorem the result is maximum.
  *
+ * NOTE ERRORS
+ *     dumu_score_note_errors puts every note the onset matching leaves unmatched in one class
+ *     (rules at dumu_note_errors in dumu.h), so `dumu eval` shows where a change to the note
+ *     stage helps and hurts, not only that F1 moved.
+ *
  * REFERENCES
  *     C. Raffel et al., "mir_eval: a transparent implementation of common MIR metrics",
  *     ISMIR 2014 (transcription: precision_recall_f1_overlap, match_notes). MIREX "Audio Key
@@ -201,6 +206,162 @@ dumu_status dumu_score_notes(const dumu_note *ref, int64_t n_ref, const dumu_not
     out->onset_offset = prf(n_ref, n_est, m[1]);
     out->chroma = prf(n_ref, n_est, m[2]);
     return DUMU_OK;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Note errors: the class of every note the onset matching leaves unmatched. The rules are at
+ * dumu_note_errors in dumu.h; each is a plain scan over the other list (a few thousand notes
+ * at most, and only the unmatched ones are scanned). The order of the classes puts the
+ * strongest evidence first: a note of the same pitch overlapping in time (the note is there,
+ * its onset is off), then an onset at the same time (the pitch is off), then a note sounding
+ * under it (a partial or a re-trigger), then nothing. */
+
+typedef enum est_class {
+    EST_TIMING,
+    EST_OCTAVE,
+    EST_HARMONIC,
+    EST_PITCH,
+    EST_FRAGMENT,
+    EST_GHOST,
+    EST_OTHER,
+} est_class;
+
+/* Register index of dumu_note_errors: [0] MIDI <= 29 (F1, 43.7 Hz), [1] 30-35, [2] >= 36 (C2). */
+static int register_of(int32_t pitch) {
+    return pitch <= 29 ? 0 : pitch <= 35 ? 1 : 2;
+}
+
+static bool onsets_near(const dumu_note *a, const dumu_note *b, double tol) {
+    return rounded_distance(a->start_s, b->start_s) <= tol;
+}
+
+/* e starts while r sounds: in [r.start - tol, r.end). */
+static bool starts_during(const dumu_note *e, const dumu_note *r, double tol) {
+    return (e->start_s >= r->start_s || onsets_near(e, r, tol)) && e->start_s < r->end_s;
+}
+
+static bool overlap(const dumu_note *a, const dumu_note *b) {
+    return a->start_s < b->end_s && b->start_s < a->end_s;
+}
+
+/* The class of unmatched estimate e; *octave_ref gets the nearest-onset reference note an
+ * octave away when the class is EST_OCTAVE. ref_matched: (n_ref) whether each is matched. */
+static est_class classify_est(const dumu_note *e, const dumu_note *ref, int64_t n_ref,
+                              const bool *ref_matched, double tol, int64_t *octave_ref) {
+    bool octave = false, harmonic = false, pitch = false, fragment = false, sounding = false;
+    double best = HUGE_VAL;
+    for (int64_t i = 0; i < n_ref; i++) {
+        const dumu_note *r = &ref[i];
+        const int32_t up = e->pitch - r->pitch;
+        const bool near = onsets_near(e, r, tol), during = starts_during(e, r, tol);
+        if (up == 0 && !ref_matched[i] && overlap(e, r)) return EST_TIMING;
+        if (near && up != 0 && up % 12 == 0 && fabs(e->start_s - r->start_s) < best) {
+            octave = true;
+            best = fabs(e->start_s - r->start_s);
+            *octave_ref = i;
+        }
+        harmonic |= during && (up == 7 || up == 12 || up == 19 || up == 24);
+        pitch |= near && up != 0;
+        fragment |= during && up == 0 && ref_matched[i];
+        sounding |= during;
+    }
+    if (octave) return EST_OCTAVE;
+    if (harmonic) return EST_HARMONIC;
+    if (pitch) return EST_PITCH;
+    if (fragment) return EST_FRAGMENT;
+    return sounding ? EST_OTHER : EST_GHOST;
+}
+
+/* Counts the class of unmatched reference note i into out. est_matched: (n_est). */
+static void classify_ref(int64_t i, const dumu_note *ref, int64_t n_ref, const dumu_note *est,
+                         int64_t n_est, const bool *est_matched, double tol,
+                         dumu_note_errors *out) {
+    const dumu_note *r = &ref[i];
+    bool merged = false, timing = false, pitch = false;
+    for (int64_t j = 0; j < n_est; j++) {
+        const dumu_note *e = &est[j];
+        if (e->pitch != r->pitch) {
+            pitch |= onsets_near(e, r, tol);
+            continue;
+        }
+        timing |= !est_matched[j] && overlap(e, r);
+        if (merged || e->start_s >= r->start_s || onsets_near(e, r, tol) || e->end_s <= r->start_s)
+            continue;
+        /* e sounds through r's onset: merged if it also covers an earlier note of r's pitch */
+        for (int64_t k = 0; k < n_ref && !merged; k++)
+            merged = k != i && ref[k].pitch == r->pitch && ref[k].start_s < r->start_s &&
+                     overlap(e, &ref[k]);
+    }
+    if (merged)
+        out->n_ref_merged++;
+    else if (timing)
+        out->n_ref_timing++;
+    else if (pitch)
+        out->n_ref_pitch++;
+    else
+        out->n_ref_missed++;
+}
+
+static int compare_double(const void *a, const void *b) {
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+dumu_status dumu_score_note_errors(const dumu_note *ref, int64_t n_ref, const dumu_note *est,
+                                   int64_t n_est, const dumu_score_params *params,
+                                   dumu_note_errors *out, dumu_error *err) {
+    DUMU_ASSERT(out);
+    memset(out, 0, sizeof *out);
+    dumu_score_params p = params ? *params : dumu_score_default_params();
+    dumu_status rc = check_list(ref, n_ref, "reference", err);
+    if (!rc) rc = check_list(est, n_est, "estimated", err);
+    if (rc) return rc;
+    int64_t *match_of_ref = dumu_malloc((size_t)(n_ref ? n_ref : 1) * sizeof *match_of_ref);
+    bool *ref_matched = dumu_calloc((size_t)(n_ref ? n_ref : 1), sizeof *ref_matched);
+    bool *est_matched = dumu_calloc((size_t)(n_est ? n_est : 1), sizeof *est_matched);
+    double *diff_ms = dumu_malloc((size_t)(n_ref ? n_ref : 1) * sizeof *diff_ms);
+    if (!match_of_ref || !ref_matched || !est_matched || !diff_ms) {
+        rc = dumu_fail(err, DUMU_E_NOMEM, "score: out of memory classifying %lld x %lld notes",
+                       (long long)n_ref, (long long)n_est);
+        goto done;
+    }
+    rc = dumu_score_match(ref, n_ref, est, n_est, DUMU_MATCH_ONSET, &p, &out->n_matched,
+                          match_of_ref, err);
+    if (rc) goto done;
+    int64_t n_diff = 0;
+    for (int64_t i = 0; i < n_ref; i++) {
+        out->n_ref_by_register[register_of(ref[i].pitch)]++;
+        if (match_of_ref[i] < 0) continue;
+        ref_matched[i] = est_matched[match_of_ref[i]] = true;
+        diff_ms[n_diff++] = 1e3 * (est[match_of_ref[i]].start_s - ref[i].start_s);
+    }
+    if (n_diff) {
+        qsort(diff_ms, (size_t)n_diff, sizeof *diff_ms, compare_double);
+        out->onset_bias_ms = 0.5 * (diff_ms[(n_diff - 1) / 2] + diff_ms[n_diff / 2]);
+    }
+    int64_t *counts[7] = {&out->n_est_timing, &out->n_est_octave,   &out->n_est_harmonic,
+                          &out->n_est_pitch,  &out->n_est_fragment, &out->n_est_ghost,
+                          &out->n_est_other};
+    for (int64_t j = 0; j < n_est; j++) {
+        if (est_matched[j]) continue;
+        int64_t octave_ref = -1;
+        est_class c = classify_est(&est[j], ref, n_ref, ref_matched, p.onset_tol_s, &octave_ref);
+        (*counts[c])++;
+        if (c == EST_OCTAVE) {
+            out->n_octave_by_register[register_of(ref[octave_ref].pitch)]++;
+            out->n_est_octave_below += est[j].pitch < ref[octave_ref].pitch;
+        }
+    }
+    for (int64_t i = 0; i < n_ref; i++) {
+        if (!ref_matched[i])
+            classify_ref(i, ref, n_ref, est, n_est, est_matched, p.onset_tol_s, out);
+    }
+done:
+    dumu_free(diff_ms);
+    dumu_free(est_matched);
+    dumu_free(ref_matched);
+    dumu_free(match_of_ref);
+    return rc;
 }
 
 bool dumu_score_tempo(double est_bpm, double ref_bpm, double tol) {

@@ -1,8 +1,9 @@
 /* Transcription scorer (src/music/score.c): the matching rules and tolerance boundaries on
  * hand-made notes, a case where a greedy matcher loses a match that the maximum matching
  * keeps, the matching size against exhaustive search on random small cases, tempo and key
- * scores, SDR, the bass_notes.csv reader on the test data (DUMU_TESTDATA_DIR) and the scores of
- * altered ground truth. Grid metrics: beat matching (window, one-to-one, against exhaustive
+ * scores, SDR, the note-error classes (one hand-made case each, a mix whose classes add up,
+ * the onset bias), the bass_notes.csv reader on the test data (DUMU_TESTDATA_DIR) and the
+ * scores of altered ground truth. Grid metrics: beat matching (window, one-to-one, against exhaustive
  * search), tempo-map grids, and MIDI files made by the writer scored against true grids
  * (perfect, half a beat late, double tempo, 3/4 against 4/4, a drifting tempo). */
 #include <math.h>
@@ -350,6 +351,165 @@ static void test_csv_reader_errors(void **state) {
 
 /* The six MIDI renders of the test data: the reader gives the manifest's note counts, and
  * known alterations of the ground truth score as they must. */
+/* ---------------------------------------------------------------------------------------- */
+/* Note errors: one hand-made case per class, then a mix whose classes add up. */
+
+static dumu_note_errors note_errors(const dumu_note *ref, int64_t n_ref, const dumu_note *est,
+                                    int64_t n_est) {
+    dumu_note_errors e;
+    dumu_error err = {0};
+    assert_int_equal(dumu_score_note_errors(ref, n_ref, est, n_est, NULL, &e, &err), DUMU_OK);
+    /* Every unmatched note is in exactly one class. */
+    assert_int_equal(e.n_est_timing + e.n_est_octave + e.n_est_harmonic + e.n_est_pitch +
+                         e.n_est_fragment + e.n_est_ghost + e.n_est_other,
+                     n_est - e.n_matched);
+    assert_int_equal(e.n_ref_merged + e.n_ref_timing + e.n_ref_pitch + e.n_ref_missed,
+                     n_ref - e.n_matched);
+    assert_int_equal(e.n_ref_by_register[0] + e.n_ref_by_register[1] + e.n_ref_by_register[2],
+                     n_ref);
+    return e;
+}
+
+static void test_note_error_classes(void **state) {
+    (void)state;
+    const dumu_note held[1] = {note(1.0, 2.0, 40)}; /* E2, found at its onset below */
+    dumu_note_errors e;
+
+    /* timing: the right pitch 80 ms late; the reference note is a timing error too */
+    const dumu_note late[1] = {note(1.08, 2.0, 40)};
+    e = note_errors(held, 1, late, 1);
+    assert_int_equal(e.n_matched, 0);
+    assert_int_equal(e.n_est_timing, 1);
+    assert_int_equal(e.n_ref_timing, 1);
+
+    /* octave: at the onset, an octave up; the reference note lost to a pitch error */
+    const dumu_note up[1] = {note(1.01, 2.0, 52)};
+    e = note_errors(held, 1, up, 1);
+    assert_int_equal(e.n_est_octave, 1);
+    assert_int_equal(e.n_octave_by_register[2], 1);
+    assert_int_equal(e.n_ref_pitch, 1);
+    /* ... by the reference note's register: B0 (23) and A1 (33), two octaves and one down */
+    const dumu_note low[2] = {note(1.0, 1.5, 23), note(3.0, 3.5, 33)};
+    const dumu_note low_est[2] = {note(1.0, 1.5, 47), note(3.02, 3.5, 21)};
+    e = note_errors(low, 2, low_est, 2);
+    assert_int_equal(e.n_est_octave, 2);
+    assert_int_equal(e.n_octave_by_register[0], 1);
+    assert_int_equal(e.n_octave_by_register[1], 1);
+    assert_int_equal(e.n_octave_by_register[2], 0);
+    assert_int_equal(e.n_est_octave_below, 1);
+    assert_int_equal(e.n_ref_by_register[0], 1);
+    assert_int_equal(e.n_ref_by_register[1], 1);
+
+    /* harmonic: a twelfth (+19) and a fifth (+7) over a held note found at its onset */
+    const dumu_note partials[3] = {note(1.0, 2.0, 40), note(1.3, 1.6, 59), note(1.7, 1.9, 47)};
+    e = note_errors(held, 1, partials, 3);
+    assert_int_equal(e.n_matched, 1);
+    assert_int_equal(e.n_est_harmonic, 2);
+
+    /* pitch: at the onset, a minor third up */
+    const dumu_note third[1] = {note(0.98, 2.0, 43)};
+    e = note_errors(held, 1, third, 1);
+    assert_int_equal(e.n_est_pitch, 1);
+    assert_int_equal(e.n_ref_pitch, 1);
+
+    /* fragment: the held note found, then re-triggered; and a duplicate at its onset */
+    const dumu_note pieces[3] = {note(1.0, 1.4, 40), note(1.45, 2.0, 40), note(1.03, 1.2, 40)};
+    e = note_errors(held, 1, pieces, 3);
+    assert_int_equal(e.n_matched, 1);
+    assert_int_equal(e.n_est_fragment, 2);
+
+    /* ghost: after the note has ended, nothing sounds */
+    const dumu_note after[2] = {note(1.0, 2.0, 40), note(2.5, 3.0, 40)};
+    e = note_errors(held, 1, after, 2);
+    assert_int_equal(e.n_est_ghost, 1);
+
+    /* other: a fourth (+5) over the held note */
+    const dumu_note fourth[2] = {note(1.0, 2.0, 40), note(1.3, 1.6, 45)};
+    e = note_errors(held, 1, fourth, 2);
+    assert_int_equal(e.n_est_other, 1);
+
+    /* merged: two true E2s in a row played as one long note */
+    const dumu_note repeated[2] = {note(1.0, 1.5, 40), note(1.5, 2.0, 40)};
+    const dumu_note one[1] = {note(1.0, 2.0, 40)};
+    e = note_errors(repeated, 2, one, 1);
+    assert_int_equal(e.n_matched, 1);
+    assert_int_equal(e.n_ref_merged, 1);
+    /* ... but a note that only starts 80 ms early is a timing error, not a merge */
+    const dumu_note early[1] = {note(0.92, 1.5, 40)};
+    e = note_errors(repeated, 1, early, 1);
+    assert_int_equal(e.n_ref_timing, 1);
+    assert_int_equal(e.n_est_timing, 1);
+
+    /* missed: nothing estimated; with no estimate at all every reference note is missed and
+     * with no reference every estimate a ghost */
+    e = note_errors(repeated, 2, NULL, 0);
+    assert_int_equal(e.n_ref_missed, 2);
+    e = note_errors(NULL, 0, repeated, 2);
+    assert_int_equal(e.n_est_ghost, 2);
+    assert_true(e.onset_bias_ms == 0.0);
+
+    /* Order: a late note of the right pitch that is also near another pitch's onset is a
+     * timing error (the same-pitch evidence first). */
+    const dumu_note two[2] = {note(1.0, 1.2, 40), note(1.1, 1.6, 43)};
+    const dumu_note late43[2] = {note(1.0, 1.2, 40), note(1.04, 1.6, 43)};
+    e = note_errors(two, 2, late43, 2);
+    assert_int_equal(e.n_est_timing, 1);
+    assert_int_equal(e.n_est_pitch, 0);
+}
+
+static void test_note_errors_mixed_and_bias(void **state) {
+    (void)state;
+    /* One bar of bass with a bit of everything; matched notes 10, 20, 30 and 40 ms late. */
+    const dumu_note ref[8] = {
+        note(0.0, 0.45, 40), /* matched (+10 ms) */
+        note(0.5, 0.95, 40), /* matched (+20 ms) */
+        note(1.0, 1.45, 43), /* estimated an octave up: pitch */
+        note(1.5, 1.95, 45), /* 90 ms late: timing */
+        note(2.0, 2.45, 47), /* matched (+30 ms), then a twelfth and a re-trigger over it */
+        note(2.5, 2.95, 47), /* held over from 2.0: merged */
+        note(3.0, 3.45, 28), /* missed */
+        note(3.5, 3.95, 33), /* matched (+40 ms) */
+    };
+    const dumu_note est[9] = {
+        note(0.01, 0.45, 40), note(0.52, 0.95, 40), note(1.0, 1.45, 55),
+        note(1.59, 1.95, 45), note(2.03, 2.95, 47), note(2.2, 2.4, 66),
+        note(2.3, 2.45, 47),  note(3.54, 3.9, 33),  note(5.0, 5.5, 30), /* ghost */
+    };
+    dumu_note_errors e = note_errors(ref, 8, est, 9);
+    assert_int_equal(e.n_matched, 4);
+    assert_int_equal(e.n_est_octave, 1);
+    assert_int_equal(e.n_est_timing, 1);
+    assert_int_equal(e.n_est_harmonic, 1);
+    assert_int_equal(e.n_est_fragment, 1);
+    assert_int_equal(e.n_est_ghost, 1);
+    assert_int_equal(e.n_ref_pitch, 1);
+    assert_int_equal(e.n_ref_timing, 1);
+    assert_int_equal(e.n_ref_merged, 1);
+    assert_int_equal(e.n_ref_missed, 1);
+    assert_int_equal(e.n_octave_by_register[2], 1);
+    assert_int_equal(e.n_ref_by_register[0], 1);
+    assert_int_equal(e.n_ref_by_register[1], 1);
+    assert_int_equal(e.n_ref_by_register[2], 6);
+    assert_true(fabs(e.onset_bias_ms - 25.0) < 1e-9); /* median of 10, 20, 30, 40 */
+    e = note_errors(ref, 1, est, 1);
+    assert_true(fabs(e.onset_bias_ms - 10.0) < 1e-9);
+
+    /* Errors and allocation failures. */
+    dumu_note bad = note(NAN, 1.0, 40);
+    dumu_error err = {0};
+    assert_int_equal(dumu_score_note_errors(ref, 8, &bad, 1, NULL, &e, &err), DUMU_E_INVALID_ARG);
+    assert_int_equal(dumu_score_note_errors(NULL, 3, est, 9, NULL, &e, &err), DUMU_E_INVALID_ARG);
+    dumu_status rc = DUMU_E_NOMEM;
+    for (int64_t k = 1; rc == DUMU_E_NOMEM; k++) {
+        assert_true(k < 100);
+        dumu_alloc_fail_after(k);
+        rc = dumu_score_note_errors(ref, 8, est, 9, NULL, &e, NULL);
+        dumu_alloc_fail_after(0);
+    }
+    assert_int_equal(rc, DUMU_OK);
+    assert_int_equal(e.n_matched, 4);
+}
+
 static void test_testdata_ground_truth(void **state) {
     (void)state;
 
@@ -739,6 +899,8 @@ int main(void) {
         cmocka_unit_test(test_invalid_arguments),
         cmocka_unit_test(test_allocation_failures),
         cmocka_unit_test(test_csv_reader_errors),
+        cmocka_unit_test(test_note_error_classes),
+        cmocka_unit_test(test_note_errors_mixed_and_bias),
         cmocka_unit_test(test_testdata_ground_truth),
         cmocka_unit_test(test_score_beats),
         cmocka_unit_test(test_tempo_map_grid),
