@@ -46,7 +46,8 @@ static void usage(FILE *f) {
         "       dumu --help | --version\n"
         "\n"
         "extract: a song to the MIDI of its bass line (htdemucs bass stem -> Basic Pitch; the\n"
-        "  tempo comes from the whole mix). Takes every transcribe option, and:\n"
+        "  other stem's bass register when the bass stem is nearly silent; the tempo comes from\n"
+        "  the whole mix). Takes every transcribe option, and:\n"
         "      --stem-out FILE      also write the bass stem (.wav float or .flac 24-bit)\n"
         "      --overlap X          chunk overlap of the separation, 0..0.9 (default 0.25)\n"
         "\n"
@@ -231,9 +232,11 @@ static void json_string(FILE *f, const char *s) {
     fputc('"', f);
 }
 
+/* source: where the notes come from (dumu_bass_source_name), or NULL to leave it out
+ * (transcribe has no stems to choose from) */
 static int write_json(const char *path, const char *input, const dumu_audio *audio,
                       const dumu_transcription *tr, const dumu_transcribe_params *tp,
-                      const dumu_midi_params *mp) {
+                      const dumu_midi_params *mp, const char *source) {
     FILE *f = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
     if (!f) return -1;
     fprintf(f, "{\n  \"dumu_version\": \"%s\",\n  \"input\": ", dumu_version());
@@ -253,6 +256,7 @@ static int write_json(const char *path, const char *input, const dumu_audio *aud
             dumu_key_name(tr->key.tonic, tr->key.minor), tr->key.tonic,
             tr->key.minor ? "true" : "false", tr->key.fifths, tr->key.confidence,
             tr->meter.beats_per_bar, tr->meter.first_downbeat);
+    if (source) fprintf(f, "  \"source\": \"%s\",\n", source);
     fprintf(f, "  \"tempo\": {\"bpm\": %.3f, \"confidence\": %.3f, \"beats\": [", tr->tempo.bpm,
             tr->tempo.confidence);
     for (int64_t i = 0; i < tr->tempo.n_beats; i++)
@@ -281,6 +285,21 @@ static int write_json(const char *path, const char *input, const dumu_audio *aud
     else
         fflush(f);
     return bad ? -1 : 0;
+}
+
+/* What to tell the user about where an extraction's notes come from; NULL for the usual
+ * case, the bass stem. */
+static const char *source_note(dumu_bass_source source) {
+    switch (source) {
+    case DUMU_BASS_SOURCE_BASS_STEM: return NULL;
+    case DUMU_BASS_SOURCE_OTHER_STEM:
+        return "the bass stem is nearly silent; notes from the other stem's bass register";
+    case DUMU_BASS_SOURCE_MIX:
+        return "the bass stem is nearly silent; notes from the mix's bass register";
+    case DUMU_BASS_SOURCE_NONE:
+        return "no bass line found (silence, or drums alone in the bass register): no notes";
+    }
+    return NULL;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -563,11 +582,14 @@ static int cmd_transcribe(int argc, char **argv, int extract) {
         code = rc == DUMU_E_NOMEM ? EXIT_INTERNAL : EXIT_OUTPUT;
         goto done;
     }
-    if (json_path && write_json(json_path, in_path, &audio, tr, tp, &mp)) {
+    if (json_path && write_json(json_path, in_path, &audio, tr, tp, &mp,
+                                extract ? dumu_bass_source_name(ex.source) : NULL)) {
         fprintf(stderr, "dumu: cannot write %s: %s\n", json_path, strerror(errno));
         code = EXIT_OUTPUT;
         goto done;
     }
+    if (!quiet && extract && source_note(ex.source))
+        fprintf(stderr, "dumu: %s: %s\n", in_path, source_note(ex.source));
     if (!quiet)
         fprintf(stderr, "dumu: %s: %lld notes, %.1f BPM%s -> %s (%.2f s)\n", in_path,
                 (long long)tr->notes.n_notes, tr->tempo.bpm,

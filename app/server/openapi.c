@@ -779,6 +779,18 @@ static const char *const openapi_lines[] = {
     "       \"raw\"\n",
     "      ]\n",
     "     },\n",
+    "     \"source\": {\n",
+    "      \"type\": \"string\",\n",
+    "      \"enum\": [\n",
+    "       \"bass_stem\",\n",
+    "       \"other_stem\",\n",
+    "       \"mix\",\n",
+    "       \"none\"\n",
+    "      ],\n",
+    "      \"description\": \"where the notes come from: the bass stem; the other stem's or "
+    "the mix's bass register (below 450 Hz) when the bass stem is nearly silent there; none: no "
+    "bass line (silence, or drums alone in the bass register), no notes\"\n",
+    "     },\n",
     "     \"key\": {\n",
     "      \"type\": \"object\",\n",
     "      \"properties\": {\n",

@@ -4,6 +4,8 @@
  * progress callback that reports to the job store and polls the worker's cancel flag (so a
  * cancel or a shutdown lands at the next chunk), then writes DATA_DIR/jobs/<id>/:
  *   <stem>.wav     every kept stem, 16-bit PCM at the upload's sample rate
+ *   source.wav     the low-passed other stem or mix the notes came from, when the bass stem
+ *                  missed the bass line (result.json "source"), for re-transcription
  *   bass.mid       the MIDI file (tempo event = the job's tempo)
  *   result.json    the GET /api/result body, MIDI included as base64
  * Files are written to a temporary name and renamed, so a reader never sees half a file.
@@ -91,9 +93,11 @@ static dumu_status write_job_file(srv_jobs *jobs, const char *id, const char *fi
 
 /* Writes the transcription's MIDI (tempo map, meter, key), MusicXML and 4- and 5-string tab
  * (bass.mid, bass.musicxml, tab4.txt, tab5.txt) and result.json, and returns the body. */
+/* source: where the notes come from, a dumu_bass_source_name */
 static dumu_status save_result(srv_jobs *jobs, const char *id, const char *name,
-                               const dumu_transcription *tr, const struct srv_params *params,
-                               double duration, char **json, dumu_error *err) {
+                               const dumu_transcription *tr, const char *source,
+                               const struct srv_params *params, double duration, char **json,
+                               dumu_error *err) {
     dumu_midi_params mp = dumu_midi_default_params();
     uint8_t *midi = NULL;
     size_t midi_size = 0, size = 0;
@@ -135,6 +139,7 @@ static dumu_status save_result(srv_jobs *jobs, const char *id, const char *name,
     cJSON_AddStringToObject(root, "filename", filename);
     cJSON_AddNumberToObject(root, "duration", duration);
     cJSON_AddStringToObject(root, "mode", params->mode);
+    cJSON_AddStringToObject(root, "source", source);
     cJSON *key = cJSON_AddObjectToObject(root, "key");
     cJSON_AddStringToObject(key, "name", dumu_key_name(tr->key.tonic, tr->key.minor));
     cJSON_AddNumberToObject(key, "tonic", tr->key.tonic);
@@ -190,15 +195,20 @@ static void transcribe_params(const struct srv_params *p, dumu_transcribe_params
     tp->quantize_strength = p->quantize_strength / 100.0;
 }
 
-/* The beat grid of the job's first run, from its result.json: a re-transcription keeps it. */
-static double *stored_beats(srv_jobs *jobs, const char *id, int64_t *n) {
+/* The beat grid and the notes' source of the job's first run, from its result.json: a
+ * re-transcription keeps both. `source` (cap bytes) gets "bass_stem" when the file names none
+ * (results written before sources were chosen). */
+static double *stored_run(srv_jobs *jobs, const char *id, int64_t *n, char *source, size_t cap) {
     char path[4096];
     *n = 0;
+    snprintf(source, cap, "%s", dumu_bass_source_name(DUMU_BASS_SOURCE_BASS_STEM));
     if (srv_jobs_path(jobs, id, "result.json", path, sizeof path)) return NULL;
     size_t len = 0;
     char *text = dumu_app_read_file(path, (size_t)256 << 20, &len);
     cJSON *root = text ? cJSON_ParseWithLength(text, len) : NULL;
     free(text);
+    const cJSON *src = cJSON_GetObjectItem(root, "source");
+    if (cJSON_IsString(src)) snprintf(source, cap, "%s", src->valuestring);
     const cJSON *arr = cJSON_GetObjectItem(root, "beats");
     int count = cJSON_GetArraySize(arr);
     double *beats = count >= 2 ? malloc(sizeof(double) * (size_t)count) : NULL;
@@ -212,21 +222,25 @@ static double *stored_beats(srv_jobs *jobs, const char *id, int64_t *n) {
 dumu_status srv_retranscribe(srv_jobs *jobs, const dumu_bp_model *bp, int n_threads,
                              const struct srv_job *job, const struct srv_params *params,
                              char **json, dumu_error *err) {
-    char path[4096];
+    char path[4096], source[32];
     dumu_audio stem = {0};
     dumu_transcription tr = {0};
     int64_t n_beats = 0;
-    double *beats = NULL;
+    /* the first run's beats (from the whole mix) stay: detecting them again on the bass
+     * stem alone could lock onto another pulse; so does the source of its notes */
+    double *beats = stored_run(jobs, job->id, &n_beats, source, sizeof source);
     *json = NULL;
-    if (srv_jobs_path(jobs, job->id, "bass.wav", path, sizeof path)) return DUMU_E_IO;
+    bool lowpassed = strcmp(source, dumu_bass_source_name(DUMU_BASS_SOURCE_OTHER_STEM)) == 0 ||
+                     strcmp(source, dumu_bass_source_name(DUMU_BASS_SOURCE_MIX)) == 0;
+    if (srv_jobs_path(jobs, job->id, lowpassed ? "source.wav" : "bass.wav", path, sizeof path)) {
+        free(beats);
+        return DUMU_E_IO;
+    }
     dumu_status rc = dumu_audio_decode_file(path, NULL, &stem, err);
     if (!rc) {
         dumu_transcribe_params tp = dumu_transcribe_default_params();
         tp.bp.n_threads = n_threads;
         transcribe_params(params, &tp);
-        /* the first run's beats (from the whole mix) stay: detecting them again on the bass
-         * stem alone could lock onto another pulse */
-        beats = stored_beats(jobs, job->id, &n_beats);
         tp.beats = beats;
         tp.n_beats = n_beats;
         if (!beats) tp.fixed_bpm = job->bpm > 0.0 ? job->bpm : 120.0;
@@ -234,7 +248,8 @@ dumu_status srv_retranscribe(srv_jobs *jobs, const dumu_bp_model *bp, int n_thre
         /* same beats, same tempo: the figure the first run reported */
         if (!rc && job->bpm > 0.0) tr.tempo.bpm = job->bpm;
     }
-    if (!rc) rc = save_result(jobs, job->id, job->name, &tr, params, job->duration, json, err);
+    if (!rc)
+        rc = save_result(jobs, job->id, job->name, &tr, source, params, job->duration, json, err);
     free(beats);
     dumu_transcription_deinit(&tr);
     dumu_audio_deinit(&stem);
@@ -299,33 +314,36 @@ static const char *error_code(dumu_status rc) {
 }
 
 /* Writes each kept stem as 16-bit WAV at `rate`. */
+/* Writes `a` as the job's `file`, 16-bit PCM at `rate` Hz, through a temporary name. */
+static dumu_status write_audio(srv_jobs *jobs, const char *id, const char *file,
+                               const dumu_audio *a, int32_t rate, dumu_error *err) {
+    char path[4096], tmp[4200];
+    if (srv_jobs_path(jobs, id, file, path, sizeof path)) return DUMU_E_IO;
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    dumu_audio resampled = {0};
+    dumu_status rc = DUMU_OK;
+    if (a->sample_rate != rate) {
+        rc = dumu_audio_resample(a, rate, &resampled, err);
+        a = &resampled;
+    }
+    if (!rc) rc = dumu_audio_write_file(tmp, a, DUMU_AUDIO_WAV_PCM16, err);
+    dumu_audio_deinit(&resampled);
+    if (!rc && rename(tmp, path)) {
+        snprintf(err->message, sizeof err->message, "cannot rename %s: %s", file, strerror(errno));
+        rc = err->status = DUMU_E_IO;
+    }
+    if (rc) unlink(tmp);
+    return rc;
+}
+
 static dumu_status write_stems(srv_jobs *jobs, const char *id, const dumu_stems *stems,
                                uint32_t mask, int32_t rate, dumu_error *err) {
-    char path[4096], tmp[4200];
     for (int i = 0; i < DUMU_DM_N_SOURCES; i++) {
         if (!(mask & (1u << i)) || !stems->source[i].samples) continue;
         char file[32];
         snprintf(file, sizeof file, "%s.wav", dumu_source_name((dumu_source)i));
-        if (srv_jobs_path(jobs, id, file, path, sizeof path)) return DUMU_E_IO;
-        snprintf(tmp, sizeof tmp, "%s.tmp", path);
-        dumu_audio resampled = {0};
-        const dumu_audio *a = &stems->source[i];
-        dumu_status rc = DUMU_OK;
-        if (a->sample_rate != rate) {
-            rc = dumu_audio_resample(a, rate, &resampled, err);
-            a = &resampled;
-        }
-        if (!rc) rc = dumu_audio_write_file(tmp, a, DUMU_AUDIO_WAV_PCM16, err);
-        dumu_audio_deinit(&resampled);
-        if (!rc && rename(tmp, path)) {
-            snprintf(err->message, sizeof err->message, "cannot rename a stem: %s",
-                     strerror(errno));
-            rc = err->status = DUMU_E_IO;
-        }
-        if (rc) {
-            unlink(tmp);
-            return rc;
-        }
+        dumu_status rc = write_audio(jobs, id, file, &stems->source[i], rate, err);
+        if (rc) return rc;
     }
     return DUMU_OK;
 }
@@ -377,9 +395,12 @@ static void run_job(struct srv_worker *w, const struct srv_job *job) {
         }
     }
     if (!rc) rc = write_stems(pool->jobs, job->id, &ex.stems, mask, mix.sample_rate, &err);
+    if (!rc && ex.source_audio.samples)
+        rc =
+            write_audio(pool->jobs, job->id, "source.wav", &ex.source_audio, mix.sample_rate, &err);
     if (!rc)
-        rc = save_result(pool->jobs, job->id, job->name, &ex.transcription, &job->params, duration,
-                         &json, &err);
+        rc = save_result(pool->jobs, job->id, job->name, &ex.transcription,
+                         dumu_bass_source_name(ex.source), &job->params, duration, &json, &err);
     free(json);
     dumu_extraction_deinit(&ex);
     dumu_audio_deinit(&mix);

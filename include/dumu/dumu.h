@@ -509,7 +509,25 @@ DUMU_API void dumu_stems_deinit(dumu_stems *stems);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Bass extraction pipeline (src/pipeline.c): mix -> tempo (from the mix) -> bass stem
- * (htdemucs) -> Basic Pitch -> notes. */
+ * (htdemucs) -> Basic Pitch -> notes. htdemucs sometimes leaves the song's bass line in its
+ * "other" stem (a lead synth or a guitar playing it); the pipeline then takes the notes from
+ * the other stem's bass register instead, and says so in dumu_extraction.source. */
+
+/* Where an extraction's notes come from. Values are only ever appended. */
+typedef enum dumu_bass_source {
+    DUMU_BASS_SOURCE_BASS_STEM = 0,  /* htdemucs' bass stem, as it is */
+    DUMU_BASS_SOURCE_OTHER_STEM = 1, /* the "other" stem below DUMU_BASS_SOURCE_CUTOFF_HZ */
+    DUMU_BASS_SOURCE_MIX = 2,        /* the mix below DUMU_BASS_SOURCE_CUTOFF_HZ */
+    DUMU_BASS_SOURCE_NONE = 3,       /* silence, or drums alone in the bass register: no notes */
+} dumu_bass_source;
+
+/* Low-pass cutoff of the fallback sources: above G4 (392 Hz), the top of the bass register
+ * that note creation reads (DUMU_NOTES_BASS), so every bass note keeps its fundamental. */
+#define DUMU_BASS_SOURCE_CUTOFF_HZ 450.0
+
+/* Returns "bass_stem", "other_stem", "mix" or "none" (static strings); NULL for an invalid
+ * value. Thread-safe. */
+DUMU_API const char *dumu_bass_source_name(dumu_bass_source source);
 
 typedef struct dumu_extract_params {
     dumu_separate_params separate;     /* sources: stems kept besides bass (default none) */
@@ -522,13 +540,26 @@ typedef struct dumu_extract_params {
      * the other stems of separate.sources stay zeroed. Lets `dumu eval --stem-cache` rerun
      * the rest of the pipeline without htdemucs. */
     const dumu_audio *bass_stem;
+    /* Optional (default NULL), only with bass_stem: the "other" stem of the same separation,
+     * same format, borrowed for the call; the fallback source when the bass stem does not
+     * hold the bass line. Without it the fallback is the mix's low band. */
+    const dumu_audio *other_stem;
 } dumu_extract_params;
 
 DUMU_API dumu_extract_params dumu_extract_default_params(void);
 
 typedef struct dumu_extraction {
     dumu_stems stems;                 /* bass plus the stems asked for in separate.sources; owned */
-    dumu_transcription transcription; /* notes of the bass stem, tempo of the mix; owned */
+    dumu_transcription transcription; /* notes of `source`, tempo of the mix; owned */
+    /* Where the notes come from: the bass stem unless it holds under a tenth of the other
+     * stem's power in the bass register (30-250 Hz); NONE (no notes) when the mix is silent
+     * there or neither stem holds 3.5 % of it (src/pipeline.c, SOURCE CHOICE). */
+    dumu_bass_source source;
+    /* The audio the notes were made from when source is OTHER_STEM or MIX: that stem (44100 Hz
+     * stereo) or the mix (its rate and channels) low-passed at DUMU_BASS_SOURCE_CUTOFF_HZ, so
+     * a later re-transcription can start from it; zeroed for BASS_STEM (that is
+     * stems.source[DUMU_SOURCE_BASS]) and NONE. Owned. */
+    dumu_audio source_audio;
 } dumu_extraction;
 
 DUMU_API dumu_status dumu_extract(const dumu_dm_model *dm, const dumu_bp_model *bp,

@@ -107,12 +107,14 @@ ffmpeg -loglevel error -y -i "$TD/dm04_openmsx_train_filled_with_cash/mix.flac" 
 check extract 0 "$CLI" extract "$tmp/song.flac" -o "$tmp/song.mid" --json "$tmp/song.json" \
     --stem-out "$tmp/song_bass.wav" --progress json
 expect extract-progress-stages grep -q '"stage":"separate"' "$tmp/err"
+expect extract-says-source grep -q "notes from the other stem" "$tmp/err"
 expect extract-notes $PY - "$tmp/song.json" "$tmp/song_bass.wav" <<'PYEOF'
 import json, sys, wave
 js = json.load(open(sys.argv[1]))
 pitches = sorted(n["pitch"] for n in js["notes"])
 assert len(pitches) >= 10, len(pitches)
 assert 36 <= pitches[len(pitches) // 2] <= 52, pitches  # the bass part plays MIDI 43-48
+assert js["source"] == "other_stem", js["source"]  # htdemucs puts this synth bass in "other"
 PYEOF
 expect extract-stem-length $PY -c "
 import sys, struct

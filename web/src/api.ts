@@ -61,6 +61,10 @@ export interface Key {
   fifths: number; // sharps (> 0) or flats (< 0), -7..7
 }
 
+// Where the notes come from: the bass stem; the other stem's or the mix's bass register when
+// the bass stem misses the bass line; none: no bass found (no notes).
+export type NoteSource = 'bass_stem' | 'other_stem' | 'mix' | 'none';
+
 export interface Result {
   job_id: string;
   bpm: number;
@@ -70,6 +74,7 @@ export interface Result {
   notes: Note[];
   n_notes: number;
   mode: Mode;
+  source?: NoteSource; // absent in results written before sources were chosen
   key: Key;
   time_signature: string; // "4/4", "3/4"
   beats: number[]; // seconds: the beat grid the MIDI tempo map follows

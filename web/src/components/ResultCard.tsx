@@ -2,7 +2,7 @@
 // notes on screen, from midi_b64), MusicXML and bass tab from the server (which re-writes them
 // from the newest transcription), a download for every stem the job kept, and the tab itself.
 import { useEffect, useMemo, useState } from 'react';
-import { api, ApiError, base64ToBytes, urls, type Key, type Result, type StemName, type TabStrings } from '../api';
+import { api, ApiError, base64ToBytes, urls, type Key, type NoteSource, type Result, type StemName, type TabStrings } from '../api';
 import { Card, formatClock, primaryButton, secondaryButton } from './ui';
 
 // The server spells keys in ASCII ("F# minor", "Bb major"); show real accidentals.
@@ -15,6 +15,20 @@ export function signatureLabel(key: Key): string {
   const n = Math.abs(key.fifths);
   if (n === 0) return 'no sharps or flats';
   return `${n} ${key.fifths > 0 ? 'sharp' : 'flat'}${n === 1 ? '' : 's'}`;
+}
+
+// The line under the tiles that says where the notes come from.
+export function sourceLabel(source: NoteSource): string {
+  switch (source) {
+    case 'bass_stem':
+      return 'notes from: bass stem';
+    case 'other_stem':
+      return 'notes from: other stem (its bass register; the bass stem was nearly silent)';
+    case 'mix':
+      return 'notes from: mix (its bass register; the bass stem was nearly silent)';
+    case 'none':
+      return 'no bass line found: silence, or drums alone in the bass register';
+  }
 }
 
 function Tile({ label, value, unit, testId, className = '' }: { label: string; value: string; unit: string; testId?: string; className?: string }) {
@@ -62,6 +76,9 @@ export default function ResultCard({ result, stems }: { result: Result; stems: S
         <Tile label="Notes" value={String(result.n_notes)} unit={result.n_notes === 1 ? 'note' : 'notes'} testId="note-count" className="col-span-2 sm:col-span-1" />
         <Tile label="Length" value={formatClock(result.duration)} unit="min:s" className="order-5 col-span-3 sm:order-none sm:col-span-1" />
       </dl>
+      <p className="mt-2 text-xs text-ink-400" data-testid="note-source">
+        {sourceLabel(result.source ?? 'bass_stem')}
+      </p>
       <div className="mt-4 flex flex-wrap gap-2">
         <a className={primaryButton} href={href} download={result.filename} data-testid="download-midi">
           ⬇ Download MIDI

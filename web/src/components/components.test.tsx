@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Layout, ROUTER_FUTURE } from '../App';
 import CpuNotice, { FALLBACK_TEXT } from './CpuNotice';
 import { noteName, pitchRange, viewWindow } from './PianoRoll';
-import ResultCard, { keyLabel, signatureLabel } from './ResultCard';
+import ResultCard, { keyLabel, signatureLabel, sourceLabel } from './ResultCard';
 import TranscribeControls, { DEBOUNCE_MS, DEFAULT_NOTE_PARAMS } from './TranscribeControls';
 import type { Result } from '../api';
 import { HealthProvider } from '../health';
@@ -82,6 +82,7 @@ describe('ResultCard', () => {
     notes: [],
     n_notes: 25,
     mode: 'bass',
+    source: 'other_stem',
     key: { name: 'F# minor', tonic: 6, minor: true, fifths: 3 },
     time_signature: '3/4',
     beats: [0.3, 0.8, 1.3],
@@ -99,6 +100,7 @@ describe('ResultCard', () => {
     expect(screen.getByTestId('key').textContent).toBe('F♯ minor');
     expect(screen.getByText('3 sharps')).toBeTruthy();
     expect(screen.getByTestId('time-signature').textContent).toBe('3/4');
+    expect(screen.getByTestId('note-source').textContent).toBe('notes from: other stem (its bass register; the bass stem was nearly silent)');
     expect(screen.getByTestId('download-musicxml').getAttribute('href')).toBe('/api/jobs/j1/musicxml');
     expect(screen.getByTestId('download-tab').getAttribute('href')).toBe('/api/jobs/j1/tab?strings=4');
     expect((await screen.findByText(/G\|--2--\|/)).tagName).toBe('PRE');
@@ -114,6 +116,15 @@ describe('ResultCard', () => {
     vi.stubGlobal('fetch', vi.fn().mockResolvedValue(new Response(JSON.stringify({ code: 'bad_request', message: 'No beats to write a tab on.' }), { status: 400 })));
     render(<ResultCard result={result} stems={['bass']} />);
     expect(await screen.findByText('The tab could not be loaded: No beats to write a tab on.')).toBeTruthy();
+  });
+});
+
+describe('source labels', () => {
+  it('names every source of the notes', () => {
+    expect(sourceLabel('bass_stem')).toBe('notes from: bass stem');
+    expect(sourceLabel('other_stem')).toMatch(/^notes from: other stem/);
+    expect(sourceLabel('mix')).toMatch(/^notes from: mix/);
+    expect(sourceLabel('none')).toMatch(/^no bass line found/);
   });
 });
 

