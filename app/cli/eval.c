@@ -18,10 +18,11 @@
  *
  * STEM CACHE
  *   htdemucs is ~85 % of the run time and does not change while the tempo, note or export
- *   code is tuned, so --stem-cache DIR keeps each item's bass stem as
- *   DIR/<id>-<first 16 hex digits of the mix's sha256 in the manifest>.wav, 32-bit float
- *   (bit-exact), and later runs decode it and pass it as dumu_extract_params.bass_stem
- *   instead of separating again. The hash in the name makes a changed mix a cache miss; a
+ *   code is tuned, so --stem-cache DIR keeps each item's bass and other stems as
+ *   DIR/<id>-<first 16 hex digits of the mix's sha256 in the manifest>.wav and ...-other.wav,
+ *   32-bit float (bit-exact), and later runs decode them and pass them as
+ *   dumu_extract_params.bass_stem and other_stem instead of separating again (the other stem
+ *   is the fallback source of the notes, src/pipeline.c; a cache without it separates again). The hash in the name makes a changed mix a cache miss; a
  *   change to the separation itself is not seen, so empty DIR after one. Items without a
  *   sha256 in the manifest are not cached. A stem is written to a temporary name and
  *   renamed, so an interrupted run leaves no half-written stem behind. */
@@ -51,7 +52,8 @@ typedef struct item_result {
     double sdr_db;
     dumu_note_scores raw, bass;
     dumu_note_errors raw_errors, bass_errors; /* where the unmatched notes go */
-    bool stem_cached;                         /* the bass stem came from --stem-cache */
+    bool stem_cached;                         /* the stems came from --stem-cache */
+    char source[16];                          /* where the notes came from: "bass_stem" ... */
     /* The grid of the MIDI file as written, against the true tempo map and meter. */
     bool has_grid; /* false: the manifest gives no tempo */
     dumu_grid_scores grid;
@@ -125,9 +127,11 @@ static int parse_key(const char *s, int *tonic, bool *minor) {
 /* ---------------------------------------------------------------------------------------- */
 /* Stem cache */
 
-/* "DIR/<id>-<16 hex digits>.wav" into out; -1 when the item cannot be cached (no sha256 of
- * its mix in the manifest, an id that is not a plain file name, or a path over cap). */
-static int cache_path(char *out, size_t cap, const char *dir, const char *id, const cJSON *item) {
+/* "DIR/<id>-<16 hex digits><suffix>.wav" into out; -1 when the item cannot be cached (no
+ * sha256 of its mix in the manifest, an id that is not a plain file name, or a path over cap).
+ * suffix: "" for the bass stem, "-other" for the other stem. */
+static int cache_path(char *out, size_t cap, const char *dir, const char *id, const cJSON *item,
+                      const char *suffix) {
     const cJSON *mix = cJSON_GetObjectItem(cJSON_GetObjectItem(item, "files"), "mix");
     const cJSON *sha = cJSON_GetObjectItem(mix, "sha256");
     if (!cJSON_IsString(sha) || strlen(sha->valuestring) < 16 || !id[0] || strchr(id, '/') ||
@@ -135,7 +139,7 @@ static int cache_path(char *out, size_t cap, const char *dir, const char *id, co
         return -1;
     for (int i = 0; i < 16; i++)
         if (!isxdigit((unsigned char)sha->valuestring[i])) return -1;
-    int n = snprintf(out, cap, "%s/%s-%.16s.wav", dir, id, sha->valuestring);
+    int n = snprintf(out, cap, "%s/%s-%.16s%s.wav", dir, id, sha->valuestring, suffix);
     return n < 0 || (size_t)n >= cap ? -1 : 0;
 }
 
@@ -254,11 +258,11 @@ static dumu_status eval_grid(const cJSON *item, const dumu_transcription *tr, do
 
 /* Extracts one item and scores it. Returns 0, or an exit code with a message printed. */
 static int eval_item(const cJSON *item, const char *manifest, eval_ctx *ctx, item_result *r) {
-    char path[4096], stem_path[4096];
+    char path[4096], stem_path[4096], other_path[4096];
     const char *mix = file_of(item, "mix"), *bass = file_of(item, "bass"),
                *notes = file_of(item, "notes");
     dumu_error err = {0};
-    dumu_audio audio = {0}, truth = {0}, stem = {0};
+    dumu_audio audio = {0}, truth = {0}, stem = {0}, other = {0};
     dumu_extraction ex = {0};
     dumu_note_list raw = {0};
     dumu_note *ref = NULL;
@@ -270,12 +274,16 @@ static int eval_item(const cJSON *item, const char *manifest, eval_ctx *ctx, ite
     dumu_extract_params ep = dumu_extract_default_params();
     ep.separate.n_threads = ctx->threads;
     ep.transcribe.bp.n_threads = ctx->threads;
-    bool cacheable = ctx->stem_cache &&
-                     cache_path(stem_path, sizeof stem_path, ctx->stem_cache, r->id, item) == 0;
-    if (cacheable && access(stem_path, F_OK) == 0) {
-        /* dp keeps the file's rate and channels: the stem comes back as it was written. */
-        if (dumu_audio_decode_file(stem_path, &dp, &stem, &err) == DUMU_OK) {
+    bool cacheable =
+        ctx->stem_cache &&
+        cache_path(stem_path, sizeof stem_path, ctx->stem_cache, r->id, item, "") == 0 &&
+        cache_path(other_path, sizeof other_path, ctx->stem_cache, r->id, item, "-other") == 0;
+    if (cacheable && access(stem_path, F_OK) == 0 && access(other_path, F_OK) == 0) {
+        /* dp keeps the file's rate and channels: the stems come back as they were written. */
+        if (dumu_audio_decode_file(stem_path, &dp, &stem, &err) == DUMU_OK &&
+            dumu_audio_decode_file(other_path, &dp, &other, &err) == DUMU_OK) {
             ep.bass_stem = &stem;
+            ep.other_stem = &other;
             r->stem_cached = true;
         } else {
             fprintf(stderr, "dumu eval: warning: %s: separating again: %s\n", stem_path,
@@ -283,13 +291,18 @@ static int eval_item(const cJSON *item, const char *manifest, eval_ctx *ctx, ite
             err = (dumu_error){0};
         }
     }
+    if (cacheable && !r->stem_cached) ep.separate.sources |= 1u << DUMU_SOURCE_OTHER;
     if (!ep.bass_stem && !ctx->dm && dumu_dm_model_open(ctx->dm_path, &ctx->dm, &err)) {
         fprintf(stderr, "dumu eval: %s\n", err.message);
         code = EXIT_MODEL;
         goto done;
     }
     if (dumu_extract(ctx->dm, ctx->bp, &audio, &ep, &ex, &err)) goto fail;
-    if (cacheable && !r->stem_cached) cache_store(stem_path, &ex.stems.source[DUMU_SOURCE_BASS]);
+    if (cacheable && !r->stem_cached) {
+        cache_store(stem_path, &ex.stems.source[DUMU_SOURCE_BASS]);
+        cache_store(other_path, &ex.stems.source[DUMU_SOURCE_OTHER]);
+    }
+    snprintf(r->source, sizeof r->source, "%s", dumu_bass_source_name(ex.source));
     const dumu_transcription *tr = &ex.transcription;
     dumu_note_params np = ep.transcribe.notes;
     np.pitch_bends = false;
@@ -334,6 +347,7 @@ done:
     dumu_free(ref);
     dumu_note_list_deinit(&raw);
     dumu_extraction_deinit(&ex);
+    dumu_audio_deinit(&other);
     dumu_audio_deinit(&stem);
     dumu_audio_deinit(&truth);
     dumu_audio_deinit(&audio);
@@ -438,6 +452,7 @@ static cJSON *json_item(const item_result *r, const char *manifest) {
     }
     cJSON_AddNumberToObject(j, "bass_sdr_db", r->sdr_db);
     cJSON_AddBoolToObject(j, "stem_cached", r->stem_cached);
+    cJSON_AddStringToObject(j, "source", r->source);
     if (!r->has_grid) return j;
     cJSON *g = cJSON_AddObjectToObject(j, "grid");
     cJSON_AddNumberToObject(g, "bpm", r->grid.bpm);
@@ -537,17 +552,17 @@ static item_result sums_mean(const sums *s) {
 }
 
 static void print_header(void) {
-    printf("%-36s %-20s  %-20s  %-13s  %-11s %7s  %s\n", "", "raw Basic Pitch", "bass mode",
-           "bass mode", "tempo", "bass", "key");
+    printf("%-36s %-20s  %-20s  %-13s  %-11s %7s  %-9s %s\n", "", "raw Basic Pitch", "bass mode",
+           "bass mode", "tempo", "bass", "key", "notes from");
     printf("%-36s %6s %6s %6s  %6s %6s %6s  %6s %6s  %6s %-4s %7s\n", "item", "P", "R", "F1", "P",
            "R", "F1", "offF1", "octF1", "BPM", "4%", "SDR dB");
 }
 
 static void print_row(const char *id, const item_result *r) {
-    printf("%-36s %6.3f %6.3f %6.3f  %6.3f %6.3f %6.3f  %6.3f %6.3f  %6.1f %-4s %7.2f  %s\n", id,
-           r->raw.onset.precision, r->raw.onset.recall, r->raw.onset.f1, r->bass.onset.precision,
-           r->bass.onset.recall, r->bass.onset.f1, r->bass.onset_offset.f1, r->bass.chroma.f1,
-           r->bpm, r->bpm_ok ? "ok" : "no", r->sdr_db, r->key);
+    printf("%-36s %6.3f %6.3f %6.3f  %6.3f %6.3f %6.3f  %6.3f %6.3f  %6.1f %-4s %7.2f  %-9s %s\n",
+           id, r->raw.onset.precision, r->raw.onset.recall, r->raw.onset.f1,
+           r->bass.onset.precision, r->bass.onset.recall, r->bass.onset.f1, r->bass.onset_offset.f1,
+           r->bass.chroma.f1, r->bpm, r->bpm_ok ? "ok" : "no", r->sdr_db, r->key, r->source);
 }
 
 static void print_mean(const char *label, const sums *s) {
@@ -768,8 +783,9 @@ int dumu_cli_eval(int argc, char **argv) {
                 "  how many oct errors lie below their true note (octave_below).\n"
                 "\n"
                 "      --json OUT        also write every score and the means as JSON\n"
-                "      --stem-cache DIR  keep each bass stem as DIR/<id>-<mix sha256>.wav (float)\n"
-                "                        and reuse it instead of running htdemucs again\n"
+                "      --stem-cache DIR  keep each item's bass and other stems as\n"
+                "                        DIR/<id>-<mix sha256>[-other].wav (float) and reuse them\n"
+                "                        instead of running htdemucs again\n"
                 "      --threads N       worker threads (default 2)\n"
                 "      --models DIR      model folder (default: see dumu --help)\n");
             return EXIT_OK;

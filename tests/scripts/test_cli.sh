@@ -191,6 +191,7 @@ check eval 0 "$CLI" eval "$tmp/ev/manifest.json" --json "$tmp/ev/out.json" \
     --stem-cache "$tmp/ev/cache/x"
 expect eval-table grep -q "^mean" "$tmp/out"
 expect eval-stem-cached test -s "$tmp/ev/cache/x/one-${sha:0:16}.wav"
+expect eval-other-cached test -s "$tmp/ev/cache/x/one-${sha:0:16}-other.wav"
 # A second run on the cached stem scores exactly the same; two manifests add a row over both.
 check eval-cached 0 "$CLI" eval "$tmp/ev/manifest.json" "$tmp/ev/manifest.json" \
     --json "$tmp/ev/out2.json" --stem-cache "$tmp/ev/cache/x"
@@ -200,6 +201,7 @@ import json, sys
 a, b = (json.load(open(p)) for p in sys.argv[1:3])
 assert len(b["items"]) == 2 and len(b["manifests"]) == 2 and b["mean"]["n_items"] == 2
 assert not a["items"][0]["stem_cached"] and all(it["stem_cached"] for it in b["items"])
+assert a["items"][0]["source"] == "bass_stem" and b["items"][0]["source"] == "bass_stem"
 for it in a["items"] + b["items"]:
     del it["stem_cached"]
 assert b["items"][0] == a["items"][0] == b["items"][1], (a["items"][0], b["items"][0])
