@@ -415,23 +415,11 @@ dumu_status dumu_extract(const dumu_dm_model *dm, const dumu_bp_model *bp, const
 
     if (progress_at(&map, "separate", 0.03f)) goto cancelled;
     if (stem) {
-        /* A deep copy, so the extraction owns all of its stems as without a cache. */
-        dumu_audio *copy = &out->stems.source[DUMU_SOURCE_BASS];
-        size_t n, bytes;
-        if (dumu_mul_size((size_t)stem->n_frames, (size_t)stem->n_channels, &n) ||
-            dumu_mul_size(n, sizeof(float), &bytes)) {
-            rc = dumu_fail(err, DUMU_E_INVALID_ARG, "extract: bass_stem too large");
-            goto done;
-        }
-        copy->samples = dumu_malloc(bytes);
-        if (!copy->samples) {
-            rc = dumu_fail(err, DUMU_E_NOMEM, "extract: out of memory copying bass_stem");
-            goto done;
-        }
-        if (bytes) memcpy(copy->samples, stem->samples, bytes);
-        copy->n_frames = stem->n_frames;
-        copy->n_channels = stem->n_channels;
-        copy->sample_rate = stem->sample_rate;
+        /* A copy (resampling at the same rate copies), so the extraction owns all of its
+         * stems as without a cache. */
+        rc =
+            dumu_audio_resample(stem, stem->sample_rate, &out->stems.source[DUMU_SOURCE_BASS], err);
+        if (rc) goto done;
     } else {
         dumu_separate_params sp = params->separate;
         /* the other stem comes from the same pass: it costs memory, not time */

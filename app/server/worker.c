@@ -92,8 +92,8 @@ static dumu_status write_job_file(srv_jobs *jobs, const char *id, const char *fi
 }
 
 /* Writes the transcription's MIDI (tempo map, meter, key), MusicXML and 4- and 5-string tab
- * (bass.mid, bass.musicxml, tab4.txt, tab5.txt) and result.json, and returns the body. */
-/* source: where the notes come from, a dumu_bass_source_name */
+ * (bass.mid, bass.musicxml, tab4.txt, tab5.txt) and result.json, and returns the body.
+ * source: where the notes come from, a dumu_bass_source_name. */
 static dumu_status save_result(srv_jobs *jobs, const char *id, const char *name,
                                const dumu_transcription *tr, const char *source,
                                const struct srv_params *params, double duration, char **json,
@@ -313,7 +313,6 @@ static const char *error_code(dumu_status rc) {
     }
 }
 
-/* Writes each kept stem as 16-bit WAV at `rate`. */
 /* Writes `a` as the job's `file`, 16-bit PCM at `rate` Hz, through a temporary name. */
 static dumu_status write_audio(srv_jobs *jobs, const char *id, const char *file,
                                const dumu_audio *a, int32_t rate, dumu_error *err) {
@@ -336,6 +335,7 @@ static dumu_status write_audio(srv_jobs *jobs, const char *id, const char *file,
     return rc;
 }
 
+/* Writes each kept stem as 16-bit WAV at `rate`. */
 static dumu_status write_stems(srv_jobs *jobs, const char *id, const dumu_stems *stems,
                                uint32_t mask, int32_t rate, dumu_error *err) {
     for (int i = 0; i < DUMU_DM_N_SOURCES; i++) {

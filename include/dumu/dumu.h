@@ -137,7 +137,8 @@ DUMU_API dumu_status dumu_audio_decode_memory(const void *data, size_t size,
                                               dumu_error *err);
 
 /* Resamples `in` to `sample_rate` Hz (libsoxr, high quality, same channel count) into a new
- * `out`. `in` is not modified; `out` must not alias it. */
+ * `out`; at in's own rate `out` is an exact copy. `in` is not modified; `out` must not alias
+ * it. */
 DUMU_API dumu_status dumu_audio_resample(const dumu_audio *in, int32_t sample_rate, dumu_audio *out,
                                          dumu_error *err);
 
