@@ -32,6 +32,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +90,7 @@ typedef struct eval_ctx {
     dumu_dm_model *dm; /* NULL until needed; owned */
     const char *dm_path;
     const char *stem_cache; /* directory, or NULL */
+    const char *notes_out;  /* directory for each item's bass-mode notes as CSV, or NULL */
     int threads;
 } eval_ctx;
 
@@ -256,6 +258,28 @@ static dumu_status eval_grid(const cJSON *item, const dumu_transcription *tr, do
 /* ---------------------------------------------------------------------------------------- */
 /* One item */
 
+/* DIR/<id>.csv: the notes in the test data's bass_notes.csv format (onset_s, offset_s,
+ * midi_pitch, velocity 1-127 from the note's amplitude) plus their confidence, so they can be
+ * set beside the truth. */
+static int write_notes(const char *dir, const char *id, const dumu_note_list *notes) {
+    char path[4096];
+    int n = snprintf(path, sizeof path, "%s/%s.csv", dir, id);
+    if (n < 0 || (size_t)n >= sizeof path) return -1;
+    FILE *f = fopen(path, "w");
+    if (!f) return -1;
+    fprintf(f, "onset_s,offset_s,midi_pitch,velocity,confidence\n");
+    for (int64_t i = 0; i < notes->n_notes; i++) {
+        const dumu_note *nt = &notes->notes[i];
+        int vel = (int)lround(nt->amplitude * 127.0);
+        fprintf(f, "%.6f,%.6f,%d,%d,%.3f\n", nt->start_s, nt->end_s, (int)nt->pitch,
+                vel < 1     ? 1
+                : vel > 127 ? 127
+                            : vel,
+                nt->confidence);
+    }
+    return fclose(f) == 0 ? 0 : -1;
+}
+
 /* Extracts one item and scores it. Returns 0, or an exit code with a message printed. */
 static int eval_item(const cJSON *item, const char *manifest, eval_ctx *ctx, item_result *r) {
     char path[4096], stem_path[4096], other_path[4096];
@@ -315,6 +339,9 @@ static int eval_item(const cJSON *item, const char *manifest, eval_ctx *ctx, ite
         dumu_score_note_errors(ref, n_ref, tr->notes.notes, tr->notes.n_notes, NULL,
                                &r->bass_errors, &err))
         goto fail;
+    if (ctx->notes_out && write_notes(ctx->notes_out, r->id, &tr->notes) != 0)
+        fprintf(stderr, "dumu eval: warning: %s: cannot write its notes to %s\n", r->id,
+                ctx->notes_out);
     r->bpm = tr->tempo.bpm;
     r->ref_bpm = cJSON_GetNumberValue(cJSON_GetObjectItem(item, "tempo_bpm"));
     if (eval_grid(item, tr, (double)audio.n_frames / audio.sample_rate, r, &err)) goto fail;
@@ -424,6 +451,15 @@ static void json_errors(cJSON *o, const char *name, const dumu_note_errors *e, b
     else
         cJSON_AddNumberToObject(x, "onset_bias_ms", e->onset_bias_ms);
     cJSON_AddNumberToObject(x, "octave_below", (double)e->n_est_octave_below);
+    cJSON *cal = cJSON_AddArrayToObject(x, "confidence_bins");
+    for (int b = 0; b < DUMU_CONFIDENCE_BINS; b++) {
+        cJSON *c = cJSON_CreateObject();
+        cJSON_AddNumberToObject(c, "from", (double)b / DUMU_CONFIDENCE_BINS);
+        cJSON_AddNumberToObject(c, "n", (double)e->n_by_confidence[b]);
+        cJSON_AddNumberToObject(c, "right", (double)e->n_right_by_confidence[b]);
+        cJSON_AddNumberToObject(c, "confidence_sum", e->confidence_sum[b]);
+        cJSON_AddItemToArray(cal, c);
+    }
     cJSON *oct = cJSON_AddObjectToObject(x, "octave_by_register");
     cJSON *all = cJSON_AddObjectToObject(x, "ref_by_register");
     for (int k = 0; k < 3; k++) {
@@ -494,6 +530,11 @@ static void add_errors(dumu_note_errors *a, const dumu_note_errors *b) {
     for (int k = 0; k < 3; k++) {
         a->n_octave_by_register[k] += b->n_octave_by_register[k];
         a->n_ref_by_register[k] += b->n_ref_by_register[k];
+    }
+    for (int k = 0; k < DUMU_CONFIDENCE_BINS; k++) {
+        a->n_by_confidence[k] += b->n_by_confidence[k];
+        a->n_right_by_confidence[k] += b->n_right_by_confidence[k];
+        a->confidence_sum[k] += b->confidence_sum[k];
     }
 }
 
@@ -688,6 +729,29 @@ static void print_errors_total(const char *label, const sums *s) {
                          total_bias_ms(&s->bass_errors));
 }
 
+static void print_calibration_header(void) {
+    printf("\nconfidence of bass mode's notes: in each tenth of confidence, right notes (onset "
+           "matching) / notes, and their mean confidence\n%-36s",
+           "item");
+    for (int b = 0; b < DUMU_CONFIDENCE_BINS; b++)
+        printf(" %8.1f-%.1f", (double)b / DUMU_CONFIDENCE_BINS,
+               (double)(b + 1) / DUMU_CONFIDENCE_BINS);
+    printf("\n");
+}
+
+static void print_calibration_row(const char *label, const dumu_note_errors *e) {
+    printf("%-36s", label);
+    for (int b = 0; b < DUMU_CONFIDENCE_BINS; b++) {
+        if (e->n_by_confidence[b])
+            printf(" %4lld/%-4lld.%02.0f", (long long)e->n_right_by_confidence[b],
+                   (long long)e->n_by_confidence[b],
+                   fmin(99.0, 100.0 * e->confidence_sum[b] / (double)e->n_by_confidence[b]));
+        else
+            printf(" %12s", "-");
+    }
+    printf("\n");
+}
+
 /* The label of a manifest's mean or total rows: `word` and its folder's name ("mean
  * testdata2"), or its path when the folder has no useful name. */
 static const char *row_label(const char *word, const char *manifest, char *buf, size_t cap) {
@@ -706,13 +770,18 @@ static const char *row_label(const char *word, const char *manifest, char *buf, 
 /* Command */
 
 static const char usage_line[] =
-    "usage: dumu eval MANIFEST... [--json OUT] [--stem-cache DIR] [--threads N] [--models DIR]\n";
+    "usage: dumu eval MANIFEST... [--json OUT] [--stem-cache DIR] [--notes-out DIR]\n"
+    "                 [--threads N] [--models DIR]\n";
 
 int dumu_cli_eval(int argc, char **argv) {
     static const struct option opts[] = {
-        {"json", required_argument, NULL, 'j'},   {"threads", required_argument, NULL, 't'},
-        {"models", required_argument, NULL, 'm'}, {"stem-cache", required_argument, NULL, 's'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"json", required_argument, NULL, 'j'},
+        {"threads", required_argument, NULL, 't'},
+        {"models", required_argument, NULL, 'm'},
+        {"stem-cache", required_argument, NULL, 's'},
+        {"notes-out", required_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     const char *json_path = NULL, *models = NULL;
     eval_ctx ctx = {0};
@@ -730,6 +799,7 @@ int dumu_cli_eval(int argc, char **argv) {
             break;
         case 'm': models = optarg; break;
         case 's': ctx.stem_cache = optarg; break;
+        case 'n': ctx.notes_out = optarg; break;
         case 'h':
             printf("%s", usage_line);
             printf(
@@ -782,10 +852,17 @@ int dumu_cli_eval(int argc, char **argv) {
                 "  The JSON has the same for raw Basic Pitch, the true notes per register and\n"
                 "  how many oct errors lie below their true note (octave_below).\n"
                 "\n"
+                "  A fourth table checks the notes' confidence: in each tenth of confidence,\n"
+                "  how many of bass mode's notes the onset matching found right, of how many,\n"
+                "  and their mean confidence (JSON: confidence_bins).\n"
+                "\n"
                 "      --json OUT        also write every score and the means as JSON\n"
                 "      --stem-cache DIR  keep each item's bass and other stems as\n"
                 "                        DIR/<id>-<mix sha256>[-other].wav (float) and reuse them\n"
                 "                        instead of running htdemucs again\n"
+                "      --notes-out DIR   write each item's bass-mode notes as DIR/<id>.csv, in\n"
+                "                        the bass_notes.csv format (velocity from amplitude)\n"
+                "                        with the notes' confidence as a fifth column\n"
                 "      --threads N       worker threads (default 2)\n"
                 "      --models DIR      model folder (default: see dumu --help)\n");
             return EXIT_OK;
@@ -815,9 +892,12 @@ int dumu_cli_eval(int argc, char **argv) {
             code = EXIT_INPUT;
         }
     }
-    if (code == EXIT_OK && ctx.stem_cache && make_dirs(ctx.stem_cache) != 0) {
-        fprintf(stderr, "dumu eval: cannot create %s: %s\n", ctx.stem_cache, strerror(errno));
-        code = EXIT_OUTPUT;
+    const char *dirs[2] = {ctx.stem_cache, ctx.notes_out};
+    for (int i = 0; i < 2 && code == EXIT_OK; i++) {
+        if (dirs[i] && make_dirs(dirs[i]) != 0) {
+            fprintf(stderr, "dumu eval: cannot create %s: %s\n", dirs[i], strerror(errno));
+            code = EXIT_OUTPUT;
+        }
     }
     char buf[4096], bp_dir[4096], dm_path[4096];
     const char *dir = dumu_app_find_models(models, buf, sizeof buf);
@@ -897,6 +977,12 @@ int dumu_cli_eval(int argc, char **argv) {
                                &msums[m]);
         }
         if (n_manifests > 1) print_errors_total("total all", &all);
+        print_calibration_header();
+        for (int m = 0; m < n_manifests; m++)
+            if (msums[m].n)
+                print_calibration_row(row_label("total", argv[optind + m], label, sizeof label),
+                                      &msums[m].bass_errors);
+        if (n_manifests > 1) print_calibration_row("total all", &all.bass_errors);
     }
     if (code == EXIT_OK && json_path) {
         char *s = cJSON_Print(out);

@@ -266,10 +266,10 @@ static int write_json(const char *path, const char *input, const dumu_audio *aud
         const dumu_note *n = &tr->notes.notes[i];
         fprintf(f,
                 "%s\n    {\"start_s\": %.6f, \"end_s\": %.6f, \"pitch\": %d, \"velocity\": %d, "
-                "\"amplitude\": %.6f, \"start_frame\": %d, \"end_frame\": %d",
+                "\"amplitude\": %.6f, \"confidence\": %.3f, \"start_frame\": %d, \"end_frame\": %d",
                 i ? "," : "", n->start_s, n->end_s, n->pitch,
-                dumu_midi_velocity(n->amplitude, mp->min_velocity), n->amplitude, n->start_frame,
-                n->end_frame);
+                dumu_midi_velocity(n->amplitude, mp->min_velocity), n->amplitude, n->confidence,
+                n->start_frame, n->end_frame);
         if (n->n_bends) {
             fprintf(f, ", \"bends\": [");
             for (int32_t b = 0; b < n->n_bends; b++)

@@ -741,6 +741,13 @@ static const char *const openapi_lines[] = {
     "      \"type\": \"integer\",\n",
     "      \"minimum\": 1,\n",
     "      \"maximum\": 127\n",
+    "     },\n",
+    "     \"confidence\": {\n",
+    "      \"type\": \"number\",\n",
+    "      \"minimum\": 0,\n",
+    "      \"maximum\": 1,\n",
+    "      \"description\": \"bass mode: probability that the note is right (onset within 50 ms, "
+    "exact pitch), calibrated on held-out songs; 0 in raw mode\"\n",
     "     }\n",
     "    }\n",
     "   },\n",

@@ -16,6 +16,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -159,6 +160,7 @@ static dumu_status save_result(srv_jobs *jobs, const char *id, const char *name,
         cJSON_AddNumberToObject(o, "start", n->start_s);
         cJSON_AddNumberToObject(o, "end", n->end_s);
         cJSON_AddNumberToObject(o, "velocity", dumu_midi_velocity(n->amplitude, mp.min_velocity));
+        cJSON_AddNumberToObject(o, "confidence", round(n->confidence * 1000.0) / 1000.0);
         cJSON_AddItemToArray(list, o);
     }
     cJSON_AddItemToObject(root, "notes", list);

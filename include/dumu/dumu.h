@@ -230,6 +230,8 @@ typedef struct dumu_note {
     int32_t end_frame;   /* model frame, exclusive */
     int32_t pitch;       /* MIDI note number */
     double amplitude;    /* mean note activation over the note, in (0, 1) */
+    double confidence;   /* bass mode: probability that the note is right (its onset within
+                          * 50 ms and its pitch exact), in (0, 1); raw mode: 0 (not estimated) */
     double start_s;      /* seconds, the reference's frame-to-time rule */
     double end_s;
     int32_t n_bends; /* end_frame - start_frame when bends were asked for, else 0 */
@@ -604,6 +606,8 @@ DUMU_API dumu_status dumu_score_notes(const dumu_note *ref, int64_t n_ref, const
                                       int64_t n_est, const dumu_score_params *params,
                                       dumu_note_scores *out, dumu_error *err);
 
+#define DUMU_CONFIDENCE_BINS 10
+
 /* Where the notes go wrong: every note the DUMU_MATCH_ONSET matching leaves unmatched, put in
  * one class. tol is onset_tol_s (50 ms); "near" means onsets within tol (rounded as in the
  * matching); "sounding" means an onset in [start_s - tol, end_s) of the other note; "above"
@@ -637,6 +641,12 @@ typedef struct dumu_note_errors {
                                         reference note an octave away */
     int64_t n_ref_by_register[3];    /* all reference notes by register, to make rates */
     int64_t n_est_octave_below;      /* of n_est_octave, those below their reference note */
+    /* Calibration of the estimated notes' confidence: bin b holds the notes with confidence
+     * in [b/10, (b+1)/10) (1 in the last bin), how many of them the matching found right, and
+     * their confidences summed (for the bin's mean). */
+    int64_t n_by_confidence[DUMU_CONFIDENCE_BINS];
+    int64_t n_right_by_confidence[DUMU_CONFIDENCE_BINS];
+    double confidence_sum[DUMU_CONFIDENCE_BINS];
 } dumu_note_errors;
 
 /* Classifies the notes of ref and est (borrowed for the call, any order) that the

@@ -25,6 +25,9 @@
  *   notes of one pitch with a gap of at most MERGE_GAP frames and no onset at the second are
  *   joined: the gap was a dip, not a new note.
  *
+ *   Times: every note moves back by DUMU_BASS_NOTE_LAG_S, the measured lag of the activations behind
+ *   the audio (frames keep the model's own times).
+ *
  * Frames are Basic Pitch model frames (256 samples at 22050 Hz, ~11.6 ms). */
 #include "bass.h"
 
@@ -46,6 +49,16 @@
 #define SECOND_VOICE   0.4 /* mean activation a raw note needs to join the line */
 #define SAME_ATTACK    5   /* frames: two attacks this close are one */
 #define SAL_EPS        1e-4
+/* Confidence: a logistic model of whether a note is right, fitted (maximum likelihood) on
+ * the notes of the tuning half of the developer sets; the held-out half checks it (README,
+ * "Note confidence"). Inputs: the logit of the strongest attack within CONF_REACH frames of
+ * the start, and the mean activations an octave below and above over the note (a note whose
+ * octave neighbours sound too is often the octave error or the harmonic). */
+#define CONF_BIAS     0.0
+#define CONF_W_ATTACK 1.29
+#define CONF_W_BELOW  (-1.58)
+#define CONF_W_ABOVE  (-1.33)
+#define CONF_REACH    2 /* frames */
 
 static double logit(double p) {
     p = p < SAL_EPS ? SAL_EPS : p > 1.0 - SAL_EPS ? 1.0 - SAL_EPS : p;
@@ -162,6 +175,29 @@ static dumu_status viterbi(const dumu_bp_output *o, int lo, int hi, double thr, 
     return DUMU_OK;
 }
 
+/* Mean activation of note bin j over frames [a, b); 0 outside the 88 bins. */
+static double mean_activation(const dumu_bp_output *o, int64_t a, int64_t b, int j) {
+    if (j < 0 || j >= DUMU_BP_N_NOTES || b <= a) return 0.0;
+    double sum = 0.0;
+    for (int64_t t = a; t < b; t++)
+        sum += (double)o->note[t * DUMU_BP_N_NOTES + j];
+    return sum / (double)(b - a);
+}
+
+/* The probability that note n is right (see CONF_*). */
+static double note_confidence(const dumu_bp_output *o, const dumu_note *n) {
+    double attack = 0.0;
+    for (int64_t t = n->start_frame - CONF_REACH; t <= n->start_frame + CONF_REACH; t++) {
+        double v = attack_at(o, t, n->pitch);
+        if (v > attack) attack = v;
+    }
+    int j = n->pitch - DUMU_BP_MIDI_OFFSET;
+    double z = CONF_BIAS + CONF_W_ATTACK * logit(attack) +
+               CONF_W_BELOW * mean_activation(o, n->start_frame, n->end_frame, j - 12) +
+               CONF_W_ABOVE * mean_activation(o, n->start_frame, n->end_frame, j + 12);
+    return 1.0 / (1.0 + exp(-z));
+}
+
 /* Makes room for one more note in *notes (n used of *cap, doubling); -1 when out of memory. */
 static int grow(dumu_note **notes, int64_t n, int64_t *cap) {
     if (n < *cap) return 0;
@@ -179,15 +215,12 @@ static int emit(dumu_note **notes, int64_t *n, int64_t *cap, const dumu_bp_outpu
     int on_onset = is_onset_peak(o, a, pitch, onset_thr);
     if (b - a < (on_onset ? MIN_ONSET_NOTE : min_frames)) return 0;
     if (grow(notes, *n, cap)) return -1;
-    double sum = 0.0;
-    for (int64_t t = a; t < b; t++)
-        sum += (double)o->note[t * DUMU_BP_N_NOTES + pitch - DUMU_BP_MIDI_OFFSET];
     dumu_note *nt = &(*notes)[(*n)++];
     memset(nt, 0, sizeof *nt);
     nt->start_frame = (int32_t)a;
     nt->end_frame = (int32_t)b;
     nt->pitch = pitch;
-    nt->amplitude = sum / (double)(b - a);
+    nt->amplitude = mean_activation(o, a, b, pitch - DUMU_BP_MIDI_OFFSET);
     return 0;
 }
 
@@ -318,6 +351,11 @@ dumu_status dumu_bass_notes(const dumu_bp_output *out, const dumu_note_params *p
     if (rc) {
         dumu_free(notes);
         return rc;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        notes[i].confidence = note_confidence(out, &notes[i]);
+        notes[i].start_s = fmax(0.0, notes[i].start_s - DUMU_BASS_NOTE_LAG_S);
+        notes[i].end_s = fmax(notes[i].start_s, notes[i].end_s - DUMU_BASS_NOTE_LAG_S);
     }
     list->notes = notes;
     list->n_notes = n;

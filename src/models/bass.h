@@ -15,7 +15,9 @@
  *      short gap with no new onset is closed;
  *   5. a second voice: Basic Pitch's own notes in the register that the line does not explain
  *      (as an octave, a fifth or a twelfth of a line note) and that are strongly held join it
- *      (double stops, and notes the single path passed over).
+ *      (double stops, and notes the single path passed over);
+ *   6. every note gets a confidence (how likely it is right, from its attack and its octave
+ *      neighbours) and moves back by DUMU_BASS_NOTE_LAG_S.
  *
  * The input activations are borrowed for the call; the list belongs to the caller
  * (dumu_note_list_deinit). Thread-safe: no state outside the arguments. */
@@ -23,6 +25,11 @@
 #define DUMU_MODELS_BASS_H
 
 #include "dumu/dumu.h"
+
+/* Seconds Basic Pitch's activations lag the audio: the median onset of matched notes on the
+ * tuning half of the developer sets (dm01-03, xd01-20) is 16.5 ms late (7.5 ms on the held-out
+ * half). Bass-mode notes start and end this much before their frames' times. */
+#define DUMU_BASS_NOTE_LAG_S 0.015
 
 /* Decodes bass-mode notes from `out` (see above). Reads onset_threshold, frame_threshold,
  * min_note_frames, min_freq_hz / max_freq_hz (narrowing the bass register) and pitch_bends

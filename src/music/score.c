@@ -343,6 +343,11 @@ dumu_status dumu_score_note_errors(const dumu_note *ref, int64_t n_ref, const du
                           &out->n_est_pitch,  &out->n_est_fragment, &out->n_est_ghost,
                           &out->n_est_other};
     for (int64_t j = 0; j < n_est; j++) {
+        double conf = isfinite(est[j].confidence) ? fmin(fmax(est[j].confidence, 0.0), 1.0) : 0.0;
+        int bin = (int)fmin(conf * DUMU_CONFIDENCE_BINS, DUMU_CONFIDENCE_BINS - 1);
+        out->n_by_confidence[bin]++;
+        out->n_right_by_confidence[bin] += est_matched[j];
+        out->confidence_sum[bin] += conf;
         if (est_matched[j]) continue;
         int64_t octave_ref = -1;
         est_class c = classify_est(&est[j], ref, n_ref, ref_matched, p.onset_tol_s, &octave_ref);

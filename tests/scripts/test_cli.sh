@@ -90,6 +90,9 @@ for t in mid.tracks:
         elif m.type in ("note_off", "note_on") and m.note in on:
             notes.append((on.pop(m.note), now, m.note))
 assert len(notes) == len(js["notes"]) > 20, (len(notes), len(js["notes"]))
+# bass mode: every note carries a confidence in (0, 1), and they are not all alike
+conf = [n["confidence"] for n in js["notes"]]
+assert all(0.0 < c < 1.0 for c in conf) and max(conf) - min(conf) > 0.1, conf
 # every note plays at its JSON time through the file's tempo map (mido's seconds)
 starts = sorted(n["start_s"] for n in js["notes"])
 played, now = [], 0.0
@@ -194,8 +197,21 @@ expect eval-stem-cached test -s "$tmp/ev/cache/x/one-${sha:0:16}.wav"
 expect eval-other-cached test -s "$tmp/ev/cache/x/one-${sha:0:16}-other.wav"
 # A second run on the cached stem scores exactly the same; two manifests add a row over both.
 check eval-cached 0 "$CLI" eval "$tmp/ev/manifest.json" "$tmp/ev/manifest.json" \
-    --json "$tmp/ev/out2.json" --stem-cache "$tmp/ev/cache/x"
+    --json "$tmp/ev/out2.json" --stem-cache "$tmp/ev/cache/x" --notes-out "$tmp/ev/notes"
 expect eval-mean-all grep -q "^mean all" "$tmp/out"
+expect eval-calibration-table grep -q "^confidence of bass mode" "$tmp/out"
+# --notes-out: the notes as bass_notes.csv (plus confidence), as many as the JSON's n_est, and
+# the calibration bins count every one of them
+expect eval-notes-out $PY - "$tmp/ev/notes/one.csv" "$tmp/ev/out2.json" <<'PYEOF'
+import csv, json, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+it = json.load(open(sys.argv[2]))["items"][0]
+assert len(rows) == it["bass"]["onset"]["n_est"] > 0, len(rows)
+assert all(float(r["onset_s"]) < float(r["offset_s"]) and 0 < float(r["confidence"]) < 1 for r in rows)
+bins = it["note_errors"]["bass"]["confidence_bins"]
+assert sum(b["n"] for b in bins) == len(rows)
+assert sum(b["right"] for b in bins) == it["bass"]["onset"]["n_matched"]
+PYEOF
 expect eval-cached-same $PY - "$tmp/ev/out.json" "$tmp/ev/out2.json" <<'PYEOF'
 import json, sys
 a, b = (json.load(open(p)) for p in sys.argv[1:3])
