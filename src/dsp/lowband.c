@@ -120,6 +120,11 @@ dumu_bass_source dumu_bass_source_choose(const dumu_bass_levels *lv) {
     return lv->other >= STEM_SHARE * lv->mix ? DUMU_BASS_SOURCE_OTHER_STEM : DUMU_BASS_SOURCE_NONE;
 }
 
+bool dumu_bass_source_contested(const dumu_bass_levels *lv) {
+    return lv->other >= 0.0 && dumu_bass_source_choose(lv) == DUMU_BASS_SOURCE_BASS_STEM &&
+           lv->bass < lv->other;
+}
+
 const char *dumu_bass_source_name(dumu_bass_source source) {
     switch (source) {
     case DUMU_BASS_SOURCE_BASS_STEM: return "bass_stem";

@@ -7,6 +7,8 @@
 #ifndef DUMU_DSP_LOWBAND_H
 #define DUMU_DSP_LOWBAND_H
 
+#include <stdbool.h>
+
 #include "dumu/dumu.h"
 
 /* Fills a new `out` (same rate and channels; free with dumu_audio_deinit) with `in` through a
@@ -37,5 +39,9 @@ typedef struct dumu_bass_levels {
 /* Which source holds the song's bass line (the rule and its measurements: SOURCE CHOICE in
  * src/pipeline.c). Pure; thread-safe. */
 dumu_bass_source dumu_bass_source_choose(const dumu_bass_levels *levels);
+
+/* True when the choice above is the bass stem but the other stem holds more of the register:
+ * both may hold the line, and the caller decides by transcribing both. Pure; thread-safe. */
+bool dumu_bass_source_contested(const dumu_bass_levels *levels);
 
 #endif /* DUMU_DSP_LOWBAND_H */

@@ -98,6 +98,14 @@ static void test_choose(void **state) {
     assert_int_equal(dumu_bass_source_choose(&normal), DUMU_BASS_SOURCE_BASS_STEM);
     assert_int_equal(dumu_bass_source_choose(&in_other), DUMU_BASS_SOURCE_OTHER_STEM);
     assert_int_equal(dumu_bass_source_choose(&no_other), DUMU_BASS_SOURCE_MIX);
+    /* contested: the bass stem is kept by the levels but holds less than the other stem */
+    const dumu_bass_levels split = {1e-3, 2e-4, 8e-4};
+    assert_int_equal(dumu_bass_source_choose(&split), DUMU_BASS_SOURCE_BASS_STEM);
+    assert_true(dumu_bass_source_contested(&split));
+    assert_false(dumu_bass_source_contested(&normal));
+    assert_false(dumu_bass_source_contested(&in_other));
+    assert_false(dumu_bass_source_contested(&no_other));
+    assert_false(dumu_bass_source_contested(&silent));
 }
 
 static void test_names(void **state) {
