@@ -8,7 +8,8 @@
  *   1. salience: each frame's note activations in the bass register, with the energy a
  *      pitch owes to the fundamental an octave below taken away from it;
  *   2. a Viterbi path through {silence, min_pitch .. max_pitch}: a pitch must beat the frame
- *      threshold to be heard, changing pitch or starting a note costs, staying is free;
+ *      threshold to be heard, changing pitch or starting a note costs, staying is free; where
+ *      the path is silent, an onset peak opens its pitch while that still sounds faintly;
  *   3. runs of one pitch become notes, split where a clear onset of that pitch re-attacks it,
  *      and each note starts at the onset peak that opened it;
  *   4. notes shorter than min_note_frames are dropped unless an onset supports them, and a

@@ -7,7 +7,8 @@
  *   dm01 (an Electric Bass the bass stem holds) -> bass_stem, no source_audio;
  *   xd24 (testdata2: a Synth Bass htdemucs splits, its bass stem holding kick-drum rumble and
  *        less of the register than the other stem) -> a contest the other stem's notes win on
- *        confidence: other_stem, most notes in the true register (MIDI 40-50);
+ *        confidence: other_stem, two thirds of the notes or more in the true register (MIDI
+ *        40-50; the bass stem's notes are kick-drum rumble at MIDI 28-30);
  *   digital silence given as both stems (no separation) -> none, no notes, no error;
  *   the other stem is freed unless separate.sources asks for it.
  * About 10 s in all, most of it htdemucs. */
@@ -109,7 +110,7 @@ static void test_contest_won_by_other(void **state) {
     assert_int_equal(ex.source, DUMU_BASS_SOURCE_OTHER_STEM);
     assert_non_null(ex.source_audio.samples);
     assert_true(n >= 8);
-    assert_true(in_register * 4 >= n * 3);
+    assert_true(in_register * 3 >= n * 2); /* the bass stem's notes: kick rumble at MIDI 28-30 */
     dumu_extraction_deinit(&ex);
 }
 

@@ -168,6 +168,27 @@ static void test_lengths_and_limits(void **state) {
     free(a);
 }
 
+/* A low note Basic Pitch hears only faintly (activation 0.2, under the frame threshold) but
+ * whose attacks are clear is kept, re-attacks and all; the same faint activation without an
+ * attack is not a note. */
+static void test_faint_note_with_clear_attack(void **state) {
+    (void)state;
+    acts *a = acts_new();
+    hold(a, 30, 20, 60, 0.2f, 0.9f);
+    hold(a, 30, 60, 100, 0.2f, 0.9f);  /* re-attack at 60 */
+    hold(a, 35, 130, 170, 0.2f, 0.0f); /* faint, no attack */
+    assert_int_equal(raw_count(a), 0); /* Basic Pitch's own notes: none */
+    dumu_note_list l = decode(a);
+    assert_int_equal(l.n_notes, 2);
+    assert_int_equal(l.notes[0].pitch, 30);
+    assert_int_equal(l.notes[1].pitch, 30);
+    assert_true(abs(l.notes[0].start_frame - 20) <= 1);
+    assert_true(abs(l.notes[1].start_frame - 60) <= 1);
+    assert_true(abs(l.notes[1].end_frame - 100) <= 1);
+    dumu_note_list_deinit(&l);
+    free(a);
+}
+
 /* Confidence: a clean attack with nothing an octave away is trusted; a note that fades in
  * without an attack is not; the same note with its octave below sounding too (the line may
  * have taken a harmonic) is trusted less. Every value lies in (0, 1). */
@@ -226,6 +247,7 @@ int main(void) {
         cmocka_unit_test(test_blips_and_ghosts_dropped),
         cmocka_unit_test(test_double_stop),
         cmocka_unit_test(test_lengths_and_limits),
+        cmocka_unit_test(test_faint_note_with_clear_attack),
         cmocka_unit_test(test_confidence),
         cmocka_unit_test(test_bad_input),
     };
