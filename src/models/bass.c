@@ -20,7 +20,8 @@
  *   pitch there while the salience stays at ATTACK_FLOOR or more (fill_attacks).
  *
  *   Re-attacks: within a run of one pitch, an onset peak of that pitch (above the onset
- *   threshold, a local maximum, at least MIN_SPLIT frames from either end) starts a new note.
+ *   threshold, a local maximum, at least MIN_SPLIT frames from either end) after which the
+ *   pitch's activation climbs again (renewed) starts a new note.
  *   Each note's start moves to the strongest onset peak of its pitch within ONSET_REACH
  *   frames before it (the activation lags the attack).
  *
@@ -56,8 +57,14 @@
  * note activations while their attacks are clear in the onsets (xd37, xd38 of the tuning
  * sets); 0.05-0.15 score alike on the tuning half, the background sits near 0.02. */
 #define ATTACK_FLOOR 0.1
-#define SAME_ATTACK  5 /* frames: two attacks this close are one */
-#define SAL_EPS      1e-4
+/* A re-attack inside a held note must renew its activation: a rise of 5 % over the lowest
+ * value around the onset. A slap's second transient or a pick scrape peaks in the onsets
+ * while the held note's activation goes on falling (xd27). Tuning half note F1: 0.568
+ * without the rule, 0.570 at 1.05, 0.566 at 1.1. */
+#define RENEW_RISE  1.05
+#define RENEW_REACH 3 /* frames each side of the onset */
+#define SAME_ATTACK 5 /* frames: two attacks this close are one */
+#define SAL_EPS     1e-4
 /* Confidence: a logistic model of whether a note is right, fitted (maximum likelihood) on
  * the notes of the tuning half of the developer sets; the held-out half checks it (README,
  * "Note confidence"). Inputs: the logit of the strongest attack within CONF_REACH frames of
@@ -116,6 +123,18 @@ static int is_onset_peak(const dumu_bp_output *o, int64_t t, int pitch, double t
     double v = attack_at(o, t, pitch);
     return v > thr && v >= attack_at(o, t - 1, pitch) && v > attack_at(o, t + 1, pitch) &&
            v >= attack_at(o, t - 2, pitch) && v > attack_at(o, t + 2, pitch);
+}
+
+/* True when the activation of `pitch` climbs after frame u: its peak over the MIN_SPLIT frames
+ * from u is at least RENEW_RISE times its lowest value within RENEW_REACH frames of u. */
+static int renewed(const dumu_bp_output *o, int64_t u, int pitch) {
+    int j = pitch - DUMU_BP_MIDI_OFFSET;
+    double low = 1.0, high = 0.0;
+    for (int64_t t = u - RENEW_REACH; t < u + RENEW_REACH; t++)
+        if (t >= 0 && t < o->n_frames) low = fmin(low, (double)o->note[t * DUMU_BP_N_NOTES + j]);
+    for (int64_t t = u; t < u + MIN_SPLIT && t < o->n_frames; t++)
+        high = fmax(high, (double)o->note[t * DUMU_BP_N_NOTES + j]);
+    return high >= RENEW_RISE * low;
 }
 
 /* Fills silent stretches of the path where an onset peak (above othr) opens a pitch whose
@@ -356,7 +375,7 @@ dumu_status dumu_bass_notes(const dumu_bp_output *out, const dumu_note_params *p
         /* split at re-attacks of the same pitch */
         int64_t s = best;
         for (int64_t u = a + MIN_SPLIT; u < t - MIN_SPLIT; u++) {
-            if (!is_onset_peak(out, u, pitch, othr)) continue;
+            if (!is_onset_peak(out, u, pitch, othr) || !renewed(out, u, pitch)) continue;
             if (emit(&notes, &n, &cap, out, s, u, pitch, params->min_note_frames, othr)) goto nomem;
             s = u;
         }

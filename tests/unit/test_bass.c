@@ -94,12 +94,13 @@ static void test_octave_jump_is_kept(void **state) {
     free(a);
 }
 
-/* A held pitch re-attacked (an onset peak in the middle) is two notes; a dip of two frames
- * without an onset is not a new note. */
+/* A held pitch re-attacked (an onset peak in the middle, the activation dipping before it and
+ * climbing again) is two notes; a dip of two frames without an onset is not a new note. */
 static void test_reattack_splits_and_dip_closes(void **state) {
     (void)state;
     acts *a = acts_new();
     hold(a, 36, 10, 70, 0.8f, 0.9f);
+    hold(a, 36, 67, 70, 0.6f, 0.0f);   /* the first note lets go */
     hold(a, 36, 70, 130, 0.8f, 0.9f);  /* re-attack at 70 */
     hold(a, 36, 100, 102, 0.1f, 0.0f); /* dip */
     dumu_note_list l = decode(a);
@@ -109,6 +110,24 @@ static void test_reattack_splits_and_dip_closes(void **state) {
     assert_true(abs(l.notes[1].start_frame - 70) <= 1);
     assert_true(abs(l.notes[1].end_frame - 130) <= 1);
     assert_true(l.notes[0].end_frame <= l.notes[1].start_frame);
+    dumu_note_list_deinit(&l);
+    free(a);
+}
+
+/* An onset peak inside a held note whose activation goes on falling (a slap's second
+ * transient, a pick scrape) does not cut it in two. */
+static void test_transient_in_held_note(void **state) {
+    (void)state;
+    acts *a = acts_new();
+    int j = 33 - DUMU_BP_MIDI_OFFSET;
+    for (int t = 10; t < 130; t++)
+        a->note[t * DUMU_BP_N_NOTES + j] = 0.9f - 0.4f * (float)(t - 10) / 120.0f;
+    a->onset[10 * DUMU_BP_N_NOTES + j] = 0.9f;
+    a->onset[60 * DUMU_BP_N_NOTES + j] = 0.8f; /* the transient */
+    dumu_note_list l = decode(a);
+    assert_int_equal(l.n_notes, 1);
+    assert_int_equal(l.notes[0].pitch, 33);
+    assert_true(abs(l.notes[0].end_frame - 130) <= 1);
     dumu_note_list_deinit(&l);
     free(a);
 }
@@ -175,6 +194,7 @@ static void test_faint_note_with_clear_attack(void **state) {
     (void)state;
     acts *a = acts_new();
     hold(a, 30, 20, 60, 0.2f, 0.9f);
+    hold(a, 30, 57, 60, 0.15f, 0.0f);  /* the first note lets go */
     hold(a, 30, 60, 100, 0.2f, 0.9f);  /* re-attack at 60 */
     hold(a, 35, 130, 170, 0.2f, 0.0f); /* faint, no attack */
     assert_int_equal(raw_count(a), 0); /* Basic Pitch's own notes: none */
@@ -244,6 +264,7 @@ int main(void) {
         cmocka_unit_test(test_octave_harmonic_is_not_a_note),
         cmocka_unit_test(test_octave_jump_is_kept),
         cmocka_unit_test(test_reattack_splits_and_dip_closes),
+        cmocka_unit_test(test_transient_in_held_note),
         cmocka_unit_test(test_blips_and_ghosts_dropped),
         cmocka_unit_test(test_double_stop),
         cmocka_unit_test(test_lengths_and_limits),
