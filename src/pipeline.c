@@ -22,6 +22,7 @@
 #include "core/core.h"
 #include "dsp/chroma.h"
 #include "dsp/lowband.h"
+#include "dsp/onset.h"
 #include "dsp/tempo.h"
 #include "io/musicxml.h"
 #include "models/bass.h"
@@ -97,6 +98,18 @@ done:
     return rc;
 }
 
+/* Bass mode's note starts move to the steepest energy climb of the audio they came from
+ * (dsp/onset.h); notes is sorted by time first, as the refinement needs. */
+static dumu_status refine_onsets(const dumu_audio *input, dumu_note_list *notes, dumu_error *err) {
+    dumu_energy_rise rise = {0};
+    dumu_note_list_sort_by_time(notes);
+    dumu_status rc =
+        dumu_energy_rise_compute(input->samples, input->n_frames, input->sample_rate, &rise, err);
+    if (!rc) dumu_refine_onsets(&rise, notes->notes, notes->n_notes);
+    dumu_energy_rise_deinit(&rise);
+    return rc;
+}
+
 /* Resample (a no-op for 22050 Hz mono input), Basic Pitch and note creation: the part shared
  * by transcribe and extract. Progress
  * of the network is reported on [bp_begin, bp_begin + bp_span) of the overall scale. */
@@ -125,6 +138,7 @@ static dumu_status transcribe_notes(const dumu_bp_model *model, const dumu_audio
     }
     if (params->mode == DUMU_NOTES_BASS) {
         rc = dumu_bass_notes(&out->activations, &params->notes, &out->notes, err);
+        if (!rc) rc = refine_onsets(input, &out->notes, err);
     } else if (params->mode == DUMU_NOTES_RAW) {
         rc = dumu_notes_create(&out->activations, &params->notes, &out->notes, err);
     } else {
