@@ -30,6 +30,10 @@
  *   notes of one pitch with a gap of at most MERGE_GAP frames and no onset at the second are
  *   joined: the gap was a dip, not a new note.
  *
+ *   Octave down: a note whose octave below is heard over it (mean activation at the frame
+ *   threshold or more) becomes that lower note (fold_down); the salience's subtraction lets
+ *   the second harmonic win where the fundamental is present but weaker.
+ *
  *   Times: every note moves back by DUMU_BASS_NOTE_LAG_S, the measured lag of the
  *   activations behind the audio (frames keep the model's own times).
  *
@@ -255,6 +259,15 @@ static double note_confidence(const dumu_bp_output *o, const dumu_note *n) {
     return 1.0 / (1.0 + exp(-z));
 }
 
+/* A note whose octave below is heard over it (mean activation at the frame threshold or more)
+ * is that lower note: its fundamental was weak and its second harmonic took the line. */
+static void fold_down(const dumu_bp_output *o, int lo, double thr, dumu_note *n) {
+    int j = n->pitch - 12 - DUMU_BP_MIDI_OFFSET;
+    if (n->pitch - 12 < lo || mean_activation(o, n->start_frame, n->end_frame, j) < thr) return;
+    n->pitch -= 12;
+    n->amplitude = mean_activation(o, n->start_frame, n->end_frame, j);
+}
+
 /* Makes room for one more note in *notes (n used of *cap, doubling); -1 when out of memory. */
 static int grow(dumu_note **notes, int64_t n, int64_t *cap) {
     if (n < *cap) return 0;
@@ -411,6 +424,7 @@ dumu_status dumu_bass_notes(const dumu_bp_output *out, const dumu_note_params *p
         return rc;
     }
     for (int64_t i = 0; i < n; i++) {
+        fold_down(out, lo, params->frame_threshold, &notes[i]);
         notes[i].confidence = note_confidence(out, &notes[i]);
         notes[i].start_s = fmax(0.0, notes[i].start_s - DUMU_BASS_NOTE_LAG_S);
         notes[i].end_s = fmax(notes[i].start_s, notes[i].end_s - DUMU_BASS_NOTE_LAG_S);

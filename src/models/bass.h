@@ -17,7 +17,8 @@
  *   5. a second voice: Basic Pitch's own notes in the register that the line does not explain
  *      (as an octave, a fifth or a twelfth of a line note) and that are strongly held join it
  *      (double stops, and notes the single path passed over);
- *   6. every note gets a confidence (how likely it is right, from its attack and its octave
+ *   6. a note whose octave below is heard over it (at the frame threshold) moves down to it;
+ *      every note gets a confidence (how likely it is right, from its attack and its octave
  *      neighbours) and moves back by DUMU_BASS_NOTE_LAG_S.
  *
  * The input activations are borrowed for the call; the list belongs to the caller

@@ -79,6 +79,21 @@ static void test_octave_harmonic_is_not_a_note(void **state) {
     free(a);
 }
 
+/* E1 heard at 0.35 (over the frame threshold) under an E2 at 0.9, its attack shown only an
+ * octave up: the line takes the E2, E1's second harmonic, and the note is E1. */
+static void test_weak_fundamental_heard(void **state) {
+    (void)state;
+    acts *a = acts_new();
+    hold(a, 40, 20, 120, 0.9f, 0.9f);
+    hold(a, 28, 20, 120, 0.35f, 0.0f);
+    dumu_note_list l = decode(a);
+    assert_int_equal(l.n_notes, 1);
+    assert_int_equal(l.notes[0].pitch, 28);
+    assert_true(fabs(l.notes[0].amplitude - 0.35) < 1e-6);
+    dumu_note_list_deinit(&l);
+    free(a);
+}
+
 /* A real octave jump (the upper note clearly stronger than the lower) is kept. */
 static void test_octave_jump_is_kept(void **state) {
     (void)state;
@@ -226,7 +241,7 @@ static void test_confidence(void **state) {
 
     acts *b = acts_new();
     hold(b, 40, 10, 60, 0.8f, 0.9f);
-    hold(b, 28, 10, 60, 0.3f, 0.0f); /* E1 under the E2: the E2 wins, but less surely */
+    hold(b, 28, 10, 60, 0.25f, 0.0f); /* E1 under the E2: the E2 wins, but less surely */
     l = decode(b);
     int64_t k = 0;
     while (k < l.n_notes && l.notes[k].pitch != 40)
@@ -262,6 +277,7 @@ static void test_bad_input(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_octave_harmonic_is_not_a_note),
+        cmocka_unit_test(test_weak_fundamental_heard),
         cmocka_unit_test(test_octave_jump_is_kept),
         cmocka_unit_test(test_reattack_splits_and_dip_closes),
         cmocka_unit_test(test_transient_in_held_note),
