@@ -250,15 +250,19 @@ static int write_json(const char *path, const char *input, const dumu_audio *aud
             tp->notes.infer_onsets ? "true" : "false", tp->notes.melodia_trick ? "true" : "false");
     fprintf(f,
             "  \"mode\": \"%s\",\n  \"key\": {\"name\": \"%s\", \"tonic\": %d, \"minor\": %s, "
-            "\"fifths\": %d, \"confidence\": %.3f},\n  \"meter\": {\"beats_per_bar\": %d, "
-            "\"first_downbeat\": %d},\n",
+            "\"fifths\": %d, \"confidence\": %.3f, \"found\": %s},\n  \"meter\": "
+            "{\"beats_per_bar\": %d, \"first_downbeat\": %d},\n",
             tp->mode == DUMU_NOTES_RAW ? "raw" : "bass",
             dumu_key_name(tr->key.tonic, tr->key.minor), tr->key.tonic,
             tr->key.minor ? "true" : "false", tr->key.fifths, tr->key.confidence,
+            dumu_key_found(&tr->key, tr->notes.notes, tr->notes.n_notes) ? "true" : "false",
             tr->meter.beats_per_bar, tr->meter.first_downbeat);
     if (source) fprintf(f, "  \"source\": \"%s\",\n", source);
-    fprintf(f, "  \"tempo\": {\"bpm\": %.3f, \"confidence\": %.3f, \"beats\": [", tr->tempo.bpm,
-            tr->tempo.confidence);
+    fprintf(f,
+            "  \"tempo\": {\"bpm\": %.3f, \"confidence\": %.3f, \"status\": \"%s\", \"beats\": [",
+            tr->tempo.bpm, tr->tempo.confidence,
+            dumu_tempo_status_name(
+                dumu_tempo_check(&tr->tempo, (double)audio->n_frames / audio->sample_rate)));
     for (int64_t i = 0; i < tr->tempo.n_beats; i++)
         fprintf(f, "%s%.4f", i ? ", " : "", tr->tempo.beats[i]);
     fprintf(f, "]},\n  \"notes\": [");

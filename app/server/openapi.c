@@ -758,7 +758,20 @@ static const char *const openapi_lines[] = {
     "      \"type\": \"string\"\n",
     "     },\n",
     "     \"bpm\": {\n",
-    "      \"type\": \"number\"\n",
+    "      \"type\": \"number\",\n",
+    "      \"description\": \"the tempo the MIDI file is written at: the detected one, or 120 when "
+    "none was found (see tempo_status)\"\n",
+    "     },\n",
+    "     \"tempo_status\": {\n",
+    "      \"type\": \"string\",\n",
+    "      \"enum\": [\"found\", \"too_short\", \"no_pulse\"],\n",
+    "      \"description\": \"found: a clear pulse of a bar or more; too_short: audio under 3 s; "
+    "no_pulse: silence, noise or no steady beat. Show no tempo unless found.\"\n",
+    "     },\n",
+    "     \"key_found\": {\n",
+    "      \"type\": \"boolean\",\n",
+    "      \"description\": \"false when the notes (fewer than three pitch classes, or none) "
+    "cannot name a key: show none\"\n",
     "     },\n",
     "     \"midi_b64\": {\n",
     "      \"type\": \"string\",\n",

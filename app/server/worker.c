@@ -136,6 +136,10 @@ static dumu_status save_result(srv_jobs *jobs, const char *id, const char *name,
     double bpm = tr->tempo.bpm > 0.0 ? tr->tempo.bpm : 120.0;
     cJSON_AddStringToObject(root, "job_id", id);
     cJSON_AddNumberToObject(root, "bpm", bpm);
+    cJSON_AddStringToObject(root, "tempo_status",
+                            dumu_tempo_status_name(dumu_tempo_check(&tr->tempo, duration)));
+    cJSON_AddBoolToObject(root, "key_found",
+                          dumu_key_found(&tr->key, tr->notes.notes, tr->notes.n_notes));
     cJSON_AddStringToObject(root, "midi_b64", b64);
     cJSON_AddStringToObject(root, "filename", filename);
     cJSON_AddNumberToObject(root, "duration", duration);

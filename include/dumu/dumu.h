@@ -288,6 +288,27 @@ typedef struct dumu_tempo {
 DUMU_API dumu_status dumu_tempo_detect(const dumu_audio *audio, const dumu_tempo_params *params,
                                        dumu_tempo *out, dumu_error *err);
 
+/* Whether a detected tempo is worth showing. FOUND: a pulse with at least DUMU_TEMPO_MIN_BEATS
+ * beats and confidence >= DUMU_TEMPO_MIN_CONFIDENCE; TOO_SHORT: anything else on audio under
+ * DUMU_TEMPO_MIN_AUDIO_S; NO_PULSE: anything else (silence, noise, no steady beat). Front ends
+ * show no tempo unless FOUND (the MIDI file still needs one and keeps the estimate, or 120). */
+typedef enum dumu_tempo_status {
+    DUMU_TEMPO_FOUND = 0,
+    DUMU_TEMPO_TOO_SHORT = 1,
+    DUMU_TEMPO_NO_PULSE = 2,
+} dumu_tempo_status;
+
+/* White noise and clips under a second score 0.01 and under; the least clear developer song
+ * 0.07 (xd07), real songs mostly 0.4-0.7. */
+#define DUMU_TEMPO_MIN_CONFIDENCE 0.03
+#define DUMU_TEMPO_MIN_BEATS      4   /* one bar of 4/4 */
+#define DUMU_TEMPO_MIN_AUDIO_S    3.0 /* a bar of 4/4 at 80 BPM */
+
+DUMU_API dumu_tempo_status dumu_tempo_check(const dumu_tempo *tempo, double duration_s);
+
+/* "found", "too_short", "no_pulse"; NULL for a value outside the enum. Static string. */
+DUMU_API const char *dumu_tempo_status_name(dumu_tempo_status status);
+
 DUMU_API void dumu_tempo_deinit(dumu_tempo *tempo);
 
 /* ------------------------------------------------------------------------------------------ */
@@ -357,6 +378,12 @@ typedef struct dumu_key {
 
 /* The key's name, spelled by its signature: "C major", "Gb major", "F# minor". Static string. */
 DUMU_API const char *dumu_key_name(int32_t tonic, bool minor);
+
+/* Whether a key is worth naming: it comes from the bass notes (with the mix's chroma), and
+ * notes of fewer than DUMU_KEY_MIN_PITCH_CLASSES pitch classes, or no evidence at all
+ * (confidence 0), cannot tell one key from its neighbours. notes borrowed for the call. */
+#define DUMU_KEY_MIN_PITCH_CLASSES 3 /* a triad's worth */
+DUMU_API bool dumu_key_found(const dumu_key *key, const dumu_note *notes, int64_t n_notes);
 
 typedef struct dumu_meter {
     int32_t beats_per_bar;  /* beats per bar, 1..16 (the time signature is beats_per_bar/4,

@@ -834,6 +834,22 @@ dumu_status dumu_beats_model(const double *raw, int64_t n, double *out, int64_t 
 /* ---------------------------------------------------------------------------------------- */
 /* Public API */
 
+dumu_tempo_status dumu_tempo_check(const dumu_tempo *t, double duration_s) {
+    if (t && t->bpm > 0.0 && t->n_beats >= DUMU_TEMPO_MIN_BEATS &&
+        t->confidence >= DUMU_TEMPO_MIN_CONFIDENCE)
+        return DUMU_TEMPO_FOUND;
+    return duration_s < DUMU_TEMPO_MIN_AUDIO_S ? DUMU_TEMPO_TOO_SHORT : DUMU_TEMPO_NO_PULSE;
+}
+
+const char *dumu_tempo_status_name(dumu_tempo_status status) {
+    switch (status) {
+    case DUMU_TEMPO_FOUND: return "found";
+    case DUMU_TEMPO_TOO_SHORT: return "too_short";
+    case DUMU_TEMPO_NO_PULSE: return "no_pulse";
+    }
+    return NULL;
+}
+
 dumu_tempo_params dumu_tempo_default_params(void) {
     dumu_tempo_params p;
     memset(&p, 0, sizeof(p));

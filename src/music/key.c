@@ -73,6 +73,18 @@ int32_t dumu_key_fifths(int32_t tonic, bool minor) {
     return minor ? major[(tonic + 3) % 12] : major[tonic];
 }
 
+bool dumu_key_found(const dumu_key *key, const dumu_note *notes, int64_t n_notes) {
+    if (!key || !(key->confidence > 0.0) || (n_notes > 0 && !notes)) return false;
+    bool seen[12] = {false};
+    int classes = 0;
+    for (int64_t i = 0; i < n_notes; i++) {
+        int pc = ((int)notes[i].pitch % 12 + 12) % 12;
+        classes += !seen[pc];
+        seen[pc] = true;
+    }
+    return classes >= DUMU_KEY_MIN_PITCH_CLASSES;
+}
+
 const char *dumu_key_name(int32_t tonic, bool minor) {
     DUMU_ASSERT(tonic >= 0 && tonic < 12);
     static const char *const major[12] = {"C major",  "Db major", "D major",  "Eb major",

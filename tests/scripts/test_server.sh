@@ -97,6 +97,7 @@ import json,sys; d=json.load(open(sys.argv[1]))
 assert d['n_notes'] == len(d['notes']) > 0
 assert all(1 <= n['velocity'] <= 127 and 0 <= n['start'] < n['end'] <= 8.1 for n in d['notes'])
 assert all(0 < n['confidence'] < 1 for n in d['notes']), 'bass-mode notes carry a confidence'
+assert d['tempo_status'] == 'found' and d['key_found'] is True, (d['tempo_status'], d['key_found'])
 assert d['filename'] == 'My_Song__live_-bass.mid', d['filename']
 assert abs(d['duration'] - 8) < 0.01" "$tmp/result.json"
 # dm04's synth bass is in htdemucs' other stem: the notes come from there (src/pipeline.c)

@@ -286,11 +286,27 @@ static void test_testdata_accuracy(void **state) {
     assert_true(mirex[2] >= 4.0);
 }
 
+/* A key is named only from notes of three pitch classes or more, with some evidence. */
+static void test_key_found(void **state) {
+    (void)state;
+    dumu_key k = {9, true, 0, 0.8, 0.1};
+    dumu_note n[3] = {{0}, {0}, {0}};
+    n[0].pitch = 45; /* A */
+    n[1].pitch = 57; /* A again */
+    n[2].pitch = 48; /* C */
+    assert_false(dumu_key_found(&k, n, 0));
+    assert_false(dumu_key_found(&k, n, 3)); /* two pitch classes */
+    n[1].pitch = 52;                        /* E */
+    assert_true(dumu_key_found(&k, n, 3));
+    k.confidence = 0.0; /* no evidence */
+    assert_false(dumu_key_found(&k, n, 3));
+    assert_false(dumu_key_found(NULL, n, 3));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_signatures_and_names),
-        cmocka_unit_test(test_profiles_on_scales),
-        cmocka_unit_test(test_chroma_of_tones),
+        cmocka_unit_test(test_key_found),          cmocka_unit_test(test_signatures_and_names),
+        cmocka_unit_test(test_profiles_on_scales), cmocka_unit_test(test_chroma_of_tones),
         cmocka_unit_test(test_testdata_accuracy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

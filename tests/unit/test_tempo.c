@@ -886,8 +886,30 @@ static void test_beat_map_step(void **state) {
     assert_true(out[0] == b[0] && out[1] == b[1] && seg == 1);
 }
 
+/* Which tempos are shown: a clear pulse of a bar or more; a short clip or a faint, noisy
+ * pulse is not, and says why. */
+static void test_tempo_check(void **state) {
+    (void)state;
+    double beats[8] = {0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5};
+    dumu_tempo t = {120.0, 0.6, beats, 8};
+    assert_int_equal(dumu_tempo_check(&t, 4.0), DUMU_TEMPO_FOUND);
+    t.confidence = 0.01; /* white noise */
+    assert_int_equal(dumu_tempo_check(&t, 4.0), DUMU_TEMPO_NO_PULSE);
+    t.confidence = 0.6;
+    t.n_beats = 2; /* a 0.4 s clip */
+    assert_int_equal(dumu_tempo_check(&t, 0.4), DUMU_TEMPO_TOO_SHORT);
+    t = (dumu_tempo){0.0, 0.0, NULL, 0}; /* silence */
+    assert_int_equal(dumu_tempo_check(&t, 10.0), DUMU_TEMPO_NO_PULSE);
+    assert_int_equal(dumu_tempo_check(NULL, 1.0), DUMU_TEMPO_TOO_SHORT);
+    assert_string_equal(dumu_tempo_status_name(DUMU_TEMPO_FOUND), "found");
+    assert_string_equal(dumu_tempo_status_name(DUMU_TEMPO_TOO_SHORT), "too_short");
+    assert_string_equal(dumu_tempo_status_name(DUMU_TEMPO_NO_PULSE), "no_pulse");
+    assert_null(dumu_tempo_status_name((dumu_tempo_status)3));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tempo_check),
         cmocka_unit_test(test_whittaker_matches_dense),
         cmocka_unit_test(test_beat_map_steady),
         cmocka_unit_test(test_beat_map_drift),

@@ -99,6 +99,20 @@ const browser = await chromium.launch({
 });
 const pageErrors = [];
 const watch = (page) => page.on('pageerror', (e) => pageErrors.push(String(e)));
+// Whether the element is wholly inside the window as it is scrolled now.
+const inView = (locator) => locator.evaluate((e) => {
+  const r = e.getBoundingClientRect();
+  return r.top >= 0 && r.bottom <= window.innerHeight;
+});
+// A mono 16-bit WAV of `seconds` of digital silence at 22050 Hz.
+function silentWav(seconds) {
+  const n = Math.round(seconds * 22050);
+  const b = Buffer.alloc(44 + 2 * n);
+  b.write('RIFF', 0); b.writeUInt32LE(36 + 2 * n, 4); b.write('WAVE', 8); b.write('fmt ', 12);
+  b.writeUInt32LE(16, 16); b.writeUInt16LE(1, 20); b.writeUInt16LE(1, 22); b.writeUInt32LE(22050, 24);
+  b.writeUInt32LE(44100, 28); b.writeUInt16LE(2, 32); b.writeUInt16LE(16, 34); b.write('data', 36); b.writeUInt32LE(2 * n, 40);
+  return b;
+}
 const started = Date.now();
 let page;
 
@@ -139,6 +153,7 @@ try {
   await page.locator('input[type=file]').setInputFiles(clip);
   await page.getByTestId('estimate').waitFor();
   check(await page.getByRole('img', { name: /^Waveform of/ }).isVisible(), 'waveform of the picked file is drawn');
+  check(await inView(page.getByRole('button', { name: 'Extract the bass line' })), 'the Extract button is in view once a file is picked');
   await page.screenshot({ path: join(shots, 'desktop-1-picked.png'), fullPage: true });
   await page.getByRole('button', { name: 'Extract the bass line' }).click();
   await page.waitForURL(/\/jobs\/[0-9a-f-]{36}$/);
@@ -148,6 +163,8 @@ try {
 
   // Progress over SSE; a screenshot while htdemucs works.
   const bar = page.getByRole('progressbar', { name: 'Processing progress' });
+  await bar.waitFor();
+  check(await inView(bar), 'the job page opens at the top, its progress bar in view');
   await page.getByRole('img', { name: /stage separate/ }).waitFor({ timeout: 60000 });
   const midway = Number(await bar.getAttribute('aria-valuenow'));
   check(midway >= 3 && midway <= 85, `progress bar at ${midway} % during separation`);
@@ -168,6 +185,7 @@ try {
   check(/^[A-G][♯♭]? (major|minor)$/.test(key), `key shown: ${key}`);
   const notesBefore = Number(await page.getByTestId('note-count').innerText());
   check(notesBefore > 0, `notes found: ${notesBefore}`);
+  check(await inView(page.getByTestId('download-midi')), 'the finished result is in view: Download MIDI without scrolling');
 
   // The MIDI download is a valid file holding the notes on screen.
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-midi').click()]);
@@ -289,6 +307,17 @@ try {
   await page.getByText('Job cancelled').waitFor({ timeout: 15000 });
   check(true, 'cancel stops the job and says so');
 
+  // Silence: the job ends by saying no bass line was found, with no tempo or key made up.
+  await page.goto(base);
+  await page.locator('input[type=file]').setInputFiles({ name: 'silence.wav', mimeType: 'audio/wav', buffer: silentWav(5) });
+  await page.getByRole('button', { name: 'Extract the bass line' }).click();
+  await page.waitForURL(/\/jobs\//);
+  const noBass = page.getByTestId('no-bass');
+  await noBass.waitFor({ timeout: 120000 });
+  check(/^No bass line found/.test(await noBass.innerText()), 'a silent file says "No bass line found"');
+  check((await page.getByTestId('bpm').innerText()) === '—' && (await page.getByTestId('key').innerText()) === '—', 'no tempo or key shown for silence');
+  await page.screenshot({ path: join(shots, 'desktop-9-silence.png'), fullPage: true });
+
   // Unknown route: the app's 404 page.
   await page.goto(`${base}/no/such/page`);
   await page.getByText('This page dropped out of the mix').waitFor();
@@ -319,8 +348,12 @@ try {
   await mobile.goto(base);
   await mobile.getByRole('heading', { level: 1 }).waitFor();
   await mobile.screenshot({ path: join(shots, 'phone-1-home.png'), fullPage: true });
+  await mobile.locator('input[type=file]').setInputFiles(clip);
+  await mobile.getByTestId('estimate').waitFor();
+  check(await inView(mobile.getByRole('button', { name: 'Extract the bass line' })), 'on a phone too, the Extract button is in view once a file is picked');
   await mobile.goto(jobUrl);
   await mobile.getByTestId('note-count').waitFor();
+  check(await inView(mobile.getByTestId('download-midi')), 'on a phone, a finished job opens with Download MIDI in view');
   await mobile.getByText(/^Show the bass tab/).click();
   await mobile.waitForFunction(() => /^G\|/m.test(document.querySelector('[data-testid=tab-text]')?.textContent ?? ''));
   const overflow = await mobile.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);

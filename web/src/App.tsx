@@ -1,4 +1,5 @@
-import { BrowserRouter, Link, Route, Routes } from 'react-router-dom';
+import { useEffect } from 'react';
+import { BrowserRouter, Link, Route, Routes, useLocation } from 'react-router-dom';
 import Footer from './components/Footer';
 import { ErrorNotice, secondaryButton } from './components/ui';
 import { HealthProvider, useHealth } from './health';
@@ -24,6 +25,15 @@ function ServerBanner() {
   );
 }
 
+// Every navigation starts at the top of the page, not at the scroll offset of the one before.
+function ScrollToTop() {
+  const { pathname } = useLocation();
+  useEffect(() => {
+    window.scrollTo(0, 0);
+  }, [pathname]);
+  return null;
+}
+
 export function Layout() {
   return (
     <div className="mx-auto flex min-h-screen max-w-5xl flex-col px-4 sm:px-6">
@@ -39,6 +49,7 @@ export function Layout() {
         </Link>
         <span className="hidden text-sm text-ink-400 sm:inline">bass line → MIDI</span>
       </header>
+      <ScrollToTop />
       <ServerBanner />
       <main className="flex-1">
         <Routes>

@@ -52,6 +52,7 @@ export interface Note {
   start: number; // seconds
   end: number; // seconds
   velocity: number; // 1..127
+  confidence?: number; // bass mode: probability that the note is right, 0..1
 }
 
 export interface Key {
@@ -65,9 +66,15 @@ export interface Key {
 // the bass stem misses the bass line; none: no bass found (no notes).
 export type NoteSource = 'bass_stem' | 'other_stem' | 'mix' | 'none';
 
+// found: a clear pulse of a bar or more; too_short: audio under 3 s; no_pulse: silence, noise
+// or no steady beat.
+export type TempoStatus = 'found' | 'too_short' | 'no_pulse';
+
 export interface Result {
   job_id: string;
-  bpm: number;
+  bpm: number; // the MIDI file's tempo: the detected one, or 120 when none was found
+  tempo_status?: TempoStatus; // absent in results written before it was measured
+  key_found?: boolean; // false: the notes cannot name a key
   midi_b64: string;
   filename: string;
   duration: number; // seconds

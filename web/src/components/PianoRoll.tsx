@@ -1,5 +1,5 @@
 // The extracted notes as a piano roll: time across, pitch up, the detected beats behind them,
-// brightness from velocity, and a playhead; clicking seeks.
+// opacity from each note's confidence (or its velocity), and a playhead; clicking seeks.
 import type { Note } from '../api';
 import { useCanvas } from './useCanvas';
 
@@ -82,7 +82,8 @@ export default function PianoRoll({ notes, duration, beats, time, span, onSeek }
       for (const n of notes) {
         if (n.end < viewStart || n.start > viewStart + viewLen) continue;
         const on = time >= n.start && time < n.end;
-        const a = 0.35 + 0.65 * (n.velocity / 127);
+        // Confidence (bass mode) as opacity, so doubtful notes stand back; else loudness.
+        const a = 0.25 + 0.75 * (n.confidence ?? n.velocity / 127);
         ctx.fillStyle = on ? '#ffffff' : `rgba(180,255,57,${a.toFixed(3)})`;
         const nx = x(n.start);
         const nw = Math.max(2, x(n.end) - nx);

@@ -2,7 +2,7 @@
 // notes on screen, from midi_b64), MusicXML and bass tab from the server (which re-writes them
 // from the newest transcription), a download for every stem the job kept, and the tab itself.
 import { useEffect, useMemo, useState } from 'react';
-import { api, ApiError, base64ToBytes, urls, type Key, type NoteSource, type Result, type StemName, type TabStrings } from '../api';
+import { api, ApiError, base64ToBytes, urls, type Key, type NoteSource, type Result, type StemName, type TabStrings, type TempoStatus } from '../api';
 import { Card, formatClock, primaryButton, secondaryButton } from './ui';
 
 // The server spells keys in ASCII ("F# minor", "Bb major"); show real accidentals.
@@ -21,14 +21,21 @@ export function signatureLabel(key: Key): string {
 export function sourceLabel(source: NoteSource): string {
   switch (source) {
     case 'bass_stem':
-      return 'notes from: bass stem';
+      return 'Notes from the separated bass.';
     case 'other_stem':
-      return 'notes from: other stem (its bass register; the bass stem was nearly silent)';
+      return 'Notes from the low end of the other instruments: the separated bass was nearly silent.';
     case 'mix':
-      return 'notes from: mix (its bass register; the bass stem was nearly silent)';
+      return 'Notes from the low end of the whole mix: the separated bass was nearly silent.';
     case 'none':
-      return 'no bass line found: silence, or drums alone in the bass register';
+      return 'The low end holds silence or drums alone.';
   }
+}
+
+// The tempo tile's value and the line under it: no number unless a tempo was found.
+export function tempoTile(bpm: number, status: TempoStatus | undefined): { value: string; unit: string } {
+  if (status === 'too_short') return { value: '—', unit: 'too short for a tempo' };
+  if (status === 'no_pulse') return { value: '—', unit: 'no steady beat' };
+  return { value: bpm.toFixed(1), unit: 'BPM' };
 }
 
 function Tile({ label, value, unit, testId, className = '' }: { label: string; value: string; unit: string; testId?: string; className?: string }) {
@@ -66,19 +73,43 @@ export default function ResultCard({ result, stems }: { result: Result; stems: S
   const [strings, setStrings] = useState<TabStrings>(4);
   const tab = useTab(result, strings);
   const base = result.filename.replace(/-bass\.mid$/, '').replace(/\.mid$/, '');
+  const tempo = tempoTile(result.bpm, result.tempo_status);
+  const keyFound = result.key_found !== false;
   return (
     <Card title="Your bass line">
+      {result.n_notes === 0 && (
+        <div role="status" className="mb-4 rounded-lg border border-amber-400/40 bg-amber-400/10 p-3" data-testid="no-bass">
+          <p className="font-semibold text-white">No bass line found</p>
+          <p className="mt-1 text-sm text-ink-200">
+            {sourceLabel(result.source ?? 'bass_stem')} The MIDI file is empty; a song with a bass part, or lower detection thresholds below, may give notes.
+          </p>
+        </div>
+      )}
       {/* Phones: tempo, meter and notes in a row of thirds, then key and length in halves. */}
       <dl className="grid grid-cols-6 gap-3 text-center sm:grid-cols-5">
-        <Tile label="Tempo" value={result.bpm.toFixed(1)} unit="BPM" testId="bpm" className="col-span-2 sm:col-span-1" />
-        <Tile label="Meter" value={result.time_signature} unit="time" testId="time-signature" className="col-span-2 sm:col-span-1" />
-        <Tile label="Key" value={keyLabel(result.key.name)} unit={signatureLabel(result.key)} testId="key" className="order-4 col-span-3 sm:order-none sm:col-span-1" />
+        <Tile label="Tempo" value={tempo.value} unit={tempo.unit} testId="bpm" className="col-span-2 sm:col-span-1" />
+        <Tile
+          label="Meter"
+          value={tempo.value === '—' ? '—' : result.time_signature}
+          unit={tempo.value === '—' ? 'no beat to count' : 'time'}
+          testId="time-signature"
+          className="col-span-2 sm:col-span-1"
+        />
+        <Tile
+          label="Key"
+          value={keyFound ? keyLabel(result.key.name) : '—'}
+          unit={keyFound ? signatureLabel(result.key) : 'too few notes for a key'}
+          testId="key"
+          className="order-4 col-span-3 sm:order-none sm:col-span-1"
+        />
         <Tile label="Notes" value={String(result.n_notes)} unit={result.n_notes === 1 ? 'note' : 'notes'} testId="note-count" className="col-span-2 sm:col-span-1" />
         <Tile label="Length" value={formatClock(result.duration)} unit="min:s" className="order-5 col-span-3 sm:order-none sm:col-span-1" />
       </dl>
-      <p className="mt-2 text-xs text-ink-400" data-testid="note-source">
-        {sourceLabel(result.source ?? 'bass_stem')}
-      </p>
+      {result.n_notes > 0 && (
+        <p className="mt-2 text-xs text-ink-400" data-testid="note-source">
+          {sourceLabel(result.source ?? 'bass_stem')}
+        </p>
+      )}
       <div className="mt-4 flex flex-wrap gap-2">
         <a className={primaryButton} href={href} download={result.filename} data-testid="download-midi">
           ⬇ Download MIDI

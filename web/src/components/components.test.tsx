@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Layout, ROUTER_FUTURE } from '../App';
 import CpuNotice, { FALLBACK_TEXT } from './CpuNotice';
 import { noteName, pitchRange, viewWindow } from './PianoRoll';
-import ResultCard, { keyLabel, signatureLabel, sourceLabel } from './ResultCard';
+import ResultCard, { keyLabel, signatureLabel, sourceLabel, tempoTile } from './ResultCard';
 import TranscribeControls, { DEBOUNCE_MS, DEFAULT_NOTE_PARAMS } from './TranscribeControls';
 import type { Result } from '../api';
 import { HealthProvider } from '../health';
@@ -100,7 +100,9 @@ describe('ResultCard', () => {
     expect(screen.getByTestId('key').textContent).toBe('F♯ minor');
     expect(screen.getByText('3 sharps')).toBeTruthy();
     expect(screen.getByTestId('time-signature').textContent).toBe('3/4');
-    expect(screen.getByTestId('note-source').textContent).toBe('notes from: other stem (its bass register; the bass stem was nearly silent)');
+    expect(screen.getByTestId('note-source').textContent).toBe(sourceLabel('other_stem'));
+    expect(screen.getByTestId('bpm').textContent).toBe('120.2');
+    expect(screen.queryByTestId('no-bass')).toBeNull();
     expect(screen.getByTestId('download-musicxml').getAttribute('href')).toBe('/api/jobs/j1/musicxml');
     expect(screen.getByTestId('download-tab').getAttribute('href')).toBe('/api/jobs/j1/tab?strings=4');
     expect((await screen.findByText(/G\|--2--\|/)).tagName).toBe('PRE');
@@ -108,6 +110,19 @@ describe('ResultCard', () => {
     expect(screen.getByTestId('download-tab').getAttribute('href')).toBe('/api/jobs/j1/tab?strings=5');
     expect(await screen.findByText(/B\|-----\|/)).toBeTruthy();
     expect(fetchMock.mock.calls.map((c) => c[0])).toEqual(['/api/jobs/j1/tab?strings=4', '/api/jobs/j1/tab?strings=5']);
+  });
+
+  it('says plainly that no bass line was found, with no invented tempo or key', () => {
+    URL.createObjectURL = vi.fn(() => 'blob:midi');
+    URL.revokeObjectURL = vi.fn();
+    vi.stubGlobal('fetch', vi.fn().mockResolvedValue(new Response('', { status: 200 })));
+    render(<ResultCard result={{ ...result, n_notes: 0, source: 'none', tempo_status: 'no_pulse', key_found: false }} stems={['bass']} />);
+    expect(screen.getByTestId('no-bass').textContent).toMatch(/^No bass line found/);
+    expect(screen.getByTestId('bpm').textContent).toBe('—');
+    expect(screen.getByText('no steady beat')).toBeTruthy();
+    expect(screen.getByTestId('time-signature').textContent).toBe('—');
+    expect(screen.getByTestId('key').textContent).toBe('—');
+    expect(screen.queryByTestId('note-source')).toBeNull();
   });
 
   it('says so when the tab cannot be loaded', async () => {
@@ -121,10 +136,17 @@ describe('ResultCard', () => {
 
 describe('source labels', () => {
   it('names every source of the notes', () => {
-    expect(sourceLabel('bass_stem')).toBe('notes from: bass stem');
-    expect(sourceLabel('other_stem')).toMatch(/^notes from: other stem/);
-    expect(sourceLabel('mix')).toMatch(/^notes from: mix/);
-    expect(sourceLabel('none')).toMatch(/^no bass line found/);
+    expect(sourceLabel('bass_stem')).toBe('Notes from the separated bass.');
+    expect(sourceLabel('other_stem')).toMatch(/^Notes from the low end of the other instruments/);
+    expect(sourceLabel('mix')).toMatch(/^Notes from the low end of the whole mix/);
+    expect(sourceLabel('none')).toMatch(/silence or drums alone/);
+  });
+
+  it('shows a tempo only when one was found', () => {
+    expect(tempoTile(97.46, 'found')).toEqual({ value: '97.5', unit: 'BPM' });
+    expect(tempoTile(97.46, undefined)).toEqual({ value: '97.5', unit: 'BPM' });
+    expect(tempoTile(184.6, 'too_short')).toEqual({ value: '—', unit: 'too short for a tempo' });
+    expect(tempoTile(120, 'no_pulse')).toEqual({ value: '—', unit: 'no steady beat' });
   });
 });
 

@@ -1,5 +1,5 @@
 // Step 1: pick or drop a song, see its waveform and the expected processing time, upload it.
-import { useReducer, useRef, useState } from 'react';
+import { useEffect, useReducer, useRef, useState } from 'react';
 import { useNavigate } from 'react-router-dom';
 import { ApiError, checkFile, DEFAULT_MAX_UPLOAD_MB, DEFAULT_MODE, DEFAULT_QUANTIZE, uploadProcess } from '../api';
 import { ANALYSIS_RATE, decodeAudio, mixdown } from '../audio/analysis';
@@ -24,6 +24,12 @@ export default function Home() {
   const [keepAll, setKeepAll] = useState(true);
   const [style, setStyle] = useState<NoteStyle>({ mode: DEFAULT_MODE, ...DEFAULT_QUANTIZE });
   const abortRef = useRef<AbortController | null>(null);
+  const extractRef = useRef<HTMLButtonElement | null>(null);
+  // A chosen file's card ends with the Extract button: bring it into view (and again once the
+  // waveform has been drawn above it).
+  useEffect(() => {
+    if (picked) extractRef.current?.scrollIntoView({ block: 'nearest' });
+  }, [picked]);
   const maxMb = health?.max_upload_mb ?? DEFAULT_MAX_UPLOAD_MB;
 
   const onFile = async (file: File) => {
@@ -116,7 +122,7 @@ export default function Home() {
           </details>
           <div className="mt-4 flex flex-wrap items-center gap-3">
             {!uploading && (
-              <button type="button" className={primaryButton} onClick={start}>
+              <button ref={extractRef} type="button" className={primaryButton} onClick={start}>
                 Extract the bass line
               </button>
             )}

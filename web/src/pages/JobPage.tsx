@@ -117,6 +117,11 @@ export default function JobPage() {
   // Done: fetch the bass stem once, for playback (a blob URL is always seekable, whatever the
   // server does with Range requests) and for its spectrogram.
   const done = phase.kind === 'done';
+  // The finished result comes into view once (re-transcriptions leave the scroll alone).
+  const resultRef = useRef<HTMLDivElement | null>(null);
+  useEffect(() => {
+    if (done) resultRef.current?.scrollIntoView({ block: 'start' });
+  }, [done]);
   const [stemUrl, setStemUrl] = useState<string | null>(null);
   useEffect(() => {
     if (!done) return;
@@ -258,7 +263,9 @@ export default function JobPage() {
 
       {phase.kind === 'done' && (
         <>
-          <ResultCard result={phase.result} stems={job?.stems ?? ['bass']} />
+          <div ref={resultRef} className="scroll-mt-4">
+            <ResultCard result={phase.result} stems={job?.stems ?? ['bass']} />
+          </div>
           <Card title="Piano roll and preview">
             {stemUrl ? (
               <Playback stemUrl={stemUrl} notes={phase.result.notes} duration={phase.result.duration} beats={phase.result.beats} />
