@@ -92,6 +92,23 @@ static dumu_status write_job_file(srv_jobs *jobs, const char *id, const char *fi
     return DUMU_OK;
 }
 
+/* "bars": the bar lines of the MIDI file exactly as a DAW reads it (dumu_midi_read_grid), in
+ * seconds over the song; bar i is the DAW's bar i + 1, a pickup included. */
+static dumu_status add_bars(cJSON *root, const uint8_t *midi, size_t size, double duration,
+                            dumu_error *err) {
+    dumu_midi_grid mg = {0};
+    dumu_grid g = {0};
+    dumu_status rc = dumu_midi_read_grid(midi, size, &mg, err);
+    if (!rc) rc = dumu_midi_grid_times(&mg, duration, &g, err);
+    cJSON *bars = rc ? NULL : cJSON_AddArrayToObject(root, "bars");
+    for (int64_t i = 0; bars && i < g.n_bars; i++)
+        cJSON_AddItemToArray(bars, cJSON_CreateNumber(round(g.bars[i] * 1e4) / 1e4));
+    if (!rc && !bars) rc = err->status = DUMU_E_NOMEM;
+    dumu_grid_deinit(&g);
+    dumu_midi_grid_deinit(&mg);
+    return rc;
+}
+
 /* Writes the transcription's MIDI (tempo map, meter, key), MusicXML and 4- and 5-string tab
  * (bass.mid, bass.musicxml, tab4.txt, tab5.txt) and result.json, and returns the body.
  * source: where the notes come from, a dumu_bass_source_name. */
@@ -154,6 +171,8 @@ static dumu_status save_result(srv_jobs *jobs, const char *id, const char *name,
     snprintf(ts, sizeof ts, "%d/4", (int)tr->meter.beats_per_bar);
     cJSON_AddStringToObject(root, "time_signature", ts);
     cJSON_AddNumberToObject(root, "first_downbeat", tr->meter.first_downbeat);
+    rc = add_bars(root, midi, midi_size, duration, err);
+    if (rc) goto done;
     for (int64_t i = 0; i < tr->tempo.n_beats; i++)
         cJSON_AddItemToArray(beats, cJSON_CreateNumber(tr->tempo.beats[i]));
     cJSON_AddItemToObject(root, "beats", beats);

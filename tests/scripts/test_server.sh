@@ -98,6 +98,10 @@ assert d['n_notes'] == len(d['notes']) > 0
 assert all(1 <= n['velocity'] <= 127 and 0 <= n['start'] < n['end'] <= 8.1 for n in d['notes'])
 assert all(0 < n['confidence'] < 1 for n in d['notes']), 'bass-mode notes carry a confidence'
 assert d['tempo_status'] == 'found' and d['key_found'] is True, (d['tempo_status'], d['key_found'])
+# bar lines of the MIDI as written: ascending, from 0 s, a bar of 4/4 at ~90 BPM apart (2.67 s)
+b = d['bars']
+assert b[0] == 0 and all(x < y for x, y in zip(b, b[1:])) and b[-1] <= d['duration'], b
+assert all(abs((y - x) - 4 * 60 / d['bpm']) < 0.2 for x, y in zip(b[1:], b[2:])), b
 assert d['filename'] == 'My_Song__live_-bass.mid', d['filename']
 assert abs(d['duration'] - 8) < 0.01" "$tmp/result.json"
 # dm04's synth bass is in htdemucs' other stem: the notes come from there (src/pipeline.c)

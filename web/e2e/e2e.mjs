@@ -243,6 +243,15 @@ try {
   await roll.click({ position: { x: box.width * 0.75, y: box.height / 2 } });
   const seeked = await page.evaluate(() => { const a = document.querySelector('audio'); return a.currentTime / a.duration; });
   check(seeked > 0.6 && seeked < 0.9, `clicking the piano roll seeks the stem (to ${(seeked * 100).toFixed(0)} %)`);
+  // Bar numbers from the MIDI file's grid, and keyboard zoom on the focused roll.
+  const barsInView = async () => (await roll.getAttribute('aria-label')).match(/bars (\d+) to (\d+) in view/)?.slice(1).map(Number);
+  const wide = await barsInView();
+  check(wide && wide[0] === 1 && wide[1] >= 3, `piano roll shows bar numbers: bars ${wide?.join(' to ')} of the MIDI grid in view`);
+  await roll.focus();
+  await page.keyboard.press('+');
+  const narrow = await barsInView();
+  check(narrow && narrow[1] - narrow[0] < wide[1] - wide[0], `"+" on the focused roll zooms in (bars ${narrow?.join(' to ')})`);
+  await page.keyboard.press('-');
 
   await page.screenshot({ path: join(shots, 'desktop-3-result.png'), fullPage: true });
 
@@ -284,7 +293,7 @@ try {
   check((await page.getByTestId('retranscribe-status').textContent()) === '', 're-transcription finished');
   const notesAfter = Number(await page.getByTestId('note-count').innerText());
   check(notesAfter !== rawNotes, `onset threshold 0.95 re-transcribed: ${rawNotes} → ${notesAfter} notes`);
-  check((await page.getByTestId('piano-roll').getAttribute('aria-label')) === `Piano roll of ${notesAfter} notes`, 'piano roll shows the new notes');
+  check((await page.getByTestId('piano-roll').getAttribute('aria-label')).startsWith(`Piano roll of ${notesAfter} notes`), 'piano roll shows the new notes');
   await page.screenshot({ path: join(shots, 'desktop-5-retranscribed.png'), fullPage: true });
 
   // Recent jobs list the job.

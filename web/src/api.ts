@@ -85,6 +85,7 @@ export interface Result {
   key: Key;
   time_signature: string; // "4/4", "3/4"
   beats: number[]; // seconds: the beat grid the MIDI tempo map follows
+  bars?: number[]; // seconds: the MIDI file's bar lines as a DAW reads it (bar i is bar i + 1)
   params: { mode: Mode; quantize: Quantize; quantize_strength: number };
 }
 

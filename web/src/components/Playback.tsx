@@ -5,10 +5,11 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { PolySynth } from 'tone';
 import type { Note } from '../api';
-import PianoRoll from './PianoRoll';
+import PianoRoll, { clampView, followView, initialView, zoomView, type View } from './PianoRoll';
 import { formatClock, secondaryButton } from './ui';
 
 const LOOKAHEAD = 0.25; // s
+const zoomButton = 'min-h-[28px] min-w-[28px] rounded border border-ink-600 bg-ink-900 px-2 text-sm text-ink-200 hover:text-acid focus:outline-none focus-visible:ring-2 focus-visible:ring-acid';
 const TICK_MS = 50;
 
 interface Props {
@@ -16,9 +17,10 @@ interface Props {
   notes: Note[];
   duration: number; // seconds
   beats: number[]; // seconds, the beat grid drawn behind the notes
+  bars: number[]; // seconds, the MIDI file's bar lines (bar i is bar i + 1)
 }
 
-export default function Playback({ stemUrl, notes, duration, beats }: Props) {
+export default function Playback({ stemUrl, notes, duration, beats, bars }: Props) {
   const audioRef = useRef<HTMLAudioElement>(null);
   const synthRef = useRef<PolySynth | null>(null);
   const toneRef = useRef<typeof import('tone') | null>(null);
@@ -30,7 +32,8 @@ export default function Playback({ stemUrl, notes, duration, beats }: Props) {
   const [synthOn, setSynthOn] = useState(true);
   const [audioError, setAudioError] = useState<string | null>(null);
   const [synthError, setSynthError] = useState<string | null>(null);
-  const [span, setSpan] = useState<number | null>(duration > 30 ? 20 : null);
+  // Where the roll opens: the first bars that hold notes (kept when the notes are re-made).
+  const [view, setView] = useState<View>(() => initialView(notes, bars, duration));
 
   const rewind = useCallback(() => {
     synthRef.current?.releaseAll();
@@ -51,6 +54,7 @@ export default function Playback({ stemUrl, notes, duration, beats }: Props) {
     const frame = () => {
       const t = audioRef.current?.currentTime ?? 0;
       setTime(t);
+      setView((v) => followView(v, t, duration));
       raf = requestAnimationFrame(frame);
     };
     raf = requestAnimationFrame(frame);
@@ -73,7 +77,7 @@ export default function Playback({ stemUrl, notes, duration, beats }: Props) {
       cancelAnimationFrame(raf);
       clearInterval(timer);
     };
-  }, [playing]);
+  }, [playing, duration]);
 
   useEffect(() => {
     if (synthRef.current) synthRef.current.volume.value = synthOn ? -6 : -Infinity;
@@ -144,7 +148,7 @@ export default function Playback({ stemUrl, notes, duration, beats }: Props) {
         onSeeked={rewind}
         onError={() => setAudioError('This browser cannot play the bass stem.')}
       />
-      <PianoRoll notes={notes} duration={duration} beats={beats} time={time} span={span} onSeek={seek} />
+      <PianoRoll notes={notes} duration={duration} beats={beats} bars={bars} time={time} view={view} onView={setView} onSeek={seek} />
       <div className="flex flex-wrap items-center gap-3">
         <button type="button" className={secondaryButton} onClick={toggle} aria-label={playing ? 'Pause' : 'Play'} disabled={audioError !== null}>
           {playing ? '❚❚ Pause' : '▶ Play'}
@@ -155,6 +159,12 @@ export default function Playback({ stemUrl, notes, duration, beats }: Props) {
           max={duration}
           step={0.01}
           value={Math.min(time, duration)}
+          onKeyDown={(e) => {
+            const jump = { ArrowLeft: -5, ArrowDown: -5, ArrowRight: 5, ArrowUp: 5 }[e.key];
+            if (jump === undefined) return;
+            e.preventDefault(); // the browser's own step is 0.01 s
+            seek(Math.max(0, Math.min(duration, time + jump)));
+          }}
           onChange={(e) => seek(Number(e.target.value))}
           aria-label="Position"
           className="min-w-[8rem] flex-1 accent-acid"
@@ -172,18 +182,17 @@ export default function Playback({ stemUrl, notes, duration, beats }: Props) {
           <input type="checkbox" className="accent-acid" checked={synthOn} onChange={(e) => setSynthOn(e.target.checked)} />
           MIDI preview (synth)
         </label>
-        <label className="flex items-center gap-2">
-          Show
-          <select
-            className="rounded border border-ink-600 bg-ink-900 px-2 py-1 text-sm"
-            value={span ?? 0}
-            onChange={(e) => setSpan(Number(e.target.value) || null)}
-          >
-            <option value={0}>whole song</option>
-            <option value={20}>20 s</option>
-            <option value={10}>10 s</option>
-          </select>
-        </label>
+        <span className="flex items-center gap-2" role="group" aria-label="Zoom">
+          <button type="button" className={zoomButton} aria-label="Zoom out" onClick={() => setView((v) => zoomView(v, 2, v.start + v.span / 2, duration))}>
+            −
+          </button>
+          <button type="button" className={zoomButton} aria-label="Zoom in" onClick={() => setView((v) => zoomView(v, 0.5, v.start + v.span / 2, duration))}>
+            +
+          </button>
+          <button type="button" className={zoomButton} onClick={() => setView(clampView({ start: 0, span: duration }, duration))}>
+            Whole song
+          </button>
+        </span>
       </div>
       {audioError && <p role="alert" className="text-sm text-red-300">{audioError}</p>}
       {synthError && <p role="alert" className="text-sm text-amber-300">{synthError}</p>}

@@ -3,7 +3,7 @@ import { MemoryRouter } from 'react-router-dom';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Layout, ROUTER_FUTURE } from '../App';
 import CpuNotice, { FALLBACK_TEXT } from './CpuNotice';
-import { noteName, pitchRange, viewWindow } from './PianoRoll';
+import { barLabelStep, clampView, followView, initialView, noteName, pitchRange, zoomView } from './PianoRoll';
 import ResultCard, { keyLabel, signatureLabel, sourceLabel, tempoTile } from './ResultCard';
 import TranscribeControls, { DEBOUNCE_MS, DEFAULT_NOTE_PARAMS } from './TranscribeControls';
 import type { Result } from '../api';
@@ -200,12 +200,28 @@ describe('piano roll helpers', () => {
   });
 });
 
-describe('piano roll window', () => {
-  it('shows the whole song, or a span that follows the playhead and stays inside the song', () => {
-    expect(viewWindow(240, null, 100)).toEqual([0, 240]);
-    expect(viewWindow(8, 20, 3)).toEqual([0, 8]);
-    expect(viewWindow(240, 20, 100)).toEqual([95, 20]);
-    expect(viewWindow(240, 20, 1)).toEqual([0, 20]);
-    expect(viewWindow(240, 20, 239)).toEqual([220, 20]);
+describe('piano roll view', () => {
+  const n = (start: number) => ({ pitch: 40, start, end: start + 0.5, velocity: 100 });
+  const bars = Array.from({ length: 60 }, (_, i) => i * 2); // 2 s bars over 120 s
+
+  it('opens on eight bars from the bar of the first note', () => {
+    expect(initialView([n(31), n(40)], bars, 120)).toEqual({ start: 30, span: 16 });
+    expect(initialView([], bars, 120)).toEqual({ start: 0, span: 16 });
+    expect(initialView([n(115)], bars, 120)).toEqual({ start: 104, span: 16 }); // kept inside
+    expect(initialView([n(3)], [], 120)).toEqual({ start: 2, span: 20 }); // no bar lines
+    expect(initialView([n(1)], [0, 2], 3)).toEqual({ start: 0, span: 3 }); // a short song
+  });
+  it('stays inside the song, zooms about a time and follows the playhead', () => {
+    expect(clampView({ start: -5, span: 500 }, 120)).toEqual({ start: 0, span: 120 });
+    expect(clampView({ start: 119, span: 0.1 }, 120)).toEqual({ start: 118, span: 2 });
+    expect(zoomView({ start: 10, span: 20 }, 0.5, 20, 120)).toEqual({ start: 15, span: 10 });
+    expect(zoomView({ start: 10, span: 20 }, 2, 10, 120)).toEqual({ start: 10, span: 40 });
+    expect(followView({ start: 10, span: 20 }, 25, 120)).toEqual({ start: 10, span: 20 });
+    expect(followView({ start: 10, span: 20 }, 31, 120)).toEqual({ start: 26, span: 20 });
+  });
+  it('numbers every bar, or every 2nd, 4th ... when bars are narrow', () => {
+    expect(barLabelStep(60)).toBe(1);
+    expect(barLabelStep(20)).toBe(2);
+    expect(barLabelStep(5)).toBe(8);
   });
 });

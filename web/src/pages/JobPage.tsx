@@ -268,7 +268,7 @@ export default function JobPage() {
           </div>
           <Card title="Piano roll and preview">
             {stemUrl ? (
-              <Playback stemUrl={stemUrl} notes={phase.result.notes} duration={phase.result.duration} beats={phase.result.beats} />
+              <Playback stemUrl={stemUrl} notes={phase.result.notes} duration={phase.result.duration} beats={phase.result.beats} bars={phase.result.bars ?? []} />
             ) : (
               <p className="text-sm text-ink-400">{bassError ?? 'Loading the bass stem…'}</p>
             )}
