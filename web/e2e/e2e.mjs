@@ -165,6 +165,8 @@ try {
   const bar = page.getByRole('progressbar', { name: 'Processing progress' });
   await bar.waitFor();
   check(await inView(bar), 'the job page opens at the top, its progress bar in view');
+  await page.getByTestId('time-line').waitFor();
+  check(/^Elapsed \d+:\d\d( · about \d+:\d\d left)?$/.test(await page.getByTestId('time-line').innerText()), `elapsed and remaining time shown: "${await page.getByTestId('time-line').innerText()}"`);
   await page.getByRole('img', { name: /stage separate/ }).waitFor({ timeout: 60000 });
   const midway = Number(await bar.getAttribute('aria-valuenow'));
   check(midway >= 3 && midway <= 85, `progress bar at ${midway} % during separation`);
@@ -177,6 +179,8 @@ try {
   const percents = [...logText.matchAll(/\s(\d+)%/g)].map((m) => Number(m[1]));
   check(percents.every((v, i) => i === 0 || v >= percents[i - 1]), `progress never goes back (${percents.join(' ')})`);
   check(/separate/.test(logText) && /transcribe/.test(logText), 'log shows separation and transcription');
+  const logLines = logText.split('\n').filter((l) => l.trim()).length;
+  check(logLines <= 14, `the log reads as stages and milestones (${logLines} lines)`);
   const bpm = Number(await page.getByTestId('bpm').innerText());
   check(bpm > 30 && bpm < 300, `BPM shown: ${bpm}`);
   const meter = await page.getByTestId('time-signature').innerText();

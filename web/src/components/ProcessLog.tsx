@@ -1,4 +1,5 @@
-// The timestamped processing log, newest line kept in view.
+// The timestamped processing log, newest line kept in view: one line when a stage begins and
+// at each quarter of the way through it, not one per progress event.
 import { useEffect, useRef } from 'react';
 import type { LogEntry } from '../useJobProgress';
 
@@ -6,7 +7,20 @@ function clock(ts: number): string {
   return new Date(ts * 1000).toLocaleTimeString([], { hour12: false });
 }
 
-export default function ProcessLog({ log }: { log: LogEntry[] }) {
+// The lines worth reading: the first event of each stage, the events that cross 25, 50 or 75 %
+// of the whole job since the last line kept, and the end (done or error).
+export function compactLog(log: LogEntry[]): LogEntry[] {
+  const kept: LogEntry[] = [];
+  for (const e of log) {
+    const last = kept[kept.length - 1];
+    const milestone = last && Math.floor(e.progress / 25) > Math.floor(last.progress / 25);
+    if (!last || e.stage !== last.stage || e.stage === 'done' || e.stage === 'error' || milestone) kept.push(e);
+  }
+  return kept;
+}
+
+export default function ProcessLog({ log: all }: { log: LogEntry[] }) {
+  const log = compactLog(all);
   const ref = useRef<HTMLOListElement>(null);
   useEffect(() => {
     const el = ref.current;

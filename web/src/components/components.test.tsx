@@ -4,6 +4,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Layout, ROUTER_FUTURE } from '../App';
 import CpuNotice, { FALLBACK_TEXT } from './CpuNotice';
 import { barLabelStep, clampView, followView, initialView, noteName, pitchRange, zoomView } from './PianoRoll';
+import { compactLog } from './ProcessLog';
+import { remainingSeconds } from '../pages/JobPage';
 import ResultCard, { keyLabel, signatureLabel, sourceLabel, tempoTile } from './ResultCard';
 import TranscribeControls, { DEBOUNCE_MS, DEFAULT_NOTE_PARAMS } from './TranscribeControls';
 import type { Result } from '../api';
@@ -223,5 +225,19 @@ describe('piano roll view', () => {
     expect(barLabelStep(60)).toBe(1);
     expect(barLabelStep(20)).toBe(2);
     expect(barLabelStep(5)).toBe(8);
+  });
+});
+
+describe('job time and log', () => {
+  it('keeps one log line per stage, each quarter of the way, and the end', () => {
+    const e = (id: number, stage: string, progress: number) => ({ id, ts: id, stage, progress, message: '' });
+    const log = [e(0, 'decode', 0), e(1, 'decode', 3), e(2, 'separate', 6), e(3, 'separate', 12), e(4, 'separate', 24), e(5, 'separate', 26), e(6, 'separate', 49), e(7, 'separate', 51), e(8, 'transcribe', 86), e(9, 'done', 100)];
+    expect(compactLog(log as never).map((x) => x.id)).toEqual([0, 2, 5, 7, 8, 9]);
+  });
+  it('estimates the time left from the progress, else from the server speed', () => {
+    expect(remainingSeconds(20, 50, 240, 25)).toBe(20);
+    expect(remainingSeconds(3, 5, 240, 25)).toBe(97); // 4 min at 25 s a minute, 3 s gone
+    expect(remainingSeconds(3, 5, null, 25)).toBeNull();
+    expect(remainingSeconds(3, 100, 240, 25)).toBe(0);
   });
 });

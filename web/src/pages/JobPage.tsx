@@ -12,7 +12,8 @@ import ResultCard from '../components/ResultCard';
 import SpectrogramView from '../components/SpectrogramView';
 import Steps from '../components/Steps';
 import TranscribeControls, { type NoteParams } from '../components/TranscribeControls';
-import { Card, ErrorNotice, primaryButton, secondaryButton } from '../components/ui';
+import { Card, ErrorNotice, formatClock, primaryButton, secondaryButton } from '../components/ui';
+import { useHealth } from '../health';
 import Waveform from '../components/Waveform';
 import { reduce, stepOf } from '../jobMachine';
 import { useUploads } from '../uploads';
@@ -36,6 +37,34 @@ const FAILURE_TITLE: Record<string, string> = {
   not_found: 'Job not found',
   unreachable: 'Server unreachable',
 };
+
+// Seconds left: from the progress so far once there is some (elapsed * remaining / done), else
+// from the server's measured speed for this much audio; null when neither is known.
+export function remainingSeconds(elapsed: number, progress: number, audioSeconds: number | null, secondsPerAudioMinute: number | null): number | null {
+  if (progress >= 100) return 0;
+  if (progress >= 10) return (elapsed * (100 - progress)) / progress;
+  if (audioSeconds !== null && secondsPerAudioMinute) return Math.max(0, (audioSeconds / 60) * secondsPerAudioMinute - elapsed);
+  return null;
+}
+
+// "Elapsed 0:12 · about 0:25 left", ticking once a second while the job runs.
+function TimeLine({ since, progress, audioSeconds }: { since: number | null; progress: number; audioSeconds: number | null }) {
+  const { health } = useHealth();
+  const [now, setNow] = useState(() => Date.now() / 1000);
+  useEffect(() => {
+    const timer = setInterval(() => setNow(Date.now() / 1000), 1000);
+    return () => clearInterval(timer);
+  }, []);
+  if (since === null) return null;
+  const elapsed = Math.max(0, now - since);
+  const left = remainingSeconds(elapsed, progress, audioSeconds, health?.seconds_per_audio_minute ?? null);
+  return (
+    <p className="mt-2 font-mono text-xs text-ink-400" data-testid="time-line">
+      Elapsed {formatClock(elapsed)}
+      {left !== null && ` · about ${formatClock(left)} left`}
+    </p>
+  );
+}
 
 export default function JobPage() {
   const { id = '' } = useParams();
@@ -253,6 +282,7 @@ export default function JobPage() {
           }
         >
           <ProgressBar value={progress} label={phase.kind === 'finishing' ? 'Fetching the result…' : sentence(message) || STAGE_LABEL[stage] || stage} />
+          <TimeLine since={job?.created ?? null} progress={progress} audioSeconds={(polled ?? job)?.duration ?? upload?.duration ?? null} />
           {stream.status === 'reconnecting' && <p className="mt-2 text-sm text-amber-300">Connection to the server lost, reconnecting…</p>}
           {stream.status === 'lost' && <p className="mt-2 text-sm text-amber-300">Live updates stopped; checking the job every 2 s.</p>}
           {cancelError && <p role="alert" className="mt-2 text-sm text-red-300">Could not cancel: {cancelError}</p>}
