@@ -272,6 +272,7 @@ static dumu_status arrange(const dumu_audio *audio, const dumu_transcribe_params
             rc = dumu_quantize_notes(tempo->beats, tempo->n_beats, &tr->meter, &qp, tr->notes.notes,
                                      n, err);
             if (rc) goto done;
+            n = tr->notes.n_notes = dumu_quantize_merge(tr->notes.notes, n);
         }
     } else if (params->quantize > 0) {
         rc = dumu_fail(err, DUMU_E_INVALID_ARG, "transcribe: no beats to quantise to");

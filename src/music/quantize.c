@@ -12,6 +12,7 @@
 #include "music/quantize.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/core.h"
@@ -118,4 +119,44 @@ dumu_status dumu_quantize_notes(const double *beats, int64_t n_beats, const dumu
         n->end_s = dumu_layout_seconds(&lay, u1 + s * (q1 - u1));
     }
     return DUMU_OK;
+}
+
+/* A note's place in the merge order: (pitch, start_s, index), so the members of a group sit
+ * together with the first in list order leading. */
+typedef struct merge_key {
+    int32_t pitch;
+    double start_s;
+    int64_t index;
+} merge_key;
+
+static int merge_order(const void *pa, const void *pb) {
+    const merge_key *x = pa, *y = pb;
+    if (x->pitch != y->pitch) return x->pitch < y->pitch ? -1 : 1;
+    if (x->start_s != y->start_s) return x->start_s < y->start_s ? -1 : 1;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+int64_t dumu_quantize_merge(dumu_note *notes, int64_t n) {
+    if (n < 2) return n;
+    merge_key *keys = dumu_malloc(sizeof *keys * (size_t)n);
+    if (!keys) return n; /* out of memory: the MIDI file still merges them */
+    for (int64_t i = 0; i < n; i++)
+        keys[i] = (merge_key){notes[i].pitch, notes[i].start_s, i};
+    qsort(keys, (size_t)n, sizeof *keys, merge_order);
+    for (int64_t i = 1, lead = 0; i < n; i++) {
+        if (keys[i].pitch != keys[lead].pitch || keys[i].start_s != keys[lead].start_s) {
+            lead = i;
+            continue;
+        }
+        dumu_note *a = &notes[keys[lead].index], *b = &notes[keys[i].index];
+        a->end_s = fmax(a->end_s, b->end_s);
+        a->amplitude = fmax(a->amplitude, b->amplitude);
+        a->confidence = fmax(a->confidence, b->confidence);
+        b->pitch = -1; /* merged: dropped below */
+    }
+    dumu_free(keys);
+    int64_t w = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (notes[i].pitch >= 0) notes[w++] = notes[i];
+    return w;
 }

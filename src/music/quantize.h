@@ -60,4 +60,11 @@ dumu_status dumu_quantize_notes(const double *beats, int64_t n_beats, const dumu
                                 const dumu_quantize_params *params, dumu_note *notes,
                                 int64_t n_notes, dumu_error *err);
 
+/* After quantising, notes of one pitch that start at the same time are one note (the MIDI file
+ * would merge them: src/io/midi.c): keeps the first of each such group in order, with the
+ * latest end and the highest amplitude and confidence of the group, moves the kept notes to
+ * the front and returns their count. Order otherwise unchanged; bends of merged notes are
+ * dropped with them. */
+int64_t dumu_quantize_merge(dumu_note *notes, int64_t n_notes);
+
 #endif /* DUMU_MUSIC_QUANTIZE_H */

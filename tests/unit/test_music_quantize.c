@@ -186,11 +186,36 @@ static void test_testdata_jitter_roundtrip(void **state) {
     assert_int_equal(n_checked, 4);
 }
 
+/* Notes that quantising put on one start and pitch become one note, as the MIDI file has them:
+ * the first keeps its place with the group's latest end and highest amplitude. */
+static void test_merge_collisions(void **state) {
+    (void)state;
+    dumu_note n[5] = {{0}, {0}, {0}, {0}, {0}};
+    const int32_t pitch[5] = {40, 43, 40, 40, 43};
+    const double start[5] = {1.0, 1.0, 1.0, 2.0, 1.0}, end[5] = {1.2, 1.1, 1.5, 2.1, 1.3};
+    for (int i = 0; i < 5; i++) {
+        n[i].pitch = pitch[i];
+        n[i].start_s = start[i];
+        n[i].end_s = end[i];
+        n[i].amplitude = 0.1 * (i + 1);
+    }
+    assert_int_equal(dumu_quantize_merge(n, 5), 3);
+    assert_int_equal(n[0].pitch, 40);
+    assert_true(n[0].end_s == 1.5 && fabs(n[0].amplitude - 0.3) < 1e-12);
+    assert_int_equal(n[1].pitch, 43);
+    assert_true(n[1].end_s == 1.3 && fabs(n[1].amplitude - 0.5) < 1e-12);
+    assert_int_equal(n[2].pitch, 40);
+    assert_true(n[2].start_s == 2.0);
+    assert_int_equal(dumu_quantize_merge(n, 1), 1);
+    assert_int_equal(dumu_quantize_merge(NULL, 0), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_beat_positions),
         cmocka_unit_test(test_grid_names),
         cmocka_unit_test(test_quantize_rules),
+        cmocka_unit_test(test_merge_collisions),
         cmocka_unit_test(test_testdata_jitter_roundtrip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

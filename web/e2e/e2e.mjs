@@ -287,6 +287,8 @@ try {
     return Math.abs(step - Math.round(step)) > 0.02 + (i < 2 * beatsPerBar ? 0.25 : 0);
   });
   check(offGrid.length === 0, `all ${q.notes.length} quantised notes start on the 1/16 grid${offGrid.length ? ` (off: ${offGrid.map((n) => n.start).join(' ')})` : ''}`);
+  const qMidi = parseMidi(Buffer.from(q.midi_b64, 'base64'));
+  check(qMidi.noteOns === q.n_notes && q.n_notes === q.notes.length, `the quantised MIDI holds the ${q.n_notes} notes the result counts (${qMidi.noteOns})`);
   await page.screenshot({ path: join(shots, 'desktop-4-raw-quantised.png'), fullPage: true });
 
   // A slider re-transcribes the cached stem and the piano roll follows.
