@@ -148,6 +148,7 @@ try {
   const refusal = page.getByRole('alert').filter({ hasText: 'File not accepted' });
   await refusal.waitFor({ timeout: 15000 });
   check(true, `server refusal shown: "${(await refusal.innerText()).replace(/\s+/g, ' ')}"`);
+  check(await page.getByRole('button', { name: 'Extract the bass line' }).isDisabled(), 'Extract is disabled for the file the server refused');
 
   // The real clip: waveform and estimate, then upload.
   await page.locator('input[type=file]').setInputFiles(clip);
@@ -312,12 +313,13 @@ try {
   await page.getByText('Advanced settings').click();
   await page.getByText('Raw Basic Pitch', { exact: true }).click();
   await page.getByRole('combobox', { name: /Quantise/ }).selectOption('1/8t');
+  await page.getByLabel(/Known tempo/).fill('97.5');
   await page.waitForTimeout(300); // the switch's colour transition
   await page.screenshot({ path: join(shots, 'desktop-8-advanced.png'), fullPage: true });
   await page.getByRole('button', { name: 'Extract the bass line' }).click();
   await page.waitForURL(/\/jobs\//);
   const second = (await (await page.request.get(`${base}/api/jobs/${page.url().split('/').pop()}`)).json()).params;
-  check(second.mode === 'raw' && second.quantize === '1/8t' && second.quantize_strength === 100, `advanced settings reached the server (${JSON.stringify(second)})`);
+  check(second.mode === 'raw' && second.quantize === '1/8t' && second.quantize_strength === 100 && second.bpm === 97.5, `advanced settings, the known tempo too, reached the server (${JSON.stringify(second)})`);
   await page.getByRole('button', { name: 'Cancel' }).click();
   await page.getByText('Job cancelled').waitFor({ timeout: 15000 });
   check(true, 'cancel stops the job and says so');
@@ -362,6 +364,7 @@ try {
   watch(mobile);
   await mobile.goto(base);
   await mobile.getByRole('heading', { level: 1 }).waitFor();
+  check(await mobile.getByText('Tap to choose a song').isVisible(), 'on a phone the drop zone says "Tap to choose a song"');
   await mobile.screenshot({ path: join(shots, 'phone-1-home.png'), fullPage: true });
   await mobile.locator('input[type=file]').setInputFiles(clip);
   await mobile.getByTestId('estimate').waitFor();

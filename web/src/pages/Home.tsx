@@ -24,6 +24,8 @@ export default function Home() {
   const [keepAll, setKeepAll] = useState(true);
   const [style, setStyle] = useState<NoteStyle>({ mode: DEFAULT_MODE, ...DEFAULT_QUANTIZE });
   const abortRef = useRef<AbortController | null>(null);
+  const [refused, setRefused] = useState<File | null>(null); // the server refused this file
+  const [knownBpm, setKnownBpm] = useState('');
   const extractRef = useRef<HTMLButtonElement | null>(null);
   // A chosen file's card ends with the Extract button: bring it into view (and again once the
   // waveform has been drawn above it).
@@ -57,7 +59,7 @@ export default function Home() {
     try {
       const { job_id } = await uploadProcess(
         picked.file,
-        { stems: keepAll ? 'all' : 'bass', ...style },
+        { stems: keepAll ? 'all' : 'bass', ...style, bpm: knownBpm ? Number(knownBpm) : undefined },
         (sent) => dispatch({ type: 'UPLOAD_PROGRESS', sent }),
         abortRef.current.signal,
       );
@@ -68,6 +70,7 @@ export default function Home() {
       const err = e as ApiError;
       let message = err.message;
       if (err.code === 'queue_full' && err.retryAfter !== null) message += ` The server suggests waiting ${err.retryAfter} s.`;
+      if (err.code === 'unsupported_media' || err.code === 'too_large') setRefused(picked.file);
       dispatch({ type: 'UPLOAD_FAILED', message: err.code === 'aborted' ? '' : message });
     }
   };
@@ -117,12 +120,27 @@ export default function Home() {
             <summary className="cursor-pointer select-none px-3 py-2 text-sm text-ink-200 hover:text-acid">Advanced settings</summary>
             <div className="border-t border-ink-700 p-3">
               <NoteStyleFields value={style} onChange={(v) => setStyle((s) => ({ ...s, ...v }))} disabled={uploading} />
+              <label className="mt-4 block text-sm text-ink-200">
+                Known tempo (BPM), if you know it
+                <input
+                  type="number"
+                  min={30}
+                  max={300}
+                  step="any"
+                  inputMode="decimal"
+                  placeholder="detect"
+                  value={knownBpm}
+                  onChange={(e) => setKnownBpm(e.target.value)}
+                  disabled={uploading}
+                  className="ml-2 w-24 rounded border border-ink-600 bg-ink-950 px-2 py-1 font-mono text-sm"
+                />
+              </label>
               <p className="mt-3 text-xs text-ink-400">You can change these, and the note detection thresholds, on the result page too.</p>
             </div>
           </details>
           <div className="mt-4 flex flex-wrap items-center gap-3">
             {!uploading && (
-              <button ref={extractRef} type="button" className={primaryButton} onClick={start}>
+              <button ref={extractRef} type="button" className={primaryButton} onClick={start} disabled={refused === picked.file}>
                 Extract the bass line
               </button>
             )}
