@@ -85,8 +85,8 @@ export default function Home() {
           Any song in. <span className="text-acid">Its bass line</span> out, as MIDI.
         </h1>
         <p className="mx-auto mt-3 max-w-2xl text-ink-400">
-          Dumu isolates the bass with htdemucs, transcribes it with Basic Pitch and detects the tempo, so the MIDI file
-          drops straight into your DAW.
+          Dumu lifts the bass out of your song, writes down every note it plays and finds the tempo and the bars, so the
+          MIDI file drops straight into your DAW.
         </p>
       </section>
 
