@@ -7,6 +7,7 @@
 // slider and see the notes change; then a refused file, a cancel of a run with advanced
 // settings, the 404 page, and a phone-sized screen. Screenshots go to web/e2e-screenshots/
 // (DUMU_E2E_SHOTS overrides).
+import { createRequire } from 'node:module';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -104,6 +105,16 @@ const inView = (locator) => locator.evaluate((e) => {
   const r = e.getBoundingClientRect();
   return r.top >= 0 && r.bottom <= window.innerHeight;
 });
+// axe-core's WCAG 2.1 A/AA rules on the page as it is now: every violation, "id: n nodes".
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+async function axeViolations(page) {
+  await page.addScriptTag({ content: axeSource });
+  const found = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
+    return r.violations.map((v) => `${v.id}: ${v.nodes.length} (${v.nodes[0]?.target})`);
+  });
+  return found;
+}
 // A mono 16-bit WAV of `seconds` of digital silence at 22050 Hz.
 function silentWav(seconds) {
   const n = Math.round(seconds * 22050);
@@ -127,6 +138,8 @@ try {
   const notice = page.getByRole('note', { name: 'Processing time' });
   await notice.getByText('per minute of audio').waitFor();
   check(/\d+ s per minute of audio on this server/.test(await notice.innerText()), 'CPU notice gives the server benchmark figure');
+  const homeAxe = await axeViolations(page);
+  check(homeAxe.length === 0, `axe-core: no WCAG 2.1 AA violations on the home page${homeAxe.length ? ': ' + homeAxe.join('; ') : ''}`);
 
   // Drag & drop: hover feedback, then a dropped text file is refused before any upload.
   const drop = await page.evaluateHandle(() => {
@@ -166,6 +179,8 @@ try {
   const bar = page.getByRole('progressbar', { name: 'Processing progress' });
   await bar.waitFor();
   check(await inView(bar), 'the job page opens at the top, its progress bar in view');
+  const jobAxe = await axeViolations(page);
+  check(jobAxe.length === 0, `axe-core: no WCAG 2.1 AA violations on the running job page${jobAxe.length ? ': ' + jobAxe.join('; ') : ''}`);
   await page.getByTestId('time-line').waitFor();
   check(/^Elapsed \d+:\d\d( · about \d+:\d\d left)?$/.test(await page.getByTestId('time-line').innerText()), `elapsed and remaining time shown: "${await page.getByTestId('time-line').innerText()}"`);
   await page.getByRole('img', { name: /stage separate/ }).waitFor({ timeout: 60000 });
@@ -259,6 +274,8 @@ try {
   await page.keyboard.press('-');
 
   await page.screenshot({ path: join(shots, 'desktop-3-result.png'), fullPage: true });
+  const resultAxe = await axeViolations(page);
+  check(resultAxe.length === 0, `axe-core: no WCAG 2.1 AA violations on the result page${resultAxe.length ? ': ' + resultAxe.join('; ') : ''}`);
 
   // Raw Basic Pitch notes instead of the bass line: another note count.
   const bassLineNotes = notesBefore;
@@ -378,6 +395,8 @@ try {
   check(overflow <= 0, `no sideways scrolling on a phone, tab open (overflow ${overflow}px)`);
   const tabScroll = await mobile.getByTestId('tab-text').evaluate((e) => e.scrollWidth - e.clientWidth);
   check(tabScroll > 0, `the tab scrolls sideways inside its panel (${tabScroll}px more)`);
+  const phoneAxe = await axeViolations(mobile);
+  check(phoneAxe.length === 0, `axe-core: no WCAG 2.1 AA violations on the result page on a phone${phoneAxe.length ? ': ' + phoneAxe.join('; ') : ''}`);
   await mobile.waitForTimeout(500);
   await mobile.screenshot({ path: join(shots, 'phone-2-result.png'), fullPage: true });
 

@@ -27,7 +27,13 @@ export default function ProcessLog({ log: all }: { log: LogEntry[] }) {
     if (el) el.scrollTop = el.scrollHeight;
   }, [log.length]);
   return (
-    <ol ref={ref} aria-label="Processing log" aria-live="polite" className="h-40 overflow-y-auto rounded-lg bg-ink-950 p-3 font-mono text-xs leading-5">
+    <ol
+      ref={ref}
+      tabIndex={0}
+      aria-label="Processing log"
+      aria-live="polite"
+      className="h-40 overflow-y-auto rounded-lg bg-ink-950 p-3 font-mono text-xs leading-5 focus:outline-none focus-visible:ring-2 focus-visible:ring-acid"
+    >
       {log.length === 0 && <li className="text-ink-400">Waiting for the first message…</li>}
       {log.map((e) => (
         <li key={e.id} className={e.stage === 'error' ? 'text-red-300' : e.stage === 'done' ? 'text-acid' : 'text-ink-200'}>

@@ -143,7 +143,12 @@ export default function ResultCard({ result, stems }: { result: Result; stems: S
         </summary>
         {tab.error && <p className="px-3 pb-3 text-sm text-red-300">The tab could not be loaded: {tab.error}</p>}
         {!tab.error && (
-          <pre className="overflow-x-auto border-t border-ink-700 p-3 font-mono text-xs leading-snug text-ink-200" data-testid="tab-text">
+          <pre
+            tabIndex={0}
+            aria-label="Bass tab"
+            className="overflow-x-auto border-t border-ink-700 p-3 font-mono text-xs leading-snug text-ink-200 focus:outline-none focus-visible:ring-2 focus-visible:ring-acid"
+            data-testid="tab-text"
+          >
             {tab.text ?? 'Writing the tab…'}
           </pre>
         )}
