@@ -177,6 +177,7 @@ static cJSON *job_json(const struct srv_job *j) {
     char filename[SRV_NAME_LEN + 16];
     snprintf(filename, sizeof filename, "%s-bass.mid", j->name);
     cJSON_AddStringToObject(o, "filename", filename);
+    cJSON_AddStringToObject(o, "title", j->title);
     cJSON_AddNumberToObject(o, "created", (double)j->created);
     cJSON_AddNumberToObject(o, "updated", (double)j->updated);
     if (j->duration >= 0.0)

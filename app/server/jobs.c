@@ -102,9 +102,10 @@ static int exec_text(srv_jobs *jobs, const char *sql, const char *a, const char 
     return 0;
 }
 
-#define JOB_COLUMNS                                                                         \
-    "id, state, progress, stage, message, name, created, updated, duration, onset, frame, " \
-    "min_note_ms, stems, bpm, mode, result_bpm, error_code, error_message, quantize, qstrength"
+#define JOB_COLUMNS                                                                               \
+    "id, state, progress, stage, message, name, created, updated, duration, onset, frame, "       \
+    "min_note_ms, stems, bpm, mode, result_bpm, error_code, error_message, quantize, qstrength, " \
+    "title"
 
 static void copy_col(sqlite3_stmt *st, int col, char *out, size_t cap) {
     const unsigned char *t = sqlite3_column_text(st, col);
@@ -135,6 +136,8 @@ static void read_job(sqlite3_stmt *st, struct srv_job *j) {
     if (!j->params.quantize[0]) strcpy(j->params.quantize, "off");
     j->params.quantize_strength =
         sqlite3_column_type(st, 19) == SQLITE_NULL ? 100.0 : sqlite3_column_double(st, 19);
+    copy_col(st, 20, j->title, sizeof j->title);
+    if (!j->title[0]) snprintf(j->title, sizeof j->title, "%s", j->name); /* rows from before */
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -345,7 +348,7 @@ int srv_jobs_open(const char *data_dir, srv_jobs **out) {
         " progress REAL NOT NULL, stage TEXT, message TEXT, name TEXT NOT NULL,"
         " created INTEGER NOT NULL, updated INTEGER NOT NULL, duration REAL, onset REAL,"
         " frame REAL, min_note_ms REAL, stems TEXT, bpm REAL, mode TEXT, result_bpm REAL,"
-        " error_code TEXT, error_message TEXT, quantize TEXT, qstrength REAL);"
+        " error_code TEXT, error_message TEXT, quantize TEXT, qstrength REAL, title TEXT);"
         "CREATE TABLE IF NOT EXISTS events(job_id TEXT NOT NULL, id INTEGER NOT NULL,"
         " type TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY(job_id, id));"
         "UPDATE jobs SET state = 'queued', progress = 0, stage = 'queued',"
@@ -362,6 +365,7 @@ int srv_jobs_open(const char *data_dir, srv_jobs **out) {
          * that they are there already) */
         sqlite3_exec(jobs->db, "ALTER TABLE jobs ADD COLUMN quantize TEXT", NULL, NULL, NULL);
         sqlite3_exec(jobs->db, "ALTER TABLE jobs ADD COLUMN qstrength REAL", NULL, NULL, NULL);
+        sqlite3_exec(jobs->db, "ALTER TABLE jobs ADD COLUMN title TEXT", NULL, NULL, NULL);
     }
     if (rc) {
         srv_jobs_close(jobs);
@@ -404,7 +408,7 @@ void srv_jobs_close(srv_jobs *jobs) {
 int srv_jobs_insert(srv_jobs *jobs, const struct srv_job *j) {
     pthread_mutex_lock(&jobs->mu);
     sqlite3_stmt *st = prepare(jobs, "INSERT INTO jobs(" JOB_COLUMNS ") VALUES "
-                                     "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,NULL,?,?)");
+                                     "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,NULL,?,?,?)");
     int rc = -1;
     if (st) {
         sqlite3_bind_text(st, 1, j->id, -1, SQLITE_TRANSIENT);
@@ -425,6 +429,7 @@ int srv_jobs_insert(srv_jobs *jobs, const struct srv_job *j) {
         sqlite3_bind_double(st, 16, 0.0);
         sqlite3_bind_text(st, 17, j->params.quantize, -1, SQLITE_TRANSIENT);
         sqlite3_bind_double(st, 18, j->params.quantize_strength);
+        sqlite3_bind_text(st, 19, j->title, -1, SQLITE_TRANSIENT);
         rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
         if (rc) db_warn(jobs, "insert job");
         sqlite3_finalize(st);

@@ -25,8 +25,9 @@ struct srv_job {
     double progress; /* 0..100 */
     char stage[16];  /* queued | decode | tempo | separate | transcribe | midi */
     char message[128];
-    char name[SRV_NAME_LEN]; /* sanitised upload base name: "song" for "My/song.flac" */
-    int64_t created;         /* unix seconds */
+    char name[SRV_NAME_LEN];   /* sanitised upload base name: "song" for "My/song.flac" */
+    char title[SRV_TITLE_LEN]; /* the upload's own file name, shown as the job's title */
+    int64_t created;           /* unix seconds */
     int64_t updated;
     double duration; /* audio seconds; < 0 while unknown */
     struct srv_params params;

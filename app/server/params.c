@@ -308,3 +308,47 @@ void srv_sanitize_name(const char *name, char out[SRV_NAME_LEN]) {
     out[len] = '\0';
     if (!len) strcpy(out, "audio");
 }
+
+/* Length of the valid UTF-8 sequence at s (1-4), or 0 when it is malformed (overlong forms,
+ * surrogates and code points over U+10FFFF included). */
+static size_t utf8_len(const unsigned char *s) {
+    unsigned c = s[0];
+    size_t n = c < 0x80             ? 1
+               : (c & 0xE0) == 0xC0 ? 2
+               : (c & 0xF0) == 0xE0 ? 3
+               : (c & 0xF8) == 0xF0 ? 4
+                                    : 0;
+    if (n == 0 || (n == 2 && c < 0xC2)) return n == 1 ? 1 : 0;
+    uint32_t cp = n == 1 ? c : c & (0x7F >> n);
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80) return 0;
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+        (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+        return 0;
+    return n;
+}
+
+void srv_title_of(const char *name, char out[SRV_TITLE_LEN]) {
+    const char *base = name ? name : "";
+    for (const char *c = base; *c; c++)
+        if (*c == '/' || *c == '\\') base = c + 1;
+    const unsigned char *s = (const unsigned char *)base;
+    size_t w = 0;
+    while (*s) {
+        size_t n = utf8_len(s);
+        if (n == 1 && (*s < 0x20 || *s == 0x7F)) { /* control character: dropped */
+            s++;
+            continue;
+        }
+        const unsigned char *src = n ? s : (const unsigned char *)"?";
+        size_t len = n ? n : 1;
+        if (w + len > SRV_TITLE_LEN - 1) break;
+        memcpy(out + w, src, len);
+        w += len;
+        s += n ? n : 1;
+    }
+    out[w] = '\0';
+    if (!w) strcpy(out, "audio");
+}

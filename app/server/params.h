@@ -15,7 +15,8 @@
 #define SRV_ID_LEN       36 /* UUID v4 text, lowercase: 8-4-4-4-12 */
 #define SRV_STEMS_LEN    32 /* "drums,bass,other,vocals" plus NUL fits */
 #define SRV_MODE_LEN     8
-#define SRV_NAME_LEN     96 /* sanitised upload base name, NUL included */
+#define SRV_NAME_LEN     96  /* sanitised upload base name, NUL included */
+#define SRV_TITLE_LEN    256 /* the upload's own file name as shown, NUL included */
 #define SRV_MIN_NOTE_DEF 127.7
 
 /* A job's user-set parameters, as the API names them. */
@@ -66,5 +67,11 @@ int srv_parse_range(const char *header, int64_t size, int64_t *first, int64_t *l
  * extension), every byte outside [A-Za-z0-9._-] replaced by '_', leading dots dropped, cut to
  * SRV_NAME_LEN - 1 bytes; "audio" when nothing is left. `name` may be NULL. */
 void srv_sanitize_name(const char *name, char out[SRV_NAME_LEN]);
+
+/* Writes the title of a job from a client-sent file name: its base name (after the last '/'
+ * or '\\') as the person named it, extension kept, as valid UTF-8 (each byte of a malformed
+ * sequence becomes '?'), control characters dropped, cut at a character boundary to
+ * SRV_TITLE_LEN - 1 bytes; "audio" when nothing is left. `name` may be NULL. */
+void srv_title_of(const char *name, char out[SRV_TITLE_LEN]);
 
 #endif /* DUMU_SRV_PARAMS_H */

@@ -31,12 +31,13 @@ struct srv_upload {
     char id[SRV_ID_LEN + 1];
     char part[4096]; /* temporary path, "" once renamed or removed */
     int fd;
-    uint64_t file_bytes;     /* bytes of the `file` field received */
-    uint64_t limit;          /* max_upload_mb in bytes */
-    int has_file;            /* a `file` field started */
-    int too_large;           /* over the limit: keep reading, answer 413 */
-    char bad[160];           /* first problem with a field, answered 400 */
-    char name[SRV_NAME_LEN]; /* sanitised client file name */
+    uint64_t file_bytes;       /* bytes of the `file` field received */
+    uint64_t limit;            /* max_upload_mb in bytes */
+    int has_file;              /* a `file` field started */
+    int too_large;             /* over the limit: keep reading, answer 413 */
+    char bad[160];             /* first problem with a field, answered 400 */
+    char name[SRV_NAME_LEN];   /* sanitised client file name */
+    char title[SRV_TITLE_LEN]; /* the client file name as shown (srv_title_of) */
 
     struct {
         char key[FIELD_KEY];
@@ -72,7 +73,10 @@ static enum MHD_Result on_field(void *cls, enum MHD_ValueKind kind, const char *
     if (strcmp(key, "file") == 0) {
         if (off == 0 && u->has_file && u->file_bytes > 0 && !u->bad[0])
             snprintf(u->bad, sizeof u->bad, "send one file per request");
-        if (!u->has_file) srv_sanitize_name(filename, u->name);
+        if (!u->has_file) {
+            srv_sanitize_name(filename, u->name);
+            srv_title_of(filename, u->title);
+        }
         u->has_file = 1;
         u->file_bytes += size;
         if (u->file_bytes > u->limit) u->too_large = 1;
@@ -227,6 +231,7 @@ static enum MHD_Result finish(struct srv_server *s, struct MHD_Connection *c, st
     }
     snprintf(job.id, sizeof job.id, "%s", u->id);
     snprintf(job.name, sizeof job.name, "%s", u->name[0] ? u->name : "audio");
+    snprintf(job.title, sizeof job.title, "%s", u->title[0] ? u->title : job.name);
     snprintf(job.message, sizeof job.message, "waiting for a worker");
     job.created = (int64_t)time(NULL);
     if (srv_jobs_insert(s->jobs, &job)) {

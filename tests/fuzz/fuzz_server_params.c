@@ -69,6 +69,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-",
                         name[i]))
                 abort();
+        char title[SRV_TITLE_LEN];
+        srv_title_of(text, title);
+        size_t tl = strlen(title);
+        if (tl == 0 || tl >= SRV_TITLE_LEN || strchr(title, '/') || strchr(title, '\\')) abort();
+        for (size_t i = 0; i < tl; i++)
+            if ((unsigned char)title[i] < 0x20 || title[i] == 0x7F) abort();
         break;
     }
     case 5: {

@@ -145,6 +145,7 @@ status stem-range-unsatisfiable 416 -r 999999999- "$B/api/jobs/$id/stems/bass"
 status stem-not-kept 404 "$B/api/jobs/$id/stems/drums"
 status job 200 "$B/api/jobs/$id"
 expect job-done test "$(json "$tmp/body" "(d['state'], d['progress'], d['stems'])")" = "('done', 100, ['bass'])"
+expect job-title test "$(json "$tmp/body" "d['title']")" = "My Song (live).flac"
 status jobs-list 200 "$B/api/jobs"
 expect jobs-list-has-it grep -q "$id" "$tmp/body"
 

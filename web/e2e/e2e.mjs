@@ -389,6 +389,8 @@ try {
   await mobile.goto(jobUrl);
   await mobile.getByTestId('note-count').waitFor();
   check(await inView(mobile.getByTestId('download-midi')), 'on a phone, a finished job opens with Download MIDI in view');
+  const clipName = clip.split('/').pop();
+  check((await mobile.getByTestId('job-title').innerText()) === clipName, `a fresh tab keeps the song's name: "${clipName}"`);
   await mobile.getByText(/^Show the bass tab/).click();
   await mobile.waitForFunction(() => /^G\|/m.test(document.querySelector('[data-testid=tab-text]')?.textContent ?? ''));
   const overflow = await mobile.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);

@@ -31,7 +31,8 @@ export interface Job {
   progress: number; // 0..100
   stage: Stage;
   message: string;
-  filename: string;
+  filename: string; // the MIDI file's name
+  title?: string; // the uploaded file's own name (absent from servers before it was kept)
   created: number; // unix seconds
   updated: number;
   duration: number | null; // audio seconds, null until decoded

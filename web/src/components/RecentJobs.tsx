@@ -36,7 +36,7 @@ export default function RecentJobs() {
           {jobs.slice(0, 10).map((j) => (
             <li key={j.job_id}>
               <Link to={`/jobs/${j.job_id}`} className="flex items-center justify-between gap-3 py-2 hover:text-acid">
-                <span className="min-w-0 truncate text-sm">{j.filename}</span>
+                <span className="min-w-0 truncate text-sm">{j.title ?? j.filename}</span>
                 <span className="flex shrink-0 items-center gap-2 text-xs text-ink-400">
                   {ago(j.created)}
                   <span className={`rounded-full border px-2 py-0.5 ${BADGE[j.state]}`}>

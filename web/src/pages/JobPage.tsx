@@ -213,7 +213,7 @@ export default function JobPage() {
   const progress = phase.kind === 'finishing' ? 100 : Math.max(stream.progress, polled?.progress ?? 0, job?.progress ?? 0);
   const stage = stream.lastId >= 0 ? stream.stage : (polled ?? job)?.stage ?? 'queued';
   const message = stream.lastId >= 0 ? stream.message : (polled ?? job)?.message ?? '';
-  const filename = upload?.file.name ?? job?.filename ?? 'Your song';
+  const filename = upload?.file.name ?? job?.title ?? job?.filename ?? 'Your song';
   // The panel starts from the job's thresholds and the result's mode and grid.
   const noteParams = (result: Result): NoteParams => ({
     ...(job
