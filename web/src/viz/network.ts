@@ -272,8 +272,9 @@ export class NetworkScene {
       ctx.fillStyle = active === group ? ACID : this.groupDone(group) ? TEXT : '#7d8a8f';
       ctx.font = `600 ${small ? 11 : 12}px ui-monospace, Menlo, Consolas, monospace`;
       let title = p.title;
-      if (active === group) title += `  ${Math.round(fractionInStage(this.state.stage, this.state.progress) * 100)} %`;
-      else if (this.groupDone(group)) title += '  ✓';
+      // No number here: the progress bar carries the job's one percentage; the thin bar under
+      // the title shows how far the active part is.
+      if (this.groupDone(group)) title += '  ✓';
       ctx.fillText(title, p.x + 12, p.y + 15);
       if (active === group) {
         const f = fractionInStage(this.state.stage, this.state.progress);
