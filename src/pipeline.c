@@ -99,10 +99,9 @@ done:
 }
 
 /* Bass mode's note starts move to the steepest energy climb of the audio they came from
- * (dsp/onset.h); notes is sorted by time first, as the refinement needs. */
+ * (dsp/onset.h); notes come sorted by time from dumu_bass_notes, as the refinement needs. */
 static dumu_status refine_onsets(const dumu_audio *input, dumu_note_list *notes, dumu_error *err) {
     dumu_energy_rise rise = {0};
-    dumu_note_list_sort_by_time(notes);
     dumu_status rc =
         dumu_energy_rise_compute(input->samples, input->n_frames, input->sample_rate, &rise, err);
     if (!rc) dumu_refine_onsets(&rise, notes->notes, notes->n_notes);
@@ -393,7 +392,7 @@ static dumu_status pick_source(const dumu_audio *mix, const dumu_audio *bass,
             lv.other = dumu_band_power(other, DUMU_BASS_BAND_LO_HZ, DUMU_BASS_BAND_HI_HZ);
     }
     out->source = lv.mix < 0.0 ? DUMU_BASS_SOURCE_BASS_STEM : dumu_bass_source_choose(&lv);
-    *contested = lv.mix >= 0.0 && dumu_bass_source_contested(&lv);
+    *contested = dumu_bass_source_contested(&lv); /* false without levels: other < 0 */
     *notes_from = NULL;
     switch (out->source) {
     case DUMU_BASS_SOURCE_BASS_STEM: *notes_from = bass; return DUMU_OK;

@@ -259,8 +259,8 @@ static dumu_status eval_grid(const cJSON *item, const dumu_transcription *tr, do
 /* One item */
 
 /* DIR/<id>.csv: the notes in the test data's bass_notes.csv format (onset_s, offset_s,
- * midi_pitch, velocity 1-127 from the note's amplitude) plus their confidence, so they can be
- * set beside the truth. */
+ * midi_pitch, velocity as the MIDI file writes it) plus their confidence, so they can be set
+ * beside the truth. */
 static int write_notes(const char *dir, const char *id, const dumu_note_list *notes) {
     char path[4096];
     int n = snprintf(path, sizeof path, "%s/%s.csv", dir, id);
@@ -268,14 +268,11 @@ static int write_notes(const char *dir, const char *id, const dumu_note_list *no
     FILE *f = fopen(path, "w");
     if (!f) return -1;
     fprintf(f, "onset_s,offset_s,midi_pitch,velocity,confidence\n");
+    int32_t min_velocity = dumu_midi_default_params().min_velocity;
     for (int64_t i = 0; i < notes->n_notes; i++) {
         const dumu_note *nt = &notes->notes[i];
-        int vel = (int)lround(nt->amplitude * 127.0);
         fprintf(f, "%.6f,%.6f,%d,%d,%.3f\n", nt->start_s, nt->end_s, (int)nt->pitch,
-                vel < 1     ? 1
-                : vel > 127 ? 127
-                            : vel,
-                nt->confidence);
+                (int)dumu_midi_velocity(nt->amplitude, min_velocity), nt->confidence);
     }
     return fclose(f) == 0 ? 0 : -1;
 }
@@ -861,7 +858,7 @@ int dumu_cli_eval(int argc, char **argv) {
                 "                        DIR/<id>-<mix sha256>[-other].wav (float) and reuse them\n"
                 "                        instead of running htdemucs again\n"
                 "      --notes-out DIR   write each item's bass-mode notes as DIR/<id>.csv, in\n"
-                "                        the bass_notes.csv format (velocity from amplitude)\n"
+                "                        the bass_notes.csv format (velocity as in the MIDI)\n"
                 "                        with the notes' confidence as a fifth column\n"
                 "      --threads N       worker threads (default 2)\n"
                 "      --models DIR      model folder (default: see dumu --help)\n");

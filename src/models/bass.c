@@ -71,10 +71,9 @@
 #define SAL_EPS     1e-4
 /* Confidence: a logistic model of whether a note is right, fitted (maximum likelihood) on
  * the notes of the tuning half of the developer sets; the held-out half checks it (README,
- * "Note confidence"). Inputs: the logit of the strongest attack within CONF_REACH frames of
+ * "Note timing, confidence, and what limits note F1"). Inputs: the logit of the strongest attack within CONF_REACH frames of
  * the start, and the mean activations an octave below and above over the note (a note whose
  * octave neighbours sound too is often the octave error or the harmonic). */
-#define CONF_BIAS     0.0
 #define CONF_W_ATTACK 1.29
 #define CONF_W_BELOW  (-1.58)
 #define CONF_W_ABOVE  (-1.33)
@@ -253,7 +252,7 @@ static double note_confidence(const dumu_bp_output *o, const dumu_note *n) {
         if (v > attack) attack = v;
     }
     int j = n->pitch - DUMU_BP_MIDI_OFFSET;
-    double z = CONF_BIAS + CONF_W_ATTACK * logit(attack) +
+    double z = CONF_W_ATTACK * logit(attack) +
                CONF_W_BELOW * mean_activation(o, n->start_frame, n->end_frame, j - 12) +
                CONF_W_ABOVE * mean_activation(o, n->start_frame, n->end_frame, j + 12);
     return 1.0 / (1.0 + exp(-z));
@@ -262,10 +261,12 @@ static double note_confidence(const dumu_bp_output *o, const dumu_note *n) {
 /* A note whose octave below is heard over it (mean activation at the frame threshold or more)
  * is that lower note: its fundamental was weak and its second harmonic took the line. */
 static void fold_down(const dumu_bp_output *o, int lo, double thr, dumu_note *n) {
-    int j = n->pitch - 12 - DUMU_BP_MIDI_OFFSET;
-    if (n->pitch - 12 < lo || mean_activation(o, n->start_frame, n->end_frame, j) < thr) return;
+    if (n->pitch - 12 < lo) return;
+    double below =
+        mean_activation(o, n->start_frame, n->end_frame, n->pitch - 12 - DUMU_BP_MIDI_OFFSET);
+    if (below < thr) return;
     n->pitch -= 12;
-    n->amplitude = mean_activation(o, n->start_frame, n->end_frame, j);
+    n->amplitude = below;
 }
 
 /* Makes room for one more note in *notes (n used of *cap, doubling); -1 when out of memory. */

@@ -74,6 +74,7 @@ export default function ResultCard({ result, stems }: { result: Result; stems: S
   const tab = useTab(result, strings);
   const base = result.filename.replace(/-bass\.mid$/, '').replace(/\.mid$/, '');
   const tempo = tempoTile(result.bpm, result.tempo_status);
+  const tempoFound = (result.tempo_status ?? 'found') === 'found'; // a meter needs a beat
   const keyFound = result.key_found !== false;
   return (
     <Card title="Your bass line">
@@ -90,8 +91,8 @@ export default function ResultCard({ result, stems }: { result: Result; stems: S
         <Tile label="Tempo" value={tempo.value} unit={tempo.unit} testId="bpm" className="col-span-2 sm:col-span-1" />
         <Tile
           label="Meter"
-          value={tempo.value === '—' ? '—' : result.time_signature}
-          unit={tempo.value === '—' ? 'no beat to count' : 'time'}
+          value={tempoFound ? result.time_signature : '—'}
+          unit={tempoFound ? 'time' : 'no beat to count'}
           testId="time-signature"
           className="col-span-2 sm:col-span-1"
         />
