@@ -98,13 +98,17 @@ done:
     return rc;
 }
 
-/* Bass mode's note starts move to the steepest energy climb of the audio they came from
- * (dsp/onset.h); notes come sorted by time from dumu_bass_notes, as the refinement needs. */
-static dumu_status refine_onsets(const dumu_audio *input, dumu_note_list *notes, dumu_error *err) {
+/* Bass mode's note starts move to the steepest energy climb of the audio they came from, and
+ * their ends to its steepest fall (dsp/onset.h); notes come sorted by time from
+ * dumu_bass_notes, as the refinement needs. */
+static dumu_status refine_times(const dumu_audio *input, dumu_note_list *notes, dumu_error *err) {
     dumu_energy_rise rise = {0};
     dumu_status rc =
         dumu_energy_rise_compute(input->samples, input->n_frames, input->sample_rate, &rise, err);
-    if (!rc) dumu_refine_onsets(&rise, notes->notes, notes->n_notes);
+    if (!rc) {
+        dumu_refine_onsets(&rise, notes->notes, notes->n_notes);
+        dumu_refine_offsets(&rise, notes->notes, notes->n_notes);
+    }
     dumu_energy_rise_deinit(&rise);
     return rc;
 }
@@ -137,7 +141,7 @@ static dumu_status transcribe_notes(const dumu_bp_model *model, const dumu_audio
     }
     if (params->mode == DUMU_NOTES_BASS) {
         rc = dumu_bass_notes(&out->activations, &params->notes, &out->notes, err);
-        if (!rc) rc = refine_onsets(input, &out->notes, err);
+        if (!rc) rc = refine_times(input, &out->notes, err);
     } else if (params->mode == DUMU_NOTES_RAW) {
         rc = dumu_notes_create(&out->activations, &params->notes, &out->notes, err);
     } else {

@@ -1,4 +1,4 @@
-/* onset.c - note onsets from the source's own energy (see onset.h).
+/* onset.c - note starts and ends from the source's own energy (see onset.h).
  *
  * DESIGN
  *   Each window's energy is summed directly (window / hop = 8 sums per sample: ~40 M
@@ -70,5 +70,23 @@ void dumu_refine_onsets(const dumu_energy_rise *r, dumu_note *notes, int64_t n) 
             }
         }
         if (best >= 0) notes[i].start_s = (double)best * r->hop_s;
+    }
+}
+
+void dumu_refine_offsets(const dumu_energy_rise *r, dumu_note *notes, int64_t n) {
+    if (!r || r->n == 0 || !(r->hop_s > 0.0)) return;
+    for (int64_t i = 0; i < n; i++) {
+        double lo = fmax(notes[i].end_s - DUMU_FALL_BEFORE_S, notes[i].start_s + DUMU_FALL_KEEP_S);
+        int64_t t0 = (int64_t)fmax(0.0, ceil(lo / r->hop_s));
+        int64_t t1 = (int64_t)fmin((double)(r->n - 1), floor(notes[i].end_s / r->hop_s));
+        int64_t best = -1;
+        double top = DUMU_FALL_MIN_DB;
+        for (int64_t t = t0; t <= t1; t++) {
+            if (-(double)r->rise[t] > top) {
+                top = -(double)r->rise[t];
+                best = t;
+            }
+        }
+        if (best >= 0) notes[i].end_s = (double)best * r->hop_s;
     }
 }

@@ -1,5 +1,5 @@
-/* Note onsets from the source's energy (src/dsp/onset.c) on synthetic audio: a 55 Hz tone
- * that starts at a known time. */
+/* Note starts and ends from the source's energy (src/dsp/onset.c) on synthetic audio: a 55 Hz
+ * tone that starts and stops at known times. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -76,6 +76,28 @@ static void test_guards(void **state) {
     free(x);
 }
 
+/* An end that runs on past the tone's stop moves back onto it; an end inside the steady tone,
+ * a stop further back than DUMU_FALL_BEFORE_S and a stop within DUMU_FALL_KEEP_S of the start
+ * leave the end where it is. */
+static void test_release_found(void **state) {
+    (void)state;
+    int64_t n = (int64_t)(3.0 * RATE);
+    float *x = tone(n, 1.0, 1.6);
+    dumu_energy_rise r = {0};
+    assert_int_equal(dumu_energy_rise_compute(x, n, RATE, &r, NULL), DUMU_OK);
+    dumu_note notes[4] = {note_at(1.0, 1.75), note_at(1.0, 1.4), note_at(1.0, 2.0),
+                          note_at(1.56, 1.7)};
+    for (int i = 0; i < 4; i++)
+        dumu_refine_offsets(&r, &notes[i], 1);
+    assert_true(fabs(notes[0].end_s - 1.6) < 0.006);
+    assert_true(notes[0].start_s == 1.0 && notes[0].pitch == 33 && notes[0].amplitude == 0.5);
+    assert_true(notes[1].end_s == 1.4); /* no fall in the steady tone */
+    assert_true(notes[2].end_s == 2.0); /* the stop is 0.4 s back: out of reach */
+    assert_true(notes[3].end_s == 1.7); /* the stop is 0.04 s after its start */
+    dumu_energy_rise_deinit(&r);
+    free(x);
+}
+
 static void test_short_and_bad(void **state) {
     (void)state;
     float x[100] = {0};
@@ -85,7 +107,8 @@ static void test_short_and_bad(void **state) {
     assert_int_equal(r.n, 0);
     dumu_note nt = note_at(0.001, 0.002);
     dumu_refine_onsets(&r, &nt, 1); /* nothing to search: unchanged */
-    assert_true(nt.start_s == 0.001);
+    dumu_refine_offsets(&r, &nt, 1);
+    assert_true(nt.start_s == 0.001 && nt.end_s == 0.002);
     dumu_energy_rise_deinit(&r);
     assert_int_equal(dumu_energy_rise_compute(NULL, 100, RATE, &r, &err), DUMU_E_INVALID_ARG);
     assert_int_equal(dumu_energy_rise_compute(x, -1, RATE, &r, &err), DUMU_E_INVALID_ARG);
@@ -96,6 +119,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_attack_found),
         cmocka_unit_test(test_guards),
+        cmocka_unit_test(test_release_found),
         cmocka_unit_test(test_short_and_bad),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
