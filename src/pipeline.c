@@ -98,6 +98,14 @@ done:
     return rc;
 }
 
+/* A new `out` holding the 22050 Hz mono version of `in` (a copy when `in` already is). */
+static dumu_status model_input_copy(const dumu_audio *in, dumu_audio *out, dumu_error *err) {
+    const dumu_audio *view = NULL;
+    dumu_status rc = to_model_input(in, out, &view, err);
+    if (!rc && view == in) rc = dumu_audio_resample(in, in->sample_rate, out, err);
+    return rc;
+}
+
 /* Bass mode's note starts move to the steepest energy climb of the audio they came from, and
  * their ends to its steepest fall (dsp/onset.h); notes come sorted by time from
  * dumu_bass_notes, as the refinement needs. */
@@ -232,6 +240,15 @@ static dumu_status fixed_beats(dumu_tempo *tempo, double duration, dumu_error *e
 
 static dumu_status arrange(const dumu_audio *audio, const dumu_transcribe_params *params,
                            dumu_transcription *tr, dumu_error *err) {
+    const dumu_meter *m = params->meter;
+    const dumu_key *k = params->key;
+    if (m && !(m->beats_per_bar >= 1 && m->beats_per_bar <= 16 && m->first_downbeat >= 0 &&
+               m->first_downbeat < m->beats_per_bar))
+        return dumu_fail(err, DUMU_E_INVALID_ARG, "transcribe: given meter %d beats, downbeat %d",
+                         (int)m->beats_per_bar, (int)m->first_downbeat);
+    if (k && !(k->tonic >= 0 && k->tonic <= 11 && k->fifths >= -7 && k->fifths <= 7))
+        return dumu_fail(err, DUMU_E_INVALID_ARG, "transcribe: given key %d, %d fifths",
+                         (int)k->tonic, (int)k->fifths);
     double duration = (double)audio->n_frames / (double)audio->sample_rate;
     dumu_tempo *tempo = &tr->tempo;
     const dumu_note *notes = tr->notes.notes;
@@ -254,12 +271,14 @@ static dumu_status arrange(const dumu_audio *audio, const dumu_transcribe_params
     float chroma[12], *frames = NULL;
     int64_t n_frames = 0;
     double frame_s = 1.0;
-    tr->meter = (dumu_meter){.beats_per_bar = 4};
+    tr->meter = params->meter ? *params->meter : (dumu_meter){.beats_per_bar = 4};
     if (dumu_beats_valid(tempo->beats, tempo->n_beats)) {
-        rc = dumu_chroma_frames(src->samples, src->n_frames, src->sample_rate, &frames, &n_frames,
-                                &frame_s, err);
-        if (rc) goto done;
-        if (params->fixed_bpm <= 0.0 && params->n_beats == 0) {
+        if (!params->meter) {
+            rc = dumu_chroma_frames(src->samples, src->n_frames, src->sample_rate, &frames,
+                                    &n_frames, &frame_s, err);
+            if (rc) goto done;
+        }
+        if (!params->meter && params->fixed_bpm <= 0.0 && params->n_beats == 0) {
             double shift = 0.0;
             rc = dumu_beats_phase(tempo->beats, tempo->n_beats, notes, n, frames, n_frames, frame_s,
                                   &shift, err);
@@ -267,8 +286,9 @@ static dumu_status arrange(const dumu_audio *audio, const dumu_transcribe_params
                 rc = dumu_beats_model(tempo->beats, tempo->n_beats, tempo->beats, NULL, err);
             if (rc) goto done;
         }
-        rc = dumu_meter_estimate(tempo->beats, tempo->n_beats, notes, n, frames, n_frames, frame_s,
-                                 &tr->meter, err);
+        if (!params->meter)
+            rc = dumu_meter_estimate(tempo->beats, tempo->n_beats, notes, n, frames, n_frames,
+                                     frame_s, &tr->meter, err);
         if (rc) goto done;
         if (params->quantize > 0) {
             dumu_quantize_params qp = {params->quantize, params->quantize_strength};
@@ -281,11 +301,14 @@ static dumu_status arrange(const dumu_audio *audio, const dumu_transcribe_params
         rc = dumu_fail(err, DUMU_E_INVALID_ARG, "transcribe: no beats to quantise to");
         goto done;
     }
-    rc = dumu_chroma_mean(src->samples, src->n_frames, src->sample_rate, chroma, err);
+    if (params->key)
+        tr->key = *params->key;
+    else
+        rc = dumu_chroma_mean(src->samples, src->n_frames, src->sample_rate, chroma, err);
 done:
     dumu_free(frames);
     dumu_audio_deinit(&mono);
-    if (rc) return rc;
+    if (rc || params->key) return rc;
     dumu_key_params kp = dumu_key_default_params();
     return dumu_key_estimate(notes, n, chroma, &kp, &tr->key, err);
 }
@@ -341,7 +364,7 @@ void dumu_extraction_deinit(dumu_extraction *ex) {
     if (!ex) return;
     dumu_stems_deinit(&ex->stems);
     dumu_transcription_deinit(&ex->transcription);
-    dumu_audio_deinit(&ex->source_audio);
+    dumu_audio_deinit(&ex->notes_audio);
     memset(ex, 0, sizeof *ex);
 }
 
@@ -381,12 +404,22 @@ void dumu_extraction_deinit(dumu_extraction *ex) {
  *   Undetected: xd03's bass stem holds most of the register (0.66 of the mix) but not the bass
  *   line, a slap bass around MIDI 60 that htdemucs put in "other". */
 
+/* The register of `audio` (the other stem or the mix) as Basic Pitch reads it: low-passed at
+ * DUMU_BASS_SOURCE_CUTOFF_HZ, then 22050 Hz mono, into a new `out`. */
+static dumu_status register_input(const dumu_audio *audio, dumu_audio *out, dumu_error *err) {
+    dumu_audio low = {0};
+    dumu_status rc = dumu_lowpass(audio, DUMU_BASS_SOURCE_CUTOFF_HZ, &low, err);
+    if (!rc) rc = model_input_copy(&low, out, err);
+    dumu_audio_deinit(&low);
+    return rc;
+}
+
 /* Measures the bass register of the mix and the stems, picks the source of the notes and
- * makes its audio: *notes_from points at the bass stem or at out->source_audio, or is NULL
- * for DUMU_BASS_SOURCE_NONE. `other` may be NULL. */
+ * makes its audio as Basic Pitch reads it in out->notes_audio (left empty for
+ * DUMU_BASS_SOURCE_NONE). `other` may be NULL. */
 static dumu_status pick_source(const dumu_audio *mix, const dumu_audio *bass,
-                               const dumu_audio *other, dumu_extraction *out,
-                               const dumu_audio **notes_from, bool *contested, dumu_error *err) {
+                               const dumu_audio *other, dumu_extraction *out, bool *contested,
+                               dumu_error *err) {
     dumu_bass_levels lv = {-1.0, -1.0, -1.0};
     /* a mix sampled at under twice the cutoff cannot be filtered: keep the bass stem */
     if (mix->sample_rate > 2.0 * DUMU_BASS_SOURCE_CUTOFF_HZ) {
@@ -397,16 +430,13 @@ static dumu_status pick_source(const dumu_audio *mix, const dumu_audio *bass,
     }
     out->source = lv.mix < 0.0 ? DUMU_BASS_SOURCE_BASS_STEM : dumu_bass_source_choose(&lv);
     *contested = dumu_bass_source_contested(&lv); /* false without levels: other < 0 */
-    *notes_from = NULL;
     switch (out->source) {
-    case DUMU_BASS_SOURCE_BASS_STEM: *notes_from = bass; return DUMU_OK;
+    case DUMU_BASS_SOURCE_BASS_STEM: return model_input_copy(bass, &out->notes_audio, err);
     case DUMU_BASS_SOURCE_NONE: return DUMU_OK;
-    case DUMU_BASS_SOURCE_OTHER_STEM: mix = other; break;
-    case DUMU_BASS_SOURCE_MIX: break;
+    case DUMU_BASS_SOURCE_OTHER_STEM: return register_input(other, &out->notes_audio, err);
+    case DUMU_BASS_SOURCE_MIX: return register_input(mix, &out->notes_audio, err);
     }
-    dumu_status rc = dumu_lowpass(mix, DUMU_BASS_SOURCE_CUTOFF_HZ, &out->source_audio, err);
-    if (!rc) *notes_from = &out->source_audio;
-    return rc;
+    return dumu_fail(err, DUMU_E_INVALID_ARG, "extract: unknown source %d", (int)out->source);
 }
 
 /* Mean confidence of a note list; 0 when it is empty. */
@@ -423,20 +453,23 @@ static dumu_status contest_source(const dumu_bp_model *bp, const dumu_audio *oth
                                   const dumu_transcribe_params *params, struct progress_map *map,
                                   dumu_extraction *out, dumu_error *err) {
     dumu_transcription alt = {0};
-    dumu_status rc = dumu_lowpass(other, DUMU_BASS_SOURCE_CUTOFF_HZ, &out->source_audio, err);
-    if (!rc) rc = transcribe_notes(bp, &out->source_audio, params, map, 0.92f, 0.06f, &alt, err);
+    dumu_audio alt_audio = {0};
+    dumu_status rc = register_input(other, &alt_audio, err);
+    if (!rc) rc = transcribe_notes(bp, &alt_audio, params, map, 0.92f, 0.06f, &alt, err);
     if (!rc && mean_confidence(&alt.notes) > mean_confidence(&out->transcription.notes)) {
         dumu_bp_output a = out->transcription.activations;
         dumu_note_list n = out->transcription.notes;
+        dumu_audio in = out->notes_audio;
         out->transcription.activations = alt.activations;
         out->transcription.notes = alt.notes;
+        out->notes_audio = alt_audio;
         alt.activations = a;
         alt.notes = n;
-        out->source = DUMU_BASS_SOURCE_OTHER_STEM; /* out->source_audio holds its register */
-    } else {
-        dumu_audio_deinit(&out->source_audio);
+        alt_audio = in;
+        out->source = DUMU_BASS_SOURCE_OTHER_STEM;
     }
     dumu_transcription_deinit(&alt);
+    dumu_audio_deinit(&alt_audio);
     return rc;
 }
 
@@ -492,17 +525,15 @@ dumu_status dumu_extract(const dumu_dm_model *dm, const dumu_bp_model *bp, const
         other = &out->stems.source[DUMU_SOURCE_OTHER];
     }
 
-    const dumu_audio *notes_from = NULL;
     bool contested = false;
-    rc = pick_source(mix, &out->stems.source[DUMU_SOURCE_BASS], other, out, &notes_from, &contested,
-                     err);
+    rc = pick_source(mix, &out->stems.source[DUMU_SOURCE_BASS], other, out, &contested, err);
     if (rc) goto done;
     /* confidence decides a contest: bass mode's notes have one, raw mode's do not */
     contested = contested && params->transcribe.mode == DUMU_NOTES_BASS;
     /* transcribe_notes fills activations and notes; the tempo found above stays. NONE leaves
      * both empty: a silent or bass-less song has no bass notes. */
-    if (notes_from) {
-        rc = transcribe_notes(bp, notes_from, &params->transcribe, &map, 0.86f,
+    if (out->notes_audio.samples) {
+        rc = transcribe_notes(bp, &out->notes_audio, &params->transcribe, &map, 0.86f,
                               contested ? 0.06f : 0.12f, &out->transcription, err);
         if (rc) goto done;
     }

@@ -4,10 +4,11 @@
  * progress callback that reports to the job store and polls the worker's cancel flag (so a
  * cancel or a shutdown lands at the next chunk), then writes DATA_DIR/jobs/<id>/:
  *   <stem>.wav     every kept stem, 16-bit PCM at the upload's sample rate
- *   source.wav     the low-passed other stem or mix the notes came from, when the bass stem
- *                  missed the bass line (result.json "source"), for re-transcription
- *   bass.mid       the MIDI file (tempo event = the job's tempo)
- *   result.json    the GET /api/result body, MIDI included as base64
+ *   source.wav     the audio the notes were made from exactly as Basic Pitch read it (32-bit
+ *                  float, mono, 22050 Hz: dumu_extraction.notes_audio), for re-transcription
+ *   bass.mid       the MIDI file (tempo map, meter, key)
+ *   result.json    the GET /api/result body, MIDI included as base64; its beats, meter, key
+ *                  and first_params are what a re-transcription keeps
  * Files are written to a temporary name and renamed, so a reader never sees half a file.
  * The saved upload is deleted when a job ends; a job stopped by a shutdown keeps it and runs
  * again on the next start.
@@ -109,13 +110,25 @@ static dumu_status add_bars(cJSON *root, const uint8_t *midi, size_t size, doubl
     return rc;
 }
 
+/* The note parameters of a job as result.json lists them ("params", "first_params"). */
+static void add_note_params(cJSON *root, const char *name, const struct srv_params *p) {
+    cJSON *o = cJSON_AddObjectToObject(root, name);
+    cJSON_AddNumberToObject(o, "onset_threshold", p->onset_threshold);
+    cJSON_AddNumberToObject(o, "frame_threshold", p->frame_threshold);
+    cJSON_AddNumberToObject(o, "min_note_ms", p->min_note_ms);
+    cJSON_AddStringToObject(o, "mode", p->mode);
+    cJSON_AddStringToObject(o, "quantize", p->quantize);
+    cJSON_AddNumberToObject(o, "quantize_strength", p->quantize_strength);
+}
+
 /* Writes the transcription's MIDI (tempo map, meter, key), MusicXML and 4- and 5-string tab
  * (bass.mid, bass.musicxml, tab4.txt, tab5.txt) and result.json, and returns the body.
- * source: where the notes come from, a dumu_bass_source_name. */
+ * source: where the notes come from, a dumu_bass_source_name; params: this run's note
+ * parameters, first: the job's first run's (the same for the first run). */
 static dumu_status save_result(srv_jobs *jobs, const char *id, const char *name,
                                const dumu_transcription *tr, const char *source,
-                               const struct srv_params *params, double duration, char **json,
-                               dumu_error *err) {
+                               const struct srv_params *params, const struct srv_params *first,
+                               double duration, char **json, dumu_error *err) {
     dumu_midi_params mp = dumu_midi_default_params();
     uint8_t *midi = NULL;
     size_t midi_size = 0, size = 0;
@@ -155,6 +168,7 @@ static dumu_status save_result(srv_jobs *jobs, const char *id, const char *name,
     cJSON_AddNumberToObject(root, "bpm", bpm);
     cJSON_AddStringToObject(root, "tempo_status",
                             dumu_tempo_status_name(dumu_tempo_check(&tr->tempo, duration)));
+    cJSON_AddNumberToObject(root, "tempo_confidence", tr->tempo.confidence);
     cJSON_AddBoolToObject(root, "key_found",
                           dumu_key_found(&tr->key, tr->notes.notes, tr->notes.n_notes));
     cJSON_AddStringToObject(root, "midi_b64", b64);
@@ -167,9 +181,14 @@ static dumu_status save_result(srv_jobs *jobs, const char *id, const char *name,
     cJSON_AddNumberToObject(key, "tonic", tr->key.tonic);
     cJSON_AddBoolToObject(key, "minor", tr->key.minor);
     cJSON_AddNumberToObject(key, "fifths", tr->key.fifths);
+    cJSON_AddNumberToObject(key, "confidence", tr->key.confidence);
     char ts[16];
-    snprintf(ts, sizeof ts, "%d/4", (int)tr->meter.beats_per_bar);
+    int bpb = (int)tr->meter.beats_per_bar;
+    snprintf(ts, sizeof ts, tr->meter.compound ? "%d/8" : "%d/4",
+             tr->meter.compound ? 3 * bpb : bpb);
     cJSON_AddStringToObject(root, "time_signature", ts);
+    cJSON_AddNumberToObject(root, "beats_per_bar", bpb);
+    cJSON_AddBoolToObject(root, "compound", tr->meter.compound);
     cJSON_AddNumberToObject(root, "first_downbeat", tr->meter.first_downbeat);
     rc = add_bars(root, midi, midi_size, duration, err);
     if (rc) goto done;
@@ -188,10 +207,8 @@ static dumu_status save_result(srv_jobs *jobs, const char *id, const char *name,
     }
     cJSON_AddItemToObject(root, "notes", list);
     cJSON_AddNumberToObject(root, "n_notes", (double)tr->notes.n_notes);
-    cJSON *pj = cJSON_AddObjectToObject(root, "params");
-    cJSON_AddStringToObject(pj, "mode", params->mode);
-    cJSON_AddStringToObject(pj, "quantize", params->quantize);
-    cJSON_AddNumberToObject(pj, "quantize_strength", params->quantize_strength);
+    add_note_params(root, "params", params);
+    add_note_params(root, "first_params", first);
     *json = cJSON_PrintUnformatted(root);
     if (!*json) {
         rc = err->status = DUMU_E_NOMEM;
@@ -220,64 +237,102 @@ static void transcribe_params(const struct srv_params *p, dumu_transcribe_params
     tp->quantize_strength = p->quantize_strength / 100.0;
 }
 
-/* The beat grid and the notes' source of the job's first run, from its result.json: a
- * re-transcription keeps both. `source` (cap bytes) gets "bass_stem" when the file names none
- * (results written before sources were chosen). */
-static double *stored_run(srv_jobs *jobs, const char *id, int64_t *n, char *source, size_t cap) {
-    char path[4096];
-    *n = 0;
-    snprintf(source, cap, "%s", dumu_bass_source_name(DUMU_BASS_SOURCE_BASS_STEM));
-    if (srv_jobs_path(jobs, id, "result.json", path, sizeof path)) return NULL;
+/* What a re-transcription keeps of the job's first run, from its result.json: the source of
+ * the notes, the beat grid and tempo confidence, the meter, the key and the first run's note
+ * parameters. A result written before these were kept leaves the fields it lacks to be
+ * estimated again (beats NULL, has_meter / has_key false) and first = the job's params. */
+struct first_run {
+    char source[32];
+    double *beats; /* (n_beats); malloc'd */
+    int64_t n_beats;
+    double tempo_confidence; /* < 0: not kept */
+    dumu_meter meter;
+    dumu_key key;
+    bool has_meter, has_key;
+    struct srv_params first;
+};
+
+static double number_of(const cJSON *o, const char *name, double fallback) {
+    const cJSON *v = cJSON_GetObjectItem(o, name);
+    return cJSON_IsNumber(v) ? v->valuedouble : fallback;
+}
+
+static void read_first_run(srv_jobs *jobs, const struct srv_job *job, struct first_run *r) {
+    char path[4096], why[128];
+    memset(r, 0, sizeof *r);
+    snprintf(r->source, sizeof r->source, "%s", dumu_bass_source_name(DUMU_BASS_SOURCE_BASS_STEM));
+    r->tempo_confidence = -1.0;
+    r->first = job->params;
+    if (srv_jobs_path(jobs, job->id, "result.json", path, sizeof path)) return;
     size_t len = 0;
     char *text = dumu_app_read_file(path, (size_t)256 << 20, &len);
     cJSON *root = text ? cJSON_ParseWithLength(text, len) : NULL;
     free(text);
     const cJSON *src = cJSON_GetObjectItem(root, "source");
-    if (cJSON_IsString(src)) snprintf(source, cap, "%s", src->valuestring);
+    if (cJSON_IsString(src)) snprintf(r->source, sizeof r->source, "%s", src->valuestring);
     const cJSON *arr = cJSON_GetObjectItem(root, "beats");
     int count = cJSON_GetArraySize(arr);
-    double *beats = count >= 2 ? malloc(sizeof(double) * (size_t)count) : NULL;
-    for (int i = 0; beats && i < count; i++)
-        beats[i] = cJSON_GetNumberValue(cJSON_GetArrayItem(arr, i));
-    if (beats) *n = count;
+    r->beats = count >= 2 ? malloc(sizeof(double) * (size_t)count) : NULL;
+    for (int i = 0; r->beats && i < count; i++)
+        r->beats[i] = cJSON_GetNumberValue(cJSON_GetArrayItem(arr, i));
+    if (r->beats) r->n_beats = count;
+    r->tempo_confidence = number_of(root, "tempo_confidence", -1.0);
+    const cJSON *compound = cJSON_GetObjectItem(root, "compound");
+    r->has_meter =
+        cJSON_IsNumber(cJSON_GetObjectItem(root, "beats_per_bar")) && cJSON_IsBool(compound);
+    r->meter.beats_per_bar = (int32_t)number_of(root, "beats_per_bar", 4.0);
+    r->meter.first_downbeat = (int32_t)number_of(root, "first_downbeat", 0.0);
+    r->meter.compound = cJSON_IsTrue(compound);
+    const cJSON *key = cJSON_GetObjectItem(root, "key");
+    const cJSON *minor = cJSON_GetObjectItem(key, "minor");
+    r->has_key = cJSON_IsNumber(cJSON_GetObjectItem(key, "confidence")) && cJSON_IsBool(minor);
+    r->key.tonic = (int32_t)number_of(key, "tonic", 0.0);
+    r->key.fifths = (int32_t)number_of(key, "fifths", 0.0);
+    r->key.confidence = number_of(key, "confidence", 0.0);
+    r->key.minor = cJSON_IsTrue(minor);
+    char *first = cJSON_PrintUnformatted(cJSON_GetObjectItem(root, "first_params"));
+    if (first) srv_params_from_json(&r->first, first, strlen(first), why, sizeof why);
+    free(first);
     cJSON_Delete(root);
-    return beats;
 }
 
 dumu_status srv_retranscribe(srv_jobs *jobs, const dumu_bp_model *bp, int n_threads,
                              const struct srv_job *job, const struct srv_params *params,
                              char **json, dumu_error *err) {
-    char path[4096], source[32];
-    dumu_audio stem = {0};
+    char path[4096];
+    dumu_audio audio = {0};
     dumu_transcription tr = {0};
-    int64_t n_beats = 0;
-    /* the first run's beats (from the whole mix) stay: detecting them again on the bass
-     * stem alone could lock onto another pulse; so does the source of its notes */
-    double *beats = stored_run(jobs, job->id, &n_beats, source, sizeof source);
+    struct first_run run;
+    /* the first run's beats, meter and key (from the whole mix) stay: finding them again on
+     * the notes' source alone could lock onto another pulse or harmony */
+    read_first_run(jobs, job, &run);
     *json = NULL;
-    bool lowpassed = strcmp(source, dumu_bass_source_name(DUMU_BASS_SOURCE_OTHER_STEM)) == 0 ||
-                     strcmp(source, dumu_bass_source_name(DUMU_BASS_SOURCE_MIX)) == 0;
-    if (srv_jobs_path(jobs, job->id, lowpassed ? "source.wav" : "bass.wav", path, sizeof path)) {
-        free(beats);
-        return DUMU_E_IO;
-    }
-    dumu_status rc = dumu_audio_decode_file(path, NULL, &stem, err);
+    /* source.wav is the first run's own Basic Pitch input; a job from before it was kept
+     * has its low-passed source there, or the bass stem's bass.wav */
+    dumu_status rc = DUMU_E_IO;
+    if (!srv_jobs_path(jobs, job->id, "source.wav", path, sizeof path) &&
+        (access(path, R_OK) == 0 || !srv_jobs_path(jobs, job->id, "bass.wav", path, sizeof path)))
+        rc = dumu_audio_decode_file(path, NULL, &audio, err);
     if (!rc) {
         dumu_transcribe_params tp = dumu_transcribe_default_params();
         tp.bp.n_threads = n_threads;
         transcribe_params(params, &tp);
-        tp.beats = beats;
-        tp.n_beats = n_beats;
-        if (!beats) tp.fixed_bpm = job->bpm > 0.0 ? job->bpm : 120.0;
-        rc = dumu_transcribe(bp, &stem, &tp, &tr, err);
-        /* same beats, same tempo: the figure the first run reported */
+        tp.beats = run.beats;
+        tp.n_beats = run.n_beats;
+        if (!run.beats) tp.fixed_bpm = job->bpm > 0.0 ? job->bpm : 120.0;
+        tp.meter = run.has_meter ? &run.meter : NULL;
+        tp.key = run.has_key ? &run.key : NULL;
+        rc = dumu_transcribe(bp, &audio, &tp, &tr, err);
+        /* same beats, same tempo: the figures the first run reported */
         if (!rc && job->bpm > 0.0) tr.tempo.bpm = job->bpm;
+        if (!rc && run.tempo_confidence >= 0.0) tr.tempo.confidence = run.tempo_confidence;
     }
     if (!rc)
-        rc = save_result(jobs, job->id, job->name, &tr, source, params, job->duration, json, err);
-    free(beats);
+        rc = save_result(jobs, job->id, job->name, &tr, run.source, params, &run.first,
+                         job->duration, json, err);
+    free(run.beats);
     dumu_transcription_deinit(&tr);
-    dumu_audio_deinit(&stem);
+    dumu_audio_deinit(&audio);
     return rc;
 }
 
@@ -338,19 +393,21 @@ static const char *error_code(dumu_status rc) {
     }
 }
 
-/* Writes `a` as the job's `file`, 16-bit PCM at `rate` Hz, through a temporary name. */
+/* Writes `a` as the job file `file` in `format`, resampled to `rate` (0: its own), through a
+ * temporary name. */
 static dumu_status write_audio(srv_jobs *jobs, const char *id, const char *file,
-                               const dumu_audio *a, int32_t rate, dumu_error *err) {
+                               const dumu_audio *a, int32_t rate, dumu_audio_format format,
+                               dumu_error *err) {
     char path[4096], tmp[4200];
     if (srv_jobs_path(jobs, id, file, path, sizeof path)) return DUMU_E_IO;
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     dumu_audio resampled = {0};
     dumu_status rc = DUMU_OK;
-    if (a->sample_rate != rate) {
+    if (rate && a->sample_rate != rate) {
         rc = dumu_audio_resample(a, rate, &resampled, err);
         a = &resampled;
     }
-    if (!rc) rc = dumu_audio_write_file(tmp, a, DUMU_AUDIO_WAV_PCM16, err);
+    if (!rc) rc = dumu_audio_write_file(tmp, a, format, err);
     dumu_audio_deinit(&resampled);
     if (!rc && rename(tmp, path)) {
         snprintf(err->message, sizeof err->message, "cannot rename %s: %s", file, strerror(errno));
@@ -367,7 +424,8 @@ static dumu_status write_stems(srv_jobs *jobs, const char *id, const dumu_stems 
         if (!(mask & (1u << i)) || !stems->source[i].samples) continue;
         char file[32];
         snprintf(file, sizeof file, "%s.wav", dumu_source_name((dumu_source)i));
-        dumu_status rc = write_audio(jobs, id, file, &stems->source[i], rate, err);
+        dumu_status rc =
+            write_audio(jobs, id, file, &stems->source[i], rate, DUMU_AUDIO_WAV_PCM16, err);
         if (rc) return rc;
     }
     return DUMU_OK;
@@ -420,12 +478,13 @@ static void run_job(struct srv_worker *w, const struct srv_job *job) {
         }
     }
     if (!rc) rc = write_stems(pool->jobs, job->id, &ex.stems, mask, mix.sample_rate, &err);
-    if (!rc && ex.source_audio.samples)
-        rc =
-            write_audio(pool->jobs, job->id, "source.wav", &ex.source_audio, mix.sample_rate, &err);
+    if (!rc && ex.notes_audio.samples)
+        rc = write_audio(pool->jobs, job->id, "source.wav", &ex.notes_audio, 0,
+                         DUMU_AUDIO_WAV_FLOAT, &err);
     if (!rc)
         rc = save_result(pool->jobs, job->id, job->name, &ex.transcription,
-                         dumu_bass_source_name(ex.source), &job->params, duration, &json, &err);
+                         dumu_bass_source_name(ex.source), &job->params, &job->params, duration,
+                         &json, &err);
     free(json);
     dumu_extraction_deinit(&ex);
     dumu_audio_deinit(&mix);

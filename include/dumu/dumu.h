@@ -437,6 +437,12 @@ typedef struct dumu_transcribe_params {
      * being their median interval. NULL / 0 (default): detect (or fixed_bpm). */
     const double *beats;
     int64_t n_beats;
+    /* A known meter and key (borrowed for the call), e.g. of an earlier run on the whole mix:
+     * kept as they are instead of estimated from the notes and the audio's chroma. With the
+     * earlier run's beats too, a re-transcription changes the notes alone. NULL (default):
+     * estimate. */
+    const dumu_meter *meter;
+    const dumu_key *key;
 } dumu_transcribe_params;
 
 DUMU_API dumu_transcribe_params dumu_transcribe_default_params(void);
@@ -585,11 +591,12 @@ typedef struct dumu_extraction {
      * stem's power in the bass register (30-250 Hz); NONE (no notes) when the mix is silent
      * there or neither stem holds 3.5 % of it (src/pipeline.c, SOURCE CHOICE). */
     dumu_bass_source source;
-    /* The audio the notes were made from when source is OTHER_STEM or MIX: that stem (44100 Hz
-     * stereo) or the mix (its rate and channels) low-passed at DUMU_BASS_SOURCE_CUTOFF_HZ, so
-     * a later re-transcription can start from it; zeroed for BASS_STEM (that is
-     * stems.source[DUMU_SOURCE_BASS]) and NONE. Owned. */
-    dumu_audio source_audio;
+    /* The audio the notes were made from, exactly as Basic Pitch read it: the bass stem, or
+     * the other stem or the mix low-passed at DUMU_BASS_SOURCE_CUTOFF_HZ, mixed to mono at
+     * DUMU_BP_SAMPLE_RATE. dumu_transcribe of it with the same parameters and the
+     * transcription's beats, meter and key gives the same notes: a re-transcription starts
+     * from it. Zeroed for NONE. Owned. */
+    dumu_audio notes_audio;
 } dumu_extraction;
 
 DUMU_API dumu_status dumu_extract(const dumu_dm_model *dm, const dumu_bp_model *bp,

@@ -2,19 +2,22 @@
  * the first 8 s of two developer-set mixes go through dumu_extract with htdemucs.
  *
  *   dm04 (a Synth Bass htdemucs leaves in its "other" stem; bass stem SDR 0 dB) -> other_stem,
- *        the low-passed other stem kept as source_audio, and most notes in the true register
- *        (MIDI 43-48);
- *   dm01 (an Electric Bass the bass stem holds) -> bass_stem, no source_audio;
+ *        and most notes in the true register (MIDI 43-48);
+ *   dm01 (an Electric Bass the bass stem holds) -> bass_stem;
  *   xd24 (testdata2: a Synth Bass htdemucs splits, its bass stem holding kick-drum rumble and
  *        less of the register than the other stem) -> a contest the other stem's notes win on
  *        confidence: other_stem, two thirds of the notes or more in the true register (MIDI
  *        40-50; the bass stem's notes are kick-drum rumble at MIDI 28-30);
  *   digital silence given as both stems (no separation) -> none, no notes, no error;
- *   the other stem is freed unless separate.sources asks for it.
+ *   the other stem is freed unless separate.sources asks for it;
+ *   each of the three keeps the audio Basic Pitch read (notes_audio, 22050 Hz mono), and a
+ *   re-transcription of it, as it is and after a round trip through a float WAV file (what
+ *   `dumu serve` keeps), with the same parameters, beats, meter and key gives the same notes.
  * About 10 s in all, most of it htdemucs. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "testutil.h"
 
@@ -48,7 +51,7 @@ static int teardown(void **state) {
 /* The first EXCERPT_S seconds of <id>/mix.flac (in the folder that env names) through
  * dumu_extract into *ex. */
 static void extract_excerpt(const fixture *fx, const char *env, const char *id, uint32_t sources,
-                            dumu_extraction *ex) {
+                            dumu_extraction *ex, dumu_extract_params *ep_out) {
     char rel[256];
     snprintf(rel, sizeof rel, "%s/mix.flac", id);
     dumu_decode_params dp = dumu_decode_default_params();
@@ -59,18 +62,65 @@ static void extract_excerpt(const fixture *fx, const char *env, const char *id, 
         mix.n_frames = (int64_t)EXCERPT_S * mix.sample_rate;
     dumu_extract_params ep = dumu_extract_default_params();
     ep.separate.sources = sources;
-    ep.transcribe.fixed_bpm = 120.0; /* the tempo is not under test */
     assert_int_equal(dumu_extract(fx->dm, fx->bp, &mix, &ep, ex, &err), DUMU_OK);
     dumu_audio_deinit(&mix);
+    *ep_out = ep;
+}
+
+/* Notes equal in every field the files carry. */
+static void assert_same_notes(const dumu_note_list *a, const dumu_note_list *b) {
+    assert_int_equal(a->n_notes, b->n_notes);
+    for (int64_t i = 0; i < a->n_notes; i++) {
+        const dumu_note *x = &a->notes[i], *y = &b->notes[i];
+        assert_int_equal(x->pitch, y->pitch);
+        assert_true(x->start_s == y->start_s && x->end_s == y->end_s);
+        assert_true(x->amplitude == y->amplitude && x->confidence == y->confidence);
+    }
+}
+
+/* ex->notes_audio re-transcribed with ep's note parameters and ex's beats, meter and key, as
+ * it is and after a float WAV round trip: the same notes, meter and key. */
+static void assert_retranscribes(const fixture *fx, const dumu_extraction *ex,
+                                 const dumu_extract_params *ep) {
+    assert_non_null(ex->notes_audio.samples);
+    assert_int_equal(ex->notes_audio.sample_rate, DUMU_BP_SAMPLE_RATE);
+    assert_int_equal(ex->notes_audio.n_channels, 1);
+    const dumu_transcription *first = &ex->transcription;
+    dumu_transcribe_params tp = ep->transcribe;
+    tp.fixed_bpm = 0.0;
+    tp.beats = first->tempo.beats;
+    tp.n_beats = first->tempo.n_beats;
+    tp.meter = &first->meter;
+    tp.key = &first->key;
+    char path[] = "/tmp/dumu_test_notes_audio_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    dumu_error err = {0};
+    assert_int_equal(dumu_audio_write_file(path, &ex->notes_audio, DUMU_AUDIO_WAV_FLOAT, &err),
+                     DUMU_OK);
+    dumu_audio back = {0};
+    assert_int_equal(dumu_audio_decode_file(path, NULL, &back, &err), DUMU_OK);
+    unlink(path);
+    const dumu_audio *inputs[2] = {&ex->notes_audio, &back};
+    for (int i = 0; i < 2; i++) {
+        dumu_transcription again = {0};
+        assert_int_equal(dumu_transcribe(fx->bp, inputs[i], &tp, &again, &err), DUMU_OK);
+        assert_same_notes(&first->notes, &again.notes);
+        assert_memory_equal(&first->meter, &again.meter, sizeof first->meter);
+        assert_memory_equal(&first->key, &again.key, sizeof first->key);
+        dumu_transcription_deinit(&again);
+    }
+    dumu_audio_deinit(&back);
 }
 
 static void test_bass_in_other(void **state) {
     const fixture *fx = *state;
     dumu_extraction ex = {0};
-    extract_excerpt(fx, "DUMU_TESTDATA_DIR", "dm04_openmsx_train_filled_with_cash", 0, &ex);
+    dumu_extract_params ep;
+    extract_excerpt(fx, "DUMU_TESTDATA_DIR", "dm04_openmsx_train_filled_with_cash", 0, &ex, &ep);
     assert_int_equal(ex.source, DUMU_BASS_SOURCE_OTHER_STEM);
-    assert_non_null(ex.source_audio.samples);
-    assert_int_equal(ex.source_audio.sample_rate, DUMU_DM_SAMPLE_RATE);
+    assert_retranscribes(fx, &ex, &ep);
     assert_null(ex.stems.source[DUMU_SOURCE_OTHER].samples); /* not asked for: freed */
     assert_non_null(ex.stems.source[DUMU_SOURCE_BASS].samples);
     int64_t n = ex.transcription.notes.n_notes, in_register = 0;
@@ -87,10 +137,11 @@ static void test_bass_in_other(void **state) {
 static void test_bass_in_bass(void **state) {
     const fixture *fx = *state;
     dumu_extraction ex = {0};
+    dumu_extract_params ep;
     extract_excerpt(fx, "DUMU_TESTDATA_DIR", "dm01_freedoom2_d_ddtbl2", 1u << DUMU_SOURCE_OTHER,
-                    &ex);
+                    &ex, &ep);
     assert_int_equal(ex.source, DUMU_BASS_SOURCE_BASS_STEM);
-    assert_null(ex.source_audio.samples);
+    assert_retranscribes(fx, &ex, &ep);
     assert_non_null(ex.stems.source[DUMU_SOURCE_OTHER].samples); /* asked for: kept */
     assert_true(ex.transcription.notes.n_notes > 0);
     dumu_extraction_deinit(&ex);
@@ -99,7 +150,8 @@ static void test_bass_in_bass(void **state) {
 static void test_contest_won_by_other(void **state) {
     const fixture *fx = *state;
     dumu_extraction ex = {0};
-    extract_excerpt(fx, "DUMU_TESTDATA2_DIR", "xd24_openmsx_mighty_giant_run", 0, &ex);
+    dumu_extract_params ep;
+    extract_excerpt(fx, "DUMU_TESTDATA2_DIR", "xd24_openmsx_mighty_giant_run", 0, &ex, &ep);
     int64_t n = ex.transcription.notes.n_notes, in_register = 0;
     for (int64_t i = 0; i < n; i++) {
         int p = ex.transcription.notes.notes[i].pitch;
@@ -108,7 +160,7 @@ static void test_contest_won_by_other(void **state) {
     printf("  xd24: source %s, %lld notes, %lld in MIDI 40-50\n", dumu_bass_source_name(ex.source),
            (long long)n, (long long)in_register);
     assert_int_equal(ex.source, DUMU_BASS_SOURCE_OTHER_STEM);
-    assert_non_null(ex.source_audio.samples);
+    assert_retranscribes(fx, &ex, &ep);
     assert_true(n >= 8);
     assert_true(in_register * 3 >= n * 2); /* the bass stem's notes: kick rumble at MIDI 28-30 */
     dumu_extraction_deinit(&ex);
@@ -128,7 +180,7 @@ static void test_silence(void **state) {
     assert_int_equal(dumu_extract(NULL, fx->bp, &silence, &ep, &ex, &err), DUMU_OK);
     assert_int_equal(ex.source, DUMU_BASS_SOURCE_NONE);
     assert_int_equal(ex.transcription.notes.n_notes, 0);
-    assert_null(ex.source_audio.samples);
+    assert_null(ex.notes_audio.samples);
     dumu_extraction_deinit(&ex);
     /* other_stem alone is a mistake */
     ep.bass_stem = NULL;

@@ -168,6 +168,17 @@ status retranscribe-raw 200 -X POST -H 'Content-Type: application/json' \
     "$B/api/jobs/$id/transcribe"
 expect retranscribe-raw-mode test "$(json "$tmp/body" "(d['mode'], d['params']['quantize'])")" = "('raw', '1/16')"
 expect retranscribe-raw-differs test "$(json "$tmp/body" "d['n_notes']")" != "$n0"
+# back to the first run's parameters: exactly the first result (its notes, MIDI and grid)
+json "$tmp/body" "json.dumps(d['first_params'])" >"$tmp/first_params.json"
+status retranscribe-first 200 -X POST -H 'Content-Type: application/json' \
+    --data-binary @"$tmp/first_params.json" "$B/api/jobs/$id/transcribe"
+expect retranscribe-first-exact $PY - "$tmp/result.json" "$tmp/body" <<'PYEOF'
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+assert a['params'] == a['first_params'] == b['params'] == b['first_params'], (a['params'], b)
+for k in ('notes', 'midi_b64', 'bars', 'beats', 'key', 'time_signature', 'bpm', 'tempo_status', 'source'):
+    assert a[k] == b[k], k
+PYEOF
 status retranscribe-bad-quantize 400 -X POST -d '{"quantize": "1/7"}' "$B/api/jobs/$id/transcribe"
 status retranscribe-bad 400 -X POST -d '{"onset_threshold": 3}' "$B/api/jobs/$id/transcribe"
 expect retranscribe-bad-json is_error_json

@@ -214,7 +214,8 @@ try {
   const midi = parseMidi(readFileSync(midiPath));
   check(download.suggestedFilename().endsWith('.mid'), `MIDI download named ${download.suggestedFilename()}`);
   check(midi.noteOns === notesBefore, `MIDI parses: ${midi.tracks} track(s), ${midi.noteOns} note-ons = the ${notesBefore} notes shown`);
-  const { beats } = await (await page.request.get(`${base}/api/result/${jobId}`)).json();
+  const firstResult = await (await page.request.get(`${base}/api/result/${jobId}`)).json();
+  const { beats } = firstResult;
   // From bar 2 on every detected beat is a quarter of the file; before it the pickup rule
   // (src/music/layout.c) may move a beat by up to 1/16 beat to keep bar 1 on the downbeat.
   const period = (beats[beats.length - 1] - beats[0]) / Math.max(1, beats.length - 1);
@@ -319,6 +320,19 @@ try {
   check(notesAfter !== rawNotes, `onset threshold 0.95 re-transcribed: ${rawNotes} → ${notesAfter} notes`);
   check((await page.getByTestId('piano-roll').getAttribute('aria-label')).startsWith(`Piano roll of ${notesAfter} notes`), 'piano roll shows the new notes');
   await page.screenshot({ path: join(shots, 'desktop-5-retranscribed.png'), fullPage: true });
+
+  // Back to the first run's values (the defaults here): exactly the first result again.
+  const [reset] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith('/transcribe') && r.request().postDataJSON().onset_threshold === 0.5),
+    page.getByRole('button', { name: 'Back to the first result' }).click(),
+  ]);
+  const again = await reset.json();
+  check(
+    JSON.stringify(again.notes) === JSON.stringify(firstResult.notes) && again.midi_b64 === firstResult.midi_b64,
+    `back to the first result: the same ${again.n_notes} notes and MIDI bytes as the first run (${firstResult.n_notes})`,
+  );
+  await page.waitForFunction((n) => Number(document.querySelector('[data-testid=note-count]')?.textContent) === n, firstResult.n_notes);
+  check(await page.getByRole('button', { name: 'This is the first result' }).isDisabled(), 'the first result is marked as such');
 
   // Recent jobs list the job.
   await page.goto(base);

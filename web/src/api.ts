@@ -75,6 +75,7 @@ export interface Result {
   job_id: string;
   bpm: number; // the MIDI file's tempo: the detected one, or 120 when none was found
   tempo_status?: TempoStatus; // absent in results written before it was measured
+  tempo_confidence?: number; // how clear the pulse is (under 0.03: none)
   key_found?: boolean; // false: the notes cannot name a key
   midi_b64: string;
   filename: string;
@@ -84,11 +85,17 @@ export interface Result {
   mode: Mode;
   source?: NoteSource; // absent in results written before sources were chosen
   key: Key;
-  time_signature: string; // "4/4", "3/4"
+  time_signature: string; // "4/4", "3/4", "6/8"
   beats: number[]; // seconds: the beat grid the MIDI tempo map follows
   bars?: number[]; // seconds: the MIDI file's bar lines as a DAW reads it (bar i is bar i + 1)
-  params: { mode: Mode; quantize: Quantize; quantize_strength: number };
+  // The note parameters of this result and of the job's first run (re-transcribing with
+  // first_params gives the first result exactly). Results written before they were kept
+  // carry mode and grid alone, and no first_params.
+  params: ResultParams;
+  first_params?: ResultParams;
 }
+
+export type ResultParams = TranscribeParams & { mode: Mode; quantize: Quantize; quantize_strength: number };
 
 export interface Health {
   status: string;

@@ -1,6 +1,7 @@
 // How the cached bass stem becomes notes: bass line or Basic Pitch's raw notes, the beat grid
 // the notes snap to, and Basic Pitch's note-creation sliders. Half a second after the last
 // change, the new values go to the server, which re-transcribes the stem (no new separation).
+// The first run's values bring its result back exactly (the server keeps what it read).
 import { useEffect, useRef, useState } from 'react';
 import { DEFAULT_MODE, DEFAULT_PARAMS, DEFAULT_QUANTIZE, type Mode, type Quantize } from '../api';
 
@@ -17,6 +18,7 @@ export const DEFAULT_NOTE_PARAMS: NoteParams = { ...DEFAULT_PARAMS, mode: DEFAUL
 
 interface Props {
   initial: NoteParams;
+  first?: NoteParams; // the job's first run's values, when the result names them
   busy: boolean;
   onApply: (p: NoteParams) => void;
 }
@@ -122,7 +124,9 @@ export function NoteStyleFields({ value, onChange, disabled = false }: { value: 
   );
 }
 
-export default function TranscribeControls({ initial, busy, onApply }: Props) {
+const same = (a: NoteParams, b: NoteParams) => (Object.keys(a) as (keyof NoteParams)[]).every((k) => a[k] === b[k]);
+
+export default function TranscribeControls({ initial, first, busy, onApply }: Props) {
   const [values, setValues] = useState<NoteParams>(initial);
   const timer = useRef<ReturnType<typeof setTimeout>>();
   const applyRef = useRef(onApply);
@@ -166,10 +170,20 @@ export default function TranscribeControls({ initial, busy, onApply }: Props) {
           </label>
         ))}
       </div>
-      <div className="flex items-center gap-3 text-sm">
+      <div className="flex flex-wrap items-center gap-x-5 gap-y-2 text-sm">
+        {first && (
+          <button
+            type="button"
+            className="min-h-6 text-ink-400 underline decoration-ink-600 hover:text-acid disabled:cursor-default disabled:no-underline disabled:opacity-60"
+            onClick={() => change({ ...first })}
+            disabled={same(values, first)}
+          >
+            {same(values, first) ? 'This is the first result' : 'Back to the first result'}
+          </button>
+        )}
         <button
           type="button"
-          className="text-ink-400 underline decoration-ink-600 hover:text-acid"
+          className="min-h-6 text-ink-400 underline decoration-ink-600 hover:text-acid"
           onClick={() => change({ ...DEFAULT_NOTE_PARAMS })}
         >
           Reset to defaults

@@ -2,7 +2,7 @@
 // runs; then the result, the piano roll with playback, re-transcription and the spectrograms.
 import { useCallback, useEffect, useReducer, useRef, useState } from 'react';
 import { Link, useParams } from 'react-router-dom';
-import { api, ApiError, DEFAULT_PARAMS, urls, type Job, type Result } from '../api';
+import { api, ApiError, DEFAULT_PARAMS, urls, type Job, type ResultParams } from '../api';
 import { ANALYSIS_RATE, decodeAudio, mixdown } from '../audio/analysis';
 import NetworkCanvas from '../components/NetworkCanvas';
 import Playback from '../components/Playback';
@@ -214,14 +214,12 @@ export default function JobPage() {
   const stage = stream.lastId >= 0 ? stream.stage : (polled ?? job)?.stage ?? 'queued';
   const message = stream.lastId >= 0 ? stream.message : (polled ?? job)?.message ?? '';
   const filename = upload?.file.name ?? job?.title ?? job?.filename ?? 'Your song';
-  // The panel starts from the job's thresholds and the result's mode and grid.
-  const noteParams = (result: Result): NoteParams => ({
-    ...(job
-      ? { onset_threshold: job.params.onset_threshold, frame_threshold: job.params.frame_threshold, min_note_ms: job.params.min_note_ms }
-      : DEFAULT_PARAMS),
-    mode: result.params.mode,
-    quantize: result.params.quantize,
-    quantize_strength: result.params.quantize_strength,
+  // The panel starts from the result's parameters (a result written before they were all kept
+  // has its thresholds in the job).
+  const noteParams = (p: ResultParams): NoteParams => ({
+    ...DEFAULT_PARAMS,
+    ...(job && { onset_threshold: job.params.onset_threshold, frame_threshold: job.params.frame_threshold, min_note_ms: job.params.min_note_ms }),
+    ...p,
   });
 
   const input = upload?.samples && upload.duration !== null && (
@@ -304,7 +302,12 @@ export default function JobPage() {
             )}
           </Card>
           <Card title="Note detection">
-            <TranscribeControls initial={noteParams(phase.result)} busy={phase.busy} onApply={retranscribe} />
+            <TranscribeControls
+              initial={noteParams(phase.result.params)}
+              first={phase.result.first_params && noteParams(phase.result.first_params)}
+              busy={phase.busy}
+              onApply={retranscribe}
+            />
             {phase.error && <p role="alert" className="mt-2 text-sm text-red-300">Re-transcription failed: {phase.error}</p>}
           </Card>
           <Card title="Spectrograms">
