@@ -40,7 +40,7 @@ static void usage(FILE *f) {
         "       dumu transcribe IN -o OUT.mid [options]\n"
         "       dumu separate IN [-o DIR] [--stems bass|all|drums,bass,...] [--format wav|flac]\n"
         "                        [--overlap X] [--threads N] [--keep-rate]\n"
-        "       dumu convert IN -o OUT.(wav|flac) [--rate HZ] [--mono] [--format F]\n"
+        "       dumu convert IN -o OUT.(wav|flac|mp3) [--rate HZ] [--mono] [--format F]\n"
         "       dumu serve [--host H] [--port N] [--data-dir DIR] [options] (serve --help)\n"
         "       dumu eval MANIFEST... [--json OUT] [--stem-cache DIR] (eval --help)\n"
         "       dumu --help | --version\n"
@@ -86,11 +86,12 @@ static void usage(FILE *f) {
         "      --format wav|flac    32-bit float WAV (default) or 24-bit FLAC\n"
         "      --keep-rate          write stems at the input's sample rate (default 44100 Hz)\n"
         "\n"
-        "convert: decode any supported input and write WAV or FLAC\n"
+        "convert: decode any supported input and write WAV, FLAC or MP3\n"
         "      --rate HZ            resample (libsoxr, high quality)\n"
         "      --mono               mix down to one channel\n"
-        "      --format F           wav16 | wav24 | wavf32 | flac16 | flac24 (default from the\n"
-        "                           extension: .wav -> wav16, .flac -> flac16)\n"
+        "      --format F           wav16 | wav24 | wavf32 | flac16 | flac24 | mp3 (VBR, 32,\n"
+        "                           44.1 or 48 kHz; default from the extension: .wav -> wav16,\n"
+        "                           .flac -> flac16, .mp3 -> mp3)\n"
         "\n"
         "exit codes: 0 ok, 1 usage, 2 bad input audio, 3 model missing or invalid,\n"
         "            4 cannot write output, 5 internal error, 130 interrupted\n");
@@ -789,7 +790,7 @@ static int cmd_convert(int argc, char **argv) {
     } formats[] = {
         {"wav16", DUMU_AUDIO_WAV_PCM16},  {"wav24", DUMU_AUDIO_WAV_PCM24},
         {"wavf32", DUMU_AUDIO_WAV_FLOAT}, {"flac16", DUMU_AUDIO_FLAC_16},
-        {"flac24", DUMU_AUDIO_FLAC_24},
+        {"flac24", DUMU_AUDIO_FLAC_24},   {"mp3", DUMU_AUDIO_MP3},
     };
 
     const char *out_path = NULL, *format_name = NULL;
@@ -816,7 +817,10 @@ static int cmd_convert(int argc, char **argv) {
         fprintf(stderr, "dumu convert: need one input file and -o OUT (see --help)\n");
         return EXIT_USAGE;
     }
-    if (!format_name) format_name = ends_with(out_path, ".flac") ? "flac16" : "wav16";
+    if (!format_name)
+        format_name = ends_with(out_path, ".flac")  ? "flac16"
+                      : ends_with(out_path, ".mp3") ? "mp3"
+                                                    : "wav16";
     int fmt = -1;
     for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++)
         if (strcmp(formats[i].name, format_name) == 0) fmt = (int)formats[i].format;

@@ -291,13 +291,22 @@ static enum MHD_Result handle_job_route(struct srv_server *s, struct MHD_Connect
             if ((mask & (1u << i)) && strcmp(req->stem, dumu_source_name((dumu_source)i)) == 0)
                 kept = 1;
         if (!kept) return reply_not_found(s, c, req);
+        const char *format = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format");
+        if (!format) format = "wav";
+        const char *type = strcmp(format, "wav") == 0    ? "audio/wav"
+                           : strcmp(format, "flac") == 0 ? "audio/flac"
+                           : strcmp(format, "mp3") == 0  ? "audio/mpeg"
+                                                         : NULL;
+        if (!type)
+            return srv_reply_error(s, c, req, 400, "bad_request",
+                                   "format must be wav, flac or mp3");
         if (job.state != SRV_DONE) return reply_not_done(s, c, req, &job);
-        char file[32];
-        snprintf(file, sizeof file, "%s.wav", req->stem);
-        snprintf(disp, sizeof disp, "attachment; filename=\"%s-%s.wav\"", job.name, req->stem);
-        if (srv_jobs_path(s->jobs, job.id, file, path, sizeof path))
+        dumu_error err = {0};
+        if (srv_stem_file(s->jobs, job.id, req->stem, format, path, sizeof path, &err))
             return reply_not_found(s, c, req);
-        return reply_file(s, c, req, path, "audio/wav", disp);
+        snprintf(disp, sizeof disp, "attachment; filename=\"%s-%s.%s\"", job.name, req->stem,
+                 format);
+        return reply_file(s, c, req, path, type, disp);
     }
     case R_TRANSCRIBE: {
         if (req->body_too_big)
@@ -310,6 +319,8 @@ static enum MHD_Result handle_job_route(struct srv_server *s, struct MHD_Connect
         char *json = NULL;
         dumu_error err = {0};
         dumu_status rc = srv_retranscribe(s->jobs, s->bp, s->threads, &job, &p, &json, &err);
+        if (rc == DUMU_E_UNSUPPORTED)
+            return srv_reply_error(s, c, req, 409, "no_bass_line", err.message);
         if (rc) return srv_reply_error(s, c, req, 500, "failed", err.message);
         srv_jobs_set_params(s->jobs, job.id, &p);
         r = srv_reply_json(s, c, req, 200, json);

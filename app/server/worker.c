@@ -3,7 +3,10 @@
  * A worker claims the oldest queued job, decodes its saved upload, runs dumu_extract with a
  * progress callback that reports to the job store and polls the worker's cancel flag (so a
  * cancel or a shutdown lands at the next chunk), then writes DATA_DIR/jobs/<id>/:
- *   <stem>.wav     every kept stem, 16-bit PCM at the upload's sample rate
+ *   <stem>.flac    every kept stem, 24-bit FLAC at the upload's sample rate (the download)
+ *   bass.mp3       the bass stem as an MP3 preview (44.1 kHz), which the page streams
+ *   <stem>.wav, <stem>.mp3  made from <stem>.flac when first asked for (srv_stem_file); jobs
+ *                  from before FLAC was kept have <stem>.wav (16-bit) instead
  *   source.wav     the audio the notes were made from exactly as Basic Pitch read it (32-bit
  *                  float, mono, 22050 Hz: dumu_extraction.notes_audio), for re-transcription
  *   bass.mid       the MIDI file (tempo map, meter, key)
@@ -19,6 +22,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,6 +75,15 @@ static char *base64(const uint8_t *data, size_t n) {
     }
     *o = '\0';
     return out;
+}
+
+/* Sets *err to `rc` with a message (printf-style) and returns rc. */
+static dumu_status fail(dumu_error *err, dumu_status rc, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    va_end(ap);
+    return err->status = rc;
 }
 
 /* Writes `n` bytes to the job file `file` through a temporary name and a rename. */
@@ -307,6 +320,11 @@ dumu_status srv_retranscribe(srv_jobs *jobs, const dumu_bp_model *bp, int n_thre
      * the notes' source alone could lock onto another pulse or harmony */
     read_first_run(jobs, job, &run);
     *json = NULL;
+    if (strcmp(run.source, dumu_bass_source_name(DUMU_BASS_SOURCE_NONE)) == 0) {
+        free(run.beats);
+        return fail(err, DUMU_E_UNSUPPORTED,
+                    "no bass line was found in this song: there is nothing to re-transcribe");
+    }
     /* source.wav is the first run's own Basic Pitch input; a job from before it was kept
      * has its low-passed source there, or the bass stem's bass.wav */
     dumu_status rc = DUMU_E_IO;
@@ -394,13 +412,14 @@ static const char *error_code(dumu_status rc) {
 }
 
 /* Writes `a` as the job file `file` in `format`, resampled to `rate` (0: its own), through a
- * temporary name. */
+ * temporary name of its own (two HTTP threads may make the same file at once). */
 static dumu_status write_audio(srv_jobs *jobs, const char *id, const char *file,
                                const dumu_audio *a, int32_t rate, dumu_audio_format format,
                                dumu_error *err) {
+    static atomic_uint serial;
     char path[4096], tmp[4200];
     if (srv_jobs_path(jobs, id, file, path, sizeof path)) return DUMU_E_IO;
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    snprintf(tmp, sizeof tmp, "%s.%u.tmp", path, atomic_fetch_add(&serial, 1));
     dumu_audio resampled = {0};
     dumu_status rc = DUMU_OK;
     if (rate && a->sample_rate != rate) {
@@ -417,18 +436,61 @@ static dumu_status write_audio(srv_jobs *jobs, const char *id, const char *file,
     return rc;
 }
 
-/* Writes each kept stem as 16-bit WAV at `rate`. */
+/* MP3 takes MPEG rates alone: other rates are previewed at 44.1 kHz. */
+static int32_t mp3_rate(int32_t rate) {
+    return rate == 32000 || rate == 44100 || rate == 48000 ? 0 : 44100;
+}
+
+/* Writes each kept stem as 24-bit FLAC at `rate`, and the bass stem's MP3 preview. */
 static dumu_status write_stems(srv_jobs *jobs, const char *id, const dumu_stems *stems,
                                uint32_t mask, int32_t rate, dumu_error *err) {
     for (int i = 0; i < DUMU_DM_N_SOURCES; i++) {
-        if (!(mask & (1u << i)) || !stems->source[i].samples) continue;
+        const dumu_audio *a = &stems->source[i];
+        if (!(mask & (1u << i)) || !a->samples) continue;
         char file[32];
-        snprintf(file, sizeof file, "%s.wav", dumu_source_name((dumu_source)i));
-        dumu_status rc =
-            write_audio(jobs, id, file, &stems->source[i], rate, DUMU_AUDIO_WAV_PCM16, err);
+        snprintf(file, sizeof file, "%s.flac", dumu_source_name((dumu_source)i));
+        dumu_status rc = write_audio(jobs, id, file, a, rate, DUMU_AUDIO_FLAC_24, err);
+        if (!rc && i == DUMU_SOURCE_BASS)
+            rc =
+                write_audio(jobs, id, "bass.mp3", a, mp3_rate(a->sample_rate), DUMU_AUDIO_MP3, err);
         if (rc) return rc;
     }
     return DUMU_OK;
+}
+
+static const struct {
+    const char *ext;
+    dumu_audio_format format;
+} k_stem_formats[] = {
+    {"flac", DUMU_AUDIO_FLAC_24}, {"wav", DUMU_AUDIO_WAV_PCM24}, {"mp3", DUMU_AUDIO_MP3}};
+
+dumu_status srv_stem_file(srv_jobs *jobs, const char *id, const char *stem, const char *ext,
+                          char *path, size_t cap, dumu_error *err) {
+    int want = -1;
+    for (int i = 0; i < 3; i++)
+        if (strcmp(ext, k_stem_formats[i].ext) == 0) want = i;
+    char file[48], from[4096];
+    snprintf(file, sizeof file, "%s.%s", stem, ext);
+    if (want < 0 || srv_jobs_path(jobs, id, file, path, cap))
+        return fail(err, DUMU_E_INVALID_ARG, "no such stem file: %s", file);
+    if (access(path, R_OK) == 0) return DUMU_OK;
+    /* made from the full-quality file: FLAC, or the 16-bit WAV of an older job */
+    for (int i = 0; i < 2; i++) {
+        snprintf(file, sizeof file, "%s.%s", stem, k_stem_formats[i].ext);
+        if (i == want || srv_jobs_path(jobs, id, file, from, sizeof from) || access(from, R_OK))
+            continue;
+        dumu_audio a = {0};
+        dumu_status rc = dumu_audio_decode_file(from, NULL, &a, err);
+        if (!rc) {
+            snprintf(file, sizeof file, "%s.%s", stem, ext);
+            int32_t rate =
+                k_stem_formats[want].format == DUMU_AUDIO_MP3 ? mp3_rate(a.sample_rate) : 0;
+            rc = write_audio(jobs, id, file, &a, rate, k_stem_formats[want].format, err);
+        }
+        dumu_audio_deinit(&a);
+        return rc;
+    }
+    return fail(err, DUMU_E_IO, "the %s stem was not kept", stem);
 }
 
 static double mono_s(void) {

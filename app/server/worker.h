@@ -30,6 +30,13 @@ double srv_pool_seconds_per_minute(srv_pool *pool);
  * pool. NULL is fine. */
 void srv_pool_stop(srv_pool *pool);
 
+/* The path (cap bytes) of the done job's `stem` ("bass", ...) as `ext`: "flac" (24-bit, kept
+ * from the run), "wav" (24-bit PCM) or "mp3" (a preview), the last two made from the FLAC on
+ * the first request and kept. DUMU_E_INVALID_ARG for another ext, DUMU_E_IO when the stem was
+ * not kept or cannot be made. */
+dumu_status srv_stem_file(srv_jobs *jobs, const char *id, const char *stem, const char *ext,
+                          char *path, size_t cap, dumu_error *err);
+
 /* Re-runs Basic Pitch, notes and MIDI on the done job's cached bass stem with `params`
  * (tempo fixed to the job's), replaces its result files and returns the new result body
  * (malloc'd JSON, free with free) in *json. Runs on the caller's thread. */

@@ -151,6 +151,9 @@ typedef enum dumu_audio_format {
     DUMU_AUDIO_WAV_FLOAT = 2, /* 32-bit IEEE float, keeps samples beyond [-1, 1] */
     DUMU_AUDIO_FLAC_16 = 3,
     DUMU_AUDIO_FLAC_24 = 4,
+    /* MPEG Layer III at LAME's variable-bit-rate quality 4 (~180 kbps on a separated bass
+     * stem): a compressed preview that any browser streams. MPEG rates, 8-48 kHz. */
+    DUMU_AUDIO_MP3 = 5,
 } dumu_audio_format;
 
 /* Writes `audio` to `path` (created or truncated; must be seekable). Integer formats clip to

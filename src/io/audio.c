@@ -1042,6 +1042,10 @@ dumu_status dumu_audio_write_file(const char *path, const dumu_audio *audio,
         sf_format = SF_FORMAT_FLAC | SF_FORMAT_PCM_24;
         fname = "FLAC 24";
         break;
+    case DUMU_AUDIO_MP3:
+        sf_format = SF_FORMAT_MPEG | SF_FORMAT_MPEG_LAYER_III;
+        fname = "MP3";
+        break;
     default: return dumu_fail(err, DUMU_E_INVALID_ARG, "unknown audio format %d", (int)format);
     }
     /* Plain format tags (1, 3) for mono and stereo: readers that only know those tags are
@@ -1078,6 +1082,14 @@ dumu_status dumu_audio_write_file(const char *path, const dumu_audio *audio,
         goto done;
     }
     sf_command(snd, SFC_SET_ADD_PEAK_CHUNK, NULL, SF_FALSE);
+    if (format == DUMU_AUDIO_MP3) {
+        /* libsndfile hands LAME a VBR quality of 10 x the compression level: 0.4 is "-V 4",
+         * 181 kbps on a 20 s htdemucs bass stem (xd01) against 232 kbps at "-V 2" */
+        int mode = SF_BITRATE_MODE_VARIABLE;
+        double level = 0.4;
+        sf_command(snd, SFC_SET_BITRATE_MODE, &mode, sizeof mode);
+        sf_command(snd, SFC_SET_COMPRESSION_LEVEL, &level, sizeof level);
+    }
     if (integer) sf_command(snd, SFC_SET_CLIPPING, NULL, SF_TRUE);
     /* libsndfile writes a FLAC header with the first samples: with none, force it, so an
      * empty signal still gives a valid (0-sample) FLAC file rather than an empty one. */

@@ -134,10 +134,23 @@ status tab-five 200 "$B/api/jobs/$id/tab?strings=5"
 expect tab-five-strings grep -q "^B|" "$tmp/body"
 status tab-bad-strings 400 "$B/api/jobs/$id/tab?strings=7"
 status stem-bass 200 "$B/api/jobs/$id/stems/bass"
-expect stem-is-wav $PY -c "
+expect stem-is-wav24 $PY -c "
 import sys, wave
-w = wave.open(sys.argv[1]); assert w.getsampwidth() == 2 and w.getframerate() == 44100
+w = wave.open(sys.argv[1]); assert w.getsampwidth() == 3 and w.getframerate() == 44100
 assert abs(w.getnframes() - 8 * 44100) <= 1, w.getnframes()" "$tmp/body"
+cp "$tmp/body" "$tmp/stem.wav"
+status stem-flac 200 "$B/api/jobs/$id/stems/bass?format=flac"
+expect stem-flac-type grep -qi '^Content-Type: audio/flac' "$tmp/headers"
+expect stem-flac-name grep -qi 'filename="My_Song__live_-bass.flac"' "$tmp/headers"
+expect stem-flac-same-audio "$CLI" convert "$tmp/body" -o "$tmp/stem-flac.wav" --format wav24
+expect stem-flac-equals-wav cmp -s "$tmp/stem-flac.wav" "$tmp/stem.wav"
+status stem-mp3 200 "$B/api/jobs/$id/stems/bass?format=mp3"
+expect stem-mp3-type grep -qi '^Content-Type: audio/mpeg' "$tmp/headers"
+# the preview is a small fraction of the WAV (8 s of a bass stem: ~180 kbps against 2117 kbps)
+expect stem-mp3-small test "$(stat -c %s "$tmp/body")" -lt "$(($(stat -c %s "$tmp/stem.wav") / 5))"
+expect stem-mp3-decodes "$CLI" convert "$tmp/body" -o "$tmp/stem-mp3.wav"
+status stem-mp3-range 206 -r 0-1023 "$B/api/jobs/$id/stems/bass?format=mp3"
+status stem-bad-format 400 "$B/api/jobs/$id/stems/bass?format=ogg"
 status stem-range 206 -r 0-99 "$B/api/jobs/$id/stems/bass"
 expect stem-range-bytes test "$(stat -c %s "$tmp/body")" = 100
 expect stem-range-header grep -qi '^Content-Range: bytes 0-99/' "$tmp/headers"
@@ -183,6 +196,15 @@ status retranscribe-bad-quantize 400 -X POST -d '{"quantize": "1/7"}' "$B/api/jo
 status retranscribe-bad 400 -X POST -d '{"onset_threshold": 3}' "$B/api/jobs/$id/transcribe"
 expect retranscribe-bad-json is_error_json
 status retranscribe-junk 400 -X POST -d '{"onset' "$B/api/jobs/$id/transcribe"
+
+# ---- silence: no bass line, nothing to re-transcribe --------------------------------------
+ffmpeg -loglevel error -y -f lavfi -i anullsrc=r=44100:cl=stereo -t 4 "$tmp/silence.wav"
+sid=$(upload "$tmp/silence.wav")
+expect silence-done wait_state "$sid" done 120
+status silence-result 200 "$B/api/result/$sid"
+expect silence-no-notes test "$(json "$tmp/body" "(d['source'], d['n_notes'])")" = "('none', 0)"
+status silence-retranscribe 409 -X POST -d '{"onset_threshold": 0.2}' "$B/api/jobs/$sid/transcribe"
+expect silence-retranscribe-code test "$(json "$tmp/body" "d['code']")" = no_bass_line
 
 # ---- cancel a running job ---------------------------------------------------------------
 cid=$(upload "$tmp/clip.flac" -F stems=all)

@@ -174,6 +174,15 @@ try {
   const jobUrl = page.url();
   const jobId = jobUrl.split('/').pop();
   check(true, `job page opened for ${jobId}`);
+  // Bytes of the stems the page fetches, counted as they arrive (Chrome DevTools Protocol).
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Network.enable');
+  const stemRequests = new Set();
+  let stemBytes = 0;
+  cdp.on('Network.requestWillBeSent', (e) => e.request.url.includes('/stems/') && stemRequests.add(e.requestId));
+  cdp.on('Network.dataReceived', (e) => {
+    if (stemRequests.has(e.requestId)) stemBytes += e.dataLength;
+  });
 
   // Progress over SSE; a screenshot while htdemucs works.
   const bar = page.getByRole('progressbar', { name: 'Processing progress' });
@@ -189,6 +198,15 @@ try {
   await page.waitForTimeout(700); // let particles fill the network drawing
   await page.screenshot({ path: join(shots, 'desktop-2-processing.png'), fullPage: true });
   await page.getByTestId('note-count').waitFor({ timeout: 120000 });
+  // The bass stem plays at once: Play is enabled within 1.5 s of the result, having fetched
+  // a small part of the stem (its streamed MP3 preview, not the WAV).
+  const resultShown = Date.now();
+  await page.waitForFunction(() => {
+    const b = document.querySelector('button[aria-label=Play]');
+    return b && !b.disabled;
+  }, null, { timeout: 10000 });
+  const playAfter = Date.now() - resultShown;
+  const bytesBeforePlay = stemBytes;
   const log = page.getByRole('list', { name: 'Processing log' });
   const logText = await log.innerText();
   check(/done\s+100%/.test(logText), 'processing log ends with done at 100 %');
@@ -241,11 +259,15 @@ try {
   await page.waitForFunction(() => /^B\|/m.test(document.querySelector('[data-testid=tab-text]')?.textContent ?? ''));
   check(/strings=5$/.test(await page.getByTestId('download-tab').getAttribute('href')), 'five-string tab shown with a B string, download follows');
 
-  // The bass stem download is a WAV.
-  const stem = await page.request.get(`${base}/api/jobs/${jobId}/stems/bass`);
-  const stemBytes = await stem.body();
-  check(stem.ok() && stemBytes.subarray(0, 4).toString() === 'RIFF', `bass stem downloads as WAV (${stemBytes.length} bytes)`);
-  check((await page.getByRole('link', { name: /stem$/ }).count()) >= 1, 'stem download links shown');
+  // The bass stem downloads as 24-bit FLAC and WAV; the page played it from far fewer bytes.
+  const stem = await page.request.get(`${base}/api/jobs/${jobId}/stems/bass?format=wav`);
+  const wavBytes = await stem.body();
+  check(stem.ok() && wavBytes.subarray(0, 4).toString() === 'RIFF', `bass stem downloads as WAV (${wavBytes.length} bytes)`);
+  const flac = await page.request.get(`${base}${await page.getByRole('link', { name: /^⬇ bass stem$/ }).getAttribute('href')}`);
+  check(flac.ok() && (await flac.body()).subarray(0, 4).toString() === 'fLaC', 'the stem link downloads FLAC');
+  check(await page.getByRole('link', { name: 'bass stem as WAV' }).isVisible(), 'a WAV link beside it');
+  check(playAfter <= 1500, `Play enabled ${playAfter} ms after the result`);
+  check(bytesBeforePlay > 0 && bytesBeforePlay <= wavBytes.length / 5, `${bytesBeforePlay} bytes of stem fetched before Play, ${((100 * bytesBeforePlay) / wavBytes.length).toFixed(1)} % of the WAV`);
 
   // Spectrograms of the bass stem and the mix finish computing.
   await page.waitForFunction(() => {

@@ -114,6 +114,8 @@ export const DEFAULT_PARAMS = { onset_threshold: 0.5, frame_threshold: 0.3, min_
 export const DEFAULT_MODE: Mode = 'bass';
 export const DEFAULT_QUANTIZE = { quantize: 'off' as Quantize, quantize_strength: 100 };
 
+export type StemFormat = 'wav' | 'flac' | 'mp3';
+
 // The tab's strings: 4 (E A D G) or 5 (B E A D G).
 export type TabStrings = 4 | 5;
 
@@ -194,7 +196,8 @@ export const urls = {
   midi: (id: string) => `/api/jobs/${enc(id)}/midi`,
   musicxml: (id: string) => `/api/jobs/${enc(id)}/musicxml`,
   tab: (id: string, strings: TabStrings) => `/api/jobs/${enc(id)}/tab?strings=${strings}`,
-  stem: (id: string, name: StemName) => `/api/jobs/${enc(id)}/stems/${name}`,
+  // wav and flac: 24-bit at the upload's rate (downloads); mp3: the preview the page streams
+  stem: (id: string, name: StemName, format: StemFormat = 'wav') => `/api/jobs/${enc(id)}/stems/${name}?format=${format}`,
 };
 
 export const api = {

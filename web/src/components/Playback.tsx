@@ -13,14 +13,15 @@ const zoomButton = 'min-h-[28px] min-w-[28px] rounded border border-ink-600 bg-i
 const TICK_MS = 50;
 
 interface Props {
-  stemUrl: string; // the bass stem (a blob URL, so seeking works)
+  stemUrl: string; // the bass stem's preview, streamed (the server honours Range, so it seeks)
+  onReady?: () => void; // once, when the stem can start playing
   notes: Note[];
   duration: number; // seconds
   beats: number[]; // seconds, the beat grid drawn behind the notes
   bars: number[]; // seconds, the MIDI file's bar lines (bar i is bar i + 1)
 }
 
-export default function Playback({ stemUrl, notes, duration, beats, bars }: Props) {
+export default function Playback({ stemUrl, onReady, notes, duration, beats, bars }: Props) {
   const audioRef = useRef<HTMLAudioElement>(null);
   const synthRef = useRef<PolySynth | null>(null);
   const toneRef = useRef<typeof import('tone') | null>(null);
@@ -31,6 +32,7 @@ export default function Playback({ stemUrl, notes, duration, beats, bars }: Prop
   const [stemOn, setStemOn] = useState(true);
   const [synthOn, setSynthOn] = useState(true);
   const [audioError, setAudioError] = useState<string | null>(null);
+  const [ready, setReady] = useState(false);
   const [synthError, setSynthError] = useState<string | null>(null);
   // Where the roll opens: the first bars that hold notes (kept when the notes are re-made).
   const [view, setView] = useState<View>(() => initialView(notes, bars, duration));
@@ -146,11 +148,16 @@ export default function Playback({ stemUrl, notes, duration, beats, bars }: Prop
         }}
         onEnded={() => setPlaying(false)}
         onSeeked={rewind}
+        onCanPlay={() => {
+          if (ready) return;
+          setReady(true);
+          onReady?.();
+        }}
         onError={() => setAudioError('This browser cannot play the bass stem.')}
       />
       <PianoRoll notes={notes} duration={duration} beats={beats} bars={bars} time={time} view={view} onView={setView} onSeek={seek} />
       <div className="flex flex-wrap items-center gap-3">
-        <button type="button" className={secondaryButton} onClick={toggle} aria-label={playing ? 'Pause' : 'Play'} disabled={audioError !== null}>
+        <button type="button" className={secondaryButton} onClick={toggle} aria-label={playing ? 'Pause' : 'Play'} disabled={!ready || audioError !== null}>
           {playing ? '❚❚ Pause' : '▶ Play'}
         </button>
         <input

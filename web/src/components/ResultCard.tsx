@@ -133,9 +133,14 @@ export default function ResultCard({ result, stems }: { result: Result; stems: S
           </select>
         </span>
         {stems.map((s) => (
-          <a key={s} className={secondaryButton} href={urls.stem(result.job_id, s)} download={`${base}-${s}.wav`}>
-            ⬇ {s} stem
-          </a>
+          <span key={s} className="inline-flex items-stretch" role="group" aria-label={`${s} stem downloads`}>
+            <a className={`${secondaryButton} rounded-r-none`} href={urls.stem(result.job_id, s, 'flac')} download={`${base}-${s}.flac`}>
+              ⬇ {s} stem
+            </a>
+            <a className={`${secondaryButton} rounded-l-none border-l-0`} href={urls.stem(result.job_id, s, 'wav')} download={`${base}-${s}.wav`} aria-label={`${s} stem as WAV`}>
+              WAV
+            </a>
+          </span>
         ))}
       </div>
       <details className="mt-4 rounded-lg border border-ink-700">

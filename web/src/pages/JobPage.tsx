@@ -143,38 +143,32 @@ export default function JobPage() {
     };
   }, [phase.kind, id]);
 
-  // Done: fetch the bass stem once, for playback (a blob URL is always seekable, whatever the
-  // server does with Range requests) and for its spectrogram.
+  // Done: the player streams the bass stem's MP3 preview (Play works after its first bytes);
+  // once it can play, the same file is fetched whole for the stem's spectrogram.
   const done = phase.kind === 'done';
   // The finished result comes into view once (re-transcriptions leave the scroll alone).
   const resultRef = useRef<HTMLDivElement | null>(null);
   useEffect(() => {
     if (done) resultRef.current?.scrollIntoView({ block: 'start' });
   }, [done]);
-  const [stemUrl, setStemUrl] = useState<string | null>(null);
+  const stemUrl = urls.stem(id, 'bass', 'mp3');
+  const [playable, setPlayable] = useState(false);
+  const onPlayable = useCallback(() => setPlayable(true), []);
   useEffect(() => {
-    if (!done) return;
+    if (!done || !playable) return;
     const abort = new AbortController();
-    let url: string | null = null;
-    fetch(urls.stem(id, 'bass'), { signal: abort.signal })
+    fetch(stemUrl, { signal: abort.signal })
       .then((r) => {
         if (!r.ok) throw new Error(`HTTP ${r.status}`);
         return r.arrayBuffer();
       })
-      .then((bytes) => {
-        url = URL.createObjectURL(new Blob([bytes], { type: 'audio/wav' }));
-        setStemUrl(url);
-        return decodeAudio(bytes); // detaches `bytes`, so the blob is made first
-      })
+      .then((bytes) => decodeAudio(bytes))
       .then((b) => setBass(mixdown(b)))
       .catch(() => {
         if (!abort.signal.aborted) setBassError('The bass stem could not be loaded from the server.');
       });
-    return () => {
-      abort.abort();
-      if (url) URL.revokeObjectURL(url);
-    };
-  }, [done, id]);
+    return () => abort.abort();
+  }, [done, playable, stemUrl]);
 
   // Re-transcription: one request at a time; values that arrive meanwhile wait for it and
   // only the newest is sent.
@@ -295,21 +289,26 @@ export default function JobPage() {
             <ResultCard result={phase.result} stems={job?.stems ?? ['bass']} />
           </div>
           <Card title="Piano roll and preview">
-            {stemUrl ? (
-              <Playback stemUrl={stemUrl} notes={phase.result.notes} duration={phase.result.duration} beats={phase.result.beats} bars={phase.result.bars ?? []} />
-            ) : (
-              <p className="text-sm text-ink-400">{bassError ?? 'Loading the bass stem…'}</p>
-            )}
-          </Card>
-          <Card title="Note detection">
-            <TranscribeControls
-              initial={noteParams(phase.result.params)}
-              first={phase.result.first_params && noteParams(phase.result.first_params)}
-              busy={phase.busy}
-              onApply={retranscribe}
+            <Playback
+              stemUrl={stemUrl}
+              onReady={onPlayable}
+              notes={phase.result.notes}
+              duration={phase.result.duration}
+              beats={phase.result.beats}
+              bars={phase.result.bars ?? []}
             />
-            {phase.error && <p role="alert" className="mt-2 text-sm text-red-300">Re-transcription failed: {phase.error}</p>}
           </Card>
+          {phase.result.source !== 'none' && (
+            <Card title="Note detection">
+              <TranscribeControls
+                initial={noteParams(phase.result.params)}
+                first={phase.result.first_params && noteParams(phase.result.first_params)}
+                busy={phase.busy}
+                onApply={retranscribe}
+              />
+              {phase.error && <p role="alert" className="mt-2 text-sm text-red-300">Re-transcription failed: {phase.error}</p>}
+            </Card>
+          )}
           <Card title="Spectrograms">
             <div className="grid gap-4 md:grid-cols-2">
               {bass ? (
