@@ -19,6 +19,7 @@
 
 #include <cjson/cJSON.h>
 #include <fcntl.h>
+#include <math.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,7 +168,9 @@ static enum MHD_Result reply_file(const struct srv_server *s, struct MHD_Connect
 /* ---------------------------------------------------------------------------------------- */
 /* Jobs */
 
-static cJSON *job_json(const struct srv_job *j) {
+/* A job as the API shows it; a queued one with its place in the queue and when it should
+ * start, from the audio ahead of it and the measured speed. */
+static cJSON *job_json(struct srv_server *s, const struct srv_job *j) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "job_id", j->id);
     cJSON_AddStringToObject(o, "state", srv_state_name(j->state));
@@ -208,6 +211,15 @@ static cJSON *job_json(const struct srv_job *j) {
     for (int i = 0; i < DUMU_DM_N_SOURCES; i++)
         if (mask & (1u << i))
             cJSON_AddItemToArray(stems, cJSON_CreateString(dumu_source_name((dumu_source)i)));
+    int ahead = 0;
+    double audio_s = 0.0;
+    if (j->state == SRV_QUEUED && !srv_jobs_queue_ahead(s->jobs, j->id, &ahead, &audio_s)) {
+        cJSON *q = cJSON_AddObjectToObject(o, "queue");
+        cJSON_AddNumberToObject(q, "position", ahead + 1);
+        double wait = audio_s / 60.0 * srv_pool_seconds_per_minute(s->pool) /
+                      (s->workers > 0 ? s->workers : 1);
+        cJSON_AddNumberToObject(q, "starts_in_s", round(wait));
+    }
     return o;
 }
 
@@ -254,7 +266,7 @@ static enum MHD_Result handle_job_route(struct srv_server *s, struct MHD_Connect
     }
     if (!load_job(s, c, req, &job, &r)) return r;
     switch (req->route) {
-    case R_JOB: return reply_tree(s, c, req, 200, job_json(&job));
+    case R_JOB: return reply_tree(s, c, req, 200, job_json(s, &job));
     case R_RESULT:
         if (job.state != SRV_DONE) return reply_not_done(s, c, req, &job);
         if (srv_jobs_path(s->jobs, job.id, "result.json", path, sizeof path))
@@ -364,7 +376,7 @@ static enum MHD_Result handle_jobs_list(struct srv_server *s, struct MHD_Connect
     cJSON *o = cJSON_CreateObject();
     cJSON *arr = cJSON_AddArrayToObject(o, "jobs");
     for (int i = 0; i < n; i++)
-        cJSON_AddItemToArray(arr, job_json(&list[i]));
+        cJSON_AddItemToArray(arr, job_json(s, &list[i]));
     free(list);
     return reply_tree(s, c, req, 200, o);
 }

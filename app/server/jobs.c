@@ -474,6 +474,30 @@ int srv_jobs_list(srv_jobs *jobs, struct srv_job *out, int cap) {
     return n;
 }
 
+int srv_jobs_queue_ahead(srv_jobs *jobs, const char *id, int *ahead, double *audio_s) {
+    *ahead = 0;
+    *audio_s = 0.0;
+    pthread_mutex_lock(&jobs->mu);
+    /* queued jobs before this one (claims go by rowid), then what the running ones have left */
+    sqlite3_stmt *st = prepare(jobs, "SELECT COUNT(*), TOTAL(MAX(duration, 0)) FROM jobs WHERE "
+                                     "state = 'queued' AND rowid < (SELECT rowid FROM jobs "
+                                     "WHERE id = ?1) UNION ALL SELECT COUNT(*), "
+                                     "TOTAL(MAX(duration, 0) * (100 - progress) / 100) FROM jobs "
+                                     "WHERE state = 'running'");
+    int rc = -1;
+    if (st) {
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+        for (int row = 0; sqlite3_step(st) == SQLITE_ROW; row++) {
+            if (row == 0) *ahead = sqlite3_column_int(st, 0);
+            *audio_s += sqlite3_column_double(st, 1);
+            rc = 0;
+        }
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&jobs->mu);
+    return rc;
+}
+
 void srv_jobs_counts(srv_jobs *jobs, int *queued, int *running) {
     *queued = atomic_load(&jobs->n_queued);
     *running = atomic_load(&jobs->n_running);

@@ -271,6 +271,12 @@ status too-large-chunked 413 -H 'Transfer-Encoding: chunked' -F "file=@$tmp/big.
 expect queue-running wait_state "$kid" running 60
 status queue-one 202 -F "file=@$tmp/short.flac" "$B/api/process"
 qid=$(json "$tmp/body" "d['job_id']")
+status queue-one-job 200 "$B/api/jobs/$qid"
+# first in line; it starts when the running 8 s clip is done (a positive wait, under a minute)
+expect queue-one-position $PY -c "
+import json, sys
+q = json.load(open(sys.argv[1]))['queue']
+assert q['position'] == 1 and 0 < q['starts_in_s'] < 60, q" "$tmp/body"
 status queue-full 429 -F "file=@$tmp/short.flac" "$B/api/process"
 expect queue-full-retry-after grep -qi '^Retry-After: [0-9]' "$tmp/headers"
 status queued-delete 200 -X DELETE "$B/api/jobs/$qid"

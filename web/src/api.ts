@@ -46,6 +46,7 @@ export interface Job {
   };
   error: { code: string; message: string } | null;
   stems: StemName[];
+  queue?: { position: number; starts_in_s: number }; // while queued: 1 = next to start
 }
 
 export interface Note {

@@ -5,7 +5,7 @@ import { Layout, ROUTER_FUTURE } from '../App';
 import CpuNotice, { FALLBACK_TEXT } from './CpuNotice';
 import { barLabelStep, clampView, followView, initialView, noteName, pitchRange, zoomView } from './PianoRoll';
 import { compactLog } from './ProcessLog';
-import { remainingSeconds } from '../pages/JobPage';
+import { queueText, remainingSeconds } from '../pages/JobPage';
 import ResultCard, { keyLabel, signatureLabel, sourceLabel, tempoTile } from './ResultCard';
 import TranscribeControls, { DEBOUNCE_MS, DEFAULT_NOTE_PARAMS } from './TranscribeControls';
 import type { Result } from '../api';
@@ -239,5 +239,10 @@ describe('job time and log', () => {
     expect(remainingSeconds(3, 5, 240, 25)).toBe(97); // 4 min at 25 s a minute, 3 s gone
     expect(remainingSeconds(3, 5, null, 25)).toBeNull();
     expect(remainingSeconds(3, 100, 240, 25)).toBe(0);
+  });
+  it('says where a queued job stands and when it should start', () => {
+    expect(queueText({ position: 1, starts_in_s: 40 })).toBe('Next in line · starts in about 0:40');
+    expect(queueText({ position: 2, starts_in_s: 95 })).toBe('1 song ahead · starts in about 1:35');
+    expect(queueText({ position: 4, starts_in_s: 0 })).toBe('3 songs ahead');
   });
 });

@@ -66,6 +66,36 @@ function TimeLine({ since, progress, audioSeconds }: { since: number | null; pro
   );
 }
 
+// "Next in line · starts in about 0:40" for a queued job, asking the server every 2 s.
+export function queueText(q: { position: number; starts_in_s: number }): string {
+  const place = q.position === 1 ? 'Next in line' : `${q.position - 1} ${q.position === 2 ? 'song' : 'songs'} ahead`;
+  return q.starts_in_s > 0 ? `${place} · starts in about ${formatClock(q.starts_in_s)}` : place;
+}
+
+function QueueLine({ id }: { id: string }) {
+  const [queue, setQueue] = useState<Job['queue']>(undefined);
+  useEffect(() => {
+    let stop = false;
+    const poll = () =>
+      api.job(id).then(
+        (j) => !stop && setQueue(j.queue),
+        () => {},
+      );
+    poll();
+    const timer = setInterval(poll, 2000);
+    return () => {
+      stop = true;
+      clearInterval(timer);
+    };
+  }, [id]);
+  if (!queue) return null;
+  return (
+    <p className="mt-2 font-mono text-xs text-ink-400" data-testid="queue-line">
+      {queueText(queue)}
+    </p>
+  );
+}
+
 export default function JobPage() {
   const { id = '' } = useParams();
   const upload = useUploads().get(id);
@@ -275,6 +305,7 @@ export default function JobPage() {
         >
           <ProgressBar value={progress} label={phase.kind === 'finishing' ? 'Fetching the result…' : sentence(message) || STAGE_LABEL[stage] || stage} />
           <TimeLine since={job?.created ?? null} progress={progress} audioSeconds={(polled ?? job)?.duration ?? upload?.duration ?? null} />
+          {stage === 'queued' && <QueueLine id={id} />}
           {stream.status === 'reconnecting' && <p className="mt-2 text-sm text-amber-300">Connection to the server lost, reconnecting…</p>}
           {stream.status === 'lost' && <p className="mt-2 text-sm text-amber-300">Live updates stopped; checking the job every 2 s.</p>}
           {cancelError && <p role="alert" className="mt-2 text-sm text-red-300">Could not cancel: {cancelError}</p>}
