@@ -576,7 +576,7 @@ dumu_status dumu_transcription_midi(const dumu_transcription *tr, const dumu_mid
 }
 
 dumu_notation_params dumu_notation_default_params(void) {
-    dumu_notation_params p = {4, 4, NULL};
+    dumu_notation_params p = {4, 4, NULL, 0};
     return p;
 }
 
@@ -613,6 +613,9 @@ dumu_status dumu_transcription_tab(const dumu_transcription *tr, const dumu_nota
     dumu_status rc = need_beats(tr, "tab", err);
     if (rc) return rc;
     dumu_notation_params np = params ? *params : dumu_notation_default_params();
+    if (np.tab_line_width != 0 && (np.tab_line_width < 20 || np.tab_line_width > 1000))
+        return dumu_fail(err, DUMU_E_INVALID_ARG, "tab: line width %d out of 20..1000",
+                         (int)np.tab_line_width);
     dumu_tab_params tp = dumu_tab_default_params();
     tp.n_strings = np.tab_strings;
     int64_t n = tr->notes.n_notes;
@@ -622,7 +625,7 @@ dumu_status dumu_transcription_tab(const dumu_transcription *tr, const dumu_nota
     if (!rc) {
         dumu_tab_layout lay = {tr->tempo.beats,          tr->tempo.n_beats, tr->meter.beats_per_bar,
                                tr->meter.first_downbeat, np.subdivisions,   4,
-                               tr->meter.compound};
+                               tr->meter.compound,       np.tab_line_width};
         rc = dumu_tab_render(tr->notes.notes, pos, n, &tp, &lay, text, err);
     }
     dumu_free(pos);

@@ -43,6 +43,7 @@ enum route {
     R_MUSICXML,
     R_TAB,
     R_STEM,
+    R_MIX,
     R_TRANSCRIBE,
     R_PROGRESS,
     R_RESULT,
@@ -56,7 +57,7 @@ static const char *const allowed[] = {
     [R_PROCESS] = "POST",       [R_JOBS] = "GET, HEAD",    [R_JOB] = "GET, HEAD, DELETE",
     [R_MIDI] = "GET, HEAD",     [R_STEM] = "GET, HEAD",    [R_TRANSCRIBE] = "POST",
     [R_MUSICXML] = "GET, HEAD", [R_TAB] = "GET, HEAD",     [R_PROGRESS] = "GET",
-    [R_RESULT] = "GET, HEAD",   [R_STATIC] = "GET, HEAD",
+    [R_RESULT] = "GET, HEAD",   [R_STATIC] = "GET, HEAD",  [R_MIX] = "GET, HEAD",
 };
 
 static double mono_s(void) {
@@ -89,6 +90,16 @@ enum MHD_Result srv_reply_json(const struct srv_server *s, struct MHD_Connection
         MHD_create_response_from_buffer(n, (void *)json, MHD_RESPMEM_MUST_COPY);
     if (resp) MHD_add_response_header(resp, "Content-Type", "application/json");
     return srv_queue(s, c, req, status, resp, (int64_t)n);
+}
+
+/* 200 with `text` (copied) as `type`. */
+static enum MHD_Result reply_text(const struct srv_server *s, struct MHD_Connection *c,
+                                  struct srv_req *req, const char *text, const char *type) {
+    size_t n = strlen(text);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(n, (void *)text, MHD_RESPMEM_MUST_COPY);
+    if (resp) MHD_add_response_header(resp, "Content-Type", type);
+    return srv_queue(s, c, req, 200, resp, (int64_t)n);
 }
 
 enum MHD_Result srv_reply_error(const struct srv_server *s, struct MHD_Connection *c,
@@ -290,6 +301,21 @@ static enum MHD_Result handle_job_route(struct srv_server *s, struct MHD_Connect
             return srv_reply_error(s, c, req, 400, "bad_request", "strings must be 4 or 5");
         if (job.state != SRV_DONE) return reply_not_done(s, c, req, &job);
         int five = strings && strcmp(strings, "5") == 0;
+        const char *width = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "width");
+        if (width) {
+            char *end = NULL;
+            long w = strtol(width, &end, 10);
+            if (end == width || *end || w < 20 || w > 1000)
+                return srv_reply_error(s, c, req, 400, "bad_request",
+                                       "width must be 20..1000 characters");
+            char *text = NULL;
+            dumu_error err = {0};
+            if (srv_tab(s->jobs, &job, five ? 5 : 4, (int)w, &text, &err))
+                return srv_reply_error(s, c, req, 500, "failed", err.message);
+            r = reply_text(s, c, req, text, "text/plain; charset=utf-8");
+            dumu_free(text);
+            return r;
+        }
         snprintf(disp, sizeof disp, "attachment; filename=\"%s-bass-tab%s.txt\"", job.name,
                  five ? "-5" : "");
         if (srv_jobs_path(s->jobs, job.id, five ? "tab5.txt" : "tab4.txt", path, sizeof path))
@@ -320,6 +346,12 @@ static enum MHD_Result handle_job_route(struct srv_server *s, struct MHD_Connect
                  format);
         return reply_file(s, c, req, path, type, disp);
     }
+    case R_MIX:
+        /* written by the worker as it starts the job (see worker.c): 404 until then */
+        snprintf(disp, sizeof disp, "attachment; filename=\"%s-mix.mp3\"", job.name);
+        if (srv_jobs_path(s->jobs, job.id, "mix.mp3", path, sizeof path) || access(path, R_OK))
+            return reply_not_found(s, c, req);
+        return reply_file(s, c, req, path, "audio/mpeg", disp);
     case R_TRANSCRIBE: {
         if (req->body_too_big)
             return srv_reply_error(s, c, req, 413, "too_large", "the JSON body is too large");
@@ -478,6 +510,7 @@ static void route(struct srv_req *req, const char *url) {
     if (n == 4 && strcmp(seg[1], "jobs") == 0 && strcmp(seg[3], "musicxml") == 0)
         req->route = R_MUSICXML;
     if (n == 4 && strcmp(seg[1], "jobs") == 0 && strcmp(seg[3], "tab") == 0) req->route = R_TAB;
+    if (n == 4 && strcmp(seg[1], "jobs") == 0 && strcmp(seg[3], "mix") == 0) req->route = R_MIX;
     if (n == 4 && strcmp(seg[1], "jobs") == 0 && strcmp(seg[3], "transcribe") == 0)
         req->route = R_TRANSCRIBE;
     if (n == 5 && strcmp(seg[1], "jobs") == 0 && strcmp(seg[3], "stems") == 0) {
@@ -547,6 +580,7 @@ static enum MHD_Result dispatch(struct srv_server *s, struct MHD_Connection *c, 
     case R_MUSICXML:
     case R_TAB:
     case R_STEM:
+    case R_MIX:
     case R_TRANSCRIBE:
         if (!req->id[0]) return reply_not_found(s, c, req);
         return handle_job_route(s, c, req, strcmp(m, "DELETE") == 0);

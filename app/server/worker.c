@@ -5,6 +5,8 @@
  * cancel or a shutdown lands at the next chunk), then writes DATA_DIR/jobs/<id>/:
  *   <stem>.flac    every kept stem, 24-bit FLAC at the upload's sample rate (the download)
  *   bass.mp3       the bass stem as an MP3 preview (44.1 kHz), which the page streams
+ *   mix.mp3        the upload as mono MP3 at 22.05 kHz, written as the job starts: every
+ *                  view of the job draws the song's waveform and spectrogram from it
  *   <stem>.wav, <stem>.mp3  made from <stem>.flac when first asked for (srv_stem_file); jobs
  *                  from before FLAC was kept have <stem>.wav (16-bit) instead
  *   source.wav     the audio the notes were made from exactly as Basic Pitch read it (32-bit
@@ -270,17 +272,24 @@ static double number_of(const cJSON *o, const char *name, double fallback) {
     return cJSON_IsNumber(v) ? v->valuedouble : fallback;
 }
 
-static void read_first_run(srv_jobs *jobs, const struct srv_job *job, struct first_run *r) {
-    char path[4096], why[128];
-    memset(r, 0, sizeof *r);
-    snprintf(r->source, sizeof r->source, "%s", dumu_bass_source_name(DUMU_BASS_SOURCE_BASS_STEM));
-    r->tempo_confidence = -1.0;
-    r->first = job->params;
-    if (srv_jobs_path(jobs, job->id, "result.json", path, sizeof path)) return;
+/* The job's result.json parsed (free with cJSON_Delete), NULL when it cannot be read. */
+static cJSON *read_result(srv_jobs *jobs, const char *id) {
+    char path[4096];
+    if (srv_jobs_path(jobs, id, "result.json", path, sizeof path)) return NULL;
     size_t len = 0;
     char *text = dumu_app_read_file(path, (size_t)256 << 20, &len);
     cJSON *root = text ? cJSON_ParseWithLength(text, len) : NULL;
     free(text);
+    return root;
+}
+
+static void read_first_run(srv_jobs *jobs, const struct srv_job *job, struct first_run *r) {
+    char why[128];
+    memset(r, 0, sizeof *r);
+    snprintf(r->source, sizeof r->source, "%s", dumu_bass_source_name(DUMU_BASS_SOURCE_BASS_STEM));
+    r->tempo_confidence = -1.0;
+    r->first = job->params;
+    cJSON *root = read_result(jobs, job->id);
     const cJSON *src = cJSON_GetObjectItem(root, "source");
     if (cJSON_IsString(src)) snprintf(r->source, sizeof r->source, "%s", src->valuestring);
     const cJSON *arr = cJSON_GetObjectItem(root, "beats");
@@ -307,6 +316,39 @@ static void read_first_run(srv_jobs *jobs, const struct srv_job *job, struct fir
     if (first) srv_params_from_json(&r->first, first, strlen(first), why, sizeof why);
     free(first);
     cJSON_Delete(root);
+}
+
+dumu_status srv_tab(srv_jobs *jobs, const struct srv_job *job, int strings, int width, char **text,
+                    dumu_error *err) {
+    *text = NULL;
+    struct first_run run;
+    read_first_run(jobs, job, &run);
+    cJSON *root = read_result(jobs, job->id);
+    const cJSON *arr = cJSON_GetObjectItem(root, "notes");
+    int n = cJSON_GetArraySize(arr);
+    /* a transcription borrowing the notes and the beats, for the tab alone */
+    dumu_transcription tr = {0};
+    tr.notes.notes = malloc(sizeof(dumu_note) * (size_t)(n > 0 ? n : 1));
+    dumu_status rc = tr.notes.notes ? DUMU_OK : fail(err, DUMU_E_NOMEM, "out of memory");
+    for (int i = 0; !rc && i < n; i++) {
+        const cJSON *o = cJSON_GetArrayItem(arr, i);
+        dumu_note *nt = &tr.notes.notes[tr.notes.n_notes++];
+        memset(nt, 0, sizeof *nt);
+        nt->pitch = (int32_t)number_of(o, "pitch", 0.0);
+        nt->start_s = number_of(o, "start", 0.0);
+        nt->end_s = number_of(o, "end", 0.0);
+    }
+    cJSON_Delete(root);
+    tr.tempo.beats = run.beats;
+    tr.tempo.n_beats = run.n_beats;
+    tr.meter = run.has_meter ? run.meter : (dumu_meter){.beats_per_bar = 4};
+    dumu_notation_params np = dumu_notation_default_params();
+    np.tab_strings = strings;
+    np.tab_line_width = width;
+    if (!rc) rc = dumu_transcription_tab(&tr, &np, text, err);
+    free(tr.notes.notes);
+    free(run.beats);
+    return rc;
 }
 
 dumu_status srv_retranscribe(srv_jobs *jobs, const dumu_bp_model *bp, int n_threads,
@@ -493,6 +535,16 @@ dumu_status srv_stem_file(srv_jobs *jobs, const char *id, const char *stem, cons
     return fail(err, DUMU_E_IO, "the %s stem was not kept", stem);
 }
 
+/* Creates the job's result folder (an existing one is fine). */
+static dumu_status make_dir(srv_jobs *jobs, const char *id, dumu_error *err) {
+    char path[4096];
+    if (srv_jobs_path(jobs, id, "dir", path, sizeof path))
+        return fail(err, DUMU_E_IO, "result folder path too long");
+    if (mkdir(path, 0755) && errno != EEXIST)
+        return fail(err, DUMU_E_IO, "cannot create the result folder: %s", strerror(errno));
+    return DUMU_OK;
+}
+
 static double mono_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -519,6 +571,15 @@ static void run_job(struct srv_worker *w, const struct srv_job *job) {
         rc = dumu_audio_decode_file(path, NULL, &mix, &err);
     if (!rc) {
         duration = (double)mix.n_frames / mix.sample_rate;
+        make_dir(pool->jobs, job->id, &err);
+        /* the summary is a picture aid: a failure to write it costs the job nothing */
+        dumu_audio mono = {0};
+        if (!err.status && !dumu_audio_to_mono(&mix, &mono, &err))
+            write_audio(pool->jobs, job->id, "mix.mp3", &mono, 22050, DUMU_AUDIO_MP3, &err);
+        dumu_audio_deinit(&mono);
+        if (err.status)
+            fprintf(stderr, "dumu serve: job %s: no mix summary: %s\n", job->id, err.message);
+        err = (dumu_error){0};
         report(&ctx, 3.0, "decode", "decoded");
         dumu_extract_params ep = dumu_extract_default_params();
         ep.separate.n_threads = pool->n_threads;
@@ -532,12 +593,7 @@ static void run_job(struct srv_worker *w, const struct srv_job *job) {
     }
     if (!rc) {
         bpm = ex.transcription.tempo.bpm > 0.0 ? ex.transcription.tempo.bpm : 120.0;
-        if (!srv_jobs_path(pool->jobs, job->id, "dir", path, sizeof path) && mkdir(path, 0755) &&
-            errno != EEXIST) {
-            snprintf(err.message, sizeof err.message, "cannot create the result folder: %s",
-                     strerror(errno));
-            rc = DUMU_E_IO;
-        }
+        rc = make_dir(pool->jobs, job->id, &err);
     }
     if (!rc) rc = write_stems(pool->jobs, job->id, &ex.stems, mask, mix.sample_rate, &err);
     if (!rc && ex.notes_audio.samples)

@@ -37,6 +37,12 @@ void srv_pool_stop(srv_pool *pool);
 dumu_status srv_stem_file(srv_jobs *jobs, const char *id, const char *stem, const char *ext,
                           char *path, size_t cap, dumu_error *err);
 
+/* The done job's bass tab for `strings` (4 or 5) with lines of at most `width` characters
+ * (20..1000; 0: the tab file's 4 bars a line), laid out from its result's notes, beats and
+ * meter. *text is NUL-terminated; free it with dumu_free. */
+dumu_status srv_tab(srv_jobs *jobs, const struct srv_job *job, int strings, int width, char **text,
+                    dumu_error *err);
+
 /* Re-runs Basic Pitch, notes and MIDI on the done job's cached bass stem with `params`
  * (tempo fixed to the job's), replaces its result files and returns the new result body
  * (malloc'd JSON, free with free) in *json. Runs on the caller's thread. */

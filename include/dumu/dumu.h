@@ -478,6 +478,9 @@ typedef struct dumu_notation_params {
     int32_t subdivisions; /* rhythm grid per beat: 1, 2, 4 (default), 8, 16; triplets 3, 6, 12 */
     int32_t tab_strings;  /* 4 (E A D G, default) or 5 (B E A D G) */
     const char *title;    /* MusicXML work title; NULL: "Bass"; borrowed */
+    /* tab: characters a line may take, 20..1000 (as many bars a line as fit, at least one);
+     * 0 (default): 4 bars a line */
+    int32_t tab_line_width;
 } dumu_notation_params;
 
 DUMU_API dumu_notation_params dumu_notation_default_params(void);

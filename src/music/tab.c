@@ -171,11 +171,12 @@ dumu_status dumu_tab_render(const dumu_note *notes, const dumu_tab_pos *pos, int
     rc = dumu_layout_init(&lay, l->beats, l->n_beats, l->first_downbeat, l->beats_per_bar,
                           l->compound, err);
     if (rc) return rc;
-    if (l->subdivisions < 1 || l->subdivisions > 16 || l->bars_per_line < 1 ||
-        l->bars_per_line > 64 || fmod(lay.bar_q * l->subdivisions, 1.0) != 0.0) {
+    if (l->subdivisions < 1 || l->subdivisions > 16 || l->line_width < 0 ||
+        (l->line_width == 0 && (l->bars_per_line < 1 || l->bars_per_line > 64)) ||
+        fmod(lay.bar_q * l->subdivisions, 1.0) != 0.0) {
         return dumu_fail(err, DUMU_E_INVALID_ARG,
                          "tab: layout needs 1..16 columns per quarter, a whole number of them "
-                         "per bar, and 1..64 bars per line");
+                         "per bar, and 1..64 bars per line or a line width");
     }
     if (n_notes < 0 || (n_notes > 0 && (!notes || !pos))) {
         return dumu_fail(err, DUMU_E_INVALID_ARG, "tab: bad note list (%lld at %p)",
@@ -233,13 +234,28 @@ dumu_status dumu_tab_render(const dumu_note *notes, const dumu_tab_pos *pos, int
         dumu_text_put(&b, ", pickup %d/%d", (int)num, (int)den);
     }
     dumu_text_put(&b, "\n\n");
+    /* A bar takes 3 characters a column and its closing '|'; a line starts with "G|". */
+    int64_t per_line = l->bars_per_line;
+    if (l->line_width > 0) {
+        per_line = (l->line_width - 2) / (cols_per_bar * 3 + 1);
+        per_line = per_line < 1 ? 1 : per_line > 64 ? 64 : per_line;
+    }
     /* Bars counted from 0, the pickup first when it has columns: bar k >= 1 (or k >= 0
      * without one) starts at column pick + (k - (pick > 0)) * cols_per_bar. */
-    for (int64_t bar0 = 0; bar0 < n_bars; bar0 += l->bars_per_line) {
-        const int64_t bar1 = bar0 + l->bars_per_line < n_bars ? bar0 + l->bars_per_line : n_bars;
+    for (int64_t bar0 = 0; bar0 < n_bars; bar0 += per_line) {
+        const int64_t bar1 = bar0 + per_line < n_bars ? bar0 + per_line : n_bars;
         const int64_t c0 = bar0 == 0 ? 0 : pick + (bar0 - (pick > 0)) * cols_per_bar;
         const int64_t c1 = pick + (bar1 - (pick > 0)) * cols_per_bar;
         if (bar0 > 0) dumu_text_put(&b, "\n");
+        /* bar numbers: each at its bar's first column, after the 2 characters of "G|" */
+        int64_t at = 0;
+        for (int64_t k = bar0; k < bar1; k++) {
+            const int64_t first = k == 0 ? 0 : pick + (k - (pick > 0)) * cols_per_bar;
+            const int64_t x = 2 + (first - c0) * 3 + (k - bar0);
+            dumu_text_put(&b, "%*s%lld", (int)(x > at ? x - at : 1), "", (long long)(k + 1));
+            at = (x > at ? x : at + 1) + snprintf(NULL, 0, "%lld", (long long)(k + 1));
+        }
+        dumu_text_put(&b, "\n");
         for (int s = ns - 1; s >= 0; s--) {
             dumu_text_put(&b, "%s|", names[s + (5 - ns)]);
             for (int64_t c = c0; c < c1; c++) {

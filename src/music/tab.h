@@ -59,11 +59,16 @@ typedef struct dumu_tab_layout {
                                must be a whole number of columns */
     int32_t bars_per_line;  /* bars in one system before the text wraps, 1..64 */
     bool compound;          /* a beat is a dotted quarter; default false */
+    /* > 0: characters a line may take; a system then holds as many bars as fit (at least
+     * one, at most 64) and bars_per_line is not read. 0: bars_per_line. */
+    int32_t line_width;
 } dumu_tab_layout;
 
 /* Renders the notes and their positions (from dumu_tab_assign) as ASCII tab: a header line, then
- * systems of bars_per_line bars, one line per string (highest on top, each starting with the
- * string's name and '|'), each column one grid step 3 characters wide ("5--", "12-", "---"),
+ * systems of bars_per_line bars (or as many as fit line_width), each a line of bar numbers
+ * (each over its bar's first column; the first bar of the file, a pickup included, is bar 1 as
+ * in a DAW reading the MIDI file) and one line per string (highest on top, each starting with
+ * the string's name and '|'), each column one grid step 3 characters wide ("5--", "12-", "---"),
  * '|' closing each bar, a blank line between systems. Bars are the layout's from time 0: a
  * pickup before bar 1's downbeat is a short first bar of its grid steps counted back from the
  * downbeat (a pickup shorter than one column has none and is left out), and the header names

@@ -132,6 +132,14 @@ status tab 200 "$B/api/jobs/$id/tab"
 expect tab-four-strings test "$(grep -c '^[GDAE]|' "$tmp/body")" -gt 0 -a "$(grep -c '^B|' "$tmp/body")" = 0
 status tab-five 200 "$B/api/jobs/$id/tab?strings=5"
 expect tab-five-strings grep -q "^B|" "$tmp/body"
+# the page's view: lines of at most 60 characters, bar numbers over each system
+status tab-width 200 "$B/api/jobs/$id/tab?width=60"
+expect tab-width-fits $PY -c "
+import sys
+lines = open(sys.argv[1]).read().split('\n')
+assert max(len(l) for l in lines[2:]) <= 60, max(map(len, lines))
+assert lines[2].split() == ['1'] and lines[3].startswith('G|'), lines[:4]" "$tmp/body"
+status tab-width-bad 400 "$B/api/jobs/$id/tab?width=5"
 status tab-bad-strings 400 "$B/api/jobs/$id/tab?strings=7"
 status stem-bass 200 "$B/api/jobs/$id/stems/bass"
 expect stem-is-wav24 $PY -c "
@@ -151,6 +159,14 @@ expect stem-mp3-small test "$(stat -c %s "$tmp/body")" -lt "$(($(stat -c %s "$tm
 expect stem-mp3-decodes "$CLI" convert "$tmp/body" -o "$tmp/stem-mp3.wav"
 status stem-mp3-range 206 -r 0-1023 "$B/api/jobs/$id/stems/bass?format=mp3"
 status stem-bad-format 400 "$B/api/jobs/$id/stems/bass?format=ogg"
+# the song's summary for pictures in every view: mono MP3 at 22.05 kHz, the whole 8 s
+status mix-summary 200 "$B/api/jobs/$id/mix"
+expect mix-summary-type grep -qi '^Content-Type: audio/mpeg' "$tmp/headers"
+expect mix-summary-decodes "$CLI" convert "$tmp/body" -o "$tmp/mix.wav"
+expect mix-summary-shape $PY -c "
+import sys, wave
+w = wave.open(sys.argv[1]); assert w.getnchannels() == 1 and w.getframerate() == 22050
+assert abs(w.getnframes() / 22050 - 8) < 0.05, w.getnframes()" "$tmp/mix.wav"
 status stem-range 206 -r 0-99 "$B/api/jobs/$id/stems/bass"
 expect stem-range-bytes test "$(stat -c %s "$tmp/body")" = 100
 expect stem-range-header grep -qi '^Content-Range: bytes 0-99/' "$tmp/headers"

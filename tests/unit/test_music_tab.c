@@ -153,12 +153,13 @@ static void test_render_exact(void **state) {
     int64_t n_out = 0;
     assert_int_equal(dumu_tab_assign(n, 5, NULL, pos, &n_out, NULL), DUMU_OK);
     assert_int_equal(n_out, 1);
-    dumu_tab_layout l = {beats, 16, 4, 0, 2, 2, false};
+    dumu_tab_layout l = {beats, 16, 4, 0, 2, 2, false, 0};
     char *text = NULL;
     dumu_error err = {0};
     assert_int_equal(dumu_tab_render(n, pos, 5, NULL, &l, &text, &err), DUMU_OK);
     const char *want = "4-string bass (E A D G), 4/4, 2 columns per quarter\n"
                        "\n"
+                       "  1                        2\n"
                        "G|------------------------|---2--------------------|\n"
                        "D|------------------------|------------------------|\n"
                        "A|------------0-----------|------------------------|\n"
@@ -171,6 +172,20 @@ static void test_render_exact(void **state) {
     }
     dumu_free(text);
 
+    /* A line of 60 characters holds two bars of 25 after "G|"; 40 holds one (and 10, one). */
+    const int widths[3] = {60, 40, 10}, systems[3] = {1, 2, 2};
+    for (int w = 0; w < 3; w++) {
+        l.line_width = widths[w];
+        assert_int_equal(dumu_tab_render(n, pos, 5, NULL, &l, &text, &err), DUMU_OK);
+        int n_systems = 0;
+        for (const char *c = text; (c = strstr(c, "\nG|")) != NULL; c++)
+            n_systems++;
+        assert_int_equal(n_systems, systems[w]);
+        assert_non_null(strstr(text, w ? "\n  2\nG|---2" : "  1                        2\n"));
+        dumu_free(text);
+    }
+    l.line_width = 0;
+
     /* Bars from beat 2: the two beats before it are a 2/4 pickup (as in the MIDI file), bar 1
      * starts on beat 2; a 5-string, where B0 fits, in a second system. */
     l.first_downbeat = 2;
@@ -180,12 +195,14 @@ static void test_render_exact(void **state) {
     assert_int_equal(dumu_tab_render(n, pos, 5, &five, &l, &text, &err), DUMU_OK);
     const char *want5 = "5-string bass (B E A D G), 4/4, 2 columns per quarter, pickup 2/4\n"
                         "\n"
+                        "  1            2\n"
                         "G|------------|---------------2--------|\n"
                         "D|------------|------------------------|\n"
                         "A|------------|0-----------------------|\n"
                         "E|0-----3-----|------------------------|\n"
                         "B|------------|------------------------|\n"
                         "\n"
+                        "  3\n"
                         "G|------------------------|\n"
                         "D|------------------------|\n"
                         "A|------------------------|\n"
@@ -206,10 +223,11 @@ static void test_render_exact(void **state) {
     const dumu_note c[3] = {note(0.125, 0.25, 28), note(0.25, 0.5, 33), note(1.0, 1.2, 38)};
     dumu_tab_pos cpos[3];
     assert_int_equal(dumu_tab_assign(c, 3, NULL, cpos, NULL, NULL), DUMU_OK);
-    const dumu_tab_layout six = {slow, 8, 2, 0, 4, 4, true};
+    const dumu_tab_layout six = {slow, 8, 2, 0, 4, 4, true, 0};
     assert_int_equal(dumu_tab_render(c, cpos, 3, NULL, &six, &text, &err), DUMU_OK);
     const char *want6 = "4-string bass (E A D G), 6/8, 4 columns per quarter, pickup 1/8\n"
                         "\n"
+                        "  1      2\n"
                         "G|------|------------------------------------|\n"
                         "D|------|------------------0-----------------|\n"
                         "A|------|0-----------------------------------|\n"
@@ -220,7 +238,7 @@ static void test_render_exact(void **state) {
     }
     dumu_free(text);
     /* A 9/8 bar is 4.5 quarters: not a whole number of quarter columns. */
-    const dumu_tab_layout nine = {slow, 8, 3, 0, 1, 4, true};
+    const dumu_tab_layout nine = {slow, 8, 3, 0, 1, 4, true, 0};
     assert_int_equal(dumu_tab_render(c, cpos, 3, NULL, &nine, &text, &err), DUMU_E_INVALID_ARG);
     assert_null(text);
 

@@ -196,9 +196,12 @@ export const urls = {
   progress: (id: string) => `/api/progress/${enc(id)}`,
   midi: (id: string) => `/api/jobs/${enc(id)}/midi`,
   musicxml: (id: string) => `/api/jobs/${enc(id)}/musicxml`,
-  tab: (id: string, strings: TabStrings) => `/api/jobs/${enc(id)}/tab?strings=${strings}`,
+  // width: characters a line may take (the view's); absent: the file's 4 bars a line
+  tab: (id: string, strings: TabStrings, width?: number) => `/api/jobs/${enc(id)}/tab?strings=${strings}${width ? `&width=${width}` : ''}`,
   // wav and flac: 24-bit at the upload's rate (downloads); mp3: the preview the page streams
   stem: (id: string, name: StemName, format: StemFormat = 'wav') => `/api/jobs/${enc(id)}/stems/${name}?format=${format}`,
+  // the uploaded song as mono MP3 (22.05 kHz), kept with the job for its pictures
+  mix: (id: string) => `/api/jobs/${enc(id)}/mix`,
 };
 
 export const api = {
@@ -212,7 +215,7 @@ export const api = {
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify(params),
     }),
-  tab: (id: string, strings: TabStrings) => answer(urls.tab(id, strings)).then((res) => res.text()),
+  tab: (id: string, strings: TabStrings, width?: number) => answer(urls.tab(id, strings, width)).then((res) => res.text()),
   remove: (id: string) =>
     request<{ job_id: string; state: 'cancelled' | 'deleted' }>(`/api/jobs/${enc(id)}`, { method: 'DELETE' }),
 };

@@ -1,7 +1,7 @@
 // The result: tempo, meter, key, note count; one-click MIDI download (the exact file behind the
 // notes on screen, from midi_b64), MusicXML and bass tab from the server (which re-writes them
 // from the newest transcription), a download for every stem the job kept, and the tab itself.
-import { useEffect, useMemo, useState } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
 import { api, ApiError, base64ToBytes, urls, type Key, type NoteSource, type Result, type StemName, type TabStrings, type TempoStatus } from '../api';
 import { Card, formatClock, primaryButton, secondaryButton } from './ui';
 
@@ -50,28 +50,69 @@ function Tile({ label, value, unit, testId, className = '' }: { label: string; v
   );
 }
 
-// The tab text for the newest result, fetched again when the notes or the string count change.
-function useTab(result: Result, strings: TabStrings): { text: string | null; error: string | null } {
+// The tab text for the newest result in lines of at most `width` characters, fetched again
+// when the notes, the string count or the width change.
+function useTab(result: Result, strings: TabStrings, width: number | null): { text: string | null; error: string | null } {
   const [tab, setTab] = useState<{ text: string | null; error: string | null }>({ text: null, error: null });
   useEffect(() => {
+    if (width === null) return;
     let stale = false;
     setTab({ text: null, error: null });
-    api.tab(result.job_id, strings).then(
+    api.tab(result.job_id, strings, width || undefined).then(
       (text) => !stale && setTab({ text, error: null }),
       (e: ApiError) => !stale && setTab({ text: null, error: e.message }),
     );
     return () => {
       stale = true;
     };
-  }, [result, strings]);
+  }, [result, strings, width]);
   return tab;
+}
+
+// Characters of the element's monospaced font at TAB_FONT_PX that fit its content box
+// (20..1000), followed as it resizes; null until measured, 0 where the browser cannot measure
+// (the file's layout).
+const TAB_FONT_PX = 12;
+
+function useCharWidth(ref: React.RefObject<HTMLElement>): number | null {
+  const [chars, setChars] = useState<number | null>(null);
+  useEffect(() => {
+    const el = ref.current;
+    if (!el) return;
+    if (typeof ResizeObserver === 'undefined') {
+      setChars(0);
+      return;
+    }
+    const measure = () => {
+      const probe = document.createElement('span');
+      probe.textContent = '0'.repeat(100);
+      probe.style.fontSize = `${TAB_FONT_PX}px`;
+      el.appendChild(probe);
+      const char = probe.getBoundingClientRect().width / 100;
+      probe.remove();
+      const style = getComputedStyle(el);
+      const box = el.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+      if (char > 0 && box > 0) setChars(Math.max(20, Math.min(1000, Math.floor(box / char))));
+    };
+    measure();
+    const observer = new ResizeObserver(measure);
+    observer.observe(el);
+    return () => observer.disconnect();
+  }, [ref]);
+  return chars;
 }
 
 export default function ResultCard({ result, stems }: { result: Result; stems: StemName[] }) {
   const href = useMemo(() => URL.createObjectURL(new Blob([base64ToBytes(result.midi_b64)], { type: 'audio/midi' })), [result.midi_b64]);
   useEffect(() => () => URL.revokeObjectURL(href), [href]);
   const [strings, setStrings] = useState<TabStrings>(4);
-  const tab = useTab(result, strings);
+  const tabRef = useRef<HTMLPreElement>(null);
+  const chars = useCharWidth(tabRef);
+  const tab = useTab(result, strings, chars);
+  // A line is at least one bar: where even that is wider than the panel (a 4/4 bar of 16ths is
+  // 51 characters, a phone holds about 40), the font shrinks to fit it, down to 8 px.
+  const longest = Math.max(0, ...(tab.text ?? '').split('\n').slice(2).map((l) => l.length));
+  const fontPx = chars && longest > chars ? Math.max(8, (TAB_FONT_PX * chars) / longest) : TAB_FONT_PX;
   const base = result.filename.replace(/-bass\.mid$/, '').replace(/\.mid$/, '');
   const tempo = tempoTile(result.bpm, result.tempo_status);
   const tempoFound = (result.tempo_status ?? 'found') === 'found'; // a meter needs a beat
@@ -148,16 +189,16 @@ export default function ResultCard({ result, stems }: { result: Result; stems: S
           Show the bass tab ({strings} strings)
         </summary>
         {tab.error && <p className="px-3 pb-3 text-sm text-red-300">The tab could not be loaded: {tab.error}</p>}
-        {!tab.error && (
-          <pre
-            tabIndex={0}
-            aria-label="Bass tab"
-            className="overflow-x-auto border-t border-ink-700 p-3 font-mono text-xs leading-snug text-ink-200 focus:outline-none focus-visible:ring-2 focus-visible:ring-acid"
-            data-testid="tab-text"
-          >
-            {tab.text ?? 'Writing the tab…'}
-          </pre>
-        )}
+        <pre
+          ref={tabRef}
+          tabIndex={0}
+          aria-label="Bass tab"
+          className="overflow-x-auto border-t border-ink-700 p-3 font-mono leading-snug text-ink-200 focus:outline-none focus-visible:ring-2 focus-visible:ring-acid"
+          style={{ fontSize: `${fontPx}px` }}
+          data-testid="tab-text"
+        >
+          {tab.error ? '' : (tab.text ?? 'Writing the tab…')}
+        </pre>
       </details>
     </Card>
   );

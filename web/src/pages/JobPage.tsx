@@ -246,9 +246,34 @@ export default function JobPage() {
     ...p,
   });
 
-  const input = upload?.samples && upload.duration !== null && (
+  // The song's samples for its pictures: the tab that uploaded it has them; any other view
+  // fetches the summary the server keeps with the job (once the job has started).
+  const [serverMix, setServerMix] = useState<Float32Array | null>(null);
+  const started = done || (stage !== 'queued' && phase.kind !== 'loading');
+  useEffect(() => {
+    if (upload?.samples || !started) return;
+    const abort = new AbortController();
+    let timer: ReturnType<typeof setTimeout>;
+    const load = (tries: number) =>
+      fetch(urls.mix(id), { signal: abort.signal })
+        .then((r) => {
+          if (r.status === 404 && tries > 0) timer = setTimeout(() => load(tries - 1), 2000);
+          if (!r.ok) return null;
+          return r.arrayBuffer().then(decodeAudio);
+        })
+        .then((b) => b && setServerMix(mixdown(b)))
+        .catch(() => {});
+    load(5);
+    return () => {
+      abort.abort();
+      clearTimeout(timer);
+    };
+  }, [upload?.samples, started, id]);
+  const mixSamples = upload?.samples ?? serverMix;
+  const mixSeconds = upload?.duration ?? job?.duration ?? null;
+  const input = mixSamples && mixSeconds !== null && (
     <Card title="Input">
-      <Waveform samples={upload.samples} duration={upload.duration} label={`Waveform of ${upload.file.name}`} />
+      <Waveform samples={mixSamples} duration={mixSeconds} label={`Waveform of ${filename}`} />
     </Card>
   );
   const networks = (
@@ -347,10 +372,10 @@ export default function JobPage() {
               ) : (
                 <p className="text-sm text-ink-400">{bassError ?? 'Loading the bass stem…'}</p>
               )}
-              {upload?.samples ? (
-                <SpectrogramView samples={upload.samples} rate={ANALYSIS_RATE} label="full mix" />
+              {mixSamples ? (
+                <SpectrogramView samples={mixSamples} rate={ANALYSIS_RATE} label="full mix" />
               ) : (
-                <p className="self-center text-sm text-ink-400">The mix spectrogram needs the original file, which only the tab that uploaded it has.</p>
+                <p className="self-center text-sm text-ink-400">Loading the song…</p>
               )}
             </div>
           </Card>
