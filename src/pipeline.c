@@ -562,17 +562,36 @@ dumu_status dumu_transcription_midi(const dumu_transcription *tr, const dumu_mid
     if (!tr) return dumu_fail(err, DUMU_E_INVALID_ARG, "midi: NULL transcription");
     dumu_midi_params p = params ? *params : dumu_midi_default_params();
     p.bpm = tr->tempo.bpm;
+    double *steady = NULL;
     if (dumu_beats_valid(tr->tempo.beats, tr->tempo.n_beats)) {
         p.beats = tr->tempo.beats;
         p.n_beats = tr->tempo.n_beats;
         p.first_downbeat = tr->meter.first_downbeat;
+    }
+    if (p.constant_tempo && p.beats && tr->tempo.bpm > 0.0 && tr->tempo.bpm <= 1000.0 &&
+        tr->meter.first_downbeat < p.n_beats) {
+        /* steady beats at the tempo through the first downbeat, from the last one at or before
+         * time 0 to past the last beat: the writer's bars, one tempo event */
+        const double step = 60.0 / tr->tempo.bpm, down = p.beats[tr->meter.first_downbeat];
+        const int64_t before = down > 0.0 ? (int64_t)floor(down / step) : 0;
+        const int64_t n = before + (int64_t)ceil((p.beats[p.n_beats - 1] - down) / step) + 2;
+        steady = n >= 2 && n <= 10000000 ? dumu_malloc(sizeof(double) * (size_t)n) : NULL;
+        if (!steady) return dumu_fail(err, DUMU_E_NOMEM, "midi: out of memory");
+        for (int64_t i = 0; i < n; i++)
+            steady[i] = down + (double)(i - before) * step;
+        p.beats = steady;
+        p.n_beats = n;
+        p.first_downbeat =
+            (int32_t)(before % (tr->meter.beats_per_bar > 0 ? tr->meter.beats_per_bar : 4));
     }
     p.beats_per_bar = tr->meter.beats_per_bar > 0 ? tr->meter.beats_per_bar : 4;
     p.compound = tr->meter.compound;
     p.has_key = true;
     p.key_fifths = tr->key.fifths;
     p.key_minor = tr->key.minor;
-    return dumu_midi_encode(tr->notes.notes, tr->notes.n_notes, &p, out, size, err);
+    dumu_status rc = dumu_midi_encode(tr->notes.notes, tr->notes.n_notes, &p, out, size, err);
+    dumu_free(steady);
+    return rc;
 }
 
 dumu_notation_params dumu_notation_default_params(void) {

@@ -283,12 +283,33 @@ static enum MHD_Result handle_job_route(struct srv_server *s, struct MHD_Connect
         if (srv_jobs_path(s->jobs, job.id, "result.json", path, sizeof path))
             return reply_not_found(s, c, req);
         return reply_file(s, c, req, path, "application/json", NULL);
-    case R_MIDI:
+    case R_MIDI: {
+        const char *tempo = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "tempo");
+        if (tempo && strcmp(tempo, "map") != 0 && strcmp(tempo, "constant") != 0)
+            return srv_reply_error(s, c, req, 400, "bad_request", "tempo must be map or constant");
         if (job.state != SRV_DONE) return reply_not_done(s, c, req, &job);
+        if (tempo && strcmp(tempo, "constant") == 0) {
+            uint8_t *midi = NULL;
+            size_t size = 0;
+            dumu_error err = {0};
+            if (srv_midi_constant(s->jobs, &job, &midi, &size, &err))
+                return srv_reply_error(s, c, req, 500, "failed", err.message);
+            struct MHD_Response *resp =
+                MHD_create_response_from_buffer(size, midi, MHD_RESPMEM_MUST_COPY);
+            dumu_free(midi);
+            snprintf(disp, sizeof disp, "attachment; filename=\"%s-bass-constant-tempo.mid\"",
+                     job.name);
+            if (resp) {
+                MHD_add_response_header(resp, "Content-Type", "audio/midi");
+                MHD_add_response_header(resp, "Content-Disposition", disp);
+            }
+            return srv_queue(s, c, req, 200, resp, (int64_t)size);
+        }
         snprintf(disp, sizeof disp, "attachment; filename=\"%s-bass.mid\"", job.name);
         if (srv_jobs_path(s->jobs, job.id, "bass.mid", path, sizeof path))
             return reply_not_found(s, c, req);
         return reply_file(s, c, req, path, "audio/midi", disp);
+    }
     case R_MUSICXML:
         if (job.state != SRV_DONE) return reply_not_done(s, c, req, &job);
         snprintf(disp, sizeof disp, "attachment; filename=\"%s-bass.musicxml\"", job.name);

@@ -318,36 +318,73 @@ static void read_first_run(srv_jobs *jobs, const struct srv_job *job, struct fir
     cJSON_Delete(root);
 }
 
-dumu_status srv_tab(srv_jobs *jobs, const struct srv_job *job, int strings, int width, char **text,
-                    dumu_error *err) {
-    *text = NULL;
+/* The done job's result as a transcription for the exports: its notes (velocity back to
+ * amplitude, as dumu_midi_velocity maps it), beats, tempo, meter and key. The notes and beats
+ * are malloc'd: release with free_stored. */
+static dumu_status read_stored(srv_jobs *jobs, const struct srv_job *job, dumu_transcription *tr,
+                               dumu_error *err) {
     struct first_run run;
     read_first_run(jobs, job, &run);
+    memset(tr, 0, sizeof *tr);
     cJSON *root = read_result(jobs, job->id);
     const cJSON *arr = cJSON_GetObjectItem(root, "notes");
     int n = cJSON_GetArraySize(arr);
-    /* a transcription borrowing the notes and the beats, for the tab alone */
-    dumu_transcription tr = {0};
-    tr.notes.notes = malloc(sizeof(dumu_note) * (size_t)(n > 0 ? n : 1));
-    dumu_status rc = tr.notes.notes ? DUMU_OK : fail(err, DUMU_E_NOMEM, "out of memory");
-    for (int i = 0; !rc && i < n; i++) {
+    tr->notes.notes = malloc(sizeof(dumu_note) * (size_t)(n > 0 ? n : 1));
+    if (!tr->notes.notes) {
+        cJSON_Delete(root);
+        free(run.beats);
+        return fail(err, DUMU_E_NOMEM, "out of memory");
+    }
+    const int min_velocity = dumu_midi_default_params().min_velocity;
+    for (int i = 0; i < n; i++) {
         const cJSON *o = cJSON_GetArrayItem(arr, i);
-        dumu_note *nt = &tr.notes.notes[tr.notes.n_notes++];
+        dumu_note *nt = &tr->notes.notes[tr->notes.n_notes++];
         memset(nt, 0, sizeof *nt);
         nt->pitch = (int32_t)number_of(o, "pitch", 0.0);
         nt->start_s = number_of(o, "start", 0.0);
         nt->end_s = number_of(o, "end", 0.0);
+        nt->amplitude = (number_of(o, "velocity", 127.0) - min_velocity) / (127.0 - min_velocity);
+        nt->confidence = number_of(o, "confidence", 0.0);
     }
+    tr->tempo.bpm = number_of(root, "bpm", 120.0);
     cJSON_Delete(root);
-    tr.tempo.beats = run.beats;
-    tr.tempo.n_beats = run.n_beats;
-    tr.meter = run.has_meter ? run.meter : (dumu_meter){.beats_per_bar = 4};
+    tr->tempo.beats = run.beats;
+    tr->tempo.n_beats = run.n_beats;
+    tr->meter = run.has_meter ? run.meter : (dumu_meter){.beats_per_bar = 4};
+    tr->key = run.key;
+    return DUMU_OK;
+}
+
+static void free_stored(dumu_transcription *tr) {
+    free(tr->notes.notes);
+    free(tr->tempo.beats);
+    memset(tr, 0, sizeof *tr);
+}
+
+dumu_status srv_tab(srv_jobs *jobs, const struct srv_job *job, int strings, int width, char **text,
+                    dumu_error *err) {
+    *text = NULL;
+    dumu_transcription tr;
+    dumu_status rc = read_stored(jobs, job, &tr, err);
+    if (rc) return rc;
     dumu_notation_params np = dumu_notation_default_params();
     np.tab_strings = strings;
     np.tab_line_width = width;
-    if (!rc) rc = dumu_transcription_tab(&tr, &np, text, err);
-    free(tr.notes.notes);
-    free(run.beats);
+    rc = dumu_transcription_tab(&tr, &np, text, err);
+    free_stored(&tr);
+    return rc;
+}
+
+dumu_status srv_midi_constant(srv_jobs *jobs, const struct srv_job *job, uint8_t **midi,
+                              size_t *size, dumu_error *err) {
+    *midi = NULL;
+    dumu_transcription tr;
+    dumu_status rc = read_stored(jobs, job, &tr, err);
+    if (rc) return rc;
+    dumu_midi_params mp = dumu_midi_default_params();
+    mp.constant_tempo = true;
+    rc = dumu_transcription_midi(&tr, &mp, midi, size, err);
+    free_stored(&tr);
     return rc;
 }
 

@@ -43,6 +43,12 @@ dumu_status srv_stem_file(srv_jobs *jobs, const char *id, const char *stem, cons
 dumu_status srv_tab(srv_jobs *jobs, const struct srv_job *job, int strings, int width, char **text,
                     dumu_error *err);
 
+/* The done job's MIDI file at one constant tempo (dumu_midi_params.constant_tempo): its
+ * result's notes at their times, bar lines through its first downbeat. *midi: free with
+ * dumu_free. */
+dumu_status srv_midi_constant(srv_jobs *jobs, const struct srv_job *job, uint8_t **midi,
+                              size_t *size, dumu_error *err);
+
 /* Re-runs Basic Pitch, notes and MIDI on the done job's cached bass stem with `params`
  * (tempo fixed to the job's), replaces its result files and returns the new result body
  * (malloc'd JSON, free with free) in *json. Runs on the caller's thread. */

@@ -342,6 +342,11 @@ typedef struct dumu_midi_params {
     bool key_minor;
     bool compound; /* compound meter: a beat is a dotted quarter, time signature
                       (3*beats_per_bar)/8 (6/8 for 2 beats per bar); default false */
+    /* dumu_transcription_midi only: one tempo (the transcription's bpm) instead of a map
+     * following its beats, bar lines through its first downbeat; the notes stay at their
+     * times, so they play in sync with the song in a project at that tempo and drift off the
+     * grid where the song's tempo drifts. Default false. */
+    bool constant_tempo;
 } dumu_midi_params;
 
 DUMU_API dumu_midi_params dumu_midi_default_params(void);
@@ -469,7 +474,8 @@ DUMU_API void dumu_transcription_deinit(dumu_transcription *tr);
 
 /* The transcription as a MIDI file: dumu_midi_encode with `params` (NULL: defaults), its
  * tempo, time signature and key taken from `tr` (a tempo map following tr->tempo.beats when
- * there are at least two, else tr->tempo.bpm). Free *out with dumu_free. */
+ * there are at least two and params->constant_tempo is false, else tr->tempo.bpm). Free *out
+ * with dumu_free. */
 DUMU_API dumu_status dumu_transcription_midi(const dumu_transcription *tr,
                                              const dumu_midi_params *params, uint8_t **out,
                                              size_t *size, dumu_error *err);

@@ -125,6 +125,23 @@ assert len(keys) == 1 and js["key"]["name"].startswith(keys[0].rstrip("m")), (ke
 assert str(sigs[-1]) + "/4" == js["time_signature"], (sigs, js["time_signature"])
 assert js["mode"] == "bass" and len(js["beats"]) > 8
 PYEOF
+status midi-constant 200 "$B/api/jobs/$id/midi?tempo=constant"
+expect midi-constant-name grep -qi 'filename="My_Song__live_-bass-constant-tempo.mid"' "$tmp/headers"
+expect midi-constant-parses $PY - "$tmp/body" "$tmp/result.json" <<'PYEOF'
+import json, sys, mido
+mid = mido.MidiFile(sys.argv[1]); js = json.load(open(sys.argv[2]))
+tempos = [m.tempo for t in mid.tracks for m in t if m.type == "set_tempo"]
+assert 1 <= len(tempos) <= 3 and abs(mido.tempo2bpm(tempos[-1]) - js["bpm"]) < 0.01, (tempos, js["bpm"])
+# every note at its time in seconds, through the file's one tempo (a pickup's aside)
+t, starts = 0.0, []
+for m in mido.merge_tracks(mid.tracks):
+    t += mido.tick2second(m.time, mid.ticks_per_beat, tempo) if m.time else 0.0
+    if m.type == "set_tempo": tempo = m.tempo
+    if m.type == "note_on" and m.velocity > 0: starts.append(t)
+want = [n["start"] for n in js["notes"]]
+assert len(starts) == len(want) and all(abs(a - b) < 0.003 for a, b in zip(starts, want)), (starts[:4], want[:4])
+PYEOF
+status midi-bad-tempo 400 "$B/api/jobs/$id/midi?tempo=fast"
 status musicxml 200 "$B/api/jobs/$id/musicxml"
 expect musicxml-body grep -q "<score-partwise" "$tmp/body"
 expect musicxml-disposition grep -qi 'filename="My_Song__live_-bass.musicxml"' "$tmp/headers"

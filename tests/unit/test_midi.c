@@ -1426,6 +1426,7 @@ static void musicxml_grid(const char *x, int64_t ppq, i64set *bars, i64set *ts_a
 static void tab_grid(const char *text, int64_t ppq, i64set *bars, i64set *onsets) {
     int64_t base = 0; /* columns before this system */
     const char *line = strstr(text, "\n\n") + 2;
+    if (*line == ' ') line = strchr(line, '\n') + 1; /* the bar numbers over a system */
     while (line && *line == 'G') {
         int64_t col = 0;
         for (int s = 0; s < 4; s++) { /* G D A E */
@@ -1446,6 +1447,7 @@ static void tab_grid(const char *text, int64_t ppq, i64set *bars, i64set *onsets
         }
         base += col;
         line = *line == '\n' ? line + 1 : NULL;
+        if (line && *line == ' ') line = strchr(line, '\n') + 1;
     }
 }
 
@@ -1557,6 +1559,62 @@ static void test_exports_agree(void **state) {
         dumu_free(x);
         cJSON_Delete(d);
     }
+}
+
+/* constant_tempo: beats that speed up by a fifth; the file has one tempo (the transcription's
+ * bpm) after any pickup, a bar line on the first downbeat, and every note at its own time (a
+ * reader following the file's tempo events, mido here, hears it within half a tick). */
+static void test_constant_tempo(void **state) {
+    (void)state;
+    double beats[40], t = 0.3;
+    for (int i = 0; i < 40; i++) {
+        beats[i] = t;
+        t += 0.5 * (1.0 - 0.005 * i);
+    }
+    dumu_note notes[30];
+    for (int i = 0; i < 30; i++) {
+        notes[i] = (dumu_note){.pitch = 30 + i % 12, .amplitude = 0.5};
+        notes[i].start_s = 0.41 + 0.53 * i;
+        notes[i].end_s = notes[i].start_s + 0.3;
+    }
+    dumu_transcription tr;
+    memset(&tr, 0, sizeof tr);
+    tr.notes.notes = notes;
+    tr.notes.n_notes = 30;
+    tr.tempo.beats = beats;
+    tr.tempo.n_beats = 40;
+    tr.tempo.bpm = 127.0;
+    tr.meter = (dumu_meter){4, 1, 1.0, false};
+    dumu_midi_params p = dumu_midi_default_params();
+    p.constant_tempo = true;
+    uint8_t *mid = NULL;
+    size_t size = 0;
+    assert_int_equal(dumu_transcription_midi(&tr, &p, &mid, &size, NULL), DUMU_OK);
+    dumu_midi_grid g = {0};
+    dumu_grid grid = {0};
+    assert_int_equal(dumu_midi_read_grid(mid, size, &g, NULL), DUMU_OK);
+    assert_int_equal(dumu_midi_grid_times(&g, 18.0, &grid, NULL), DUMU_OK);
+    assert_true(g.n_tempos >= 1 && g.n_tempos <= 3); /* the pickup's, then the bars' */
+    const double last = 60e6 / g.tempos[g.n_tempos - 1].us_per_quarter;
+    assert_true(fabs(last - 127.0) < 0.01);
+    int on_downbeat = 0;
+    for (int64_t i = 0; i < grid.n_bars; i++)
+        on_downbeat |= fabs(grid.bars[i] - beats[1]) < 0.025; /* the pickup's rounding */
+    assert_true(on_downbeat);
+    const char *path = test_scratch_path("constant.mid");
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(mid, 1, size, f), size);
+    assert_int_equal(fclose(f), 0);
+    cJSON *d = dump_file(path);
+    assert_int_equal(jlen(d, "notes"), 30);
+    const double half = 0.5 * 60.0 / 127.0 / p.ppq + 1e-9;
+    for (int i = 0; i < 30; i++)
+        assert_true(fabs(jnum(jat(d, "notes", i), "start_s") - notes[i].start_s) <= half);
+    cJSON_Delete(d);
+    dumu_grid_deinit(&grid);
+    dumu_midi_grid_deinit(&g);
+    dumu_free(mid);
 }
 
 static void test_invalid_args(void **state) {
@@ -1768,6 +1826,7 @@ int main(void) {
         cmocka_unit_test(test_steady_one_tempo),
         cmocka_unit_test(test_quantized_ticks),
         cmocka_unit_test(test_exports_agree),
+        cmocka_unit_test(test_constant_tempo),
         cmocka_unit_test(test_invalid_args),
         cmocka_unit_test(test_io_errors),
         cmocka_unit_test(test_alloc_failures),

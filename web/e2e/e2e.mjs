@@ -243,6 +243,12 @@ try {
     return !midi.quarterTimes.some((q) => Math.abs(q - b) < tol);
   });
   check(beats.length >= 2 && offBeat.length === 0, `MIDI tempo map (${midi.tempos} tempos) puts a beat on each of the ${beats.length} detected beats`);
+  // The same notes at one constant tempo, on request.
+  await page.getByTestId('midi-tempo').selectOption('constant');
+  const [constantDownload] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-midi').click()]);
+  const constant = parseMidi(readFileSync(await constantDownload.path()));
+  check(constant.noteOns === notesBefore && constant.tempos <= 3, `constant-tempo MIDI ${constantDownload.suggestedFilename()}: ${constant.noteOns} notes, ${constant.tempos} tempo event(s)`);
+  await page.getByTestId('midi-tempo').selectOption('map');
 
   // MusicXML and bass tab downloads, and the tab on the page for 4 and 5 strings.
   const [xmlDownload] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-musicxml').click()]);
@@ -436,6 +442,9 @@ try {
   check(await inView(mobile.getByTestId('download-midi')), 'on a phone, a finished job opens with Download MIDI in view');
   const clipName = clip.split('/').pop();
   check((await mobile.getByTestId('job-title').innerText()) === clipName, `a fresh tab keeps the song's name: "${clipName}"`);
+  await mobile.getByRole('img', { name: `Waveform of ${clipName}` }).waitFor({ timeout: 15000 });
+  await mobile.waitForFunction(() => [...document.querySelectorAll('figcaption')].some((f) => /^full mix · loudest/.test(f.textContent ?? '')), null, { timeout: 30000 });
+  check(true, "a fresh tab draws the song's waveform and mix spectrogram from the server's summary");
   await mobile.getByText(/^Show the bass tab/).click();
   await mobile.waitForFunction(() => /^G\|/m.test(document.querySelector('[data-testid=tab-text]')?.textContent ?? ''));
   const overflow = await mobile.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);

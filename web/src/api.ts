@@ -116,6 +116,7 @@ export const DEFAULT_MODE: Mode = 'bass';
 export const DEFAULT_QUANTIZE = { quantize: 'off' as Quantize, quantize_strength: 100 };
 
 export type StemFormat = 'wav' | 'flac' | 'mp3';
+export type MidiTempo = 'map' | 'constant';
 
 // The tab's strings: 4 (E A D G) or 5 (B E A D G).
 export type TabStrings = 4 | 5;
@@ -194,7 +195,8 @@ const enc = encodeURIComponent;
 
 export const urls = {
   progress: (id: string) => `/api/progress/${enc(id)}`,
-  midi: (id: string) => `/api/jobs/${enc(id)}/midi`,
+  // tempo: map (follows the song's beats, the default) or constant (one tempo, notes at their times)
+  midi: (id: string, tempo: MidiTempo = 'map') => `/api/jobs/${enc(id)}/midi${tempo === 'constant' ? '?tempo=constant' : ''}`,
   musicxml: (id: string) => `/api/jobs/${enc(id)}/musicxml`,
   // width: characters a line may take (the view's); absent: the file's 4 bars a line
   tab: (id: string, strings: TabStrings, width?: number) => `/api/jobs/${enc(id)}/tab?strings=${strings}${width ? `&width=${width}` : ''}`,

@@ -2,7 +2,7 @@
 // notes on screen, from midi_b64), MusicXML and bass tab from the server (which re-writes them
 // from the newest transcription), a download for every stem the job kept, and the tab itself.
 import { useEffect, useMemo, useRef, useState } from 'react';
-import { api, ApiError, base64ToBytes, urls, type Key, type NoteSource, type Result, type StemName, type TabStrings, type TempoStatus } from '../api';
+import { api, ApiError, base64ToBytes, urls, type Key, type MidiTempo, type NoteSource, type Result, type StemName, type TabStrings, type TempoStatus } from '../api';
 import { Card, formatClock, primaryButton, secondaryButton } from './ui';
 
 // The server spells keys in ASCII ("F# minor", "Bb major"); show real accidentals.
@@ -106,6 +106,9 @@ export default function ResultCard({ result, stems }: { result: Result; stems: S
   const href = useMemo(() => URL.createObjectURL(new Blob([base64ToBytes(result.midi_b64)], { type: 'audio/midi' })), [result.midi_b64]);
   useEffect(() => () => URL.revokeObjectURL(href), [href]);
   const [strings, setStrings] = useState<TabStrings>(4);
+  // map: the tempo follows the song's beats (notes on the DAW's grid); constant: one tempo,
+  // the notes at their times (in sync with the song in a project at that tempo)
+  const [tempoMode, setTempoMode] = useState<MidiTempo>('map');
   const tabRef = useRef<HTMLPreElement>(null);
   const chars = useCharWidth(tabRef);
   const tab = useTab(result, strings, chars);
@@ -153,9 +156,28 @@ export default function ResultCard({ result, stems }: { result: Result; stems: S
         </p>
       )}
       <div className="mt-4 flex flex-wrap gap-2">
-        <a className={primaryButton} href={href} download={result.filename} data-testid="download-midi">
-          ⬇ Download MIDI
-        </a>
+        <span className="inline-flex rounded-lg">
+          <a
+            className={`${primaryButton} rounded-r-none`}
+            href={tempoMode === 'map' ? href : urls.midi(result.job_id, 'constant')}
+            download={tempoMode === 'map' ? result.filename : `${base}-bass-constant-tempo.mid`}
+            data-testid="download-midi"
+          >
+            ⬇ Download MIDI
+          </a>
+          <select
+            aria-label="Tempo of the MIDI file"
+            value={tempoMode}
+            onChange={(e) => setTempoMode(e.target.value as MidiTempo)}
+            className="rounded-r-lg border border-l-0 border-acid bg-ink-950 px-2 text-sm text-ink-200 focus:outline-none focus-visible:ring-2 focus-visible:ring-acid"
+            data-testid="midi-tempo"
+          >
+            <option value="map">Tempo follows the song</option>
+            <option value="constant" disabled={!tempoFound}>
+              Constant {tempo.value} BPM
+            </option>
+          </select>
+        </span>
         <a className={secondaryButton} href={urls.musicxml(result.job_id)} download={`${base}-bass.musicxml`} data-testid="download-musicxml">
           ⬇ MusicXML
         </a>
