@@ -5,6 +5,7 @@
  *   0 ok, 1 usage error, 2 bad input audio, 3 model missing or invalid, 4 cannot write output,
  *   5 internal error (out of memory, ...), 130 interrupted (Ctrl-C).
  */
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -219,77 +220,44 @@ static dumu_status write_outputs(const dumu_transcription *tr, const dumu_midi_p
 /* ---------------------------------------------------------------------------------------- */
 /* JSON output */
 
-static void json_string(FILE *f, const char *s) {
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
-}
-
-/* source: where the notes come from (dumu_bass_source_name), or NULL to leave it out
- * (transcribe has no stems to choose from) */
+/* The transcription's JSON document (dumu_transcription_json), with the run's own members
+ * first: the version, the input and its format, and the note parameters. `source`: the
+ * extraction's, or NULL for transcribe (no stems to choose from). Returns 0, or -1 with a
+ * message in err. */
 static int write_json(const char *path, const char *input, const dumu_audio *audio,
                       const dumu_transcription *tr, const dumu_transcribe_params *tp,
-                      const dumu_midi_params *mp, const char *source) {
-    FILE *f = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
-    if (!f) return -1;
-    fprintf(f, "{\n  \"dumu_version\": \"%s\",\n  \"input\": ", dumu_version());
-    json_string(f, input);
-    fprintf(f, ",\n  \"duration_s\": %.6f,\n  \"sample_rate\": %d,\n  \"channels\": %d,\n",
-            (double)audio->n_frames / audio->sample_rate, audio->sample_rate, audio->n_channels);
-    fprintf(f,
-            "  \"params\": {\"onset_threshold\": %g, \"frame_threshold\": %g, "
-            "\"min_note_frames\": %d, \"infer_onsets\": %s, \"melodia_trick\": %s},\n",
-            tp->notes.onset_threshold, tp->notes.frame_threshold, tp->notes.min_note_frames,
-            tp->notes.infer_onsets ? "true" : "false", tp->notes.melodia_trick ? "true" : "false");
-    fprintf(f,
-            "  \"mode\": \"%s\",\n  \"key\": {\"name\": \"%s\", \"tonic\": %d, \"minor\": %s, "
-            "\"fifths\": %d, \"confidence\": %.3f, \"found\": %s},\n  \"meter\": "
-            "{\"beats_per_bar\": %d, \"first_downbeat\": %d},\n",
-            tp->mode == DUMU_NOTES_RAW ? "raw" : "bass",
-            dumu_key_name(tr->key.tonic, tr->key.minor), tr->key.tonic,
-            tr->key.minor ? "true" : "false", tr->key.fifths, tr->key.confidence,
-            dumu_key_found(&tr->key, tr->notes.notes, tr->notes.n_notes) ? "true" : "false",
-            tr->meter.beats_per_bar, tr->meter.first_downbeat);
-    if (source) fprintf(f, "  \"source\": \"%s\",\n", source);
-    fprintf(f,
-            "  \"tempo\": {\"bpm\": %.3f, \"confidence\": %.3f, \"status\": \"%s\", \"beats\": [",
-            tr->tempo.bpm, tr->tempo.confidence,
-            dumu_tempo_status_name(
-                dumu_tempo_check(&tr->tempo, (double)audio->n_frames / audio->sample_rate)));
-    for (int64_t i = 0; i < tr->tempo.n_beats; i++)
-        fprintf(f, "%s%.4f", i ? ", " : "", tr->tempo.beats[i]);
-    fprintf(f, "]},\n  \"notes\": [");
-    for (int64_t i = 0; i < tr->notes.n_notes; i++) {
-        const dumu_note *n = &tr->notes.notes[i];
-        fprintf(f,
-                "%s\n    {\"start_s\": %.6f, \"end_s\": %.6f, \"pitch\": %d, \"velocity\": %d, "
-                "\"amplitude\": %.6f, \"confidence\": %.3f, \"start_frame\": %d, \"end_frame\": %d",
-                i ? "," : "", n->start_s, n->end_s, n->pitch,
-                dumu_midi_velocity(n->amplitude, mp->min_velocity), n->amplitude, n->confidence,
-                n->start_frame, n->end_frame);
-        if (n->n_bends) {
-            fprintf(f, ", \"bends\": [");
-            for (int32_t b = 0; b < n->n_bends; b++)
-                fprintf(f, "%s%d", b ? "," : "", n->bends[b]);
-            fprintf(f, "]");
+                      const dumu_midi_params *mp, const dumu_bass_source *source, dumu_error *err) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "dumu_version", dumu_version());
+    cJSON_AddStringToObject(o, "input", input);
+    cJSON_AddNumberToObject(o, "sample_rate", audio->sample_rate);
+    cJSON_AddNumberToObject(o, "channels", audio->n_channels);
+    cJSON *p = cJSON_AddObjectToObject(o, "params");
+    cJSON_AddNumberToObject(p, "onset_threshold", tp->notes.onset_threshold);
+    cJSON_AddNumberToObject(p, "frame_threshold", tp->notes.frame_threshold);
+    cJSON_AddNumberToObject(p, "min_note_frames", tp->notes.min_note_frames);
+    cJSON_AddBoolToObject(p, "infer_onsets", tp->notes.infer_onsets);
+    cJSON_AddBoolToObject(p, "melodia_trick", tp->notes.melodia_trick);
+    char *extra = cJSON_PrintUnformatted(o), *doc = NULL;
+    cJSON_Delete(o);
+    dumu_result_info info = {
+        (double)audio->n_frames / audio->sample_rate,  tp->mode, source != NULL,
+        source ? *source : DUMU_BASS_SOURCE_BASS_STEM, mp,       extra};
+    dumu_status rc = extra ? dumu_transcription_json(tr, &info, &doc, err)
+                           : (snprintf(err->message, sizeof err->message, "out of memory"),
+                              err->status = DUMU_E_NOMEM);
+    cJSON_free(extra);
+    if (!rc && strcmp(path, "-") == 0) {
+        if (puts(doc) < 0 || fflush(stdout)) {
+            snprintf(err->message, sizeof err->message, "cannot write the JSON: %s",
+                     strerror(errno));
+            rc = err->status = DUMU_E_IO;
         }
-        fprintf(f, "}");
+    } else if (!rc) {
+        rc = write_bytes(path, doc, strlen(doc), err);
     }
-    fprintf(f, "%s]\n}\n", tr->notes.n_notes ? "\n  " : "");
-    int bad = ferror(f);
-    if (f != stdout)
-        bad |= fclose(f);
-    else
-        fflush(f);
-    return bad ? -1 : 0;
+    dumu_free(doc);
+    return rc ? -1 : 0;
 }
 
 /* What to tell the user about where an extraction's notes come from; NULL for the usual
@@ -587,10 +555,10 @@ static int cmd_transcribe(int argc, char **argv, int extract) {
         code = rc == DUMU_E_NOMEM ? EXIT_INTERNAL : EXIT_OUTPUT;
         goto done;
     }
-    if (json_path && write_json(json_path, in_path, &audio, tr, tp, &mp,
-                                extract ? dumu_bass_source_name(ex.source) : NULL)) {
-        fprintf(stderr, "dumu: cannot write %s: %s\n", json_path, strerror(errno));
-        code = EXIT_OUTPUT;
+    if (json_path &&
+        write_json(json_path, in_path, &audio, tr, tp, &mp, extract ? &ex.source : NULL, &err)) {
+        fprintf(stderr, "dumu: %s\n", err.message);
+        code = err.status == DUMU_E_NOMEM ? EXIT_INTERNAL : EXIT_OUTPUT;
         goto done;
     }
     if (!quiet && extract && source_note(ex.source))

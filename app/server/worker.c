@@ -22,7 +22,6 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -108,21 +107,18 @@ static dumu_status write_job_file(srv_jobs *jobs, const char *id, const char *fi
     return DUMU_OK;
 }
 
-/* "bars": the bar lines of the MIDI file exactly as a DAW reads it (dumu_midi_read_grid), in
- * seconds over the song; bar i is the DAW's bar i + 1, a pickup included. */
-static dumu_status add_bars(cJSON *root, const uint8_t *midi, size_t size, double duration,
-                            dumu_error *err) {
-    dumu_midi_grid mg = {0};
-    dumu_grid g = {0};
-    dumu_status rc = dumu_midi_read_grid(midi, size, &mg, err);
-    if (!rc) rc = dumu_midi_grid_times(&mg, duration, &g, err);
-    cJSON *bars = rc ? NULL : cJSON_AddArrayToObject(root, "bars");
-    for (int64_t i = 0; bars && i < g.n_bars; i++)
-        cJSON_AddItemToArray(bars, cJSON_CreateNumber(round(g.bars[i] * 1e4) / 1e4));
-    if (!rc && !bars) rc = err->status = DUMU_E_NOMEM;
-    dumu_grid_deinit(&g);
-    dumu_midi_grid_deinit(&mg);
-    return rc;
+/* The note mode of a job's API parameters. */
+static dumu_note_mode transcribe_mode(const struct srv_params *p) {
+    return strcmp(p->mode, "raw") == 0 ? DUMU_NOTES_RAW : DUMU_NOTES_BASS;
+}
+
+/* The source a result names (dumu_bass_source_name); a result from before sources were
+ * chosen names none: the bass stem. */
+static dumu_bass_source source_of(const char *name) {
+    for (int s = DUMU_BASS_SOURCE_BASS_STEM; s <= DUMU_BASS_SOURCE_NONE; s++)
+        if (strcmp(name, dumu_bass_source_name((dumu_bass_source)s)) == 0)
+            return (dumu_bass_source)s;
+    return DUMU_BASS_SOURCE_BASS_STEM;
 }
 
 /* The note parameters of a job as result.json lists them ("params", "first_params"). */
@@ -147,7 +143,7 @@ static dumu_status save_result(srv_jobs *jobs, const char *id, const char *name,
     dumu_midi_params mp = dumu_midi_default_params();
     uint8_t *midi = NULL;
     size_t midi_size = 0, size = 0;
-    char *b64 = NULL, *text = NULL, filename[SRV_NAME_LEN + 16];
+    char *b64 = NULL, *text = NULL, *extra = NULL, *doc = NULL, filename[SRV_NAME_LEN + 16];
     cJSON *root = NULL;
     *json = NULL;
     dumu_status rc = dumu_transcription_midi(tr, &mp, &midi, &midi_size, err);
@@ -170,72 +166,26 @@ static dumu_status save_result(srv_jobs *jobs, const char *id, const char *name,
     if (rc) goto done;
     snprintf(filename, sizeof filename, "%s-bass.mid", name);
     b64 = base64(midi, midi_size);
-    root = cJSON_CreateObject();
-    cJSON *list = cJSON_CreateArray(), *beats = cJSON_CreateArray();
-    if (!b64 || !root || !list || !beats) {
-        cJSON_Delete(list);
-        cJSON_Delete(beats);
+    root = cJSON_CreateObject(); /* the server's own members; the library adds the rest */
+    if (!b64 || !root) {
         rc = err->status = DUMU_E_NOMEM;
         goto done;
     }
-    double bpm = tr->tempo.bpm > 0.0 ? tr->tempo.bpm : 120.0;
     cJSON_AddStringToObject(root, "job_id", id);
-    cJSON_AddNumberToObject(root, "bpm", bpm);
-    cJSON_AddStringToObject(root, "tempo_status",
-                            dumu_tempo_status_name(dumu_tempo_check(&tr->tempo, duration)));
-    cJSON_AddNumberToObject(root, "tempo_confidence", tr->tempo.confidence);
-    cJSON_AddBoolToObject(root, "key_found",
-                          dumu_key_found(&tr->key, tr->notes.notes, tr->notes.n_notes));
     cJSON_AddStringToObject(root, "midi_b64", b64);
     cJSON_AddStringToObject(root, "filename", filename);
-    cJSON_AddNumberToObject(root, "duration", duration);
-    cJSON_AddStringToObject(root, "mode", params->mode);
-    cJSON_AddStringToObject(root, "source", source);
-    cJSON *key = cJSON_AddObjectToObject(root, "key");
-    cJSON_AddStringToObject(key, "name", dumu_key_name(tr->key.tonic, tr->key.minor));
-    cJSON_AddNumberToObject(key, "tonic", tr->key.tonic);
-    cJSON_AddBoolToObject(key, "minor", tr->key.minor);
-    cJSON_AddNumberToObject(key, "fifths", tr->key.fifths);
-    cJSON_AddNumberToObject(key, "confidence", tr->key.confidence);
-    char ts[16];
-    int bpb = (int)tr->meter.beats_per_bar;
-    snprintf(ts, sizeof ts, tr->meter.compound ? "%d/8" : "%d/4",
-             tr->meter.compound ? 3 * bpb : bpb);
-    cJSON_AddStringToObject(root, "time_signature", ts);
-    cJSON_AddNumberToObject(root, "beats_per_bar", bpb);
-    cJSON_AddBoolToObject(root, "compound", tr->meter.compound);
-    cJSON_AddNumberToObject(root, "first_downbeat", tr->meter.first_downbeat);
-    rc = add_bars(root, midi, midi_size, duration, err);
-    if (rc) goto done;
-    for (int64_t i = 0; i < tr->tempo.n_beats; i++)
-        cJSON_AddItemToArray(beats, cJSON_CreateNumber(tr->tempo.beats[i]));
-    cJSON_AddItemToObject(root, "beats", beats);
-    for (int64_t i = 0; i < tr->notes.n_notes; i++) {
-        const dumu_note *n = &tr->notes.notes[i];
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddNumberToObject(o, "pitch", n->pitch);
-        cJSON_AddNumberToObject(o, "start", n->start_s);
-        cJSON_AddNumberToObject(o, "end", n->end_s);
-        cJSON_AddNumberToObject(o, "velocity", dumu_midi_velocity(n->amplitude, mp.min_velocity));
-        cJSON_AddNumberToObject(o, "confidence", round(n->confidence * 1000.0) / 1000.0);
-        cJSON_AddItemToArray(list, o);
-    }
-    cJSON_AddItemToObject(root, "notes", list);
-    cJSON_AddNumberToObject(root, "n_notes", (double)tr->notes.n_notes);
     add_note_params(root, "params", params);
     add_note_params(root, "first_params", first);
-    *json = cJSON_PrintUnformatted(root);
-    if (!*json) {
-        rc = err->status = DUMU_E_NOMEM;
-        goto done;
-    }
-    rc = write_job_file(jobs, id, "result.json", *json, strlen(*json), err);
-    if (rc) {
-        free(*json);
-        *json = NULL;
-    }
+    extra = cJSON_PrintUnformatted(root);
+    dumu_result_info info = {duration, transcribe_mode(params), true, source_of(source), &mp,
+                             extra};
+    rc = extra ? dumu_transcription_json(tr, &info, &doc, err) : (err->status = DUMU_E_NOMEM);
+    if (!rc) rc = write_job_file(jobs, id, "result.json", doc, strlen(doc), err);
+    if (!rc && !(*json = strdup(doc))) rc = err->status = DUMU_E_NOMEM;
 done:
     cJSON_Delete(root);
+    cJSON_free(extra);
+    dumu_free(doc);
     free(b64);
     dumu_free(text);
     dumu_free(midi);
@@ -247,7 +197,7 @@ static void transcribe_params(const struct srv_params *p, dumu_transcribe_params
     tp->notes.onset_threshold = p->onset_threshold;
     tp->notes.frame_threshold = p->frame_threshold;
     tp->notes.min_note_frames = dumu_note_ms_to_frames(p->min_note_ms);
-    tp->mode = strcmp(p->mode, "raw") == 0 ? DUMU_NOTES_RAW : DUMU_NOTES_BASS;
+    tp->mode = transcribe_mode(p);
     tp->quantize = srv_quantize_steps(p->quantize);
     tp->quantize_strength = p->quantize_strength / 100.0;
 }

@@ -617,6 +617,28 @@ DUMU_API dumu_status dumu_extract(const dumu_dm_model *dm, const dumu_bp_model *
 
 DUMU_API void dumu_extraction_deinit(dumu_extraction *ex);
 
+/* What a transcription's JSON document says besides the transcription itself. */
+typedef struct dumu_result_info {
+    double duration_s;            /* the audio's length, seconds */
+    dumu_note_mode mode;          /* how the notes were made */
+    bool has_source;              /* an extraction: "source" names where its notes come from */
+    dumu_bass_source source;      /* read when has_source */
+    const dumu_midi_params *midi; /* the MIDI file's parameters (velocities, bar lines); NULL:
+                                     defaults */
+    /* NULL, or the text of a JSON object whose members come first: a front end's own (a job
+     * id, file names, its parameters). Borrowed. */
+    const char *extra;
+} dumu_result_info;
+
+/* The one JSON document of a transcription, which `dumu transcribe/extract --json`, the
+ * server's result file and its API all write (src/io/result_json.c lists the members and their
+ * units). Its bar lines are those of the MIDI file dumu_transcription_midi writes with
+ * info->midi, as a DAW reads it. *out is NUL-terminated; free it with dumu_free. Errors:
+ * DUMU_E_INVALID_ARG (NULL, extra not a JSON object), DUMU_E_NOMEM. */
+DUMU_API dumu_status dumu_transcription_json(const dumu_transcription *tr,
+                                             const dumu_result_info *info, char **out,
+                                             dumu_error *err);
+
 /* ------------------------------------------------------------------------------------------ */
 /* Scoring against ground truth (src/music/score.c), for `dumu eval` and tests. Notes are
  * borrowed for the call; only pitch, start_s and end_s are read. Thread-safe. */
