@@ -255,14 +255,14 @@ int srv_parse_last_event_id(const char *s, int64_t *out) {
     return 0;
 }
 
-/* Parses a decimal of up to 18 digits at *s, advancing it; -1 when there is none. */
+/* Parses a decimal at *s, advancing past all its digits; -1 when there is none. A value
+ * beyond int64 reads as INT64_MAX: past the end of any file, which is what it means. */
 static int64_t range_number(const char **s) {
     int64_t v = 0;
     int digits = 0;
-    while (**s >= '0' && **s <= '9') {
-        if (++digits > 18) return -1;
-        v = v * 10 + (**s - '0');
-        (*s)++;
+    for (; **s >= '0' && **s <= '9'; (*s)++, digits++) {
+        int d = **s - '0';
+        v = v > (INT64_MAX - d) / 10 ? INT64_MAX : v * 10 + d;
     }
     return digits ? v : -1;
 }

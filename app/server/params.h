@@ -60,7 +60,9 @@ int srv_parse_last_event_id(const char *s, int64_t *out);
 /* A single byte range of a `Range` header for a file of `size` bytes (RFC 9110 14.1.2:
  * "bytes=first-last", "bytes=first-" or "bytes=-suffix"). Returns 0 with the inclusive
  * [*first, *last] clamped to the file, 1 when the header is to be ignored (absent, not bytes,
- * several ranges, malformed: serve the whole file), -1 when it cannot be satisfied (416). */
+ * several ranges, malformed: serve the whole file), -1 when it cannot be satisfied (416).
+ * Numbers of any length are read: a last byte beyond int64 is clamped like any other past
+ * the end, a first byte beyond it cannot be satisfied. */
 int srv_parse_range(const char *header, int64_t size, int64_t *first, int64_t *last);
 
 /* Writes the base name of a client-sent file name (after the last '/' or '\\', without its

@@ -336,6 +336,17 @@ pid=
 expect sigterm-exit-0 test "$code" = 0
 expect sigterm-logged grep -q 'dumu serve: stopped' "$tmp/server.log"
 
+# ---- robustness: a fresh server on the same data dir, a static file to fetch ranges of ----
+mkdir -p "$tmp/web"
+printf 0123456789 >"$tmp/web/ten.txt"
+start_server --web-dir "$tmp/web"
+
+# Range numbers past int64: a last byte is clamped to the file, a first byte is past its end.
+status range-huge-last 206 -H 'Range: bytes=0-99999999999999999999999' "$B/ten.txt"
+expect range-huge-last-clamped grep -qi '^Content-Range: bytes 0-9/10' "$tmp/headers"
+status range-huge-first 416 -H 'Range: bytes=99999999999999999999999-' "$B/ten.txt"
+expect range-huge-first-size grep -qi '^Content-Range: bytes \*/10' "$tmp/headers"
+
 echo "$passed passed, $failed failed"
 [[ $failed == 0 ]] || { echo "--- server log (tail)"; tail -40 "$tmp/server.log"; }
 [[ $failed == 0 ]]
