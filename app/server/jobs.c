@@ -612,8 +612,8 @@ void srv_jobs_requeue(srv_jobs *jobs, const char *id) {
 int srv_jobs_set_params(srv_jobs *jobs, const char *id, const struct srv_params *p) {
     pthread_mutex_lock(&jobs->mu);
     sqlite3_stmt *st = prepare(jobs, "UPDATE jobs SET onset = ?, frame = ?, min_note_ms = ?, "
-                                     "mode = ?, updated = ?, quantize = ?, qstrength = ? "
-                                     "WHERE id = ?");
+                                     "mode = ?, updated = ?, quantize = ?, qstrength = ?, "
+                                     "bpm = ? WHERE id = ?");
     int rc = -1;
     if (st) {
         sqlite3_bind_double(st, 1, p->onset_threshold);
@@ -623,7 +623,8 @@ int srv_jobs_set_params(srv_jobs *jobs, const char *id, const struct srv_params 
         sqlite3_bind_int64(st, 5, now_unix());
         sqlite3_bind_text(st, 6, p->quantize, -1, SQLITE_TRANSIENT);
         sqlite3_bind_double(st, 7, p->quantize_strength);
-        sqlite3_bind_text(st, 8, id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_double(st, 8, p->bpm);
+        sqlite3_bind_text(st, 9, id, -1, SQLITE_TRANSIENT);
         rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
         if (rc) db_warn(jobs, "update params");
         sqlite3_finalize(st);

@@ -444,7 +444,8 @@ static const char *const openapi_lines[] = {
     "   \"post\": {\n",
     "    \"summary\": \"Re-run Basic Pitch, notes and MIDI on the audio the first run made its "
     "notes from, with new parameters (seconds); the first run's beats, meter and key stay; "
-    "replaces the stored result. 409 (not_ready, or no_bass_line when the song has none)\",\n",
+    "replaces the stored result. 400 unless the body is one JSON object of these keys; 409 "
+    "(not_ready, or no_bass_line when the song has none)\",\n",
     "    \"requestBody\": {\n",
     "     \"required\": false,\n",
     "     \"content\": {\n",
@@ -664,6 +665,11 @@ static const char *const openapi_lines[] = {
     "      \"type\": \"number\",\n",
     "      \"minimum\": 10,\n",
     "      \"maximum\": 2000\n",
+    "     },\n",
+    "     \"bpm\": {\n",
+    "      \"type\": \"number\",\n",
+    "      \"nullable\": true,\n",
+    "      \"description\": \"tempo override, 30..300; 0 or null = detect\"\n",
     "     },\n",
     "     \"mode\": {\n",
     "      \"type\": \"string\",\n",

@@ -184,15 +184,21 @@ int srv_params_set(struct srv_params *p, const char *key, const char *value, siz
     return 0;
 }
 
+/* The first byte at or after `s` that is not JSON white space, or `end`. */
+static const char *skip_space(const char *s, const char *end) {
+    while (s < end && (*s == ' ' || *s == '\n' || *s == '\r' || *s == '\t'))
+        s++;
+    return s;
+}
+
 int srv_params_from_json(struct srv_params *p, const char *body, size_t len, char *why,
                          size_t cap) {
-    size_t i = 0;
-    while (i < len && (body[i] == ' ' || body[i] == '\n' || body[i] == '\r' || body[i] == '\t'))
-        i++;
-    if (i == len) return 0;
-    cJSON *root = cJSON_ParseWithLength(body, len);
-    if (!root || !cJSON_IsObject(root)) {
-        snprintf(why, cap, "the body must be a JSON object");
+    if (skip_space(body, body + len) == body + len) return 0;
+    /* cJSON stops after the first value: anything but white space after it is junk. */
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
+    if (!root || !cJSON_IsObject(root) || skip_space(end, body + len) != body + len) {
+        snprintf(why, cap, "the body must be one JSON object");
         cJSON_Delete(root);
         return -1;
     }
@@ -207,8 +213,12 @@ int srv_params_from_json(struct srv_params *p, const char *body, size_t len, cha
             if (!cJSON_IsString(item)) goto wrong_type;
             n = strlen(item->valuestring);
             if (srv_params_set(&q, key, item->valuestring, n, why, cap)) goto fail;
+        } else if (strcmp(key, "bpm") == 0 &&
+                   (cJSON_IsNull(item) || (cJSON_IsNumber(item) && item->valuedouble == 0.0))) {
+            q.bpm = 0.0; /* detect the tempo */
         } else if (strcmp(key, "onset_threshold") == 0 || strcmp(key, "frame_threshold") == 0 ||
-                   strcmp(key, "min_note_ms") == 0 || strcmp(key, "quantize_strength") == 0) {
+                   strcmp(key, "min_note_ms") == 0 || strcmp(key, "quantize_strength") == 0 ||
+                   strcmp(key, "bpm") == 0) {
             if (!cJSON_IsNumber(item)) goto wrong_type;
             n = (size_t)snprintf(text, sizeof text, "%.17g", item->valuedouble);
             if (srv_params_set(&q, key, text, n, why, cap)) goto fail;

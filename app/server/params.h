@@ -39,9 +39,10 @@ int srv_params_set(struct srv_params *p, const char *key, const char *value, siz
                    size_t cap);
 
 /* Applies a JSON object body (`len` bytes) of the re-transcribe endpoint to `p`: keys
- * onset_threshold, frame_threshold, min_note_ms (numbers) and mode (string), all optional.
- * An empty body changes nothing. Returns 0, or -1 with `why` (malformed JSON, not an object,
- * unknown key, wrong type, out of range); `p` is unchanged on failure. */
+ * onset_threshold, frame_threshold, min_note_ms, quantize_strength (numbers), bpm (a number
+ * 30..300, or 0 or null to detect), mode and quantize (strings), all optional. An empty body
+ * changes nothing. Returns 0, or -1 with `why` (malformed JSON, not an object, anything but
+ * white space after it, unknown key, wrong type, out of range); `p` is unchanged on failure. */
 int srv_params_from_json(struct srv_params *p, const char *body, size_t len, char *why, size_t cap);
 
 /* The grid steps per beat of a quantize value ("off": 0). */

@@ -347,6 +347,24 @@ expect range-huge-last-clamped grep -qi '^Content-Range: bytes 0-9/10' "$tmp/hea
 status range-huge-first 416 -H 'Range: bytes=99999999999999999999999-' "$B/ten.txt"
 expect range-huge-first-size grep -qi '^Content-Range: bytes \*/10' "$tmp/headers"
 
+# A done job for the checks below.
+rid=$(upload "$tmp/short.flac")
+expect robust-job-done wait_state "$rid" done 120
+
+# Re-transcribe takes one JSON object and nothing after it; it takes bpm as the upload does.
+status retranscribe-trailing-junk 400 -X POST -d '{"onset_threshold":0.6} xyz' "$B/api/jobs/$rid/transcribe"
+expect retranscribe-trailing-junk-json is_error_json
+status retranscribe-two-objects 400 -X POST -d '{} {}' "$B/api/jobs/$rid/transcribe"
+status retranscribe-trailing-space 200 -X POST -d $'{"onset_threshold":0.6} \n' "$B/api/jobs/$rid/transcribe"
+status retranscribe-bpm 200 -X POST -d '{"bpm": 120}' "$B/api/jobs/$rid/transcribe"
+status retranscribe-bpm-stored 200 "$B/api/jobs/$rid"
+expect retranscribe-bpm-param test "$(json "$tmp/body" "d['params']['bpm']")" = 120
+status retranscribe-bpm-null 200 -X POST -d '{"bpm": null}' "$B/api/jobs/$rid/transcribe"
+status retranscribe-bpm-detect 200 "$B/api/jobs/$rid"
+expect retranscribe-bpm-detect-param test "$(json "$tmp/body" "d['params']['bpm']")" = None
+status retranscribe-bpm-range 400 -X POST -d '{"bpm": 500}' "$B/api/jobs/$rid/transcribe"
+status retranscribe-bpm-type 400 -X POST -d '{"bpm": "fast"}' "$B/api/jobs/$rid/transcribe"
+
 echo "$passed passed, $failed failed"
 [[ $failed == 0 ]] || { echo "--- server log (tail)"; tail -40 "$tmp/server.log"; }
 [[ $failed == 0 ]]
