@@ -38,7 +38,7 @@ struct progress_map {
 };
 
 /* Forwards a stage's own fraction to the caller's callback on the overall scale. */
-static int progress_forward(const char *stage, float fraction, void *user) {
+static int progress_forward(dumu_stage stage, float fraction, void *user) {
     const struct progress_map *m = user;
     if (!m->fn) return 0;
     if (fraction < 0.0f) fraction = 0.0f;
@@ -46,7 +46,7 @@ static int progress_forward(const char *stage, float fraction, void *user) {
     return m->fn(stage, m->begin + m->span * fraction, m->user);
 }
 
-static int progress_at(const struct progress_map *m, const char *stage, float overall) {
+static int progress_at(const struct progress_map *m, dumu_stage stage, float overall) {
     return m->fn ? m->fn(stage, overall, m->user) : 0;
 }
 
@@ -132,7 +132,7 @@ static dumu_status transcribe_notes(const dumu_bp_model *model, const dumu_audio
     const dumu_audio *input = NULL;
     dumu_status rc = to_model_input(audio, &resampled, &input, err);
     if (rc) goto done;
-    if (progress_at(map, "basic-pitch", bp_begin)) {
+    if (progress_at(map, DUMU_STAGE_BASIC_PITCH, bp_begin)) {
         rc = dumu_fail(err, DUMU_E_CANCELLED, "transcription cancelled");
         goto done;
     }
@@ -143,7 +143,7 @@ static dumu_status transcribe_notes(const dumu_bp_model *model, const dumu_audio
     bp.progress_user = map;
     rc = dumu_bp_run(model, input->samples, input->n_frames, &bp, &out->activations, err);
     if (rc) goto done;
-    if (progress_at(map, "notes", bp_begin + bp_span)) {
+    if (progress_at(map, DUMU_STAGE_NOTES, bp_begin + bp_span)) {
         rc = dumu_fail(err, DUMU_E_CANCELLED, "transcription cancelled");
         goto done;
     }
@@ -327,17 +327,17 @@ dumu_status dumu_transcribe(const dumu_bp_model *model, const dumu_audio *audio,
     dumu_audio resampled = {0};
     const dumu_audio *input = NULL;
     struct progress_map map = {params->progress, params->progress_user, 0.0f, 0.0f};
-    if (progress_at(&map, "resample", 0.0f)) goto cancelled;
+    if (progress_at(&map, DUMU_STAGE_RESAMPLE, 0.0f)) goto cancelled;
     rc = to_model_input(audio, &resampled, &input, err);
     if (rc) goto done;
     rc = transcribe_notes(model, input, params, &map, 0.05f, 0.85f, out, err);
     if (rc) goto done;
-    if (progress_at(&map, "tempo", 0.92f)) goto cancelled;
+    if (progress_at(&map, DUMU_STAGE_TEMPO, 0.92f)) goto cancelled;
     rc = detect_tempo(input, params, &out->tempo, err);
     if (rc) goto done;
     rc = arrange(input, params, out, err);
     if (rc) goto done;
-    if (progress_at(&map, "done", 1.0f)) goto cancelled;
+    if (progress_at(&map, DUMU_STAGE_DONE, 1.0f)) goto cancelled;
     goto done;
 cancelled:
     rc = dumu_fail(err, DUMU_E_CANCELLED, "transcription cancelled");
@@ -501,11 +501,11 @@ dumu_status dumu_extract(const dumu_dm_model *dm, const dumu_bp_model *bp, const
     }
 
     struct progress_map map = {params->progress, params->progress_user, 0.0f, 0.0f};
-    if (progress_at(&map, "tempo", 0.0f)) goto cancelled;
+    if (progress_at(&map, DUMU_STAGE_TEMPO, 0.0f)) goto cancelled;
     rc = detect_tempo(mix, &params->transcribe, &out->transcription.tempo, err);
     if (rc) goto done;
 
-    if (progress_at(&map, "separate", 0.03f)) goto cancelled;
+    if (progress_at(&map, DUMU_STAGE_SEPARATE, 0.03f)) goto cancelled;
     if (stem) {
         /* A copy (resampling at the same rate copies), so the extraction owns all of its
          * stems as without a cache. */
@@ -545,7 +545,7 @@ dumu_status dumu_extract(const dumu_dm_model *dm, const dumu_bp_model *bp, const
         dumu_audio_deinit(&out->stems.source[DUMU_SOURCE_OTHER]);
     rc = arrange(mix, &params->transcribe, &out->transcription, err);
     if (rc) goto done;
-    if (progress_at(&map, "done", 1.0f)) goto cancelled;
+    if (progress_at(&map, DUMU_STAGE_DONE, 1.0f)) goto cancelled;
     goto done;
 cancelled:
     rc = dumu_fail(err, DUMU_E_CANCELLED, "extraction cancelled");

@@ -145,28 +145,29 @@ static int ends_with(const char *s, const char *suffix) {
 struct progress_state {
     enum progress_mode mode;
     int last_permille; /* last value drawn, to redraw only on change */
-    const char *last_stage;
+    int last_stage;    /* a dumu_stage, -1 before the first */
 };
 
-static int on_progress(const char *stage, float fraction, void *user) {
+static int on_progress(dumu_stage stage, float fraction, void *user) {
     struct progress_state *p = user;
+    const char *name = dumu_stage_name(stage);
     int permille = (int)(fraction * 1000.0f);
     if (p->mode == PROGRESS_BAR &&
-        (permille / 5 != p->last_permille / 5 || stage != p->last_stage)) {
+        (permille / 5 != p->last_permille / 5 || (int)stage != p->last_stage)) {
         int width = 30, filled = permille * width / 1000;
         char bar[64];
         for (int i = 0; i < width; i++)
             bar[i] = i < filled ? '#' : '.';
         bar[width] = '\0';
-        fprintf(stderr, "\r[%s] %3d%%  %-12s", bar, permille / 10, stage);
+        fprintf(stderr, "\r[%s] %3d%%  %-12s", bar, permille / 10, name);
         fflush(stderr);
     } else if (p->mode == PROGRESS_JSON &&
-               (permille / 10 != p->last_permille / 10 || stage != p->last_stage)) {
-        fprintf(stderr, "{\"stage\":\"%s\",\"progress\":%.3f}\n", stage, (double)fraction);
+               (permille / 10 != p->last_permille / 10 || (int)stage != p->last_stage)) {
+        fprintf(stderr, "{\"stage\":\"%s\",\"progress\":%.3f}\n", name, (double)fraction);
         fflush(stderr);
     }
     p->last_permille = permille;
-    p->last_stage = stage;
+    p->last_stage = (int)stage;
     return g_interrupted ? 1 : 0;
 }
 
@@ -497,7 +498,7 @@ static int cmd_transcribe(int argc, char **argv, int extract) {
     }
     const char *in_path = argv[optind], *models = co.models;
     int quiet = co.quiet;
-    struct progress_state prog = {co.mode, -1000, NULL};
+    struct progress_state prog = {co.mode, -1000, -1};
     dp.max_duration_s = co.max_duration_s;
     if (co.threads) tp->bp.n_threads = ep.separate.n_threads = co.threads;
     setup_progress(&prog, quiet);
@@ -527,7 +528,7 @@ static int cmd_transcribe(int argc, char **argv, int extract) {
         code = exit_for_status(rc);
         goto done;
     }
-    if (prog.mode != PROGRESS_NONE) on_progress("decode", 0.0f, &prog);
+    if (prog.mode != PROGRESS_NONE) on_progress(DUMU_STAGE_DECODE, 0.0f, &prog);
     rc = dumu_audio_decode_file(in_path, &dp, &audio, &err);
     if (rc) {
         fprintf(stderr, "dumu: %s: %s\n", in_path, err.message);
@@ -663,7 +664,7 @@ static int cmd_separate(int argc, char **argv) {
     }
     const char *in_path = argv[optind], *models = co.models;
     int quiet = co.quiet;
-    struct progress_state prog = {co.mode, -1000, NULL};
+    struct progress_state prog = {co.mode, -1000, -1};
     dp.max_duration_s = co.max_duration_s;
     if (co.threads) sp.n_threads = co.threads;
     setup_progress(&prog, quiet);

@@ -392,18 +392,15 @@ struct run_ctx {
 };
 
 /* Library stage names to the API's (queued|decode|tempo|separate|transcribe|midi). */
-static const char *api_stage(const char *stage, const char **message) {
-    if (strcmp(stage, "tempo") == 0) {
-        *message = "detecting the tempo";
-        return "tempo";
-    }
-    if (strcmp(stage, "separate") == 0) {
-        *message = "separating the bass (htdemucs)";
-        return "separate";
-    }
-    if (strcmp(stage, "done") == 0) {
-        *message = "writing the MIDI file and stems";
-        return "midi";
+static const char *api_stage(dumu_stage stage, const char **message) {
+    switch (stage) {
+    case DUMU_STAGE_TEMPO: *message = "detecting the tempo"; return "tempo";
+    case DUMU_STAGE_SEPARATE: *message = "separating the bass (htdemucs)"; return "separate";
+    case DUMU_STAGE_DONE: *message = "writing the MIDI file and stems"; return "midi";
+    case DUMU_STAGE_DECODE: *message = "decoding the upload"; return "decode";
+    case DUMU_STAGE_RESAMPLE:
+    case DUMU_STAGE_BASIC_PITCH:
+    case DUMU_STAGE_NOTES: break;
     }
     *message = "transcribing the notes (Basic Pitch)";
     return "transcribe";
@@ -419,7 +416,7 @@ static void report(struct run_ctx *c, double percent, const char *stage, const c
 }
 
 /* dumu_extract's overall fraction maps to 3..95 %; decode is below, writing above. */
-static int on_progress(const char *stage, float fraction, void *user) {
+static int on_progress(dumu_stage stage, float fraction, void *user) {
     struct run_ctx *c = user;
     const char *message;
     const char *s = api_stage(stage, &message);
@@ -552,7 +549,8 @@ static void run_job(struct srv_worker *w, const struct srv_job *job) {
     double duration = -1.0, bpm = 0.0;
     uint32_t mask = srv_stems_mask(job->params.stems);
 
-    report(&ctx, 0.0, "decode", "decoding the upload");
+    const char *decode_msg, *decode = api_stage(DUMU_STAGE_DECODE, &decode_msg);
+    report(&ctx, 0.0, decode, decode_msg);
     dumu_status rc = DUMU_E_IO;
     if (!srv_jobs_path(pool->jobs, job->id, "upload", path, sizeof path))
         rc = dumu_audio_decode_file(path, NULL, &mix, &err);
@@ -567,7 +565,7 @@ static void run_job(struct srv_worker *w, const struct srv_job *job) {
         if (err.status)
             fprintf(stderr, "dumu serve: job %s: no mix summary: %s\n", job->id, err.message);
         err = (dumu_error){0};
-        report(&ctx, 3.0, "decode", "decoded");
+        report(&ctx, 3.0, decode, "decoded");
         dumu_extract_params ep = dumu_extract_default_params();
         ep.separate.n_threads = pool->n_threads;
         ep.separate.sources = mask;

@@ -97,11 +97,25 @@ DUMU_API const char *dumu_status_str(dumu_status status);
 /* Returns DUMU_VERSION. */
 DUMU_API const char *dumu_version(void);
 
-/* Progress callback: `fraction` in [0, 1] of the current call's work, `stage` a static
- * string naming the stage ("decode", "basic-pitch", "notes", "tempo", ...). Runs on the
+/* The stages a pipeline call reports its progress in. */
+typedef enum dumu_stage {
+    DUMU_STAGE_DECODE = 0,      /* reading the input file (front ends report it) */
+    DUMU_STAGE_RESAMPLE = 1,    /* converting the input for Basic Pitch (22050 Hz mono) */
+    DUMU_STAGE_TEMPO = 2,       /* beat tracking on the whole input */
+    DUMU_STAGE_SEPARATE = 3,    /* htdemucs, chunk by chunk */
+    DUMU_STAGE_BASIC_PITCH = 4, /* the transcription network, window by window */
+    DUMU_STAGE_NOTES = 5,       /* note creation, meter, key */
+    DUMU_STAGE_DONE = 6,
+} dumu_stage;
+
+/* "decode", "resample", "tempo", "separate", "basic-pitch", "notes", "done"; NULL for another
+ * value. */
+DUMU_API const char *dumu_stage_name(dumu_stage stage);
+
+/* Progress callback: `fraction` in [0, 1] of the current call's work, in `stage`. Runs on the
  * calling thread (never concurrently), must not block. Return nonzero to cancel: the call
  * then stops at its next chunk boundary and returns DUMU_E_CANCELLED. */
-typedef int (*dumu_progress_fn)(const char *stage, float fraction, void *user);
+typedef int (*dumu_progress_fn)(dumu_stage stage, float fraction, void *user);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Audio: decode, resample, write (src/io/audio.c) */

@@ -28,6 +28,19 @@ const char *dumu_status_str(dumu_status status) {
     return "unknown status";
 }
 
+const char *dumu_stage_name(dumu_stage stage) {
+    switch (stage) {
+    case DUMU_STAGE_DECODE: return "decode";
+    case DUMU_STAGE_RESAMPLE: return "resample";
+    case DUMU_STAGE_TEMPO: return "tempo";
+    case DUMU_STAGE_SEPARATE: return "separate";
+    case DUMU_STAGE_BASIC_PITCH: return "basic-pitch";
+    case DUMU_STAGE_NOTES: return "notes";
+    case DUMU_STAGE_DONE: return "done";
+    }
+    return NULL;
+}
+
 const char *dumu_version(void) {
     return DUMU_VERSION;
 }

@@ -1048,6 +1048,21 @@ dumu_status dumu_audio_write_file(const char *path, const dumu_audio *audio,
         break;
     default: return dumu_fail(err, DUMU_E_INVALID_ARG, "unknown audio format %d", (int)format);
     }
+    /* MPEG audio has nine rates and one or two channels; anything else is refused here,
+     * as libsndfile 1.2.0 leaks LAME's encoder when it refuses it at open */
+    if (format == DUMU_AUDIO_MP3) {
+        static const int32_t rates[] = {8000,  11025, 12000, 16000, 22050,
+                                        24000, 32000, 44100, 48000};
+        bool ok = audio->n_channels <= 2;
+        bool rate_ok = false;
+        for (size_t i = 0; i < sizeof rates / sizeof rates[0]; i++)
+            rate_ok |= audio->sample_rate == rates[i];
+        if (!ok || !rate_ok)
+            return dumu_fail(err, DUMU_E_UNSUPPORTED,
+                             "cannot write %d channels at %d Hz as MP3 (1-2 channels, MPEG rates "
+                             "8-48 kHz)",
+                             audio->n_channels, audio->sample_rate);
+    }
     /* Plain format tags (1, 3) for mono and stereo: readers that only know those tags are
      * common. More channels need WAVE_FORMAT_EXTENSIBLE for their speaker mask. */
     if ((sf_format & SF_FORMAT_TYPEMASK) == SF_FORMAT_WAV && audio->n_channels > 2)

@@ -519,7 +519,7 @@ dumu_status dumu_bp_run_path(const dumu_bp_model *model, const float *audio, int
         ctx.w1 = w0 + nth < n_windows ? w0 + nth : n_windows;
         dumu_parallel((int)(ctx.w1 - ctx.w0), run_task, &ctx);
         if (params->progress &&
-            params->progress("basic-pitch", (float)((double)ctx.w1 / (double)n_windows),
+            params->progress(DUMU_STAGE_BASIC_PITCH, (float)((double)ctx.w1 / (double)n_windows),
                              params->progress_user)) {
             st = dumu_fail(err, DUMU_E_CANCELLED, "basic-pitch: cancelled");
             goto done;

@@ -617,7 +617,8 @@ dumu_status dumu_separate(const dumu_dm_model *model, const dumu_audio *mix,
     }
     pair_job job = {model, {ws[0], ws[1]}, {x[0], x[1]}, {NULL, NULL}};
     for (int64_t k = 0; k < n_chunks; k += nws) {
-        if (p.progress && p.progress("separate", (float)k / (float)n_chunks, p.progress_user)) {
+        if (p.progress &&
+            p.progress(DUMU_STAGE_SEPARATE, (float)k / (float)n_chunks, p.progress_user)) {
             rc = dumu_fail(err, DUMU_E_CANCELLED, "separate: cancelled");
             goto done;
         }
@@ -644,7 +645,7 @@ dumu_status dumu_separate(const dumu_dm_model *model, const dumu_audio *mix,
             }
         }
     }
-    if (p.progress) p.progress("separate", 1.0f, p.progress_user);
+    if (p.progress) p.progress(DUMU_STAGE_SEPARATE, 1.0f, p.progress_user);
 done:
     for (int j = 0; j < 2; j++) {
         dumu_free(x[j]);

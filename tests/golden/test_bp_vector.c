@@ -242,9 +242,9 @@ struct progress_log {
     int monotonic;
 };
 
-static int on_progress(const char *stage, float fraction, void *user) {
+static int on_progress(dumu_stage stage, float fraction, void *user) {
     struct progress_log *l = user;
-    assert_string_equal(stage, "basic-pitch");
+    assert_int_equal(stage, DUMU_STAGE_BASIC_PITCH);
     if (fraction < l->last || fraction > 1.0f) l->monotonic = 0;
     l->last = fraction;
     l->calls++;

@@ -227,9 +227,9 @@ typedef struct progress_log {
     bool monotonic;
 } progress_log;
 
-static int on_progress(const char *stage, float fraction, void *user) {
+static int on_progress(dumu_stage stage, float fraction, void *user) {
     progress_log *p = user;
-    assert_string_equal(stage, "separate");
+    assert_int_equal(stage, DUMU_STAGE_SEPARATE);
     if (fraction < p->last) p->monotonic = false;
     p->last = fraction;
     return ++p->calls == p->cancel_at;
