@@ -26,12 +26,13 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/core.h"
 #include "dumu/dumu.h"
 
+#include "core/core.h"
+
 /* The MIDI file's bar lines over the audio, as a DAW reads them. */
-static dumu_status add_bars(cJSON *root, const dumu_transcription *tr,
-                            const dumu_result_info *info, dumu_error *err) {
+static dumu_status add_bars(cJSON *root, const dumu_transcription *tr, const dumu_result_info *info,
+                            dumu_error *err) {
     uint8_t *midi = NULL;
     size_t size = 0;
     dumu_midi_grid mg = {0};
@@ -82,9 +83,8 @@ dumu_status dumu_transcription_json(const dumu_transcription *tr, const dumu_res
     }
     const dumu_midi_params mp = info->midi ? *info->midi : dumu_midi_default_params();
     cJSON_AddNumberToObject(root, "bpm", tr->tempo.bpm > 0.0 ? tr->tempo.bpm : 120.0);
-    cJSON_AddStringToObject(
-        root, "tempo_status",
-        dumu_tempo_status_name(dumu_tempo_check(&tr->tempo, info->duration_s)));
+    cJSON_AddStringToObject(root, "tempo_status",
+                            dumu_tempo_status_name(dumu_tempo_check(&tr->tempo, info->duration_s)));
     cJSON_AddNumberToObject(root, "tempo_confidence", tr->tempo.confidence);
     cJSON *key = cJSON_AddObjectToObject(root, "key");
     cJSON_AddStringToObject(key, "name", dumu_key_name(tr->key.tonic, tr->key.minor));
