@@ -12,8 +12,10 @@
  *   source.wav     the audio the notes were made from exactly as Basic Pitch read it (32-bit
  *                  float, mono, 22050 Hz: dumu_extraction.notes_audio), for re-transcription
  *   bass.mid       the MIDI file (tempo map, meter, key)
- *   result.json    the GET /api/result body, MIDI included as base64; its beats, meter, key
- *                  and first_params are what a re-transcription keeps
+ *   bass.musicxml, tab4.txt, tab5.txt  the notation and the 4- and 5-string tab
+ *   result.json    the GET /api/result body, MIDI included as base64 (the newest run's)
+ *   first.json     the first run's result: its beats, meter, key and parameters are what
+ *                  every re-transcription keeps
  * Files are written to a temporary name and renamed, so a reader never sees half a file.
  * The saved upload is deleted when a job ends; a job stopped by a shutdown keeps it and runs
  * again on the next start.
@@ -130,6 +132,7 @@ static void add_note_params(cJSON *root, const char *name, const struct srv_para
     cJSON_AddStringToObject(o, "mode", p->mode);
     cJSON_AddStringToObject(o, "quantize", p->quantize);
     cJSON_AddNumberToObject(o, "quantize_strength", p->quantize_strength);
+    if (p->bpm > 0.0) cJSON_AddNumberToObject(o, "bpm", p->bpm);
 }
 
 /* Writes the transcription's MIDI (tempo map, meter, key), MusicXML and 4- and 5-string tab
@@ -148,19 +151,19 @@ static dumu_status save_result(srv_jobs *jobs, const char *id, const char *name,
     *json = NULL;
     dumu_status rc = dumu_transcription_midi(tr, &mp, &midi, &midi_size, err);
     if (rc) goto done;
-    rc = write_job_file(jobs, id, "bass.mid", midi, midi_size, err);
+    rc = write_job_file(jobs, id, SRV_FILE_MIDI, midi, midi_size, err);
     if (rc) goto done;
     dumu_notation_params np = dumu_notation_default_params();
     np.title = name;
     rc = dumu_transcription_musicxml(tr, &np, &text, &size, err);
-    if (!rc) rc = write_job_file(jobs, id, "bass.musicxml", text, size, err);
+    if (!rc) rc = write_job_file(jobs, id, SRV_FILE_MUSICXML, text, size, err);
     for (int strings = 4; !rc && strings <= 5; strings++) {
         dumu_free(text);
         text = NULL;
         np.tab_strings = strings;
         rc = dumu_transcription_tab(tr, &np, &text, err);
         if (!rc)
-            rc = write_job_file(jobs, id, strings == 4 ? "tab4.txt" : "tab5.txt", text,
+            rc = write_job_file(jobs, id, strings == 4 ? SRV_FILE_TAB4 : SRV_FILE_TAB5, text,
                                 strlen(text), err);
     }
     if (rc) goto done;
@@ -180,7 +183,11 @@ static dumu_status save_result(srv_jobs *jobs, const char *id, const char *name,
     dumu_result_info info = {duration, transcribe_mode(params), true, source_of(source), &mp,
                              extra};
     rc = extra ? dumu_transcription_json(tr, &info, &doc, err) : (err->status = DUMU_E_NOMEM);
-    if (!rc) rc = write_job_file(jobs, id, "result.json", doc, strlen(doc), err);
+    if (!rc) rc = write_job_file(jobs, id, SRV_FILE_RESULT, doc, strlen(doc), err);
+    /* the first run's result stays apart: what every re-transcription keeps (the first run
+     * passes its parameters as both params and first) */
+    if (!rc && first == params)
+        rc = write_job_file(jobs, id, SRV_FILE_FIRST, doc, strlen(doc), err);
     if (!rc && !(*json = strdup(doc))) rc = err->status = DUMU_E_NOMEM;
 done:
     cJSON_Delete(root);
@@ -202,10 +209,11 @@ static void transcribe_params(const struct srv_params *p, dumu_transcribe_params
     tp->quantize_strength = p->quantize_strength / 100.0;
 }
 
-/* What a re-transcription keeps of the job's first run, from its result.json: the source of
- * the notes, the beat grid and tempo confidence, the meter, the key and the first run's note
- * parameters. A result written before these were kept leaves the fields it lacks to be
- * estimated again (beats NULL, has_meter / has_key false) and first = the job's params. */
+/* The reading of a result file: the source of the notes, the beat grid and tempo
+ * confidence, the meter, the key and the first run's parameters. A result written before
+ * these were kept leaves the fields it lacks to be estimated again (beats NULL, has_meter /
+ * has_key false) and first = the job's params. A re-transcription keeps the first run's
+ * (first.json); the exports read the newest result's (result.json). */
 struct first_run {
     char source[32];
     double *beats; /* (n_beats); malloc'd */
@@ -222,10 +230,10 @@ static double number_of(const cJSON *o, const char *name, double fallback) {
     return cJSON_IsNumber(v) ? v->valuedouble : fallback;
 }
 
-/* The job's result.json parsed (free with cJSON_Delete), NULL when it cannot be read. */
-static cJSON *read_result(srv_jobs *jobs, const char *id) {
+/* The job's result file `file` parsed (free with cJSON_Delete), NULL when it cannot be read. */
+static cJSON *read_result(srv_jobs *jobs, const char *id, const char *file) {
     char path[4096];
-    if (srv_jobs_path(jobs, id, "result.json", path, sizeof path)) return NULL;
+    if (srv_jobs_path(jobs, id, file, path, sizeof path)) return NULL;
     size_t len = 0;
     char *text = dumu_app_read_file(path, (size_t)256 << 20, &len);
     cJSON *root = text ? cJSON_ParseWithLength(text, len) : NULL;
@@ -233,13 +241,18 @@ static cJSON *read_result(srv_jobs *jobs, const char *id) {
     return root;
 }
 
-static void read_first_run(srv_jobs *jobs, const struct srv_job *job, struct first_run *r) {
+/* The reading of result file `file` (SRV_FILE_FIRST falls back to SRV_FILE_RESULT: jobs from
+ * before the first result was kept apart). */
+static void read_run(srv_jobs *jobs, const struct srv_job *job, const char *file,
+                     struct first_run *r) {
     char why[128];
     memset(r, 0, sizeof *r);
     snprintf(r->source, sizeof r->source, "%s", dumu_bass_source_name(DUMU_BASS_SOURCE_BASS_STEM));
     r->tempo_confidence = -1.0;
     r->first = job->params;
-    cJSON *root = read_result(jobs, job->id);
+    cJSON *root = read_result(jobs, job->id, file);
+    if (!root && strcmp(file, SRV_FILE_FIRST) == 0)
+        root = read_result(jobs, job->id, SRV_FILE_RESULT);
     const cJSON *src = cJSON_GetObjectItem(root, "source");
     if (cJSON_IsString(src)) snprintf(r->source, sizeof r->source, "%s", src->valuestring);
     const cJSON *arr = cJSON_GetObjectItem(root, "beats");
@@ -274,9 +287,9 @@ static void read_first_run(srv_jobs *jobs, const struct srv_job *job, struct fir
 static dumu_status read_stored(srv_jobs *jobs, const struct srv_job *job, dumu_transcription *tr,
                                dumu_error *err) {
     struct first_run run;
-    read_first_run(jobs, job, &run);
+    read_run(jobs, job, SRV_FILE_RESULT, &run);
     memset(tr, 0, sizeof *tr);
-    cJSON *root = read_result(jobs, job->id);
+    cJSON *root = read_result(jobs, job->id, SRV_FILE_RESULT);
     const cJSON *arr = cJSON_GetObjectItem(root, "notes");
     int n = cJSON_GetArraySize(arr);
     tr->notes.notes = malloc(sizeof(dumu_note) * (size_t)(n > 0 ? n : 1));
@@ -346,8 +359,10 @@ dumu_status srv_retranscribe(srv_jobs *jobs, const dumu_bp_model *bp, int n_thre
     dumu_transcription tr = {0};
     struct first_run run;
     /* the first run's beats, meter and key (from the whole mix) stay: finding them again on
-     * the notes' source alone could lock onto another pulse or harmony */
-    read_first_run(jobs, job, &run);
+     * the notes' source alone could lock onto another pulse or harmony; a tempo the person
+     * gives that the first run did not have makes a steady grid at it instead */
+    read_run(jobs, job, SRV_FILE_FIRST, &run);
+    const bool new_tempo = params->bpm > 0.0 && params->bpm != run.first.bpm;
     *json = NULL;
     if (strcmp(run.source, dumu_bass_source_name(DUMU_BASS_SOURCE_NONE)) == 0) {
         free(run.beats);
@@ -357,22 +372,23 @@ dumu_status srv_retranscribe(srv_jobs *jobs, const dumu_bp_model *bp, int n_thre
     /* source.wav is the first run's own Basic Pitch input; a job from before it was kept
      * has its low-passed source there, or the bass stem's bass.wav */
     dumu_status rc = DUMU_E_IO;
-    if (!srv_jobs_path(jobs, job->id, "source.wav", path, sizeof path) &&
+    if (!srv_jobs_path(jobs, job->id, SRV_FILE_SOURCE, path, sizeof path) &&
         (access(path, R_OK) == 0 || !srv_jobs_path(jobs, job->id, "bass.wav", path, sizeof path)))
         rc = dumu_audio_decode_file(path, NULL, &audio, err);
     if (!rc) {
         dumu_transcribe_params tp = dumu_transcribe_default_params();
         tp.bp.n_threads = n_threads;
         transcribe_params(params, &tp);
-        tp.beats = run.beats;
-        tp.n_beats = run.n_beats;
-        if (!run.beats) tp.fixed_bpm = job->bpm > 0.0 ? job->bpm : 120.0;
-        tp.meter = run.has_meter ? &run.meter : NULL;
+        tp.beats = new_tempo ? NULL : run.beats;
+        tp.n_beats = new_tempo ? 0 : run.n_beats;
+        if (!tp.beats) tp.fixed_bpm = new_tempo ? params->bpm : job->bpm > 0.0 ? job->bpm : 120.0;
+        tp.meter = run.has_meter && !new_tempo ? &run.meter : NULL;
         tp.key = run.has_key ? &run.key : NULL;
         rc = dumu_transcribe(bp, &audio, &tp, &tr, err);
         /* same beats, same tempo: the figures the first run reported */
-        if (!rc && job->bpm > 0.0) tr.tempo.bpm = job->bpm;
-        if (!rc && run.tempo_confidence >= 0.0) tr.tempo.confidence = run.tempo_confidence;
+        if (!rc && !new_tempo && job->bpm > 0.0) tr.tempo.bpm = job->bpm;
+        if (!rc && !new_tempo && run.tempo_confidence >= 0.0)
+            tr.tempo.confidence = run.tempo_confidence;
     }
     if (!rc)
         rc = save_result(jobs, job->id, job->name, &tr, run.source, params, &run.first,
@@ -560,7 +576,7 @@ static void run_job(struct srv_worker *w, const struct srv_job *job) {
         /* the summary is a picture aid: a failure to write it costs the job nothing */
         dumu_audio mono = {0};
         if (!err.status && !dumu_audio_to_mono(&mix, &mono, &err))
-            write_audio(pool->jobs, job->id, "mix.mp3", &mono, 22050, DUMU_AUDIO_MP3, &err);
+            write_audio(pool->jobs, job->id, SRV_FILE_MIX, &mono, 22050, DUMU_AUDIO_MP3, &err);
         dumu_audio_deinit(&mono);
         if (err.status)
             fprintf(stderr, "dumu serve: job %s: no mix summary: %s\n", job->id, err.message);
@@ -582,7 +598,7 @@ static void run_job(struct srv_worker *w, const struct srv_job *job) {
     }
     if (!rc) rc = write_stems(pool->jobs, job->id, &ex.stems, mask, mix.sample_rate, &err);
     if (!rc && ex.notes_audio.samples)
-        rc = write_audio(pool->jobs, job->id, "source.wav", &ex.notes_audio, 0,
+        rc = write_audio(pool->jobs, job->id, SRV_FILE_SOURCE, &ex.notes_audio, 0,
                          DUMU_AUDIO_WAV_FLOAT, &err);
     if (!rc)
         rc = save_result(pool->jobs, job->id, job->name, &ex.transcription,

@@ -12,6 +12,17 @@
 
 #include "jobs.h"
 
+/* A job's files in its folder (srv_jobs_path), written by the worker (worker.c's header says
+ * what each holds); stems are "<stem>.flac", "<stem>.wav", "<stem>.mp3". */
+#define SRV_FILE_RESULT   "result.json" /* the newest result: the GET /api/result body */
+#define SRV_FILE_FIRST    "first.json"  /* the first run's result, what re-transcriptions keep */
+#define SRV_FILE_MIDI     "bass.mid"
+#define SRV_FILE_MUSICXML "bass.musicxml"
+#define SRV_FILE_TAB4     "tab4.txt"
+#define SRV_FILE_TAB5     "tab5.txt"
+#define SRV_FILE_SOURCE   "source.wav" /* the audio Basic Pitch read (float, 22050 Hz mono) */
+#define SRV_FILE_MIX      "mix.mp3"    /* the upload as mono MP3, for its pictures */
+
 typedef struct srv_pool srv_pool;
 
 /* Starts `n_workers` threads, each running jobs with `n_threads` inference threads. */
