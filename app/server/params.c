@@ -253,21 +253,10 @@ int srv_id_valid(const char *s) {
     return 1;
 }
 
-int srv_parse_last_event_id(const char *s, int64_t *out) {
-    if (!s || !*s || strlen(s) > 16) return -1;
-    int64_t v = 0;
-    for (const char *c = s; *c; c++) {
-        if (*c < '0' || *c > '9') return -1;
-        v = v * 10 + (*c - '0');
-    }
-    if (v > ((int64_t)1 << 53)) return -1;
-    *out = v;
-    return 0;
-}
-
 /* Parses a decimal at *s, advancing past all its digits; -1 when there is none. A value
- * beyond int64 reads as INT64_MAX: past the end of any file, which is what it means. */
-static int64_t range_number(const char **s) {
+ * beyond int64 reads as INT64_MAX: past the end of any file or event history, which is what
+ * it means. */
+static int64_t decimal(const char **s) {
     int64_t v = 0;
     int digits = 0;
     for (; **s >= '0' && **s <= '9'; (*s)++, digits++) {
@@ -277,12 +266,20 @@ static int64_t range_number(const char **s) {
     return digits ? v : -1;
 }
 
+int srv_parse_last_event_id(const char *s, int64_t *out) {
+    if (!s) return -1;
+    int64_t v = decimal(&s);
+    if (v < 0 || *s) return -1;
+    *out = v;
+    return 0;
+}
+
 int srv_parse_range(const char *header, int64_t size, int64_t *first, int64_t *last) {
     if (!header || strncmp(header, "bytes=", 6) != 0 || size < 0) return 1;
     const char *s = header + 6;
-    int64_t a = range_number(&s);
+    int64_t a = decimal(&s);
     if (*s++ != '-') return 1;
-    int64_t b = range_number(&s);
+    int64_t b = decimal(&s);
     if (*s != '\0' || (a < 0 && b < 0)) return 1; /* several ranges, or junk */
     if (a < 0) {                                  /* suffix: the last b bytes */
         if (b == 0 || size == 0) return -1;

@@ -54,8 +54,9 @@ uint32_t srv_stems_mask(const char *stems);
 /* 1 when `s` is a lowercase UUID text of exactly SRV_ID_LEN characters, else 0. */
 int srv_id_valid(const char *s);
 
-/* Parses a Last-Event-ID header value: a decimal integer 0..2^53. Returns 0 and *out, or -1
- * (NULL, empty, junk or out of range: the caller then sends the whole history). */
+/* Parses a Last-Event-ID header value: a decimal integer, one beyond int64 read as INT64_MAX
+ * (after every event). Returns 0 and *out, or -1 (NULL, empty or not only digits: the caller
+ * then sends the whole history). */
 int srv_parse_last_event_id(const char *s, int64_t *out);
 
 /* A single byte range of a `Range` header for a file of `size` bytes (RFC 9110 14.1.2:

@@ -1,8 +1,9 @@
 /* sse.c - GET /api/progress/{id}: a job's events as Server-Sent Events.
  *
  * The stream starts with "retry: 2000", then every stored event with an id above the
- * Last-Event-ID header (all of them without it), then live events as the job store appends
- * them, and ends after the job's `done` or `error` event. The content callback runs on the
+ * Last-Event-ID header (all of them without it, or when it is no number; none when it is past
+ * the last one, however many digits it has), then live events as the job store appends them,
+ * and ends after the job's `done` or `error` event. The content callback runs on the
  * connection's own thread (thread per connection) and blocks in srv_jobs_events for up to
  * 15 s; when nothing happened it sends ": keepalive". It never returns 0, which would make
  * MHD call it again at once.

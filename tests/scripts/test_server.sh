@@ -365,6 +365,17 @@ expect retranscribe-bpm-detect-param test "$(json "$tmp/body" "d['params']['bpm'
 status retranscribe-bpm-range 400 -X POST -d '{"bpm": 500}' "$B/api/jobs/$rid/transcribe"
 status retranscribe-bpm-type 400 -X POST -d '{"bpm": "fast"}' "$B/api/jobs/$rid/transcribe"
 
+# SSE resume: a Last-Event-ID past the job's last event replays nothing (the stream waits for
+# newer events), however many digits it has; one that is no number replays the whole history.
+curl -sN --max-time 3 -H 'Last-Event-ID: 1000' "$B/api/progress/$rid" >"$tmp/sse-past.txt"
+expect sse-past-last-no-replay test "$(grep -c '^id: ' "$tmp/sse-past.txt")" = 0
+expect sse-past-last-retry test "$(head -1 "$tmp/sse-past.txt")" = "retry: 2000"
+curl -sN --max-time 3 -H 'Last-Event-ID: 99999999999999999999999' "$B/api/progress/$rid" >"$tmp/sse-past.txt"
+expect sse-huge-last-no-replay test "$(grep -c '^id: ' "$tmp/sse-past.txt")" = 0
+curl -sN --max-time 20 -H 'Last-Event-ID: seven' "$B/api/progress/$rid" >"$tmp/sse-junk.txt"
+expect sse-junk-id-replays grep -q '^id: 1$' "$tmp/sse-junk.txt"
+expect sse-junk-id-done test "$(grep '^event:' "$tmp/sse-junk.txt" | tail -1)" = "event: done"
+
 echo "$passed passed, $failed failed"
 [[ $failed == 0 ]] || { echo "--- server log (tail)"; tail -40 "$tmp/server.log"; }
 [[ $failed == 0 ]]
