@@ -63,6 +63,46 @@ dumu_transcribe_params dumu_transcribe_default_params(void) {
     return p;
 }
 
+/* Defaults: notes.c (0.5, 0.3, 11 frames = 127.7 ms), demucs.c (overlap 0.25), above
+ * (quantize_strength 1 = 100 %); test_core holds them equal. Ranges: a threshold is a
+ * probability; notes shorter than 10 ms are below one model frame (11.6 ms) and over 2 s no
+ * bass note needs a floor; a known tempo of 30-300 BPM reaches past the tracker's 60-240
+ * (dsp/tempo.c) to half- and double-time readings; overlaps above 0.9 only repeat work;
+ * 20 kHz is the top of hearing. */
+static const dumu_param_spec k_params[] = {
+    {"onset_threshold", 0.0, 1.0, 0.5, false, "", "Higher: fewer, surer note starts"},
+    {"frame_threshold", 0.0, 1.0, 0.3, false, "", "Higher: shorter notes, fewer ghost notes"},
+    {"min_note_ms", 10.0, 2000.0, 127.7, false, "ms", "Notes shorter than this are dropped"},
+    {"bpm", 30.0, 300.0, 0.0, true, "BPM", "A known tempo; 0 or none: detect it"},
+    {"quantize_strength", 0.0, 100.0, 100.0, false, "%", "How far notes move to the grid"},
+    {"overlap", 0.0, 0.9, 0.25, false, "", "Chunk overlap of the separation"},
+    {"min_freq", 1.0, 20000.0, 0.0, true, "Hz", "Ignore notes below this frequency"},
+    {"max_freq", 1.0, 20000.0, 0.0, true, "Hz", "Ignore notes above this frequency"},
+};
+
+const dumu_param_spec *dumu_param_specs(int32_t *count) {
+    if (count) *count = (int32_t)(sizeof k_params / sizeof k_params[0]);
+    return k_params;
+}
+
+const dumu_param_spec *dumu_param_find(const char *name) {
+    if (!name) return NULL;
+    for (size_t i = 0; i < sizeof k_params / sizeof k_params[0]; i++) {
+        const char *a = k_params[i].name, *b = name;
+        while (*a && (*a == *b || (*a == '_' && *b == '-'))) {
+            a++;
+            b++;
+        }
+        if (!*a && !*b) return &k_params[i];
+    }
+    return NULL;
+}
+
+bool dumu_param_valid(const dumu_param_spec *spec, double value) {
+    if (!spec || !isfinite(value)) return false;
+    return (value >= spec->min && value <= spec->max) || (spec->zero_off && value == 0.0);
+}
+
 void dumu_transcription_deinit(dumu_transcription *tr) {
     if (!tr) return;
     dumu_bp_output_deinit(&tr->activations);

@@ -34,68 +34,85 @@ static void on_signal(int sig) {
     g_interrupted = 1;
 }
 
+/* One option's line of the help, its range and default from libdumu's table. */
+static void param_help(FILE *f, const char *option, const char *name) {
+    const dumu_param_spec *p = dumu_param_find(name);
+    fprintf(f, "      %-20s %s; %g..%g%s%s", option, p->help, p->min, p->max, *p->unit ? " " : "",
+            p->unit);
+    if (p->zero_off)
+        fprintf(f, " (default: none)\n");
+    else
+        fprintf(f, " (default %g)\n", p->def);
+}
+
 static void usage(FILE *f) {
+    fprintf(f,
+            "usage: dumu extract IN -o OUT.mid [--stem-out BASS.wav] [--overlap X] [options]\n"
+            "       dumu transcribe IN -o OUT.mid [options]\n"
+            "       dumu separate IN [-o DIR] [--stems bass|all|drums,bass,...] [--format "
+            "wav|flac]\n"
+            "                        [--overlap X] [--threads N] [--keep-rate]\n"
+            "       dumu convert IN -o OUT.(wav|flac|mp3) [--rate HZ] [--mono] [--format F]\n"
+            "       dumu serve [--host H] [--port N] [--data-dir DIR] [options] (serve --help)\n"
+            "       dumu eval MANIFEST... [--json OUT] [--stem-cache DIR] (eval --help)\n"
+            "       dumu --help | --version\n"
+            "\n"
+            "extract: a song to the MIDI of its bass line (htdemucs bass stem -> Basic Pitch; the\n"
+            "  other stem's bass register when the bass stem is nearly silent; the tempo comes "
+            "from\n"
+            "  the whole mix). Takes every transcribe option, and:\n"
+            "      --stem-out FILE      also write the bass stem (.wav float or .flac 24-bit)\n");
+    param_help(f, "--overlap X", "overlap");
     fprintf(
-        f,
-        "usage: dumu extract IN -o OUT.mid [--stem-out BASS.wav] [--overlap X] [options]\n"
-        "       dumu transcribe IN -o OUT.mid [options]\n"
-        "       dumu separate IN [-o DIR] [--stems bass|all|drums,bass,...] [--format wav|flac]\n"
-        "                        [--overlap X] [--threads N] [--keep-rate]\n"
-        "       dumu convert IN -o OUT.(wav|flac|mp3) [--rate HZ] [--mono] [--format F]\n"
-        "       dumu serve [--host H] [--port N] [--data-dir DIR] [options] (serve --help)\n"
-        "       dumu eval MANIFEST... [--json OUT] [--stem-cache DIR] (eval --help)\n"
-        "       dumu --help | --version\n"
-        "\n"
-        "extract: a song to the MIDI of its bass line (htdemucs bass stem -> Basic Pitch; the\n"
-        "  other stem's bass register when the bass stem is nearly silent; the tempo comes from\n"
-        "  the whole mix). Takes every transcribe option, and:\n"
-        "      --stem-out FILE      also write the bass stem (.wav float or .flac 24-bit)\n"
-        "      --overlap X          chunk overlap of the separation, 0..0.9 (default 0.25)\n"
-        "\n"
-        "transcribe: audio (WAV, FLAC, OGG, MP3; a bass stem or a solo bass recording) to MIDI\n"
-        "  -o, --output FILE        MIDI file to write (required)\n"
-        "      --json FILE          also write the notes, tempo and beats as JSON ('-' = stdout)\n"
-        "      --onset-threshold X  onset peak threshold, 0..1 (default 0.5)\n"
-        "      --frame-threshold X  note activation threshold, 0..1 (default 0.3)\n"
-        "      --min-note-ms N      shortest note in milliseconds (default 127.7)\n"
-        "      --min-freq HZ        ignore notes below this frequency (default: none)\n"
-        "      --max-freq HZ        ignore notes above this frequency (default: none)\n"
-        "      --mode bass|raw      bass: one clean bass line (default); raw: Basic Pitch's\n"
-        "                           own polyphonic notes (the options below apply to raw)\n"
-        "      --quantize GRID      snap notes to the beat grid: 1/4 1/8 1/16 1/32, triplets\n"
-        "                           1/8t 1/16t 1/32t, or off (default)\n"
-        "      --quantize-strength P  how far to move, 0..100 percent (default 100)\n"
-        "      --musicxml FILE      also write the notes as MusicXML (bass clef, key, meter)\n"
-        "      --tab FILE           also write bass tablature as text\n"
-        "      --tab-strings 4|5    four (E A D G, default) or five strings (B E A D G)\n"
-        "      --no-melodia         turn the melodia trick off\n"
-        "      --no-infer-onsets    do not infer onsets from note activations\n"
-        "      --energy-tolerance N frames under the threshold a note may span (default 11)\n"
-        "      --pitch-bends        write pitch bends to the MIDI file\n"
-        "      --tempo auto|BPM     tempo of the MIDI file (default auto: detected)\n"
-        "      --program N          General MIDI program 1..128 (default 34, Electric Bass "
-        "finger)\n"
-        "      --threads N          worker threads (default 2)\n"
-        "      --models DIR         model folder (default: $DUMU_MODELS_DIR or ./models)\n"
-        "      --max-duration S     refuse longer input (default 1800 s)\n"
-        "      --progress MODE      bar | json | none (default: bar on a terminal, else none)\n"
-        "  -q, --quiet              no progress, no summary\n"
-        "\n"
-        "separate: split a song into drums, bass, other and vocals (htdemucs)\n"
-        "  -o DIR                   output folder (default ./separated), one file per stem\n"
-        "      --stems LIST         bass | all | a comma list (default all)\n"
-        "      --format wav|flac    32-bit float WAV (default) or 24-bit FLAC\n"
-        "      --keep-rate          write stems at the input's sample rate (default 44100 Hz)\n"
-        "\n"
-        "convert: decode any supported input and write WAV, FLAC or MP3\n"
-        "      --rate HZ            resample (libsoxr, high quality)\n"
-        "      --mono               mix down to one channel\n"
-        "      --format F           wav16 | wav24 | wavf32 | flac16 | flac24 | mp3 (VBR, 32,\n"
-        "                           44.1 or 48 kHz; default from the extension: .wav -> wav16,\n"
-        "                           .flac -> flac16, .mp3 -> mp3)\n"
-        "\n"
-        "exit codes: 0 ok, 1 usage, 2 bad input audio, 3 model missing or invalid,\n"
-        "            4 cannot write output, 5 internal error, 130 interrupted\n");
+        f, "\n"
+           "transcribe: audio (WAV, FLAC, OGG, MP3; a bass stem or a solo bass recording) to MIDI\n"
+           "  -o, --output FILE        MIDI file to write (required)\n"
+           "      --json FILE          also write the notes, tempo and beats as JSON ('-' = "
+           "stdout)\n");
+    param_help(f, "--onset-threshold X", "onset_threshold");
+    param_help(f, "--frame-threshold X", "frame_threshold");
+    param_help(f, "--min-note-ms N", "min_note_ms");
+    param_help(f, "--min-freq HZ", "min_freq");
+    param_help(f, "--max-freq HZ", "max_freq");
+    fprintf(f,
+            "      --mode bass|raw      bass: one clean bass line (default); raw: Basic Pitch's\n"
+            "                           own polyphonic notes (the options below apply to raw)\n"
+            "      --quantize GRID      snap notes to the beat grid: 1/4 1/8 1/16 1/32, triplets\n"
+            "                           1/8t 1/16t 1/32t, or off (default)\n");
+    param_help(f, "--quantize-strength P", "quantize_strength");
+    fprintf(f,
+            "      --musicxml FILE      also write the notes as MusicXML (bass clef, key, meter)\n"
+            "      --tab FILE           also write bass tablature as text\n"
+            "      --tab-strings 4|5    four (E A D G, default) or five strings (B E A D G)\n"
+            "      --no-melodia         turn the melodia trick off\n"
+            "      --no-infer-onsets    do not infer onsets from note activations\n"
+            "      --energy-tolerance N frames under the threshold a note may span (default 11)\n"
+            "      --pitch-bends        write pitch bends to the MIDI file\n");
+    param_help(f, "--tempo auto|BPM", "bpm");
+    fprintf(
+        f, "      --program N          General MIDI program 1..128 (default 34, Electric Bass "
+           "finger)\n"
+           "      --threads N          worker threads (default 2)\n"
+           "      --models DIR         model folder (default: $DUMU_MODELS_DIR or ./models)\n"
+           "      --max-duration S     refuse longer input (default 1800 s)\n"
+           "      --progress MODE      bar | json | none (default: bar on a terminal, else none)\n"
+           "  -q, --quiet              no progress, no summary\n"
+           "\n"
+           "separate: split a song into drums, bass, other and vocals (htdemucs)\n"
+           "  -o DIR                   output folder (default ./separated), one file per stem\n"
+           "      --stems LIST         bass | all | a comma list (default all)\n"
+           "      --format wav|flac    32-bit float WAV (default) or 24-bit FLAC\n"
+           "      --keep-rate          write stems at the input's sample rate (default 44100 Hz)\n"
+           "\n"
+           "convert: decode any supported input and write WAV, FLAC or MP3\n"
+           "      --rate HZ            resample (libsoxr, high quality)\n"
+           "      --mono               mix down to one channel\n"
+           "      --format F           wav16 | wav24 | wavf32 | flac16 | flac24 | mp3 (VBR, 32,\n"
+           "                           44.1 or 48 kHz; default from the extension: .wav -> wav16,\n"
+           "                           .flac -> flac16, .mp3 -> mp3)\n"
+           "\n"
+           "exit codes: 0 ok, 1 usage, 2 bad input audio, 3 model missing or invalid,\n"
+           "            4 cannot write output, 5 internal error, 130 interrupted\n");
 }
 
 /* Maps a library status to the CLI's exit code for an error while reading input. */
@@ -115,6 +132,17 @@ static int parse_double(const char *s, double lo, double hi, double *out) {
     errno = 0;
     double v = strtod(s, &end);
     if (errno || end == s || *end || !(v >= lo && v <= hi)) return -1;
+    *out = v;
+    return 0;
+}
+
+/* A number for the libdumu parameter `name` (dumu_param_find), checked against its range. */
+static int parse_param(const char *s, const char *name, double *out) {
+    const dumu_param_spec *spec = dumu_param_find(name);
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (!spec || errno || end == s || *end || !dumu_param_valid(spec, v)) return -1;
     *out = v;
     return 0;
 }
@@ -419,20 +447,20 @@ static int cmd_transcribe(int argc, char **argv, int extract) {
         case 'o': out_path = optarg; break;
         case OPT_JSON: json_path = optarg; break;
         case OPT_ONSET:
-            if (parse_double(optarg, 0.0, 1.0, &tp->notes.onset_threshold)) goto bad_value;
+            if (parse_param(optarg, "onset_threshold", &tp->notes.onset_threshold)) goto bad_value;
             break;
         case OPT_FRAME:
-            if (parse_double(optarg, 0.0, 1.0, &tp->notes.frame_threshold)) goto bad_value;
+            if (parse_param(optarg, "frame_threshold", &tp->notes.frame_threshold)) goto bad_value;
             break;
         case OPT_MIN_NOTE:
-            if (parse_double(optarg, 0.0, 10000.0, &d)) goto bad_value;
+            if (parse_param(optarg, "min_note_ms", &d)) goto bad_value;
             tp->notes.min_note_frames = dumu_note_ms_to_frames(d);
             break;
         case OPT_MIN_FREQ:
-            if (parse_double(optarg, 1.0, 20000.0, &tp->notes.min_freq_hz)) goto bad_value;
+            if (parse_param(optarg, "min_freq", &tp->notes.min_freq_hz)) goto bad_value;
             break;
         case OPT_MAX_FREQ:
-            if (parse_double(optarg, 1.0, 20000.0, &tp->notes.max_freq_hz)) goto bad_value;
+            if (parse_param(optarg, "max_freq", &tp->notes.max_freq_hz)) goto bad_value;
             break;
         case OPT_QUANTIZE:
             if (strcmp(optarg, "off") == 0)
@@ -441,7 +469,7 @@ static int cmd_transcribe(int argc, char **argv, int extract) {
                 goto bad_value;
             break;
         case OPT_QSTRENGTH:
-            if (parse_double(optarg, 0.0, 100.0, &d)) goto bad_value;
+            if (parse_param(optarg, "quantize_strength", &d)) goto bad_value;
             tp->quantize_strength = d / 100.0;
             break;
         case OPT_MUSICXML: xml_path = optarg; break;
@@ -468,7 +496,7 @@ static int cmd_transcribe(int argc, char **argv, int extract) {
         case OPT_TEMPO:
             if (strcmp(optarg, "auto") == 0)
                 tp->fixed_bpm = 0.0;
-            else if (parse_double(optarg, 20.0, 400.0, &tp->fixed_bpm))
+            else if (parse_param(optarg, "bpm", &tp->fixed_bpm))
                 goto bad_value;
             break;
         case OPT_PROGRAM:
@@ -481,7 +509,7 @@ static int cmd_transcribe(int argc, char **argv, int extract) {
             break;
         case OPT_OVERLAP:
             if (!extract) goto extract_only;
-            if (parse_double(optarg, 0.0, 0.9, &ep.separate.overlap)) goto bad_value;
+            if (parse_param(optarg, "overlap", &ep.separate.overlap)) goto bad_value;
             break;
         case 'h': usage(stdout); return 0;
         default:
@@ -646,7 +674,7 @@ static int cmd_separate(int argc, char **argv) {
                 goto bad_value;
             break;
         case OPT_OVERLAP:
-            if (parse_double(optarg, 0.0, 0.9, &sp.overlap)) goto bad_value;
+            if (parse_param(optarg, "overlap", &sp.overlap)) goto bad_value;
             break;
         case OPT_KEEP_RATE: keep_rate = 1; break;
         case 'h': usage(stdout); return 0;

@@ -469,6 +469,28 @@ typedef struct dumu_transcribe_params {
 
 DUMU_API dumu_transcribe_params dumu_transcribe_default_params(void);
 
+/* The numeric parameters a person sets, by the name the CLI (--onset-threshold), the API
+ * (onset_threshold) and the web page use: valid range and default, in the units they are
+ * shown in. Every front end validates against this table and takes its defaults from it; the
+ * defaults are those of dumu_*_default_params (a test holds them equal). */
+typedef struct dumu_param_spec {
+    const char *name; /* API spelling, '_' between words */
+    double min, max;  /* inclusive */
+    double def;       /* the default */
+    bool zero_off;    /* 0 is valid too and means none / detect (then def is 0) */
+    const char *unit; /* "", "ms", "BPM", "%", "Hz" */
+    const char *help; /* one line for people */
+} dumu_param_spec;
+
+/* The table (count entries); static, thread-safe. */
+DUMU_API const dumu_param_spec *dumu_param_specs(int32_t *count);
+
+/* The entry named `name` (API spelling; '-' counts as '_'), or NULL. */
+DUMU_API const dumu_param_spec *dumu_param_find(const char *name);
+
+/* True when `value` is valid for `spec`: finite, in [min, max], or 0 where zero_off. */
+DUMU_API bool dumu_param_valid(const dumu_param_spec *spec, double value);
+
 typedef struct dumu_transcription {
     dumu_bp_output activations; /* owned */
     dumu_note_list notes;       /* owned, sorted by time */

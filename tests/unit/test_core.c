@@ -1,4 +1,5 @@
 /* Core: status names, overflow checks, allocation fault injection, the parallel split. */
+#include <math.h>
 #include <string.h>
 
 #include "core/core.h"
@@ -130,6 +131,36 @@ static void test_pool_regions(void **state) {
     assert_memory_equal(a.out, b.out, sizeof a.out);
 }
 
+/* The parameter table's defaults are the default params' (one source: the front ends read
+ * the table), names are found with '-' or '_', and ranges hold. */
+static void test_param_table(void **state) {
+    (void)state;
+    int32_t n = 0;
+    const dumu_param_spec *t = dumu_param_specs(&n);
+    assert_true(n >= 8);
+    const dumu_note_params np = dumu_note_default_params();
+    const dumu_transcribe_params tp = dumu_transcribe_default_params();
+    const dumu_separate_params sp = dumu_separate_default_params();
+    assert_true(dumu_param_find("onset_threshold")->def == np.onset_threshold);
+    assert_true(dumu_param_find("frame-threshold")->def == np.frame_threshold);
+    assert_int_equal(dumu_note_ms_to_frames(dumu_param_find("min_note_ms")->def),
+                     np.min_note_frames);
+    assert_true(dumu_param_find("quantize_strength")->def == 100.0 * tp.quantize_strength);
+    assert_true(dumu_param_find("overlap")->def == sp.overlap);
+    assert_true(dumu_param_find("bpm")->def == tp.fixed_bpm);
+    assert_true(dumu_param_find("min_freq")->def == np.min_freq_hz);
+    assert_true(dumu_param_find("max_freq")->def == np.max_freq_hz);
+    assert_null(dumu_param_find("onset"));
+    assert_null(dumu_param_find(NULL));
+    for (int32_t i = 0; i < n; i++) {
+        assert_true(t[i].min < t[i].max && t[i].help && t[i].unit);
+        assert_true(dumu_param_valid(&t[i], t[i].def));
+        assert_false(dumu_param_valid(&t[i], t[i].max * 2.0 + 1.0));
+        assert_false(dumu_param_valid(&t[i], NAN));
+        assert_true(dumu_param_valid(&t[i], 0.0) == (t[i].zero_off || t[i].min <= 0.0));
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_status_names),
@@ -138,6 +169,7 @@ int main(void) {
         cmocka_unit_test(test_alloc_alignment_and_failure),
         cmocka_unit_test(test_parallel_split_covers_everything),
         cmocka_unit_test(test_pool_regions),
+        cmocka_unit_test(test_param_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
