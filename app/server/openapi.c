@@ -5,9 +5,12 @@
  * joined once, under pthread_once, into static buffers that are never written again. */
 #include "openapi.h"
 
+#include <cjson/cJSON.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "dumu/dumu.h"
 
 static const char *const openapi_lines[] = {
     "{\n",
@@ -585,22 +588,13 @@ static const char *const openapi_lines[] = {
     "      \"description\": \"WAV, FLAC, OGG or MP3; checked by decoding\"\n",
     "     },\n",
     "     \"onset_threshold\": {\n",
-    "      \"type\": \"number\",\n",
-    "      \"minimum\": 0,\n",
-    "      \"maximum\": 1,\n",
-    "      \"default\": 0.5\n",
+    "      \"type\": \"number\"\n",
     "     },\n",
     "     \"frame_threshold\": {\n",
-    "      \"type\": \"number\",\n",
-    "      \"minimum\": 0,\n",
-    "      \"maximum\": 1,\n",
-    "      \"default\": 0.3\n",
+    "      \"type\": \"number\"\n",
     "     },\n",
     "     \"min_note_ms\": {\n",
-    "      \"type\": \"number\",\n",
-    "      \"minimum\": 10,\n",
-    "      \"maximum\": 2000,\n",
-    "      \"default\": 127.7\n",
+    "      \"type\": \"number\"\n",
     "     },\n",
     "     \"stems\": {\n",
     "      \"type\": \"string\",\n",
@@ -610,8 +604,6 @@ static const char *const openapi_lines[] = {
     "     },\n",
     "     \"bpm\": {\n",
     "      \"type\": \"number\",\n",
-    "      \"minimum\": 30,\n",
-    "      \"maximum\": 300,\n",
     "      \"description\": \"tempo override; absent = detect\"\n",
     "     },\n",
     "     \"mode\": {\n",
@@ -641,9 +633,6 @@ static const char *const openapi_lines[] = {
     "     },\n",
     "     \"quantize_strength\": {\n",
     "      \"type\": \"number\",\n",
-    "      \"minimum\": 0,\n",
-    "      \"maximum\": 100,\n",
-    "      \"default\": 100,\n",
     "      \"description\": \"percent of the way to the grid\"\n",
     "     }\n",
     "    }\n",
@@ -652,31 +641,27 @@ static const char *const openapi_lines[] = {
     "    \"type\": \"object\",\n",
     "    \"properties\": {\n",
     "     \"onset_threshold\": {\n",
-    "      \"type\": \"number\",\n",
-    "      \"minimum\": 0,\n",
-    "      \"maximum\": 1\n",
+    "      \"type\": \"number\"\n",
     "     },\n",
     "     \"frame_threshold\": {\n",
-    "      \"type\": \"number\",\n",
-    "      \"minimum\": 0,\n",
-    "      \"maximum\": 1\n",
+    "      \"type\": \"number\"\n",
     "     },\n",
     "     \"min_note_ms\": {\n",
-    "      \"type\": \"number\",\n",
-    "      \"minimum\": 10,\n",
-    "      \"maximum\": 2000\n",
+    "      \"type\": \"number\"\n",
     "     },\n",
     "     \"bpm\": {\n",
     "      \"type\": \"number\",\n",
     "      \"nullable\": true,\n",
-    "      \"description\": \"tempo override, 30..300; 0 or null = detect\"\n",
+    "      \"description\": \"a known tempo; 0 or null: detect (keeps the first run's beats "
+    "when it is the first run's)\"\n",
     "     },\n",
     "     \"mode\": {\n",
     "      \"type\": \"string\",\n",
     "      \"enum\": [\n",
     "       \"bass\",\n",
     "       \"raw\"\n",
-    "      ]\n",
+    "      ],\n",
+    "      \"default\": \"bass\"\n",
     "     },\n",
     "     \"quantize\": {\n",
     "      \"type\": \"string\",\n",
@@ -695,9 +680,6 @@ static const char *const openapi_lines[] = {
     "     },\n",
     "     \"quantize_strength\": {\n",
     "      \"type\": \"number\",\n",
-    "      \"minimum\": 0,\n",
-    "      \"maximum\": 100,\n",
-    "      \"default\": 100,\n",
     "      \"description\": \"percent of the way to the grid\"\n",
     "     }\n",
     "    }\n",
@@ -1134,8 +1116,34 @@ static char *join(const char *const *lines, size_t n) {
     return out;
 }
 
+/* Ranges, defaults and help of the numeric parameters come from libdumu's table
+ * (dumu_param_specs): the text above leaves them out, and this fills them in. */
+static char *with_param_specs(char *text) {
+    cJSON *doc = cJSON_Parse(text);
+    cJSON *schemas = cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "components"), "schemas");
+    static const char *const forms[] = {"ProcessForm", "TranscribeParams"};
+    for (int f = 0; schemas && f < 2; f++) {
+        cJSON *props = cJSON_GetObjectItem(cJSON_GetObjectItem(schemas, forms[f]), "properties");
+        for (cJSON *p = props ? props->child : NULL; p; p = p->next) {
+            const dumu_param_spec *spec = dumu_param_find(p->string);
+            if (!spec) continue;
+            cJSON_AddNumberToObject(p, "minimum", spec->min);
+            cJSON_AddNumberToObject(p, "maximum", spec->max);
+            cJSON_AddNumberToObject(p, "default", spec->def);
+            if (!cJSON_GetObjectItem(p, "description"))
+                cJSON_AddStringToObject(p, "description", spec->help);
+        }
+    }
+    char *out = doc ? cJSON_Print(doc) : NULL;
+    cJSON_Delete(doc);
+    if (!out) return text;
+    free(text);
+    return out;
+}
+
 static void build(void) {
-    openapi_text = join(openapi_lines, sizeof openapi_lines / sizeof openapi_lines[0]);
+    openapi_text =
+        with_param_specs(join(openapi_lines, sizeof openapi_lines / sizeof openapi_lines[0]));
     docs_text = join(docs_lines, sizeof docs_lines / sizeof docs_lines[0]);
 }
 

@@ -347,14 +347,24 @@ try {
   check(qMidi.noteOns === q.n_notes && q.n_notes === q.notes.length, `the quantised MIDI holds the ${q.n_notes} notes the result counts (${qMidi.noteOns})`);
   await page.screenshot({ path: join(shots, 'desktop-4-raw-quantised.png'), fullPage: true });
 
+  // The sliders' ranges and the Reset values are the server's (its OpenAPI description, made
+  // from libdumu's parameter table), not the page's own.
+  const spec = (await (await page.request.get(`${base}/openapi.json`)).json()).components.schemas.TranscribeParams.properties;
+  const rangeOf = async (name) => page.getByRole('slider', { name }).evaluate((e) => [Number(e.min), Number(e.max)]);
+  const [onsetRange, noteRange] = [await rangeOf(/Onset threshold/), await rangeOf(/Minimum note length/)];
+  check(
+    onsetRange.join() === [spec.onset_threshold.minimum, spec.onset_threshold.maximum].join() && noteRange.join() === [spec.min_note_ms.minimum, spec.min_note_ms.maximum].join(),
+    `slider ranges from the server's OpenAPI description (onset ${onsetRange.join('..')}, note length ${noteRange.join('..')} ms)`,
+  );
+
   // A slider re-transcribes the cached stem and the piano roll follows.
   const onset = page.getByRole('slider', { name: /Onset threshold/ });
   await onset.focus();
-  await onset.press('End'); // 0.95: only the surest onsets
+  await onset.press('End'); // the top of the range: only the surest onsets
   await page.waitForFunction((n) => Number(document.querySelector('[data-testid=note-count]')?.textContent) !== n, rawNotes, { timeout: 30000 });
   check((await page.getByTestId('retranscribe-status').textContent()) === '', 're-transcription finished');
   const notesAfter = Number(await page.getByTestId('note-count').innerText());
-  check(notesAfter !== rawNotes, `onset threshold 0.95 re-transcribed: ${rawNotes} → ${notesAfter} notes`);
+  check(notesAfter !== rawNotes, `onset threshold at its top re-transcribed: ${rawNotes} → ${notesAfter} notes`);
   check((await page.getByTestId('piano-roll').getAttribute('aria-label')).startsWith(`Piano roll of ${notesAfter} notes`), 'piano roll shows the new notes');
   await page.screenshot({ path: join(shots, 'desktop-5-retranscribed.png'), fullPage: true });
 

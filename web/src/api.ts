@@ -111,9 +111,6 @@ export interface Health {
 }
 
 // Basic Pitch's defaults, as the server applies them when a field is absent.
-export const DEFAULT_PARAMS = { onset_threshold: 0.5, frame_threshold: 0.3, min_note_ms: 127.7 };
-export const DEFAULT_MODE: Mode = 'bass';
-export const DEFAULT_QUANTIZE = { quantize: 'off' as Quantize, quantize_strength: 100 };
 
 export type StemFormat = 'wav' | 'flac' | 'mp3';
 export type MidiTempo = 'map' | 'constant';

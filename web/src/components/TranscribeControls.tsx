@@ -3,7 +3,8 @@
 // change, the new values go to the server, which re-transcribes the stem (no new separation).
 // The first run's values bring its result back exactly (the server keeps what it read).
 import { useEffect, useRef, useState } from 'react';
-import { DEFAULT_MODE, DEFAULT_PARAMS, DEFAULT_QUANTIZE, type Mode, type Quantize } from '../api';
+import type { Mode, Quantize } from '../api';
+import type { ParamSpecs } from '../params';
 
 export interface NoteParams {
   onset_threshold: number;
@@ -14,10 +15,21 @@ export interface NoteParams {
   quantize_strength: number; // 0..100 %
 }
 
-export const DEFAULT_NOTE_PARAMS: NoteParams = { ...DEFAULT_PARAMS, mode: DEFAULT_MODE, ...DEFAULT_QUANTIZE };
+// The defaults of the server's parameter table.
+export function defaultNoteParams(s: ParamSpecs): NoteParams {
+  return {
+    onset_threshold: s.onset_threshold.def,
+    frame_threshold: s.frame_threshold.def,
+    min_note_ms: s.min_note_ms.def,
+    mode: s.mode,
+    quantize: s.quantize,
+    quantize_strength: s.quantize_strength.def,
+  };
+}
 
 interface Props {
   initial: NoteParams;
+  specs: ParamSpecs; // ranges and defaults
   first?: NoteParams; // the job's first run's values, when the result names them
   busy: boolean;
   onApply: (p: NoteParams) => void;
@@ -25,10 +37,11 @@ interface Props {
 
 type SliderKey = 'onset_threshold' | 'frame_threshold' | 'min_note_ms';
 
-const SLIDERS: { key: SliderKey; label: string; help: string; min: number; max: number; step: number; unit: string }[] = [
-  { key: 'onset_threshold', label: 'Onset threshold', help: 'Higher: fewer, surer note starts', min: 0.05, max: 0.95, step: 0.05, unit: '' },
-  { key: 'frame_threshold', label: 'Frame threshold', help: 'Higher: shorter notes, fewer ghost notes', min: 0.05, max: 0.95, step: 0.05, unit: '' },
-  { key: 'min_note_ms', label: 'Minimum note length', help: 'Notes shorter than this are dropped', min: 10, max: 1000, step: 1, unit: ' ms' },
+// Labels and steps; ranges and defaults come from the server's parameter table.
+const SLIDERS: { key: SliderKey; label: string; help: string; step: number; unit: string }[] = [
+  { key: 'onset_threshold', label: 'Onset threshold', help: 'Higher: fewer, surer note starts', step: 0.05, unit: '' },
+  { key: 'frame_threshold', label: 'Frame threshold', help: 'Higher: shorter notes, fewer ghost notes', step: 0.05, unit: '' },
+  { key: 'min_note_ms', label: 'Minimum note length', help: 'Notes shorter than this are dropped', step: 1, unit: ' ms' },
 ];
 
 const MODES: { value: Mode; label: string; help: string }[] = [
@@ -50,7 +63,7 @@ export type NoteStyle = Pick<NoteParams, 'mode' | 'quantize' | 'quantize_strengt
 
 // Bass line or raw notes, and the grid they snap to: shared by the upload form and the
 // re-transcribe panel.
-export function NoteStyleFields({ value, onChange, disabled = false }: { value: NoteStyle; onChange: (v: Partial<NoteStyle>) => void; disabled?: boolean }) {
+export function NoteStyleFields({ value, specs, onChange, disabled = false }: { value: NoteStyle; specs: ParamSpecs; onChange: (v: Partial<NoteStyle>) => void; disabled?: boolean }) {
   return (
     <div className="grid gap-4 sm:grid-cols-2">
       <fieldset>
@@ -105,8 +118,8 @@ export function NoteStyleFields({ value, onChange, disabled = false }: { value: 
             <input
               type="range"
               name="quantize_strength"
-              min={0}
-              max={100}
+              min={specs.quantize_strength.min}
+              max={specs.quantize_strength.max}
               step={5}
               value={value.quantize_strength}
               onChange={(e) => onChange({ quantize_strength: Number(e.target.value) })}
@@ -126,7 +139,7 @@ export function NoteStyleFields({ value, onChange, disabled = false }: { value: 
 
 const same = (a: NoteParams, b: NoteParams) => (Object.keys(a) as (keyof NoteParams)[]).every((k) => a[k] === b[k]);
 
-export default function TranscribeControls({ initial, first, busy, onApply }: Props) {
+export default function TranscribeControls({ initial, specs, first, busy, onApply }: Props) {
   const [values, setValues] = useState<NoteParams>(initial);
   const timer = useRef<ReturnType<typeof setTimeout>>();
   const applyRef = useRef(onApply);
@@ -142,7 +155,7 @@ export default function TranscribeControls({ initial, first, busy, onApply }: Pr
 
   return (
     <div className="space-y-5">
-      <NoteStyleFields value={values} onChange={(v) => change({ ...values, ...v })} />
+      <NoteStyleFields value={values} specs={specs} onChange={(v) => change({ ...values, ...v })} />
       <div className="grid gap-4 sm:grid-cols-3">
         {SLIDERS.map((s) => (
           <label key={s.key} className="block">
@@ -156,8 +169,8 @@ export default function TranscribeControls({ initial, first, busy, onApply }: Pr
             <input
               type="range"
               name={s.key}
-              min={s.min}
-              max={s.max}
+              min={specs[s.key].min}
+              max={specs[s.key].max}
               step={s.step}
               value={values[s.key]}
               onChange={(e) => change({ ...values, [s.key]: Number(e.target.value) })}
@@ -184,7 +197,7 @@ export default function TranscribeControls({ initial, first, busy, onApply }: Pr
         <button
           type="button"
           className="min-h-6 text-ink-400 underline decoration-ink-600 hover:text-acid"
-          onClick={() => change({ ...DEFAULT_NOTE_PARAMS })}
+          onClick={() => change(defaultNoteParams(specs))}
         >
           Reset to defaults
         </button>

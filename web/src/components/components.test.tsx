@@ -7,7 +7,29 @@ import { barLabelStep, clampView, followView, initialView, noteName, pitchRange,
 import { compactLog } from './ProcessLog';
 import { queueText, remainingSeconds } from '../pages/JobPage';
 import ResultCard, { keyLabel, signatureLabel, sourceLabel, tempoTile } from './ResultCard';
-import TranscribeControls, { DEBOUNCE_MS, DEFAULT_NOTE_PARAMS } from './TranscribeControls';
+import { parseSpecs } from '../params';
+import TranscribeControls, { DEBOUNCE_MS, defaultNoteParams } from './TranscribeControls';
+
+// TranscribeParams as an OpenAPI document states them (test data: the page reads the server's).
+const num = (minimum: number, maximum: number, def?: number) => ({ type: 'number', minimum, maximum, default: def });
+const SPECS = parseSpecs({
+  components: {
+    schemas: {
+      TranscribeParams: {
+        properties: {
+          onset_threshold: num(0, 1, 0.5),
+          frame_threshold: num(0, 1, 0.3),
+          min_note_ms: num(10, 2000, 127.7),
+          quantize_strength: num(0, 100, 100),
+          bpm: num(30, 300),
+          mode: { default: 'bass' },
+          quantize: { default: 'off' },
+        },
+      },
+    },
+  },
+});
+const DEFAULT_NOTE_PARAMS = defaultNoteParams(SPECS);
 import type { Result } from '../api';
 import { HealthProvider } from '../health';
 
@@ -30,11 +52,20 @@ describe('routes', () => {
   });
 });
 
+describe('parameter specs', () => {
+  it('reads ranges and defaults from the OpenAPI description, and refuses one without them', () => {
+    expect(SPECS.min_note_ms).toEqual({ min: 10, max: 2000, def: 127.7 });
+    expect(SPECS.bpm.def).toBe(0);
+    expect(DEFAULT_NOTE_PARAMS).toEqual({ onset_threshold: 0.5, frame_threshold: 0.3, min_note_ms: 127.7, mode: 'bass', quantize: 'off', quantize_strength: 100 });
+    expect(() => parseSpecs({})).toThrow();
+  });
+});
+
 describe('TranscribeControls', () => {
   it('sends the newest values once, after the sliders rest', () => {
     vi.useFakeTimers();
     const onApply = vi.fn();
-    render(<TranscribeControls initial={DEFAULT_NOTE_PARAMS} busy={false} onApply={onApply} />);
+    render(<TranscribeControls initial={DEFAULT_NOTE_PARAMS} specs={SPECS} busy={false} onApply={onApply} />);
     const onset = screen.getByRole('slider', { name: /Onset threshold/ });
     fireEvent.change(onset, { target: { value: '0.6' } });
     fireEvent.change(onset, { target: { value: '0.7' } });
@@ -49,7 +80,7 @@ describe('TranscribeControls', () => {
   it('re-transcribes when the note mode switches, after the same rest', () => {
     vi.useFakeTimers();
     const onApply = vi.fn();
-    render(<TranscribeControls initial={DEFAULT_NOTE_PARAMS} busy={false} onApply={onApply} />);
+    render(<TranscribeControls initial={DEFAULT_NOTE_PARAMS} specs={SPECS} busy={false} onApply={onApply} />);
     expect((screen.getByRole('radio', { name: 'Bass line' }) as HTMLInputElement).checked).toBe(true);
     fireEvent.click(screen.getByRole('radio', { name: 'Raw Basic Pitch' }));
     act(() => vi.advanceTimersByTime(DEBOUNCE_MS - 1));
@@ -61,7 +92,7 @@ describe('TranscribeControls', () => {
   it('shows the strength slider only while quantising, and sends grid and strength', () => {
     vi.useFakeTimers();
     const onApply = vi.fn();
-    render(<TranscribeControls initial={DEFAULT_NOTE_PARAMS} busy={false} onApply={onApply} />);
+    render(<TranscribeControls initial={DEFAULT_NOTE_PARAMS} specs={SPECS} busy={false} onApply={onApply} />);
     expect(screen.queryByRole('slider', { name: /Strength/ })).toBeNull();
     fireEvent.change(screen.getByRole('combobox', { name: /Quantise/ }), { target: { value: '1/16t' } });
     fireEvent.change(screen.getByRole('slider', { name: /Strength/ }), { target: { value: '40' } });

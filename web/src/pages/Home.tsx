@@ -1,7 +1,8 @@
 // Step 1: pick or drop a song, see its waveform and the expected processing time, upload it.
 import { useEffect, useReducer, useRef, useState } from 'react';
 import { useNavigate } from 'react-router-dom';
-import { ApiError, checkFile, DEFAULT_MAX_UPLOAD_MB, DEFAULT_MODE, DEFAULT_QUANTIZE, uploadProcess } from '../api';
+import { ApiError, checkFile, DEFAULT_MAX_UPLOAD_MB, uploadProcess } from '../api';
+import { useParamSpecs } from '../params';
 import { ANALYSIS_RATE, decodeAudio, mixdown } from '../audio/analysis';
 import CpuNotice from '../components/CpuNotice';
 import Dropzone from '../components/Dropzone';
@@ -22,7 +23,9 @@ export default function Home() {
   const [phase, dispatch] = useReducer(reduce, initialPhase);
   const [picked, setPicked] = useState<(PickedAudio & { decoding: boolean }) | null>(null);
   const [keepAll, setKeepAll] = useState(true);
-  const [style, setStyle] = useState<NoteStyle>({ mode: DEFAULT_MODE, ...DEFAULT_QUANTIZE });
+  // Only what the person changed is sent: the server fills in its defaults.
+  const [style, setStyle] = useState<Partial<NoteStyle>>({});
+  const specs = useParamSpecs();
   const abortRef = useRef<AbortController | null>(null);
   const [refused, setRefused] = useState<File | null>(null); // the server refused this file
   const [knownBpm, setKnownBpm] = useState('');
@@ -119,13 +122,22 @@ export default function Home() {
           <details className="mt-4 rounded-lg border border-ink-700" data-testid="advanced-settings">
             <summary className="cursor-pointer select-none px-3 py-2 text-sm text-ink-200 hover:text-acid">Advanced settings</summary>
             <div className="border-t border-ink-700 p-3">
-              <NoteStyleFields value={style} onChange={(v) => setStyle((s) => ({ ...s, ...v }))} disabled={uploading} />
+              {specs ? (
+                <NoteStyleFields
+                  value={{ mode: specs.mode, quantize: specs.quantize, quantize_strength: specs.quantize_strength.def, ...style }}
+                  specs={specs}
+                  onChange={(v) => setStyle((s) => ({ ...s, ...v }))}
+                  disabled={uploading}
+                />
+              ) : (
+                <p className="text-sm text-ink-400">Asking the server for its settings…</p>
+              )}
               <label className="mt-4 block text-sm text-ink-200">
                 Known tempo (BPM), if you know it
                 <input
                   type="number"
-                  min={30}
-                  max={300}
+                  min={specs?.bpm.min}
+                  max={specs?.bpm.max}
                   step="any"
                   inputMode="decimal"
                   placeholder="detect"

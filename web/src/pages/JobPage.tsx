@@ -2,7 +2,8 @@
 // runs; then the result, the piano roll with playback, re-transcription and the spectrograms.
 import { useCallback, useEffect, useReducer, useRef, useState } from 'react';
 import { Link, useParams } from 'react-router-dom';
-import { api, ApiError, DEFAULT_PARAMS, urls, type Job, type ResultParams } from '../api';
+import { api, ApiError, urls, type Job, type ResultParams } from '../api';
+import { useParamSpecs, type ParamSpecs } from '../params';
 import { ANALYSIS_RATE, decodeAudio, mixdown } from '../audio/analysis';
 import NetworkCanvas from '../components/NetworkCanvas';
 import Playback from '../components/Playback';
@@ -11,7 +12,7 @@ import ProgressBar from '../components/ProgressBar';
 import ResultCard from '../components/ResultCard';
 import SpectrogramView from '../components/SpectrogramView';
 import Steps from '../components/Steps';
-import TranscribeControls, { type NoteParams } from '../components/TranscribeControls';
+import TranscribeControls, { defaultNoteParams, type NoteParams } from '../components/TranscribeControls';
 import { Card, ErrorNotice, formatClock, primaryButton, secondaryButton } from '../components/ui';
 import { useHealth } from '../health';
 import Waveform from '../components/Waveform';
@@ -240,11 +241,12 @@ export default function JobPage() {
   const filename = upload?.file.name ?? job?.title ?? job?.filename ?? 'Your song';
   // The panel starts from the result's parameters (a result written before they were all kept
   // has its thresholds in the job).
-  const noteParams = (p: ResultParams): NoteParams => ({
-    ...DEFAULT_PARAMS,
+  const noteParams = (p: ResultParams, s: ParamSpecs): NoteParams => ({
+    ...defaultNoteParams(s),
     ...(job && { onset_threshold: job.params.onset_threshold, frame_threshold: job.params.frame_threshold, min_note_ms: job.params.min_note_ms }),
     ...p,
   });
+  const specs = useParamSpecs();
 
   // The song's samples for its pictures: the tab that uploaded it has them; any other view
   // fetches the summary the server keeps with the job (once the job has started).
@@ -354,11 +356,12 @@ export default function JobPage() {
               bars={phase.result.bars ?? []}
             />
           </Card>
-          {phase.result.source !== 'none' && (
+          {phase.result.source !== 'none' && specs && (
             <Card title="Note detection">
               <TranscribeControls
-                initial={noteParams(phase.result.params)}
-                first={phase.result.first_params && noteParams(phase.result.first_params)}
+                initial={noteParams(phase.result.params, specs)}
+                specs={specs}
+                first={phase.result.first_params && noteParams(phase.result.first_params, specs)}
                 busy={phase.busy}
                 onApply={retranscribe}
               />
