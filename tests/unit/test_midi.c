@@ -1451,6 +1451,20 @@ static void tab_grid(const char *text, int64_t ppq, i64set *bars, i64set *onsets
     }
 }
 
+/* A transcription borrowing notes and beats, for the exports. */
+static dumu_transcription transcription_of(dumu_note *notes, int64_t n, double *beats,
+                                           int64_t n_beats, double bpm, dumu_meter meter) {
+    dumu_transcription tr;
+    memset(&tr, 0, sizeof tr);
+    tr.notes.notes = notes;
+    tr.notes.n_notes = n;
+    tr.tempo.beats = beats;
+    tr.tempo.n_beats = n_beats;
+    tr.tempo.bpm = bpm;
+    tr.meter = meter;
+    return tr;
+}
+
 /* A transcription with beats that start late and speed up, its notes quantised to 1/16 as
  * --quantize does: dumu_transcription_midi, _musicxml and _tab have the same pickup, bar lines
  * and time signatures, and their onsets sit on the same ticks. For 4/4 with the downbeat at
@@ -1482,14 +1496,9 @@ static void test_exports_agree(void **state) {
             notes[i].start_s = on;
             notes[i].end_s = on + 0.2;
         }
-        dumu_transcription tr;
-        memset(&tr, 0, sizeof tr);
-        tr.notes.notes = notes;
-        tr.notes.n_notes = 60;
-        tr.tempo.beats = beats;
-        tr.tempo.n_beats = 48;
-        tr.tempo.bpm = 60.0 / cases[c].period;
-        tr.meter = (dumu_meter){cases[c].bpb, cases[c].f, 1.0, cases[c].compound};
+        dumu_transcription tr =
+            transcription_of(notes, 60, beats, 48, 60.0 / cases[c].period,
+                             (dumu_meter){cases[c].bpb, cases[c].f, 1.0, cases[c].compound});
         const dumu_quantize_params qp = dumu_quantize_default_params();
         assert_int_equal(dumu_quantize_notes(beats, 48, &tr.meter, &qp, notes, 60, NULL), DUMU_OK);
 
@@ -1577,14 +1586,8 @@ static void test_constant_tempo(void **state) {
         notes[i].start_s = 0.41 + 0.53 * i;
         notes[i].end_s = notes[i].start_s + 0.3;
     }
-    dumu_transcription tr;
-    memset(&tr, 0, sizeof tr);
-    tr.notes.notes = notes;
-    tr.notes.n_notes = 30;
-    tr.tempo.beats = beats;
-    tr.tempo.n_beats = 40;
-    tr.tempo.bpm = 127.0;
-    tr.meter = (dumu_meter){4, 1, 1.0, false};
+    dumu_transcription tr =
+        transcription_of(notes, 30, beats, 40, 127.0, (dumu_meter){4, 1, 1.0, false});
     dumu_midi_params p = dumu_midi_default_params();
     p.constant_tempo = true;
     uint8_t *mid = NULL;
