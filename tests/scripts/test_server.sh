@@ -347,8 +347,9 @@ expect range-huge-last-clamped grep -qi '^Content-Range: bytes 0-9/10' "$tmp/hea
 status range-huge-first 416 -H 'Range: bytes=99999999999999999999999-' "$B/ten.txt"
 expect range-huge-first-size grep -qi '^Content-Range: bytes \*/10' "$tmp/headers"
 
-# A done job for the checks below.
-rid=$(upload "$tmp/short.flac")
+# A done job for the checks below: the whole 21 s song, so that a re-transcription takes long
+# enough (~0.2 s) for others to overlap it.
+rid=$(upload "$TD/dm04_openmsx_train_filled_with_cash/mix.flac")
 expect robust-job-done wait_state "$rid" done 120
 
 # Re-transcribe takes one JSON object and nothing after it; it takes bpm as the upload does.
@@ -375,6 +376,43 @@ expect sse-huge-last-no-replay test "$(grep -c '^id: ' "$tmp/sse-past.txt")" = 0
 curl -sN --max-time 20 -H 'Last-Event-ID: seven' "$B/api/progress/$rid" >"$tmp/sse-junk.txt"
 expect sse-junk-id-replays grep -q '^id: 1$' "$tmp/sse-junk.txt"
 expect sse-junk-id-done test "$(grep '^event:' "$tmp/sse-junk.txt" | tail -1)" = "event: done"
+
+# Re-transcriptions of one job take turns: six at once, eight times over, all answer 200 with
+# a result (they wrote the same files at once: "cannot write bass.mid", 500, for some).
+rm -f "$tmp"/rt-*.code
+for round in 1 2 3 4 5 6 7 8; do
+    pids=()
+    for i in 1 2 3 4 5 6; do
+        curl -s -o "$tmp/rt-$round-$i.json" -w '%{http_code}\n' --max-time 120 -X POST \
+            -d "{\"onset_threshold\": 0.$((i + 2))}" "$B/api/jobs/$rid/transcribe" >"$tmp/rt-$round-$i.code" &
+        pids+=($!)
+    done
+    wait "${pids[@]}"
+done
+expect retranscribe-concurrent-200 test "$(cat "$tmp"/rt-*.code | sort -u)" = 200
+expect retranscribe-concurrent-results $PY -c "
+import json, sys
+for p in sys.argv[1:]: assert json.load(open(p))['n_notes'] >= 0, p" "$tmp"/rt-*.json
+# A DELETE among them waits for the one running; those that come after it find no job (404),
+# and none writes the deleted job's files again.
+rm -f "$tmp"/rt?.code
+pids=()
+for i in 1 2 3 4 5 6; do
+    if ((i == 3)); then
+        curl -s -o /dev/null -w '%{http_code}\n' --max-time 120 -X DELETE "$B/api/jobs/$rid" >"$tmp/rt-delete.code" &
+        pids+=($!)
+        sleep 0.05
+    fi
+    curl -s -o "$tmp/rt$i.json" -w '%{http_code}\n' --max-time 120 -X POST \
+        -d "{\"onset_threshold\": 0.$((i + 2))}" "$B/api/jobs/$rid/transcribe" >"$tmp/rt$i.code" &
+    pids+=($!)
+    sleep 0.05
+done
+wait "${pids[@]}"
+expect retranscribe-delete-200 test "$(cat "$tmp/rt-delete.code")" = 200
+expect retranscribe-delete-200-or-404 bash -c "! cat '$tmp'/rt?.code | grep -qv '^\(200\|404\)$'"
+expect retranscribe-delete-last-404 test "$(cat "$tmp/rt6.code")" = 404
+expect retranscribe-delete-files-gone test ! -e "$tmp/data/jobs/$rid"
 
 echo "$passed passed, $failed failed"
 [[ $failed == 0 ]] || { echo "--- server log (tail)"; tail -40 "$tmp/server.log"; }
