@@ -106,9 +106,11 @@ static enum MHD_Result reply_text(const struct srv_server *s, struct MHD_Connect
 enum MHD_Result srv_reply_error(const struct srv_server *s, struct MHD_Connection *c,
                                 struct srv_req *req, unsigned status, const char *code,
                                 const char *message) {
+    char clean[512]; /* messages are one line: a dumu_error's at most 256 bytes */
+    srv_jobs_scrub(s->jobs, message, clean, sizeof clean);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "code", code);
-    cJSON_AddStringToObject(o, "message", message);
+    cJSON_AddStringToObject(o, "message", clean);
     char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     if (!text) return MHD_NO;

@@ -73,7 +73,8 @@ enum MHD_Result srv_queue(const struct srv_server *s, struct MHD_Connection *c, 
 enum MHD_Result srv_reply_json(const struct srv_server *s, struct MHD_Connection *c,
                                struct srv_req *req, unsigned status, const char *json);
 
-/* Replies {"code": code, "message": message}. */
+/* Replies {"code": code, "message": message}, the message without the data directory's
+ * paths (srv_jobs_scrub). */
 enum MHD_Result srv_reply_error(const struct srv_server *s, struct MHD_Connection *c,
                                 struct srv_req *req, unsigned status, const char *code,
                                 const char *message);

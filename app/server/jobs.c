@@ -156,6 +156,45 @@ int srv_jobs_path(const srv_jobs *jobs, const char *id, const char *what, char *
     return n < 0 || (size_t)n >= cap ? -1 : 0;
 }
 
+/* 1 for a byte that ends (or comes before) a path in a message: they are written "PATH: why",
+ * "cannot open PATH", "file=PATH" or quoted. */
+static int path_end(char c) {
+    return c == '\0' || c == ':' || c == ' ' || c == '\t' || c == '\n' || c == '\'' || c == '"' ||
+           c == ',' || c == ';' || c == '(' || c == ')' || c == '=';
+}
+
+void srv_jobs_scrub(const srv_jobs *jobs, const char *msg, char *out, size_t cap) {
+    size_t dir_len = strlen(jobs->dir), w = 0;
+    /* DATA_DIR alone is a path when it has a '/' ("data" alone is a word) */
+    int alone = strchr(jobs->dir, '/') != NULL;
+    if (!cap) return;
+    for (const char *m = msg; *m && w + 1 < cap;) {
+        /* DATA_DIR where a path starts, followed by the rest of one or by its end */
+        if (!(m == msg || path_end(m[-1])) || strncmp(m, jobs->dir, dir_len) != 0 ||
+            !(m[dir_len] == '/' || (alone && path_end(m[dir_len])))) {
+            out[w++] = *m++;
+            continue;
+        }
+        const char *rel = m + dir_len, *end = rel, *base = rel;
+        for (; !path_end(*end); end++)
+            if (*end == '/') base = end + 1;
+        char role[SRV_NAME_LEN];
+        size_t id_len = strlen("/jobs/") + SRV_ID_LEN;
+        if (strncmp(rel, "/uploads/", 9) == 0)
+            snprintf(role, sizeof role, "the upload");
+        else if (strncmp(rel, "/jobs/", 6) == 0 && (size_t)(end - rel) == id_len)
+            snprintf(role, sizeof role, "the job's folder");
+        else if (end == rel || base == end)
+            snprintf(role, sizeof role, "the data folder");
+        else
+            snprintf(role, sizeof role, "%.*s", (int)(end - base), base);
+        for (const char *r = role; *r && w + 1 < cap; r++)
+            out[w++] = *r;
+        m = end;
+    }
+    out[w] = '\0';
+}
+
 /* Removes a folder of plain files (one level, as the result folders are). */
 static void remove_dir(const char *path) {
     DIR *d = opendir(path);
@@ -560,6 +599,11 @@ void srv_jobs_progress(srv_jobs *jobs, const char *id, double progress, const ch
 
 void srv_jobs_finish(srv_jobs *jobs, const char *id, enum srv_state state, double bpm,
                      double duration, const char *code, const char *message) {
+    char clean[512];
+    if (message) {
+        srv_jobs_scrub(jobs, message, clean, sizeof clean);
+        message = clean;
+    }
     pthread_mutex_lock(&jobs->mu);
     atomic_fetch_sub(&jobs->n_running, 1);
     sqlite3_stmt *st = prepare(jobs, "UPDATE jobs SET state = ?, progress = ?, stage = ?, "

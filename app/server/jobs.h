@@ -51,6 +51,13 @@ void srv_jobs_close(srv_jobs *jobs);
  * does not fit. */
 int srv_jobs_path(const srv_jobs *jobs, const char *id, const char *what, char *buf, size_t cap);
 
+/* Writes `msg` to `out` (`cap` bytes, cut to fit) with every path in the data directory
+ * replaced by what the file is to a client: "the upload" (uploads/<id>.part or .audio),
+ * "the job's folder" (jobs/<id>), "the data folder" (DATA_DIR itself) or else the file's own
+ * name ("bass.mid" for jobs/<id>/bass.mid). Messages from libdumu and the workers name the
+ * files they failed on, and error bodies must not show where the server keeps its data. */
+void srv_jobs_scrub(const srv_jobs *jobs, const char *msg, char *out, size_t cap);
+
 /* Records a new queued job (fully written upload already renamed in place) and its first
  * progress event, then wakes one worker. Durable when it returns. */
 int srv_jobs_insert(srv_jobs *jobs, const struct srv_job *job);
@@ -73,7 +80,8 @@ void srv_jobs_progress(srv_jobs *jobs, const char *id, double progress, const ch
                        const char *message);
 
 /* Ends a running job: SRV_DONE (with its tempo and duration; appends `done`) or SRV_FAILED
- * (appends `error` with code/message). A job removed meanwhile is only counted down. */
+ * (appends `error` with code/message, stored scrubbed: srv_jobs_scrub). A job removed
+ * meanwhile is only counted down. */
 void srv_jobs_finish(srv_jobs *jobs, const char *id, enum srv_state state, double bpm,
                      double duration, const char *code, const char *message);
 

@@ -414,6 +414,33 @@ expect retranscribe-delete-200-or-404 bash -c "! cat '$tmp'/rt?.code | grep -qv 
 expect retranscribe-delete-last-404 test "$(cat "$tmp/rt6.code")" = 404
 expect retranscribe-delete-files-gone test ! -e "$tmp/data/jobs/$rid"
 
+# ---- error messages name no server path ---------------------------------------------------
+# A WAV longer than the 30 min limit (1000 Hz 8-bit, 1801 s: 1.8 MB) and a corrupt one.
+$PY -c "
+import sys, wave
+w = wave.open(sys.argv[1], 'wb'); w.setnchannels(1); w.setsampwidth(1); w.setframerate(1000)
+w.writeframes(b'\x80' * 1801000); w.close()" "$tmp/long.wav"
+status too-long 413 -F "file=@$tmp/long.wav" "$B/api/process"
+expect too-long-json is_error_json
+expect too-long-no-path bash -c "! grep -qF '$tmp' '$tmp/body' && ! grep -q '/uploads/' '$tmp/body'"
+expect too-long-names-upload grep -q '"the upload: 1801' "$tmp/body"
+{ head -c 44 "$tmp/long.wav"; head -c 5000 /dev/urandom; } >"$tmp/corrupt.wav"
+status corrupt 415 -F "file=@$tmp/corrupt.wav" "$B/api/process"
+expect corrupt-no-path bash -c "! grep -qF '$tmp' '$tmp/body'"
+# A job whose upload went missing fails in the worker: its message says so without the path.
+# (One worker: it runs behind a job of 21 s, so its upload is removed before it starts.)
+jid=$(upload "$TD/dm04_openmsx_train_filled_with_cash/mix.flac")
+expect path-running wait_state "$jid" running 60
+mid=$(upload "$tmp/short.flac")
+rm "$tmp/data/uploads/$mid.audio"
+expect path-first-done wait_state "$jid" done 120
+expect path-missing-failed wait_state "$mid" failed 60
+status path-missing-job 200 "$B/api/jobs/$mid"
+expect path-missing-no-path bash -c "! grep -qF '$tmp' '$tmp/body'"
+expect path-missing-names-upload grep -q 'cannot open the upload' "$tmp/body"
+curl -sN --max-time 20 "$B/api/progress/$mid" >"$tmp/sse-missing.txt"
+expect path-missing-sse-no-path bash -c "grep -q '^event: error' '$tmp/sse-missing.txt' && ! grep -qF '$tmp' '$tmp/sse-missing.txt'"
+
 echo "$passed passed, $failed failed"
 [[ $failed == 0 ]] || { echo "--- server log (tail)"; tail -40 "$tmp/server.log"; }
 [[ $failed == 0 ]]
