@@ -16,6 +16,10 @@
  *   table on first use, so reconnecting after a restart still replays it. The queued/running
  *   counters are atomics so that /health never waits behind an fsync.
  *
+ *   One process per data folder: it holds an flock on DATA_DIR/dumu.lock from open to close
+ *   (the kernel drops it when the process dies, kill -9 included), since the crash recovery
+ *   above would take another server's running jobs for a crash's.
+ *
  *   Files: DATA_DIR/uploads/<id>.part while an upload streams in, <id>.audio once accepted
  *   (deleted when the job ends), DATA_DIR/jobs/<id>/ for results. Every name is a job id
  *   made by the server; nothing a client sends becomes a path.
@@ -25,12 +29,14 @@
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -52,6 +58,7 @@ struct srv_history {
 
 struct srv_jobs {
     char *dir;
+    int lock_fd; /* DATA_DIR/dumu.lock, flock'ed while the store is open; -1 before */
     sqlite3 *db;
     pthread_mutex_t mu; /* guards db, histories, woken */
     pthread_cond_t queue_cv;
@@ -365,11 +372,29 @@ int srv_jobs_open(const char *data_dir, srv_jobs **out) {
         free(jobs);
         return -1;
     }
+    jobs->lock_fd = -1;
     pthread_mutex_init(&jobs->mu, NULL);
     pthread_cond_init(&jobs->queue_cv, NULL);
     pthread_cond_init(&jobs->event_cv, NULL);
     char path[4096];
     int rc = make_dir(data_dir);
+    /* One server per data folder, checked before anything in it is touched: a second one
+     * would put the first one's running jobs back in the queue and delete its uploads in
+     * progress. The lock goes with the process, however it ends. */
+    snprintf(path, sizeof path, "%s/dumu.lock", data_dir);
+    if (!rc) {
+        jobs->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (jobs->lock_fd < 0) {
+            fprintf(stderr, "dumu serve: cannot open %s: %s\n", path, strerror(errno));
+            rc = -1;
+        } else if (flock(jobs->lock_fd, LOCK_EX | LOCK_NB)) {
+            if (errno == EWOULDBLOCK)
+                fprintf(stderr, "dumu serve: another dumu serve is using %s\n", data_dir);
+            else
+                fprintf(stderr, "dumu serve: cannot lock %s: %s\n", path, strerror(errno));
+            rc = -1;
+        }
+    }
     snprintf(path, sizeof path, "%s/uploads", data_dir);
     if (!rc) rc = make_dir(path);
     snprintf(path, sizeof path, "%s/jobs", data_dir);
@@ -434,6 +459,7 @@ void srv_jobs_close(srv_jobs *jobs) {
         history_free(h);
     }
     sqlite3_close(jobs->db);
+    if (jobs->lock_fd >= 0) close(jobs->lock_fd);
     pthread_cond_destroy(&jobs->event_cv);
     pthread_cond_destroy(&jobs->queue_cv);
     pthread_mutex_destroy(&jobs->mu);

@@ -38,8 +38,10 @@ struct srv_job {
 
 typedef struct srv_jobs srv_jobs;
 
-/* Opens (creating) DIR/dumu.db and the folders DIR/uploads and DIR/jobs, puts jobs left
- * `running` by a crash back to `queued`, and removes stray temporary uploads. */
+/* Takes DIR/dumu.lock (flock, held until srv_jobs_close: -1 with "another dumu serve is
+ * using DIR" when another process holds it, before anything else is touched), opens (creating)
+ * DIR/dumu.db and the folders DIR/uploads and DIR/jobs, puts jobs left `running` by a crash
+ * back to `queued`, and removes stray temporary uploads. */
 int srv_jobs_open(const char *data_dir, srv_jobs **out);
 
 /* Closes the database; wakes nobody (callers stop their threads first). NULL is fine. */

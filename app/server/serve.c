@@ -1,8 +1,8 @@
 /* serve.c - `dumu serve`: options, startup, the signal loop and shutdown (see server.h).
  *
  * Startup: open both models once (shared read-only by every worker), open the job store
- * (re-queues jobs a crash left running), expire old results, start the workers, then the
- * HTTP daemon. SIGTERM/SIGINT are blocked in every thread and taken by the main thread with
+ * (refused when another server has the data folder; re-queues jobs a crash left running),
+ * expire old results, start the workers, then the HTTP daemon. SIGTERM/SIGINT are blocked in every thread and taken by the main thread with
  * sigtimedwait, which also wakes it every minute for the expiry pass (every 10 minutes).
  * Shutdown: the workers stop at their next chunk and their jobs go back to queued (they run
  * again on the next start), SSE streams end, the daemon stops, the database closes.

@@ -433,6 +433,23 @@ jid=$(upload "$TD/dm04_openmsx_train_filled_with_cash/mix.flac")
 expect path-running wait_state "$jid" running 60
 mid=$(upload "$tmp/short.flac")
 rm "$tmp/data/uploads/$mid.audio"
+# A second server on the same data folder refuses to start before it touches anything: the
+# job running in the first one is never put back in the queue and finishes there.
+timeout 60 "$CLI" serve --port "${B##*:}" --data-dir "$tmp/data" >"$tmp/second.log" 2>&1
+code=$?
+expect second-server-fails test "$code" = 4
+expect second-server-says-why grep -q "another dumu serve is using $tmp/data" "$tmp/second.log"
+never_queued() { # never_queued ID: polls until the job is done; fails if it is ever queued
+    local s
+    for _ in $(seq 1 1200); do
+        s=$(curl -s "$B/api/jobs/$1" | $PY -c "import json,sys; print(json.load(sys.stdin)['state'])")
+        [[ $s == queued ]] && return 1
+        [[ $s == done ]] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+expect second-server-job-undisturbed never_queued "$jid"
 expect path-first-done wait_state "$jid" done 120
 expect path-missing-failed wait_state "$mid" failed 60
 status path-missing-job 200 "$B/api/jobs/$mid"
