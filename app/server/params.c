@@ -15,22 +15,33 @@
 
 #include "dumu/dumu.h"
 
+/* The numeric field of `p` named `key`, or NULL: its range and default are libdumu's
+ * (dumu_param_find), in the API's units. */
+static double *number_field(struct srv_params *p, const char *key) {
+    if (strcmp(key, "onset_threshold") == 0) return &p->onset_threshold;
+    if (strcmp(key, "frame_threshold") == 0) return &p->frame_threshold;
+    if (strcmp(key, "min_note_ms") == 0) return &p->min_note_ms;
+    if (strcmp(key, "bpm") == 0) return &p->bpm;
+    if (strcmp(key, "quantize_strength") == 0) return &p->quantize_strength;
+    return NULL;
+}
+
+static const char *const k_numbers[] = {"onset_threshold", "frame_threshold", "min_note_ms", "bpm",
+                                        "quantize_strength"};
+
 struct srv_params srv_params_default(void) {
     struct srv_params p;
     memset(&p, 0, sizeof p);
-    p.onset_threshold = 0.5;
-    p.frame_threshold = 0.3;
-    p.min_note_ms = SRV_MIN_NOTE_DEF;
+    for (size_t i = 0; i < sizeof k_numbers / sizeof k_numbers[0]; i++)
+        *number_field(&p, k_numbers[i]) = dumu_param_find(k_numbers[i])->def;
     strcpy(p.stems, "bass");
-    p.bpm = 0.0;
     strcpy(p.mode, "bass");
     strcpy(p.quantize, "off");
-    p.quantize_strength = 100.0;
     return p;
 }
 
-/* Parses `len` bytes as a finite decimal number in [lo, hi]. */
-static int parse_number(const char *s, size_t len, double lo, double hi, double *out) {
+/* Parses `len` bytes as a finite decimal number valid for `spec`. */
+static int parse_number(const char *s, size_t len, const dumu_param_spec *spec, double *out) {
     char buf[64];
     if (len == 0 || len >= sizeof buf) return -1;
     memcpy(buf, s, len);
@@ -38,7 +49,7 @@ static int parse_number(const char *s, size_t len, double lo, double hi, double 
     char *end = NULL;
     errno = 0;
     double v = strtod(buf, &end);
-    if (errno || end == buf || *end || !isfinite(v) || v < lo || v > hi) return -1;
+    if (errno || end == buf || *end || !dumu_param_valid(spec, v)) return -1;
     *out = v;
     return 0;
 }
@@ -119,27 +130,15 @@ int srv_params_set(struct srv_params *p, const char *key, const char *value, siz
                    size_t cap) {
     /* An empty value means "not given": HTML forms send empty fields. */
     struct srv_params d = srv_params_default();
+    const dumu_param_spec *spec = dumu_param_find(key);
+    double *number = number_field(p, key);
     int bad = 0;
-    if (strcmp(key, "onset_threshold") == 0) {
-        if (!len)
-            p->onset_threshold = d.onset_threshold;
+    if (number) {
+        /* "auto" asks for the tempo to be detected, as 0 does */
+        if (!len || (spec->zero_off && len == 4 && memcmp(value, "auto", 4) == 0))
+            *number = len ? 0.0 : *number_field(&d, key);
         else
-            bad = parse_number(value, len, 0.0, 1.0, &p->onset_threshold);
-    } else if (strcmp(key, "frame_threshold") == 0) {
-        if (!len)
-            p->frame_threshold = d.frame_threshold;
-        else
-            bad = parse_number(value, len, 0.0, 1.0, &p->frame_threshold);
-    } else if (strcmp(key, "min_note_ms") == 0) {
-        if (!len)
-            p->min_note_ms = d.min_note_ms;
-        else
-            bad = parse_number(value, len, 10.0, 2000.0, &p->min_note_ms);
-    } else if (strcmp(key, "bpm") == 0) {
-        if (!len || (len == 4 && memcmp(value, "auto", 4) == 0))
-            p->bpm = 0.0;
-        else
-            bad = parse_number(value, len, 30.0, 300.0, &p->bpm);
+            bad = parse_number(value, len, spec, number);
     } else if (strcmp(key, "stems") == 0) {
         if (!len)
             strcpy(p->stems, d.stems);
@@ -155,25 +154,20 @@ int srv_params_set(struct srv_params *p, const char *key, const char *value, siz
             strcpy(p->quantize, d.quantize);
         else
             bad = parse_quantize(value, len, p->quantize);
-    } else if (strcmp(key, "quantize_strength") == 0) {
-        if (!len)
-            p->quantize_strength = d.quantize_strength;
-        else
-            bad = parse_number(value, len, 0.0, 100.0, &p->quantize_strength);
     } else {
         snprintf(why, cap, "unknown field '%.40s'", key);
         return -1;
     }
+    if (bad && number) {
+        snprintf(why, cap, "%s must be a number %g..%g%s", key, spec->min, spec->max,
+                 spec->zero_off ? " or auto" : "");
+        return -1;
+    }
     if (bad) {
         static const char *const ranges[][2] = {
-            {"onset_threshold", "a number 0..1"},
-            {"frame_threshold", "a number 0..1"},
-            {"min_note_ms", "a number 10..2000"},
-            {"bpm", "a number 30..300 or auto"},
             {"stems", "bass, all or a comma list of drums,bass,other,vocals"},
             {"mode", "bass or raw"},
             {"quantize", "off, 1/4, 1/8, 1/16, 1/32, 1/8t, 1/16t or 1/32t"},
-            {"quantize_strength", "a number 0..100"},
         };
         const char *want = "valid";
         for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++)
@@ -216,9 +210,7 @@ int srv_params_from_json(struct srv_params *p, const char *body, size_t len, cha
         } else if (strcmp(key, "bpm") == 0 &&
                    (cJSON_IsNull(item) || (cJSON_IsNumber(item) && item->valuedouble == 0.0))) {
             q.bpm = 0.0; /* detect the tempo */
-        } else if (strcmp(key, "onset_threshold") == 0 || strcmp(key, "frame_threshold") == 0 ||
-                   strcmp(key, "min_note_ms") == 0 || strcmp(key, "quantize_strength") == 0 ||
-                   strcmp(key, "bpm") == 0) {
+        } else if (number_field(&q, key)) {
             if (!cJSON_IsNumber(item)) goto wrong_type;
             n = (size_t)snprintf(text, sizeof text, "%.17g", item->valuedouble);
             if (srv_params_set(&q, key, text, n, why, cap)) goto fail;

@@ -12,23 +12,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SRV_ID_LEN       36 /* UUID v4 text, lowercase: 8-4-4-4-12 */
-#define SRV_STEMS_LEN    32 /* "drums,bass,other,vocals" plus NUL fits */
-#define SRV_MODE_LEN     8
-#define SRV_NAME_LEN     96  /* sanitised upload base name, NUL included */
-#define SRV_TITLE_LEN    256 /* the upload's own file name as shown, NUL included */
-#define SRV_MIN_NOTE_DEF 127.7
+#define SRV_ID_LEN    36 /* UUID v4 text, lowercase: 8-4-4-4-12 */
+#define SRV_STEMS_LEN 32 /* "drums,bass,other,vocals" plus NUL fits */
+#define SRV_MODE_LEN  8
+#define SRV_NAME_LEN  96  /* sanitised upload base name, NUL included */
+#define SRV_TITLE_LEN 256 /* the upload's own file name as shown, NUL included */
 
 /* A job's user-set parameters, as the API names them. */
 struct srv_params {
-    double onset_threshold;      /* 0..1, default 0.5 */
-    double frame_threshold;      /* 0..1, default 0.3 */
-    double min_note_ms;          /* 10..2000, default 127.7 */
+    /* the numbers' ranges and defaults are libdumu's (dumu_param_find) */
+    double onset_threshold;
+    double frame_threshold;
+    double min_note_ms;
     char stems[SRV_STEMS_LEN];   /* normalised: "bass", "all" or a comma list in network order */
-    double bpm;                  /* 30..300; 0 = detect */
+    double bpm;                  /* 0 = detect */
     char mode[SRV_MODE_LEN];     /* "bass" (one clean line) | "raw" (Basic Pitch's notes) */
     char quantize[SRV_MODE_LEN]; /* "off" or a grid name: 1/4 1/8 1/16 1/32 1/8t 1/16t 1/32t */
-    double quantize_strength;    /* 0..100 percent, default 100 */
+    double quantize_strength;    /* percent */
 };
 
 struct srv_params srv_params_default(void);
