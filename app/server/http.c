@@ -4,8 +4,11 @@
  * listening socket, so there is no FD_SETSIZE limit). SSE streams block in their content
  * callback on the job store's condition variable, which is simple and keeps /health fast
  * while hundreds of streams are open and a job runs on the workers (bench/bench_server.sh
- * measures it). Re-transcriptions run synchronously on their request's thread, one at a time
- * per job, and a deletion of the job waits for the one running (job_hold).
+ * measures it). Every open connection holds a thread, so idle ones close soon: a new one
+ * after 10 s idle before its first request's headers are in, then after 20 s idle
+ * (HEADERS_TIMEOUT_S, IDLE_TIMEOUT_S). Re-transcriptions run synchronously on their
+ * request's thread, one at a time per job, and a deletion of the job waits for the one
+ * running (job_hold).
  *
  * Routes (the API contract; every error is JSON {code, message}):
  *   GET  /health  /openapi.json  /docs
@@ -31,6 +34,13 @@
 #include <unistd.h>
 
 #include "openapi.h"
+
+/* Seconds a connection may sit idle (MHD counts from its last byte in or out). Until its
+ * first request line and headers are in, 10: a client that never finishes them (slow loris)
+ * holds its thread that long and no more. Then 5 s above the SSE keepalive interval: a stream
+ * blocks in its content callback up to that long between writes, and MHD checks the timeout
+ * as the callback returns, so a shorter one would cut every quiet stream. */
+enum { HEADERS_TIMEOUT_S = 10, IDLE_TIMEOUT_S = SRV_SSE_KEEPALIVE_MS / 1000 + 5 };
 
 enum route {
     R_NONE,
@@ -681,6 +691,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         snprintf(req->method, sizeof req->method, "%s", method);
         snprintf(req->path, sizeof req->path, "%s", url);
         *req_cls = req;
+        /* the headers are in: from now on the connection may idle as an SSE stream does */
+        MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)IDLE_TIMEOUT_S);
         route(req, url);
         /* Only an upload answers in this first call (its early errors: the body is then
          * dropped and the connection closed). Everything else answers in a later call, since
@@ -762,8 +774,9 @@ struct MHD_Daemon *srv_http_start(struct srv_server *s, const char *host, int po
         NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
         /* Request line + headers must fit in 32 KiB, else 431. */
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768,
-        /* Idle connections close after 60 s; SSE sends a keepalive every 15 s. */
-        MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_CONNECTION_LIMIT, 2048u, MHD_OPTION_END);
+        /* raised to IDLE_TIMEOUT_S once a request's headers are in (on_request) */
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HEADERS_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
+        2048u, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!d) fprintf(stderr, "dumu serve: cannot listen on %s:%d\n", host, port);
     return d;

@@ -65,6 +65,9 @@ struct srv_req {
 
 #define SRV_BODY_MAX 65536
 
+/* An SSE stream sends a keepalive comment after this many milliseconds without an event. */
+#define SRV_SSE_KEEPALIVE_MS 15000
+
 /* Queues `resp` with status `status` (adding CORS headers) and destroys our reference. */
 enum MHD_Result srv_queue(const struct srv_server *s, struct MHD_Connection *c, struct srv_req *req,
                           unsigned status, struct MHD_Response *resp, int64_t bytes);

@@ -14,8 +14,6 @@
 
 #include "http.h"
 
-enum { KEEPALIVE_MS = 15000 };
-
 struct sse {
     struct srv_server *s;
     struct srv_req *req; /* holds a reference, for the byte count in the access log */
@@ -36,8 +34,8 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max) {
         char *text;
         size_t len;
         int final;
-        int rc =
-            srv_jobs_events(e->s->jobs, e->req->id, &e->after, KEEPALIVE_MS, &text, &len, &final);
+        int rc = srv_jobs_events(e->s->jobs, e->req->id, &e->after, SRV_SSE_KEEPALIVE_MS, &text,
+                                 &len, &final);
         if (rc < 0) return MHD_CONTENT_READER_END_OF_STREAM;
         if (rc == 0) {
             if (atomic_load(&e->s->stopping)) return MHD_CONTENT_READER_END_OF_STREAM;

@@ -458,6 +458,37 @@ expect path-missing-names-upload grep -q 'cannot open the upload' "$tmp/body"
 curl -sN --max-time 20 "$B/api/progress/$mid" >"$tmp/sse-missing.txt"
 expect path-missing-sse-no-path bash -c "grep -q '^event: error' '$tmp/sse-missing.txt' && ! grep -qF '$tmp' '$tmp/sse-missing.txt'"
 
+# ---- slow clients ------------------------------------------------------------------------
+# A request line or headers that never end hold a connection 10 s, not a minute (slow loris);
+# an SSE stream, quiet but for its keepalive every 15 s, outlives both timeouts.
+curl -sN --max-time 25 -H 'Last-Event-ID: 999999' "$B/api/progress/$jid" >"$tmp/sse-idle.txt" &
+ssepid=$!
+expect slow-request-closed $PY - "${B##*:}" <<'PYEOF'
+import socket, sys, threading, time
+def hold(data, out, i):
+    s = socket.create_connection(('127.0.0.1', int(sys.argv[1])))
+    s.settimeout(40)
+    s.sendall(data)
+    t0 = time.monotonic()
+    try:
+        s.recv(4096)  # b'' once the server closes it
+    except socket.timeout:
+        out[i] = None
+        return
+    except OSError:
+        pass
+    out[i] = time.monotonic() - t0
+sends = [b'GET /hea', b'GET /health HTTP/1.1\r\nHost: x\r\n']
+out = [None] * len(sends)
+threads = [threading.Thread(target=hold, args=(d, out, i)) for i, d in enumerate(sends)]
+for t in threads: t.start()
+for t in threads: t.join()
+assert all(t is not None and t < 15 for t in out), out
+PYEOF
+wait "$ssepid"
+expect sse-outlives-timeouts test "$(grep -c '^: keepalive' "$tmp/sse-idle.txt")" = 1
+status health-after-slow-clients 200 "$B/health"
+
 echo "$passed passed, $failed failed"
 [[ $failed == 0 ]] || { echo "--- server log (tail)"; tail -40 "$tmp/server.log"; }
 [[ $failed == 0 ]]
