@@ -170,7 +170,8 @@ static const char *const openapi_lines[] = {
     "     \"schema\": {\n",
     "      \"type\": \"integer\"\n",
     "     },\n",
-    "     \"description\": \"resume after this event id\"\n",
+    "     \"description\": \"resume after this event id: only newer events (none yet past "
+    "the last one: keepalives until there are); not a number: the whole history\"\n",
     "    }\n",
     "   ],\n",
     "   \"get\": {\n",
