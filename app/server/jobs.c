@@ -365,6 +365,99 @@ static void remove_parts(srv_jobs *jobs) {
     closedir(d);
 }
 
+/* SCHEMA VERSIONS (PRAGMA user_version). Each step brings a store from the version before it
+ * inside one write transaction, under the data folder's lock: a store of any earlier version
+ * opens (tests/scripts/test_store.sh starts from the first one). Version 0 is a new file or a
+ * store from before versions were kept, whose later columns may or may not be there.
+ *   1  jobs and events, every column up to the job's title
+ *   2  jobs.attempts: how many runs a job has started (a job that stopped the server
+ *      SRV_MAX_ATTEMPTS times fails instead of running again) */
+static const char k_schema_1[] =
+    "CREATE TABLE IF NOT EXISTS jobs(id TEXT PRIMARY KEY, state TEXT NOT NULL,"
+    " progress REAL NOT NULL, stage TEXT, message TEXT, name TEXT NOT NULL,"
+    " created INTEGER NOT NULL, updated INTEGER NOT NULL, duration REAL, onset REAL,"
+    " frame REAL, min_note_ms REAL, stems TEXT, bpm REAL, mode TEXT, result_bpm REAL,"
+    " error_code TEXT, error_message TEXT);"
+    "CREATE TABLE IF NOT EXISTS events(job_id TEXT NOT NULL, id INTEGER NOT NULL,"
+    " type TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY(job_id, id));";
+#define SCHEMA_VERSION 2
+#define STR_(x)        #x
+#define STR(x)         STR_(x) /* a number macro's digits, for SQL text */
+
+/* True when table `jobs` has column `name`. */
+static int has_column(srv_jobs *jobs, const char *name) {
+    sqlite3_stmt *st = prepare(jobs, "SELECT 1 FROM pragma_table_info('jobs') WHERE name = ?");
+    int found = 0;
+    if (st) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        found = sqlite3_step(st) == SQLITE_ROW;
+        sqlite3_finalize(st);
+    }
+    return found;
+}
+
+static int migrate(srv_jobs *jobs, const char *path) {
+    char *msg = NULL;
+    int rc = sqlite3_exec(jobs->db,
+                          "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; BEGIN IMMEDIATE",
+                          NULL, NULL, &msg);
+    sqlite3_stmt *st = rc ? NULL : prepare(jobs, "PRAGMA user_version");
+    int version = st && sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+    sqlite3_finalize(st);
+    if (!rc && version < 1) {
+        rc = sqlite3_exec(jobs->db, k_schema_1, NULL, NULL, &msg);
+        static const char *const later[][2] = {
+            {"quantize", "ALTER TABLE jobs ADD COLUMN quantize TEXT"},
+            {"qstrength", "ALTER TABLE jobs ADD COLUMN qstrength REAL"},
+            {"title", "ALTER TABLE jobs ADD COLUMN title TEXT"},
+        };
+        for (size_t i = 0; !rc && i < sizeof later / sizeof later[0]; i++)
+            if (!has_column(jobs, later[i][0]))
+                rc = sqlite3_exec(jobs->db, later[i][1], NULL, NULL, &msg);
+    }
+    if (!rc && version < 2)
+        rc = sqlite3_exec(jobs->db,
+                          "ALTER TABLE jobs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0", NULL,
+                          NULL, &msg);
+    if (!rc && version > SCHEMA_VERSION) {
+        fprintf(stderr, "dumu serve: %s is of schema version %d, newer than this dumu (%d)\n", path,
+                version, SCHEMA_VERSION);
+        rc = SQLITE_ERROR;
+    }
+    /* jobs left running by a crash: back to the queue, or failed after too many tries */
+    if (!rc)
+        rc = sqlite3_exec(
+            jobs->db,
+            "PRAGMA user_version = " STR(
+                SCHEMA_VERSION) ";"
+                                "UPDATE jobs SET state = 'failed', error_code = 'poison', "
+                                "error_message ="
+                                " 'this song stopped the server " STR(
+                                    SRV_MAX_ATTEMPTS) " times while "
+                                                      "it was processed; it is not tried again' "
+                                                      "WHERE state = 'running' AND "
+                                                      "attempts >= " STR(
+                                                          SRV_MAX_ATTEMPTS) ";"
+                                                                            "UPDATE jobs SET state "
+                                                                            "= 'queued', progress "
+                                                                            "= 0, stage = 'queued',"
+                                                                            " message = 'restarted "
+                                                                            "after an "
+                                                                            "interruption' WHERE "
+                                                                            "state = 'running';"
+                                                                            "COMMIT",
+            NULL, NULL, &msg);
+    if (rc) {
+        fprintf(stderr, "dumu serve: %s: %s\n", path,
+                msg           ? msg
+                : version < 0 ? "cannot read the schema version"
+                              : "schema failed");
+        sqlite3_exec(jobs->db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    sqlite3_free(msg);
+    return rc ? -1 : 0;
+}
+
 int srv_jobs_open(const char *data_dir, srv_jobs **out) {
     *out = NULL;
     srv_jobs *jobs = calloc(1, sizeof *jobs);
@@ -405,37 +498,27 @@ int srv_jobs_open(const char *data_dir, srv_jobs **out) {
                 jobs->db ? sqlite3_errmsg(jobs->db) : "out of memory");
         rc = -1;
     }
-    static const char schema[] =
-        "PRAGMA journal_mode = WAL;"
-        "PRAGMA synchronous = FULL;"
-        "CREATE TABLE IF NOT EXISTS jobs(id TEXT PRIMARY KEY, state TEXT NOT NULL,"
-        " progress REAL NOT NULL, stage TEXT, message TEXT, name TEXT NOT NULL,"
-        " created INTEGER NOT NULL, updated INTEGER NOT NULL, duration REAL, onset REAL,"
-        " frame REAL, min_note_ms REAL, stems TEXT, bpm REAL, mode TEXT, result_bpm REAL,"
-        " error_code TEXT, error_message TEXT, quantize TEXT, qstrength REAL, title TEXT);"
-        "CREATE TABLE IF NOT EXISTS events(job_id TEXT NOT NULL, id INTEGER NOT NULL,"
-        " type TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY(job_id, id));"
-        "UPDATE jobs SET state = 'queued', progress = 0, stage = 'queued',"
-        " message = 'restarted after an interruption' WHERE state = 'running';";
     if (!rc) {
         sqlite3_busy_timeout(jobs->db, 5000);
-        char *msg = NULL;
-        if (sqlite3_exec(jobs->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
-            fprintf(stderr, "dumu serve: %s: %s\n", path, msg ? msg : "schema failed");
-            rc = -1;
-        }
-        sqlite3_free(msg);
-        /* stores made before the quantize columns existed get them (an error here only says
-         * that they are there already) */
-        sqlite3_exec(jobs->db, "ALTER TABLE jobs ADD COLUMN quantize TEXT", NULL, NULL, NULL);
-        sqlite3_exec(jobs->db, "ALTER TABLE jobs ADD COLUMN qstrength REAL", NULL, NULL, NULL);
-        sqlite3_exec(jobs->db, "ALTER TABLE jobs ADD COLUMN title TEXT", NULL, NULL, NULL);
+        rc = migrate(jobs, path);
     }
     if (rc) {
         srv_jobs_close(jobs);
         return -1;
     }
     remove_parts(jobs);
+    /* A job that stopped the server too often (migrate failed it): its streams hear why. */
+    sqlite3_stmt *poison =
+        prepare(jobs, "SELECT id, error_message FROM jobs WHERE state = 'failed' AND error_code ="
+                      " 'poison' AND NOT EXISTS (SELECT 1 FROM events WHERE job_id = jobs.id AND"
+                      " type = 'error')");
+    while (poison && sqlite3_step(poison) == SQLITE_ROW) {
+        char id[SRV_ID_LEN + 1], why[256];
+        copy_col(poison, 0, id, sizeof id);
+        copy_col(poison, 1, why, sizeof why);
+        event_append(jobs, id, "error", error_data("poison", why), 1);
+    }
+    sqlite3_finalize(poison);
     /* Tell streams that reconnect to a job interrupted by a crash that it starts over. */
     sqlite3_stmt *st = prepare(jobs, "SELECT id FROM jobs WHERE state = 'queued' AND message = "
                                      "'restarted after an interruption'");
@@ -589,7 +672,9 @@ int srv_jobs_claim(srv_jobs *jobs, struct srv_job *out, int timeout_ms) {
         sqlite3_finalize(st);
         if (claimed) {
             out->state = SRV_RUNNING;
-            if (exec_text(jobs, "UPDATE jobs SET state = 'running' WHERE id = ?", out->id, NULL))
+            if (exec_text(jobs,
+                          "UPDATE jobs SET state = 'running', attempts = attempts + 1 WHERE id = ?",
+                          out->id, NULL))
                 claimed = 0;
             break;
         }

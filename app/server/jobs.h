@@ -36,6 +36,10 @@ struct srv_job {
     char error_message[256];
 };
 
+/* Runs a job may start: one that was running when the server died this many times fails
+ * (error code "poison") instead of running again. */
+#define SRV_MAX_ATTEMPTS 3
+
 typedef struct srv_jobs srv_jobs;
 
 /* Takes DIR/dumu.lock (flock, held until srv_jobs_close: -1 with "another dumu serve is
