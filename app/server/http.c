@@ -467,9 +467,13 @@ static enum MHD_Result handle_health(struct srv_server *s, struct MHD_Connection
                                      struct srv_req *req) {
     int queued, running;
     srv_jobs_counts(s->jobs, &queued, &running);
+    const int reachable = srv_jobs_ping(s->jobs) == 0;
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "status", "ok");
+    cJSON_AddStringToObject(o, "status", reachable ? "ok" : "store_unreachable");
     cJSON_AddStringToObject(o, "version", dumu_version());
+    cJSON *store = cJSON_AddObjectToObject(o, "store");
+    cJSON_AddStringToObject(store, "kind", SRV_STORE_KIND);
+    cJSON_AddBoolToObject(store, "reachable", reachable);
     cJSON_AddNumberToObject(o, "queue_depth", queued);
     cJSON_AddNumberToObject(o, "running", running);
     cJSON_AddNumberToObject(o, "workers", s->workers);
@@ -481,7 +485,7 @@ static enum MHD_Result handle_health(struct srv_server *s, struct MHD_Connection
     cJSON_AddNumberToObject(o, "seconds_per_audio_minute",
                             (double)(int)(srv_pool_seconds_per_minute(s->pool) * 10.0 + 0.5) /
                                 10.0);
-    return reply_tree(s, c, req, 200, o);
+    return reply_tree(s, c, req, reachable ? 200 : 503, o);
 }
 
 static enum MHD_Result handle_jobs_list(struct srv_server *s, struct MHD_Connection *c,

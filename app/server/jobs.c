@@ -646,6 +646,15 @@ int srv_jobs_queue_ahead(srv_jobs *jobs, const char *id, int *ahead, double *aud
     return rc;
 }
 
+int srv_jobs_ping(srv_jobs *jobs) {
+    pthread_mutex_lock(&jobs->mu);
+    sqlite3_stmt *st = prepare(jobs, "SELECT count(*) FROM jobs");
+    int ok = st && sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&jobs->mu);
+    return ok ? 0 : -1;
+}
+
 void srv_jobs_counts(srv_jobs *jobs, int *queued, int *running) {
     *queued = atomic_load(&jobs->n_queued);
     *running = atomic_load(&jobs->n_running);

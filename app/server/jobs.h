@@ -111,6 +111,12 @@ void srv_jobs_remove_files(const srv_jobs *jobs, const char *id);
  * the running jobs have left by their progress). Returns 0, or -1 on a database error. */
 int srv_jobs_queue_ahead(srv_jobs *jobs, const char *id, int *ahead, double *audio_s);
 
+/* The store's kind as /health names it. */
+#define SRV_STORE_KIND "sqlite"
+
+/* 0 when the store answers a query, -1 when it does not. */
+int srv_jobs_ping(srv_jobs *jobs);
+
 /* Deletes finished jobs (done, failed) last updated before `before` (unix seconds), their
  * files and histories, plus result folders and uploads that have no row. Returns the count. */
 int srv_jobs_expire(srv_jobs *jobs, int64_t before);

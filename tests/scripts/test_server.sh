@@ -69,7 +69,7 @@ ffmpeg -loglevel error -y -t 4 -i "$TD/dm04_openmsx_train_filled_with_cash/mix.f
 : >"$tmp/server.log"
 start_server
 status health 200 "$B/health"
-expect health-body $PY -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['status']=='ok' and d['models_loaded']=={'htdemucs':True,'basic_pitch':True} and d['workers']==1" "$tmp/body"
+expect health-body $PY -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['status']=='ok' and d['models_loaded']=={'htdemucs':True,'basic_pitch':True} and d['workers']==1 and d['store']=={'kind':'sqlite','reachable':True}" "$tmp/body"
 
 # ---- upload -> SSE -> result ------------------------------------------------------------
 status upload 202 -F "file=@$tmp/clip.flac;filename=My Song (live).flac" "$B/api/process"
