@@ -384,16 +384,20 @@ static const char k_schema_1[] =
 #define STR_(x)        #x
 #define STR(x)         STR_(x) /* a number macro's digits, for SQL text */
 
+/* 1 when query `sql` with one text parameter returns a row, 0 when not, -1 when it cannot
+ * run. */
+static int has_row(srv_jobs *jobs, const char *sql, const char *arg) {
+    sqlite3_stmt *st = prepare(jobs, sql);
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, arg, -1, SQLITE_TRANSIENT);
+    int found = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    return found;
+}
+
 /* True when table `jobs` has column `name`. */
 static int has_column(srv_jobs *jobs, const char *name) {
-    sqlite3_stmt *st = prepare(jobs, "SELECT 1 FROM pragma_table_info('jobs') WHERE name = ?");
-    int found = 0;
-    if (st) {
-        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-        found = sqlite3_step(st) == SQLITE_ROW;
-        sqlite3_finalize(st);
-    }
-    return found;
+    return has_row(jobs, "SELECT 1 FROM pragma_table_info('jobs') WHERE name = ?", name) == 1;
 }
 
 static int migrate(srv_jobs *jobs, const char *path) {
@@ -830,14 +834,7 @@ static int keep_file(srv_jobs *jobs, const char *folder, const char *name) {
     snprintf(path, sizeof path, "%s/%s/%s", jobs->dir, folder, name);
     struct stat sb;
     if (stat(path, &sb) == 0 && sb.st_mtime > now_unix() - 600) return 1;
-    sqlite3_stmt *st = prepare(jobs, "SELECT 1 FROM jobs WHERE id = ?");
-    int keep = 1;
-    if (st) {
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
-        keep = sqlite3_step(st) == SQLITE_ROW;
-        sqlite3_finalize(st);
-    }
-    return keep;
+    return has_row(jobs, "SELECT 1 FROM jobs WHERE id = ?", id) != 0; /* kept when unsure */
 }
 
 int srv_jobs_expire(srv_jobs *jobs, int64_t before) {
