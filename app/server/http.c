@@ -55,6 +55,7 @@ enum route {
     R_TAB,
     R_STEM,
     R_MIX,
+    R_RETRY,
     R_TRANSCRIBE,
     R_PROGRESS,
     R_RESULT,
@@ -69,6 +70,7 @@ static const char *const allowed[] = {
     [R_MIDI] = "GET, HEAD",     [R_STEM] = "GET, HEAD",    [R_TRANSCRIBE] = "POST",
     [R_MUSICXML] = "GET, HEAD", [R_TAB] = "GET, HEAD",     [R_PROGRESS] = "GET",
     [R_RESULT] = "GET, HEAD",   [R_STATIC] = "GET, HEAD",  [R_MIX] = "GET, HEAD",
+    [R_RETRY] = "POST",
 };
 
 static double mono_s(void) {
@@ -446,6 +448,18 @@ static enum MHD_Result handle_job_route(struct srv_server *s, struct MHD_Connect
                  format);
         return reply_file(s, c, req, path, type, disp);
     }
+    case R_RETRY: {
+        /* a job that failed for want of disk space kept its upload: it can run again */
+        if (srv_jobs_path(s->jobs, job.id, "upload", path, sizeof path) || access(path, R_OK))
+            return srv_reply_error(s, c, req, 409, "upload_gone",
+                                   "this job's upload is gone: it cannot run again");
+        if (srv_jobs_retry(s->jobs, job.id))
+            return srv_reply_error(s, c, req, 409, "not_retryable",
+                                   "only a job that failed for want of disk space runs again");
+        char body[96];
+        snprintf(body, sizeof body, "{\"job_id\":\"%s\",\"state\":\"queued\"}", job.id);
+        return srv_reply_json(s, c, req, 202, body);
+    }
     case R_MIX:
         /* written by the worker as it starts the job (see worker.c): 404 until then */
         snprintf(disp, sizeof disp, "attachment; filename=\"%s-mix.mp3\"", job.name);
@@ -603,6 +617,7 @@ static void route(struct srv_req *req, const char *url) {
         req->route = R_MUSICXML;
     if (n == 4 && strcmp(seg[1], "jobs") == 0 && strcmp(seg[3], "tab") == 0) req->route = R_TAB;
     if (n == 4 && strcmp(seg[1], "jobs") == 0 && strcmp(seg[3], "mix") == 0) req->route = R_MIX;
+    if (n == 4 && strcmp(seg[1], "jobs") == 0 && strcmp(seg[3], "retry") == 0) req->route = R_RETRY;
     if (n == 4 && strcmp(seg[1], "jobs") == 0 && strcmp(seg[3], "transcribe") == 0)
         req->route = R_TRANSCRIBE;
     if (n == 5 && strcmp(seg[1], "jobs") == 0 && strcmp(seg[3], "stems") == 0) {
@@ -673,6 +688,7 @@ static enum MHD_Result dispatch(struct srv_server *s, struct MHD_Connection *c, 
     case R_TAB:
     case R_STEM:
     case R_MIX:
+    case R_RETRY:
     case R_TRANSCRIBE:
         if (!req->id[0]) return reply_not_found(s, c, req);
         return handle_job_route(s, c, req, strcmp(m, "DELETE") == 0);

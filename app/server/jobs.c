@@ -764,6 +764,40 @@ void srv_jobs_finish(srv_jobs *jobs, const char *id, enum srv_state state, doubl
     pthread_mutex_unlock(&jobs->mu);
 }
 
+int srv_jobs_retry(srv_jobs *jobs, const char *id) {
+    pthread_mutex_lock(&jobs->mu);
+    sqlite3_stmt *st = prepare(jobs, "UPDATE jobs SET state = 'queued', progress = 0, stage = "
+                                     "'queued', message = 'tried again', error_code = NULL, "
+                                     "error_message = NULL, updated = ? WHERE id = ? AND state = "
+                                     "'failed' AND error_code = 'storage'");
+    int changed = 0;
+    if (st) {
+        sqlite3_bind_int64(st, 1, now_unix());
+        sqlite3_bind_text(st, 2, id, -1, SQLITE_TRANSIENT);
+        changed = sqlite3_step(st) == SQLITE_DONE && sqlite3_changes(jobs->db) == 1;
+        sqlite3_finalize(st);
+    }
+    if (changed) {
+        /* the failure's error event goes: a stream of the retried job must not end on it (ids
+         * go on from the history's next one, so Last-Event-ID stays meaningful) */
+        exec_text(jobs, "DELETE FROM events WHERE job_id = ? AND type = 'error'", id, NULL);
+        struct srv_history *h = history_load(jobs, id, 0);
+        size_t kept = 0;
+        for (size_t i = 0; h && i < h->n; i++) {
+            if (h->ev[i].final)
+                free(h->ev[i].text);
+            else
+                h->ev[kept++] = h->ev[i];
+        }
+        if (h) h->n = kept;
+        atomic_fetch_add(&jobs->n_queued, 1);
+        event_append(jobs, id, "progress", progress_data(0.0, "queued", "tried again"), 1);
+        pthread_cond_signal(&jobs->queue_cv);
+    }
+    pthread_mutex_unlock(&jobs->mu);
+    return changed ? 0 : -1;
+}
+
 void srv_jobs_requeue(srv_jobs *jobs, const char *id) {
     pthread_mutex_lock(&jobs->mu);
     atomic_fetch_sub(&jobs->n_running, 1);

@@ -111,6 +111,10 @@ void srv_jobs_remove_files(const srv_jobs *jobs, const char *id);
  * the running jobs have left by their progress). Returns 0, or -1 on a database error. */
 int srv_jobs_queue_ahead(srv_jobs *jobs, const char *id, int *ahead, double *audio_s);
 
+/* Puts a job that failed for want of disk space (error code "storage", its upload kept) back
+ * in the queue. Returns 0, or -1 when the job is not such a failure. */
+int srv_jobs_retry(srv_jobs *jobs, const char *id);
+
 /* The store's kind as /health names it. */
 #define SRV_STORE_KIND "sqlite"
 

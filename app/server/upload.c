@@ -36,6 +36,7 @@ struct srv_upload {
     int has_file;              /* a `file` field started */
     int too_large;             /* over the limit: keep reading, answer 413 */
     char bad[160];             /* first problem with a field, answered 400 */
+    int store_errno;           /* why the upload could not be written: the server's fault */
     char name[SRV_NAME_LEN];   /* sanitised client file name */
     char title[SRV_TITLE_LEN]; /* the client file name as shown (srv_title_of) */
 
@@ -85,7 +86,8 @@ static enum MHD_Result on_field(void *cls, enum MHD_ValueKind kind, const char *
             ssize_t w = write(u->fd, data + done, size - done);
             if (w < 0 && errno == EINTR) continue;
             if (w <= 0) {
-                snprintf(u->bad, sizeof u->bad, "cannot store the upload: %s", strerror(errno));
+                u->store_errno = w < 0 ? errno : ENOSPC;
+                u->too_large = 1; /* drain the rest of the body unwritten */
                 return MHD_YES;
             }
             done += (size_t)w;
@@ -139,6 +141,22 @@ static enum MHD_Result reply_queue_full(const struct srv_server *s, struct MHD_C
     return srv_queue(s, c, req, 429, resp, (int64_t)(sizeof body - 1));
 }
 
+/* The upload could not be written (errno `e`): the server's fault, never the client's. A full
+ * disk is 507 with a time to come back; anything else is 500. */
+static enum MHD_Result reply_no_store(const struct srv_server *s, struct MHD_Connection *c,
+                                      struct srv_req *req, int e) {
+    if (e != ENOSPC && e != EDQUOT)
+        return srv_reply_error(s, c, req, 500, "internal", "cannot store the upload");
+    static const char body[] = "{\"code\":\"insufficient_storage\",\"message\":\"the server "
+                               "is out of disk space; try again later\"}";
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(sizeof body - 1, (void *)body, MHD_RESPMEM_PERSISTENT);
+    if (!resp) return MHD_NO;
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    MHD_add_response_header(resp, "Retry-After", "300");
+    return srv_queue(s, c, req, 507, resp, (int64_t)(sizeof body - 1));
+}
+
 /* Step 1: checks before the body and the upload's state. */
 static enum MHD_Result begin(struct srv_server *s, struct MHD_Connection *c, struct srv_req *req) {
     uint64_t limit = (uint64_t)s->max_upload_mb << 20;
@@ -179,6 +197,13 @@ static enum MHD_Result finish(struct srv_server *s, struct MHD_Connection *c, st
                               struct srv_upload *u) {
     enum MHD_Result complete = MHD_destroy_post_processor(u->pp);
     u->pp = NULL;
+    if (!u->store_errno) { /* the bytes on disk before anything is said about them */
+        int e = fsync(u->fd) ? errno : 0;
+        if (close(u->fd) && !e) e = errno;
+        u->fd = -1;
+        u->store_errno = e;
+    }
+    if (u->store_errno) return reply_no_store(s, c, req, u->store_errno);
     if (u->too_large) {
         char msg[96];
         snprintf(msg, sizeof msg, "uploads are limited to %d MB", s->max_upload_mb);
@@ -197,11 +222,6 @@ static enum MHD_Result finish(struct srv_server *s, struct MHD_Connection *c, st
         if (srv_params_set(&job.params, u->fields[i].key, u->fields[i].value, u->fields[i].len, why,
                            sizeof why))
             return srv_reply_error(s, c, req, 400, "bad_request", why);
-    if (fsync(u->fd) || close(u->fd)) {
-        u->fd = -1;
-        return srv_reply_error(s, c, req, 500, "internal", "cannot store the upload");
-    }
-    u->fd = -1;
     if (u->file_bytes == 0)
         return srv_reply_error(s, c, req, 415, "unsupported_media", "the file is empty");
 

@@ -592,6 +592,9 @@ static void run_job(struct srv_worker *w, const struct srv_job *job) {
         ep.progress_user = &ctx;
         rc = dumu_extract(pool->dm, pool->bp, &mix, &ep, &ex, &err);
     }
+    /* from here on a failure is the server's (its disk), not the song's: the upload stays, so
+     * the job can be retried (POST /api/jobs/{id}/retry) */
+    const bool extracted = !rc;
     if (!rc) {
         bpm = ex.transcription.tempo.bpm > 0.0 ? ex.transcription.tempo.bpm : 120.0;
         rc = make_dir(pool->jobs, job->id, &err);
@@ -615,8 +618,8 @@ static void run_job(struct srv_worker *w, const struct srv_job *job) {
         return;
     }
     if (rc)
-        srv_jobs_finish(pool->jobs, job->id, SRV_FAILED, 0.0, duration, error_code(rc),
-                        err.message);
+        srv_jobs_finish(pool->jobs, job->id, SRV_FAILED, 0.0, duration,
+                        extracted ? "storage" : error_code(rc), err.message);
     else
         srv_jobs_finish(pool->jobs, job->id, SRV_DONE, bpm, duration, NULL, NULL);
     if (!rc && duration >= 5.0) {
@@ -634,7 +637,8 @@ static void run_job(struct srv_worker *w, const struct srv_job *job) {
         fprintf(stderr, "dumu serve: job %s done\n", job->id);
     if (cancel == CANCEL_USER) {
         srv_jobs_remove_files(pool->jobs, job->id);
-    } else if (!srv_jobs_path(pool->jobs, job->id, "upload", path, sizeof path)) {
+    } else if (!(rc && extracted) &&
+               !srv_jobs_path(pool->jobs, job->id, "upload", path, sizeof path)) {
         unlink(path);
     }
 }

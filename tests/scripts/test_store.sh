@@ -3,7 +3,9 @@
 # first schema (no version, none of the later columns) opens and keeps its jobs, migrated to
 # the current version; a store of a newer version is refused; a job that was running when the
 # server died SRV_MAX_ATTEMPTS (3) times fails as "poison" (with an error event for its
-# streams) while one that died once goes back to the queue; a real run counts its attempt.
+# streams) while one that died once goes back to the queue; a real run counts its attempt; a
+# full disk is the server's fault (507, or a job failed as "storage" that can run again:
+# tests/scripts/full_disk.sh, in a mount namespace of its own, as root).
 set -uo pipefail
 CLI=${DUMU_CLI:?run through ctest}
 TD=${DUMU_TESTDATA_DIR:?}
@@ -100,6 +102,13 @@ npid=$!
 for _ in $(seq 1 100); do kill -0 $npid 2>/dev/null || break; sleep 0.1; done
 kill -0 $npid 2>/dev/null && { kill -9 $npid; echo "FAIL newer-exits"; failed=$((failed + 1)); }
 expect newer-says-why grep -q "schema version 99, newer than this dumu" "$tmp/newer.log"
+
+# ---- a full disk (its own mount namespace, with a small tmpfs) --------------------------------
+if unshare -m --propagation private bash "$(dirname "$0")/full_disk.sh" "$CLI" "$tmp/short.flac" "$tmp"; then
+    passed=$((passed + 1))
+else
+    failed=$((failed + 1)); echo "FAIL full-disk"
+fi
 
 echo "$passed passed, $failed failed"
 [[ $failed == 0 ]]
