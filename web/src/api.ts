@@ -217,6 +217,8 @@ export const api = {
   tab: (id: string, strings: TabStrings, width?: number) => answer(urls.tab(id, strings, width)).then((res) => res.text()),
   remove: (id: string) =>
     request<{ job_id: string; state: 'cancelled' | 'deleted' }>(`/api/jobs/${enc(id)}`, { method: 'DELETE' }),
+  // a job that failed for want of disk space on the server (error code "storage") runs again
+  retry: (id: string) => request<{ job_id: string; state: 'queued' }>(`/api/jobs/${enc(id)}/retry`, { method: 'POST' }),
 };
 
 export function processForm(file: File, params: ProcessParams): FormData {

@@ -37,6 +37,7 @@ function sentence(text: string): string {
 const FAILURE_TITLE: Record<string, string> = {
   not_found: 'Job not found',
   unreachable: 'Server unreachable',
+  storage: 'The server ran out of disk space',
 };
 
 // Seconds left: from the progress so far once there is some (elapsed * remaining / done), else
@@ -107,6 +108,15 @@ export default function JobPage() {
   const [bass, setBass] = useState<Float32Array | null>(null);
   const [bassError, setBassError] = useState<string | null>(null);
   const [attempt, setAttempt] = useState(0); // "Try again" after a network failure
+  const [retryError, setRetryError] = useState<string | null>(null);
+  // The server kept the upload of a job it could not store the results of: run it again.
+  const retry = () => {
+    setRetryError(null);
+    api.retry(id).then(
+      () => setAttempt((a) => a + 1),
+      (e: ApiError) => setRetryError(e.message),
+    );
+  };
 
   // Open the job: its state decides where the machine starts.
   useEffect(() => {
@@ -303,6 +313,12 @@ export default function JobPage() {
               Try again
             </button>
           )}
+          {phase.code === 'storage' && (
+            <button type="button" className={secondaryButton} onClick={retry}>
+              Run it again
+            </button>
+          )}
+          {retryError && <p role="alert" className="w-full text-sm text-red-300">{retryError}</p>}
           <Link to="/" className={primaryButton}>
             Try another song
           </Link>
