@@ -96,28 +96,43 @@ enum MHD_Result srv_queue(const struct srv_server *s, struct MHD_Connection *c, 
     return r;
 }
 
+/* `status` with the `n` bytes at `data` (copied) as `type`; `disposition` and `retry_after`
+ * (seconds) are headers when non-NULL / positive. */
+static enum MHD_Result reply_bytes(const struct srv_server *s, struct MHD_Connection *c,
+                                   struct srv_req *req, unsigned status, const void *data, size_t n,
+                                   const char *type, const char *disposition, int retry_after) {
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(n, (void *)data, MHD_RESPMEM_MUST_COPY);
+    if (resp) {
+        MHD_add_response_header(resp, "Content-Type", type);
+        if (disposition) MHD_add_response_header(resp, "Content-Disposition", disposition);
+        char secs[16];
+        snprintf(secs, sizeof secs, "%d", retry_after);
+        if (retry_after > 0) MHD_add_response_header(resp, "Retry-After", secs);
+    }
+    return srv_queue(s, c, req, status, resp, (int64_t)n);
+}
+
 enum MHD_Result srv_reply_json(const struct srv_server *s, struct MHD_Connection *c,
                                struct srv_req *req, unsigned status, const char *json) {
-    size_t n = strlen(json);
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(n, (void *)json, MHD_RESPMEM_MUST_COPY);
-    if (resp) MHD_add_response_header(resp, "Content-Type", "application/json");
-    return srv_queue(s, c, req, status, resp, (int64_t)n);
+    return reply_bytes(s, c, req, status, json, strlen(json), "application/json", NULL, 0);
 }
 
 /* 200 with `text` (copied) as `type`. */
 static enum MHD_Result reply_text(const struct srv_server *s, struct MHD_Connection *c,
                                   struct srv_req *req, const char *text, const char *type) {
-    size_t n = strlen(text);
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(n, (void *)text, MHD_RESPMEM_MUST_COPY);
-    if (resp) MHD_add_response_header(resp, "Content-Type", type);
-    return srv_queue(s, c, req, 200, resp, (int64_t)n);
+    return reply_bytes(s, c, req, 200, text, strlen(text), type, NULL, 0);
 }
 
 enum MHD_Result srv_reply_error(const struct srv_server *s, struct MHD_Connection *c,
                                 struct srv_req *req, unsigned status, const char *code,
                                 const char *message) {
+    return srv_reply_later(s, c, req, status, code, message, 0);
+}
+
+enum MHD_Result srv_reply_later(const struct srv_server *s, struct MHD_Connection *c,
+                                struct srv_req *req, unsigned status, const char *code,
+                                const char *message, int retry_after) {
     char clean[512]; /* messages are one line: a dumu_error's at most 256 bytes */
     srv_jobs_scrub(s->jobs, message, clean, sizeof clean);
     cJSON *o = cJSON_CreateObject();
@@ -126,7 +141,8 @@ enum MHD_Result srv_reply_error(const struct srv_server *s, struct MHD_Connectio
     char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     if (!text) return MHD_NO;
-    enum MHD_Result r = srv_reply_json(s, c, req, status, text);
+    enum MHD_Result r =
+        reply_bytes(s, c, req, status, text, strlen(text), "application/json", NULL, retry_after);
     free(text);
     return r;
 }
@@ -375,16 +391,11 @@ static enum MHD_Result handle_job_route(struct srv_server *s, struct MHD_Connect
             dumu_error err = {0};
             if (srv_midi_constant(s->jobs, &job, &midi, &size, &err))
                 return srv_reply_error(s, c, req, 500, "failed", err.message);
-            struct MHD_Response *resp =
-                MHD_create_response_from_buffer(size, midi, MHD_RESPMEM_MUST_COPY);
-            dumu_free(midi);
             snprintf(disp, sizeof disp, "attachment; filename=\"%s-bass-constant-tempo.mid\"",
                      job.name);
-            if (resp) {
-                MHD_add_response_header(resp, "Content-Type", "audio/midi");
-                MHD_add_response_header(resp, "Content-Disposition", disp);
-            }
-            return srv_queue(s, c, req, 200, resp, (int64_t)size);
+            r = reply_bytes(s, c, req, 200, midi, size, "audio/midi", disp, 0);
+            dumu_free(midi);
+            return r;
         }
         snprintf(disp, sizeof disp, "attachment; filename=\"%s-bass.mid\"", job.name);
         if (srv_jobs_path(s->jobs, job.id, "bass.mid", path, sizeof path))

@@ -82,6 +82,12 @@ enum MHD_Result srv_reply_error(const struct srv_server *s, struct MHD_Connectio
                                 struct srv_req *req, unsigned status, const char *code,
                                 const char *message);
 
+/* The same with a Retry-After header of `retry_after` seconds (none when 0): a refusal the
+ * client may try again later (a full queue, a full disk). */
+enum MHD_Result srv_reply_later(const struct srv_server *s, struct MHD_Connection *c,
+                                struct srv_req *req, unsigned status, const char *code,
+                                const char *message, int retry_after);
+
 /* Drops one reference to `req` and frees it at zero. */
 void srv_req_release(struct srv_req *req);
 

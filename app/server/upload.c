@@ -131,14 +131,8 @@ static int queue_full(const struct srv_server *s) {
 
 static enum MHD_Result reply_queue_full(const struct srv_server *s, struct MHD_Connection *c,
                                         struct srv_req *req) {
-    static const char body[] = "{\"code\":\"queue_full\",\"message\":\"too many jobs are "
-                               "waiting; try again later\"}";
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(sizeof body - 1, (void *)body, MHD_RESPMEM_PERSISTENT);
-    if (!resp) return MHD_NO;
-    MHD_add_response_header(resp, "Content-Type", "application/json");
-    MHD_add_response_header(resp, "Retry-After", "30");
-    return srv_queue(s, c, req, 429, resp, (int64_t)(sizeof body - 1));
+    return srv_reply_later(s, c, req, 429, "queue_full",
+                           "too many jobs are waiting; try again later", 30);
 }
 
 /* The upload could not be written (errno `e`): the server's fault, never the client's. A full
@@ -147,14 +141,8 @@ static enum MHD_Result reply_no_store(const struct srv_server *s, struct MHD_Con
                                       struct srv_req *req, int e) {
     if (e != ENOSPC && e != EDQUOT)
         return srv_reply_error(s, c, req, 500, "internal", "cannot store the upload");
-    static const char body[] = "{\"code\":\"insufficient_storage\",\"message\":\"the server "
-                               "is out of disk space; try again later\"}";
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(sizeof body - 1, (void *)body, MHD_RESPMEM_PERSISTENT);
-    if (!resp) return MHD_NO;
-    MHD_add_response_header(resp, "Content-Type", "application/json");
-    MHD_add_response_header(resp, "Retry-After", "300");
-    return srv_queue(s, c, req, 507, resp, (int64_t)(sizeof body - 1));
+    return srv_reply_later(s, c, req, 507, "insufficient_storage",
+                           "the server is out of disk space; try again later", 300);
 }
 
 /* Step 1: checks before the body and the upload's state. */

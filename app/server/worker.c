@@ -241,18 +241,13 @@ static cJSON *read_result(srv_jobs *jobs, const char *id, const char *file) {
     return root;
 }
 
-/* The reading of result file `file` (SRV_FILE_FIRST falls back to SRV_FILE_RESULT: jobs from
- * before the first result was kept apart). */
-static void read_run(srv_jobs *jobs, const struct srv_job *job, const char *file,
-                     struct first_run *r) {
+/* The reading of a parsed result file (NULL: none). */
+static void parse_run(const cJSON *root, const struct srv_job *job, struct first_run *r) {
     char why[128];
     memset(r, 0, sizeof *r);
     snprintf(r->source, sizeof r->source, "%s", dumu_bass_source_name(DUMU_BASS_SOURCE_BASS_STEM));
     r->tempo_confidence = -1.0;
     r->first = job->params;
-    cJSON *root = read_result(jobs, job->id, file);
-    if (!root && strcmp(file, SRV_FILE_FIRST) == 0)
-        root = read_result(jobs, job->id, SRV_FILE_RESULT);
     const cJSON *src = cJSON_GetObjectItem(root, "source");
     if (cJSON_IsString(src)) snprintf(r->source, sizeof r->source, "%s", src->valuestring);
     const cJSON *arr = cJSON_GetObjectItem(root, "beats");
@@ -278,6 +273,16 @@ static void read_run(srv_jobs *jobs, const struct srv_job *job, const char *file
     char *first = cJSON_PrintUnformatted(cJSON_GetObjectItem(root, "first_params"));
     if (first) srv_params_from_json(&r->first, first, strlen(first), why, sizeof why);
     free(first);
+}
+
+/* The reading of result file `file` (SRV_FILE_FIRST falls back to SRV_FILE_RESULT: jobs from
+ * before the first result was kept apart). */
+static void read_run(srv_jobs *jobs, const struct srv_job *job, const char *file,
+                     struct first_run *r) {
+    cJSON *root = read_result(jobs, job->id, file);
+    if (!root && strcmp(file, SRV_FILE_FIRST) == 0)
+        root = read_result(jobs, job->id, SRV_FILE_RESULT);
+    parse_run(root, job, r);
     cJSON_Delete(root);
 }
 
@@ -287,9 +292,9 @@ static void read_run(srv_jobs *jobs, const struct srv_job *job, const char *file
 static dumu_status read_stored(srv_jobs *jobs, const struct srv_job *job, dumu_transcription *tr,
                                dumu_error *err) {
     struct first_run run;
-    read_run(jobs, job, SRV_FILE_RESULT, &run);
-    memset(tr, 0, sizeof *tr);
     cJSON *root = read_result(jobs, job->id, SRV_FILE_RESULT);
+    parse_run(root, job, &run);
+    memset(tr, 0, sizeof *tr);
     const cJSON *arr = cJSON_GetObjectItem(root, "notes");
     int n = cJSON_GetArraySize(arr);
     tr->notes.notes = malloc(sizeof(dumu_note) * (size_t)(n > 0 ? n : 1));

@@ -6,11 +6,7 @@
 set -uo pipefail
 CLI=$1 SHORT=$2 tmp=$3
 PY=/usr/bin/python3
-passed=0 failed=0
-expect() { # expect NAME CONDITION-CMD...
-    local name=$1; shift
-    if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL $name"; fi
-}
+. "$(dirname "$0")/lib.sh"
 disk=$tmp/disk
 mkdir -p "$disk"
 mount -t tmpfs -o size=3m tmpfs "$disk" || { echo "FAIL mount"; exit 1; }

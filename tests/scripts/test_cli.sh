@@ -8,7 +8,7 @@ export DUMU_MODELS_DIR=${DUMU_MODELS_DIR:?}
 PY=/usr/bin/python3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-passed=0 failed=0
+. "$(dirname "$0")/lib.sh"
 
 check() { # check NAME EXPECTED_CODE CMD...
     local name=$1 want=$2; shift 2
@@ -20,10 +20,6 @@ check() { # check NAME EXPECTED_CODE CMD...
         failed=$((failed + 1))
         echo "FAIL $name: exit $got, expected $want"; sed 's/^/  | /' "$tmp/err" | head -5
     fi
-}
-expect() { # expect NAME CONDITION-CMD...
-    local name=$1; shift
-    if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL $name"; fi
 }
 
 check help 0 "$CLI" --help

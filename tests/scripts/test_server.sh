@@ -16,12 +16,8 @@ cleanup() {
     rm -rf "$tmp"
 }
 trap cleanup EXIT
-passed=0 failed=0
+. "$(dirname "$0")/lib.sh"
 
-expect() { # expect NAME CONDITION-CMD...
-    local name=$1; shift
-    if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL $name"; fi
-}
 # status NAME WANT CURL-ARGS...: the HTTP status of a request (body in $tmp/body, headers in
 # $tmp/headers); an error status must come with a JSON {code, message} body.
 status() {

@@ -18,11 +18,7 @@ cleanup() {
     rm -rf "$tmp"
 }
 trap cleanup EXIT
-passed=0 failed=0
-expect() { # expect NAME CONDITION-CMD...
-    local name=$1; shift
-    if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL $name"; fi
-}
+. "$(dirname "$0")/lib.sh"
 start_server() { # start_server DIR: sets pid and B; returns 1 when it does not come up
     : >"$tmp/server.log"
     "$CLI" serve --port 0 --data-dir "$1" >"$tmp/server.log" 2>&1 &
