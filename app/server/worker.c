@@ -93,18 +93,16 @@ static dumu_status fail(dumu_error *err, dumu_status rc, const char *fmt, ...) {
 static dumu_status write_job_file(srv_jobs *jobs, const char *id, const char *file,
                                   const void *data, size_t n, dumu_error *err) {
     char path[4096], tmp[4200];
-    if (srv_jobs_path(jobs, id, file, path, sizeof path)) {
-        snprintf(err->message, sizeof err->message, "path too long");
-        return err->status = DUMU_E_IO;
-    }
+    if (srv_jobs_path(jobs, id, file, path, sizeof path))
+        return fail(err, DUMU_E_IO, "path too long");
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "wb");
     int bad = !f || fwrite(data, 1, n, f) != n;
     if (f) bad |= fclose(f) != 0;
     if (bad || rename(tmp, path)) {
-        snprintf(err->message, sizeof err->message, "cannot write %s: %s", file, strerror(errno));
+        int e = errno;
         unlink(tmp);
-        return err->status = DUMU_E_IO;
+        return fail(err, DUMU_E_IO, "cannot write %s: %s", file, strerror(e));
     }
     return DUMU_OK;
 }
@@ -171,7 +169,7 @@ static dumu_status save_result(srv_jobs *jobs, const char *id, const char *name,
     b64 = base64(midi, midi_size);
     root = cJSON_CreateObject(); /* the server's own members; the library adds the rest */
     if (!b64 || !root) {
-        rc = err->status = DUMU_E_NOMEM;
+        rc = fail(err, DUMU_E_NOMEM, "out of memory");
         goto done;
     }
     cJSON_AddStringToObject(root, "job_id", id);
@@ -182,13 +180,14 @@ static dumu_status save_result(srv_jobs *jobs, const char *id, const char *name,
     extra = cJSON_PrintUnformatted(root);
     dumu_result_info info = {duration, transcribe_mode(params), true, source_of(source), &mp,
                              extra};
-    rc = extra ? dumu_transcription_json(tr, &info, &doc, err) : (err->status = DUMU_E_NOMEM);
+    rc = extra ? dumu_transcription_json(tr, &info, &doc, err)
+               : fail(err, DUMU_E_NOMEM, "out of memory");
     if (!rc) rc = write_job_file(jobs, id, SRV_FILE_RESULT, doc, strlen(doc), err);
     /* the first run's result stays apart: what every re-transcription keeps (the first run
      * passes its parameters as both params and first) */
     if (!rc && first == params)
         rc = write_job_file(jobs, id, SRV_FILE_FIRST, doc, strlen(doc), err);
-    if (!rc && !(*json = strdup(doc))) rc = err->status = DUMU_E_NOMEM;
+    if (!rc && !(*json = strdup(doc))) rc = fail(err, DUMU_E_NOMEM, "out of memory");
 done:
     cJSON_Delete(root);
     cJSON_free(extra);
@@ -475,10 +474,8 @@ static dumu_status write_audio(srv_jobs *jobs, const char *id, const char *file,
     }
     if (!rc) rc = dumu_audio_write_file(tmp, a, format, err);
     dumu_audio_deinit(&resampled);
-    if (!rc && rename(tmp, path)) {
-        snprintf(err->message, sizeof err->message, "cannot rename %s: %s", file, strerror(errno));
-        rc = err->status = DUMU_E_IO;
-    }
+    if (!rc && rename(tmp, path))
+        rc = fail(err, DUMU_E_IO, "cannot rename %s: %s", file, strerror(errno));
     if (rc) unlink(tmp);
     return rc;
 }
