@@ -1,8 +1,10 @@
 /* upload.c - POST /api/process: streams a multipart upload to disk and accepts it as a job.
  *
  * Order, so that a 202 means the job survives a crash:
- *   1. before reading the body: 413 when Content-Length is over the limit, 429 when the
- *      queue is full, 400 when the body is not multipart/form-data;
+ *   1. before reading the body: 413 when Content-Length is over the limit; when the queue is
+ *      full (429) or the body is not multipart/form-data (400), the body is read and dropped
+ *      before the answer, since a server that closes on unread bytes resets the connection
+ *      and the client may never see the answer;
  *   2. the `file` field streams into DATA_DIR/uploads/<id>.part (never held in memory; over
  *      the limit, writing stops and the rest of the body is read and dropped, then 413);
  *      the other fields (at most 16, each under 128 bytes) are parameters (params.c);
@@ -48,6 +50,7 @@ struct srv_upload {
 
     int n_fields;
     uint64_t body_bytes; /* whole body received */
+    enum { REFUSE_NONE, REFUSE_QUEUE_FULL, REFUSE_NOT_MULTIPART } refuse; /* drain, then say */
 };
 
 /* A random (version 4) UUID from getrandom. */
@@ -155,17 +158,17 @@ static enum MHD_Result begin(struct srv_server *s, struct MHD_Connection *c, str
         snprintf(msg, sizeof msg, "uploads are limited to %d MB", s->max_upload_mb);
         return srv_reply_error(s, c, req, 413, "too_large", msg);
     }
-    if (queue_full(s)) return reply_queue_full(s, c, req);
-    const char *type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
-    if (!type || strncasecmp(type, "multipart/form-data", 19) != 0)
-        return srv_reply_error(s, c, req, 400, "bad_request",
-                               "send multipart/form-data with the audio in field 'file'");
     struct srv_upload *u = calloc(1, sizeof *u);
     if (!u) return MHD_NO;
     u->s = s;
     u->fd = -1;
     u->limit = limit;
     req->upload = u;
+    const char *type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+    if (queue_full(s)) u->refuse = REFUSE_QUEUE_FULL;
+    else if (!type || strncasecmp(type, "multipart/form-data", 19) != 0)
+        u->refuse = REFUSE_NOT_MULTIPART;
+    if (u->refuse) return MHD_YES;
     u->pp = MHD_create_post_processor(c, 16384, on_field, u);
     if (!u->pp) return srv_reply_error(s, c, req, 400, "bad_request", "malformed multipart header");
     if (make_id(u->id) || srv_jobs_path(s->jobs, u->id, "part", u->part, sizeof u->part)) {
@@ -258,6 +261,17 @@ enum MHD_Result srv_upload_handle(struct srv_server *s, struct MHD_Connection *c
         if (!req->status) return begin(s, c, req);
         *size = 0; /* an early reply is queued; the body is dropped */
         return MHD_YES;
+    }
+    if (u->refuse) { /* drained up to the limit, then answered */
+        u->body_bytes += *size;
+        if (u->body_bytes > u->limit + 65536) return MHD_NO;
+        if (*size) {
+            *size = 0;
+            return MHD_YES;
+        }
+        if (u->refuse == REFUSE_QUEUE_FULL) return reply_queue_full(s, c, req);
+        return srv_reply_error(s, c, req, 400, "bad_request",
+                               "send multipart/form-data with the audio in field 'file'");
     }
     if (!u->pp) { /* begin() answered an error; the body is dropped */
         *size = 0;
