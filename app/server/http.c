@@ -163,6 +163,21 @@ static enum MHD_Result reply_not_found(const struct srv_server *s, struct MHD_Co
     return srv_reply_error(s, c, req, 404, "not_found", "no such job or resource");
 }
 
+enum MHD_Result srv_reply_store_error(const struct srv_server *s, struct MHD_Connection *c,
+                                      struct srv_req *req) {
+    if (srv_jobs_ping(s->jobs) == 0)
+        return srv_reply_error(s, c, req, 500, "internal", "database error");
+    return srv_reply_later(s, c, req, 503, "store_unavailable",
+                           "the job store cannot be reached; try again shortly", 5);
+}
+
+/* A job's file that srv_jobs_fetch could not give: 404, or 503 when the store is away. */
+static enum MHD_Result reply_missing(const struct srv_server *s, struct MHD_Connection *c,
+                                     struct srv_req *req) {
+    if (srv_jobs_ping(s->jobs)) return srv_reply_store_error(s, c, req);
+    return reply_not_found(s, c, req);
+}
+
 /* Replies with a file's bytes; `disposition` NULL for inline. */
 static enum MHD_Result reply_file(const struct srv_server *s, struct MHD_Connection *c,
                                   struct srv_req *req, const char *path, const char *type,
@@ -258,8 +273,10 @@ static cJSON *job_json(struct srv_server *s, const struct srv_job *j) {
     if (j->state == SRV_QUEUED && !srv_jobs_queue_ahead(s->jobs, j->id, &ahead, &audio_s)) {
         cJSON *q = cJSON_AddObjectToObject(o, "queue");
         cJSON_AddNumberToObject(q, "position", ahead + 1);
-        double wait = audio_s / 60.0 * srv_pool_seconds_per_minute(s->pool) /
-                      (s->workers > 0 ? s->workers : 1);
+        int fleet = srv_jobs_workers(s->jobs); /* worker processes; -1: this one alone */
+        int workers = fleet >= 0 ? fleet : s->workers;
+        double wait =
+            audio_s / 60.0 * srv_pool_seconds_per_minute(s->pool) / (workers > 0 ? workers : 1);
         cJSON_AddNumberToObject(q, "starts_in_s", round(wait));
     }
     return o;
@@ -270,8 +287,7 @@ static int load_job(struct srv_server *s, struct MHD_Connection *c, struct srv_r
                     struct srv_job *job, enum MHD_Result *r) {
     int found = srv_jobs_get(s->jobs, req->id, job);
     if (found == 1) return 1;
-    *r = found == 0 ? reply_not_found(s, c, req)
-                    : srv_reply_error(s, c, req, 500, "internal", "database error");
+    *r = found == 0 ? reply_not_found(s, c, req) : srv_reply_store_error(s, c, req);
     return 0;
 }
 
@@ -327,8 +343,7 @@ static enum MHD_Result delete_job(struct srv_server *s, struct MHD_Connection *c
     /* Again, for a job that a worker claimed between the two calls. */
     if (found == 1 && was == SRV_RUNNING) srv_pool_cancel(s->pool, req->id);
     if (found != 1)
-        return found == 0 ? reply_not_found(s, c, req)
-                          : srv_reply_error(s, c, req, 500, "internal", "database error");
+        return found == 0 ? reply_not_found(s, c, req) : srv_reply_store_error(s, c, req);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "job_id", req->id);
     cJSON_AddStringToObject(o, "state",
@@ -348,6 +363,9 @@ static enum MHD_Result retranscribe(struct srv_server *s, struct MHD_Connection 
     if (srv_params_from_json(&p, req->body ? req->body : "", req->body_len, why, sizeof why))
         return srv_reply_error(s, c, req, 400, "bad_request", why);
     if (job.state != SRV_DONE) return reply_not_done(s, c, req, &job);
+    if (!s->bp)
+        return srv_reply_error(s, c, req, 503, "no_models",
+                               "this node has no Basic Pitch model to re-transcribe with");
     char *json = NULL;
     dumu_error err = {0};
     dumu_status rc = srv_retranscribe(s->jobs, s->bp, s->threads, &job, &p, &json, &err);
@@ -377,8 +395,8 @@ static enum MHD_Result handle_job_route(struct srv_server *s, struct MHD_Connect
     case R_JOB: return reply_tree(s, c, req, 200, job_json(s, &job));
     case R_RESULT:
         if (job.state != SRV_DONE) return reply_not_done(s, c, req, &job);
-        if (srv_jobs_path(s->jobs, job.id, "result.json", path, sizeof path))
-            return reply_not_found(s, c, req);
+        if (srv_jobs_fetch(s->jobs, job.id, "result.json", path, sizeof path))
+            return reply_missing(s, c, req);
         return reply_file(s, c, req, path, "application/json", NULL);
     case R_MIDI: {
         const char *tempo = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "tempo");
@@ -398,15 +416,15 @@ static enum MHD_Result handle_job_route(struct srv_server *s, struct MHD_Connect
             return r;
         }
         snprintf(disp, sizeof disp, "attachment; filename=\"%s-bass.mid\"", job.name);
-        if (srv_jobs_path(s->jobs, job.id, "bass.mid", path, sizeof path))
-            return reply_not_found(s, c, req);
+        if (srv_jobs_fetch(s->jobs, job.id, "bass.mid", path, sizeof path))
+            return reply_missing(s, c, req);
         return reply_file(s, c, req, path, "audio/midi", disp);
     }
     case R_MUSICXML:
         if (job.state != SRV_DONE) return reply_not_done(s, c, req, &job);
         snprintf(disp, sizeof disp, "attachment; filename=\"%s-bass.musicxml\"", job.name);
-        if (srv_jobs_path(s->jobs, job.id, "bass.musicxml", path, sizeof path))
-            return reply_not_found(s, c, req);
+        if (srv_jobs_fetch(s->jobs, job.id, "bass.musicxml", path, sizeof path))
+            return reply_missing(s, c, req);
         return reply_file(s, c, req, path, "application/vnd.recordare.musicxml+xml", disp);
     case R_TAB: {
         const char *strings = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "strings");
@@ -431,8 +449,8 @@ static enum MHD_Result handle_job_route(struct srv_server *s, struct MHD_Connect
         }
         snprintf(disp, sizeof disp, "attachment; filename=\"%s-bass-tab%s.txt\"", job.name,
                  five ? "-5" : "");
-        if (srv_jobs_path(s->jobs, job.id, five ? "tab5.txt" : "tab4.txt", path, sizeof path))
-            return reply_not_found(s, c, req);
+        if (srv_jobs_fetch(s->jobs, job.id, five ? "tab5.txt" : "tab4.txt", path, sizeof path))
+            return reply_missing(s, c, req);
         return reply_file(s, c, req, path, "text/plain; charset=utf-8", disp);
     }
     case R_STEM: {
@@ -461,7 +479,7 @@ static enum MHD_Result handle_job_route(struct srv_server *s, struct MHD_Connect
     }
     case R_RETRY: {
         /* a job that failed for want of disk space kept its upload: it can run again */
-        if (srv_jobs_path(s->jobs, job.id, "upload", path, sizeof path) || access(path, R_OK))
+        if (srv_jobs_fetch(s->jobs, job.id, "upload", path, sizeof path))
             return srv_reply_error(s, c, req, 409, "upload_gone",
                                    "this job's upload is gone: it cannot run again");
         if (srv_jobs_retry(s->jobs, job.id))
@@ -474,8 +492,8 @@ static enum MHD_Result handle_job_route(struct srv_server *s, struct MHD_Connect
     case R_MIX:
         /* written by the worker as it starts the job (see worker.c): 404 until then */
         snprintf(disp, sizeof disp, "attachment; filename=\"%s-mix.mp3\"", job.name);
-        if (srv_jobs_path(s->jobs, job.id, "mix.mp3", path, sizeof path) || access(path, R_OK))
-            return reply_not_found(s, c, req);
+        if (srv_jobs_fetch(s->jobs, job.id, SRV_FILE_MIX, path, sizeof path))
+            return reply_missing(s, c, req);
         return reply_file(s, c, req, path, "audio/mpeg", disp);
     case R_TRANSCRIBE:
         if (req->body_too_big)
@@ -491,17 +509,23 @@ static enum MHD_Result handle_job_route(struct srv_server *s, struct MHD_Connect
 static enum MHD_Result handle_health(struct srv_server *s, struct MHD_Connection *c,
                                      struct srv_req *req) {
     int queued, running;
-    srv_jobs_counts(s->jobs, &queued, &running);
     const int reachable = srv_jobs_ping(s->jobs) == 0;
+    srv_jobs_counts(s->jobs, &queued, &running);
+    const int fleet = srv_jobs_workers(s->jobs);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "status", reachable ? "ok" : "store_unreachable");
     cJSON_AddStringToObject(o, "version", dumu_version());
     cJSON *store = cJSON_AddObjectToObject(o, "store");
-    cJSON_AddStringToObject(store, "kind", SRV_STORE_KIND);
+    cJSON_AddStringToObject(store, "kind", srv_jobs_kind(s->jobs));
     cJSON_AddBoolToObject(store, "reachable", reachable);
     cJSON_AddNumberToObject(o, "queue_depth", queued);
     cJSON_AddNumberToObject(o, "running", running);
     cJSON_AddNumberToObject(o, "workers", s->workers);
+    /* worker processes alive in the fleet (PostgreSQL: their heartbeats); null alone */
+    if (fleet >= 0)
+        cJSON_AddNumberToObject(o, "live_workers", fleet);
+    else
+        cJSON_AddNullToObject(o, "live_workers");
     cJSON_AddNumberToObject(o, "threads_per_worker", s->threads);
     cJSON *m = cJSON_AddObjectToObject(o, "models_loaded");
     cJSON_AddBoolToObject(m, "htdemucs", s->dm != NULL);
@@ -520,7 +544,7 @@ static enum MHD_Result handle_jobs_list(struct srv_server *s, struct MHD_Connect
     int n = list ? srv_jobs_list(s->jobs, list, MAX_LIST) : -1;
     if (n < 0) {
         free(list);
-        return srv_reply_error(s, c, req, 500, "internal", "database error");
+        return srv_reply_store_error(s, c, req);
     }
     cJSON *o = cJSON_CreateObject();
     cJSON *arr = cJSON_AddArrayToObject(o, "jobs");

@@ -82,6 +82,11 @@ enum MHD_Result srv_reply_error(const struct srv_server *s, struct MHD_Connectio
                                 struct srv_req *req, unsigned status, const char *code,
                                 const char *message);
 
+/* A job store error: 503 {code: "store_unavailable"} with Retry-After when the store cannot
+ * be reached (the request may be repeated), else 500. */
+enum MHD_Result srv_reply_store_error(const struct srv_server *s, struct MHD_Connection *c,
+                                      struct srv_req *req);
+
 /* The same with a Retry-After header of `retry_after` seconds (none when 0): a refusal the
  * client may try again later (a full queue, a full disk). */
 enum MHD_Result srv_reply_later(const struct srv_server *s, struct MHD_Connection *c,

@@ -1,72 +1,20 @@
-/* jobs.c - the durable job store (see jobs.h).
- *
- * DESIGN
- *   The SQLite database DATA_DIR/dumu.db (WAL, synchronous=FULL) is the source of truth:
- *   table `jobs` holds one row per job, `events` every SSE event a job has emitted. A job is
- *   recorded only after its upload is fully written, fsynced and renamed, so a 202 always
- *   means the work survives a crash; on open, rows left `running` go back to `queued` and run
- *   again from the saved upload.
- *
- *   One connection serves the whole process, behind one mutex: every statement is short (a
- *   row), so sharing it costs less than a connection per HTTP thread (SSE holds hundreds of
- *   them). The same mutex guards the in-memory histories, a linked list of per-job event
- *   arrays holding preformatted SSE text, and two condition variables: `queue_cv` wakes
- *   workers when a job is inserted, `event_cv` wakes SSE streams when any event is appended
- *   (a broadcast; each stream checks its own job). A history is loaded from the `events`
- *   table on first use, so reconnecting after a restart still replays it. The queued/running
- *   counters are atomics so that /health never waits behind an fsync.
- *
- *   One process per data folder: it holds an flock on DATA_DIR/dumu.lock from open to close
- *   (the kernel drops it when the process dies, kill -9 included), since the crash recovery
- *   above would take another server's running jobs for a crash's.
- *
- *   Files: DATA_DIR/uploads/<id>.part while an upload streams in, <id>.audio once accepted
- *   (deleted when the job ends), DATA_DIR/jobs/<id>/ for results. Every name is a job id
- *   made by the server; nothing a client sends becomes a path.
+/* jobs.c - the job store's public face (see jobs.h): the data folder's layout and lock, and
+ * the srv_jobs_* functions, each handed to the implementation that the store was opened
+ * with (store.h: SQLite or PostgreSQL).
  */
-#include "jobs.h"
+#include "store.h"
 
-#include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
-#include <sqlite3.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-struct srv_event {
-    int64_t id;
-    int final;  /* a done or error event: the stream ends after it */
-    char *text; /* "id: N\nevent: T\ndata: {...}\n\n"; owned */
-    size_t len;
-};
-
-struct srv_history {
-    char id[SRV_ID_LEN + 1];
-    struct srv_event *ev; /* (n) ascending ids; owned */
-    size_t n, cap;
-    int64_t next_id;
-    struct srv_history *next;
-};
-
-struct srv_jobs {
-    char *dir;
-    int lock_fd; /* DATA_DIR/dumu.lock, flock'ed while the store is open; -1 before */
-    sqlite3 *db;
-    pthread_mutex_t mu; /* guards db, histories, woken */
-    pthread_cond_t queue_cv;
-    pthread_cond_t event_cv;
-    struct srv_history *histories;
-    int woken;
-    atomic_int n_queued, n_running;
-};
 
 static const char *const state_names[] = {"queued", "running", "done", "failed", "cancelled"};
 
@@ -74,77 +22,51 @@ const char *srv_state_name(enum srv_state state) {
     return state_names[state];
 }
 
-static enum srv_state state_from_name(const char *s) {
+enum srv_state srv_state_from_name(const char *s) {
     for (int i = 0; i < 5; i++)
         if (s && strcmp(s, state_names[i]) == 0) return (enum srv_state)i;
     return SRV_FAILED;
 }
 
-static int64_t now_unix(void) {
-    return (int64_t)time(NULL);
+static double now_unix(void) {
+    return (double)time(NULL);
 }
 
-static void db_warn(srv_jobs *jobs, const char *what) {
-    fprintf(stderr, "dumu serve: database: %s: %s\n", what, sqlite3_errmsg(jobs->db));
+cJSON *srv_event_progress(double progress, const char *stage, const char *message) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "progress", progress);
+    cJSON_AddStringToObject(o, "stage", stage);
+    cJSON_AddStringToObject(o, "message", message);
+    cJSON_AddNumberToObject(o, "ts", now_unix());
+    return o;
 }
 
-static sqlite3_stmt *prepare(srv_jobs *jobs, const char *sql) {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(jobs->db, sql, -1, &st, NULL) != SQLITE_OK) db_warn(jobs, sql);
-    return st;
+cJSON *srv_event_error(const char *code, const char *message) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "code", code);
+    cJSON_AddStringToObject(o, "message", message);
+    cJSON_AddNumberToObject(o, "ts", now_unix());
+    return o;
 }
 
-/* Runs a statement with up to two text parameters (NULL = unused), no result rows. */
-static int exec_text(srv_jobs *jobs, const char *sql, const char *a, const char *b) {
-    sqlite3_stmt *st = prepare(jobs, sql);
-    if (!st) return -1;
-    if (a) sqlite3_bind_text(st, 1, a, -1, SQLITE_TRANSIENT);
-    if (b) sqlite3_bind_text(st, 2, b, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-        db_warn(jobs, sql);
-        return -1;
+cJSON *srv_event_done(const char *id) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "job_id", id);
+    cJSON_AddNumberToObject(o, "progress", 100);
+    cJSON_AddNumberToObject(o, "ts", now_unix());
+    return o;
+}
+
+struct timespec srv_store_deadline(int timeout_ms) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
     }
-    return 0;
-}
-
-#define JOB_COLUMNS                                                                               \
-    "id, state, progress, stage, message, name, created, updated, duration, onset, frame, "       \
-    "min_note_ms, stems, bpm, mode, result_bpm, error_code, error_message, quantize, qstrength, " \
-    "title"
-
-static void copy_col(sqlite3_stmt *st, int col, char *out, size_t cap) {
-    const unsigned char *t = sqlite3_column_text(st, col);
-    snprintf(out, cap, "%s", t ? (const char *)t : "");
-}
-
-static void read_job(sqlite3_stmt *st, struct srv_job *j) {
-    memset(j, 0, sizeof *j);
-    copy_col(st, 0, j->id, sizeof j->id);
-    j->state = state_from_name((const char *)sqlite3_column_text(st, 1));
-    j->progress = sqlite3_column_double(st, 2);
-    copy_col(st, 3, j->stage, sizeof j->stage);
-    copy_col(st, 4, j->message, sizeof j->message);
-    copy_col(st, 5, j->name, sizeof j->name);
-    j->created = sqlite3_column_int64(st, 6);
-    j->updated = sqlite3_column_int64(st, 7);
-    j->duration = sqlite3_column_type(st, 8) == SQLITE_NULL ? -1.0 : sqlite3_column_double(st, 8);
-    j->params.onset_threshold = sqlite3_column_double(st, 9);
-    j->params.frame_threshold = sqlite3_column_double(st, 10);
-    j->params.min_note_ms = sqlite3_column_double(st, 11);
-    copy_col(st, 12, j->params.stems, sizeof j->params.stems);
-    j->params.bpm = sqlite3_column_double(st, 13);
-    copy_col(st, 14, j->params.mode, sizeof j->params.mode);
-    j->bpm = sqlite3_column_double(st, 15);
-    copy_col(st, 16, j->error_code, sizeof j->error_code);
-    copy_col(st, 17, j->error_message, sizeof j->error_message);
-    copy_col(st, 18, j->params.quantize, sizeof j->params.quantize);
-    if (!j->params.quantize[0]) strcpy(j->params.quantize, "off");
-    j->params.quantize_strength =
-        sqlite3_column_type(st, 19) == SQLITE_NULL ? 100.0 : sqlite3_column_double(st, 19);
-    copy_col(st, 20, j->title, sizeof j->title);
-    if (!j->title[0]) snprintf(j->title, sizeof j->title, "%s", j->name); /* rows from before */
+    return until;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -203,7 +125,7 @@ void srv_jobs_scrub(const srv_jobs *jobs, const char *msg, char *out, size_t cap
 }
 
 /* Removes a folder of plain files (one level, as the result folders are). */
-static void remove_dir(const char *path) {
+void srv_store_remove_dir(const char *path) {
     DIR *d = opendir(path);
     if (!d) return;
     struct dirent *e;
@@ -221,331 +143,110 @@ void srv_jobs_remove_files(const srv_jobs *jobs, const char *id) {
     char path[4096];
     if (!srv_jobs_path(jobs, id, "part", path, sizeof path)) unlink(path);
     if (!srv_jobs_path(jobs, id, "upload", path, sizeof path)) unlink(path);
-    if (!srv_jobs_path(jobs, id, "dir", path, sizeof path)) remove_dir(path);
+    if (!srv_jobs_path(jobs, id, "dir", path, sizeof path)) srv_store_remove_dir(path);
 }
 
-/* ---------------------------------------------------------------------------------------- */
-/* Event histories (mu held) */
-
-static struct srv_history *history_find(srv_jobs *jobs, const char *id) {
-    for (struct srv_history *h = jobs->histories; h; h = h->next)
-        if (strcmp(h->id, id) == 0) return h;
-    return NULL;
-}
-
-static int history_push(struct srv_history *h, int64_t id, const char *type, const char *data) {
-    if (h->n == h->cap) {
-        size_t cap = h->cap ? 2 * h->cap : 16;
-        struct srv_event *ev = realloc(h->ev, cap * sizeof *ev);
-        if (!ev) return -1;
-        h->ev = ev;
-        h->cap = cap;
-    }
-    size_t need = strlen(type) + strlen(data) + 64;
-    char *text = malloc(need);
-    if (!text) return -1;
-    int n = snprintf(text, need, "id: %lld\nevent: %s\ndata: %s\n\n", (long long)id, type, data);
-    h->ev[h->n++] = (struct srv_event){id, strcmp(type, "progress") != 0, text, (size_t)n};
-    if (id >= h->next_id) h->next_id = id + 1;
-    return 0;
-}
-
-static void history_free(struct srv_history *h) {
-    for (size_t i = 0; i < h->n; i++)
-        free(h->ev[i].text);
-    free(h->ev);
-    free(h);
-}
-
-/* The history of `id`, loaded from the events table on first use. Without `create`, NULL
- * when the job has no events at all (unknown); NULL also when memory ran out. */
-static struct srv_history *history_load(srv_jobs *jobs, const char *id, int create) {
-    struct srv_history *h = history_find(jobs, id);
-    if (h) return h;
-    h = calloc(1, sizeof *h);
-    if (!h) return NULL;
-    snprintf(h->id, sizeof h->id, "%s", id);
-    h->next_id = 1;
-    sqlite3_stmt *st = prepare(jobs, "SELECT id, type, data FROM events WHERE job_id = ? "
-                                     "ORDER BY id");
-    if (st) {
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
-        while (sqlite3_step(st) == SQLITE_ROW)
-            history_push(h, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
-                         (const char *)sqlite3_column_text(st, 2));
-        sqlite3_finalize(st);
-    }
-    if (!h->n && !create) {
-        history_free(h);
-        return NULL;
-    }
-    h->next = jobs->histories;
-    jobs->histories = h;
-    return h;
-}
-
-/* Appends an event to the job's history and the events table, and wakes SSE streams.
- * `store` 0 keeps it in memory only (the row is being deleted). */
-static void event_append(srv_jobs *jobs, const char *id, const char *type, cJSON *data, int store) {
-    char *text = cJSON_PrintUnformatted(data);
-    struct srv_history *h = text ? history_load(jobs, id, 1) : NULL;
-    if (h) {
-        int64_t eid = h->next_id;
-        if (store) {
-            sqlite3_stmt *st = prepare(jobs, "INSERT INTO events(job_id, id, type, data) "
-                                             "VALUES (?, ?, ?, ?)");
-            if (st) {
-                sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
-                sqlite3_bind_int64(st, 2, eid);
-                sqlite3_bind_text(st, 3, type, -1, SQLITE_TRANSIENT);
-                sqlite3_bind_text(st, 4, text, -1, SQLITE_TRANSIENT);
-                if (sqlite3_step(st) != SQLITE_DONE) db_warn(jobs, "insert event");
-                sqlite3_finalize(st);
-            }
-        }
-        history_push(h, eid, type, text);
-        pthread_cond_broadcast(&jobs->event_cv);
-    }
-    free(text);
-    cJSON_Delete(data);
-}
-
-static cJSON *progress_data(double progress, const char *stage, const char *message) {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "progress", progress);
-    cJSON_AddStringToObject(o, "stage", stage);
-    cJSON_AddStringToObject(o, "message", message);
-    cJSON_AddNumberToObject(o, "ts", (double)now_unix());
-    return o;
-}
-
-static cJSON *error_data(const char *code, const char *message) {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "code", code);
-    cJSON_AddStringToObject(o, "message", message);
-    cJSON_AddNumberToObject(o, "ts", (double)now_unix());
-    return o;
-}
 
 /* ---------------------------------------------------------------------------------------- */
 /* Open and close */
 
 static int make_dir(const char *path) {
     if (mkdir(path, 0755) && errno != EEXIST) {
-        fprintf(stderr, "dumu serve: cannot create %s: %s\n", path, strerror(errno));
+        fprintf(stderr, "dumu: cannot create %s: %s\n", path, strerror(errno));
         return -1;
     }
     return 0;
 }
 
-static int count_state(srv_jobs *jobs, const char *state) {
-    sqlite3_stmt *st = prepare(jobs, "SELECT count(*) FROM jobs WHERE state = ?");
-    int n = 0;
-    if (!st) return 0;
-    sqlite3_bind_text(st, 1, state, -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    return n;
-}
-
-/* Removes leftover DATA_DIR/uploads/<id>.part files of uploads cut off by a crash. */
-static void remove_parts(srv_jobs *jobs) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/uploads", jobs->dir);
-    DIR *d = opendir(path);
-    if (!d) return;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        size_t n = strlen(e->d_name);
-        if (n > 5 && strcmp(e->d_name + n - 5, ".part") == 0) {
-            snprintf(path, sizeof path, "%s/uploads/%s", jobs->dir, e->d_name);
-            unlink(path);
-        }
-    }
-    closedir(d);
-}
-
-/* SCHEMA VERSIONS (PRAGMA user_version). Each step brings a store from the version before it
- * inside one write transaction, under the data folder's lock: a store of any earlier version
- * opens (tests/scripts/test_store.sh starts from the first one). Version 0 is a new file or a
- * store from before versions were kept, whose later columns may or may not be there.
- *   1  jobs and events, every column up to the job's title
- *   2  jobs.attempts: how many runs a job has started (a job that stopped the server
- *      SRV_MAX_ATTEMPTS times fails instead of running again) */
-static const char k_schema_1[] =
-    "CREATE TABLE IF NOT EXISTS jobs(id TEXT PRIMARY KEY, state TEXT NOT NULL,"
-    " progress REAL NOT NULL, stage TEXT, message TEXT, name TEXT NOT NULL,"
-    " created INTEGER NOT NULL, updated INTEGER NOT NULL, duration REAL, onset REAL,"
-    " frame REAL, min_note_ms REAL, stems TEXT, bpm REAL, mode TEXT, result_bpm REAL,"
-    " error_code TEXT, error_message TEXT);"
-    "CREATE TABLE IF NOT EXISTS events(job_id TEXT NOT NULL, id INTEGER NOT NULL,"
-    " type TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY(job_id, id));";
-#define SCHEMA_VERSION 2
-#define STR_(x)        #x
-#define STR(x)         STR_(x) /* a number macro's digits, for SQL text */
-
-/* 1 when query `sql` with one text parameter returns a row, 0 when not, -1 when it cannot
- * run. */
-static int has_row(srv_jobs *jobs, const char *sql, const char *arg) {
-    sqlite3_stmt *st = prepare(jobs, sql);
-    if (!st) return -1;
-    sqlite3_bind_text(st, 1, arg, -1, SQLITE_TRANSIENT);
-    int found = sqlite3_step(st) == SQLITE_ROW;
-    sqlite3_finalize(st);
-    return found;
-}
-
-/* True when table `jobs` has column `name`. */
-static int has_column(srv_jobs *jobs, const char *name) {
-    return has_row(jobs, "SELECT 1 FROM pragma_table_info('jobs') WHERE name = ?", name) == 1;
-}
-
-static int migrate(srv_jobs *jobs, const char *path) {
-    char *msg = NULL;
-    int rc = sqlite3_exec(jobs->db,
-                          "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; BEGIN IMMEDIATE",
-                          NULL, NULL, &msg);
-    sqlite3_stmt *st = rc ? NULL : prepare(jobs, "PRAGMA user_version");
-    int version = st && sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
-    sqlite3_finalize(st);
-    if (!rc && version < 1) {
-        rc = sqlite3_exec(jobs->db, k_schema_1, NULL, NULL, &msg);
-        static const char *const later[][2] = {
-            {"quantize", "ALTER TABLE jobs ADD COLUMN quantize TEXT"},
-            {"qstrength", "ALTER TABLE jobs ADD COLUMN qstrength REAL"},
-            {"title", "ALTER TABLE jobs ADD COLUMN title TEXT"},
-        };
-        for (size_t i = 0; !rc && i < sizeof later / sizeof later[0]; i++)
-            if (!has_column(jobs, later[i][0]))
-                rc = sqlite3_exec(jobs->db, later[i][1], NULL, NULL, &msg);
-    }
-    if (!rc && version < 2)
-        rc = sqlite3_exec(jobs->db,
-                          "ALTER TABLE jobs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0", NULL,
-                          NULL, &msg);
-    if (!rc && version > SCHEMA_VERSION) {
-        fprintf(stderr, "dumu serve: %s is of schema version %d, newer than this dumu (%d)\n", path,
-                version, SCHEMA_VERSION);
-        rc = SQLITE_ERROR;
-    }
-    /* jobs left running by a crash: back to the queue, or failed after too many tries */
-    if (!rc)
-        rc = sqlite3_exec(
-            jobs->db,
-            "PRAGMA user_version = " STR(
-                SCHEMA_VERSION) ";"
-                                "UPDATE jobs SET state = 'failed', error_code = 'poison', "
-                                "error_message ="
-                                " 'this song stopped the server " STR(
-                                    SRV_MAX_ATTEMPTS) " times while "
-                                                      "it was processed; it is not tried again' "
-                                                      "WHERE state = 'running' AND "
-                                                      "attempts >= " STR(
-                                                          SRV_MAX_ATTEMPTS) ";"
-                                                                            "UPDATE jobs SET state "
-                                                                            "= 'queued', progress "
-                                                                            "= 0, stage = 'queued',"
-                                                                            " message = 'restarted "
-                                                                            "after an "
-                                                                            "interruption' WHERE "
-                                                                            "state = 'running';"
-                                                                            "COMMIT",
-            NULL, NULL, &msg);
-    if (rc) {
-        fprintf(stderr, "dumu serve: %s: %s\n", path,
-                msg           ? msg
-                : version < 0 ? "cannot read the schema version"
-                              : "schema failed");
-        sqlite3_exec(jobs->db, "ROLLBACK", NULL, NULL, NULL);
-    }
-    sqlite3_free(msg);
-    return rc ? -1 : 0;
-}
-
-int srv_jobs_open(const char *data_dir, srv_jobs **out) {
+int srv_jobs_open(const char *data_dir, const char *db_url, srv_jobs **out) {
     *out = NULL;
     srv_jobs *jobs = calloc(1, sizeof *jobs);
-    if (!jobs || !(jobs->dir = strdup(data_dir))) {
-        free(jobs);
-        return -1;
-    }
+    if (!jobs) return -1;
+    jobs->ops = db_url ? &srv_store_pg : &srv_store_sqlite;
     jobs->lock_fd = -1;
+    jobs->lease_s = SRV_LEASE_S;
     pthread_mutex_init(&jobs->mu, NULL);
     pthread_cond_init(&jobs->queue_cv, NULL);
     pthread_cond_init(&jobs->event_cv, NULL);
-    char path[4096];
-    int rc = make_dir(data_dir);
-    /* One server per data folder, checked before anything in it is touched: a second one
-     * would put the first one's running jobs back in the queue and delete its uploads in
-     * progress. The lock goes with the process, however it ends. */
-    snprintf(path, sizeof path, "%s/dumu.lock", data_dir);
-    if (!rc) {
-        jobs->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-        if (jobs->lock_fd < 0) {
-            fprintf(stderr, "dumu serve: cannot open %s: %s\n", path, strerror(errno));
-            rc = -1;
-        } else if (flock(jobs->lock_fd, LOCK_EX | LOCK_NB)) {
-            if (errno == EWOULDBLOCK)
-                fprintf(stderr, "dumu serve: another dumu serve is using %s\n", data_dir);
-            else
-                fprintf(stderr, "dumu serve: cannot lock %s: %s\n", path, strerror(errno));
+    uint32_t tag = 0;
+    char host[64] = "host";
+    getrandom(&tag, sizeof tag, 0);
+    gethostname(host, sizeof host - 1);
+    snprintf(jobs->owner, sizeof jobs->owner, "%s:%d:%08x", host, (int)getpid(), tag);
+    int rc = 0;
+    if (data_dir) {
+        jobs->dir = strdup(data_dir);
+        rc = jobs->dir ? make_dir(data_dir) : -1;
+    } else { /* a node of a fleet without a folder of its own: a private one, removed at close */
+        const char *tmp = getenv("TMPDIR");
+        char path[4096];
+        snprintf(path, sizeof path, "%s/dumu-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+        jobs->dir = mkdtemp(path) ? strdup(path) : NULL;
+        jobs->own_dir = jobs->dir != NULL;
+        if (!jobs->dir) {
+            fprintf(stderr, "dumu: cannot make a scratch folder in %s: %s\n",
+                    tmp && *tmp ? tmp : "/tmp", strerror(errno));
             rc = -1;
         }
     }
-    snprintf(path, sizeof path, "%s/uploads", data_dir);
-    if (!rc) rc = make_dir(path);
-    snprintf(path, sizeof path, "%s/jobs", data_dir);
-    if (!rc) rc = make_dir(path);
-    snprintf(path, sizeof path, "%s/dumu.db", data_dir);
-    if (!rc && sqlite3_open_v2(path, &jobs->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL)) {
-        fprintf(stderr, "dumu serve: cannot open %s: %s\n", path,
-                jobs->db ? sqlite3_errmsg(jobs->db) : "out of memory");
-        rc = -1;
-    }
+    /* One process per data folder, checked before anything in it is touched: a second
+     * SQLite server would put the first one's running jobs back in the queue and delete its
+     * uploads in progress, and two fleet nodes would share one cache unknowingly. The lock
+     * goes with the process, however it ends. */
+    char path[4096];
     if (!rc) {
-        sqlite3_busy_timeout(jobs->db, 5000);
-        rc = migrate(jobs, path);
+        snprintf(path, sizeof path, "%s/dumu.lock", jobs->dir);
+        jobs->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (jobs->lock_fd < 0) {
+            fprintf(stderr, "dumu: cannot open %s: %s\n", path, strerror(errno));
+            rc = -1;
+        } else if (flock(jobs->lock_fd, LOCK_EX | LOCK_NB)) {
+            if (errno == EWOULDBLOCK)
+                fprintf(stderr, "dumu: another dumu process is using %s\n", jobs->dir);
+            else
+                fprintf(stderr, "dumu: cannot lock %s: %s\n", path, strerror(errno));
+            rc = -1;
+        }
     }
+    snprintf(path, sizeof path, "%s/uploads", jobs->dir ? jobs->dir : "");
+    if (!rc) rc = make_dir(path);
+    snprintf(path, sizeof path, "%s/jobs", jobs->dir ? jobs->dir : "");
+    if (!rc) rc = make_dir(path);
+    if (!rc) rc = jobs->ops->open(jobs, db_url);
     if (rc) {
         srv_jobs_close(jobs);
         return -1;
     }
-    remove_parts(jobs);
-    /* A job that stopped the server too often (migrate failed it): its streams hear why. */
-    sqlite3_stmt *poison =
-        prepare(jobs, "SELECT id, error_message FROM jobs WHERE state = 'failed' AND error_code ="
-                      " 'poison' AND NOT EXISTS (SELECT 1 FROM events WHERE job_id = jobs.id AND"
-                      " type = 'error')");
-    while (poison && sqlite3_step(poison) == SQLITE_ROW) {
-        char id[SRV_ID_LEN + 1], why[256];
-        copy_col(poison, 0, id, sizeof id);
-        copy_col(poison, 1, why, sizeof why);
-        event_append(jobs, id, "error", error_data("poison", why), 1);
-    }
-    sqlite3_finalize(poison);
-    /* Tell streams that reconnect to a job interrupted by a crash that it starts over. */
-    sqlite3_stmt *st = prepare(jobs, "SELECT id FROM jobs WHERE state = 'queued' AND message = "
-                                     "'restarted after an interruption'");
-    while (st && sqlite3_step(st) == SQLITE_ROW) {
-        char id[SRV_ID_LEN + 1];
-        copy_col(st, 0, id, sizeof id);
-        event_append(jobs, id, "progress",
-                     progress_data(0.0, "queued", "restarted after an interruption"), 1);
-    }
-    sqlite3_finalize(st);
-    atomic_store(&jobs->n_queued, count_state(jobs, "queued"));
     *out = jobs;
     return 0;
 }
 
+/* Removes DATA_DIR made by srv_jobs_open: its folders of job folders and files. */
+static void remove_own_dir(const char *dir) {
+    static const char *const folders[] = {"cache", "jobs", "uploads"};
+    char path[4096];
+    for (int f = 0; f < 3; f++) {
+        snprintf(path, sizeof path, "%s/%s", dir, folders[f]);
+        DIR *d = opendir(path);
+        struct dirent *e;
+        while (d && (e = readdir(d))) {
+            if (e->d_name[0] == '.') continue;
+            char sub[sizeof path + sizeof e->d_name + 1];
+            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+            if (unlink(sub)) srv_store_remove_dir(sub);
+        }
+        if (d) closedir(d);
+        rmdir(path);
+    }
+    snprintf(path, sizeof path, "%s/dumu.lock", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
 void srv_jobs_close(srv_jobs *jobs) {
     if (!jobs) return;
-    while (jobs->histories) {
-        struct srv_history *h = jobs->histories;
-        jobs->histories = h->next;
-        history_free(h);
-    }
-    sqlite3_close(jobs->db);
+    jobs->ops->close(jobs);
+    if (jobs->own_dir) remove_own_dir(jobs->dir);
     if (jobs->lock_fd >= 0) close(jobs->lock_fd);
     pthread_cond_destroy(&jobs->event_cv);
     pthread_cond_destroy(&jobs->queue_cv);
@@ -554,442 +255,19 @@ void srv_jobs_close(srv_jobs *jobs) {
     free(jobs);
 }
 
-/* ---------------------------------------------------------------------------------------- */
-/* Rows */
+const char *srv_jobs_dir(const srv_jobs *jobs) {
+    return jobs->dir;
+}
 
-int srv_jobs_insert(srv_jobs *jobs, const struct srv_job *j) {
+const char *srv_jobs_kind(const srv_jobs *jobs) {
+    return jobs->ops->kind;
+}
+
+void srv_jobs_set_worker(srv_jobs *jobs, int n_workers, int lease_s) {
     pthread_mutex_lock(&jobs->mu);
-    sqlite3_stmt *st = prepare(jobs, "INSERT INTO jobs(" JOB_COLUMNS ") VALUES "
-                                     "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,NULL,?,?,?)");
-    int rc = -1;
-    if (st) {
-        sqlite3_bind_text(st, 1, j->id, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 2, "queued", -1, SQLITE_STATIC);
-        sqlite3_bind_double(st, 3, 0.0);
-        sqlite3_bind_text(st, 4, "queued", -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 5, j->message, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 6, j->name, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 7, j->created);
-        sqlite3_bind_int64(st, 8, j->created);
-        if (j->duration >= 0.0) sqlite3_bind_double(st, 9, j->duration);
-        sqlite3_bind_double(st, 10, j->params.onset_threshold);
-        sqlite3_bind_double(st, 11, j->params.frame_threshold);
-        sqlite3_bind_double(st, 12, j->params.min_note_ms);
-        sqlite3_bind_text(st, 13, j->params.stems, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_double(st, 14, j->params.bpm);
-        sqlite3_bind_text(st, 15, j->params.mode, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_double(st, 16, 0.0);
-        sqlite3_bind_text(st, 17, j->params.quantize, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_double(st, 18, j->params.quantize_strength);
-        sqlite3_bind_text(st, 19, j->title, -1, SQLITE_TRANSIENT);
-        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-        if (rc) db_warn(jobs, "insert job");
-        sqlite3_finalize(st);
-    }
-    if (!rc) {
-        event_append(jobs, j->id, "progress", progress_data(0.0, "queued", j->message), 1);
-        atomic_fetch_add(&jobs->n_queued, 1);
-        pthread_cond_signal(&jobs->queue_cv);
-    }
+    jobs->n_workers = n_workers;
+    if (lease_s > 0) jobs->lease_s = lease_s;
     pthread_mutex_unlock(&jobs->mu);
-    return rc;
-}
-
-int srv_jobs_get(srv_jobs *jobs, const char *id, struct srv_job *out) {
-    pthread_mutex_lock(&jobs->mu);
-    sqlite3_stmt *st = prepare(jobs, "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?");
-    int rc = -1;
-    if (st) {
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
-        int s = sqlite3_step(st);
-        rc = s == SQLITE_ROW ? 1 : s == SQLITE_DONE ? 0 : -1;
-        if (rc == 1) read_job(st, out);
-        sqlite3_finalize(st);
-    }
-    pthread_mutex_unlock(&jobs->mu);
-    return rc;
-}
-
-int srv_jobs_list(srv_jobs *jobs, struct srv_job *out, int cap) {
-    pthread_mutex_lock(&jobs->mu);
-    sqlite3_stmt *st = prepare(jobs, "SELECT " JOB_COLUMNS " FROM jobs ORDER BY rowid DESC "
-                                     "LIMIT ?");
-    int n = -1;
-    if (st) {
-        sqlite3_bind_int(st, 1, cap);
-        n = 0;
-        while (n < cap && sqlite3_step(st) == SQLITE_ROW)
-            read_job(st, &out[n++]);
-        sqlite3_finalize(st);
-    }
-    pthread_mutex_unlock(&jobs->mu);
-    return n;
-}
-
-int srv_jobs_queue_ahead(srv_jobs *jobs, const char *id, int *ahead, double *audio_s) {
-    *ahead = 0;
-    *audio_s = 0.0;
-    pthread_mutex_lock(&jobs->mu);
-    /* queued jobs before this one (claims go by rowid), then what the running ones have left */
-    sqlite3_stmt *st = prepare(jobs, "SELECT COUNT(*), TOTAL(MAX(duration, 0)) FROM jobs WHERE "
-                                     "state = 'queued' AND rowid < (SELECT rowid FROM jobs "
-                                     "WHERE id = ?1) UNION ALL SELECT COUNT(*), "
-                                     "TOTAL(MAX(duration, 0) * (100 - progress) / 100) FROM jobs "
-                                     "WHERE state = 'running'");
-    int rc = -1;
-    if (st) {
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
-        for (int row = 0; sqlite3_step(st) == SQLITE_ROW; row++) {
-            if (row == 0) *ahead = sqlite3_column_int(st, 0);
-            *audio_s += sqlite3_column_double(st, 1);
-            rc = 0;
-        }
-        sqlite3_finalize(st);
-    }
-    pthread_mutex_unlock(&jobs->mu);
-    return rc;
-}
-
-int srv_jobs_ping(srv_jobs *jobs) {
-    pthread_mutex_lock(&jobs->mu);
-    sqlite3_stmt *st = prepare(jobs, "SELECT count(*) FROM jobs");
-    int ok = st && sqlite3_step(st) == SQLITE_ROW;
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&jobs->mu);
-    return ok ? 0 : -1;
-}
-
-void srv_jobs_counts(srv_jobs *jobs, int *queued, int *running) {
-    *queued = atomic_load(&jobs->n_queued);
-    *running = atomic_load(&jobs->n_running);
-}
-
-int srv_jobs_claim(srv_jobs *jobs, struct srv_job *out, int timeout_ms) {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
-    int claimed = 0;
-    pthread_mutex_lock(&jobs->mu);
-    while (!jobs->woken) {
-        sqlite3_stmt *st = prepare(jobs, "SELECT " JOB_COLUMNS " FROM jobs WHERE state = "
-                                         "'queued' ORDER BY rowid LIMIT 1");
-        if (st && sqlite3_step(st) == SQLITE_ROW) {
-            read_job(st, out);
-            claimed = 1;
-        }
-        sqlite3_finalize(st);
-        if (claimed) {
-            out->state = SRV_RUNNING;
-            if (exec_text(jobs,
-                          "UPDATE jobs SET state = 'running', attempts = attempts + 1 WHERE id = ?",
-                          out->id, NULL))
-                claimed = 0;
-            break;
-        }
-        if (pthread_cond_timedwait(&jobs->queue_cv, &jobs->mu, &until)) break;
-    }
-    if (claimed) {
-        atomic_fetch_sub(&jobs->n_queued, 1);
-        atomic_fetch_add(&jobs->n_running, 1);
-    }
-    pthread_mutex_unlock(&jobs->mu);
-    return claimed;
-}
-
-void srv_jobs_progress(srv_jobs *jobs, const char *id, double progress, const char *stage,
-                       const char *message) {
-    pthread_mutex_lock(&jobs->mu);
-    sqlite3_stmt *st = prepare(jobs, "UPDATE jobs SET progress = ?, stage = ?, message = ?, "
-                                     "updated = ? WHERE id = ? AND state = 'running'");
-    if (st) {
-        sqlite3_bind_double(st, 1, progress);
-        sqlite3_bind_text(st, 2, stage, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 3, message, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 4, now_unix());
-        sqlite3_bind_text(st, 5, id, -1, SQLITE_TRANSIENT);
-        if (sqlite3_step(st) != SQLITE_DONE) db_warn(jobs, "update progress");
-        /* A removed job has no row and no more events. */
-        if (sqlite3_changes(jobs->db) == 1)
-            event_append(jobs, id, "progress", progress_data(progress, stage, message), 1);
-        sqlite3_finalize(st);
-    }
-    pthread_mutex_unlock(&jobs->mu);
-}
-
-void srv_jobs_finish(srv_jobs *jobs, const char *id, enum srv_state state, double bpm,
-                     double duration, const char *code, const char *message) {
-    char clean[512];
-    if (message) {
-        srv_jobs_scrub(jobs, message, clean, sizeof clean);
-        message = clean;
-    }
-    pthread_mutex_lock(&jobs->mu);
-    atomic_fetch_sub(&jobs->n_running, 1);
-    sqlite3_stmt *st = prepare(jobs, "UPDATE jobs SET state = ?, progress = ?, stage = ?, "
-                                     "message = ?, updated = ?, result_bpm = ?, duration = ?, "
-                                     "error_code = ?, error_message = ? "
-                                     "WHERE id = ? AND state = 'running'");
-    if (st) {
-        int done = state == SRV_DONE;
-        sqlite3_bind_text(st, 1, srv_state_name(state), -1, SQLITE_STATIC);
-        sqlite3_bind_double(st, 2, done ? 100.0 : 0.0);
-        sqlite3_bind_text(st, 3, done ? "midi" : "failed", -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, done ? "done" : message, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 5, now_unix());
-        sqlite3_bind_double(st, 6, bpm);
-        sqlite3_bind_double(st, 7, duration);
-        if (!done) sqlite3_bind_text(st, 8, code, -1, SQLITE_TRANSIENT);
-        if (!done) sqlite3_bind_text(st, 9, message, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 10, id, -1, SQLITE_TRANSIENT);
-        if (sqlite3_step(st) != SQLITE_DONE) db_warn(jobs, "finish job");
-        if (sqlite3_changes(jobs->db) == 1) {
-            cJSON *data;
-            if (done) {
-                data = cJSON_CreateObject();
-                cJSON_AddStringToObject(data, "job_id", id);
-                cJSON_AddNumberToObject(data, "progress", 100);
-                cJSON_AddNumberToObject(data, "ts", (double)now_unix());
-            } else {
-                data = error_data(code, message);
-            }
-            event_append(jobs, id, done ? "done" : "error", data, 1);
-        }
-        sqlite3_finalize(st);
-    }
-    pthread_mutex_unlock(&jobs->mu);
-}
-
-int srv_jobs_retry(srv_jobs *jobs, const char *id) {
-    pthread_mutex_lock(&jobs->mu);
-    sqlite3_stmt *st = prepare(jobs, "UPDATE jobs SET state = 'queued', progress = 0, stage = "
-                                     "'queued', message = 'tried again', error_code = NULL, "
-                                     "error_message = NULL, updated = ? WHERE id = ? AND state = "
-                                     "'failed' AND error_code = 'storage'");
-    int changed = 0;
-    if (st) {
-        sqlite3_bind_int64(st, 1, now_unix());
-        sqlite3_bind_text(st, 2, id, -1, SQLITE_TRANSIENT);
-        changed = sqlite3_step(st) == SQLITE_DONE && sqlite3_changes(jobs->db) == 1;
-        sqlite3_finalize(st);
-    }
-    if (changed) {
-        /* the failure's error event goes: a stream of the retried job must not end on it (ids
-         * go on from the history's next one, so Last-Event-ID stays meaningful) */
-        exec_text(jobs, "DELETE FROM events WHERE job_id = ? AND type = 'error'", id, NULL);
-        struct srv_history *h = history_load(jobs, id, 0);
-        size_t kept = 0;
-        for (size_t i = 0; h && i < h->n; i++) {
-            if (h->ev[i].final)
-                free(h->ev[i].text);
-            else
-                h->ev[kept++] = h->ev[i];
-        }
-        if (h) h->n = kept;
-        atomic_fetch_add(&jobs->n_queued, 1);
-        event_append(jobs, id, "progress", progress_data(0.0, "queued", "tried again"), 1);
-        pthread_cond_signal(&jobs->queue_cv);
-    }
-    pthread_mutex_unlock(&jobs->mu);
-    return changed ? 0 : -1;
-}
-
-void srv_jobs_requeue(srv_jobs *jobs, const char *id) {
-    pthread_mutex_lock(&jobs->mu);
-    atomic_fetch_sub(&jobs->n_running, 1);
-    if (!exec_text(jobs,
-                   "UPDATE jobs SET state = 'queued', progress = 0, stage = 'queued', "
-                   "message = 'interrupted by a server stop; resumes on the next start' "
-                   "WHERE id = ? AND state = 'running'",
-                   id, NULL) &&
-        sqlite3_changes(jobs->db) == 1)
-        atomic_fetch_add(&jobs->n_queued, 1);
-    pthread_mutex_unlock(&jobs->mu);
-}
-
-int srv_jobs_set_params(srv_jobs *jobs, const char *id, const struct srv_params *p) {
-    pthread_mutex_lock(&jobs->mu);
-    sqlite3_stmt *st = prepare(jobs, "UPDATE jobs SET onset = ?, frame = ?, min_note_ms = ?, "
-                                     "mode = ?, updated = ?, quantize = ?, qstrength = ?, "
-                                     "bpm = ? WHERE id = ?");
-    int rc = -1;
-    if (st) {
-        sqlite3_bind_double(st, 1, p->onset_threshold);
-        sqlite3_bind_double(st, 2, p->frame_threshold);
-        sqlite3_bind_double(st, 3, p->min_note_ms);
-        sqlite3_bind_text(st, 4, p->mode, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 5, now_unix());
-        sqlite3_bind_text(st, 6, p->quantize, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_double(st, 7, p->quantize_strength);
-        sqlite3_bind_double(st, 8, p->bpm);
-        sqlite3_bind_text(st, 9, id, -1, SQLITE_TRANSIENT);
-        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-        if (rc) db_warn(jobs, "update params");
-        sqlite3_finalize(st);
-    }
-    pthread_mutex_unlock(&jobs->mu);
-    return rc;
-}
-
-int srv_jobs_remove(srv_jobs *jobs, const char *id, enum srv_state *was) {
-    pthread_mutex_lock(&jobs->mu);
-    sqlite3_stmt *st = prepare(jobs, "SELECT state FROM jobs WHERE id = ?");
-    int rc = -1;
-    if (st) {
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
-        int s = sqlite3_step(st);
-        rc = s == SQLITE_ROW ? 1 : s == SQLITE_DONE ? 0 : -1;
-        if (rc == 1) *was = state_from_name((const char *)sqlite3_column_text(st, 0));
-        sqlite3_finalize(st);
-    }
-    if (rc == 1 && (exec_text(jobs, "DELETE FROM jobs WHERE id = ?", id, NULL) ||
-                    exec_text(jobs, "DELETE FROM events WHERE job_id = ?", id, NULL)))
-        rc = -1;
-    if (rc == 1 && (*was == SRV_QUEUED || *was == SRV_RUNNING))
-        event_append(jobs, id, "error", error_data("cancelled", "the job was cancelled"), 0);
-    if (rc == 1 && *was == SRV_QUEUED) atomic_fetch_sub(&jobs->n_queued, 1);
-    pthread_mutex_unlock(&jobs->mu);
-    if (rc == 1 && *was != SRV_RUNNING) srv_jobs_remove_files(jobs, id);
-    return rc;
-}
-
-/* 1 when `name` (a file or folder under uploads/ or jobs/) starts with the id of a job that
- * has a row, or changed in the last 10 minutes (an upload between its rename and insert). */
-static int keep_file(srv_jobs *jobs, const char *folder, const char *name) {
-    char id[SRV_ID_LEN + 1], path[4096];
-    if (strlen(name) < SRV_ID_LEN) return 1;
-    memcpy(id, name, SRV_ID_LEN);
-    id[SRV_ID_LEN] = '\0';
-    if (!srv_id_valid(id)) return 1;
-    snprintf(path, sizeof path, "%s/%s/%s", jobs->dir, folder, name);
-    struct stat sb;
-    if (stat(path, &sb) == 0 && sb.st_mtime > now_unix() - 600) return 1;
-    return has_row(jobs, "SELECT 1 FROM jobs WHERE id = ?", id) != 0; /* kept when unsure */
-}
-
-int srv_jobs_expire(srv_jobs *jobs, int64_t before) {
-    enum { BATCH = 256 };
-
-    char(*ids)[SRV_ID_LEN + 1] = malloc(BATCH * sizeof *ids);
-    if (!ids) return 0;
-    int n = 0;
-    pthread_mutex_lock(&jobs->mu);
-    sqlite3_stmt *st = prepare(jobs, "SELECT id FROM jobs WHERE state IN ('done', 'failed') "
-                                     "AND updated < ? LIMIT 256");
-    if (st) {
-        sqlite3_bind_int64(st, 1, before);
-        while (n < BATCH && sqlite3_step(st) == SQLITE_ROW)
-            copy_col(st, 0, ids[n++], SRV_ID_LEN + 1);
-        sqlite3_finalize(st);
-    }
-    for (int i = 0; i < n; i++) {
-        exec_text(jobs, "DELETE FROM jobs WHERE id = ?", ids[i], NULL);
-        exec_text(jobs, "DELETE FROM events WHERE job_id = ?", ids[i], NULL);
-    }
-    /* Histories are dropped here unless their job is still queued or running: the events
-     * of finished jobs reload from the table on demand, and removed jobs keep theirs until
-     * now so that a stream still connected to a cancelled job gets its final event. Streams
-     * hold no pointer into a history between calls. */
-    for (struct srv_history **hp = &jobs->histories; *hp;) {
-        struct srv_history *h = *hp;
-        sqlite3_stmt *q = prepare(jobs, "SELECT 1 FROM jobs WHERE id = ? AND state IN "
-                                        "('queued', 'running')");
-        int exists = 1;
-        if (q) {
-            sqlite3_bind_text(q, 1, h->id, -1, SQLITE_TRANSIENT);
-            exists = sqlite3_step(q) == SQLITE_ROW;
-            sqlite3_finalize(q);
-        }
-        if (exists) {
-            hp = &h->next;
-        } else {
-            *hp = h->next;
-            history_free(h);
-        }
-    }
-    /* Orphans: result folders and uploads whose row is gone. */
-    static const char *const folders[] = {"jobs", "uploads"};
-    char path[4096];
-    for (int f = 0; f < 2; f++) {
-        snprintf(path, sizeof path, "%s/%s", jobs->dir, folders[f]);
-        DIR *d = opendir(path);
-        struct dirent *e;
-        while (d && (e = readdir(d))) {
-            size_t len = strlen(e->d_name);
-            if (e->d_name[0] == '.' || (len > 5 && strcmp(e->d_name + len - 5, ".part") == 0))
-                continue;
-            if (keep_file(jobs, folders[f], e->d_name)) continue;
-            snprintf(path, sizeof path, "%s/%s/%s", jobs->dir, folders[f], e->d_name);
-            if (f == 0)
-                remove_dir(path);
-            else
-                unlink(path);
-        }
-        if (d) closedir(d);
-    }
-    pthread_mutex_unlock(&jobs->mu);
-    for (int i = 0; i < n; i++)
-        srv_jobs_remove_files(jobs, ids[i]);
-    free(ids);
-    return n;
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* SSE */
-
-int srv_jobs_events(srv_jobs *jobs, const char *id, int64_t *after, int timeout_ms, char **text,
-                    size_t *len, int *final) {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
-    *text = NULL;
-    *len = 0;
-    *final = 0;
-    int rc = 0;
-    pthread_mutex_lock(&jobs->mu);
-    for (;;) {
-        struct srv_history *h = history_load(jobs, id, 0);
-        if (!h) {
-            rc = -1;
-            break;
-        }
-        size_t total = 0, first = h->n;
-        for (size_t i = h->n; i-- > 0 && h->ev[i].id > *after;)
-            first = i;
-        for (size_t i = first; i < h->n; i++)
-            total += h->ev[i].len;
-        if (total) {
-            char *buf = malloc(total + 1);
-            if (!buf) {
-                rc = -1;
-                break;
-            }
-            size_t off = 0;
-            for (size_t i = first; i < h->n; i++) {
-                memcpy(buf + off, h->ev[i].text, h->ev[i].len);
-                off += h->ev[i].len;
-                *final |= h->ev[i].final;
-                *after = h->ev[i].id;
-            }
-            buf[off] = '\0';
-            *text = buf;
-            *len = off;
-            rc = 1;
-            break;
-        }
-        if (jobs->woken || pthread_cond_timedwait(&jobs->event_cv, &jobs->mu, &until)) break;
-    }
-    pthread_mutex_unlock(&jobs->mu);
-    return rc;
 }
 
 void srv_jobs_wake(srv_jobs *jobs) {
@@ -998,4 +276,119 @@ void srv_jobs_wake(srv_jobs *jobs) {
     pthread_cond_broadcast(&jobs->queue_cv);
     pthread_cond_broadcast(&jobs->event_cv);
     pthread_mutex_unlock(&jobs->mu);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Jobs and events: straight to the implementation */
+
+int srv_jobs_insert(srv_jobs *jobs, const struct srv_job *job) {
+    return jobs->ops->insert(jobs, job);
+}
+
+int srv_jobs_get(srv_jobs *jobs, const char *id, struct srv_job *out) {
+    return jobs->ops->get(jobs, id, out);
+}
+
+int srv_jobs_list(srv_jobs *jobs, struct srv_job *out, int cap) {
+    return jobs->ops->list(jobs, out, cap);
+}
+
+int srv_jobs_counts(srv_jobs *jobs, int *queued, int *running) {
+    return jobs->ops->counts(jobs, queued, running);
+}
+
+int srv_jobs_claim(srv_jobs *jobs, struct srv_job *out, int timeout_ms) {
+    return jobs->ops->claim(jobs, out, timeout_ms);
+}
+
+int srv_jobs_progress(srv_jobs *jobs, const char *id, double progress, const char *stage,
+                      const char *message) {
+    return jobs->ops->progress(jobs, id, progress, stage, message);
+}
+
+int srv_jobs_finish(srv_jobs *jobs, const char *id, enum srv_state state, double bpm,
+                    double duration, const char *code, const char *message) {
+    char clean[512];
+    if (message) {
+        srv_jobs_scrub(jobs, message, clean, sizeof clean);
+        message = clean;
+    }
+    return jobs->ops->finish(jobs, id, state, bpm, duration, code, message);
+}
+
+void srv_jobs_requeue(srv_jobs *jobs, const char *id) {
+    jobs->ops->requeue(jobs, id);
+}
+
+int srv_jobs_set_params(srv_jobs *jobs, const char *id, const struct srv_params *params) {
+    return jobs->ops->set_params(jobs, id, params);
+}
+
+int srv_jobs_remove(srv_jobs *jobs, const char *id, enum srv_state *was) {
+    return jobs->ops->remove(jobs, id, was);
+}
+
+int srv_jobs_queue_ahead(srv_jobs *jobs, const char *id, int *ahead, double *audio_s) {
+    return jobs->ops->queue_ahead(jobs, id, ahead, audio_s);
+}
+
+int srv_jobs_retry(srv_jobs *jobs, const char *id) {
+    return jobs->ops->retry(jobs, id);
+}
+
+int srv_jobs_ping(srv_jobs *jobs) {
+    return jobs->ops->ping(jobs);
+}
+
+int srv_jobs_workers(srv_jobs *jobs) {
+    return jobs->ops->workers(jobs);
+}
+
+int srv_jobs_expire(srv_jobs *jobs, int64_t before) {
+    return jobs->ops->expire(jobs, before);
+}
+
+int srv_jobs_events(srv_jobs *jobs, const char *id, int64_t *after, int timeout_ms, char **text,
+                    size_t *len, int *final) {
+    return jobs->ops->events(jobs, id, after, timeout_ms, text, len, final);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Blobs */
+
+int srv_jobs_fetch(srv_jobs *jobs, const char *id, const char *what, char *path, size_t cap) {
+    if (srv_jobs_path(jobs, id, what, path, cap)) return -1;
+    if (jobs->ops->fetch) return jobs->ops->fetch(jobs, id, what, path, cap);
+    return access(path, R_OK) == 0 ? 0 : 1;
+}
+
+int srv_jobs_publish(srv_jobs *jobs, const char *id, const char *what) {
+    char path[4096];
+    if (!jobs->ops->publish) return 0;
+    if (srv_jobs_path(jobs, id, what, path, sizeof path)) return -1;
+    return jobs->ops->publish(jobs, id, what, path);
+}
+
+int srv_jobs_publish_all(srv_jobs *jobs, const char *id) {
+    char dir[4096];
+    if (!jobs->ops->publish) return 0;
+    if (srv_jobs_path(jobs, id, "dir", dir, sizeof dir)) return -1;
+    DIR *d = opendir(dir);
+    if (!d) return errno == ENOENT ? 0 : -1;
+    int rc = 0;
+    struct dirent *e;
+    while (!rc && (e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+        if (e->d_name[0] == '.' || (n > 4 && strcmp(e->d_name + n - 4, ".tmp") == 0)) continue;
+        rc = srv_jobs_publish(jobs, id, e->d_name);
+    }
+    closedir(d);
+    if (!rc) rmdir(dir); /* empty now: publishing moved each file into the store */
+    return rc;
+}
+
+void srv_jobs_discard(srv_jobs *jobs, const char *id, const char *what) {
+    char path[4096];
+    if (!srv_jobs_path(jobs, id, what, path, sizeof path)) unlink(path);
+    if (jobs->ops->discard) jobs->ops->discard(jobs, id, what);
 }

@@ -1,10 +1,18 @@
-/* jobs.h - the durable job store of `dumu serve`: the SQLite job table, each job's event
- * history (for Server-Sent Events) and the data directory's file layout.
+/* jobs.h - the durable job store of `dumu serve` and `dumu worker`: jobs (rows, claims,
+ * leases), their event histories (for Server-Sent Events) and their files (blobs), kept
+ * either in one SQLite file and the data folder (one machine) or in PostgreSQL (a fleet of
+ * API nodes and workers; store.h says how each does it).
  *
- * One srv_jobs per server, opened by serve.c and shared by every thread; all functions are
- * thread-safe. Structs are copied out (srv_job in caller storage), nothing borrowed stays
- * valid after a call except srv_jobs_data_dir(). Functions that return int give 0 on success
- * and -1 on a database or file error (logged on stderr), unless they say otherwise.
+ * One srv_jobs per process, opened by serve.c and shared by every thread; all functions are
+ * thread-safe. Structs are copied out (srv_job in caller storage); nothing borrowed stays
+ * valid after a call. Functions that return int give 0 on success and -1 on a database or
+ * file error (logged on stderr; with PostgreSQL, also when the database cannot be reached),
+ * unless they say otherwise.
+ *
+ * Files: a job's files are named as srv_jobs_path lays them out under DATA_DIR. Whoever
+ * makes one writes it there and publishes it (srv_jobs_publish); whoever reads one fetches it
+ * first (srv_jobs_fetch), which with SQLite finds it where it lies and with PostgreSQL copies
+ * the stored one into DATA_DIR, this node's cache.
  */
 #ifndef DUMU_SRV_JOBS_H
 #define DUMU_SRV_JOBS_H
@@ -40,13 +48,36 @@ struct srv_job {
  * (error code "poison") instead of running again. */
 #define SRV_MAX_ATTEMPTS 3
 
+/* Seconds a claimed job stays with its worker without a sign of life (PostgreSQL): workers
+ * renew it at every progress step and every SRV_HEARTBEAT_S, so a minute is many missed
+ * renewals, yet a job of a dead worker waits at most this long to run elsewhere. */
+#define SRV_LEASE_S     60
+#define SRV_HEARTBEAT_S 5
+
+/* "queued", ... back to the state; an unknown name reads as SRV_FAILED. */
+enum srv_state srv_state_from_name(const char *name);
+
 typedef struct srv_jobs srv_jobs;
 
-/* Takes DIR/dumu.lock (flock, held until srv_jobs_close: -1 with "another dumu serve is
- * using DIR" when another process holds it, before anything else is touched), opens (creating)
- * DIR/dumu.db and the folders DIR/uploads and DIR/jobs, puts jobs left `running` by a crash
- * back to `queued`, and removes stray temporary uploads. */
-int srv_jobs_open(const char *data_dir, srv_jobs **out);
+/* Opens the store. `db_url` NULL: SQLite in DATA_DIR/dumu.db, with the files in DATA_DIR
+ * (jobs left `running` by a crash go back to `queued`, stray temporary uploads go). Else a
+ * PostgreSQL connection string ("postgresql://user@host/db"): the schema is brought up to
+ * date under a lock, and DATA_DIR is only this node's scratch space and cache (NULL: a fresh
+ * temporary folder, removed at close). Either way DATA_DIR/dumu.lock is taken first (flock,
+ * held until srv_jobs_close; -1 with "another dumu process is using DIR" when another
+ * process holds it) and the folders DATA_DIR/uploads and DATA_DIR/jobs are made. */
+int srv_jobs_open(const char *data_dir, const char *db_url, srv_jobs **out);
+
+/* DATA_DIR as opened (a temporary folder's name when none was given); borrowed. */
+const char *srv_jobs_dir(const srv_jobs *jobs);
+
+/* "sqlite" or "postgresql", as /health names the store. */
+const char *srv_jobs_kind(const srv_jobs *jobs);
+
+/* This process runs `n_workers` worker threads whose claims hold for `lease_s` seconds (0:
+ * SRV_LEASE_S): with PostgreSQL it then sends a heartbeat every SRV_HEARTBEAT_S that keeps
+ * its leases and shows it in srv_jobs_workers. */
+void srv_jobs_set_worker(srv_jobs *jobs, int n_workers, int lease_s);
 
 /* Closes the database; wakes nobody (callers stop their threads first). NULL is fine. */
 void srv_jobs_close(srv_jobs *jobs);
@@ -74,22 +105,27 @@ int srv_jobs_get(srv_jobs *jobs, const char *id, struct srv_job *out);
 /* Up to `cap` jobs, newest first; returns the count or -1. */
 int srv_jobs_list(srv_jobs *jobs, struct srv_job *out, int cap);
 
-/* Current numbers of queued and running jobs (kept in memory; never waits on the disk). */
-void srv_jobs_counts(srv_jobs *jobs, int *queued, int *running);
+/* Current numbers of queued and running jobs (SQLite: kept in memory, never waits on the
+ * disk). */
+int srv_jobs_counts(srv_jobs *jobs, int *queued, int *running);
 
 /* Waits up to `timeout_ms` for a queued job, marks the oldest one running and copies it to
  * *out. Returns 1 when it claimed one, 0 on timeout or after srv_jobs_wake. */
 int srv_jobs_claim(srv_jobs *jobs, struct srv_job *out, int timeout_ms);
 
-/* A running job's progress: updates the row and appends a `progress` event. */
-void srv_jobs_progress(srv_jobs *jobs, const char *id, double progress, const char *stage,
-                       const char *message);
+/* A running job's progress: updates the row, renews the claim's lease and appends a
+ * `progress` event. Returns 0, 1 when the job is no longer this worker's (removed, or its
+ * lease ran out and the job went back to the queue: the worker stops), -1 when the store
+ * cannot be reached (the worker goes on). */
+int srv_jobs_progress(srv_jobs *jobs, const char *id, double progress, const char *stage,
+                      const char *message);
 
 /* Ends a running job: SRV_DONE (with its tempo and duration; appends `done`) or SRV_FAILED
- * (appends `error` with code/message, stored scrubbed: srv_jobs_scrub). A job removed
- * meanwhile is only counted down. */
-void srv_jobs_finish(srv_jobs *jobs, const char *id, enum srv_state state, double bpm,
-                     double duration, const char *code, const char *message);
+ * (appends `error` with code/message, stored scrubbed: srv_jobs_scrub). Returns 0, 1 when
+ * the job is no longer this worker's (removed meanwhile: only counted down), -1 when the
+ * store cannot be reached (try again later). */
+int srv_jobs_finish(srv_jobs *jobs, const char *id, enum srv_state state, double bpm,
+                    double duration, const char *code, const char *message);
 
 /* Puts a running job back to queued (the server is stopping; it re-runs on the next start). */
 void srv_jobs_requeue(srv_jobs *jobs, const char *id);
@@ -115,11 +151,12 @@ int srv_jobs_queue_ahead(srv_jobs *jobs, const char *id, int *ahead, double *aud
  * in the queue. Returns 0, or -1 when the job is not such a failure. */
 int srv_jobs_retry(srv_jobs *jobs, const char *id);
 
-/* The store's kind as /health names it. */
-#define SRV_STORE_KIND "sqlite"
-
 /* 0 when the store answers a query, -1 when it does not. */
 int srv_jobs_ping(srv_jobs *jobs);
+
+/* Worker processes that sent a heartbeat in the last 3 * SRV_HEARTBEAT_S (PostgreSQL); -1
+ * where only this process runs jobs (SQLite) or the store cannot be reached. */
+int srv_jobs_workers(srv_jobs *jobs);
 
 /* Deletes finished jobs (done, failed) last updated before `before` (unix seconds), their
  * files and histories, plus result folders and uploads that have no row. Returns the count. */
@@ -135,5 +172,20 @@ int srv_jobs_events(srv_jobs *jobs, const char *id, int64_t *after, int timeout_
 
 /* Wakes every waiting worker and SSE stream (shutdown); later waits return at once. */
 void srv_jobs_wake(srv_jobs *jobs);
+
+/* Blobs. A local copy of the job's file `what` (srv_jobs_path's names) to read, at `path`
+ * (cap bytes): 0, 1 when the store has no such file, -1 on an error. The copy stays valid
+ * for an open descriptor even when a newer one replaces it. */
+int srv_jobs_fetch(srv_jobs *jobs, const char *id, const char *what, char *path, size_t cap);
+
+/* Stores the written local file `what` of job `id` (replacing an older one); with
+ * PostgreSQL the local file is removed once stored. 0, or -1 (it stays local). */
+int srv_jobs_publish(srv_jobs *jobs, const char *id, const char *what);
+
+/* srv_jobs_publish for every file in the job's folder. */
+int srv_jobs_publish_all(srv_jobs *jobs, const char *id);
+
+/* Removes the job's file `what`, local and stored. */
+void srv_jobs_discard(srv_jobs *jobs, const char *id, const char *what);
 
 #endif /* DUMU_SRV_JOBS_H */

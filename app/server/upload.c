@@ -10,7 +10,9 @@
  *      the other fields (at most 16, each under 128 bytes) are parameters (params.c);
  *   3. at the end of the body: 400 for a malformed or truncated multipart body, a bad
  *      parameter or no file; fsync; the content check (a full decode: 415 when it is not
- *      audio or holds none); rename to <id>.audio; insert the row; 202 {job_id, state}.
+ *      audio or holds none); rename to <id>.audio; publish it to the job store (PostgreSQL:
+ *      streamed into the database, 503 when it cannot be reached); insert the row; 202
+ *      {job_id, state}.
  * The temporary file is removed on every failure (srv_upload_free).
  */
 #include <errno.h>
@@ -50,6 +52,7 @@ struct srv_upload {
 
     int n_fields;
     uint64_t body_bytes; /* whole body received */
+
     enum { REFUSE_NONE, REFUSE_QUEUE_FULL, REFUSE_NOT_MULTIPART } refuse; /* drain, then say */
 };
 
@@ -165,7 +168,8 @@ static enum MHD_Result begin(struct srv_server *s, struct MHD_Connection *c, str
     u->limit = limit;
     req->upload = u;
     const char *type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
-    if (queue_full(s)) u->refuse = REFUSE_QUEUE_FULL;
+    if (queue_full(s))
+        u->refuse = REFUSE_QUEUE_FULL;
     else if (!type || strncasecmp(type, "multipart/form-data", 19) != 0)
         u->refuse = REFUSE_NOT_MULTIPART;
     if (u->refuse) return MHD_YES;
@@ -240,14 +244,19 @@ static enum MHD_Result finish(struct srv_server *s, struct MHD_Connection *c, st
         unlink(path);
         return reply_queue_full(s, c, req);
     }
+    /* Into the store (PostgreSQL: streamed into the database, the local file removed). */
+    if (srv_jobs_publish(s->jobs, u->id, "upload")) {
+        srv_jobs_discard(s->jobs, u->id, "upload");
+        return srv_reply_store_error(s, c, req);
+    }
     snprintf(job.id, sizeof job.id, "%s", u->id);
     snprintf(job.name, sizeof job.name, "%s", u->name[0] ? u->name : "audio");
     snprintf(job.title, sizeof job.title, "%s", u->title[0] ? u->title : job.name);
     snprintf(job.message, sizeof job.message, "waiting for a worker");
     job.created = (int64_t)time(NULL);
     if (srv_jobs_insert(s->jobs, &job)) {
-        unlink(path);
-        return srv_reply_error(s, c, req, 500, "internal", "cannot record the job");
+        srv_jobs_discard(s->jobs, u->id, "upload");
+        return srv_reply_store_error(s, c, req);
     }
     char body[96];
     snprintf(body, sizeof body, "{\"job_id\":\"%s\",\"state\":\"queued\"}", job.id);

@@ -89,6 +89,16 @@ static dumu_status fail(dumu_error *err, dumu_status rc, const char *fmt, ...) {
     return err->status = rc;
 }
 
+/* Creates the job's result folder (an existing one is fine). */
+static dumu_status make_dir(srv_jobs *jobs, const char *id, dumu_error *err) {
+    char path[4096];
+    if (srv_jobs_path(jobs, id, "dir", path, sizeof path))
+        return fail(err, DUMU_E_IO, "result folder path too long");
+    if (mkdir(path, 0755) && errno != EEXIST)
+        return fail(err, DUMU_E_IO, "cannot create the result folder: %s", strerror(errno));
+    return DUMU_OK;
+}
+
 /* Writes `n` bytes to the job file `file` through a temporary name and a rename. */
 static dumu_status write_job_file(srv_jobs *jobs, const char *id, const char *file,
                                   const void *data, size_t n, dumu_error *err) {
@@ -232,7 +242,7 @@ static double number_of(const cJSON *o, const char *name, double fallback) {
 /* The job's result file `file` parsed (free with cJSON_Delete), NULL when it cannot be read. */
 static cJSON *read_result(srv_jobs *jobs, const char *id, const char *file) {
     char path[4096];
-    if (srv_jobs_path(jobs, id, file, path, sizeof path)) return NULL;
+    if (srv_jobs_fetch(jobs, id, file, path, sizeof path)) return NULL;
     size_t len = 0;
     char *text = dumu_app_read_file(path, (size_t)256 << 20, &len);
     cJSON *root = text ? cJSON_ParseWithLength(text, len) : NULL;
@@ -376,9 +386,11 @@ dumu_status srv_retranscribe(srv_jobs *jobs, const dumu_bp_model *bp, int n_thre
     /* source.wav is the first run's own Basic Pitch input; a job from before it was kept
      * has its low-passed source there, or the bass stem's bass.wav */
     dumu_status rc = DUMU_E_IO;
-    if (!srv_jobs_path(jobs, job->id, SRV_FILE_SOURCE, path, sizeof path) &&
-        (access(path, R_OK) == 0 || !srv_jobs_path(jobs, job->id, "bass.wav", path, sizeof path)))
+    if (!srv_jobs_fetch(jobs, job->id, SRV_FILE_SOURCE, path, sizeof path) ||
+        !srv_jobs_fetch(jobs, job->id, "bass.wav", path, sizeof path))
         rc = dumu_audio_decode_file(path, NULL, &audio, err);
+    else
+        fail(err, DUMU_E_IO, "the job's bass source cannot be read");
     if (!rc) {
         dumu_transcribe_params tp = dumu_transcribe_default_params();
         tp.bp.n_threads = n_threads;
@@ -394,9 +406,12 @@ dumu_status srv_retranscribe(srv_jobs *jobs, const dumu_bp_model *bp, int n_thre
         if (!rc && !new_tempo && run.tempo_confidence >= 0.0)
             tr.tempo.confidence = run.tempo_confidence;
     }
+    if (!rc) rc = make_dir(jobs, job->id, err);
     if (!rc)
         rc = save_result(jobs, job->id, job->name, &tr, run.source, params, &run.first,
                          job->duration, json, err);
+    if (!rc && srv_jobs_publish_all(jobs, job->id))
+        rc = fail(err, DUMU_E_IO, "the job store cannot keep the new result");
     free(run.beats);
     dumu_transcription_deinit(&tr);
     dumu_audio_deinit(&audio);
@@ -432,7 +447,9 @@ static void report(struct run_ctx *c, double percent, const char *stage, const c
     if (p == c->w->last_percent && stage == c->w->last_stage) return;
     c->w->last_percent = p;
     c->w->last_stage = stage;
-    srv_jobs_progress(c->w->pool->jobs, c->id, percent, stage, message);
+    /* removed, or taken back from a worker that went silent too long: stop */
+    if (srv_jobs_progress(c->w->pool->jobs, c->id, percent, stage, message) == 1)
+        atomic_store(&c->w->cancel, CANCEL_USER);
 }
 
 /* dumu_extract's overall fraction maps to 3..95 %; decode is below, writing above. */
@@ -517,14 +534,17 @@ dumu_status srv_stem_file(srv_jobs *jobs, const char *id, const char *stem, cons
     snprintf(file, sizeof file, "%s.%s", stem, ext);
     if (want < 0 || srv_jobs_path(jobs, id, file, path, cap))
         return fail(err, DUMU_E_INVALID_ARG, "no such stem file: %s", file);
-    if (access(path, R_OK) == 0) return DUMU_OK;
+    /* stored, or made here before (with PostgreSQL a derived file stays on its node) */
+    int found = srv_jobs_fetch(jobs, id, file, path, cap);
+    if (found < 0) return fail(err, DUMU_E_IO, "the job store cannot be read");
+    if (!found || access(path, R_OK) == 0) return DUMU_OK;
     /* made from the full-quality file: FLAC, or the 16-bit WAV of an older job */
     for (int i = 0; i < 2; i++) {
         snprintf(file, sizeof file, "%s.%s", stem, k_stem_formats[i].ext);
-        if (i == want || srv_jobs_path(jobs, id, file, from, sizeof from) || access(from, R_OK))
-            continue;
+        if (i == want || srv_jobs_fetch(jobs, id, file, from, sizeof from)) continue;
         dumu_audio a = {0};
         dumu_status rc = dumu_audio_decode_file(from, NULL, &a, err);
+        if (!rc) rc = make_dir(jobs, id, err);
         if (!rc) {
             snprintf(file, sizeof file, "%s.%s", stem, ext);
             int32_t rate =
@@ -535,16 +555,6 @@ dumu_status srv_stem_file(srv_jobs *jobs, const char *id, const char *stem, cons
         return rc;
     }
     return fail(err, DUMU_E_IO, "the %s stem was not kept", stem);
-}
-
-/* Creates the job's result folder (an existing one is fine). */
-static dumu_status make_dir(srv_jobs *jobs, const char *id, dumu_error *err) {
-    char path[4096];
-    if (srv_jobs_path(jobs, id, "dir", path, sizeof path))
-        return fail(err, DUMU_E_IO, "result folder path too long");
-    if (mkdir(path, 0755) && errno != EEXIST)
-        return fail(err, DUMU_E_IO, "cannot create the result folder: %s", strerror(errno));
-    return DUMU_OK;
 }
 
 static double mono_s(void) {
@@ -570,18 +580,26 @@ static void run_job(struct srv_worker *w, const struct srv_job *job) {
     const char *decode_msg, *decode = api_stage(DUMU_STAGE_DECODE, &decode_msg);
     report(&ctx, 0.0, decode, decode_msg);
     dumu_status rc = DUMU_E_IO;
-    if (!srv_jobs_path(pool->jobs, job->id, "upload", path, sizeof path))
+    int fetched = srv_jobs_fetch(pool->jobs, job->id, "upload", path, sizeof path);
+    if (fetched < 0) { /* the store is away: the job waits in the queue, or for its lease */
+        srv_jobs_requeue(pool->jobs, job->id);
+        sleep(1);
+        return;
+    }
+    if (!fetched)
         rc = dumu_audio_decode_file(path, NULL, &mix, &err);
+    else
+        fail(&err, DUMU_E_IO, "the upload is gone");
     if (!rc) {
         duration = (double)mix.n_frames / mix.sample_rate;
         make_dir(pool->jobs, job->id, &err);
         /* the summary is a picture aid: a failure to write it costs the job nothing */
         dumu_audio mono = {0};
-        if (!err.status && !dumu_audio_to_mono(&mix, &mono, &err))
-            write_audio(pool->jobs, job->id, SRV_FILE_MIX, &mono, 22050, DUMU_AUDIO_MP3, &err);
+        if (!err.status && !dumu_audio_to_mono(&mix, &mono, &err) &&
+            !write_audio(pool->jobs, job->id, SRV_FILE_MIX, &mono, 22050, DUMU_AUDIO_MP3, &err))
+            srv_jobs_publish(pool->jobs, job->id, SRV_FILE_MIX);
         dumu_audio_deinit(&mono);
-        if (err.status)
-            fprintf(stderr, "dumu serve: job %s: no mix summary: %s\n", job->id, err.message);
+        if (err.status) fprintf(stderr, "dumu: job %s: no mix summary: %s\n", job->id, err.message);
         err = (dumu_error){0};
         report(&ctx, 3.0, decode, "decoded");
         dumu_extract_params ep = dumu_extract_default_params();
@@ -612,18 +630,38 @@ static void run_job(struct srv_worker *w, const struct srv_job *job) {
     free(json);
     dumu_extraction_deinit(&ex);
     dumu_audio_deinit(&mix);
+    /* the results into the store; while it is away, the worker holds them and tries again */
+    while (!rc && srv_jobs_publish_all(pool->jobs, job->id)) {
+        if (atomic_load(&pool->stopping) || !srv_jobs_ping(pool->jobs)) {
+            rc = fail(&err, DUMU_E_IO, "the job store cannot keep the results");
+            break;
+        }
+        sleep(2);
+    }
 
     int cancel = atomic_load(&w->cancel);
     if (rc == DUMU_E_CANCELLED && cancel == CANCEL_SHUTDOWN) {
         srv_jobs_requeue(pool->jobs, job->id);
-        fprintf(stderr, "dumu serve: job %s stopped by shutdown; it resumes on restart\n", job->id);
+        if (strcmp(srv_jobs_kind(pool->jobs), "sqlite") == 0)
+            fprintf(stderr, "dumu: job %s stopped by shutdown; it resumes on restart\n", job->id);
+        else
+            fprintf(stderr, "dumu: job %s stopped by shutdown; it is back in the queue\n", job->id);
+        srv_jobs_remove_files(pool->jobs, job->id);
         return;
     }
-    if (rc)
-        srv_jobs_finish(pool->jobs, job->id, SRV_FAILED, 0.0, duration,
-                        extracted ? "storage" : error_code(rc), err.message);
-    else
-        srv_jobs_finish(pool->jobs, job->id, SRV_DONE, bpm, duration, NULL, NULL);
+    int gone;
+    while ((gone = rc ? srv_jobs_finish(pool->jobs, job->id, SRV_FAILED, 0.0, duration,
+                                        extracted ? "storage" : error_code(rc), err.message)
+                      : srv_jobs_finish(pool->jobs, job->id, SRV_DONE, bpm, duration, NULL, NULL)) <
+               0 &&
+           !atomic_load(&pool->stopping))
+        sleep(2);
+    if (gone == 1 && cancel != CANCEL_USER) {
+        /* removed, or its lease lapsed and another worker has it now */
+        fprintf(stderr, "dumu: job %s was taken away from this worker\n", job->id);
+        srv_jobs_remove_files(pool->jobs, job->id);
+        return;
+    }
     if (!rc && duration >= 5.0) {
         /* A moving average over recent jobs (clips under 5 s are mostly fixed costs). */
         double sample = (mono_s() - t0) / (duration / 60.0);
@@ -632,17 +670,21 @@ static void run_job(struct srv_worker *w, const struct srv_job *job) {
         pthread_mutex_unlock(&pool->mu);
     }
     if (cancel == CANCEL_USER)
-        fprintf(stderr, "dumu serve: job %s cancelled\n", job->id);
+        fprintf(stderr, "dumu: job %s cancelled\n", job->id);
     else if (rc)
-        fprintf(stderr, "dumu serve: job %s failed: %s\n", job->id, err.message);
+        fprintf(stderr, "dumu: job %s failed: %s\n", job->id, err.message);
     else
-        fprintf(stderr, "dumu serve: job %s done\n", job->id);
+        fprintf(stderr, "dumu: job %s done\n", job->id);
     if (cancel == CANCEL_USER) {
         srv_jobs_remove_files(pool->jobs, job->id);
-    } else if (!(rc && extracted) &&
-               !srv_jobs_path(pool->jobs, job->id, "upload", path, sizeof path)) {
-        unlink(path);
+    } else if (!(rc && extracted)) {
+        srv_jobs_discard(pool->jobs, job->id, "upload");
     }
+    /* a copy fetched from the store (PostgreSQL) was this run's alone */
+    char local[4096];
+    if (!fetched && !srv_jobs_path(pool->jobs, job->id, "upload", local, sizeof local) &&
+        strcmp(local, path) != 0)
+        unlink(path);
 }
 
 static void *worker_main(void *arg) {

@@ -434,7 +434,7 @@ rm "$tmp/data/uploads/$mid.audio"
 timeout 60 "$CLI" serve --port "${B##*:}" --data-dir "$tmp/data" >"$tmp/second.log" 2>&1
 code=$?
 expect second-server-fails test "$code" = 4
-expect second-server-says-why grep -q "another dumu serve is using $tmp/data" "$tmp/second.log"
+expect second-server-says-why grep -q "another dumu process is using $tmp/data" "$tmp/second.log"
 never_queued() { # never_queued ID: polls until the job is done; fails if it is ever queued
     local s
     for _ in $(seq 1 1200); do
@@ -450,7 +450,7 @@ expect path-first-done wait_state "$jid" done 120
 expect path-missing-failed wait_state "$mid" failed 60
 status path-missing-job 200 "$B/api/jobs/$mid"
 expect path-missing-no-path bash -c "! grep -qF '$tmp' '$tmp/body'"
-expect path-missing-names-upload grep -q 'cannot open the upload' "$tmp/body"
+expect path-missing-names-upload grep -q 'the upload is gone' "$tmp/body"
 curl -sN --max-time 20 "$B/api/progress/$mid" >"$tmp/sse-missing.txt"
 expect path-missing-sse-no-path bash -c "grep -q '^event: error' '$tmp/sse-missing.txt' && ! grep -qF '$tmp' '$tmp/sse-missing.txt'"
 

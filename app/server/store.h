@@ -1,0 +1,87 @@
+/* store.h - inside the job store: what its two implementations share and the table of their
+ * operations. Only jobs.c (the public srv_jobs_* functions, see jobs.h) and the
+ * implementations include it:
+ *   store_sqlite.c  SQLite file DATA_DIR/dumu.db; the data folder is the blob store
+ *   store_pg.c      PostgreSQL (jobs, events and blobs in the database); the data folder is
+ *                   this node's scratch space and cache of blobs
+ *
+ * The three interfaces of the issue are the three groups of `struct srv_store_ops`:
+ *   jobs    rows, claims, leases, the end of a job, expiry
+ *   events  a job's progress history and waiting for new events
+ *   blobs   uploads, stems, exports, result files: a file is written under DATA_DIR by whoever
+ *           makes it, `publish`ed to the store, and `fetch`ed to a local copy to be read
+ * Waiting (claim, events) uses the shared mutex and condition variables below; each
+ * implementation wakes them when something arrives (SQLite: its own writes; PostgreSQL:
+ * LISTEN/NOTIFY from any node).
+ */
+#ifndef DUMU_SRV_STORE_H
+#define DUMU_SRV_STORE_H
+
+#include <cjson/cJSON.h>
+#include <pthread.h>
+
+#include "jobs.h"
+
+struct srv_store_ops {
+    const char *kind; /* "sqlite" or "postgresql", as /health names it */
+    int (*open)(srv_jobs *jobs, const char *url);
+    void (*close)(srv_jobs *jobs);
+    /* jobs */
+    int (*insert)(srv_jobs *jobs, const struct srv_job *job);
+    int (*get)(srv_jobs *jobs, const char *id, struct srv_job *out);
+    int (*list)(srv_jobs *jobs, struct srv_job *out, int cap);
+    int (*counts)(srv_jobs *jobs, int *queued, int *running);
+    int (*claim)(srv_jobs *jobs, struct srv_job *out, int timeout_ms);
+    int (*progress)(srv_jobs *jobs, const char *id, double progress, const char *stage,
+                    const char *message);
+    int (*finish)(srv_jobs *jobs, const char *id, enum srv_state state, double bpm, double duration,
+                  const char *code, const char *message);
+    void (*requeue)(srv_jobs *jobs, const char *id);
+    int (*set_params)(srv_jobs *jobs, const char *id, const struct srv_params *params);
+    int (*remove)(srv_jobs *jobs, const char *id, enum srv_state *was);
+    int (*queue_ahead)(srv_jobs *jobs, const char *id, int *ahead, double *audio_s);
+    int (*retry)(srv_jobs *jobs, const char *id);
+    int (*ping)(srv_jobs *jobs);
+    int (*workers)(srv_jobs *jobs);
+    int (*expire)(srv_jobs *jobs, int64_t before);
+    /* events */
+    int (*events)(srv_jobs *jobs, const char *id, int64_t *after, int timeout_ms, char **text,
+                  size_t *len, int *final);
+    /* blobs: NULL where the data folder is the store (fetch: the file is where it lies) */
+    int (*fetch)(srv_jobs *jobs, const char *id, const char *what, char *path, size_t cap);
+    int (*publish)(srv_jobs *jobs, const char *id, const char *what, const char *path);
+    int (*discard)(srv_jobs *jobs, const char *id, const char *what);
+};
+
+struct srv_jobs {
+    const struct srv_store_ops *ops;
+    char *dir;               /* DATA_DIR; owned */
+    int own_dir;             /* DATA_DIR was made for this process: removed at close */
+    int lock_fd;             /* DATA_DIR/dumu.lock, flock'ed while the store is open; -1 before */
+    pthread_mutex_t mu;      /* guards woken, the generations and the implementation's own state */
+    pthread_cond_t queue_cv; /* a job may be waiting: queue_gen moved */
+    pthread_cond_t event_cv; /* an event may have arrived: event_gen moved */
+    unsigned long queue_gen, event_gen;
+    int woken;
+    int lease_s;     /* seconds a claim holds a job without a sign of life (PostgreSQL) */
+    int n_workers;   /* worker threads of this process, for its heartbeat */
+    char owner[128]; /* this process in a claim: "host:pid:random" */
+    void *impl;      /* the implementation's own state; owned by it */
+};
+
+extern const struct srv_store_ops srv_store_sqlite, srv_store_pg;
+
+/* Removes a folder of plain files (one level, as the result folders are). */
+void srv_store_remove_dir(const char *path);
+
+/* The data of a job's events (a new cJSON object, the caller's): `progress` {progress, stage,
+ * message, ts}, `error` {code, message, ts} and `done` {job_id, progress: 100, ts}; ts in
+ * unix seconds. */
+cJSON *srv_event_progress(double progress, const char *stage, const char *message);
+cJSON *srv_event_error(const char *code, const char *message);
+cJSON *srv_event_done(const char *id);
+
+/* An absolute CLOCK_REALTIME deadline `timeout_ms` from now, for pthread_cond_timedwait. */
+struct timespec srv_store_deadline(int timeout_ms);
+
+#endif /* DUMU_SRV_STORE_H */

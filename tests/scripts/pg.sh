@@ -1,0 +1,31 @@
+# pg.sh - a throwaway PostgreSQL cluster for the fleet's tests and benchmark (sourced, not
+# run): `pg_start DIR` makes a cluster in DIR with initdb and starts it with pg_ctl, listening
+# on a Unix socket in DIR only (no TCP port to collide with, no system service), and sets
+# DB to its connection string; `pg_stop` and `pg_start_again` stop and restart it; the caller
+# calls pg_stop on exit. As root the server runs as the postgres user (initdb refuses root).
+PG_BIN=$(pg_config --bindir)
+as_pg() {
+    if [[ $(id -u) == 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+pg_start() { # pg_start DIR
+    PG_DIR=$1
+    mkdir -p "$PG_DIR"
+    [[ $(id -u) == 0 ]] && chown postgres "$PG_DIR" && chmod 755 "$(dirname "$PG_DIR")"
+    as_pg "$PG_BIN/initdb" -D "$PG_DIR/data" -U dumu --auth=trust -E UTF8 >"$PG_DIR/initdb.log" 2>&1 ||
+        { cat "$PG_DIR/initdb.log"; return 1; }
+    pg_start_again || return 1
+    as_pg "$PG_BIN/createdb" -h "$PG_DIR" -U dumu dumu || return 1
+    DB="postgresql://dumu@/dumu?host=$PG_DIR"
+}
+pg_start_again() {
+    as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w \
+        -o "-c listen_addresses='' -k $PG_DIR -c fsync=off" start >/dev/null
+}
+pg_stop() {
+    [[ -n ${PG_DIR:-} && -f $PG_DIR/data/postmaster.pid ]] &&
+        as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null
+    return 0
+}
+psql_q() { # psql_q SQL: the rows, fields joined by |
+    psql "$DB" -XAtq -c "$1"
+}
