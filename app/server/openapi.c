@@ -20,7 +20,9 @@ static const char *const openapi_lines[] = {
     "  \"version\": \"0.1.0\",\n",
     "  \"description\": \"Bass-line extraction as a service: upload a song, follow its progress "
     "over Server-Sent Events, download the bass MIDI and stems. Every error is JSON {code, "
-    "message}.\"\n",
+    "message}. Any request may answer 503 store_unavailable with Retry-After while the job "
+    "store (PostgreSQL, for a fleet) cannot be reached: repeat it then; a re-transcription "
+    "answers 503 no_models on a node without the Basic Pitch model.\"\n",
     " },\n",
     " \"paths\": {\n",
     "  \"/api/process\": {\n",
@@ -1005,7 +1007,7 @@ static const char *const openapi_lines[] = {
     "      \"properties\": {\n",
     "       \"kind\": {\n",
     "        \"type\": \"string\",\n",
-    "        \"enum\": [\"sqlite\"]\n",
+    "        \"enum\": [\"sqlite\", \"postgresql\"]\n",
     "       },\n",
     "       \"reachable\": {\n",
     "        \"type\": \"boolean\"\n",
@@ -1022,7 +1024,14 @@ static const char *const openapi_lines[] = {
     "      \"type\": \"integer\"\n",
     "     },\n",
     "     \"workers\": {\n",
-    "      \"type\": \"integer\"\n",
+    "      \"type\": \"integer\",\n",
+    "      \"description\": \"worker threads of this node (0: an API node of a fleet)\"\n",
+    "     },\n",
+    "     \"live_workers\": {\n",
+    "      \"type\": \"integer\",\n",
+    "      \"nullable\": true,\n",
+    "      \"description\": \"worker processes of the fleet with a heartbeat in the last 15 s "
+    "(PostgreSQL store); null with the SQLite store\"\n",
     "     },\n",
     "     \"threads_per_worker\": {\n",
     "      \"type\": \"integer\"\n",

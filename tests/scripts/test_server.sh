@@ -320,6 +320,8 @@ status health-end 200 "$B/health"
 expect health-end-idle test "$(json "$tmp/body" "(d['queue_depth'], d['running'])")" = "(0, 0)"
 status openapi 200 "$B/openapi.json"
 expect openapi-paths $PY -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['openapi'].startswith('3.0') and '/api/progress/{id}' in d['paths']" "$tmp/body"
+# the web client's types follow the description (tests/scripts/api_types.py)
+expect openapi-web-types $PY "$(dirname "$0")/api_types.py" "$tmp/body" "${DUMU_SOURCE_DIR:?}/web/src/api.ts"
 status docs 200 "$B/docs"
 expect docs-self-contained bash -c "! grep -qi '<script[^>]*src=' '$tmp/body'"
 expect access-log grep -q '^GET /health 200 ' "$tmp/server.log"

@@ -18,11 +18,11 @@ export interface TranscribeParams {
   mode?: Mode;
   quantize?: Quantize;
   quantize_strength?: number; // 0..100 %, how far notes move towards the grid
+  bpm?: number | null; // 30..300, a known tempo; absent, 0 or null = detect
 }
 
 export interface ProcessParams extends TranscribeParams {
   stems?: string; // "bass" | "all" | comma list
-  bpm?: number; // 30..300, absent = detect
 }
 
 export interface Job {
@@ -87,6 +87,9 @@ export interface Result {
   source?: NoteSource; // absent in results written before sources were chosen
   key: Key;
   time_signature: string; // "4/4", "3/4", "6/8"
+  beats_per_bar?: number; // the meter, as time_signature names it
+  compound?: boolean; // each beat a dotted quarter (6/8, 9/8, 12/8)
+  first_downbeat?: number; // index into beats of the first bar's first beat
   beats: number[]; // seconds: the beat grid the MIDI tempo map follows
   bars?: number[]; // seconds: the MIDI file's bar lines as a DAW reads it (bar i is bar i + 1)
   // The note parameters of this result and of the job's first run (re-transcribing with
@@ -101,9 +104,11 @@ export type ResultParams = TranscribeParams & { mode: Mode; quantize: Quantize; 
 export interface Health {
   status: string;
   version: string;
+  store: { kind: 'sqlite' | 'postgresql'; reachable: boolean };
   queue_depth: number;
   running: number;
-  workers: number;
+  workers: number; // worker threads of this node (0: an API node of a fleet)
+  live_workers: number | null; // worker processes of the fleet (PostgreSQL); null with SQLite
   threads_per_worker: number;
   models_loaded: { htdemucs: boolean; basic_pitch: boolean };
   max_upload_mb: number;
