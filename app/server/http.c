@@ -303,7 +303,8 @@ static enum MHD_Result reply_not_done(const struct srv_server *s, struct MHD_Con
 /* Holds job `id` with `b` (on the caller's stack) until job_release, once every request that
  * asked for it earlier has let go: re-transcriptions of a job rewrite the same result files
  * and a deletion removes them, so they take turns in arrival order, and each one must look
- * the job up again once it holds it. */
+ * the job up again once it holds it. The node's own requests queue here; then the store
+ * makes the fleet's nodes take turns too (srv_jobs_hold). */
 static void job_hold(struct srv_server *s, struct srv_busy *b, const char *id) {
     b->id = id;
     b->next = NULL;
@@ -320,9 +321,11 @@ static void job_hold(struct srv_server *s, struct srv_busy *b, const char *id) {
         pthread_cond_wait(&s->busy_cv, &s->busy_mu);
     }
     pthread_mutex_unlock(&s->busy_mu);
+    b->store_hold = srv_jobs_hold(s->jobs, id);
 }
 
 static void job_release(struct srv_server *s, struct srv_busy *b) {
+    srv_jobs_release(s->jobs, b->id, b->store_hold);
     pthread_mutex_lock(&s->busy_mu);
     struct srv_busy **p = &s->busy;
     while (*p != b)

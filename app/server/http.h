@@ -24,6 +24,7 @@
  * own stack, in srv_server.busy while it holds or waits for the job (http.c job_hold). */
 struct srv_busy {
     const char *id;
+    void *store_hold; /* srv_jobs_hold's token: the other nodes' turns */
     struct srv_busy *next;
 };
 

@@ -2,8 +2,6 @@
  * the srv_jobs_* functions, each handed to the implementation that the store was opened
  * with (store.h: SQLite or PostgreSQL).
  */
-#include "store.h"
-
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +13,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "store.h"
 
 static const char *const state_names[] = {"queued", "running", "done", "failed", "cancelled"};
 
@@ -145,7 +145,6 @@ void srv_jobs_remove_files(const srv_jobs *jobs, const char *id) {
     if (!srv_jobs_path(jobs, id, "upload", path, sizeof path)) unlink(path);
     if (!srv_jobs_path(jobs, id, "dir", path, sizeof path)) srv_store_remove_dir(path);
 }
-
 
 /* ---------------------------------------------------------------------------------------- */
 /* Open and close */
@@ -346,6 +345,14 @@ int srv_jobs_workers(srv_jobs *jobs) {
 
 int srv_jobs_expire(srv_jobs *jobs, int64_t before) {
     return jobs->ops->expire(jobs, before);
+}
+
+void *srv_jobs_hold(srv_jobs *jobs, const char *id) {
+    return jobs->ops->hold ? jobs->ops->hold(jobs, id) : NULL;
+}
+
+void srv_jobs_release(srv_jobs *jobs, const char *id, void *token) {
+    if (token) jobs->ops->release(jobs, id, token);
 }
 
 int srv_jobs_events(srv_jobs *jobs, const char *id, int64_t *after, int timeout_ms, char **text,

@@ -170,6 +170,13 @@ int srv_jobs_expire(srv_jobs *jobs, int64_t before);
 int srv_jobs_events(srv_jobs *jobs, const char *id, int64_t *after, int timeout_ms, char **text,
                     size_t *len, int *final);
 
+/* Job `id`'s turn among the nodes sharing the store, for work that rewrites or removes its
+ * files (re-transcription, deletion): waits until no other node holds it and returns a
+ * token for srv_jobs_release (NULL with SQLite, where one process has the store, or when the
+ * store cannot be reached: the work then fails on its own). */
+void *srv_jobs_hold(srv_jobs *jobs, const char *id);
+void srv_jobs_release(srv_jobs *jobs, const char *id, void *token);
+
 /* Wakes every waiting worker and SSE stream (shutdown); later waits return at once. */
 void srv_jobs_wake(srv_jobs *jobs);
 

@@ -44,6 +44,8 @@ struct srv_store_ops {
     int (*ping)(srv_jobs *jobs);
     int (*workers)(srv_jobs *jobs);
     int (*expire)(srv_jobs *jobs, int64_t before);
+    void *(*hold)(srv_jobs *jobs, const char *id); /* NULL: one process has the store */
+    void (*release)(srv_jobs *jobs, const char *id, void *token);
     /* events */
     int (*events)(srv_jobs *jobs, const char *id, int64_t *after, int timeout_ms, char **text,
                   size_t *len, int *final);

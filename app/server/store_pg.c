@@ -47,6 +47,7 @@
 enum {
     POOL = 8,              /* connections per process: HTTP threads and workers share them */
     CHUNK = 1 << 20,       /* bytes per blob chunk: big enough to stream at disk speed */
+    RING = 256,            /* notifications remembered: more than arrive while a stream looks */
     SCHEMA_LOCK = 0x64756d /* pg_advisory_lock key of the migrations ("dum") */
 };
 
@@ -96,6 +97,14 @@ struct pg_state {
     pthread_t listener;
     int listening;   /* the listener thread runs */
     atomic_int stop; /* the listener ends */
+    /* The store at a glance, as /health and the upload's queue check read it: refreshed by
+     * the listener every second, so that they never wait on the database. */
+    atomic_int reachable; /* the listener is connected and its last look succeeded */
+    atomic_int n_queued, n_running, n_live;
+    /* The job of each of the last RING `dumu_events` notifications, at event_gen % RING
+     * ("": any job, after a reconnection); guarded by jobs->mu. A waiting SSE stream wakes
+     * for the events of its own job alone. */
+    char ring[RING][SRV_ID_LEN + 1];
 };
 
 #define PG(jobs) ((struct pg_state *)(jobs)->impl)
@@ -253,17 +262,40 @@ static void read_job(const PGresult *r, int row, struct srv_job *j) {
 /* ---------------------------------------------------------------------------------------- */
 /* The listener: NOTIFY to condition variables, and the heartbeat */
 
-static void wake_all(srv_jobs *jobs, int queue, int events) {
-    pthread_mutex_lock(&jobs->mu);
-    if (queue) {
-        jobs->queue_gen++;
-        pthread_cond_broadcast(&jobs->queue_cv);
+/* An event of job `id` ("": of any job) arrived (jobs->mu held). */
+static void note_event(srv_jobs *jobs, const char *id) {
+    snprintf(PG(jobs)->ring[jobs->event_gen % RING], SRV_ID_LEN + 1, "%s", id);
+    jobs->event_gen++;
+}
+
+/* 1 when a notification since generation `seen` may concern job `id` (jobs->mu held). */
+static int event_for(srv_jobs *jobs, const char *id, unsigned long seen) {
+    if (jobs->event_gen - seen > RING) return 1;
+    for (unsigned long g = seen; g != jobs->event_gen; g++) {
+        const char *r = PG(jobs)->ring[g % RING];
+        if (!r[0] || strcmp(r, id) == 0) return 1;
     }
-    if (events) {
-        jobs->event_gen++;
-        pthread_cond_broadcast(&jobs->event_cv);
+    return 0;
+}
+
+/* Queue depth, running jobs and live workers into pg_state, on connection `c`. */
+static void look(srv_jobs *jobs, PGconn *c) {
+    struct pg_state *p = PG(jobs);
+    struct args a = {0};
+    arg_num(&a, 3 * SRV_HEARTBEAT_S);
+    PGresult *r = exec_on(jobs, c,
+                          "SELECT count(*) FILTER (WHERE state = 'queued'),"
+                          " count(*) FILTER (WHERE state = 'running'),"
+                          " (SELECT count(*) FROM workers"
+                          " WHERE seen > now() - make_interval(secs => $1)) FROM jobs",
+                          a.n, a.v, PGRES_TUPLES_OK);
+    if (r) {
+        atomic_store(&p->n_queued, atoi(PQgetvalue(r, 0, 0)));
+        atomic_store(&p->n_running, atoi(PQgetvalue(r, 0, 1)));
+        atomic_store(&p->n_live, atoi(PQgetvalue(r, 0, 2)));
     }
-    pthread_mutex_unlock(&jobs->mu);
+    atomic_store(&p->reachable, r != NULL);
+    PQclear(r);
 }
 
 /* This process is alive and still runs its jobs: its row in `workers` and its leases. */
@@ -288,9 +320,10 @@ static void *listen_main(void *arg) {
     srv_jobs *jobs = arg;
     struct pg_state *p = PG(jobs);
     PGconn *c = NULL;
-    time_t last_beat = 0;
+    time_t last_beat = 0, last_look = 0;
     while (!atomic_load(&p->stop)) {
         if (!c || PQstatus(c) != CONNECTION_OK) {
+            atomic_store(&p->reachable, 0);
             if (c) PQfinish(c);
             c = connect_to(p->url);
             PGresult *r = PQstatus(c) == CONNECTION_OK
@@ -304,25 +337,42 @@ static void *listen_main(void *arg) {
                 sleep(1);
                 continue;
             }
-            wake_all(jobs, 1, 1); /* whatever happened while we were not listening */
+            pthread_mutex_lock(&jobs->mu); /* whatever happened while we were not listening */
+            note_event(jobs, "");
+            jobs->queue_gen++;
+            pthread_cond_broadcast(&jobs->event_cv);
+            pthread_cond_broadcast(&jobs->queue_cv);
+            pthread_mutex_unlock(&jobs->mu);
         }
         if (time(NULL) - last_beat >= SRV_HEARTBEAT_S) {
             heartbeat(jobs, c);
             last_beat = time(NULL);
+        }
+        if (time(NULL) != last_look) {
+            look(jobs, c);
+            last_look = time(NULL);
         }
         struct pollfd pfd = {PQsocket(c), POLLIN, 0};
         if (poll(&pfd, 1, 1000) <= 0) continue;
         if (!PQconsumeInput(c)) continue; /* reconnects above */
         int queue = 0, events = 0;
         PGnotify *n;
+        pthread_mutex_lock(&jobs->mu);
         while ((n = PQnotifies(c))) {
-            if (strcmp(n->relname, "dumu_queue") == 0)
+            if (strcmp(n->relname, "dumu_queue") == 0) {
                 queue = 1;
-            else
+            } else {
                 events = 1;
+                note_event(jobs, srv_id_valid(n->extra) ? n->extra : "");
+            }
             PQfreemem(n);
         }
-        if (queue || events) wake_all(jobs, queue, events);
+        if (queue) {
+            jobs->queue_gen++;
+            pthread_cond_broadcast(&jobs->queue_cv);
+        }
+        if (events) pthread_cond_broadcast(&jobs->event_cv);
+        pthread_mutex_unlock(&jobs->mu);
     }
     if (c) {
         /* a clean stop leaves the fleet at once */
@@ -399,6 +449,9 @@ static int pg_open(srv_jobs *jobs, const char *url) {
     if (!ok) fprintf(stderr, "dumu: cannot connect to the database: %s", PQerrorMessage(c));
     conn_put(jobs, c);
     if (!ok || migrate(jobs)) return -1;
+    c = conn_get(jobs); /* the first look before the first request */
+    look(jobs, c);
+    conn_put(jobs, c);
     if (pthread_create(&p->listener, NULL, listen_main, jobs)) return -1;
     p->listening = 1;
     return 0;
@@ -480,16 +533,9 @@ static int pg_list(srv_jobs *jobs, struct srv_job *out, int cap) {
 }
 
 static int pg_counts(srv_jobs *jobs, int *queued, int *running) {
-    *queued = *running = 0;
-    PGresult *r = exec(jobs,
-                       "SELECT count(*) FILTER (WHERE state = 'queued'),"
-                       " count(*) FILTER (WHERE state = 'running') FROM jobs",
-                       0, NULL, PGRES_TUPLES_OK);
-    if (!r) return -1;
-    *queued = atoi(PQgetvalue(r, 0, 0));
-    *running = atoi(PQgetvalue(r, 0, 1));
-    PQclear(r);
-    return 0;
+    *queued = atomic_load(&PG(jobs)->n_queued);
+    *running = atomic_load(&PG(jobs)->n_running);
+    return atomic_load(&PG(jobs)->reachable) ? 0 : -1;
 }
 
 static int pg_queue_ahead(srv_jobs *jobs, const char *id, int *ahead, double *audio_s) {
@@ -513,21 +559,11 @@ static int pg_queue_ahead(srv_jobs *jobs, const char *id, int *ahead, double *au
 }
 
 static int pg_ping(srv_jobs *jobs) {
-    PGresult *r = exec(jobs, "SELECT 1", 0, NULL, PGRES_TUPLES_OK);
-    PQclear(r);
-    return r ? 0 : -1;
+    return atomic_load(&PG(jobs)->reachable) ? 0 : -1;
 }
 
 static int pg_workers(srv_jobs *jobs) {
-    struct args a = {0};
-    arg_num(&a, 3 * SRV_HEARTBEAT_S);
-    PGresult *r =
-        exec(jobs, "SELECT count(*) FROM workers WHERE seen > now() - make_interval(secs => $1)",
-             a.n, a.v, PGRES_TUPLES_OK);
-    if (!r) return -1;
-    int n = atoi(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return n;
+    return atomic_load(&PG(jobs)->reachable) ? atomic_load(&PG(jobs)->n_live) : -1;
 }
 
 /* Jobs whose worker stopped renewing its lease: back to the queue, or failed as poison after
@@ -807,6 +843,27 @@ static int pg_expire(srv_jobs *jobs, int64_t before) {
     return n;
 }
 
+/* A job's turn: a session advisory lock on a connection kept until release. The two-key
+ * form keeps these apart from the single-key lock of the migrations. */
+static void *pg_hold(srv_jobs *jobs, const char *id) {
+    PGconn *c = conn_get(jobs);
+    PGresult *r =
+        exec_on(jobs, c, "SELECT pg_advisory_lock(1, hashtext($1))", 1, &id, PGRES_TUPLES_OK);
+    if (!r) {
+        conn_put(jobs, c);
+        return NULL;
+    }
+    PQclear(r);
+    return c;
+}
+
+static void pg_release(srv_jobs *jobs, const char *id, void *token) {
+    PGconn *c = token;
+    PQclear(
+        exec_on(jobs, c, "SELECT pg_advisory_unlock(1, hashtext($1))", 1, &id, PGRES_TUPLES_OK));
+    conn_put(jobs, c);
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* Events */
 
@@ -864,8 +921,10 @@ static int pg_events(srv_jobs *jobs, const char *id, int64_t *after, int timeout
         }
         int timed_out = 0;
         pthread_mutex_lock(&jobs->mu);
-        while (!timed_out && !jobs->woken && jobs->event_gen == gen)
+        while (!timed_out && !jobs->woken && !event_for(jobs, id, gen)) {
+            gen = jobs->event_gen;
             timed_out = pthread_cond_timedwait(&jobs->event_cv, &jobs->mu, &until) != 0;
+        }
         pthread_mutex_unlock(&jobs->mu);
         if (timed_out) return 0;
     }
@@ -1020,6 +1079,8 @@ const struct srv_store_ops srv_store_pg = {
     .ping = pg_ping,
     .workers = pg_workers,
     .expire = pg_expire,
+    .hold = pg_hold,
+    .release = pg_release,
     .events = pg_events,
     .fetch = pg_fetch,
     .publish = pg_publish,

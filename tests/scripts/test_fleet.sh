@@ -89,7 +89,7 @@ INSERT INTO jobs(id, state, name, created, updated) VALUES
  ('11111111-1111-4111-8111-111111111111', 'failed', 'old', 1, extract(epoch FROM now()))" >/dev/null
 start_api A && start_api B
 expect schema-v1-migrated test "$(psql_q 'SELECT version FROM dumu_schema')" = 2
-expect schema-v1-workers-table psql_q "SELECT count(*) FROM workers"
+expect schema-v1-workers-table test "$(psql_q 'SELECT count(*) FROM workers')" = 0
 expect schema-v1-job-kept test "$(state "$URL_B" 11111111-1111-4111-8111-111111111111)" = failed
 curl -s "$URL_A/health" >"$tmp/health.json"
 expect health-names-store $PY -c "
@@ -128,6 +128,14 @@ list=${list%,}
 expect twelve-exactly-once test "$(psql_q "SELECT count(*) FROM events WHERE type = 'done' AND job_id IN ($list)")|$(psql_q "SELECT sum(attempts) FROM jobs WHERE id IN ($list)")" = "12|12"
 expect both-workers-ran bash -c "grep -q 'done' '$tmp/worker-1.log' && grep -q 'done' '$tmp/worker-2.log'"
 id=${ids[0]}
+# a client that reconnects to the other node with Last-Event-ID gets what came after it
+mid=$(grep '^id:' "$tmp/sse-0.txt" | sed -n 3p | cut -d' ' -f2)
+curl -sN --max-time 20 -H "Last-Event-ID: $mid" "$URL_A/api/progress/$id" >"$tmp/resume.txt"
+expect resume-other-node $PY -c "
+import sys
+ids = [int(l.split()[1]) for l in open(sys.argv[1]) if l.startswith('id:')]
+all_ids = [int(l.split()[1]) for l in open(sys.argv[2]) if l.startswith('id:')]
+assert ids and ids == [i for i in all_ids if i > int(sys.argv[3])], (ids, all_ids)" "$tmp/resume.txt" "$tmp/sse-0.txt" "$mid"
 expect result-other-node test "$(curl -s -o "$tmp/r.json" -w '%{http_code}' "$URL_B/api/result/$id")" = 200
 expect result-has-notes $PY -c "import json,sys; assert json.load(open(sys.argv[1]))['n_notes'] > 0" "$tmp/r.json"
 expect midi-bytes-same-both-nodes bash -c "cmp <(curl -s '$URL_A/api/jobs/$id/midi') <(curl -s '$URL_B/api/jobs/$id/midi')"
