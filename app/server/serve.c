@@ -112,10 +112,12 @@ static void block_stop_signals(sigset_t *set) {
     signal(SIGPIPE, SIG_IGN);
 }
 
-/* Inference threads per worker: all cores shared among the workers. */
+/* Inference threads per worker: all cores shared among the workers (an API node without
+ * workers assumes the fleet's workers are machines like itself, for its queue estimates). */
 static long default_threads(int workers) {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    return workers > 0 && cores > workers ? cores / workers : 1;
+    if (workers < 1) workers = 1;
+    return cores > workers ? cores / workers : 1;
 }
 
 int dumu_serve_main(int argc, char **argv) {

@@ -516,14 +516,7 @@ static int sq_counts(srv_jobs *jobs, int *queued, int *running) {
 }
 
 static int sq_claim(srv_jobs *jobs, struct srv_job *out, int timeout_ms) {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = srv_store_deadline(timeout_ms);
     int claimed = 0;
     pthread_mutex_lock(&jobs->mu);
     while (!jobs->woken) {
@@ -788,14 +781,7 @@ static int sq_expire(srv_jobs *jobs, int64_t before) {
 
 static int sq_events(srv_jobs *jobs, const char *id, int64_t *after, int timeout_ms, char **text,
                      size_t *len, int *final) {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = srv_store_deadline(timeout_ms);
     *text = NULL;
     *len = 0;
     *final = 0;
