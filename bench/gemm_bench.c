@@ -1,5 +1,6 @@
 /* gemm_bench.c - GFLOP/s of dumu_sgemm vs OpenBLAS's cblas_sgemm on the shapes htdemucs uses,
- * with 1 and 2 threads, and the share of the fp32 FMA peak (clock from /proc/cpuinfo; the
+ * with 1 and 2 threads, of dumu_gemm_bf16 (the fast mode's products) beside them, and the
+ * share of the fp32 FMA peak (clock from /proc/cpuinfo; the
  * cores boost above it, see gemm.c). Single-threaded calls are timed in thread CPU time,
  * two-threaded ones in wall time; each variant keeps its best of interleaved rounds.
  * Not a test: built and run by bench/gemm_bench.sh. Timings on a shared machine are rough.
@@ -93,6 +94,9 @@ static void call(const shape *s, int which, int nth, const float *a, const float
         dumu_sgemm(s->ta, s->tb, s->m, s->n, s->k, 1.0f, a, s->lda, b, s->ldb, 0.0f, c, s->n, nth);
     else if (which == 1)
         blas_sgemm(s->ta, s->tb, s->m, s->n, s->k, 1.0f, a, s->lda, b, s->ldb, 0.0f, c, s->n, nth);
+    else if (which == 3)
+        dumu_gemm_bf16(s->ta, s->tb, s->m, s->n, s->k, 1.0f, a, s->lda, b, s->ldb, 0.0f, c, s->n,
+                       nth);
     else
         dumu_sgemm_packed(s->ta, s->tb, s->m, s->n, s->k, 1.0f, a, s->lda, NULL, NULL, 0, pb, 0.0f,
                           c, s->n, nth);
@@ -137,8 +141,10 @@ int main(int argc, char **argv) {
     printf("kernel %s; /proc/cpuinfo %.0f MHz: nominal peak %.1f GFLOP/s per core (32 "
            "FLOP/cycle); micro-kernel alone: %.1f GFLOP/s (= %.2f GHz x 32)\n",
            dumu_gemm_simd()->name, mhz, nominal, peak1, peak1 / 32.0);
-    printf("%-26s %9s %9s %9s %9s %9s  %6s %6s\n", "shape (m x n x k)", "ours 1t", "blas 1t",
-           "ours 2t", "blas 2t", "packB 1t", "%pk 1t", "%pk 2t");
+    printf("bf16 products: %s\n",
+           dumu_gemm_bf16_available() ? dumu_gemm_bf16_simd()->name : "none (AVX512_BF16 missing)");
+    printf("%-26s %9s %9s %9s %9s %9s %9s %9s  %6s %6s\n", "shape (m x n x k)", "ours 1t",
+           "blas 1t", "ours 2t", "blas 2t", "packB 1t", "bf16 1t", "bf16 2t", "%pk 1t", "%pk 2t");
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
         const shape *s = &shapes[si];
         if (filter && !strstr(s->name, filter)) continue;
@@ -147,6 +153,7 @@ int main(int argc, char **argv) {
         size_t nc = (size_t)s->m * (size_t)s->n;
         float *a = dumu_malloc(na * sizeof *a), *b = dumu_malloc(nb * sizeof *b);
         float *c = dumu_malloc(nc * sizeof *c), *c2 = dumu_malloc(nc * sizeof *c2);
+        float *c3 = dumu_malloc(nc * sizeof *c3);
         fill(a, na, 1);
         fill(b, nb, 2);
         double flop = 2.0 * (double)s->m * (double)s->n * (double)s->k;
@@ -154,24 +161,27 @@ int main(int argc, char **argv) {
         double min_s = secs ? atof(secs) : flop > 5e9 ? 6.0 : 3.0;
         float *pb = dumu_malloc(dumu_sgemm_packed_b_size(s->k, s->n) * sizeof *pb);
         dumu_sgemm_pack_b(s->tb, s->k, s->n, b, s->ldb, pb);
+
         /* Five variants (ours/blas x 1/2 threads, ours with pre-packed B), measured in
          * interleaved rounds and keeping each one's best time, so a burst of load from other
          * processes hurts all of them alike and rarely the best. */
-        static const int which[5] = {0, 1, 0, 1, 2}, nth[5] = {1, 1, 2, 2, 1};
-        double best[5] = {1e30, 1e30, 1e30, 1e30, 1e30}, start = now();
+        enum { NV = 7 };
+
+        static const int which[NV] = {0, 1, 0, 1, 2, 3, 3}, nth[NV] = {1, 1, 2, 2, 1, 1, 2};
+        double best[NV] = {1e30, 1e30, 1e30, 1e30, 1e30, 1e30, 1e30}, start = now();
         int rounds = 0;
         do {
-            for (int v = 0; v < 5; v++) {
+            for (int v = 0; v < NV; v++) {
                 /* 1 thread: thread CPU time; 2 threads: wall time (best of the rounds) */
                 double t0 = nth[v] == 1 ? thread_cpu() : now();
-                call(s, which[v], nth[v], a, b, pb, which[v] == 1 ? c2 : c);
+                call(s, which[v], nth[v], a, b, pb, which[v] == 1 ? c2 : which[v] == 3 ? c3 : c);
                 double t = (nth[v] == 1 ? thread_cpu() : now()) - t0;
                 if (t < best[v]) best[v] = t;
             }
             rounds++;
         } while (now() - start < min_s || rounds < 3);
-        double g[5];
-        for (int v = 0; v < 5; v++)
+        double g[NV];
+        for (int v = 0; v < NV; v++)
             g[v] = flop / best[v] * 1e-9;
         dumu_free(pb);
         double maxd = 0.0;
@@ -179,14 +189,21 @@ int main(int argc, char **argv) {
             double d = fabs((double)c[i] - (double)c2[i]);
             if (d > maxd) maxd = d;
         }
-        printf("%-26s %9.1f %9.1f %9.1f %9.1f %9.1f  %5.0f%% %5.0f%%   (max|ours-blas| %.2g)\n",
-               s->name, g[0], g[1], g[2], g[3], g[4], 100.0 * g[0] / peak1, 50.0 * g[2] / peak1,
-               maxd);
+        double bf_err = 0.0, scale = 0.0;
+        for (size_t i = 0; i < nc; i++) {
+            bf_err += ((double)c3[i] - (double)c[i]) * ((double)c3[i] - (double)c[i]);
+            scale += (double)c[i] * (double)c[i];
+        }
+        printf("%-26s %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f  %5.0f%% %5.0f%%   "
+               "(max|ours-blas| %.2g, bf16 rms rel %.1e)\n",
+               s->name, g[0], g[1], g[2], g[3], g[4], g[5], g[6], 100.0 * g[0] / peak1,
+               50.0 * g[2] / peak1, maxd, sqrt(bf_err / (scale > 0.0 ? scale : 1.0)));
         fflush(stdout);
         dumu_free(a);
         dumu_free(b);
         dumu_free(c);
         dumu_free(c2);
+        dumu_free(c3);
     }
     return 0;
 }

@@ -19,7 +19,8 @@
  * STEM CACHE
  *   htdemucs is ~85 % of the run time and does not change while the tempo, note or export
  *   code is tuned, so --stem-cache DIR keeps each item's bass and other stems as
- *   DIR/<id>-<first 16 hex digits of the mix's sha256 in the manifest>.wav and ...-other.wav,
+ *   DIR/<id>-<first 16 hex digits of the mix's sha256 in the manifest>.wav and ...-other.wav
+ *   (-fast.wav and -fast-other.wav with --fast),
  *   32-bit float (bit-exact), and later runs decode them and pass them as
  *   dumu_extract_params.bass_stem and other_stem instead of separating again (the other stem
  *   is the fallback source of the notes, src/pipeline.c; a cache without it separates again). The hash in the name makes a changed mix a cache miss; a
@@ -92,6 +93,7 @@ typedef struct eval_ctx {
     const char *stem_cache; /* directory, or NULL */
     const char *notes_out;  /* directory for each item's bass-mode notes as CSV, or NULL */
     int threads;
+    bool fast; /* --fast: bf16 separation (dumu_separate_params.fast) */
 } eval_ctx;
 
 /* "<dir of manifest>/<rel>" into out. */
@@ -294,11 +296,13 @@ static int eval_item(const cJSON *item, const char *manifest, eval_ctx *ctx, ite
         goto fail;
     dumu_extract_params ep = dumu_extract_default_params();
     ep.separate.n_threads = ctx->threads;
+    ep.separate.fast = ctx->fast;
     ep.transcribe.bp.n_threads = ctx->threads;
-    bool cacheable =
-        ctx->stem_cache &&
-        cache_path(stem_path, sizeof stem_path, ctx->stem_cache, r->id, item, "") == 0 &&
-        cache_path(other_path, sizeof other_path, ctx->stem_cache, r->id, item, "-other") == 0;
+    bool cacheable = ctx->stem_cache &&
+                     cache_path(stem_path, sizeof stem_path, ctx->stem_cache, r->id, item,
+                                ctx->fast ? "-fast" : "") == 0 &&
+                     cache_path(other_path, sizeof other_path, ctx->stem_cache, r->id, item,
+                                ctx->fast ? "-fast-other" : "-other") == 0;
     if (cacheable && access(stem_path, F_OK) == 0 && access(other_path, F_OK) == 0) {
         /* dp keeps the file's rate and channels: the stems come back as they were written. */
         if (dumu_audio_decode_file(stem_path, &dp, &stem, &err) == DUMU_OK &&
@@ -768,7 +772,7 @@ static const char *row_label(const char *word, const char *manifest, char *buf, 
 
 static const char usage_line[] =
     "usage: dumu eval MANIFEST... [--json OUT] [--stem-cache DIR] [--notes-out DIR]\n"
-    "                 [--threads N] [--models DIR]\n";
+    "                 [--threads N] [--models DIR] [--fast]\n";
 
 int dumu_cli_eval(int argc, char **argv) {
     static const struct option opts[] = {
@@ -777,6 +781,7 @@ int dumu_cli_eval(int argc, char **argv) {
         {"models", required_argument, NULL, 'm'},
         {"stem-cache", required_argument, NULL, 's'},
         {"notes-out", required_argument, NULL, 'n'},
+        {"fast", no_argument, NULL, 'f'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -797,6 +802,10 @@ int dumu_cli_eval(int argc, char **argv) {
         case 'm': models = optarg; break;
         case 's': ctx.stem_cache = optarg; break;
         case 'n': ctx.notes_out = optarg; break;
+        case 'f':
+            ctx.fast = dumu_fast_available();
+            if (!ctx.fast) fprintf(stderr, "dumu eval: --fast needs AVX512_BF16: exact mode\n");
+            break;
         case 'h':
             printf("%s", usage_line);
             printf(
@@ -855,13 +864,14 @@ int dumu_cli_eval(int argc, char **argv) {
                 "\n"
                 "      --json OUT        also write every score and the means as JSON\n"
                 "      --stem-cache DIR  keep each item's bass and other stems as\n"
-                "                        DIR/<id>-<mix sha256>[-other].wav (float) and reuse them\n"
-                "                        instead of running htdemucs again\n"
+                "                        DIR/<id>-<mix sha256>[-fast][-other].wav (float) and\n"
+                "                        reuse them instead of running htdemucs again\n"
                 "      --notes-out DIR   write each item's bass-mode notes as DIR/<id>.csv, in\n"
                 "                        the bass_notes.csv format (velocity as in the MIDI)\n"
                 "                        with the notes' confidence as a fifth column\n"
                 "      --threads N       worker threads (default 2)\n"
-                "      --models DIR      model folder (default: see dumu --help)\n");
+                "      --models DIR      model folder (default: see dumu --help)\n"
+                "      --fast            separate with bf16 products (dumu extract --fast)\n");
             return EXIT_OK;
         default: return EXIT_USAGE;
         }

@@ -45,13 +45,21 @@ static void param_help(FILE *f, const char *option, const char *name) {
         fprintf(f, " (default %g)\n", p->def);
 }
 
+/* --fast: true, or a word on stderr that this CPU runs exact mode instead. */
+static bool fast_or_say(const char *cmd) {
+    if (dumu_fast_available()) return true;
+    fprintf(stderr, "dumu %s: --fast needs AVX512_BF16, which this CPU lacks: exact mode\n", cmd);
+    return false;
+}
+
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: dumu extract IN -o OUT.mid [--stem-out BASS.wav] [--overlap X] [options]\n"
+            "usage: dumu extract IN -o OUT.mid [--stem-out BASS.wav] [--overlap X] [--fast] "
+            "[options]\n"
             "       dumu transcribe IN -o OUT.mid [options]\n"
             "       dumu separate IN [-o DIR] [--stems bass|all|drums,bass,...] [--format "
             "wav|flac]\n"
-            "                        [--overlap X] [--threads N] [--keep-rate]\n"
+            "                        [--overlap X] [--fast] [--threads N] [--keep-rate]\n"
             "       dumu convert IN -o OUT.(wav|flac|mp3) [--rate HZ] [--mono] [--format F]\n"
             "       dumu serve [--host H] [--port N] [--data-dir DIR] [options] (serve --help)\n"
             "       dumu worker --db postgresql://USER@HOST/DB [options] (worker --help)\n"
@@ -62,7 +70,9 @@ static void usage(FILE *f) {
             "  other stem's bass register when the bass stem is nearly silent; the tempo comes "
             "from\n"
             "  the whole mix). Takes every transcribe option, and:\n"
-            "      --stem-out FILE      also write the bass stem (.wav float or .flac 24-bit)\n");
+            "      --stem-out FILE      also write the bass stem (.wav float or .flac 24-bit)\n"
+            "      --fast               bf16 products in the separation: about twice as fast,\n"
+            "                           stems within ~40 dB of exact (CPUs with AVX512_BF16)\n");
     param_help(f, "--overlap X", "overlap");
     fprintf(
         f, "\n"
@@ -329,6 +339,7 @@ enum {
     OPT_FORMAT,
     OPT_STEM_OUT,
     OPT_OVERLAP,
+    OPT_FAST,
     OPT_STEMS,
     OPT_KEEP_RATE,
     OPT_ENERGY_TOL,
@@ -426,6 +437,7 @@ static int cmd_transcribe(int argc, char **argv, int extract) {
         {"progress", required_argument, NULL, OPT_PROGRESS},
         {"stem-out", required_argument, NULL, OPT_STEM_OUT},
         {"overlap", required_argument, NULL, OPT_OVERLAP},
+        {"fast", no_argument, NULL, OPT_FAST},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -511,6 +523,10 @@ static int cmd_transcribe(int argc, char **argv, int extract) {
         case OPT_OVERLAP:
             if (!extract) goto extract_only;
             if (parse_param(optarg, "overlap", &ep.separate.overlap)) goto bad_value;
+            break;
+        case OPT_FAST:
+            if (!extract) goto extract_only;
+            ep.separate.fast = fast_or_say(cmd);
             break;
         case 'h': usage(stdout); return 0;
         default:
@@ -645,6 +661,7 @@ static int cmd_separate(int argc, char **argv) {
         {"stems", required_argument, NULL, OPT_STEMS},
         {"format", required_argument, NULL, OPT_FORMAT},
         {"overlap", required_argument, NULL, OPT_OVERLAP},
+        {"fast", no_argument, NULL, OPT_FAST},
         {"threads", required_argument, NULL, OPT_THREADS},
         {"keep-rate", no_argument, NULL, OPT_KEEP_RATE},
         {"models", required_argument, NULL, OPT_MODELS},
@@ -677,6 +694,7 @@ static int cmd_separate(int argc, char **argv) {
         case OPT_OVERLAP:
             if (parse_param(optarg, "overlap", &sp.overlap)) goto bad_value;
             break;
+        case OPT_FAST: sp.fast = fast_or_say("separate"); break;
         case OPT_KEEP_RATE: keep_rate = 1; break;
         case 'h': usage(stdout); return 0;
         default:

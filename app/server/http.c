@@ -256,6 +256,7 @@ static cJSON *job_json(struct srv_server *s, const struct srv_job *j) {
     cJSON_AddStringToObject(p, "mode", j->params.mode);
     cJSON_AddStringToObject(p, "quantize", j->params.quantize);
     cJSON_AddNumberToObject(p, "quantize_strength", j->params.quantize_strength);
+    cJSON_AddBoolToObject(p, "fast", j->params.fast);
     if (j->state == SRV_FAILED || j->state == SRV_CANCELLED) {
         cJSON *e = cJSON_AddObjectToObject(o, "error");
         cJSON_AddStringToObject(e, "code", j->error_code[0] ? j->error_code : "failed");
@@ -534,6 +535,9 @@ static enum MHD_Result handle_health(struct srv_server *s, struct MHD_Connection
     cJSON_AddBoolToObject(m, "htdemucs", s->dm != NULL);
     cJSON_AddBoolToObject(m, "basic_pitch", s->bp != NULL);
     cJSON_AddNumberToObject(o, "max_upload_mb", s->max_upload_mb);
+    /* whether `fast` takes effect on this node (AVX512_BF16), and its default */
+    cJSON_AddBoolToObject(o, "fast_available", dumu_fast_available());
+    cJSON_AddBoolToObject(o, "fast_default", s->fast);
     cJSON_AddNumberToObject(o, "seconds_per_audio_minute",
                             (double)(int)(srv_pool_seconds_per_minute(s->pool) * 10.0 + 0.5) /
                                 10.0);

@@ -37,6 +37,7 @@ struct srv_server {
     int threads;             /* inference threads per worker */
     int max_upload_mb;       /* uploads over this many MiB get 413 */
     int max_queue;           /* queued jobs beyond this get 429 */
+    bool fast;               /* the `fast` parameter's default (dumu serve --fast) */
     const char *web_dir;     /* built web app (index.html + assets) */
     const char *cors_origin; /* Access-Control-Allow-Origin value, NULL = no CORS headers */
     atomic_int stopping;     /* set on SIGTERM: SSE streams end */

@@ -154,6 +154,16 @@ int srv_params_set(struct srv_params *p, const char *key, const char *value, siz
             strcpy(p->quantize, d.quantize);
         else
             bad = parse_quantize(value, len, p->quantize);
+    } else if (strcmp(key, "fast") == 0) {
+        /* a form's check box sends "on"; an empty value leaves the server's default */
+        if (len == 4 && memcmp(value, "true", 4) == 0)
+            p->fast = true;
+        else if ((len == 1 && value[0] == '1') || (len == 2 && memcmp(value, "on", 2) == 0))
+            p->fast = true;
+        else if ((len == 5 && memcmp(value, "false", 5) == 0) || (len == 1 && value[0] == '0'))
+            p->fast = false;
+        else
+            bad = len != 0;
     } else {
         snprintf(why, cap, "unknown field '%.40s'", key);
         return -1;
@@ -168,6 +178,7 @@ int srv_params_set(struct srv_params *p, const char *key, const char *value, siz
             {"stems", "bass, all or a comma list of drums,bass,other,vocals"},
             {"mode", "bass or raw"},
             {"quantize", "off, 1/4, 1/8, 1/16, 1/32, 1/8t, 1/16t or 1/32t"},
+            {"fast", "true or false"},
         };
         const char *want = "valid";
         for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++)

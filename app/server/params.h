@@ -9,6 +9,7 @@
 #ifndef DUMU_SRV_PARAMS_H
 #define DUMU_SRV_PARAMS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,6 +30,7 @@ struct srv_params {
     char mode[SRV_MODE_LEN];     /* "bass" (one clean line) | "raw" (Basic Pitch's notes) */
     char quantize[SRV_MODE_LEN]; /* "off" or a grid name: 1/4 1/8 1/16 1/32 1/8t 1/16t 1/32t */
     double quantize_strength;    /* percent */
+    bool fast;                   /* separate with bf16 products (dumu_separate_params.fast) */
 };
 
 struct srv_params srv_params_default(void);

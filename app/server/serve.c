@@ -36,7 +36,7 @@ static void usage(FILE *f) {
                "                  [--db postgresql://USER@HOST/DB] [--web-dir web/dist]\n"
                "                  [--workers 1] [--threads N] [--max-upload-mb 100]\n"
                "                  [--max-queue 16] [--ttl-hours 24] [--cors-origin ORIGIN]\n"
-               "                  [--models DIR]\n"
+               "                  [--models DIR] [--fast]\n"
                "\n"
                "Serves the HTTP API (/api/..., /health, /openapi.json, /docs) and the web app.\n"
                "  --port N           0 picks a free port (printed on start)\n"
@@ -45,6 +45,8 @@ static void usage(FILE *f) {
                "  --data-dir DIR     SQLite: the store; with --db: this node's cache\n"
                "                     (default: a temporary folder)\n"
                "  --workers N        worker threads running jobs; 0 (with --db): HTTP only\n"
+               "  --fast             jobs separate with bf16 products unless they ask for\n"
+               "                     exact (fast=false): about twice as fast\n"
                "  --threads N        inference threads per worker (default: cores / workers)\n"
                "  --max-queue N      queued jobs beyond this are refused with 429\n"
                "  --ttl-hours H      finished jobs and their files are deleted after H hours\n"
@@ -134,10 +136,12 @@ int dumu_serve_main(int argc, char **argv) {
         OPT_CORS,
         OPT_MODELS,
         OPT_DB,
+        OPT_FAST,
     };
     static const struct option opts[] = {
         {"host", required_argument, NULL, OPT_HOST},
         {"db", required_argument, NULL, OPT_DB},
+        {"fast", no_argument, NULL, OPT_FAST},
         {"port", required_argument, NULL, OPT_PORT},
         {"data-dir", required_argument, NULL, OPT_DATA},
         {"web-dir", required_argument, NULL, OPT_WEB},
@@ -169,6 +173,12 @@ int dumu_serve_main(int argc, char **argv) {
             break;
         case OPT_DATA: data_dir = optarg; break;
         case OPT_DB: db_url = optarg; break;
+        case OPT_FAST:
+            s.fast = dumu_fast_available();
+            if (!s.fast)
+                fprintf(stderr, "dumu serve: --fast needs AVX512_BF16, which this CPU lacks: jobs "
+                                "separate in exact mode\n");
+            break;
         case OPT_WEB: s.web_dir = optarg; break;
         case OPT_WORKERS:
             if (parse_long(optarg, 0, 64, &v)) goto bad_value;

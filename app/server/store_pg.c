@@ -28,6 +28,7 @@
  *   starting together are fine and any earlier version is brought up to date:
  *     1  jobs, events, blobs, blob_chunks and the NOTIFY triggers
  *     2  workers: heartbeats, for /health
+ *     3  jobs.fast: the job separates with bf16 products
  */
 #include <dirent.h>
 #include <errno.h>
@@ -51,7 +52,7 @@ enum {
     SCHEMA_LOCK = 0x64756d /* pg_advisory_lock key of the migrations ("dum") */
 };
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 
 static const char *const k_schema[SCHEMA_VERSION] = {
     /* 1 */
@@ -85,6 +86,8 @@ static const char *const k_schema[SCHEMA_VERSION] = {
     /* 2 */
     "CREATE TABLE workers(id text PRIMARY KEY, threads integer NOT NULL,"
     " seen timestamptz NOT NULL);",
+    /* 3 */
+    "ALTER TABLE jobs ADD COLUMN fast boolean NOT NULL DEFAULT false;",
 };
 
 struct pg_state {
@@ -112,7 +115,7 @@ struct pg_state {
 #define JOB_COLUMNS                                                                               \
     "id, state, progress, stage, message, name, created, updated, duration, onset, frame, "       \
     "min_note_ms, stems, bpm, mode, result_bpm, error_code, error_message, quantize, qstrength, " \
-    "title"
+    "title, fast"
 
 /* ---------------------------------------------------------------------------------------- */
 /* Connections and statements */
@@ -257,6 +260,7 @@ static void read_job(const PGresult *r, int row, struct srv_job *j) {
     copy_val(r, row, 18, j->params.quantize, sizeof j->params.quantize);
     j->params.quantize_strength = num_val(r, row, 19, 100.0);
     copy_val(r, row, 20, j->title, sizeof j->title);
+    j->params.fast = strcmp(PQgetvalue(r, row, 21), "t") == 0;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -497,11 +501,13 @@ static int pg_insert(srv_jobs *jobs, const struct srv_job *j) {
     arg_num(&a, j->params.quantize_strength);
     arg_text(&a, j->title);
     arg_json(&a, srv_event_progress(0.0, "queued", j->message), &ev);
+    arg_text(&a, j->params.fast ? "true" : "false");
     int n = exec_count(jobs,
                        "WITH j AS (INSERT INTO jobs(id, state, progress, stage, message, name,"
                        " created, updated, duration, onset, frame, min_note_ms, stems, bpm, mode,"
-                       " result_bpm, quantize, qstrength, title) VALUES ($1, 'queued', 0,"
-                       " 'queued', $2, $3, $4, $4, $5, $6, $7, $8, $9, $10, $11, 0, $12, $13, $14)"
+                       " result_bpm, quantize, qstrength, title, fast) VALUES ($1, 'queued', 0,"
+                       " 'queued', $2, $3, $4, $4, $5, $6, $7, $8, $9, $10, $11, 0, $12, $13, $14,"
+                       " $16)"
                        " RETURNING id)"
                        " INSERT INTO events(job_id, type, data) SELECT id, 'progress', $15 FROM j",
                        a.n, a.v);

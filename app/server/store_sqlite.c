@@ -95,7 +95,7 @@ static int exec_text(srv_jobs *jobs, const char *sql, const char *a, const char 
 #define JOB_COLUMNS                                                                               \
     "id, state, progress, stage, message, name, created, updated, duration, onset, frame, "       \
     "min_note_ms, stems, bpm, mode, result_bpm, error_code, error_message, quantize, qstrength, " \
-    "title"
+    "title, fast"
 
 static void copy_col(sqlite3_stmt *st, int col, char *out, size_t cap) {
     const unsigned char *t = sqlite3_column_text(st, col);
@@ -128,6 +128,7 @@ static void read_job(sqlite3_stmt *st, struct srv_job *j) {
         sqlite3_column_type(st, 19) == SQLITE_NULL ? 100.0 : sqlite3_column_double(st, 19);
     copy_col(st, 20, j->title, sizeof j->title);
     if (!j->title[0]) snprintf(j->title, sizeof j->title, "%s", j->name); /* rows from before */
+    j->params.fast = sqlite3_column_int(st, 21) != 0;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -252,7 +253,8 @@ static void remove_parts(srv_jobs *jobs) {
  * store from before versions were kept, whose later columns may or may not be there.
  *   1  jobs and events, every column up to the job's title
  *   2  jobs.attempts: how many runs a job has started (a job that stopped the server
- *      SRV_MAX_ATTEMPTS times fails instead of running again) */
+ *      SRV_MAX_ATTEMPTS times fails instead of running again)
+ *   3  jobs.fast: the job separates with bf16 products (dumu_separate_params.fast) */
 static const char k_schema_1[] =
     "CREATE TABLE IF NOT EXISTS jobs(id TEXT PRIMARY KEY, state TEXT NOT NULL,"
     " progress REAL NOT NULL, stage TEXT, message TEXT, name TEXT NOT NULL,"
@@ -261,7 +263,7 @@ static const char k_schema_1[] =
     " error_code TEXT, error_message TEXT);"
     "CREATE TABLE IF NOT EXISTS events(job_id TEXT NOT NULL, id INTEGER NOT NULL,"
     " type TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY(job_id, id));";
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 #define STR_(x)        #x
 #define STR(x)         STR_(x) /* a number macro's digits, for SQL text */
 
@@ -304,6 +306,10 @@ static int migrate(srv_jobs *jobs, const char *path) {
         rc = sqlite3_exec(SQ(jobs)->db,
                           "ALTER TABLE jobs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0", NULL,
                           NULL, &msg);
+    if (!rc && version < 3)
+        rc = sqlite3_exec(SQ(jobs)->db,
+                          "ALTER TABLE jobs ADD COLUMN fast INTEGER NOT NULL DEFAULT 0", NULL, NULL,
+                          &msg);
     if (!rc && version > SCHEMA_VERSION) {
         fprintf(stderr, "dumu serve: %s is of schema version %d, newer than this dumu (%d)\n", path,
                 version, SCHEMA_VERSION);
@@ -410,7 +416,7 @@ static void sq_close(srv_jobs *jobs) {
 static int sq_insert(srv_jobs *jobs, const struct srv_job *j) {
     pthread_mutex_lock(&jobs->mu);
     sqlite3_stmt *st = prepare(jobs, "INSERT INTO jobs(" JOB_COLUMNS ") VALUES "
-                                     "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,NULL,?,?,?)");
+                                     "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,NULL,?,?,?,?)");
     int rc = -1;
     if (st) {
         sqlite3_bind_text(st, 1, j->id, -1, SQLITE_TRANSIENT);
@@ -432,6 +438,7 @@ static int sq_insert(srv_jobs *jobs, const struct srv_job *j) {
         sqlite3_bind_text(st, 17, j->params.quantize, -1, SQLITE_TRANSIENT);
         sqlite3_bind_double(st, 18, j->params.quantize_strength);
         sqlite3_bind_text(st, 19, j->title, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int(st, 20, j->params.fast);
         rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
         if (rc) db_warn(jobs, "insert job");
         sqlite3_finalize(st);

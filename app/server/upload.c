@@ -212,6 +212,7 @@ static enum MHD_Result finish(struct srv_server *s, struct MHD_Connection *c, st
     struct srv_job job;
     memset(&job, 0, sizeof job);
     job.params = srv_params_default();
+    job.params.fast = s->fast; /* the server's default, which the form may override */
     char why[160];
     for (int i = 0; i < u->n_fields; i++)
         if (srv_params_set(&job.params, u->fields[i].key, u->fields[i].value, u->fields[i].len, why,

@@ -605,6 +605,7 @@ static void run_job(struct srv_worker *w, const struct srv_job *job) {
         dumu_extract_params ep = dumu_extract_default_params();
         ep.separate.n_threads = pool->n_threads;
         ep.separate.sources = mask;
+        ep.separate.fast = job->params.fast;
         ep.transcribe.bp.n_threads = pool->n_threads;
         transcribe_params(&job->params, &ep.transcribe);
         ep.transcribe.fixed_bpm = job->params.bpm;

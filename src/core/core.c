@@ -163,6 +163,7 @@ struct dumu_pool {
     dumu_task_fn fn;
     void *ctx;
     int nth;
+    bool fast; /* the owner's dumu_fast_products() for this region */
     _Atomic uint64_t generation;
     _Atomic int pending; /* workers that have not yet finished with the current region */
     _Atomic bool stop;
@@ -174,6 +175,17 @@ struct worker_arg {
 };
 
 static _Thread_local dumu_pool *tl_pool; /* the pool of this thread's regions, if any */
+static _Thread_local bool tl_fast;       /* dumu_fast_products(), inherited by regions */
+
+bool dumu_fast_products(void) {
+    return tl_fast;
+}
+
+bool dumu_fast_products_set(bool fast) {
+    bool was = tl_fast;
+    tl_fast = fast;
+    return was;
+}
 
 static inline void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -200,7 +212,10 @@ static void *pool_worker(void *p) {
         }
         if (gen == seen) return NULL; /* stop */
         seen = gen;
-        if (a.ith < pool->nth) pool->fn(pool->ctx, a.ith, pool->nth);
+        if (a.ith < pool->nth) {
+            tl_fast = pool->fast;
+            pool->fn(pool->ctx, a.ith, pool->nth);
+        }
         if (atomic_fetch_sub_explicit(&pool->pending, 1, memory_order_acq_rel) == 1) {
             pthread_mutex_lock(&pool->mu);
             pthread_cond_signal(&pool->done);
@@ -213,6 +228,7 @@ static void pool_run(dumu_pool *pool, int nth, dumu_task_fn fn, void *ctx) {
     pool->fn = fn;
     pool->ctx = ctx;
     pool->nth = nth;
+    pool->fast = tl_fast;
     atomic_store_explicit(&pool->pending, pool->n_workers, memory_order_relaxed);
     pthread_mutex_lock(&pool->mu);
     atomic_fetch_add_explicit(&pool->generation, 1, memory_order_release);
@@ -287,10 +303,12 @@ struct task_arg {
     dumu_task_fn fn;
     void *ctx;
     int ith, nth;
+    bool fast;
 };
 
 static void *task_main(void *p) {
     struct task_arg *a = p;
+    tl_fast = a->fast;
     a->fn(a->ctx, a->ith, a->nth);
     return NULL;
 }
@@ -312,7 +330,7 @@ void dumu_parallel(int n_threads, dumu_task_fn fn, void *ctx) {
     struct task_arg args[DUMU_MAX_THREADS];
     int started = 1;
     for (int i = 1; i < nth; i++) {
-        args[i] = (struct task_arg){fn, ctx, i, nth};
+        args[i] = (struct task_arg){fn, ctx, i, nth, tl_fast};
         if (pthread_create(&tid[i], NULL, task_main, &args[i])) break;
         started++;
     }

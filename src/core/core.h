@@ -76,6 +76,13 @@ typedef struct dumu_pool dumu_pool;
 dumu_pool *dumu_pool_begin(int n_threads);
 void dumu_pool_end(dumu_pool *pool);
 
+/* Whether the separation network's products on this thread run in bf16 (true: --fast) or
+ * exact fp32 (false, the default): the calling thread's setting, which every dumu_parallel
+ * region it starts passes on to its workers for the region's duration (as the floating-point
+ * environment is per thread). dumu_gemm reads it. _set returns the previous setting. */
+bool dumu_fast_products(void);
+bool dumu_fast_products_set(bool fast);
+
 /* Share [*begin, *end) of n items for thread ith of nth: contiguous, balanced. */
 void dumu_split(int64_t n, int ith, int nth, int64_t *begin, int64_t *end);
 

@@ -58,6 +58,7 @@
 
 #include "core/core.h"
 #include "models/demucs_transformer.h"
+#include "nn/gemm.h"
 
 #define SEG   DUMU_DM_SEGMENT
 #define NFR   DUMU_DM_NFRAMES
@@ -566,6 +567,8 @@ dumu_status dumu_separate(const dumu_dm_model *model, const dumu_audio *mix,
                          (int)p.n_threads, p.overlap, (unsigned)p.sources);
     }
     dumu_status rc = DUMU_OK;
+    /* the products of every layer below, on this thread and the ones it starts */
+    bool was_fast = dumu_fast_products_set(p.fast && dumu_gemm_bf16_available());
     /* every parallel region of this call runs on one set of threads (NULL: per region) */
     dumu_pool *pool = dumu_pool_begin(p.n_threads);
     dumu_audio resampled = {0};
@@ -653,6 +656,11 @@ done:
     }
     dumu_audio_deinit(&resampled);
     dumu_pool_end(pool);
+    dumu_fast_products_set(was_fast);
     if (rc) dumu_stems_deinit(out);
     return rc;
+}
+
+bool dumu_fast_available(void) {
+    return dumu_gemm_bf16_available();
 }

@@ -2,7 +2,7 @@
  * GLU, exact GELU, GroupNorm(1), DConv, and the encoder/decoder layers of both branches.
  *
  * DESIGN
- *   Convolutions are GEMMs (dumu_sgemm) over an im2col matrix that is built one tile of
+ *   Convolutions are GEMMs (dumu_gemm: exact fp32, or bf16 in fast mode) over an im2col matrix that is built one tile of
  *   output columns at a time into caller scratch, so no layer ever holds a full-size im2col
  *   (a full one for decoder.3's 3x3 conv would be 283 MiB; spec §4.2).
  *
@@ -502,11 +502,11 @@ static void conv3_shift(const float *x, int64_t xcs, int64_t cin, int64_t rows, 
                 wk[(kk * cout + o) * cin + i] = w[(o * cin + i) * 3 + kk];
             }
     const float *w0 = wk, *w1 = wk + cout * cin, *w2 = wk + 2 * cout * cin;
-    dumu_sgemm(false, false, cout, n, cin, 1.0f, w1, cin, x, xcs, 0.0f, y, ycs, n_threads);
-    dumu_sgemm(false, false, cout, n - dil, cin, 1.0f, w0, cin, x, xcs, 1.0f, y + dil, ycs,
-               n_threads);
-    dumu_sgemm(false, false, cout, n - dil, cin, 1.0f, w2, cin, x + dil, xcs, 1.0f, y, ycs,
-               n_threads);
+    dumu_gemm(false, false, cout, n, cin, 1.0f, w1, cin, x, xcs, 0.0f, y, ycs, n_threads);
+    dumu_gemm(false, false, cout, n - dil, cin, 1.0f, w0, cin, x, xcs, 1.0f, y + dil, ycs,
+              n_threads);
+    dumu_gemm(false, false, cout, n - dil, cin, 1.0f, w2, cin, x + dil, xcs, 1.0f, y, ycs,
+              n_threads);
     /* the first and last dil columns of every row, exactly */
     for (int64_t r = 0; r < rows; r++) {
         for (int64_t q = 0; q < 2 * dil; q++) {
@@ -538,8 +538,8 @@ void dumu_dm_conv(const float *x, int64_t xcs, int64_t cin, int64_t outer, int64
     if (j1 == j0) return;
     int64_t kk = cin * k;
     if (k == 1 && stride == 1 && pad == 0 && lout == len) {
-        dumu_sgemm(false, false, cout, j1 - j0, cin, 1.0f, w, cin, x + j0, xcs, 0.0f, y, ycs,
-                   n_threads);
+        dumu_gemm(false, false, cout, j1 - j0, cin, 1.0f, w, cin, x + j0, xcs, 0.0f, y, ycs,
+                  n_threads);
         add_bias_cols(y, ycs, cout, j1 - j0, b);
         return;
     }
@@ -553,8 +553,8 @@ void dumu_dm_conv(const float *x, int64_t xcs, int64_t cin, int64_t outer, int64
     for (int64_t ja = j0; ja < j1; ja += tile) {
         int64_t jb = min64(j1, ja + tile), nc = jb - ja;
         im2col(x, xcs, cin, len, inner, k, stride, pad, dil, lout, ja, jb, cols);
-        dumu_sgemm(false, false, cout, nc, kk, 1.0f, w, kk, cols, nc, 0.0f, y + (ja - j0), ycs,
-                   n_threads);
+        dumu_gemm(false, false, cout, nc, kk, 1.0f, w, kk, cols, nc, 0.0f, y + (ja - j0), ycs,
+                  n_threads);
         add_bias_cols(y + (ja - j0), ycs, cout, nc, b);
     }
 }
@@ -580,7 +580,7 @@ void dumu_dm_conv_ref(const float *x, int64_t xcs, int64_t cin, int64_t outer, i
 
 void dumu_dm_conv1x1(const float *x, int64_t cin, int64_t n, const float *w, const float *b,
                      int64_t cout, float *y, int n_threads) {
-    dumu_sgemm(false, false, cout, n, cin, 1.0f, w, cin, x, n, 0.0f, y, n, n_threads);
+    dumu_gemm(false, false, cout, n, cin, 1.0f, w, cin, x, n, 0.0f, y, n, n_threads);
     dumu_dm_bias_act(y, cout, n, n, b, false, n_threads);
 }
 
@@ -628,7 +628,7 @@ void dumu_dm_conv3x3(const float *x, const float *x2, int64_t xcs, int64_t cin, 
         int64_t fb = min64(f1, fa + nf), nc = (fb - fa) * T;
         im2col_3x3(x, x2, xcs, cin, F, T, fa, fb, cols);
         float *yt = y + (fa - f0) * T;
-        dumu_sgemm(false, false, cout, nc, kk, 1.0f, w, kk, cols, nc, 0.0f, yt, ycs, n_threads);
+        dumu_gemm(false, false, cout, nc, kk, 1.0f, w, kk, cols, nc, 0.0f, yt, ycs, n_threads);
         add_bias_cols(yt, ycs, cout, nc, b);
     }
 }
@@ -666,8 +666,8 @@ void dumu_dm_convtr(const float *x, int64_t xcs, int64_t cin, int64_t l0, int64_
     for (int64_t la = 0; la < nl; la += npos) {
         int64_t lb = min64(nl, la + npos), nc = (lb - la) * inner;
         /* cols (cout*k, nc) = W[:, o0:o0+cout, :]^T x */
-        dumu_sgemm(true, false, kc, nc, cin, 1.0f, w + o0 * k, cout_total * k, x + la * inner, xcs,
-                   0.0f, cols, nc, n_threads);
+        dumu_gemm(true, false, kc, nc, cin, 1.0f, w + o0 * k, cout_total * k, x + la * inner, xcs,
+                  0.0f, cols, nc, n_threads);
         for (int64_t o = 0; o < cout; o++) {
             for (int kk = 0; kk < k; kk++) {
                 const float *src = cols + (o * k + kk) * nc;
@@ -726,7 +726,7 @@ void dumu_dm_dconv(const dumu_dm_dconv_w *w, float *y, int64_t r, int64_t t, flo
             dumu_dm_groupnorm(hb + rr * t, h, t, n, w->g1[j], w->be1[j], mode, n_threads);
         }
         dumu_dm_bias_act(hb, h, n, n, NULL, true, n_threads);
-        dumu_sgemm(false, false, 2 * c, n, h, 1.0f, w->w3[j], h, hb, n, 0.0f, h2, n, n_threads);
+        dumu_gemm(false, false, 2 * c, n, h, 1.0f, w->w3[j], h, hb, n, 0.0f, h2, n, n_threads);
         dumu_dm_bias_act(h2, 2 * c, n, n, w->b3[j], false, n_threads);
         for (int64_t rr = 0; rr < r; rr++) {
             dumu_dm_groupnorm(h2 + rr * t, 2 * c, t, n, w->g4[j], w->be4[j], mode, n_threads);
@@ -785,7 +785,7 @@ static void rewrite_glu_tiled(const float *y, int64_t ycs, int64_t c, int64_t n,
     DUMU_ASSERT(nt >= 1);
     for (int64_t ja = 0; ja < n; ja += nt) {
         int64_t jb = min64(n, ja + nt), nc = jb - ja;
-        dumu_sgemm(false, false, 2 * c, nc, c, 1.0f, rw, c, y + ja, ycs, 0.0f, tile, nc, n_threads);
+        dumu_gemm(false, false, 2 * c, nc, c, 1.0f, rw, c, y + ja, ycs, 0.0f, tile, nc, n_threads);
         add_bias_cols(tile, nc, 2 * c, nc, rb);
         glu_rows(tile, nc, c, nc, out + ja, ocs, n_threads);
     }
@@ -876,7 +876,7 @@ static void fenc_tile(const struct fenc_ctx *e, int64_t fa, int64_t fb, float *s
     dumu_dm_dconv(&w->dconv, y, fb - fa, T, rest, rest_cap, e->mode, 1);
     /* rewrite 1x1 (c -> 2c) + GLU into the output rows */
     float *z = rest;
-    dumu_sgemm(false, false, 2 * c, n, c, 1.0f, w->rw_w, c, y, n, 0.0f, z, n, 1);
+    dumu_gemm(false, false, 2 * c, n, c, 1.0f, w->rw_w, c, y, n, 0.0f, z, n, 1);
     add_bias_cols(z, n, 2 * c, n, w->rw_b);
     int64_t ocs = e->fout * T;
     for (int64_t ch = 0; ch < c; ch++) {

@@ -533,13 +533,12 @@ void dumu_dm_tf_mha(const dumu_dm_tf_layer *l, const float *xq, int64_t nq, cons
     int64_t rows = nq > nk ? nq : nk;
     /* in-projection: Q = xq Wq^T, K|V = xkv Wkv^T (one GEMM when self-attention) */
     if (xq == xkv && nq == nk) {
-        dumu_sgemm(false, true, nq, 3 * D, D, 1.0f, xq, D, l->in_proj_w, D, 0.0f, qkv, 3 * D,
-                   n_threads);
+        dumu_gemm(false, true, nq, 3 * D, D, 1.0f, xq, D, l->in_proj_w, D, 0.0f, qkv, 3 * D,
+                  n_threads);
     } else {
-        dumu_sgemm(false, true, nq, D, D, 1.0f, xq, D, l->in_proj_w, D, 0.0f, qkv, 3 * D,
-                   n_threads);
-        dumu_sgemm(false, true, nk, 2 * D, D, 1.0f, xkv, D, l->in_proj_w + D * D, D, 0.0f, qkv + D,
-                   3 * D, n_threads);
+        dumu_gemm(false, true, nq, D, D, 1.0f, xq, D, l->in_proj_w, D, 0.0f, qkv, 3 * D, n_threads);
+        dumu_gemm(false, true, nk, 2 * D, D, 1.0f, xkv, D, l->in_proj_w + D * D, D, 0.0f, qkv + D,
+                  3 * D, n_threads);
     }
     dumu_parallel(rows < 64 ? 1 : n_threads, qkv_bias_task, &j);
     dumu_parallel(n_threads, pack_kv_task, &j);
@@ -548,8 +547,8 @@ void dumu_dm_tf_mha(const dumu_dm_tf_layer *l, const float *xq, int64_t nq, cons
     dumu_parallel(nth, attend_task, &j);
     /* out-projection: out = O Wo^T + bo (bias first, then the single K block adds) */
     fill_rows(out, nq, D, l->out_proj_b);
-    dumu_sgemm(false, true, nq, D, D, 1.0f, j.ws + j.lay.o, D, l->out_proj_w, D, 1.0f, out, D,
-               n_threads);
+    dumu_gemm(false, true, nq, D, D, 1.0f, j.ws + j.lay.o, D, l->out_proj_w, D, 1.0f, out, D,
+              n_threads);
 }
 
 void dumu_dm_tf_softmax_ref(float *x, int64_t rows, int64_t cols) {
@@ -665,12 +664,12 @@ static void layer_forward(const dumu_dm_tf_layer *l, float *x, int64_t n, const 
     float *hid = mws; /* (ffn_rows, FF) */
     for (int64_t r0 = 0; r0 < n; r0 += lay->ffn_rows) {
         int64_t rn = n - r0 < lay->ffn_rows ? n - r0 : lay->ffn_rows;
-        dumu_sgemm(false, true, rn, FF, D, 1.0f, h + r0 * D, D, l->linear1_w, D, 0.0f, hid, FF,
-                   n_threads);
+        dumu_gemm(false, true, rn, FF, D, 1.0f, h + r0 * D, D, l->linear1_w, D, 0.0f, hid, FF,
+                  n_threads);
         gelu_job gj = {.n = rn, .h = hid, .b = l->linear1_b};
         dumu_parallel(rn < 16 ? 1 : n_threads, gelu_task, &gj);
-        dumu_sgemm(false, true, rn, D, FF, 1.0f, hid, FF, l->linear2_w, FF, 0.0f, t + r0 * D, D,
-                   n_threads);
+        dumu_gemm(false, true, rn, D, FF, 1.0f, hid, FF, l->linear2_w, FF, 0.0f, t + r0 * D, D,
+                  n_threads);
     }
     residual(x, t, n, l->gamma_2, l->linear2_b, n_threads);
     /* x = norm_out(x): MyGroupNorm(1, 512) over all tokens */

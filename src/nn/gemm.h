@@ -66,4 +66,30 @@ void dumu_sgemm_packed(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t
                        const float *a, int64_t lda, const float *pa, const float *b, int64_t ldb,
                        const float *pb, float beta, float *c, int64_t ldc, int n_threads);
 
+/* ---- bf16 products (fast separation) ----------------------------------------------------
+ * C = alpha * bf16(op(A)) . bf16(op(B)) + beta * C: every element of A and B rounded to bf16
+ * (nearest even; denormals to zero), the products (exact in fp32) summed in fp32 in the
+ * order of the AVX512_BF16 kernel (pairs of k steps; nn/kernels_bf16/), then alpha and beta
+ * as dumu_sgemm applies them. Same arguments and layouts as dumu_sgemm; bit-identical for any
+ * thread count. Where the CPU has no AVX512_BF16 (dumu_gemm_bf16_available() false), or the
+ * packing scratch (under 3 MiB per thread) cannot be had, it is dumu_sgemm. */
+bool dumu_gemm_bf16_available(void);
+
+/* The separation network's products: dumu_gemm_bf16 when this thread asked for fast
+ * products (dumu_fast_products, core/core.h), else dumu_sgemm (bit for bit). */
+void dumu_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+               const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
+               int64_t ldc, int n_threads);
+
+void dumu_gemm_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                    const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
+                    int64_t ldc, int n_threads);
+
+/* The spec of dumu_gemm_bf16's arithmetic: operands rounded as it rounds them, each dot
+ * product accumulated in double, then alpha and beta as dumu_sgemm_ref. The fast kernel's
+ * fp32 sums differ from it by at most ~k * 2^-24 of the sum of |products|. */
+void dumu_gemm_bf16_ref(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                        const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+                        float *c, int64_t ldc);
+
 #endif /* DUMU_NN_GEMM_H */

@@ -8,6 +8,7 @@
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static dumu_isa g_best;                   /* written once under g_once, read-only afterwards */
 static dumu_isa g_force = DUMU_ISA_COUNT; /* test hook (dumu_simd_force); COUNT = none */
+static int g_bf16;                        /* AVX512_BF16 too; written once under g_once */
 
 /* __builtin_cpu_supports also checks that the OS saves the wider registers (XCR0). */
 static void detect(void) {
@@ -18,6 +19,14 @@ static void detect(void) {
         __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
         __builtin_cpu_supports("avx512vl"))
         g_best = DUMU_ISA_AVX512;
+    g_bf16 = g_best == DUMU_ISA_AVX512 && __builtin_cpu_supports("avx512bf16");
+}
+
+extern const dumu_gemm_bf16_kernels dumu_gemm_bf16_kernels_avx512;
+
+const dumu_gemm_bf16_kernels *dumu_gemm_bf16_simd(void) {
+    pthread_once(&g_once, detect);
+    return g_bf16 && dumu_simd_active() == DUMU_ISA_AVX512 ? &dumu_gemm_bf16_kernels_avx512 : NULL;
 }
 
 dumu_isa dumu_simd_best(void) {

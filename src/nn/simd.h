@@ -104,6 +104,33 @@ const dumu_gemm_kernels *dumu_gemm_kernels_for(dumu_isa isa);
 const dumu_gemm_kernels *dumu_gemm_simd(void);
 
 /* ---------------------------------------------------------------------------------------- */
+/* bf16 GEMM (src/nn/kernels_bf16/gemm_bf16_kernels.c): AVX512_BF16 only */
+
+typedef struct dumu_gemm_bf16_kernels {
+    const char *name; /* "avx512bf16 12x32" */
+    int mr, nr;       /* micro-tile: rows of A, columns of B */
+
+    /* One micro-tile over kq pairs of k steps: ap holds (bf16 pair) words ap[q*mr_full + i],
+     * bp words bp[q*nr_full + j] (nr_full = nr of the table, bp 64-byte aligned; the pair's
+     * even k in the low half). acc[i][j] += A odd * B odd, then += A even * B even, per pair,
+     * in fp32 (vdpbf16ps); then for i < mr, j < nr, as the fp32 ukernel:
+     *   t = alpha == 1 ? acc : alpha * acc; c = beta == 0 ? t : beta == 1 ? c + t : beta*c + t. */
+    void (*ukernel)(int64_t kq, const uint32_t *ap, const uint32_t *bp, float *c, int64_t ldc,
+                    int mr, int nr, float alpha, float beta);
+
+    /* Rows r < rows of a (`ld` floats apart, each contiguous in k, kc values) as bf16 pairs:
+     * out[q*width + r] = (a[r][2q], a[r][2q+1]); rows past `rows` and a missing odd k zero. */
+    void (*pack_rows)(const float *a, int64_t ld, int rows, int64_t kc, int width, uint32_t *out);
+
+    /* Columns j < cols of kc consecutive rows (`ld` floats apart): out[q*width + j] =
+     * (b[2q][j], b[2q+1][j]); columns past `cols` and a missing odd row zero. */
+    void (*pack_cols)(const float *b, int64_t ld, int cols, int64_t kc, int width, uint32_t *out);
+} dumu_gemm_bf16_kernels;
+
+/* The table, or NULL when this CPU (or dumu_simd_force) does not offer AVX512_BF16. */
+const dumu_gemm_bf16_kernels *dumu_gemm_bf16_simd(void);
+
+/* ---------------------------------------------------------------------------------------- */
 /* Basic Pitch kernels (src/nn/kernels/bp_kernels.c) */
 
 typedef struct dumu_bp_kernels {

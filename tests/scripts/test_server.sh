@@ -263,6 +263,8 @@ status not-audio 415 -F "file=@$tmp/noise.mp3" "$B/api/process"
 expect not-audio-json is_error_json
 status empty-file 415 -F "file=@$tmp/empty.wav" "$B/api/process"
 status bad-param 400 -F "file=@$tmp/short.flac" -F onset_threshold=1.5 "$B/api/process"
+status bad-fast 400 -F "file=@$tmp/short.flac" -F fast=maybe "$B/api/process"
+expect bad-fast-says bash -c "grep -q 'fast must be true or false' '$tmp/body'"
 expect bad-param-json is_error_json
 status bad-stems 400 -F "file=@$tmp/short.flac" -F stems=kazoo "$B/api/process"
 status unknown-field 400 -F "file=@$tmp/short.flac" -F colour=blue "$B/api/process"
@@ -285,7 +287,7 @@ expect static-no-leak bash -c "! grep -q root: '$tmp/body'"
 status health-after-bad-input 200 "$B/health"
 
 # ---- kill -9 during a job; the restarted server completes it ----------------------------
-kid=$(upload "$tmp/clip.flac")
+kid=$(upload "$tmp/clip.flac" -F fast=true) # the fast separation, where the CPU has it
 expect kill-running wait_state "$kid" running 60
 sleep 1
 kill -9 "$pid"; wait "$pid" 2>/dev/null
@@ -315,6 +317,8 @@ curl -sN --max-time 150 "$B/api/progress/$kid" >"$tmp/sse-kill.txt"
 expect kill-sse-done test "$(grep '^event:' "$tmp/sse-kill.txt" | tail -1)" = "event: done"
 status kill-result 200 "$B/api/result/$kid"
 expect kill-result-notes $PY -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['n_notes'] > 0 and abs(d['bpm']-90)/90 < 0.04" "$tmp/body"
+status kill-job-fast 200 "$B/api/jobs/$kid"
+expect kill-job-params-fast $PY -c "import json,sys; assert json.load(open(sys.argv[1]))['params']['fast'] is True" "$tmp/body"
 expect kill-upload-removed test ! -e "$tmp/data/uploads/$kid.audio"
 status health-end 200 "$B/health"
 expect health-end-idle test "$(json "$tmp/body" "(d['queue_depth'], d['running'])")" = "(0, 0)"

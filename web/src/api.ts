@@ -23,6 +23,7 @@ export interface TranscribeParams {
 
 export interface ProcessParams extends TranscribeParams {
   stems?: string; // "bass" | "all" | comma list
+  fast?: boolean; // bf16 separation (Health.fast_available); absent: the server's default
 }
 
 export interface Job {
@@ -43,6 +44,9 @@ export interface Job {
     stems: string;
     bpm: number | null;
     mode: Mode;
+    quantize: Quantize;
+    quantize_strength: number;
+    fast?: boolean; // absent from servers before the fast separation
   };
   error: { code: string; message: string } | null;
   stems: StemName[];
@@ -112,6 +116,8 @@ export interface Health {
   threads_per_worker: number;
   models_loaded: { htdemucs: boolean; basic_pitch: boolean };
   max_upload_mb: number;
+  fast_available: boolean; // the fast separation takes effect on this server (AVX512_BF16)
+  fast_default: boolean; // what an upload without `fast` gets
   seconds_per_audio_minute: number;
 }
 

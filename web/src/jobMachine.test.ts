@@ -16,7 +16,7 @@ function job(state: Job['state'], error: Job['error'] = null): Job {
     created: 1,
     updated: 2,
     duration: 8,
-    params: { onset_threshold: 0.5, frame_threshold: 0.3, min_note_ms: 127.7, stems: 'bass', bpm: null, mode: 'bass' },
+    params: { onset_threshold: 0.5, frame_threshold: 0.3, min_note_ms: 127.7, stems: 'bass', bpm: null, mode: 'bass', quantize: 'off', quantize_strength: 100, fast: false },
     error,
     stems: ['bass'],
   };

@@ -23,6 +23,8 @@ export default function Home() {
   const [phase, dispatch] = useReducer(reduce, initialPhase);
   const [picked, setPicked] = useState<(PickedAudio & { decoding: boolean }) | null>(null);
   const [keepAll, setKeepAll] = useState(true);
+  // Exact or fast separation; null until the person picks: the server's default applies.
+  const [fast, setFast] = useState<boolean | null>(null);
   // Only what the person changed is sent: the server fills in its defaults.
   const [style, setStyle] = useState<Partial<NoteStyle>>({});
   const specs = useParamSpecs();
@@ -62,7 +64,12 @@ export default function Home() {
     try {
       const { job_id } = await uploadProcess(
         picked.file,
-        { stems: keepAll ? 'all' : 'bass', ...style, bpm: knownBpm ? Number(knownBpm) : undefined },
+        {
+          stems: keepAll ? 'all' : 'bass',
+          ...style,
+          bpm: knownBpm ? Number(knownBpm) : undefined,
+          fast: fast ?? undefined,
+        },
         (sent) => dispatch({ type: 'UPLOAD_PROGRESS', sent }),
         abortRef.current.signal,
       );
@@ -119,6 +126,35 @@ export default function Home() {
             <input type="checkbox" className="accent-acid" checked={keepAll} onChange={(e) => setKeepAll(e.target.checked)} disabled={uploading} />
             Keep all four stems (drums, bass, other, vocals) for download
           </label>
+          {health?.fast_available && (
+            <fieldset className="mt-4 text-sm" data-testid="separation-choice">
+              <legend className="text-ink-200">Separation</legend>
+              <div className="mt-1 flex flex-wrap gap-x-6 gap-y-1">
+                <label className="flex items-center gap-2">
+                  <input
+                    type="radio"
+                    name="separation"
+                    className="accent-acid"
+                    checked={!(fast ?? health.fast_default)}
+                    onChange={() => setFast(false)}
+                    disabled={uploading}
+                  />
+                  Exact: the network's own numbers
+                </label>
+                <label className="flex items-center gap-2">
+                  <input
+                    type="radio"
+                    name="separation"
+                    className="accent-acid"
+                    checked={fast ?? health.fast_default}
+                    onChange={() => setFast(true)}
+                    disabled={uploading}
+                  />
+                  Fast: about twice as quick, the same notes in practice
+                </label>
+              </div>
+            </fieldset>
+          )}
           <details className="mt-4 rounded-lg border border-ink-700" data-testid="advanced-settings">
             <summary className="cursor-pointer select-none px-3 py-2 text-sm text-ink-200 hover:text-acid">Advanced settings</summary>
             <div className="border-t border-ink-700 p-3">
