@@ -48,18 +48,18 @@ cleanup() {
 trap cleanup EXIT
 pg_start "$out/pg" || die "cannot start PostgreSQL"
 
-start_api() { # start_api NAME: prints the node's base URL
+start_api() { # start_api NAME: sets the variable NAME to the node's base URL
     "$dumu" serve --port 0 --db "$DB" --workers 0 >"$out/api-$1.log" 2>&1 &
-    pids+=($!)
+    pids+=($!) # here, not in a subshell: the cleanup stops it
     for _ in $(seq 1 300); do
         port=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$out/api-$1.log" | cut -d: -f3 || true)
-        [ -n "$port" ] && { echo "http://127.0.0.1:$port"; return 0; }
+        [ -n "$port" ] && { printf -v "$1" %s "http://127.0.0.1:$port"; return 0; }
         sleep 0.1
     done
     die "node $1 did not start (see $out/api-$1.log)"
 }
-A=$(start_api A)
-B=$(start_api B)
+start_api A
+start_api B
 start_workers() { # start_workers N: N workers sharing the cores
     local cores
     cores=$(nproc)

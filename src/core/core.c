@@ -137,6 +137,44 @@ void dumu_text_put(dumu_text *b, const char *fmt, ...) {
 }
 
 /* ---------------------------------------------------------------------------------------- */
+/* Per-thread scratch (dumu_thread_scratch): one grow-only block per thread, freed by the
+ * key's destructor when the thread ends. */
+static pthread_key_t g_scratch_key;
+static pthread_once_t g_scratch_once = PTHREAD_ONCE_INIT;
+struct scratch {
+    void *p;
+    size_t size;
+};
+
+static void scratch_free(void *v) {
+    struct scratch *s = v;
+    dumu_free(s->p);
+    dumu_free(s);
+}
+
+static void scratch_key(void) {
+    pthread_key_create(&g_scratch_key, scratch_free);
+}
+
+void *dumu_thread_scratch(size_t bytes) {
+    pthread_once(&g_scratch_once, scratch_key);
+    struct scratch *s = pthread_getspecific(g_scratch_key);
+    if (!s) {
+        if (!(s = dumu_calloc(1, sizeof *s))) return NULL;
+        if (pthread_setspecific(g_scratch_key, s)) {
+            dumu_free(s);
+            return NULL;
+        }
+    }
+    if (s->size < bytes) {
+        dumu_free(s->p);
+        s->size = 0;
+        if (!(s->p = dumu_malloc(bytes))) return NULL;
+        s->size = bytes;
+    }
+    return s->p;
+}
+
 /* Fork-join and the thread pool
  *
  * DESIGN

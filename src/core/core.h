@@ -23,6 +23,12 @@ void *dumu_malloc(size_t size);
 void *dumu_calloc(size_t n, size_t size); /* zeroed; NULL on n*size overflow */
 void *dumu_realloc(void *p, size_t size); /* not aligned beyond malloc's guarantee */
 
+/* A 64-byte aligned block of at least `bytes` that belongs to the calling thread until its
+ * next call here (grow-only; freed when the thread ends), or NULL when it cannot grow. For
+ * packing buffers of kernels that run once per layer tile: no allocator traffic (nor fresh
+ * pages to fault in) on every call. Not re-entrant on one thread. */
+void *dumu_thread_scratch(size_t bytes);
+
 /* Test hook: make the n-th allocation from now fail (n >= 1), 0 disables. Not thread-safe;
  * for single-threaded fault-injection tests only. Returns the number of allocations made
  * since the last call. */

@@ -498,6 +498,14 @@ static void attend_block(const mha_job *j, int64_t h, int64_t q0, int64_t qn, fl
     const float *qkv = j->ws + j->lay.qkv;
     int64_t nk = j->nk;
     float *st = sb;
+    if (dumu_fast_products()) { /* bf16 products read K and V in place: nothing pre-packed */
+        dumu_gemm_bf16(false, true, nk, qn, DH, 1.0f, qkv + D + h * DH, 3 * D,
+                       qkv + q0 * 3 * D + h * DH, 3 * D, 0.0f, st, qn, 1);
+        dumu_gemm_simd()->softmax_cols(st, nk, qn, qn);
+        dumu_gemm_bf16(true, false, qn, DH, nk, 1.0f, st, qn, qkv + 2 * D + h * DH, 3 * D, 0.0f,
+                       j->ws + j->lay.o + q0 * D + h * DH, D, 1);
+        return;
+    }
     /* S^T (nk, qn) = K_h . Q_blk^T; Q_blk is (qn, 64) rows of the Q columns of head h */
     dumu_sgemm_packed(false, true, nk, qn, DH, 1.0f, NULL, 0,
                       j->ws + j->lay.pk + h * j->lay.pk_stride, qkv + q0 * 3 * D + h * DH, 3 * D,
@@ -541,7 +549,7 @@ void dumu_dm_tf_mha(const dumu_dm_tf_layer *l, const float *xq, int64_t nq, cons
                   3 * D, n_threads);
     }
     dumu_parallel(rows < 64 ? 1 : n_threads, qkv_bias_task, &j);
-    dumu_parallel(n_threads, pack_kv_task, &j);
+    if (!dumu_fast_products()) dumu_parallel(n_threads, pack_kv_task, &j);
     j.n_items = NH * ((nq + QB - 1) / QB);
     int nth = n_threads > ATTN_THREADS ? ATTN_THREADS : n_threads;
     dumu_parallel(nth, attend_task, &j);

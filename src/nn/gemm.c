@@ -424,14 +424,13 @@ void dumu_sgemm_packed(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t
     _Alignas(64) float local[SMALL_SCRATCH];
     size_t need = (size_t)nth * (size_t)g.per_thread;
     bool heap = need > SMALL_SCRATCH;
-    g.scratch = heap ? dumu_malloc(need * sizeof(float)) : local;
+    g.scratch = heap ? dumu_thread_scratch(need * sizeof(float)) : local;
     if (!g.scratch) g.nc_max = NC_STACK;
     if (nth == 1) {
         gemm_task(&g, 0, 1);
     } else {
         dumu_parallel(nth, gemm_task, &g);
     }
-    if (heap) dumu_free(g.scratch);
 }
 
 void dumu_sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,

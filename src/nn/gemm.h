@@ -19,7 +19,8 @@
  * start their worker threads through dumu_parallel and join them before returning. The
  * caller's buffers are borrowed for the duration of the call only. Packing scratch (up to
  * ~6 MiB per thread: an A block of up to 2688 x 512 floats and a 512 x 384 B panel; small
- * products use 32 KiB on the stack) comes from dumu_malloc; if that fails, a small stack
+ * products use 32 KiB on the stack) comes from the calling thread's dumu_thread_scratch
+ * (core/core.h: allocated once per thread, not per call); if that fails, a small stack
  * buffer is used instead (same results, slower), so dumu_sgemm never fails. Thread-safe:
  * no shared state; concurrent calls on disjoint outputs are fine.
  *
@@ -72,7 +73,7 @@ void dumu_sgemm_packed(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t
  * order of the AVX512_BF16 kernel (pairs of k steps; nn/kernels_bf16/), then alpha and beta
  * as dumu_sgemm applies them. Same arguments and layouts as dumu_sgemm; bit-identical for any
  * thread count. Where the CPU has no AVX512_BF16 (dumu_gemm_bf16_available() false), or the
- * packing scratch (under 3 MiB per thread) cannot be had, it is dumu_sgemm. */
+ * packing scratch (under 3 MiB per thread, from dumu_thread_scratch) cannot be had, it is dumu_sgemm. */
 bool dumu_gemm_bf16_available(void);
 
 /* The separation network's products: dumu_gemm_bf16 when this thread asked for fast

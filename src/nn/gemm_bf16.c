@@ -179,7 +179,7 @@ void dumu_gemm_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
     if (rows < g.mc_max) g.mc_max = rows;
     if (cols < g.nc_max) g.nc_max = cols;
     g.per_thread = round_up(g.mc_max * (KC / 2), 16) + round_up(g.nc_max * (KC / 2), 16);
-    g.scratch = dumu_malloc((size_t)(nth * g.per_thread) * sizeof *g.scratch);
+    g.scratch = dumu_thread_scratch((size_t)(nth * g.per_thread) * sizeof *g.scratch);
     if (!g.scratch) { /* out of memory: the exact product needs no scratch of this size */
         dumu_sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, n_threads);
         return;
@@ -188,5 +188,4 @@ void dumu_gemm_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
         bf16_task(&g, 0, 1);
     else
         dumu_parallel(nth, bf16_task, &g);
-    dumu_free(g.scratch);
 }

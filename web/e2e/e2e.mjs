@@ -394,12 +394,26 @@ try {
   await page.getByText('Raw Basic Pitch', { exact: true }).click();
   await page.getByRole('combobox', { name: /Quantise/ }).selectOption('1/8t');
   await page.getByLabel(/Known tempo/).fill('97.5');
+  // the exact / fast choice shows where the server can separate fast (AVX512_BF16)
+  const health = await (await page.request.get(`${base}/health`)).json();
+  check(
+    ((await page.getByTestId('separation-choice').count()) > 0) === health.fast_available,
+    `the separation choice is offered exactly when the server has it (${health.fast_available})`,
+  );
+  if (health.fast_available) {
+    check(await page.getByLabel(/^Exact:/).isChecked(), "exact separation is the server's default");
+    await page.getByLabel(/^Fast:/).check();
+  }
   await page.waitForTimeout(300); // the switch's colour transition
   await page.screenshot({ path: join(shots, 'desktop-8-advanced.png'), fullPage: true });
   await page.getByRole('button', { name: 'Extract the bass line' }).click();
   await page.waitForURL(/\/jobs\//);
   const second = (await (await page.request.get(`${base}/api/jobs/${page.url().split('/').pop()}`)).json()).params;
-  check(second.mode === 'raw' && second.quantize === '1/8t' && second.quantize_strength === 100 && second.bpm === 97.5, `advanced settings, the known tempo too, reached the server (${JSON.stringify(second)})`);
+  check(
+    second.mode === 'raw' && second.quantize === '1/8t' && second.quantize_strength === 100 && second.bpm === 97.5 &&
+      second.fast === health.fast_available,
+    `advanced settings, the known tempo and the separation too, reached the server (${JSON.stringify(second)})`,
+  );
   await page.getByRole('button', { name: 'Cancel' }).click();
   await page.getByText('Job cancelled').waitFor({ timeout: 15000 });
   check(true, 'cancel stops the job and says so');
