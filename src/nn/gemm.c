@@ -253,14 +253,14 @@ typedef struct gemm_job {
     const float *pa, *pb; /* pre-packed operands or NULL */
     int64_t lda, ldb, ldc;
     float *c;
-    bool split_n;       /* threads own column ranges (else row ranges) */
-    bool a_direct;      /* read full A slivers in place (trans_a, few columns) */
-    bool b_direct;      /* read full B slivers in place (B not transposed, few rows) */
-    float *scratch;     /* nth * per_thread floats, or NULL: use the stack fallback */
-    int64_t mc_max;     /* M block (a multiple of MR) */
-    int64_t nc_max;     /* N block (a multiple of NR) */
-    int64_t b_offset;   /* floats from a thread's A block to its B panel (a multiple of 16) */
-    int64_t per_thread; /* floats of scratch per thread (a multiple of 16) */
+    dumu_gemm_split split; /* the threads' blocks of C */
+    bool a_direct;         /* read full A slivers in place (trans_a, few columns) */
+    bool b_direct;         /* read full B slivers in place (B not transposed, few rows) */
+    float *scratch;        /* nth * per_thread floats, or NULL: use the stack fallback */
+    int64_t mc_max;        /* M block (a multiple of MR) */
+    int64_t nc_max;        /* N block (a multiple of NR) */
+    int64_t b_offset;      /* floats from a thread's A block to its B panel (a multiple of 16) */
+    int64_t per_thread;    /* floats of scratch per thread (a multiple of 16) */
 } gemm_job;
 
 /* C[i_begin:i_end, j_begin:j_end] of the job (i_begin a multiple of MR, j_begin of NR), with
@@ -335,19 +335,40 @@ static __attribute__((noinline)) void gemm_block_stack(const gemm_job *g, int64_
     gemm_block(g, i0, i1, j0, j1, apack, bpack, kt->mr, NC_STACK);
 }
 
-static void gemm_task(void *ctx, int ith, int nth) {
-    const gemm_job *g = ctx;
-    const dumu_gemm_kernels *kt = g->kt;
-    int64_t i0 = 0, i1 = g->m, j0 = 0, j1 = g->n, b, e;
-    if (g->split_n) {
-        dumu_split((g->n + kt->nr - 1) / kt->nr, ith, nth, &b, &e);
-        j0 = b * kt->nr;
-        j1 = e * kt->nr < g->n ? e * kt->nr : g->n;
+dumu_gemm_split dumu_gemm_split_for(int64_t m, int64_t n, int64_t k, int mr, int nr,
+                                    int n_threads) {
+    dumu_gemm_split s;
+    int64_t row_tiles = (m + mr - 1) / mr, col_tiles = (n + nr - 1) / nr;
+    s.split_n = col_tiles * nr >= row_tiles * mr;
+    int64_t tiles = s.split_n ? col_tiles : row_tiles;
+    s.nth = n_threads < 1 ? 1 : n_threads;
+    if (s.nth > tiles) s.nth = (int)tiles;
+    if (2.0 * (double)m * (double)n * (double)k < 4e6) s.nth = 1;
+    s.rows = s.split_n ? row_tiles * mr : (row_tiles + s.nth - 1) / s.nth * mr;
+    s.cols = s.split_n ? (col_tiles + s.nth - 1) / s.nth * nr : col_tiles * nr;
+    return s;
+}
+
+void dumu_gemm_split_range(const dumu_gemm_split *s, int64_t m, int64_t n, int mr, int nr, int ith,
+                           int64_t *i0, int64_t *i1, int64_t *j0, int64_t *j1) {
+    int64_t b, e;
+    *i0 = 0, *i1 = m, *j0 = 0, *j1 = n;
+    if (s->split_n) {
+        dumu_split((n + nr - 1) / nr, ith, s->nth, &b, &e);
+        *j0 = b * nr;
+        *j1 = e * nr < n ? e * nr : n;
     } else {
-        dumu_split((g->m + kt->mr - 1) / kt->mr, ith, nth, &b, &e);
-        i0 = b * kt->mr;
-        i1 = e * kt->mr < g->m ? e * kt->mr : g->m;
+        dumu_split((m + mr - 1) / mr, ith, s->nth, &b, &e);
+        *i0 = b * mr;
+        *i1 = e * mr < m ? e * mr : m;
     }
+}
+
+static void gemm_task(void *ctx, int ith, int nth) {
+    (void)nth;
+    const gemm_job *g = ctx;
+    int64_t i0, i1, j0, j1;
+    dumu_gemm_split_range(&g->split, g->m, g->n, g->kt->mr, g->kt->nr, ith, &i0, &i1, &j0, &j1);
     if (i0 >= i1 || j0 >= j1) return;
     if (g->scratch) {
         float *apack = g->scratch + ith * g->per_thread;
@@ -399,17 +420,9 @@ void dumu_sgemm_packed(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t
         .mc_max = MC,
         .nc_max = NC,
     };
-    /* Thread split: the larger side, and only when there is enough work to pay for starting
-     * a thread (~20 us, a few MFLOP). */
-    int64_t row_tiles = (m + kt->mr - 1) / kt->mr, col_tiles = (n + kt->nr - 1) / kt->nr;
-    g.split_n = col_tiles * kt->nr >= row_tiles * kt->mr;
-    int64_t tiles = g.split_n ? col_tiles : row_tiles;
-    int nth = n_threads < 1 ? 1 : n_threads;
-    if (nth > tiles) nth = (int)tiles;
-    if (2.0 * (double)m * (double)n * (double)k < 4e6) nth = 1;
-    /* Packing buffers never need to be larger than the block of C one thread owns. */
-    int64_t rows = g.split_n ? row_tiles * kt->mr : (row_tiles + nth - 1) / nth * kt->mr;
-    int64_t cols = g.split_n ? (col_tiles + nth - 1) / nth * kt->nr : col_tiles * kt->nr;
+    g.split = dumu_gemm_split_for(m, n, k, kt->mr, kt->nr, n_threads);
+    int nth = g.split.nth;
+    int64_t rows = g.split.rows, cols = g.split.cols;
     if (rows < g.mc_max) g.mc_max = rows;
     if (cols < g.nc_max) g.nc_max = cols;
     g.a_direct = trans_a && !pa && cols <= 2 * kt->nr;

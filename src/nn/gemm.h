@@ -67,6 +67,23 @@ void dumu_sgemm_packed(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t
                        const float *a, int64_t lda, const float *pa, const float *b, int64_t ldb,
                        const float *pb, float beta, float *c, int64_t ldc, int n_threads);
 
+/* ---- how C is shared among threads (dumu_sgemm and dumu_gemm_bf16 alike) ----------------
+ * The larger side of C (in micro-tiles of mr x nr) is split into nth contiguous ranges, one per
+ * thread, and only when there is enough work to pay for starting a thread (~20 us, a few
+ * MFLOP); rows x cols bounds the block of C one thread owns (packing buffers need no more). */
+typedef struct dumu_gemm_split {
+    bool split_n;       /* threads own column ranges (else row ranges) */
+    int nth;            /* threads that get work, 1..n_threads */
+    int64_t rows, cols; /* the largest block of C one thread owns, in whole tiles */
+} dumu_gemm_split;
+
+dumu_gemm_split dumu_gemm_split_for(int64_t m, int64_t n, int64_t k, int mr, int nr, int n_threads);
+
+/* Thread ith's block of C: rows [*i0, *i1), columns [*j0, *j1) (empty when i0 >= i1 or
+ * j0 >= j1). */
+void dumu_gemm_split_range(const dumu_gemm_split *s, int64_t m, int64_t n, int mr, int nr, int ith,
+                           int64_t *i0, int64_t *i1, int64_t *j0, int64_t *j1);
+
 /* ---- bf16 products (fast separation) ----------------------------------------------------
  * C = alpha * bf16(op(A)) . bf16(op(B)) + beta * C: every element of A and B rounded to bf16
  * (nearest even; denormals to zero), the products (exact in fp32) summed in fp32 in the

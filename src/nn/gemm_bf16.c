@@ -67,7 +67,8 @@ bool dumu_gemm_bf16_available(void) {
 
 typedef struct bf16_job {
     const dumu_gemm_bf16_kernels *kt;
-    bool trans_a, trans_b, split_n;
+    bool trans_a, trans_b;
+    dumu_gemm_split split;                                      /* the threads' blocks of C */
     int64_t m, n, k, lda, ldb, ldc, mc_max, nc_max, per_thread; /* per_thread: words */
     float alpha, beta;
     const float *a, *b;
@@ -122,18 +123,10 @@ static void bf16_block(const bf16_job *g, int64_t i0, int64_t i1, int64_t j0, in
 }
 
 static void bf16_task(void *ctx, int ith, int nth) {
+    (void)nth;
     const bf16_job *g = ctx;
-    const dumu_gemm_bf16_kernels *kt = g->kt;
-    int64_t i0 = 0, i1 = g->m, j0 = 0, j1 = g->n, b, e;
-    if (g->split_n) {
-        dumu_split((g->n + kt->nr - 1) / kt->nr, ith, nth, &b, &e);
-        j0 = b * kt->nr;
-        j1 = e * kt->nr < g->n ? e * kt->nr : g->n;
-    } else {
-        dumu_split((g->m + kt->mr - 1) / kt->mr, ith, nth, &b, &e);
-        i0 = b * kt->mr;
-        i1 = e * kt->mr < g->m ? e * kt->mr : g->m;
-    }
+    int64_t i0, i1, j0, j1;
+    dumu_gemm_split_range(&g->split, g->m, g->n, g->kt->mr, g->kt->nr, ith, &i0, &i1, &j0, &j1);
     if (i0 >= i1 || j0 >= j1) return;
     uint32_t *apack = g->scratch + ith * g->per_thread;
     bf16_block(g, i0, i1, j0, j1, apack,
@@ -167,17 +160,10 @@ void dumu_gemm_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
         .mc_max = MC,
         .nc_max = NC,
     };
-    /* the thread split of dumu_sgemm */
-    int64_t row_tiles = (m + kt->mr - 1) / kt->mr, col_tiles = (n + kt->nr - 1) / kt->nr;
-    g.split_n = col_tiles * kt->nr >= row_tiles * kt->mr;
-    int64_t tiles = g.split_n ? col_tiles : row_tiles;
-    int nth = n_threads < 1 ? 1 : n_threads;
-    if (nth > tiles) nth = (int)tiles;
-    if (2.0 * (double)m * (double)n * (double)k < 4e6) nth = 1;
-    int64_t rows = g.split_n ? row_tiles * kt->mr : (row_tiles + nth - 1) / nth * kt->mr;
-    int64_t cols = g.split_n ? (col_tiles + nth - 1) / nth * kt->nr : col_tiles * kt->nr;
-    if (rows < g.mc_max) g.mc_max = rows;
-    if (cols < g.nc_max) g.nc_max = cols;
+    g.split = dumu_gemm_split_for(m, n, k, kt->mr, kt->nr, n_threads);
+    int nth = g.split.nth;
+    if (g.split.rows < g.mc_max) g.mc_max = g.split.rows;
+    if (g.split.cols < g.nc_max) g.nc_max = g.split.cols;
     g.per_thread = round_up(g.mc_max * (KC / 2), 16) + round_up(g.nc_max * (KC / 2), 16);
     g.scratch = dumu_thread_scratch((size_t)(nth * g.per_thread) * sizeof *g.scratch);
     if (!g.scratch) { /* out of memory: the exact product needs no scratch of this size */
