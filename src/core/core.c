@@ -54,19 +54,22 @@ void dumu_abort(const char *file, int line, const char *expr) {
 /* ---------------------------------------------------------------------------------------- */
 /* Allocation */
 
-static int64_t g_alloc_fail_at; /* 0 = off; test-only, see dumu_alloc_fail_after */
-static int64_t g_alloc_count;
+/* Every thread allocates: the count is atomic (relaxed: it orders nothing), so it is exact
+ * and race-free even while worker threads run; fault injection itself is for tests that
+ * allocate on one thread. */
+static _Atomic int64_t g_alloc_fail_at; /* 0 = off; test-only, see dumu_alloc_fail_after */
+static _Atomic int64_t g_alloc_count;
 
 int64_t dumu_alloc_fail_after(int64_t n) {
-    int64_t made = g_alloc_count;
-    g_alloc_count = 0;
-    g_alloc_fail_at = n;
+    int64_t made = atomic_exchange_explicit(&g_alloc_count, 0, memory_order_relaxed);
+    atomic_store_explicit(&g_alloc_fail_at, n, memory_order_relaxed);
     return made;
 }
 
 static int alloc_should_fail(void) {
-    g_alloc_count++;
-    return g_alloc_fail_at > 0 && g_alloc_count == g_alloc_fail_at;
+    int64_t count = atomic_fetch_add_explicit(&g_alloc_count, 1, memory_order_relaxed) + 1;
+    int64_t at = atomic_load_explicit(&g_alloc_fail_at, memory_order_relaxed);
+    return at > 0 && count == at;
 }
 
 void *dumu_malloc(size_t size) {
