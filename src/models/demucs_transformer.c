@@ -486,6 +486,13 @@ static void pack_kv_task(void *ctx, int ith, int nth) {
     int64_t h0, h1;
     dumu_split(NH, ith, nth, &h0, &h1);
     for (int64_t h = h0; h < h1; h++) {
+        if (dumu_fast_products()) { /* bf16 pairs: half the fp32 layout's size, in its place */
+            dumu_gemm_bf16_pack_a(false, j->nk, DH, qkv + D + h * DH, 3 * D,
+                                  (uint32_t *)(j->ws + j->lay.pk + h * j->lay.pk_stride));
+            dumu_gemm_bf16_pack_b(false, j->nk, DH, qkv + 2 * D + h * DH, 3 * D,
+                                  (uint32_t *)(j->ws + j->lay.pv + h * j->lay.pv_stride));
+            continue;
+        }
         dumu_sgemm_pack_a(false, j->nk, DH, qkv + D + h * DH, 3 * D,
                           j->ws + j->lay.pk + h * j->lay.pk_stride);
         dumu_sgemm_pack_b(false, j->nk, DH, qkv + 2 * D + h * DH, 3 * D,
@@ -498,12 +505,14 @@ static void attend_block(const mha_job *j, int64_t h, int64_t q0, int64_t qn, fl
     const float *qkv = j->ws + j->lay.qkv;
     int64_t nk = j->nk;
     float *st = sb;
-    if (dumu_fast_products()) { /* bf16 products read K and V in place: nothing pre-packed */
-        dumu_gemm_bf16(false, true, nk, qn, DH, 1.0f, qkv + D + h * DH, 3 * D,
-                       qkv + q0 * 3 * D + h * DH, 3 * D, 0.0f, st, qn, 1);
+    if (dumu_fast_products()) { /* K and V packed as bf16 pairs (pack_kv_task) */
+        dumu_gemm_bf16_packed(false, true, nk, qn, DH, 1.0f, NULL, 0,
+                              (const uint32_t *)(j->ws + j->lay.pk + h * j->lay.pk_stride),
+                              qkv + q0 * 3 * D + h * DH, 3 * D, NULL, 0.0f, st, qn, 1);
         dumu_gemm_simd()->softmax_cols(st, nk, qn, qn);
-        dumu_gemm_bf16(true, false, qn, DH, nk, 1.0f, st, qn, qkv + 2 * D + h * DH, 3 * D, 0.0f,
-                       j->ws + j->lay.o + q0 * D + h * DH, D, 1);
+        dumu_gemm_bf16_packed(true, false, qn, DH, nk, 1.0f, st, qn, NULL, NULL, 0,
+                              (const uint32_t *)(j->ws + j->lay.pv + h * j->lay.pv_stride), 0.0f,
+                              j->ws + j->lay.o + q0 * D + h * DH, D, 1);
         return;
     }
     /* S^T (nk, qn) = K_h . Q_blk^T; Q_blk is (qn, 64) rows of the Q columns of head h */
@@ -549,7 +558,7 @@ void dumu_dm_tf_mha(const dumu_dm_tf_layer *l, const float *xq, int64_t nq, cons
                   3 * D, n_threads);
     }
     dumu_parallel(rows < 64 ? 1 : n_threads, qkv_bias_task, &j);
-    if (!dumu_fast_products()) dumu_parallel(n_threads, pack_kv_task, &j);
+    dumu_parallel(n_threads, pack_kv_task, &j);
     j.n_items = NH * ((nq + QB - 1) / QB);
     int nth = n_threads > ATTN_THREADS ? ATTN_THREADS : n_threads;
     dumu_parallel(nth, attend_task, &j);

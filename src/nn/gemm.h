@@ -103,6 +103,22 @@ void dumu_gemm_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
                     const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
                     int64_t ldc, int n_threads);
 
+/* Pre-packed bf16 operands, as for dumu_sgemm_pack_a/b: an operand used by many products
+ * (the attention's K and V of one head) packed once. *_size() is in 32-bit words (0 without
+ * AVX512_BF16: then nothing is packed and the packed call must not be made); buffers 64-byte
+ * aligned. dumu_gemm_bf16_packed takes either operand packed (pa / pb non-NULL: a, lda,
+ * trans_a ignored; same for B); results are bit-identical to the unpacked call. */
+size_t dumu_gemm_bf16_packed_a_size(int64_t m, int64_t k);
+size_t dumu_gemm_bf16_packed_b_size(int64_t k, int64_t n);
+void dumu_gemm_bf16_pack_a(bool trans_a, int64_t m, int64_t k, const float *a, int64_t lda,
+                           uint32_t *packed);
+void dumu_gemm_bf16_pack_b(bool trans_b, int64_t k, int64_t n, const float *b, int64_t ldb,
+                           uint32_t *packed);
+void dumu_gemm_bf16_packed(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                           const float *a, int64_t lda, const uint32_t *pa, const float *b,
+                           int64_t ldb, const uint32_t *pb, float beta, float *c, int64_t ldc,
+                           int n_threads);
+
 /* The spec of dumu_gemm_bf16's arithmetic: operands rounded as it rounds them, each dot
  * product accumulated in double, then alpha and beta as dumu_sgemm_ref. The fast kernel's
  * fp32 sums differ from it by at most ~k * 2^-24 of the sum of |products|. */

@@ -72,6 +72,7 @@ typedef struct bf16_job {
     int64_t m, n, k, lda, ldb, ldc, mc_max, nc_max, per_thread; /* per_thread: words */
     float alpha, beta;
     const float *a, *b;
+    const uint32_t *pa, *pb; /* pre-packed operands or NULL */
     float *c;
     uint32_t *scratch;
 } bf16_job;
@@ -80,41 +81,97 @@ static int64_t round_up(int64_t x, int64_t to) {
     return (x + to - 1) / to * to;
 }
 
+/* Slivers of op(A)[i0:i0+mc, pc:pc+kc] (width MR) into out, kq*MR words each. */
+static void pack_a_block(const dumu_gemm_bf16_kernels *kt, bool trans_a, const float *a,
+                         int64_t lda, int64_t i0, int64_t mc, int64_t pc, int64_t kc,
+                         uint32_t *out) {
+    int64_t kq = (kc + 1) / 2;
+    for (int64_t ir = 0; ir < mc; ir += kt->mr) {
+        int mr = mc - ir < kt->mr ? (int)(mc - ir) : kt->mr;
+        uint32_t *dst = out + ir / kt->mr * kq * kt->mr;
+        if (trans_a)
+            kt->pack_cols(a + pc * lda + i0 + ir, lda, mr, kc, kt->mr, dst);
+        else
+            kt->pack_rows(a + (i0 + ir) * lda + pc, lda, mr, kc, kt->mr, dst);
+    }
+}
+
+/* Slivers of op(B)[pc:pc+kc, j0:j0+nc] (width NR) into out, kq*NR words each. */
+static void pack_b_block(const dumu_gemm_bf16_kernels *kt, bool trans_b, const float *b,
+                         int64_t ldb, int64_t pc, int64_t kc, int64_t j0, int64_t nc,
+                         uint32_t *out) {
+    int64_t kq = (kc + 1) / 2;
+    for (int64_t jr = 0; jr < nc; jr += kt->nr) {
+        int nr = nc - jr < kt->nr ? (int)(nc - jr) : kt->nr;
+        uint32_t *dst = out + jr / kt->nr * kq * kt->nr;
+        if (trans_b)
+            kt->pack_rows(b + (j0 + jr) * ldb + pc, ldb, nr, kc, kt->nr, dst);
+        else
+            kt->pack_cols(b + pc * ldb + j0 + jr, ldb, nr, kc, kt->nr, dst);
+    }
+}
+
+/* Pre-packed layout: K block pc (KC even, so pc/2 pairs before it) of an operand whose
+ * packed side is p (m or n rounded up to MR or NR) starts at pc/2 * p words; its slivers
+ * follow as in the per-call buffers. */
+size_t dumu_gemm_bf16_packed_a_size(int64_t m, int64_t k) {
+    const dumu_gemm_bf16_kernels *kt = dumu_gemm_bf16_simd();
+    return kt && m > 0 && k > 0 ? (size_t)(round_up(m, kt->mr) * ((k + 1) / 2)) : 0;
+}
+
+size_t dumu_gemm_bf16_packed_b_size(int64_t k, int64_t n) {
+    const dumu_gemm_bf16_kernels *kt = dumu_gemm_bf16_simd();
+    return kt && n > 0 && k > 0 ? (size_t)(round_up(n, kt->nr) * ((k + 1) / 2)) : 0;
+}
+
+void dumu_gemm_bf16_pack_a(bool trans_a, int64_t m, int64_t k, const float *a, int64_t lda,
+                           uint32_t *packed) {
+    const dumu_gemm_bf16_kernels *kt = dumu_gemm_bf16_simd();
+    int64_t mp = round_up(m, kt->mr);
+    for (int64_t pc = 0; pc < k; pc += KC)
+        pack_a_block(kt, trans_a, a, lda, 0, m, pc, k - pc < KC ? k - pc : KC,
+                     packed + pc / 2 * mp);
+}
+
+void dumu_gemm_bf16_pack_b(bool trans_b, int64_t k, int64_t n, const float *b, int64_t ldb,
+                           uint32_t *packed) {
+    const dumu_gemm_bf16_kernels *kt = dumu_gemm_bf16_simd();
+    int64_t np = round_up(n, kt->nr);
+    for (int64_t pc = 0; pc < k; pc += KC)
+        pack_b_block(kt, trans_b, b, ldb, pc, k - pc < KC ? k - pc : KC, 0, n,
+                     packed + pc / 2 * np);
+}
+
 /* C[i0:i1, j0:j1] (i0 a multiple of MR, j0 of NR) with packing space apack / bpack. */
 static void bf16_block(const bf16_job *g, int64_t i0, int64_t i1, int64_t j0, int64_t j1,
                        uint32_t *apack, uint32_t *bpack) {
     const dumu_gemm_bf16_kernels *kt = g->kt;
+    int64_t mp = round_up(g->m, kt->mr), np = round_up(g->n, kt->nr);
     for (int64_t pc = 0; pc < g->k; pc += KC) {
         int64_t kc = g->k - pc < KC ? g->k - pc : KC, kq = (kc + 1) / 2;
         float beta = pc == 0 ? g->beta : 1.0f;
         for (int64_t ic = i0; ic < i1; ic += g->mc_max) {
             int64_t mc = i1 - ic < g->mc_max ? i1 - ic : g->mc_max;
-            for (int64_t ir = 0; ir < mc; ir += kt->mr) {
-                int mr = mc - ir < kt->mr ? (int)(mc - ir) : kt->mr;
-                uint32_t *dst = apack + ir / kt->mr * kq * kt->mr;
-                if (g->trans_a)
-                    kt->pack_cols(g->a + pc * g->lda + ic + ir, g->lda, mr, kc, kt->mr, dst);
-                else
-                    kt->pack_rows(g->a + (ic + ir) * g->lda + pc, g->lda, mr, kc, kt->mr, dst);
-            }
+            const uint32_t *ablk = apack;
+            if (g->pa)
+                ablk = g->pa + pc / 2 * mp + ic * kq; /* ic / MR slivers of kq*MR words */
+            else
+                pack_a_block(kt, g->trans_a, g->a, g->lda, ic, mc, pc, kc, apack);
             for (int64_t jc = j0; jc < j1; jc += g->nc_max) {
                 int64_t nc = j1 - jc < g->nc_max ? j1 - jc : g->nc_max;
-                for (int64_t jr = 0; jr < nc; jr += kt->nr) {
-                    int nr = nc - jr < kt->nr ? (int)(nc - jr) : kt->nr;
-                    uint32_t *dst = bpack + jr / kt->nr * kq * kt->nr;
-                    if (g->trans_b)
-                        kt->pack_rows(g->b + (jc + jr) * g->ldb + pc, g->ldb, nr, kc, kt->nr, dst);
-                    else
-                        kt->pack_cols(g->b + pc * g->ldb + jc + jr, g->ldb, nr, kc, kt->nr, dst);
-                }
+                const uint32_t *bblk = bpack;
+                if (g->pb)
+                    bblk = g->pb + pc / 2 * np + jc * kq;
+                else
+                    pack_b_block(kt, g->trans_b, g->b, g->ldb, pc, kc, jc, nc, bpack);
                 for (int64_t ir = 0; ir < mc; ir += kt->mr) {
                     int mr = mc - ir < kt->mr ? (int)(mc - ir) : kt->mr;
-                    const uint32_t *ap = apack + ir / kt->mr * kq * kt->mr;
+                    const uint32_t *ap = ablk + ir / kt->mr * kq * kt->mr;
                     float *crow = g->c + (ic + ir) * g->ldc + jc;
                     for (int64_t jr = 0; jr < nc; jr += kt->nr) {
                         int nr = nc - jr < kt->nr ? (int)(nc - jr) : kt->nr;
-                        kt->ukernel(kq, ap, bpack + jr / kt->nr * kq * kt->nr, crow + jr, g->ldc,
-                                    mr, nr, g->alpha, beta);
+                        kt->ukernel(kq, ap, bblk + jr / kt->nr * kq * kt->nr, crow + jr, g->ldc, mr,
+                                    nr, g->alpha, beta);
                     }
                 }
             }
@@ -136,7 +193,16 @@ static void bf16_task(void *ctx, int ith, int nth) {
 void dumu_gemm_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                     const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
                     int64_t ldc, int n_threads) {
+    dumu_gemm_bf16_packed(trans_a, trans_b, m, n, k, alpha, a, lda, NULL, b, ldb, NULL, beta, c,
+                          ldc, n_threads);
+}
+
+void dumu_gemm_bf16_packed(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                           const float *a, int64_t lda, const uint32_t *pa, const float *b,
+                           int64_t ldb, const uint32_t *pb, float beta, float *c, int64_t ldc,
+                           int n_threads) {
     const dumu_gemm_bf16_kernels *kt = dumu_gemm_bf16_simd();
+    DUMU_ASSERT(kt || (!pa && !pb)); /* packed operands exist only where the kernel does */
     if (!kt || m <= 0 || n <= 0 || k <= 0 || alpha == 0.0f) {
         /* no bf16 here, or nothing to multiply: the exact product says what C becomes */
         dumu_sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, n_threads);
@@ -156,6 +222,8 @@ void dumu_gemm_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
         .beta = beta,
         .a = a,
         .b = b,
+        .pa = pa,
+        .pb = pb,
         .c = c,
         .mc_max = MC,
         .nc_max = NC,
