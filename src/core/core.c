@@ -144,6 +144,7 @@ void dumu_text_put(dumu_text *b, const char *fmt, ...) {
  * key's destructor when the thread ends. */
 static pthread_key_t g_scratch_key;
 static pthread_once_t g_scratch_once = PTHREAD_ONCE_INIT;
+
 struct scratch {
     void *p;
     size_t size;

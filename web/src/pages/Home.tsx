@@ -150,7 +150,7 @@ export default function Home() {
                     onChange={() => setFast(true)}
                     disabled={uploading}
                   />
-                  Fast: about twice as quick, the same notes in practice
+                  Fast: a little quicker, nearly the same notes
                 </label>
               </div>
             </fieldset>
