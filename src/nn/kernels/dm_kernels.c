@@ -9,7 +9,12 @@
  *   speed.
  *
  *   Transcendentals: GELU uses erfc from the Chebyshev fit of Numerical Recipes (erfcc,
- *   fractional error < 1.2e-7 everywhere) and a Cody-Waite expf with a degree-7 polynomial. */
+ *   fractional error < 1.2e-7 everywhere) and a Cody-Waite expf with a degree-7 polynomial.
+ *   Why not nn/kernels/vmath.h's dumu_expf and dumu_geluf, which have the same fits: those
+ *   are written with fmaf, the lane-by-lane specification of the transformer's AVX-512
+ *   kernels, whereas these are plain multiply-adds that every build (scalar, AVX2, AVX-512)
+ *   vectorises to the same bits; each side's results are pinned by its own parity fixtures,
+ *   so merging them would change the numbers of one of the two networks' layers. */
 #include <math.h>
 #include <string.h>
 

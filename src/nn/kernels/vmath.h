@@ -6,7 +6,9 @@
  *   dumu_expf(x): max relative error ~1 ulp for x in [-87, 88]; 0 below about -103.9
  *   (subnormals in between), +inf above 88.73; NaN propagates.
  *   dumu_geluf(x): 0.5 x (1 + erf(x / sqrt(2))) with relative error a few 1e-7 for every x,
- *   including the negative tail. */
+ *   including the negative tail.
+ * dm_kernels.c has a second exp and GELU from the same fits without fmaf (every build of it
+ * gives the same bits); its header says why the two stay apart. */
 #ifndef DUMU_NN_KERNELS_VMATH_H
 #define DUMU_NN_KERNELS_VMATH_H
 
