@@ -1069,7 +1069,14 @@ void dumu_dm_freq_decoder_ref(const dumu_dm_dec_w *w, const float *x, const floa
 }
 
 /* ---------------------------------------------------------------------------------------- */
-/* Host DSP: STFT / ISTFT (spec §1.5, §1.7) */
+/* Host DSP: STFT / ISTFT (spec §1.5, §1.7)
+ *
+ * Not dsp/stft.c's dumu_stft: that one makes power spectra frame by frame for the analyses
+ * (tempo, onsets, mel), with librosa's conventions (centred, zero padding). htdemucs needs
+ * the complex spectrum with the reference host's framing (reflect padding, PAD_LEFT below,
+ * its normalisation) and the inverse with overlap-add, held to the parity fixtures; the two
+ * share the FFT plan lock (dumu_fft_plan_lock) and nothing else, since neither's padding
+ * nor output fits the other. */
 
 #define NFFT     DUMU_DM_NFFT
 #define HOP      DUMU_DM_HOP
