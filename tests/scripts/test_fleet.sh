@@ -190,7 +190,14 @@ db_ids=()
 for i in 0 1 2 3; do db_ids+=("$(upload "$URL_A" "$tmp/short.flac")"); done
 expect db-running wait_state "$URL_B" "${db_ids[0]}" running 60
 pg_stop
-expect db-down-health test "$(curl -s -o "$tmp/body" -w '%{http_code}' "$URL_A/health")" = 503
+health_503() { # the node's listener sees the connection drop within moments
+    for _ in $(seq 1 50); do
+        [[ $(curl -s -o "$tmp/body" -w '%{http_code}' "$URL_A/health") == 503 ]] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+expect db-down-health health_503
 expect db-down-job test "$(curl -s -o "$tmp/body" -D "$tmp/headers" -w '%{http_code}' "$URL_B/api/jobs/${db_ids[1]}")" = 503
 expect db-down-json $PY -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['code'] == 'store_unavailable' and d['message']" "$tmp/body"
 expect db-down-retry-after grep -qi '^Retry-After: [0-9]' "$tmp/headers"
