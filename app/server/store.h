@@ -73,6 +73,13 @@ struct srv_jobs {
 
 extern const struct srv_store_ops srv_store_sqlite, srv_store_pg;
 
+/* The columns of table `jobs` that a srv_job is read from, in the order both implementations'
+ * read_job take them (their schemas name them alike). */
+#define JOB_COLUMNS                                                                               \
+    "id, state, progress, stage, message, name, created, updated, duration, onset, frame, "       \
+    "min_note_ms, stems, bpm, mode, result_bpm, error_code, error_message, quantize, qstrength, " \
+    "title, fast"
+
 /* Removes a folder of plain files (one level, as the result folders are). */
 void srv_store_remove_dir(const char *path);
 

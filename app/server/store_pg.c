@@ -112,11 +112,6 @@ struct pg_state {
 
 #define PG(jobs) ((struct pg_state *)(jobs)->impl)
 
-#define JOB_COLUMNS                                                                               \
-    "id, state, progress, stage, message, name, created, updated, duration, onset, frame, "       \
-    "min_note_ms, stems, bpm, mode, result_bpm, error_code, error_message, quantize, qstrength, " \
-    "title, fast"
-
 /* ---------------------------------------------------------------------------------------- */
 /* Connections and statements */
 

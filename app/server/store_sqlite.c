@@ -92,11 +92,6 @@ static int exec_text(srv_jobs *jobs, const char *sql, const char *a, const char 
     return 0;
 }
 
-#define JOB_COLUMNS                                                                               \
-    "id, state, progress, stage, message, name, created, updated, duration, onset, frame, "       \
-    "min_note_ms, stems, bpm, mode, result_bpm, error_code, error_message, quantize, qstrength, " \
-    "title, fast"
-
 static void copy_col(sqlite3_stmt *st, int col, char *out, size_t cap) {
     const unsigned char *t = sqlite3_column_text(st, col);
     snprintf(out, cap, "%s", t ? (const char *)t : "");
