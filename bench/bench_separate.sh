@@ -46,7 +46,7 @@ keep=0
 overlap=0.25
 target=1.5               # reference time / our time, at least
 rss_target_kb=976563     # 1 GB = 10^9 bytes, in KiB (what /usr/bin/time reports)
-gflop_seg=335.0          # htdemucs.md: 334.9 GFLOP per 343980-frame segment
+gflop_seg=335.0          # docs/htdemucs.md §4.1: 334.9 GFLOP per 343980-frame segment
 seg=343980               # S = floor(7.8 * 44100)
 
 while [ $# -gt 0 ]; do
@@ -115,7 +115,7 @@ frames_of() { # frames_of FILE: number of sample frames
 }
 
 # segments = chunks of the separation: offsets 0, stride, 2 stride, ... while < L, i.e.
-# ceil(L / stride) with stride = floor(0.75 S) = 257985 (htdemucs.md §1.3; every chunk, the
+# ceil(L / stride) with stride = floor(0.75 S) = 257985 (docs/htdemucs.md §1.3; every chunk, the
 # short last one included, runs one full S-frame segment through the network).
 segments_of() {
     awk -v L="$1" -v S="$seg" -v o="$overlap" 'BEGIN {

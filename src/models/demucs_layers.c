@@ -4,7 +4,7 @@
  * DESIGN
  *   Convolutions are GEMMs (dumu_gemm: exact fp32, or bf16 in fast mode) over an im2col matrix that is built one tile of
  *   output columns at a time into caller scratch, so no layer ever holds a full-size im2col
- *   (a full one for decoder.3's 3x3 conv would be 283 MiB; spec §4.2).
+ *   (a full one for decoder.3's 3x3 conv would be 283 MiB; docs/htdemucs.md §4.2).
  *
  *   The frequency branch is processed in tiles of whole frequency rows. Everything in a
  *   freq encoder layer after its conv (GELU, DConv over the frames of each bin, the 1x1
@@ -20,7 +20,7 @@
  *   run on full-length tensors in one shared scratch region, with threaded GEMMs and the
  *   elementwise passes split over threads by channel.
  *
- *   Statistics (spec §5): DOUBLE accumulates per-row double sums (16 accumulators, fixed
+ *   Statistics (docs/htdemucs.md §5): DOUBLE takes per-row double sums (16 accumulators, fixed
  *   order) combined in row order, so a split over rows gives the same bits; LANES8 follows
  *   onnxruntime's 8-lane float32 reduction in flat order (sequential, bit-exact with ORT).
  *
@@ -29,7 +29,7 @@
  *   FP contraction is off in ISO C mode; products and sums round as written.
  *
  * REFERENCES
- *   spec: ../shared/docs/htdemucs.md §2 (layers, shapes), §4.2 (memory), §5 (numerics).
+ *   spec: docs/htdemucs.md §2 (layers, shapes), §4.2 (memory), §5 (numerics).
  *   ref: demucs/htdemucs.py HTDemucs.forward, demucs/hdemucs.py HEncLayer / HDecLayer,
  *   demucs/demucs.py DConv (facebookresearch/demucs). */
 #include "demucs_layers.h"
@@ -164,7 +164,7 @@ void dumu_dm_block_stats_ref(const float *x, int64_t rows, int64_t cols, int64_t
                              dumu_dm_stats_mode mode, float *mean, float *var) {
     int64_t n = rows * cols;
     if (mode == DUMU_DM_STATS_LANES8) {
-        /* Literal transcription of spec §5. */
+        /* Literal transcription of docs/htdemucs.md §5. */
         float lane[8] = {0};
         int64_t nmain = n - n % 8;
         for (int64_t f = 0; f < nmain; f++)
@@ -340,7 +340,7 @@ static void input_stats(const float *x, int64_t n, dumu_dm_stats_mode mode, bool
     }
     *mean = m;
     if (mode == DUMU_DM_STATS_LANES8) {
-        /* ReduceMean((X - mu)^2) * N/(N-1), then Sqrt, all float32 (spec §2.2, §5). */
+        /* ReduceMean((X - mu)^2) * N/(N-1), then Sqrt, all float32 (docs/htdemucs.md §2.2, §5). */
         float corr = (float)((double)n / (double)(n - 1));
         *std = sqrtf(v * corr);
     } else {
@@ -1069,7 +1069,7 @@ void dumu_dm_freq_decoder_ref(const dumu_dm_dec_w *w, const float *x, const floa
 }
 
 /* ---------------------------------------------------------------------------------------- */
-/* Host DSP: STFT / ISTFT (spec §1.5, §1.7)
+/* Host DSP: STFT / ISTFT (docs/htdemucs.md §1.5, §1.7)
  *
  * Not dsp/stft.c's dumu_stft: that one makes power spectra frame by frame for the analyses
  * (tempo, onsets, mel), with librosa's conventions (centred, zero padding). htdemucs needs
@@ -1108,7 +1108,7 @@ dumu_status dumu_dm_fft_init(dumu_dm_fft *f, dumu_error *err) {
     for (int m = 0; m < NFFT; m++)
         f->window[m] = (float)(0.5 - 0.5 * cos(2.0 * M_PI * m / NFFT));
     /* env by j = (n + 512) mod 1024: frames in ascending order have offsets j + 3072, +2048,
-     * +1024, +0 (spec §1.7: every output sample is covered by 4 frames). */
+     * +1024, +0 (docs/htdemucs.md §1.7: every output sample is covered by 4 frames). */
     for (int j = 0; j < HOP; j++) {
         float e = 0.0f;
         for (int q = 3; q >= 0; q--) {

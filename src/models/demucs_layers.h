@@ -1,4 +1,4 @@
-/* demucs_layers.h - the building blocks of htdemucs (spec: ../shared/docs/htdemucs.md §2):
+/* demucs_layers.h - the building blocks of htdemucs (spec: docs/htdemucs.md §2):
  * convolutions as tiled-im2col GEMMs, ConvTranspose, GLU, exact GELU, GroupNorm(1) with a
  * choice of statistics, the DConv residual branch, whole encoder/decoder layers of both
  * branches, and the input (de)normalisation. Every fast kernel has a plain reference loop
@@ -29,7 +29,7 @@
 
 /* ---- statistics ---------------------------------------------------------------------- */
 
-/* How GroupNorm / input-normalisation statistics are computed (spec §5).
+/* How GroupNorm / input-normalisation statistics are computed (docs/htdemucs.md §5).
  *   DOUBLE: sums in double precision; the exact mean/variance up to float rounding.
  *   LANES8: onnxruntime's x86-64 float32 reduction: 8 interleaved float lanes in flat index
  *           order, combined (l, l+4), then (0,2)+(1,3), then the n%8 tail sequentially; the
@@ -47,7 +47,7 @@ void dumu_dm_block_stats(const float *x, int64_t rows, int64_t cols, int64_t ld,
 void dumu_dm_block_stats_ref(const float *x, int64_t rows, int64_t cols, int64_t ld,
                              dumu_dm_stats_mode mode, float *mean, float *var);
 
-/* In-graph input normalisation (spec §2.2): mean and unbiased std over x[0..n) (n >= 2),
+/* Input normalisation (docs/htdemucs.md §2.2): mean and unbiased std over x[0..n) (n >= 2),
  * then x = (x - mean) / (std + 1e-5) in place. Returns the mean and std (without eps) for
  * the de-normalisation y = y * std + mean. */
 void dumu_dm_normalize(float *x, int64_t n, dumu_dm_stats_mode mode, float *mean, float *std,
@@ -56,7 +56,7 @@ void dumu_dm_normalize_ref(float *x, int64_t n, dumu_dm_stats_mode mode, float *
 
 /* GroupNorm with one group over the block x (c, t) with channel stride cs, in place:
  * y = (x - mean) / sqrt(var + 1e-5) * gamma[ch] + beta[ch], statistics over all c*t values
- * (spec §2.1). */
+ * (docs/htdemucs.md §2.1). */
 void dumu_dm_groupnorm(float *x, int64_t c, int64_t t, int64_t cs, const float *gamma,
                        const float *beta, dumu_dm_stats_mode mode, int n_threads);
 void dumu_dm_groupnorm_ref(float *x, int64_t c, int64_t t, int64_t cs, const float *gamma,
@@ -127,7 +127,7 @@ void dumu_dm_bias_act(float *y, int64_t c, int64_t n, int64_t cs, const float *b
 
 /* ---- layers ----------------------------------------------------------------------------- */
 
-/* DConv residual branch weights (spec §2.5), for C channels with H = C/8 hidden. */
+/* DConv residual branch weights (docs/htdemucs.md §2.5), for C channels with H = C/8 hidden. */
 typedef struct dumu_dm_dconv_w {
     int32_t c, h;
     const float *w0[2], *b0[2];  /* (h, c, 3), (h): conv k 3, dilation 1 (j=0), 2 (j=1) */
@@ -137,7 +137,7 @@ typedef struct dumu_dm_dconv_w {
     const float *scale[2];       /* (c): LayerScale */
 } dumu_dm_dconv_w;
 
-/* Encoder layer (tencoder.i / encoder.i), spec §2.3-2.4. */
+/* Encoder layer (tencoder.i / encoder.i), docs/htdemucs.md §2.3-2.4. */
 typedef struct dumu_dm_enc_w {
     int32_t cin, c;
     const float *conv_w, *conv_b; /* (c, cin, 8[, 1]), (c) */
@@ -145,7 +145,7 @@ typedef struct dumu_dm_enc_w {
     const float *rw_w, *rw_b; /* (2c, c[, 1, 1]), (2c): 1x1 rewrite, then GLU */
 } dumu_dm_enc_w;
 
-/* Decoder layer (tdecoder.i / decoder.i), spec §2.9. */
+/* Decoder layer (tdecoder.i / decoder.i), docs/htdemucs.md §2.9. */
 typedef struct dumu_dm_dec_w {
     int32_t cin, cout;
     const float *rw_w, *rw_b; /* (2cin, cin, 3[, 3]), (2cin): k 3 (time) / 3x3 (freq), GLU */
@@ -173,7 +173,7 @@ int64_t dumu_dm_freq_slot_min(int64_t cin_max, int64_t c_max, int64_t T);
  * for im2col and GEMM tiles. */
 int64_t dumu_dm_time_scratch_size(int64_t c, int64_t t);
 
-/* DConv (spec §2.5) in place on y (c, r, t), dense; every row r is an independent sequence
+/* DConv (docs/htdemucs.md §2.5) in place on y (c, r, t), dense; each row r is its own sequence
  * (GroupNorm statistics per row, over c x t). tmp: tmp_cap floats, at least
  * (3c + c/8 + 2c) * t (the drivers give more). */
 void dumu_dm_dconv(const dumu_dm_dconv_w *w, float *y, int64_t r, int64_t t, float *tmp,
@@ -188,7 +188,7 @@ void dumu_dm_time_encoder(const dumu_dm_enc_w *w, const float *x, int64_t tin, f
                           const dumu_dm_scratch *s, dumu_dm_stats_mode mode, int n_threads);
 
 /* Freq encoder layer: x (cin, fin, T) -> out (c, fin/4, T) (fin % 4 == 0). When emb is not
- * NULL, adds emb_weight * emb[ch][f] (emb (c, fin/4)) to the output (spec §2.4 step 4).
+ * NULL, adds emb_weight * emb[ch][f] (emb (c, fin/4)) to the output (docs/htdemucs.md §2.4 step 4).
  * Tiles of frequency rows are spread over n_threads workers, each using its slot. */
 void dumu_dm_freq_encoder(const dumu_dm_enc_w *w, const float *x, int64_t fin, int64_t T,
                           float *out, const float *emb, float emb_weight, const dumu_dm_scratch *s,
@@ -235,7 +235,7 @@ void dumu_dm_freq_decoder_ref(const dumu_dm_dec_w *w, const float *x, const floa
 void dumu_dm_conv1x1(const float *x, int64_t cin, int64_t n, const float *w, const float *b,
                      int64_t cout, float *y, int n_threads);
 
-/* ---- host DSP (spec §1) ----------------------------------------------------------------- */
+/* ---- host DSP (docs/htdemucs.md §1) ---------------------------------------------------------- */
 
 #define DUMU_DM_SEGMENT 343980 /* samples per segment S = floor(7.8 * 44100) */
 #define DUMU_DM_NFFT    4096
@@ -271,19 +271,19 @@ int64_t dumu_dm_stft_frames(int64_t len);
 /* STFT of x (n_ch, len) (len >= 2560) into the CaC layout spec (2*n_ch, 2048, nfr), nfr =
  * dumu_dm_stft_frames(len): spec[2c][k][t] = Re X_c[k][t], spec[2c+1][k][t] = Im, with
  *   X_c[k][t] = 1/64 sum_m w[m] s_c(1024 t - 1536 + m) e^(-2 pi i k m / 4096)
- * and s_c the signal reflect-padded (PyTorch reflect on both sides; spec §1.5).
+ * and s_c the signal reflect-padded (PyTorch reflect on both sides; docs/htdemucs.md §1.5).
  * work: n_threads * dumu_dm_fft_work_size(len) floats, 64-byte aligned. */
 void dumu_dm_stft(const dumu_dm_fft *f, const float *x, int64_t n_ch, int64_t len, float *spec,
                   float *work, int n_threads);
 /* Reference of one frame t of channel c: a direct DFT in double into re/im (2048 each). */
 void dumu_dm_stft_frame_ref(const float *x, int64_t len, int64_t t, double *re, double *im);
 
-/* ISTFT (spec §1.7, PyTorch semantics, exactly len samples) of the CaC rows spec (2*n_rows,
+/* ISTFT (docs/htdemucs.md §1.7, as PyTorch, exactly len samples) of the CaC rows spec (2*n_rows,
  * 2048, nfr): adds the inverse of row r to y[r] (n_rows, len). */
 void dumu_dm_istft_add(const dumu_dm_fft *f, const float *spec, int64_t n_rows, int64_t len,
                        float *y, float *work, int n_threads);
 
-/* ---- chunking and overlap-add (spec §1.3) -------------------------------------------------- */
+/* ---- chunking and overlap-add (docs/htdemucs.md §1.3) ---------------------------------------- */
 
 typedef struct dumu_dm_chunk {
     int64_t off;   /* first song sample this chunk contributes */
@@ -298,8 +298,8 @@ int64_t dumu_dm_chunk_stride(double overlap);
 int64_t dumu_dm_chunk_count(int64_t L, int64_t stride);
 dumu_dm_chunk dumu_dm_chunk_at(int64_t L, int64_t stride, int64_t k);
 
-/* The triangular overlap-add weight of the npm host for window index i in [0, S):
- * (i + 1) / 171991 for i <= 171990, (S - i) / 171991 after (spec §1.3 step 6), in float. */
+/* The triangular overlap-add weight of the npm host (docs/htdemucs.md §1.3 step 6) for window
+ * index i in [0, S): (i + 1) / 171991 for i <= 171990, (S - i) / 171991 after, in float. */
 float dumu_dm_tri_weight(int64_t i);
 
 /* Overlap-add of one chunk: out[(c.off + t) * n_ch + ch] += w(t) * y[ch * S + c.trim + t]

@@ -1,4 +1,4 @@
-/* demucs_transformer.c - htdemucs's cross-domain transformer (spec htdemucs.md §2.7).
+/* demucs_transformer.c - htdemucs's cross-domain transformer (docs/htdemucs.md §2.7).
  *
  * ref: demucs/transformer.py CrossTransformerEncoder.forward, MyTransformerEncoderLayer and
  * CrossTransformerEncoderLayer (norm_first=True, LayerScale, MyGroupNorm norm_out), as
@@ -265,7 +265,7 @@ static void gelu_task(void *ctx, int ith, int nth) {
 /* ---------------------------------------------------------------------------------------- */
 /* GroupNorm(1) over tokens x channels, statistics in [512][n] order */
 
-/* The 8-lane float sum of v[0..len) (spec §5): lane l sums v[i], i = l mod 8, in order;
+/* The 8-lane float sum of v[0..len) (docs/htdemucs.md §5): lane l sums v[i], i = l mod 8, in order;
  * lanes combined (l, l+4), then (0,2)+(1,3); the len % 8 tail added last, in order. */
 static float sum8(const float *v, int64_t len) {
     float lane[8] = {0};

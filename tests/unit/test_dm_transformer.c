@@ -274,7 +274,7 @@ static void test_pos_1d(void **state) {
             int c = cs[k];
             /* closed form in double; the graph evaluates the phase in float32 (c/255, Pow,
              * Div: a few roundings of the phase, and of the exponent, which is amplified by
-             * ln(10000)), hence a tolerance that grows with the phase (spec §5) */
+             * ln(10000)), hence a tolerance that grows with the phase (docs/htdemucs.md §5) */
             double ph = (double)t / pow(10000.0, (double)c / 255.0);
             double tol = 3e-7 + 2.4e-7 * ph + 5.5e-7 * ph * (double)c / 255.0;
             assert_true(fabs((double)p[t * D + c] - cos(ph)) <= tol);
@@ -475,7 +475,7 @@ static void test_transformer_full_segment(void **state) {
     }
 #if !defined(__SANITIZE_ADDRESS__) /* a second full segment is too slow under ASan -O0 */
     /* 8-lane vs double statistics (1 thread): float32 sums over 1.4M values carry ~1e-4
-     * relative error in the variance (spec §5: ORT's error, which the 8-lane mode
+     * relative error in the variance (docs/htdemucs.md §5: ORT's error, which the 8-lane mode
      * reproduces), compounded over 5 layers: the two modes agree to a few 1e-4. */
     double t2 = now();
     dumu_dm_transformer_ex(w, x2, xt2, scratch, DUMU_DM_STATS_DOUBLE, 1);

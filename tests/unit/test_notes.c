@@ -1,5 +1,5 @@
 /* Note creation (src/models/notes.c) on hand-made activations: every rule of the reference
- * (@spotify/basic-pitch 1.0.1 outputToNotesPoly + addPitchBendsToNoteEvents, spec section 7),
+ * (@spotify/basic-pitch 1.0.1 outputToNotesPoly/addPitchBendsToNoteEvents, docs/basic_pitch.md §7),
  * the fast melodia argmax against the plain rescan, invalid arguments and allocation failures.
  * The parity with the reference itself on real network output is in
  * tests/golden/test_bp_parity.c. */
@@ -181,7 +181,7 @@ static void test_frame_to_time(void **state) {
     assert_true(dumu_bp_frame_to_time(171) == 171.0 * 256.0 / 22050.0);
     assert_true(dumu_bp_frame_to_time(172) == 172.0 * 256.0 / 22050.0 - wo);
     assert_true(dumu_bp_frame_to_time(344) == 344.0 * 256.0 / 22050.0 - 2.0 * wo);
-    /* Values the reference printed for the spec's test vector (section 9). */
+    /* Values the reference printed for the test vector of docs/basic_pitch.md §9. */
     assert_true(dumu_bp_frame_to_time(43) == 0.4992290249433107);
     assert_true(dumu_bp_frame_to_time(86) == 0.9984580498866213);
     assert_true(dumu_bp_frame_to_time(172) == 1.986590022675737);

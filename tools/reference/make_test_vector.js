@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-/* make_test_vector.js OUT.f32 - writes the spec's test vector (docs/basic_pitch.md section 9):
+/* make_test_vector.js OUT.f32 - writes the test vector of docs/basic_pitch.md §9:
  * 66150 samples at 22050 Hz, a C4 sine (0.4) in [0.5 s, 2 s) plus a G4 sine (0.3) in
  * [1 s, 2.5 s), evaluated in double and rounded to float32. */
 'use strict';
