@@ -365,11 +365,26 @@ static void window_ref(const dumu_bp_model *m, dumu_bp_work *w, float *note, flo
     dumu_cqt_batch_norm(&m->cqt, w->N, w->N, NF * NB);
     dumu_cqt_harmonic_stack(w->N, H);
 
-    dumu_conv2d_ref(H, NF, NS, 8, m->w1, 3, 39, 8, 1, m->b1, DUMU_ACT_RELU, c1, T1_0, T1_1);
-    dumu_conv2d_ref(c1, NF, NS, 8, m->wcr, 5, 5, 1, 1, m->bcr, DUMU_ACT_SIGMOID, cont, TC_0, TC_1);
-    dumu_conv2d_ref(cont, NF, NS, 1, m->w2, 7, 7, 32, 3, m->b2, DUMU_ACT_RELU, c2, T2_0, T2_1);
-    dumu_conv2d_ref(c2, NF, NQ, 32, m->w3, 7, 3, 1, 1, m->b3, DUMU_ACT_SIGMOID, nt, T3_0, T3_1);
-    dumu_conv2d_ref(H, NF, NS, 8, m->w4, 5, 5, 32, 3, m->b4, DUMU_ACT_RELU, c4, T3_0, T3_1);
+    dumu_conv2d_ref(
+        H, m->w1, m->b1,
+        (dumu_conv2d_geom){.h = NF, .w = NS, .cin = 8, .kh = 3, .kw = 39, .cout = 8, .sw = 1},
+        DUMU_ACT_RELU, c1, T1_0, T1_1);
+    dumu_conv2d_ref(
+        c1, m->wcr, m->bcr,
+        (dumu_conv2d_geom){.h = NF, .w = NS, .cin = 8, .kh = 5, .kw = 5, .cout = 1, .sw = 1},
+        DUMU_ACT_SIGMOID, cont, TC_0, TC_1);
+    dumu_conv2d_ref(
+        cont, m->w2, m->b2,
+        (dumu_conv2d_geom){.h = NF, .w = NS, .cin = 1, .kh = 7, .kw = 7, .cout = 32, .sw = 3},
+        DUMU_ACT_RELU, c2, T2_0, T2_1);
+    dumu_conv2d_ref(
+        c2, m->w3, m->b3,
+        (dumu_conv2d_geom){.h = NF, .w = NQ, .cin = 32, .kh = 7, .kw = 3, .cout = 1, .sw = 1},
+        DUMU_ACT_SIGMOID, nt, T3_0, T3_1);
+    dumu_conv2d_ref(
+        H, m->w4, m->b4,
+        (dumu_conv2d_geom){.h = NF, .w = NS, .cin = 8, .kh = 5, .kw = 5, .cout = 32, .sw = 3},
+        DUMU_ACT_RELU, c4, T3_0, T3_1);
     for (int t = T3_0; t < T3_1; t++) {
         for (int j = 0; j < NQ; j++) {
             float *y = cat + ((size_t)t * NQ + (size_t)j) * 33;
@@ -377,7 +392,10 @@ static void window_ref(const dumu_bp_model *m, dumu_bp_work *w, float *note, flo
             memcpy(y + 1, c4 + ((size_t)t * NQ + (size_t)j) * 32, 32 * sizeof(float));
         }
     }
-    dumu_conv2d_ref(cat, NF, NQ, 33, m->w5, 3, 3, 1, 1, m->b5, DUMU_ACT_SIGMOID, on, T5_0, T5_1);
+    dumu_conv2d_ref(
+        cat, m->w5, m->b5,
+        (dumu_conv2d_geom){.h = NF, .w = NQ, .cin = 33, .kh = 3, .kw = 3, .cout = 1, .sw = 1},
+        DUMU_ACT_SIGMOID, on, T5_0, T5_1);
 
     copy_rows(cont, NS, contour, NS, DUMU_BP_TRIM, n_rows);
     copy_rows(nt, NQ, note, NQ, DUMU_BP_TRIM, n_rows);

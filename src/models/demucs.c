@@ -444,15 +444,33 @@ const float *dumu_dm_segment(const dumu_dm_model *m, dumu_dm_workspace *ws, cons
     }
 
     /* bottleneck: samplers around the transformer (docs/htdemucs.md §2.6 - §2.8) */
-    dumu_dm_conv1x1(ws->fskip[3], 384, 8 * NFR, m->up_w, m->up_b, 512, ws->bx, nth);
-    dumu_dm_conv1x1(ws->tskip[3], 384, 1344, m->upt_w, m->upt_b, 512, ws->bxt, nth);
+    dumu_dm_conv1x1(
+        (dumu_dm_src){
+            .data = ws->fskip[3], .c = 384, .cs = 8 * NFR, .rows = 1, .len = 8, .inner = NFR},
+        m->up_w, m->up_b,
+        (dumu_dm_dst){.data = ws->bx, .c = 512, .cs = 8 * NFR, .rows = 1, .len = 8, .inner = NFR},
+        nth);
+    dumu_dm_conv1x1(
+        (dumu_dm_src){
+            .data = ws->tskip[3], .c = 384, .cs = 1344, .rows = 1, .len = 1344, .inner = 1},
+        m->upt_w, m->upt_b,
+        (dumu_dm_dst){.data = ws->bxt, .c = 512, .cs = 1344, .rows = 1, .len = 1344, .inner = 1},
+        nth);
     probe3(o, "channel_upsampler", ws->bx, 512, 8, NFR);
     probe3(o, "channel_upsampler_t", ws->bxt, 512, 1344, 0);
     dumu_dm_transformer_ex(m->w, ws->bx, ws->bxt, ws->tf_scratch, mode, nth);
     probe3(o, "crosstransformer", ws->bx, 512, 8, NFR);
     probe3(o, "crosstransformer_t", ws->bxt, 512, 1344, 0);
-    dumu_dm_conv1x1(ws->bx, 512, 8 * NFR, m->down_w, m->down_b, 384, ws->dx, nth);
-    dumu_dm_conv1x1(ws->bxt, 512, 1344, m->downt_w, m->downt_b, 384, ws->dxt, nth);
+    dumu_dm_conv1x1(
+        (dumu_dm_src){.data = ws->bx, .c = 512, .cs = 8 * NFR, .rows = 1, .len = 8, .inner = NFR},
+        m->down_w, m->down_b,
+        (dumu_dm_dst){.data = ws->dx, .c = 384, .cs = 8 * NFR, .rows = 1, .len = 8, .inner = NFR},
+        nth);
+    dumu_dm_conv1x1(
+        (dumu_dm_src){.data = ws->bxt, .c = 512, .cs = 1344, .rows = 1, .len = 1344, .inner = 1},
+        m->downt_w, m->downt_b,
+        (dumu_dm_dst){.data = ws->dxt, .c = 384, .cs = 1344, .rows = 1, .len = 1344, .inner = 1},
+        nth);
     probe3(o, "channel_downsampler", ws->dx, 384, 8, NFR);
     probe3(o, "channel_downsampler_t", ws->dxt, 384, 1344, 0);
     stage_mark(ws, 3, &tw, &tc);

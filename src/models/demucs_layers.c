@@ -433,13 +433,16 @@ static void copy_add(float *dst, const float *s, const float *s2, int64_t n) {
     }
 }
 
-/* im2col of dumu_dm_conv for output columns [j0, j1) into cols (cin*k, j1 - j0). */
-static void im2col(const float *x, int64_t xcs, int64_t cin, int64_t len, int64_t inner, int k,
-                   int stride, int pad, int dil, int64_t lout, int64_t j0, int64_t j1,
+/* im2col of dumu_dm_conv for output columns [j0, j1) (lout positions per row) into cols
+ * (cin*k, j1 - j0). */
+static void im2col(dumu_dm_src x, dumu_dm_conv_geom geom, int64_t lout, int64_t j0, int64_t j1,
                    float *cols) {
+    const float *xd = x.data;
+    int64_t xcs = x.cs, cin = x.c, len = x.len, inner = x.inner;
+    int k = geom.k, stride = geom.stride, pad = geom.pad, dil = geom.dil;
     int64_t nc = j1 - j0, g0 = j0 / inner, g1 = j1 / inner;
     for (int64_t i = 0; i < cin; i++) {
-        const float *xi = x + i * xcs;
+        const float *xi = xd + i * xcs;
         for (int kk = 0; kk < k; kk++) {
             float *dst = cols + (i * k + kk) * nc;
             int64_t off = (int64_t)kk * dil - pad;
@@ -487,14 +490,16 @@ static void add_bias_cols(float *y, int64_t ycs, int64_t cout, int64_t nc, const
         dumu_dm_simd()->addc(y + o * ycs, b[o], nc);
 }
 
-/* A "same" conv with 3 taps (stride 1, pad = dil, every output column of every row), without
- * im2col: y = W_1 x + W_0 (x shifted right by dil) + W_2 (x shifted left by dil), three GEMMs
- * over the flattened (rows x len) columns with the shifted views of x. Near row boundaries a
- * shifted view reads the neighbouring row; those 2*dil columns per row are recomputed
- * directly afterwards. wk: 3*cout*cin floats of scratch for the per-tap weights. */
-static void conv3_shift(const float *x, int64_t xcs, int64_t cin, int64_t rows, int64_t len,
-                        const float *w, const float *b, int64_t cout, int dil, float *y,
-                        int64_t ycs, float *wk, int n_threads) {
+/* A "same" conv with 3 taps (stride 1, pad = dil, every output column of every row, V 1),
+ * without im2col: y = W_1 x + W_0 (x shifted right by dil) + W_2 (x shifted left by dil),
+ * three GEMMs over the flattened (rows x len) columns with the shifted views of x. Near row
+ * boundaries a shifted view reads the neighbouring row; those 2*dil columns per row are
+ * recomputed directly afterwards. wk: 3*cout*cin floats of scratch for the per-tap weights. */
+static void conv3_shift(dumu_dm_src x, const float *w, const float *b, int dil, dumu_dm_dst y,
+                        float *wk, int n_threads) {
+    const float *xd = x.data;
+    float *yd = y.data;
+    int64_t xcs = x.cs, cin = x.c, rows = x.rows, len = x.len, ycs = y.cs, cout = y.c;
     int64_t n = rows * len;
     for (int kk = 0; kk < 3; kk++)
         for (int64_t o = 0; o < cout; o++)
@@ -502,10 +507,10 @@ static void conv3_shift(const float *x, int64_t xcs, int64_t cin, int64_t rows, 
                 wk[(kk * cout + o) * cin + i] = w[(o * cin + i) * 3 + kk];
             }
     const float *w0 = wk, *w1 = wk + cout * cin, *w2 = wk + 2 * cout * cin;
-    dumu_gemm(false, false, cout, n, cin, 1.0f, w1, cin, x, xcs, 0.0f, y, ycs, n_threads);
-    dumu_gemm(false, false, cout, n - dil, cin, 1.0f, w0, cin, x, xcs, 1.0f, y + dil, ycs,
+    dumu_gemm(false, false, cout, n, cin, 1.0f, w1, cin, xd, xcs, 0.0f, yd, ycs, n_threads);
+    dumu_gemm(false, false, cout, n - dil, cin, 1.0f, w0, cin, xd, xcs, 1.0f, yd + dil, ycs,
               n_threads);
-    dumu_gemm(false, false, cout, n - dil, cin, 1.0f, w2, cin, x + dil, xcs, 1.0f, y, ycs,
+    dumu_gemm(false, false, cout, n - dil, cin, 1.0f, w2, cin, xd + dil, xcs, 1.0f, yd, ycs,
               n_threads);
     /* the first and last dil columns of every row, exactly */
     for (int64_t r = 0; r < rows; r++) {
@@ -519,75 +524,79 @@ static void conv3_shift(const float *x, int64_t xcs, int64_t cin, int64_t rows, 
                     const float *wr = wk + (kk * cout + o) * cin;
                     float dot = 0.0f;
                     for (int64_t i = 0; i < cin; i++)
-                        dot += wr[i] * x[i * xcs + r * len + sp];
+                        dot += wr[i] * xd[i * xcs + r * len + sp];
                     acc += dot;
                 }
-                y[o * ycs + j] = acc;
+                yd[o * ycs + j] = acc;
             }
         }
     }
-    add_bias_cols(y, ycs, cout, n, b);
+    add_bias_cols(yd, ycs, cout, n, b);
 }
 
-void dumu_dm_conv(const float *x, int64_t xcs, int64_t cin, int64_t outer, int64_t len,
-                  int64_t inner, const float *w, const float *b, int64_t cout, int k, int stride,
-                  int pad, int dil, int64_t lout, int64_t j0, int64_t j1, float *y, int64_t ycs,
-                  float *cols, int64_t cols_cap, int n_threads) {
+void dumu_dm_conv(dumu_dm_src x, const float *w, const float *b, dumu_dm_conv_geom g, dumu_dm_dst y,
+                  int64_t j0, int64_t j1, float *cols, int64_t cols_cap, int n_threads) {
+    int64_t cin = x.c, len = x.len, inner = x.inner, cout = y.c, lout = y.len;
+    DUMU_ASSERT(y.rows == x.rows && y.inner == inner && y.cs >= j1 - j0);
     DUMU_ASSERT(inner >= 1 && j0 >= 0 && j1 >= j0 && j0 % inner == 0 && j1 % inner == 0);
-    DUMU_ASSERT(j1 <= outer * lout * inner);
+    DUMU_ASSERT(j1 <= x.rows * lout * inner);
     if (j1 == j0) return;
-    int64_t kk = cin * k;
-    if (k == 1 && stride == 1 && pad == 0 && lout == len) {
-        dumu_gemm(false, false, cout, j1 - j0, cin, 1.0f, w, cin, x + j0, xcs, 0.0f, y, ycs,
-                  n_threads);
-        add_bias_cols(y, ycs, cout, j1 - j0, b);
+    int64_t kk = cin * g.k;
+    if (g.k == 1 && g.stride == 1 && g.pad == 0 && lout == len) {
+        dumu_gemm(false, false, cout, j1 - j0, cin, 1.0f, w, cin, x.data + j0, x.cs, 0.0f, y.data,
+                  y.cs, n_threads);
+        add_bias_cols(y.data, y.cs, cout, j1 - j0, b);
         return;
     }
-    if (k == 3 && stride == 1 && pad == dil && inner == 1 && lout == len && j0 == 0 &&
-        j1 == outer * len && len > 2 * dil && cols_cap >= 3 * cout * cin) {
-        conv3_shift(x, xcs, cin, outer, len, w, b, cout, dil, y, ycs, cols, n_threads);
+    if (g.k == 3 && g.stride == 1 && g.pad == g.dil && inner == 1 && lout == len && j0 == 0 &&
+        j1 == x.rows * len && len > 2 * g.dil && cols_cap >= 3 * cout * cin) {
+        conv3_shift(x, w, b, g.dil, y, cols, n_threads);
         return;
     }
     DUMU_ASSERT(cols_cap >= kk * inner);
     int64_t tile = (cols_cap / kk) / inner * inner;
     for (int64_t ja = j0; ja < j1; ja += tile) {
         int64_t jb = min64(j1, ja + tile), nc = jb - ja;
-        im2col(x, xcs, cin, len, inner, k, stride, pad, dil, lout, ja, jb, cols);
-        dumu_gemm(false, false, cout, nc, kk, 1.0f, w, kk, cols, nc, 0.0f, y + (ja - j0), ycs,
+        im2col(x, g, lout, ja, jb, cols);
+        dumu_gemm(false, false, cout, nc, kk, 1.0f, w, kk, cols, nc, 0.0f, y.data + (ja - j0), y.cs,
                   n_threads);
-        add_bias_cols(y + (ja - j0), ycs, cout, nc, b);
+        add_bias_cols(y.data + (ja - j0), y.cs, cout, nc, b);
     }
 }
 
-void dumu_dm_conv_ref(const float *x, int64_t xcs, int64_t cin, int64_t outer, int64_t len,
-                      int64_t inner, const float *w, const float *b, int64_t cout, int k,
-                      int stride, int pad, int dil, int64_t lout, float *y, int64_t ycs) {
+void dumu_dm_conv_ref(dumu_dm_src x, const float *w, const float *b, dumu_dm_conv_geom g,
+                      dumu_dm_dst y) {
+    int64_t cin = x.c, len = x.len, inner = x.inner, cout = y.c, lout = y.len;
+    DUMU_ASSERT(y.rows == x.rows && y.inner == inner);
     for (int64_t o = 0; o < cout; o++)
-        for (int64_t r = 0; r < outer; r++)
+        for (int64_t r = 0; r < x.rows; r++)
             for (int64_t p = 0; p < lout; p++)
                 for (int64_t v = 0; v < inner; v++) {
                     double acc = b ? (double)b[o] : 0.0;
                     for (int64_t i = 0; i < cin; i++)
-                        for (int kk = 0; kk < k; kk++) {
-                            int64_t s = p * stride + (int64_t)kk * dil - pad;
+                        for (int kk = 0; kk < g.k; kk++) {
+                            int64_t s = p * g.stride + (int64_t)kk * g.dil - g.pad;
                             if (s < 0 || s >= len) continue;
-                            acc += (double)w[(o * cin + i) * k + kk] *
-                                   (double)x[i * xcs + (r * len + s) * inner + v];
+                            acc += (double)w[(o * cin + i) * g.k + kk] *
+                                   (double)x.data[i * x.cs + (r * len + s) * inner + v];
                         }
-                    y[o * ycs + (r * lout + p) * inner + v] = (float)acc;
+                    y.data[o * y.cs + (r * lout + p) * inner + v] = (float)acc;
                 }
 }
 
-void dumu_dm_conv1x1(const float *x, int64_t cin, int64_t n, const float *w, const float *b,
-                     int64_t cout, float *y, int n_threads) {
-    dumu_gemm(false, false, cout, n, cin, 1.0f, w, cin, x, n, 0.0f, y, n, n_threads);
-    dumu_dm_bias_act(y, cout, n, n, b, false, n_threads);
+void dumu_dm_conv1x1(dumu_dm_src x, const float *w, const float *b, dumu_dm_dst y, int n_threads) {
+    int64_t n = x.rows * x.len * x.inner;
+    DUMU_ASSERT(y.rows * y.len * y.inner == n);
+    dumu_gemm(false, false, y.c, n, x.c, 1.0f, w, x.c, x.data, x.cs, 0.0f, y.data, y.cs, n_threads);
+    dumu_dm_bias_act(y.data, y.c, n, y.cs, b, false, n_threads);
 }
 
 /* ---- 3x3 ----------------------------------------------------------------------------- */
 
-static void im2col_3x3(const float *x, const float *x2, int64_t xcs, int64_t cin, int64_t F,
-                       int64_t T, int64_t fa, int64_t fb, float *cols) {
+/* im2col of dumu_dm_conv3x3 for the frequency rows [fa, fb) into cols (cin*9, (fb-fa)*T). */
+static void im2col_3x3(dumu_dm_src x, const float *x2, int64_t fa, int64_t fb, float *cols) {
+    const float *xd = x.data;
+    int64_t xcs = x.cs, cin = x.c, F = x.len, T = x.inner;
     int64_t nc = (fb - fa) * T;
     for (int64_t i = 0; i < cin; i++) {
         for (int ky = 0; ky < 3; ky++) {
@@ -599,7 +608,7 @@ static void im2col_3x3(const float *x, const float *x2, int64_t xcs, int64_t cin
                         memset(d, 0, (size_t)T * sizeof(float));
                         continue;
                     }
-                    const float *s = x + i * xcs + sf * T;
+                    const float *s = xd + i * xcs + sf * T;
                     const float *s2 = x2 ? x2 + i * xcs + sf * T : NULL;
                     if (kx == 0) {
                         d[0] = 0.0f;
@@ -616,27 +625,28 @@ static void im2col_3x3(const float *x, const float *x2, int64_t xcs, int64_t cin
     }
 }
 
-void dumu_dm_conv3x3(const float *x, const float *x2, int64_t xcs, int64_t cin, int64_t F,
-                     int64_t T, const float *w, const float *b, int64_t cout, int64_t f0,
-                     int64_t f1, float *y, int64_t ycs, float *cols, int64_t cols_cap,
-                     int n_threads) {
-    DUMU_ASSERT(T >= 2 && 0 <= f0 && f0 <= f1 && f1 <= F);
+void dumu_dm_conv3x3(dumu_dm_src x, const float *x2, const float *w, const float *b, dumu_dm_dst y,
+                     int64_t f0, int64_t f1, float *cols, int64_t cols_cap, int n_threads) {
+    int64_t cin = x.c, F = x.len, T = x.inner, cout = y.c;
+    DUMU_ASSERT(x.rows == 1 && y.rows == 1 && y.len == F && y.inner == T);
+    DUMU_ASSERT(T >= 2 && 0 <= f0 && f0 <= f1 && f1 <= F && y.cs >= (f1 - f0) * T);
     int64_t kk = cin * 9;
     DUMU_ASSERT(cols_cap >= kk * T);
     int64_t nf = cols_cap / (kk * T);
     for (int64_t fa = f0; fa < f1; fa += nf) {
         int64_t fb = min64(f1, fa + nf), nc = (fb - fa) * T;
-        im2col_3x3(x, x2, xcs, cin, F, T, fa, fb, cols);
-        float *yt = y + (fa - f0) * T;
-        dumu_gemm(false, false, cout, nc, kk, 1.0f, w, kk, cols, nc, 0.0f, yt, ycs, n_threads);
-        add_bias_cols(yt, ycs, cout, nc, b);
+        im2col_3x3(x, x2, fa, fb, cols);
+        float *yt = y.data + (fa - f0) * T;
+        dumu_gemm(false, false, cout, nc, kk, 1.0f, w, kk, cols, nc, 0.0f, yt, y.cs, n_threads);
+        add_bias_cols(yt, y.cs, cout, nc, b);
     }
 }
 
-void dumu_dm_conv3x3_ref(const float *x, const float *x2, int64_t xcs, int64_t cin, int64_t F,
-                         int64_t T, const float *w, const float *b, int64_t cout, int64_t f0,
-                         int64_t f1, float *y, int64_t ycs) {
-    for (int64_t o = 0; o < cout; o++)
+void dumu_dm_conv3x3_ref(dumu_dm_src x, const float *x2, const float *w, const float *b,
+                         dumu_dm_dst y, int64_t f0, int64_t f1) {
+    int64_t cin = x.c, F = x.len, T = x.inner, xcs = x.cs;
+    DUMU_ASSERT(x.rows == 1 && y.rows == 1 && y.len == F && y.inner == T);
+    for (int64_t o = 0; o < y.c; o++)
         for (int64_t f = f0; f < f1; f++)
             for (int64_t t = 0; t < T; t++) {
                 double acc = b[o];
@@ -645,33 +655,35 @@ void dumu_dm_conv3x3_ref(const float *x, const float *x2, int64_t xcs, int64_t c
                         for (int kx = 0; kx < 3; kx++) {
                             int64_t sf = f + ky - 1, st = t + kx - 1;
                             if (sf < 0 || sf >= F || st < 0 || st >= T) continue;
-                            float v = x[i * xcs + sf * T + st];
+                            float v = x.data[i * xcs + sf * T + st];
                             if (x2) v += x2[i * xcs + sf * T + st];
                             acc += (double)w[((o * cin + i) * 3 + ky) * 3 + kx] * (double)v;
                         }
-                y[o * ycs + (f - f0) * T + t] = (float)acc;
+                y.data[o * y.cs + (f - f0) * T + t] = (float)acc;
             }
 }
 
 /* ---- ConvTranspose ----------------------------------------------------------------------- */
 
-void dumu_dm_convtr(const float *x, int64_t xcs, int64_t cin, int64_t l0, int64_t nl, int64_t inner,
-                    const float *w, int64_t cout_total, int64_t o0, int64_t cout, int k, int stride,
-                    int64_t crop, float *y, int64_t ycs, int64_t lout, float *cols,
-                    int64_t cols_cap, int n_threads) {
-    DUMU_ASSERT(o0 >= 0 && o0 + cout <= cout_total && inner >= 1);
+void dumu_dm_convtr(dumu_dm_src x, const float *w, dumu_dm_convtr_part part, dumu_dm_conv_geom g,
+                    dumu_dm_dst y, float *cols, int64_t cols_cap, int n_threads) {
+    int64_t cin = x.c, nl = x.len, inner = x.inner, l0 = part.l0, cout = y.c, lout = y.len;
+    int64_t ycs = y.cs, crop = g.pad;
+    int k = g.k, stride = g.stride;
+    DUMU_ASSERT(x.rows == 1 && y.rows == 1 && y.inner == inner && g.dil == 1);
+    DUMU_ASSERT(part.o0 >= 0 && part.o0 + cout <= part.w_cout && inner >= 1);
     int64_t kc = cout * k;
     DUMU_ASSERT(cols_cap >= kc * inner);
     int64_t npos = cols_cap / (kc * inner);
     for (int64_t la = 0; la < nl; la += npos) {
         int64_t lb = min64(nl, la + npos), nc = (lb - la) * inner;
         /* cols (cout*k, nc) = W[:, o0:o0+cout, :]^T x */
-        dumu_gemm(true, false, kc, nc, cin, 1.0f, w + o0 * k, cout_total * k, x + la * inner, xcs,
-                  0.0f, cols, nc, n_threads);
+        dumu_gemm(true, false, kc, nc, cin, 1.0f, w + part.o0 * k, part.w_cout * k,
+                  x.data + la * inner, x.cs, 0.0f, cols, nc, n_threads);
         for (int64_t o = 0; o < cout; o++) {
             for (int kk = 0; kk < k; kk++) {
                 const float *src = cols + (o * k + kk) * nc;
-                float *yo = y + o * ycs;
+                float *yo = y.data + o * ycs;
                 if (inner == 1) {
                     for (int64_t l = la; l < lb; l++) {
                         int64_t q = (l0 + l) * stride + kk - crop;
@@ -689,20 +701,21 @@ void dumu_dm_convtr(const float *x, int64_t xcs, int64_t cin, int64_t l0, int64_
     }
 }
 
-void dumu_dm_convtr_ref(const float *x, int64_t xcs, int64_t cin, int64_t l0, int64_t nl,
-                        int64_t inner, const float *w, int64_t cout_total, int64_t o0, int64_t cout,
-                        int k, int stride, int64_t crop, float *y, int64_t ycs, int64_t lout) {
-    for (int64_t o = 0; o < cout; o++)
-        for (int64_t l = 0; l < nl; l++)
-            for (int kk = 0; kk < k; kk++) {
-                int64_t q = (l0 + l) * stride + kk - crop;
-                if (q < 0 || q >= lout) continue;
+void dumu_dm_convtr_ref(dumu_dm_src x, const float *w, dumu_dm_convtr_part part,
+                        dumu_dm_conv_geom g, dumu_dm_dst y) {
+    int64_t cin = x.c, inner = x.inner, k = g.k;
+    DUMU_ASSERT(x.rows == 1 && y.rows == 1 && y.inner == inner && g.dil == 1);
+    for (int64_t o = 0; o < y.c; o++)
+        for (int64_t l = 0; l < x.len; l++)
+            for (int64_t kk = 0; kk < k; kk++) {
+                int64_t q = (part.l0 + l) * g.stride + kk - g.pad;
+                if (q < 0 || q >= y.len) continue;
                 for (int64_t v = 0; v < inner; v++) {
                     double acc = 0.0;
                     for (int64_t i = 0; i < cin; i++)
-                        acc += (double)w[(i * cout_total + o0 + o) * k + kk] *
-                               (double)x[i * xcs + l * inner + v];
-                    y[o * ycs + q * inner + v] += (float)acc;
+                        acc += (double)w[(i * part.w_cout + part.o0 + o) * k + kk] *
+                               (double)x.data[i * x.cs + l * inner + v];
+                    y.data[o * y.cs + q * inner + v] += (float)acc;
                 }
             }
 }
@@ -720,8 +733,11 @@ void dumu_dm_dconv(const dumu_dm_dconv_w *w, float *y, int64_t r, int64_t t, flo
     DUMU_ASSERT(cap >= 3 * c);
     for (int j = 0; j < 2; j++) {
         int d = 1 << j;
-        dumu_dm_conv(y, n, c, r, t, 1, w->w0[j], w->b0[j], h, 3, 1, d, d, t, 0, n, hb, n, cols, cap,
-                     n_threads);
+        dumu_dm_conv((dumu_dm_src){.data = y, .c = c, .cs = n, .rows = r, .len = t, .inner = 1},
+                     w->w0[j], w->b0[j],
+                     (dumu_dm_conv_geom){.k = 3, .stride = 1, .pad = d, .dil = d},
+                     (dumu_dm_dst){.data = hb, .c = h, .cs = n, .rows = r, .len = t, .inner = 1}, 0,
+                     n, cols, cap, n_threads);
         for (int64_t rr = 0; rr < r; rr++) {
             dumu_dm_groupnorm(hb + rr * t, h, t, n, w->g1[j], w->be1[j], mode, n_threads);
         }
@@ -749,10 +765,16 @@ void dumu_dm_dconv_ref(const dumu_dm_dconv_w *w, float *y, int64_t r, int64_t t,
             memcpy(xr + ch * t, y + (ch * r + rr) * t, (size_t)t * 4);
         for (int j = 0; j < 2; j++) {
             int d = 1 << j;
-            dumu_dm_conv_ref(xr, t, c, 1, t, 1, w->w0[j], w->b0[j], h, 3, 1, d, d, t, hb, t);
+            dumu_dm_conv_ref(
+                (dumu_dm_src){.data = xr, .c = c, .cs = t, .rows = 1, .len = t, .inner = 1},
+                w->w0[j], w->b0[j], (dumu_dm_conv_geom){.k = 3, .stride = 1, .pad = d, .dil = d},
+                (dumu_dm_dst){.data = hb, .c = h, .cs = t, .rows = 1, .len = t, .inner = 1});
             dumu_dm_groupnorm_ref(hb, h, t, t, w->g1[j], w->be1[j], mode);
             dumu_dm_gelu_ref(hb, h * t);
-            dumu_dm_conv_ref(hb, t, h, 1, t, 1, w->w3[j], w->b3[j], 2 * c, 1, 1, 0, 1, t, h2, t);
+            dumu_dm_conv_ref(
+                (dumu_dm_src){.data = hb, .c = h, .cs = t, .rows = 1, .len = t, .inner = 1},
+                w->w3[j], w->b3[j], (dumu_dm_conv_geom){.k = 1, .stride = 1, .pad = 0, .dil = 1},
+                (dumu_dm_dst){.data = h2, .c = 2 * c, .cs = t, .rows = 1, .len = t, .inner = 1});
             dumu_dm_groupnorm_ref(h2, 2 * c, t, t, w->g4[j], w->be4[j], mode);
             for (int64_t ch = 0; ch < c; ch++) {
                 for (int64_t i = 0; i < t; i++) {
@@ -799,8 +821,10 @@ void dumu_dm_time_encoder(const dumu_dm_enc_w *w, const float *x, int64_t tin, f
     float *rest = y + c * tout; /* DConv tmp, then tiles */
     int64_t rest_cap = s->big_cap - c * tout;
     /* conv k 8, stride 4, pad 2 on x zero-padded to 4*tout, then GELU */
-    dumu_dm_conv(x, tin, cin, 1, tin, 1, w->conv_w, w->conv_b, c, 8, 4, 2, 1, tout, 0, tout, y,
-                 tout, rest, rest_cap, n_threads);
+    dumu_dm_conv((dumu_dm_src){.data = x, .c = cin, .cs = tin, .rows = 1, .len = tin, .inner = 1},
+                 w->conv_w, w->conv_b, (dumu_dm_conv_geom){.k = 8, .stride = 4, .pad = 2, .dil = 1},
+                 (dumu_dm_dst){.data = y, .c = c, .cs = tout, .rows = 1, .len = tout, .inner = 1},
+                 0, tout, rest, rest_cap, n_threads);
     dumu_dm_bias_act(y, c, tout, tout, NULL, true, n_threads);
     dumu_dm_dconv(&w->dconv, y, 1, tout, rest, rest_cap, mode, n_threads);
     rewrite_glu_tiled(y, tout, c, tout, w->rw_w, w->rw_b, out, tout, rest, rest_cap, n_threads);
@@ -821,16 +845,23 @@ void dumu_dm_time_decoder(const dumu_dm_dec_w *w, float *x, const float *skip, i
     float *z = rest, *cols = rest + 2 * cin * nt;
     for (int64_t ja = 0; ja < t; ja += nt) {
         int64_t jb = min64(t, ja + nt), nc = jb - ja;
-        dumu_dm_conv(x, t, cin, 1, t, 1, w->rw_w, w->rw_b, 2 * cin, 3, 1, 1, 1, t, ja, jb, z, nc,
-                     cols, 3 * cin * nt, n_threads);
+        dumu_dm_conv(
+            (dumu_dm_src){.data = x, .c = cin, .cs = t, .rows = 1, .len = t, .inner = 1}, w->rw_w,
+            w->rw_b, (dumu_dm_conv_geom){.k = 3, .stride = 1, .pad = 1, .dil = 1},
+            (dumu_dm_dst){.data = z, .c = 2 * cin, .cs = nc, .rows = 1, .len = t, .inner = 1}, ja,
+            jb, cols, 3 * cin * nt, n_threads);
         glu_rows(z, nc, cin, nc, y + ja, t, n_threads);
     }
     dumu_dm_dconv(&w->dconv, y, 1, t, rest, rest_cap, mode, n_threads);
     memset(out, 0, (size_t)(sel->n_groups * gs * tout) * sizeof(float));
     for (int g = 0; g < sel->n_groups; g++) {
         float *og = out + g * gs * tout;
-        dumu_dm_convtr(y, t, cin, 0, t, 1, w->tr_w, w->cout, sel->o0[g], gs, 8, 4, 2, og, tout,
-                       tout, rest, rest_cap, n_threads);
+        dumu_dm_convtr(
+            (dumu_dm_src){.data = y, .c = cin, .cs = t, .rows = 1, .len = t, .inner = 1}, w->tr_w,
+            (dumu_dm_convtr_part){.l0 = 0, .o0 = sel->o0[g], .w_cout = w->cout},
+            (dumu_dm_conv_geom){.k = 8, .stride = 4, .pad = 2, .dil = 1},
+            (dumu_dm_dst){.data = og, .c = gs, .cs = tout, .rows = 1, .len = tout, .inner = 1},
+            rest, rest_cap, n_threads);
         dumu_dm_bias_act(og, gs, tout, tout, w->tr_b + sel->o0[g], !last, n_threads);
     }
 }
@@ -870,8 +901,12 @@ static void fenc_tile(const struct fenc_ctx *e, int64_t fa, int64_t fb, float *s
     float *rest = y + c * n;
     int64_t rest_cap = e->s->slot - c * n;
     /* frequency conv k 8, stride 4, pad 2 along F, one position = one frame vector */
-    dumu_dm_conv(e->x, e->fin * T, cin, 1, e->fin, T, w->conv_w, w->conv_b, c, 8, 4, 2, 1, e->fout,
-                 fa * T, fb * T, y, n, rest, rest_cap, 1);
+    dumu_dm_conv(
+        (dumu_dm_src){
+            .data = e->x, .c = cin, .cs = e->fin * T, .rows = 1, .len = e->fin, .inner = T},
+        w->conv_w, w->conv_b, (dumu_dm_conv_geom){.k = 8, .stride = 4, .pad = 2, .dil = 1},
+        (dumu_dm_dst){.data = y, .c = c, .cs = n, .rows = 1, .len = e->fout, .inner = T}, fa * T,
+        fb * T, rest, rest_cap, 1);
     dumu_dm_simd()->gelu(y, c * n);
     dumu_dm_dconv(&w->dconv, y, fb - fa, T, rest, rest_cap, e->mode, 1);
     /* rewrite 1x1 (c -> 2c) + GLU into the output rows */
@@ -929,15 +964,24 @@ static void fdec_tile(const struct fdec_ctx *e, int64_t fa, int64_t fb, float *s
     float *z = slot; /* (2cin, nf, T); after GLU its first half is y (cin, nf, T) */
     float *rest = z + 2 * cin * n;
     int64_t rest_cap = e->s->slot - 2 * cin * n;
-    dumu_dm_conv3x3(e->x, NULL, e->F * T, cin, e->F, T, w->rw_w, w->rw_b, 2 * cin, fa, fb, z, n,
-                    rest, rest_cap, 1);
+    dumu_dm_conv3x3(
+        (dumu_dm_src){.data = e->x, .c = cin, .cs = e->F * T, .rows = 1, .len = e->F, .inner = T},
+        NULL, w->rw_w, w->rw_b,
+        (dumu_dm_dst){.data = z, .c = 2 * cin, .cs = n, .rows = 1, .len = e->F, .inner = T}, fa, fb,
+        rest, rest_cap, 1);
     for (int64_t ch = 0; ch < cin; ch++)
         dumu_dm_simd()->glu(z + ch * n, z + (ch + cin) * n, z + ch * n, n);
     dumu_dm_dconv(&w->dconv, z, fb - fa, T, rest, rest_cap, e->mode, 1);
     int64_t fout = 4 * e->F, gs = e->sel->gsize;
+    /* the tile's rows of y (cin, nf, T) are input positions [fa, fb) of the transpose */
+    dumu_dm_src ys = {.data = z, .c = cin, .cs = n, .rows = 1, .len = fb - fa, .inner = T};
     for (int g = 0; g < e->sel->n_groups; g++) {
-        dumu_dm_convtr(z, n, cin, fa, fb - fa, T, w->tr_w, w->cout, e->sel->o0[g], gs, 8, 4, 2,
-                       e->out + g * gs * fout * T, fout * T, fout, rest, rest_cap, 1);
+        float *og = e->out + g * gs * fout * T;
+        dumu_dm_convtr(
+            ys, w->tr_w, (dumu_dm_convtr_part){.l0 = fa, .o0 = e->sel->o0[g], .w_cout = w->cout},
+            (dumu_dm_conv_geom){.k = 8, .stride = 4, .pad = 2, .dil = 1},
+            (dumu_dm_dst){.data = og, .c = gs, .cs = fout * T, .rows = 1, .len = fout, .inner = T},
+            rest, rest_cap, 1);
     }
 }
 
@@ -992,10 +1036,16 @@ void dumu_dm_time_encoder_ref(const dumu_dm_enc_w *w, const float *x, int64_t ti
                               dumu_dm_stats_mode mode) {
     int64_t c = w->c, cin = w->cin, tout = (tin + 3) / 4;
     float *y = ref_alloc(c * tout), *z = ref_alloc(2 * c * tout);
-    dumu_dm_conv_ref(x, tin, cin, 1, tin, 1, w->conv_w, w->conv_b, c, 8, 4, 2, 1, tout, y, tout);
+    dumu_dm_conv_ref(
+        (dumu_dm_src){.data = x, .c = cin, .cs = tin, .rows = 1, .len = tin, .inner = 1}, w->conv_w,
+        w->conv_b, (dumu_dm_conv_geom){.k = 8, .stride = 4, .pad = 2, .dil = 1},
+        (dumu_dm_dst){.data = y, .c = c, .cs = tout, .rows = 1, .len = tout, .inner = 1});
     dumu_dm_gelu_ref(y, c * tout);
     dumu_dm_dconv_ref(&w->dconv, y, 1, tout, mode);
-    dumu_dm_conv_ref(y, tout, c, 1, tout, 1, w->rw_w, w->rw_b, 2 * c, 1, 1, 0, 1, tout, z, tout);
+    dumu_dm_conv_ref(
+        (dumu_dm_src){.data = y, .c = c, .cs = tout, .rows = 1, .len = tout, .inner = 1}, w->rw_w,
+        w->rw_b, (dumu_dm_conv_geom){.k = 1, .stride = 1, .pad = 0, .dil = 1},
+        (dumu_dm_dst){.data = z, .c = 2 * c, .cs = tout, .rows = 1, .len = tout, .inner = 1});
     dumu_dm_glu_ref(z, z + c * tout, out, c * tout);
     dumu_free(y);
     dumu_free(z);
@@ -1006,10 +1056,16 @@ void dumu_dm_freq_encoder_ref(const dumu_dm_enc_w *w, const float *x, int64_t fi
                               dumu_dm_stats_mode mode) {
     int64_t c = w->c, cin = w->cin, fout = fin / 4, n = fout * T;
     float *y = ref_alloc(c * n), *z = ref_alloc(2 * c * n);
-    dumu_dm_conv_ref(x, fin * T, cin, 1, fin, T, w->conv_w, w->conv_b, c, 8, 4, 2, 1, fout, y, n);
+    dumu_dm_conv_ref(
+        (dumu_dm_src){.data = x, .c = cin, .cs = fin * T, .rows = 1, .len = fin, .inner = T},
+        w->conv_w, w->conv_b, (dumu_dm_conv_geom){.k = 8, .stride = 4, .pad = 2, .dil = 1},
+        (dumu_dm_dst){.data = y, .c = c, .cs = n, .rows = 1, .len = fout, .inner = T});
     dumu_dm_gelu_ref(y, c * n);
     dumu_dm_dconv_ref(&w->dconv, y, fout, T, mode);
-    dumu_dm_conv_ref(y, n, c, 1, n, 1, w->rw_w, w->rw_b, 2 * c, 1, 1, 0, 1, n, z, n);
+    dumu_dm_conv_ref(
+        (dumu_dm_src){.data = y, .c = c, .cs = n, .rows = 1, .len = n, .inner = 1}, w->rw_w,
+        w->rw_b, (dumu_dm_conv_geom){.k = 1, .stride = 1, .pad = 0, .dil = 1},
+        (dumu_dm_dst){.data = z, .c = 2 * c, .cs = n, .rows = 1, .len = n, .inner = 1});
     dumu_dm_glu_ref(z, z + c * n, out, c * n);
     if (emb) {
         for (int64_t ch = 0; ch < c; ch++)
@@ -1028,14 +1084,20 @@ void dumu_dm_time_decoder_ref(const dumu_dm_dec_w *w, const float *x, const floa
     float *xs = ref_alloc(cin * t), *z = ref_alloc(2 * cin * t), *y = ref_alloc(cin * t);
     for (int64_t i = 0; i < cin * t; i++)
         xs[i] = x[i] + skip[i];
-    dumu_dm_conv_ref(xs, t, cin, 1, t, 1, w->rw_w, w->rw_b, 2 * cin, 3, 1, 1, 1, t, z, t);
+    dumu_dm_conv_ref(
+        (dumu_dm_src){.data = xs, .c = cin, .cs = t, .rows = 1, .len = t, .inner = 1}, w->rw_w,
+        w->rw_b, (dumu_dm_conv_geom){.k = 3, .stride = 1, .pad = 1, .dil = 1},
+        (dumu_dm_dst){.data = z, .c = 2 * cin, .cs = t, .rows = 1, .len = t, .inner = 1});
     dumu_dm_glu_ref(z, z + cin * t, y, cin * t);
     dumu_dm_dconv_ref(&w->dconv, y, 1, t, mode);
     memset(out, 0, (size_t)(sel->n_groups * gs * tout) * sizeof(float));
     for (int g = 0; g < sel->n_groups; g++) {
         float *og = out + g * gs * tout;
-        dumu_dm_convtr_ref(y, t, cin, 0, t, 1, w->tr_w, w->cout, sel->o0[g], gs, 8, 4, 2, og, tout,
-                           tout);
+        dumu_dm_convtr_ref(
+            (dumu_dm_src){.data = y, .c = cin, .cs = t, .rows = 1, .len = t, .inner = 1}, w->tr_w,
+            (dumu_dm_convtr_part){.l0 = 0, .o0 = sel->o0[g], .w_cout = w->cout},
+            (dumu_dm_conv_geom){.k = 8, .stride = 4, .pad = 2, .dil = 1},
+            (dumu_dm_dst){.data = og, .c = gs, .cs = tout, .rows = 1, .len = tout, .inner = 1});
         for (int64_t o = 0; o < gs; o++)
             for (int64_t i = 0; i < tout; i++)
                 og[o * tout + i] += w->tr_b[sel->o0[g] + o];
@@ -1051,14 +1113,20 @@ void dumu_dm_freq_decoder_ref(const dumu_dm_dec_w *w, const float *x, const floa
                               dumu_dm_stats_mode mode) {
     int64_t cin = w->cin, n = F * T, fout = 4 * F, gs = sel->gsize;
     float *z = ref_alloc(2 * cin * n), *y = ref_alloc(cin * n);
-    dumu_dm_conv3x3_ref(x, skip, n, cin, F, T, w->rw_w, w->rw_b, 2 * cin, 0, F, z, n);
+    dumu_dm_conv3x3_ref(
+        (dumu_dm_src){.data = x, .c = cin, .cs = n, .rows = 1, .len = F, .inner = T}, skip, w->rw_w,
+        w->rw_b, (dumu_dm_dst){.data = z, .c = 2 * cin, .cs = n, .rows = 1, .len = F, .inner = T},
+        0, F);
     dumu_dm_glu_ref(z, z + cin * n, y, cin * n);
     dumu_dm_dconv_ref(&w->dconv, y, F, T, mode);
     memset(out, 0, (size_t)(sel->n_groups * gs * fout * T) * sizeof(float));
     for (int g = 0; g < sel->n_groups; g++) {
         float *og = out + g * gs * fout * T;
-        dumu_dm_convtr_ref(y, n, cin, 0, F, T, w->tr_w, w->cout, sel->o0[g], gs, 8, 4, 2, og,
-                           fout * T, fout);
+        dumu_dm_convtr_ref(
+            (dumu_dm_src){.data = y, .c = cin, .cs = n, .rows = 1, .len = F, .inner = T}, w->tr_w,
+            (dumu_dm_convtr_part){.l0 = 0, .o0 = sel->o0[g], .w_cout = w->cout},
+            (dumu_dm_conv_geom){.k = 8, .stride = 4, .pad = 2, .dil = 1},
+            (dumu_dm_dst){.data = og, .c = gs, .cs = fout * T, .rows = 1, .len = fout, .inner = T});
         for (int64_t o = 0; o < gs; o++)
             for (int64_t i = 0; i < fout * T; i++)
                 og[o * fout * T + i] += w->tr_b[sel->o0[g] + o];

@@ -72,53 +72,89 @@ void dumu_dm_glu_ref(const float *a, const float *b, float *out, int64_t n);
 
 /* ---- convolutions ----------------------------------------------------------------------- */
 
-/* A 1-D convolution along one axis of x (cin, outer, len, inner), each of the `outer` rows an
- * independent sequence of `len` positions, each position a vector of `inner` floats:
+/* Tensor views. A convolution input is a (C, R, L, V) tensor: C channels, each holding R
+ * independent rows (sequences) of L positions, each position a vector of V floats; the
+ * convolution runs along L. Element (c, r, l, v) is at data[c * cs + (r * L + l) * V + v]:
+ * dense inside a channel, with a free channel stride cs (floats) so that a block of rows of a
+ * bigger tensor can be addressed without copying. How the network's tensors map onto it:
+ *   time-branch (C, T)                    rows 1, len T, inner 1
+ *   DConv over the frames of every bin    rows F, len T, inner 1   (x (C, F, T))
+ *   freq conv along F (frames as vector)  rows 1, len F, inner T   (x (C, F, T))
+ * The "flat columns" of a channel are j = (r * L + l) * V + v, j < R * L * V.
+ * dumu_dm_src is read, dumu_dm_dst written; both borrow `data` for the call. */
+typedef struct dumu_dm_src {
+    const float *data; /* element (0, 0, 0, 0) */
+    int64_t c;         /* C: channels */
+    int64_t cs;        /* channel stride in floats */
+    int64_t rows;      /* R: independent rows per channel */
+    int64_t len;       /* L: positions along the convolved axis */
+    int64_t inner;     /* V: floats per position */
+} dumu_dm_src;
+
+typedef struct dumu_dm_dst {
+    float *data;                     /* the first column the call writes (see each function) */
+    int64_t c, cs, rows, len, inner; /* as in dumu_dm_src */
+} dumu_dm_dst;
+
+/* Geometry of a convolution along L, in positions: kernel taps k, stride, zero padding `pad`
+ * before position 0 (PyTorch's padding), dilation `dil` between taps. For a ConvTranspose,
+ * `pad` is PyTorch's padding of the transposed conv: the first `pad` outputs are cropped;
+ * dil must be 1. */
+typedef struct dumu_dm_conv_geom {
+    int k, stride, pad, dil;
+} dumu_dm_conv_geom;
+
+/* A 1-D convolution along L of x (cin, R, L, V) into y (cout, R, lout, V), lout = y.len
+ * (given, not derived: the time encoder's implicit right padding makes it ceil(L / stride)):
  *   Y[o][r][p][v] = b[o] + sum_{i,k} w[o][i][k] * x[i][r][p*stride + k*dil - pad][v],
- * with x = 0 outside [0, len), for p < lout. Computes the flat output columns [j0, j1) of
- * Y (column j = (r*lout + p)*inner + v; j0, j1 multiples of inner) into y (cout, j1 - j0)
- * with channel stride ycs. Used as: the time-branch Conv1d (outer 1, inner 1), the DConv
- * convs over the frames of every bin (outer F, inner 1) and the encoder's frequency conv
- * (outer 1, len F, inner T). xcs: channel stride of x (>= outer*len*inner). w (cout, cin,
- * k), b may be NULL. cols: scratch, cols_cap >= cin*k*inner floats (more is faster: im2col
- * is tiled over the output columns). 1x1 convs (k 1, stride 1, pad 0, lout == len) use no
- * scratch; 3-tap "same" convs (stride 1, pad == dil) over all columns use three GEMMs on
- * shifted views of x instead of im2col when cols_cap >= 3*cout*cin. */
-void dumu_dm_conv(const float *x, int64_t xcs, int64_t cin, int64_t outer, int64_t len,
-                  int64_t inner, const float *w, const float *b, int64_t cout, int k, int stride,
-                  int pad, int dil, int64_t lout, int64_t j0, int64_t j1, float *y, int64_t ycs,
-                  float *cols, int64_t cols_cap, int n_threads);
-/* Reference: all outer*lout*inner columns into y (cout, ...) with channel stride ycs. */
-void dumu_dm_conv_ref(const float *x, int64_t xcs, int64_t cin, int64_t outer, int64_t len,
-                      int64_t inner, const float *w, const float *b, int64_t cout, int k,
-                      int stride, int pad, int dil, int64_t lout, float *y, int64_t ycs);
+ * with x = 0 outside [0, L), for p < lout. Computes the flat output columns [j0, j1) of Y
+ * (j0, j1 multiples of V) into y: column j of output channel o at y.data[o * y.cs + j - j0]
+ * (y.cs >= j1 - j0). y.rows == x.rows, y.inner == x.inner. w (cout, cin, k), b (cout) or
+ * NULL. Used as: the time-branch Conv1d (R 1, V 1), the DConv convs over the frames of every
+ * bin (R F, V 1) and the encoder's frequency conv (R 1, L F, V T). cols: scratch, cols_cap
+ * >= cin*k*V floats (more is faster: im2col is tiled over the output columns). 1x1 convs
+ * (k 1, stride 1, pad 0, lout == L) use no scratch; 3-tap "same" convs (stride 1, pad ==
+ * dil, V 1) over all columns use three GEMMs on shifted views of x instead of im2col when
+ * cols_cap >= 3*cout*cin. */
+void dumu_dm_conv(dumu_dm_src x, const float *w, const float *b, dumu_dm_conv_geom g, dumu_dm_dst y,
+                  int64_t j0, int64_t j1, float *cols, int64_t cols_cap, int n_threads);
+/* Reference: all R*lout*V columns, y.data at column 0. */
+void dumu_dm_conv_ref(dumu_dm_src x, const float *w, const float *b, dumu_dm_conv_geom g,
+                      dumu_dm_dst y);
 
-/* The decoder's 3x3 conv (padding 1) on (x + x2) (cin, F, T) (x2 may be NULL; both with
- * channel stride xcs), computing output rows [f0, f1) of (cout, F, T) into y, a (cout,
- * f1 - f0, T) tensor with channel stride ycs. w (cout, cin, 3, 3), b (cout).
- * cols_cap >= cin*9*T. */
-void dumu_dm_conv3x3(const float *x, const float *x2, int64_t xcs, int64_t cin, int64_t F,
-                     int64_t T, const float *w, const float *b, int64_t cout, int64_t f0,
-                     int64_t f1, float *y, int64_t ycs, float *cols, int64_t cols_cap,
-                     int n_threads);
-void dumu_dm_conv3x3_ref(const float *x, const float *x2, int64_t xcs, int64_t cin, int64_t F,
-                         int64_t T, const float *w, const float *b, int64_t cout, int64_t f0,
-                         int64_t f1, float *y, int64_t ycs);
+/* 1x1 channel change y = w x + b of x (cin, N) into y (cout, N), N = R * L * V flat columns
+ * (x and y the same shape but for C); w (cout, cin), b (cout). The bottleneck samplers. */
+void dumu_dm_conv1x1(dumu_dm_src x, const float *w, const float *b, dumu_dm_dst y, int n_threads);
 
-/* ConvTranspose along one axis, accumulating (no bias; see dumu_dm_bias_act):
- *   y[o - o0][q][v] += sum_i w[i][o][k] * x[i][l - l0][v]   for q = l*stride + k - crop,
- * for positions l in [l0, l0 + nl) of x (cin, nl, inner) (channel stride xcs), output
- * channels o in [o0, o0 + cout) of w (cin, cout_total, k), and only the q in [0, lout);
- * y is (cout, lout, inner) with channel stride ycs. With stride 4 and k 8 each output gets
- * exactly two contributions, and a + b == b + a, so the result does not depend on the order
- * in which tiles of l are processed. cols_cap >= cout*k*inner. */
-void dumu_dm_convtr(const float *x, int64_t xcs, int64_t cin, int64_t l0, int64_t nl, int64_t inner,
-                    const float *w, int64_t cout_total, int64_t o0, int64_t cout, int k, int stride,
-                    int64_t crop, float *y, int64_t ycs, int64_t lout, float *cols,
-                    int64_t cols_cap, int n_threads);
-void dumu_dm_convtr_ref(const float *x, int64_t xcs, int64_t cin, int64_t l0, int64_t nl,
-                        int64_t inner, const float *w, int64_t cout_total, int64_t o0, int64_t cout,
-                        int k, int stride, int64_t crop, float *y, int64_t ycs, int64_t lout);
+/* The decoder's 3x3 conv (padding 1 on both axes) on (x + x2), x (cin, 1, F, T) (rows 1,
+ * len F, inner T; x2 may be NULL, else laid out as x), computing the output frequency rows
+ * [f0, f1) of (cout, 1, F, T): column j of output channel o at y.data[o * y.cs + j - f0*T].
+ * w (cout, cin, 3, 3), b (cout). cols_cap >= cin*9*T. */
+void dumu_dm_conv3x3(dumu_dm_src x, const float *x2, const float *w, const float *b, dumu_dm_dst y,
+                     int64_t f0, int64_t f1, float *cols, int64_t cols_cap, int n_threads);
+void dumu_dm_conv3x3_ref(dumu_dm_src x, const float *x2, const float *w, const float *b,
+                         dumu_dm_dst y, int64_t f0, int64_t f1);
+
+/* Which part of a full ConvTranspose one call computes: the input positions [l0, l0 +
+ * x.len) (x holds only those), and the output channels [o0, o0 + y.c) of a weight w (cin,
+ * w_cout, k). Tiles of positions and groups of output channels are separate calls. */
+typedef struct dumu_dm_convtr_part {
+    int64_t l0;     /* input position of x's position 0 */
+    int64_t o0;     /* first output channel of w */
+    int64_t w_cout; /* output channels of w */
+} dumu_dm_convtr_part;
+
+/* ConvTranspose along L, accumulating (no bias; see dumu_dm_bias_act):
+ *   y[o - o0][q][v] += sum_i w[i][o][kk] * x[i][l - l0][v]   for q = l*stride + kk - pad,
+ * for positions l in [l0, l0 + x.len) of x (cin, 1, x.len, V), output channels o of the part,
+ * and only the q in [0, y.len); y is (cout, 1, lout, V), y.data at column 0, y.inner ==
+ * x.inner. With stride 4 and k 8 each output gets exactly two contributions, and a + b == b
+ * + a, so the result does not depend on the order in which tiles of l are processed.
+ * cols_cap >= cout*k*V. */
+void dumu_dm_convtr(dumu_dm_src x, const float *w, dumu_dm_convtr_part part, dumu_dm_conv_geom g,
+                    dumu_dm_dst y, float *cols, int64_t cols_cap, int n_threads);
+void dumu_dm_convtr_ref(dumu_dm_src x, const float *w, dumu_dm_convtr_part part,
+                        dumu_dm_conv_geom g, dumu_dm_dst y);
 
 /* y[o][j] = act(y[o][j] + b[o]) for o < c, j < n (channel stride cs); act = GELU when gelu,
  * else identity. b may be NULL. */
@@ -230,10 +266,6 @@ void dumu_dm_time_decoder_ref(const dumu_dm_dec_w *w, const float *x, const floa
 void dumu_dm_freq_decoder_ref(const dumu_dm_dec_w *w, const float *x, const float *skip, int64_t F,
                               int64_t T, const dumu_dm_outsel *sel, float *out, bool last,
                               dumu_dm_stats_mode mode);
-
-/* 1x1 channel change on (cin, n) -> (cout, n): y = w x + b (the bottleneck samplers). */
-void dumu_dm_conv1x1(const float *x, int64_t cin, int64_t n, const float *w, const float *b,
-                     int64_t cout, float *y, int n_threads);
 
 /* ---- host DSP (docs/htdemucs.md §1) ---------------------------------------------------------- */
 

@@ -41,9 +41,9 @@ static float apply_act(float v, dumu_act act) {
     return v;
 }
 
-void dumu_conv2d_ref(const float *in, int h, int w, int cin, const float *k, int kh, int kw,
-                     int cout, int sw, const float *bias, dumu_act act, float *out, int t0,
-                     int t1) {
+void dumu_conv2d_ref(const float *in, const float *k, const float *bias, dumu_conv2d_geom g,
+                     dumu_act act, float *out, int t0, int t1) {
+    int h = g.h, w = g.w, cin = g.cin, kh = g.kh, kw = g.kw, cout = g.cout, sw = g.sw;
     int pad_t, pad_l;
     dumu_conv_same(h, kh, 1, &pad_t);
     int wo = dumu_conv_same(w, kw, sw, &pad_l);
@@ -111,9 +111,10 @@ static int floor_div(int a, int b) {
     return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
-dumu_status dumu_conv_plan_init(dumu_conv_plan *p, const float *k, int kh, int kw, int cin,
-                                int cout, int sw, int pad_l, const float *bias, ptrdiff_t in_ps,
-                                ptrdiff_t in_rs) {
+dumu_status dumu_conv_plan_init(dumu_conv_plan *p, const float *k, const float *bias,
+                                dumu_conv2d_geom g, ptrdiff_t in_ps, ptrdiff_t in_rs) {
+    int kh = g.kh, kw = g.kw, cin = g.cin, cout = g.cout, sw = g.sw, pad_l;
+    dumu_conv_same(g.w, kw, sw, &pad_l);
     int n_taps = kh * kw * cin;
     dumu_status st = dumu_conv_plan_alloc(p, n_taps, cout, in_ps, in_rs);
     if (st) return st;

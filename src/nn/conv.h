@@ -35,14 +35,21 @@ typedef enum dumu_act {
  * the zeros added before the first element in *pad_before. */
 int dumu_conv_same(int n, int k, int stride, int *pad_before);
 
+/* Shape of one of the network's conv2d layers: stride 1 in time and `sw` in frequency, SAME
+ * zero padding on both axes (dumu_conv_same). */
+typedef struct dumu_conv2d_geom {
+    int h, w, cin;    /* input (h, w, cin) NHWC: time rows, frequency columns, channels */
+    int kh, kw, cout; /* kernel (kh, kw, cin, cout) HWIO */
+    int sw;           /* frequency stride; the output has ceil(w / sw) columns */
+} dumu_conv2d_geom;
+
 /* The tfjs `cpu` conv2d, bit-exact: for every output element the accumulator starts at 0.0f
  * and runs over taps kh -> kw -> input channel as acc = (float)((double)acc + (double)x *
  * (double)w); then bias (one float add) and the activation.
- *   in   (h, w, cin) NHWC;  k (kh, kw, cin, cout) HWIO;  bias (cout) or NULL
- *   out  (h, ceil(w/sw), cout) NHWC; only rows [t0, t1) are written.
- * Stride is 1 in time and `sw` in frequency; SAME zero padding on both axes. */
-void dumu_conv2d_ref(const float *in, int h, int w, int cin, const float *k, int kh, int kw,
-                     int cout, int sw, const float *bias, dumu_act act, float *out, int t0, int t1);
+ *   in   (g.h, g.w, g.cin) NHWC;  k (g.kh, g.kw, g.cin, g.cout) HWIO;  bias (g.cout) or NULL
+ *   out  (g.h, ceil(g.w / g.sw), g.cout) NHWC; only rows [t0, t1) are written. */
+void dumu_conv2d_ref(const float *in, const float *k, const float *bias, dumu_conv2d_geom g,
+                     dumu_act act, float *out, int t0, int t1);
 
 /* Sigmoid exactly as the reference: (float)(1.0 / (1.0 + exp(-(double)x))). */
 float dumu_sigmoid_ref(float x);
@@ -71,13 +78,12 @@ static inline float *dumu_conv_plan_weight(const dumu_conv_plan *p, int i, int o
                  (size_t)(o % p->ob)];
 }
 
-/* Plan for a plain SAME conv2d with HWIO kernel k (kh, kw, cin, cout), stride 1 in time and
- * `sw` in frequency, frequency padding `pad_l` before (dumu_conv_same) and time padding
- * (kh-1)/2. For sw > 1 the input plane set must be phase-split (dumu_conv_phase_split):
- * plane c*sw + p holds columns p, p+sw, p+2sw, ... of channel c. `bias` may be NULL. */
-dumu_status dumu_conv_plan_init(dumu_conv_plan *p, const float *k, int kh, int kw, int cin,
-                                int cout, int sw, int pad_l, const float *bias, ptrdiff_t in_ps,
-                                ptrdiff_t in_rs);
+/* Plan for the conv2d g with HWIO kernel k (g.kh, g.kw, g.cin, g.cout) (the SAME padding of
+ * dumu_conv2d_ref: (kh-1)/2 rows above, dumu_conv_same's columns before). For g.sw > 1 the
+ * input plane set must be phase-split (dumu_conv_phase_split): plane c*sw + p holds columns
+ * p, p+sw, p+2sw, ... of channel c. `bias` may be NULL. */
+dumu_status dumu_conv_plan_init(dumu_conv_plan *p, const float *k, const float *bias,
+                                dumu_conv2d_geom g, ptrdiff_t in_ps, ptrdiff_t in_rs);
 
 void dumu_conv_plan_free(dumu_conv_plan *p);
 

@@ -196,8 +196,8 @@ static void test_conv1_rows_matches_reference(void **state) {
 
 static void check_conv2d(int h, int w, int cin, int cout, int kh, int kw, int sw, dumu_act act) {
     size_t nin = (size_t)h * (size_t)w * (size_t)cin;
-    int pad_l;
-    int wo = dumu_conv_same(w, kw, sw, &pad_l);
+    int pad; /* unused: the plan derives the padding from the geometry */
+    int wo = dumu_conv_same(w, kw, sw, &pad);
     size_t nout = (size_t)h * (size_t)wo * (size_t)cout;
     float *x = malloc(nin * sizeof(float)), *k = malloc((size_t)(kh * kw * cin * cout) * 4);
     float *bias = malloc((size_t)cout * 4), *ref = calloc(nout, 4), *got = calloc(nout, 4);
@@ -209,7 +209,8 @@ static void check_conv2d(int h, int w, int cin, int cout, int kh, int kw, int sw
     fill(x, nin, -1, 1);
     fill(k, (size_t)(kh * kw * cin * cout), -0.3f, 0.3f);
     fill(bias, (size_t)cout, -0.1f, 0.1f);
-    dumu_conv2d_ref(x, h, w, cin, k, kh, kw, cout, sw, bias, act, ref, 0, h);
+    dumu_conv2d_geom g = {.h = h, .w = w, .cin = cin, .kh = kh, .kw = kw, .cout = cout, .sw = sw};
+    dumu_conv2d_ref(x, k, bias, g, act, ref, 0, h);
 
     /* planar input, phase-split when strided */
     int wq = (w + sw - 1) / sw, pad_t = (kh - 1) / 2;
@@ -224,8 +225,7 @@ static void check_conv2d(int h, int w, int cin, int cout, int kh, int kw, int sw
         src = &pph;
     }
     dumu_conv_plan p;
-    assert_int_equal(
-        dumu_conv_plan_init(&p, k, kh, kw, cin, cout, sw, pad_l, bias, src->ps, src->rs), DUMU_OK);
+    assert_int_equal(dumu_conv_plan_init(&p, k, bias, g, src->ps, src->rs), DUMU_OK);
     dumu_act a = act == DUMU_ACT_SIGMOID ? DUMU_ACT_NONE : act;
     dumu_conv_plan_run(&p, src->base, pout.base, pout.ps, pout.rs, 0, h, wo, a, 0);
     dumu_planar_to_nhwc(pout.base, pout.ps, pout.rs, h, wo, cout, got, 0, h);

@@ -262,15 +262,26 @@ static void test_conv(void **state) {
         float *x = rnd(cin * xcs, 1.0f, 0.0f), *w = rnd(cout * cin * k, 0.5f, 0.0f);
         float *b = rnd(cout, 0.5f, 0.0f);
         float *ref = zeros(cout * ncol), *y = zeros(cout * (ncol + 5));
-        dumu_dm_conv_ref(x, xcs, cin, outer, len, inner, w, b, cout, k, stride, pad, dil, lout, ref,
-                         ncol);
+        dumu_dm_src xv = {
+            .data = x, .c = cin, .cs = xcs, .rows = outer, .len = len, .inner = inner};
+        dumu_dm_conv_geom g = {.k = k, .stride = stride, .pad = pad, .dil = dil};
+        dumu_dm_conv_ref(
+            xv, w, b, g,
+            (dumu_dm_dst){
+                .data = ref, .c = cout, .cs = ncol, .rows = outer, .len = lout, .inner = inner});
         /* ample scratch, then the minimum (one column group per tile) */
         int64_t caps[2] = {cin * k * ncol + 100, cin * k * inner};
         for (int ci = 0; ci < 2; ci++) {
             float *cols = zeros(caps[ci]);
             memset(y, 0, sizeof(float) * (size_t)(cout * (ncol + 5)));
-            dumu_dm_conv(x, xcs, cin, outer, len, inner, w, b, cout, k, stride, pad, dil, lout, 0,
-                         ncol, y, ncol + 5, cols, caps[ci], 1 + ci);
+            dumu_dm_conv(xv, w, b, g,
+                         (dumu_dm_dst){.data = y,
+                                       .c = cout,
+                                       .cs = ncol + 5,
+                                       .rows = outer,
+                                       .len = lout,
+                                       .inner = inner},
+                         0, ncol, cols, caps[ci], 1 + ci);
             for (int64_t o = 0; o < cout; o++) {
                 assert_allclose_f32(y + o * (ncol + 5), ref + o * ncol, (size_t)ncol, 1e-5, 1e-5,
                                     "conv");
@@ -278,8 +289,14 @@ static void test_conv(void **state) {
             /* a sub-range of columns */
             int64_t j0 = (ncol / inner / 3) * inner, j1 = ncol - (ncol / inner / 4) * inner;
             if (j1 > j0) {
-                dumu_dm_conv(x, xcs, cin, outer, len, inner, w, b, cout, k, stride, pad, dil, lout,
-                             j0, j1, y, j1 - j0, cols, caps[ci], 1);
+                dumu_dm_conv(xv, w, b, g,
+                             (dumu_dm_dst){.data = y,
+                                           .c = cout,
+                                           .cs = j1 - j0,
+                                           .rows = outer,
+                                           .len = lout,
+                                           .inner = inner},
+                             j0, j1, cols, caps[ci], 1);
                 for (int64_t o = 0; o < cout; o++) {
                     assert_allclose_f32(y + o * (j1 - j0), ref + o * ncol + j0, (size_t)(j1 - j0),
                                         1e-5, 1e-5, "conv range");
@@ -304,11 +321,18 @@ static void test_conv3x3(void **state) {
         const float *s2 = with2 ? x2 : NULL;
         int64_t f0 = with2 ? 1 : 0, f1 = with2 ? 4 : F, n = (f1 - f0) * T;
         float *ref = zeros(cout * n), *y = zeros(cout * n);
-        dumu_dm_conv3x3_ref(x, s2, xcs, cin, F, T, w, b, cout, f0, f1, ref, n);
+        dumu_dm_src xv = {.data = x, .c = cin, .cs = xcs, .rows = 1, .len = F, .inner = T};
+        dumu_dm_conv3x3_ref(
+            xv, s2, w, b,
+            (dumu_dm_dst){.data = ref, .c = cout, .cs = n, .rows = 1, .len = F, .inner = T}, f0,
+            f1);
         int64_t caps[2] = {cin * 9 * T, cin * 9 * T * F};
         for (int ci = 0; ci < 2; ci++) {
             float *cols = zeros(caps[ci]);
-            dumu_dm_conv3x3(x, s2, xcs, cin, F, T, w, b, cout, f0, f1, y, n, cols, caps[ci], 1);
+            dumu_dm_conv3x3(
+                xv, s2, w, b,
+                (dumu_dm_dst){.data = y, .c = cout, .cs = n, .rows = 1, .len = F, .inner = T}, f0,
+                f1, cols, caps[ci], 1);
             assert_allclose_f32(y, ref, (size_t)(cout * n), 1e-5, 1e-5, "conv3x3");
             dumu_free(cols);
         }
@@ -327,15 +351,31 @@ static void test_convtr(void **state) {
         int64_t cin = 4, nl = 9, cout_total = 6, o0 = 2, cout = 3, lout = 4 * nl;
         float *x = rnd(cin * nl * inner, 1.0f, 0.0f), *w = rnd(cin * cout_total * 8, 0.5f, 0.0f);
         float *ref = zeros(cout * lout * inner), *y = zeros(cout * lout * inner);
-        dumu_dm_convtr_ref(x, nl * inner, cin, 0, nl, inner, w, cout_total, o0, cout, 8, 4, 2, ref,
-                           lout * inner, lout);
+        dumu_dm_conv_geom g = {.k = 8, .stride = 4, .pad = 2, .dil = 1};
+        dumu_dm_dst yref = {
+            .data = ref, .c = cout, .cs = lout * inner, .rows = 1, .len = lout, .inner = inner};
+        dumu_dm_dst yv = yref;
+        yv.data = y;
+        dumu_dm_convtr_ref(
+            (dumu_dm_src){
+                .data = x, .c = cin, .cs = nl * inner, .rows = 1, .len = nl, .inner = inner},
+            w, (dumu_dm_convtr_part){.l0 = 0, .o0 = o0, .w_cout = cout_total}, g, yref);
         /* two position tiles [0, 4) and [4, 9) accumulate into the same output, each with the
          * minimum scratch (one position per internal tile) */
         float *cols = zeros(cout * 8 * inner);
-        dumu_dm_convtr(x, nl * inner, cin, 0, 4, inner, w, cout_total, o0, cout, 8, 4, 2, y,
-                       lout * inner, lout, cols, cout * 8 * inner, 1);
-        dumu_dm_convtr(x + 4 * inner, nl * inner, cin, 4, nl - 4, inner, w, cout_total, o0, cout, 8,
-                       4, 2, y, lout * inner, lout, cols, cout * 8 * inner, 2);
+        dumu_dm_convtr(
+            (dumu_dm_src){
+                .data = x, .c = cin, .cs = nl * inner, .rows = 1, .len = 4, .inner = inner},
+            w, (dumu_dm_convtr_part){.l0 = 0, .o0 = o0, .w_cout = cout_total}, g, yv, cols,
+            cout * 8 * inner, 1);
+        dumu_dm_convtr((dumu_dm_src){.data = x + 4 * inner,
+                                     .c = cin,
+                                     .cs = nl * inner,
+                                     .rows = 1,
+                                     .len = nl - 4,
+                                     .inner = inner},
+                       w, (dumu_dm_convtr_part){.l0 = 4, .o0 = o0, .w_cout = cout_total}, g, yv,
+                       cols, cout * 8 * inner, 2);
         assert_allclose_f32(y, ref, (size_t)(cout * lout * inner), 1e-5, 1e-5, "convtr");
         dumu_free(x);
         dumu_free(w);
