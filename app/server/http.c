@@ -548,7 +548,7 @@ static enum MHD_Result handle_jobs_list(struct srv_server *s, struct MHD_Connect
                                         struct srv_req *req) {
     enum { MAX_LIST = 50 };
     struct srv_job *list = malloc(MAX_LIST * sizeof *list);
-    int n = list ? srv_jobs_list(s->jobs, list, MAX_LIST) : -1;
+    int n = list ? srv_jobs_list(s->jobs, NULL, list, MAX_LIST) : -1;
     if (n < 0) {
         free(list);
         return srv_reply_store_error(s, c, req);
