@@ -17,18 +17,35 @@
 _Static_assert(crypto_pwhash_STRBYTES <= SRV_PWHASH_LEN, "SRV_PWHASH_LEN too small");
 _Static_assert(crypto_hash_sha256_BYTES * 2 + 1 == SRV_HASH_LEN, "SRV_HASH_LEN");
 
-static const char *const mode_names[] = {"off", "optional", "required"};
+/* The one table of the modes: the parser, the usage text, the log and the OpenAPI document
+ * read their names here. */
+static const char *const mode_names[SRV_AUTH_N_MODES] = {
+    [SRV_AUTH_OFF] = "off",
+    [SRV_AUTH_OPTIONAL] = "optional",
+    [SRV_AUTH_REQUIRED] = "required",
+};
 
 const char *srv_auth_mode_name(enum srv_auth_mode mode) {
     return mode_names[mode];
 }
 
+static char mode_list[64];
+static pthread_once_t mode_list_once = PTHREAD_ONCE_INIT;
+
+static void make_mode_list(void) {
+    size_t n = 0;
+    for (int i = 0; i < SRV_AUTH_N_MODES; i++)
+        n += (size_t)snprintf(mode_list + n, sizeof mode_list - n, "%s%s", i ? "|" : "",
+                              mode_names[i]);
+}
+
 const char *srv_auth_mode_list(void) {
-    return "off|optional|required";
+    pthread_once(&mode_list_once, make_mode_list);
+    return mode_list;
 }
 
 int srv_auth_mode_parse(const char *name, enum srv_auth_mode *out) {
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < SRV_AUTH_N_MODES; i++) {
         if (strcmp(name, mode_names[i]) == 0) {
             *out = (enum srv_auth_mode)i;
             return 0;

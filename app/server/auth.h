@@ -18,13 +18,13 @@
  * (anonymous browsers and accounts, each seeing only its own jobs) or required (an account's
  * session or API key for everything but signing up and in, /health, the web page and the
  * OpenAPI document). */
-enum srv_auth_mode { SRV_AUTH_OFF, SRV_AUTH_OPTIONAL, SRV_AUTH_REQUIRED };
+enum srv_auth_mode { SRV_AUTH_OFF, SRV_AUTH_OPTIONAL, SRV_AUTH_REQUIRED, SRV_AUTH_N_MODES };
 
 /* The default: a server started as before this option existed (`make run`) behaves as
  * before. */
 #define SRV_AUTH_DEFAULT SRV_AUTH_OFF
 
-/* "off", "optional" or "required". */
+/* "off", "optional" or "required" (auth.c's table: the one place they are named). */
 const char *srv_auth_mode_name(enum srv_auth_mode mode);
 
 /* The valid values as "off|optional|required", for usage texts. */

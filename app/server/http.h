@@ -75,7 +75,9 @@ struct srv_req {
     char auth_code[24];
     char auth_message[96];
     int n_cookies;
-    char set_cookie[2][192]; /* Set-Cookie headers of the reply */
+    /* Set-Cookie headers of the reply: at most two (a stale session's removal and a new
+     * anonymous token), each a name, a 50-byte token and the attributes, under 160 bytes */
+    char set_cookie[2][192];
 };
 
 #define SRV_BODY_MAX 65536
