@@ -52,7 +52,8 @@ int srv_auth_mode_parse(const char *name, enum srv_auth_mode *out);
 int srv_auth_init(void);
 
 /* Hashes `password` with Argon2id at libsodium's interactive costs (64 MiB, 2 passes: about
- * 0.1 s, meant for logins on a server). 0, or -1 when memory ran out. */
+ * 0.1 s, meant for logins on a server), at most a few at once in the process (this and
+ * srv_password_verify wait their turn). 0, or -1 when memory ran out. */
 int srv_password_hash(const char *password, char out[SRV_PWHASH_LEN]);
 
 /* 0 when `password` matches `hash` (srv_password_hash's), -1 when not. With `hash` NULL
