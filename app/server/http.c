@@ -116,6 +116,7 @@ enum MHD_Result srv_queue(const struct srv_server *s, struct MHD_Connection *c, 
     }
     for (int i = 0; i < req->n_cookies; i++)
         MHD_add_response_header(resp, "Set-Cookie", req->set_cookie[i]);
+    if (req->no_store) MHD_add_response_header(resp, "Cache-Control", "no-store");
     req->status = (int)status;
     if (bytes > 0) atomic_fetch_add(&req->bytes, bytes);
     enum MHD_Result r = MHD_queue_response(c, status, resp);

@@ -78,6 +78,7 @@ struct srv_req {
     /* Set-Cookie headers of the reply: at most two (a stale session's removal and a new
      * anonymous token), each a name, a 50-byte token and the attributes, under 160 bytes */
     char set_cookie[2][192];
+    int no_store; /* the reply holds a secret (a new key, a CSRF token): Cache-Control: no-store */
 };
 
 #define SRV_BODY_MAX 65536

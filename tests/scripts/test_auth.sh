@@ -119,6 +119,7 @@ status key-bad-name 400 -X POST -H "Cookie: $COOKIE_alice" -H "X-CSRF-Token: $CS
 status key-create 201 -X POST -H "Cookie: $COOKIE_alice" -H "X-CSRF-Token: $CSRF_alice" -d '{"name":"ci"}' "$B/api/keys"
 KEY_alice=$(json "$tmp/body" "d['key']")
 key_id=$(json "$tmp/body" "d['id']")
+expect key-no-store grep -qi '^Cache-Control: no-store' "$tmp/headers"
 expect key-shape test "$(json "$tmp/body" "(d['name'], d['key'].startswith('dumu_k_'), len(d['key']))")" = "('ci', True, 50)"
 status key-list 200 -H "Authorization: Bearer $KEY_alice" "$B/api/keys"
 expect key-list-no-secret $PY -c "
