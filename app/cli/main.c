@@ -63,6 +63,8 @@ static void usage(FILE *f) {
             "       dumu convert IN -o OUT.(wav|flac|mp3) [--rate HZ] [--mono] [--format F]\n"
             "       dumu serve [--host H] [--port N] [--data-dir DIR] [options] (serve --help)\n"
             "       dumu worker --db postgresql://USER@HOST/DB [options] (worker --help)\n"
+            "       dumu admin users | keys create EMAIL [--name N] | keys list EMAIL |\n"
+            "                  keys revoke ID [--data-dir DIR | --db URL] (admin --help)\n"
             "       dumu eval MANIFEST... [--json OUT] [--stem-cache DIR] (eval --help)\n"
             "       dumu --help | --version\n"
             "\n"
@@ -887,6 +889,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "convert") == 0) return cmd_convert(argc - 1, argv + 1);
     if (strcmp(cmd, "serve") == 0) return dumu_serve_main(argc - 1, argv + 1);
     if (strcmp(cmd, "worker") == 0) return dumu_worker_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "admin") == 0) return dumu_admin_main(argc - 1, argv + 1);
     if (strcmp(cmd, "eval") == 0) return dumu_cli_eval(argc - 1, argv + 1);
     fprintf(stderr, "dumu: unknown command '%s' (see dumu --help)\n", cmd);
     return EXIT_USAGE;

@@ -17,7 +17,14 @@
  *   GET  /api/jobs/{id}/midi             GET /api/jobs/{id}/stems/{name}
  *   POST /api/jobs/{id}/transcribe       GET /api/result/{id}
  *   GET  /api/progress/{id}              sse.c
+ *   GET|POST|DELETE /api/account   GET|POST|DELETE /api/session   GET|POST /api/keys
+ *   DELETE /api/keys/{id}                account.c (--auth optional|required)
  *   anything else under /api/ is 404; other GETs serve WEB_DIR (index.html when not a file)
+ *
+ * With --auth on, who is asking is settled at a request's first handler call (account.c
+ * srv_auth_request) and a refusal answered before its route's work; every job route answers
+ * 404 for a job that is not the asker's (load_job, srv_req_owns), as for one that does not
+ * exist, so job ids of others cannot even be confirmed.
  */
 #include "http.h"
 
@@ -59,18 +66,36 @@ enum route {
     R_TRANSCRIBE,
     R_PROGRESS,
     R_RESULT,
+    R_ACCOUNT,
+    R_SESSION,
+    R_KEYS,
+    R_KEY,
     R_API_UNKNOWN,
     R_STATIC,
 };
 
 /* Allowed methods per route ("GET" also allows HEAD). */
 static const char *const allowed[] = {
-    [R_HEALTH] = "GET, HEAD",   [R_OPENAPI] = "GET, HEAD", [R_DOCS] = "GET, HEAD",
-    [R_PROCESS] = "POST",       [R_JOBS] = "GET, HEAD",    [R_JOB] = "GET, HEAD, DELETE",
-    [R_MIDI] = "GET, HEAD",     [R_STEM] = "GET, HEAD",    [R_TRANSCRIBE] = "POST",
-    [R_MUSICXML] = "GET, HEAD", [R_TAB] = "GET, HEAD",     [R_PROGRESS] = "GET",
-    [R_RESULT] = "GET, HEAD",   [R_STATIC] = "GET, HEAD",  [R_MIX] = "GET, HEAD",
+    [R_HEALTH] = "GET, HEAD",
+    [R_OPENAPI] = "GET, HEAD",
+    [R_DOCS] = "GET, HEAD",
+    [R_PROCESS] = "POST",
+    [R_JOBS] = "GET, HEAD",
+    [R_JOB] = "GET, HEAD, DELETE",
+    [R_MIDI] = "GET, HEAD",
+    [R_STEM] = "GET, HEAD",
+    [R_TRANSCRIBE] = "POST",
+    [R_MUSICXML] = "GET, HEAD",
+    [R_TAB] = "GET, HEAD",
+    [R_PROGRESS] = "GET",
+    [R_RESULT] = "GET, HEAD",
+    [R_STATIC] = "GET, HEAD",
+    [R_MIX] = "GET, HEAD",
     [R_RETRY] = "POST",
+    [R_ACCOUNT] = "GET, HEAD, POST, DELETE",
+    [R_SESSION] = "GET, HEAD, POST, DELETE",
+    [R_KEYS] = "GET, HEAD, POST",
+    [R_KEY] = "DELETE",
 };
 
 static double mono_s(void) {
@@ -89,6 +114,9 @@ enum MHD_Result srv_queue(const struct srv_server *s, struct MHD_Connection *c, 
         MHD_add_response_header(resp, "Access-Control-Allow-Origin", s->cors_origin);
         MHD_add_response_header(resp, "Vary", "Origin");
     }
+    for (int i = 0; i < req->n_cookies; i++)
+        MHD_add_response_header(resp, "Set-Cookie", req->set_cookie[i]);
+    if (req->no_store) MHD_add_response_header(resp, "Cache-Control", "no-store");
     req->status = (int)status;
     if (bytes > 0) atomic_fetch_add(&req->bytes, bytes);
     enum MHD_Result r = MHD_queue_response(c, status, resp);
@@ -287,7 +315,8 @@ static cJSON *job_json(struct srv_server *s, const struct srv_job *j) {
 static int load_job(struct srv_server *s, struct MHD_Connection *c, struct srv_req *req,
                     struct srv_job *job, enum MHD_Result *r) {
     int found = srv_jobs_get(s->jobs, req->id, job);
-    if (found == 1) return 1;
+    if (found == 1 && srv_req_owns(s, req, job)) return 1;
+    if (found == 1) found = 0; /* someone else's: as if there were none */
     *r = found == 0 ? reply_not_found(s, c, req) : srv_reply_store_error(s, c, req);
     return 0;
 }
@@ -336,16 +365,24 @@ static void job_release(struct srv_server *s, struct srv_busy *b) {
     pthread_mutex_unlock(&s->busy_mu);
 }
 
-/* DELETE /api/jobs/{id}, holding the job (job_hold). */
-static enum MHD_Result delete_job(struct srv_server *s, struct MHD_Connection *c,
-                                  struct srv_req *req) {
+int srv_job_delete(struct srv_server *s, const char *id, enum srv_state *was) {
+    struct srv_busy hold;
+    job_hold(s, &hold, id);
     /* Flag the worker first, so that a job finishing meanwhile still has its files
      * removed by one side or the other. */
-    srv_pool_cancel(s->pool, req->id);
-    enum srv_state was;
-    int found = srv_jobs_remove(s->jobs, req->id, &was);
+    srv_pool_cancel(s->pool, id);
+    int found = srv_jobs_remove(s->jobs, id, was);
     /* Again, for a job that a worker claimed between the two calls. */
-    if (found == 1 && was == SRV_RUNNING) srv_pool_cancel(s->pool, req->id);
+    if (found == 1 && *was == SRV_RUNNING) srv_pool_cancel(s->pool, id);
+    job_release(s, &hold);
+    return found;
+}
+
+/* DELETE /api/jobs/{id} of a job the asker owns (load_job). */
+static enum MHD_Result delete_job(struct srv_server *s, struct MHD_Connection *c,
+                                  struct srv_req *req) {
+    enum srv_state was;
+    int found = srv_job_delete(s, req->id, &was);
     if (found != 1)
         return found == 0 ? reply_not_found(s, c, req) : srv_reply_store_error(s, c, req);
     cJSON *o = cJSON_CreateObject();
@@ -388,13 +425,8 @@ static enum MHD_Result handle_job_route(struct srv_server *s, struct MHD_Connect
     struct srv_busy hold;
     enum MHD_Result r = MHD_NO;
     char path[4096], disp[SRV_NAME_LEN + 64];
-    if (req->route == R_JOB && is_delete) {
-        job_hold(s, &hold, req->id);
-        r = delete_job(s, c, req);
-        job_release(s, &hold);
-        return r;
-    }
     if (!load_job(s, c, req, &job, &r)) return r;
+    if (req->route == R_JOB && is_delete) return delete_job(s, c, req);
     switch (req->route) {
     case R_JOB: return reply_tree(s, c, req, 200, job_json(s, &job));
     case R_RESULT:
@@ -548,7 +580,9 @@ static enum MHD_Result handle_jobs_list(struct srv_server *s, struct MHD_Connect
                                         struct srv_req *req) {
     enum { MAX_LIST = 50 };
     struct srv_job *list = malloc(MAX_LIST * sizeof *list);
-    int n = list ? srv_jobs_list(s->jobs, list, MAX_LIST) : -1;
+    /* with --auth on, one's own only (none for an anonymous browser without its token yet) */
+    const char *owner = s->auth == SRV_AUTH_OFF ? NULL : req->principal;
+    int n = list ? srv_jobs_list(s->jobs, owner, list, MAX_LIST) : -1;
     if (n < 0) {
         free(list);
         return srv_reply_store_error(s, c, req);
@@ -627,7 +661,8 @@ static void route(struct srv_req *req, const char *url) {
         enum route r;
     } fixed[] = {
         {"/health", R_HEALTH},       {"/openapi.json", R_OPENAPI}, {"/docs", R_DOCS},
-        {"/api/process", R_PROCESS}, {"/api/jobs", R_JOBS},
+        {"/api/process", R_PROCESS}, {"/api/jobs", R_JOBS},        {"/api/account", R_ACCOUNT},
+        {"/api/session", R_SESSION}, {"/api/keys", R_KEYS},
     };
 
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
@@ -654,6 +689,7 @@ static void route(struct srv_req *req, const char *url) {
     if (n == 3 && strcmp(seg[1], "jobs") == 0) req->route = R_JOB;
     if (n == 3 && strcmp(seg[1], "progress") == 0) req->route = R_PROGRESS;
     if (n == 3 && strcmp(seg[1], "result") == 0) req->route = R_RESULT;
+    if (n == 3 && strcmp(seg[1], "keys") == 0) req->route = R_KEY;
     if (n == 4 && strcmp(seg[1], "jobs") == 0 && strcmp(seg[3], "midi") == 0) req->route = R_MIDI;
     if (n == 4 && strcmp(seg[1], "jobs") == 0 && strcmp(seg[3], "musicxml") == 0)
         req->route = R_MUSICXML;
@@ -677,6 +713,39 @@ static int method_allowed(enum route r, const char *method) {
     return 0;
 }
 
+/* What route `r` asks of the one asking (http.h enum srv_access). */
+static enum srv_access access_of(enum route r, const char *method) {
+    int post = strcmp(method, "POST") == 0;
+    if (strcmp(method, "OPTIONS") == 0) return SRV_ACCESS_PUBLIC;
+    switch (r) {
+    case R_PROCESS: return SRV_ACCESS_UPLOAD;
+    case R_JOBS:
+    case R_JOB:
+    case R_MIDI:
+    case R_MUSICXML:
+    case R_TAB:
+    case R_STEM:
+    case R_MIX:
+    case R_RETRY:
+    case R_TRANSCRIBE:
+    case R_PROGRESS:
+    case R_RESULT:
+    case R_KEYS:
+    case R_KEY: return SRV_ACCESS_PRIVATE;
+    case R_ACCOUNT: return post ? SRV_ACCESS_SIGN_IN : SRV_ACCESS_PRIVATE;
+    case R_SESSION:
+        return post                            ? SRV_ACCESS_SIGN_IN
+               : strcmp(method, "DELETE") == 0 ? SRV_ACCESS_LOGOUT
+                                               : SRV_ACCESS_PUBLIC;
+    default: return SRV_ACCESS_PUBLIC;
+    }
+}
+
+/* 1 for the routes whose JSON body is read (up to SRV_BODY_MAX); others' bodies are dropped. */
+static int takes_body(enum route r) {
+    return r == R_TRANSCRIBE || r == R_ACCOUNT || r == R_SESSION || r == R_KEYS;
+}
+
 static enum MHD_Result dispatch(struct srv_server *s, struct MHD_Connection *c, struct srv_req *req,
                                 const char *url) {
     const char *m = req->method;
@@ -687,7 +756,7 @@ static enum MHD_Result dispatch(struct srv_server *s, struct MHD_Connection *c, 
             MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
         MHD_add_response_header(resp, "Access-Control-Allow-Methods", allowed[req->route]);
         MHD_add_response_header(resp, "Access-Control-Allow-Headers",
-                                "Content-Type, Last-Event-ID");
+                                "Content-Type, Last-Event-ID, Authorization, X-CSRF-Token");
         MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
         return srv_queue(s, c, req, 204, resp, 0);
     }
@@ -709,8 +778,17 @@ static enum MHD_Result dispatch(struct srv_server *s, struct MHD_Connection *c, 
         MHD_add_response_header(resp, "Allow", allowed[req->route]);
         return srv_queue(s, c, req, 405, resp, (int64_t)strlen(text));
     }
+    if (req->auth_status == 503)
+        return srv_reply_later(s, c, req, 503, req->auth_code, req->auth_message, 5);
+    if (req->auth_status)
+        return srv_reply_error(s, c, req, (unsigned)req->auth_status, req->auth_code,
+                               req->auth_message);
     switch (req->route) {
     case R_HEALTH: return handle_health(s, c, req);
+    case R_ACCOUNT: return srv_account_handle(s, c, req, SRV_ROUTE_ACCOUNT);
+    case R_SESSION: return srv_account_handle(s, c, req, SRV_ROUTE_SESSION);
+    case R_KEYS: return srv_account_handle(s, c, req, SRV_ROUTE_KEYS);
+    case R_KEY: return srv_account_handle(s, c, req, SRV_ROUTE_KEY);
     case R_OPENAPI: return srv_reply_json(s, c, req, 200, srv_openapi_json());
     case R_DOCS: {
         const char *html = srv_docs_html();
@@ -756,6 +834,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         /* the headers are in: from now on the connection may idle as an SSE stream does */
         MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)IDLE_TIMEOUT_S);
         route(req, url);
+        srv_auth_request(s, c, req, access_of((enum route)req->route, method));
         /* Only an upload answers in this first call (its early errors: the body is then
          * dropped and the connection closed). Everything else answers in a later call, since
          * MHD 0.9.75 closes the connection after a reply queued in the first one. */
@@ -771,9 +850,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (req->body_too_big || req->body_len + n > SRV_BODY_MAX) {
             req->body_too_big = 1;
             /* A body that keeps coming for a route that takes none is cut off. */
-            return req->route == R_TRANSCRIBE ? MHD_YES : MHD_NO;
+            return takes_body((enum route)req->route) ? MHD_YES : MHD_NO;
         }
-        if (req->route != R_TRANSCRIBE) {
+        if (!takes_body((enum route)req->route)) {
             req->body_len += n;
             return MHD_YES;
         }

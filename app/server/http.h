@@ -17,6 +17,7 @@
 
 #include "dumu/dumu.h"
 
+#include "auth.h"
 #include "jobs.h"
 #include "worker.h"
 
@@ -40,6 +41,8 @@ struct srv_server {
     bool fast;               /* the `fast` parameter's default (dumu serve --fast) */
     const char *web_dir;     /* built web app (index.html + assets) */
     const char *cors_origin; /* Access-Control-Allow-Origin value, NULL = no CORS headers */
+    enum srv_auth_mode auth; /* dumu serve --auth */
+    bool secure_cookies;     /* cookies get `Secure` (dumu serve --secure-cookies: behind TLS) */
     atomic_int stopping;     /* set on SIGTERM: SSE streams end */
     pthread_mutex_t busy_mu; /* guards busy; initialised by serve.c */
     pthread_cond_t busy_cv;  /* broadcast when a request lets go of a job */
@@ -60,9 +63,22 @@ struct srv_req {
     int status;         /* the status sent, for the log */
     atomic_llong bytes; /* body bytes sent */
     struct srv_upload *upload;
-    char *body; /* JSON request body (re-transcribe), at most SRV_BODY_MAX bytes; owned */
+    char *body; /* JSON request body (re-transcribe, accounts), at most SRV_BODY_MAX bytes; owned */
     size_t body_len;
     int body_too_big;
+    /* Who is asking (account.c srv_auth_request; all "" with --auth off). */
+    char principal[SRV_OWNER_LEN];   /* whose jobs it sees and makes (srv_job.owned_by) */
+    char account[SRV_ID_LEN + 1];    /* the account signed in or holding the API key */
+    char session_hash[SRV_HASH_LEN]; /* the session cookie's token hash, for logout */
+    char csrf[SRV_HASH_LEN];         /* the X-CSRF-Token this request's cookie calls for */
+    int auth_status;                 /* a refusal found from the headers (401, 403, 503), or 0 */
+    char auth_code[24];
+    char auth_message[96];
+    int n_cookies;
+    /* Set-Cookie headers of the reply: at most two (a stale session's removal and a new
+     * anonymous token), each a name, a 50-byte token and the attributes, under 160 bytes */
+    char set_cookie[2][192];
+    int no_store; /* the reply holds a secret (a new key, a CSRF token): Cache-Control: no-store */
 };
 
 #define SRV_BODY_MAX 65536
@@ -107,6 +123,43 @@ void srv_upload_free(struct srv_upload *u);
 
 /* GET /api/progress/{id} (sse.c): answers the event stream of req->id. */
 enum MHD_Result srv_sse_handle(struct srv_server *s, struct MHD_Connection *c, struct srv_req *req);
+
+/* What a route asks of the one asking, with --auth on:
+ *   PUBLIC    nothing (/health, /openapi.json, /docs, the web page, GET /api/session)
+ *   SIGN_IN   nothing, and no CSRF token: the password is the proof (POST /api/account,
+ *             POST /api/session)
+ *   LOGOUT    nothing, but a session cookie needs its CSRF token (DELETE /api/session)
+ *   PRIVATE   an account with --auth required, or (optional) an anonymous browser
+ *   UPLOAD    PRIVATE; an anonymous browser without a token gets one (--auth optional) */
+enum srv_access {
+    SRV_ACCESS_PUBLIC,
+    SRV_ACCESS_SIGN_IN,
+    SRV_ACCESS_LOGOUT,
+    SRV_ACCESS_PRIVATE,
+    SRV_ACCESS_UPLOAD
+};
+
+enum srv_account_route { SRV_ROUTE_ACCOUNT, SRV_ROUTE_SESSION, SRV_ROUTE_KEYS, SRV_ROUTE_KEY };
+
+/* account.c: decides who is asking from the request's headers (API key, session cookie,
+ * anonymous cookie) and whether the route lets them in, filling req's principal, account,
+ * csrf and, for a refusal, auth_status/code/message (answered by the caller). Called once per
+ * request, at its first handler call, after routing. Does nothing with --auth off. */
+void srv_auth_request(struct srv_server *s, struct MHD_Connection *c, struct srv_req *req,
+                      enum srv_access access);
+
+/* account.c: /api/account, /api/session, /api/keys and /api/keys/{id} (req->id). */
+enum MHD_Result srv_account_handle(struct srv_server *s, struct MHD_Connection *c,
+                                   struct srv_req *req, enum srv_account_route route);
+
+/* 1 when the request may see job `job`: always with --auth off, else when it is the job's
+ * owner. Everyone else is told the job does not exist (404), never that it is someone
+ * else's. */
+int srv_req_owns(const struct srv_server *s, const struct srv_req *req, const struct srv_job *job);
+
+/* Deletes job `id` as DELETE /api/jobs/{id} does (its worker stops, its files go), taking
+ * its turn with the job's other changes. srv_jobs_remove's answer, with *was. */
+int srv_job_delete(struct srv_server *s, const char *id, enum srv_state *was);
 
 /* Starts the daemon on host:port. Returns NULL (logged) on failure. */
 struct MHD_Daemon *srv_http_start(struct srv_server *s, const char *host, int port);

@@ -157,10 +157,13 @@ static int make_dir(const char *path) {
     return 0;
 }
 
-int srv_jobs_open(const char *data_dir, const char *db_url, srv_jobs **out) {
+/* srv_jobs_open and srv_jobs_open_admin (`admin`). */
+static int open_store(const char *data_dir, const char *db_url, int admin, srv_jobs **out) {
     *out = NULL;
     srv_jobs *jobs = calloc(1, sizeof *jobs);
     if (!jobs) return -1;
+    jobs->admin = admin;
+    if (admin && db_url) data_dir = NULL; /* a private scratch folder, not the server's */
     jobs->ops = db_url ? &srv_store_pg : &srv_store_sqlite;
     jobs->lock_fd = -1;
     jobs->lease_s = SRV_LEASE_S;
@@ -193,7 +196,7 @@ int srv_jobs_open(const char *data_dir, const char *db_url, srv_jobs **out) {
      * uploads in progress, and two fleet nodes would share one cache unknowingly. The lock
      * goes with the process, however it ends. */
     char path[4096];
-    if (!rc) {
+    if (!rc && !admin) {
         snprintf(path, sizeof path, "%s/dumu.lock", jobs->dir);
         jobs->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
         if (jobs->lock_fd < 0) {
@@ -218,6 +221,14 @@ int srv_jobs_open(const char *data_dir, const char *db_url, srv_jobs **out) {
     }
     *out = jobs;
     return 0;
+}
+
+int srv_jobs_open(const char *data_dir, const char *db_url, srv_jobs **out) {
+    return open_store(data_dir, db_url, 0, out);
+}
+
+int srv_jobs_open_admin(const char *data_dir, const char *db_url, srv_jobs **out) {
+    return open_store(data_dir, db_url, 1, out);
 }
 
 /* Removes DATA_DIR made by srv_jobs_open: its folders of job folders and files. */
@@ -288,8 +299,8 @@ int srv_jobs_get(srv_jobs *jobs, const char *id, struct srv_job *out) {
     return jobs->ops->get(jobs, id, out);
 }
 
-int srv_jobs_list(srv_jobs *jobs, struct srv_job *out, int cap) {
-    return jobs->ops->list(jobs, out, cap);
+int srv_jobs_list(srv_jobs *jobs, const char *owned_by, struct srv_job *out, int cap) {
+    return jobs->ops->list(jobs, owned_by, out, cap);
 }
 
 int srv_jobs_counts(srv_jobs *jobs, int *queued, int *running) {
@@ -398,4 +409,56 @@ void srv_jobs_discard(srv_jobs *jobs, const char *id, const char *what) {
     char path[4096];
     if (!srv_jobs_path(jobs, id, what, path, sizeof path)) unlink(path);
     if (jobs->ops->discard) jobs->ops->discard(jobs, id, what);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Accounts and credentials: straight to the implementation */
+
+const char *srv_cred_kind_name(enum srv_cred_kind kind) {
+    return kind == SRV_CRED_SESSION ? "session" : "key";
+}
+
+int srv_jobs_account_add(srv_jobs *jobs, const struct srv_account *a, const char *pwhash) {
+    return jobs->ops->account_add(jobs, a, pwhash);
+}
+
+int srv_jobs_account_find(srv_jobs *jobs, const char *email, const char *id,
+                          struct srv_account *out, char *pwhash, size_t cap) {
+    return jobs->ops->account_find(jobs, email, id, out, pwhash, cap);
+}
+
+int srv_jobs_account_list(srv_jobs *jobs, struct srv_account *out, int cap) {
+    return jobs->ops->account_list(jobs, out, cap);
+}
+
+int srv_jobs_account_remove(srv_jobs *jobs, const char *id) {
+    return jobs->ops->account_remove(jobs, id);
+}
+
+int srv_jobs_cred_add(srv_jobs *jobs, enum srv_cred_kind kind, const char *hash,
+                      const struct srv_cred *cred) {
+    return jobs->ops->cred_add(jobs, kind, hash, cred);
+}
+
+int srv_jobs_cred_find(srv_jobs *jobs, enum srv_cred_kind kind, const char *hash, int64_t now,
+                       struct srv_cred *out) {
+    return jobs->ops->cred_find(jobs, kind, hash, now, out);
+}
+
+int srv_jobs_cred_list(srv_jobs *jobs, enum srv_cred_kind kind, const char *account,
+                       struct srv_cred *out, int cap) {
+    return jobs->ops->cred_list(jobs, kind, account, out, cap);
+}
+
+int srv_jobs_cred_remove(srv_jobs *jobs, enum srv_cred_kind kind, const char *hash, const char *id,
+                         const char *account) {
+    return jobs->ops->cred_remove(jobs, kind, hash, id, account);
+}
+
+int srv_jobs_failures(srv_jobs *jobs, const char *key, int64_t since, int *n, int64_t *oldest) {
+    return jobs->ops->failures(jobs, key, since, n, oldest);
+}
+
+int srv_jobs_failure_note(srv_jobs *jobs, const char *key, int64_t at, int clear) {
+    return jobs->ops->failure_note(jobs, key, at, clear);
 }

@@ -22,6 +22,13 @@
 
 #include "params.h"
 
+/* A job's owner: "a:" and an account's id, or "t:" and the SHA-256 (hex) of an anonymous
+ * browser's token; NUL included. */
+#define SRV_OWNER_LEN 72
+
+/* A name given to an API key, NUL included: enough to say which script holds it. */
+#define SRV_KEY_NAME_LEN 64
+
 enum srv_state { SRV_QUEUED, SRV_RUNNING, SRV_DONE, SRV_FAILED, SRV_CANCELLED };
 
 /* "queued", "running", "done", "failed" or "cancelled". */
@@ -42,6 +49,7 @@ struct srv_job {
     double bpm; /* tempo of the result; 0 until done */
     char error_code[32];
     char error_message[256];
+    char owned_by[SRV_OWNER_LEN]; /* whose it is (dumu serve --auth); "" with --auth off */
 };
 
 /* Runs a job may start: one that was running when the server died this many times fails
@@ -67,6 +75,11 @@ typedef struct srv_jobs srv_jobs;
  * held until srv_jobs_close; -1 with "another dumu process is using DIR" when another
  * process holds it) and the folders DATA_DIR/uploads and DATA_DIR/jobs are made. */
 int srv_jobs_open(const char *data_dir, const char *db_url, srv_jobs **out);
+
+/* srv_jobs_open for `dumu admin`, beside a running server: SQLite opens DATA_DIR/dumu.db
+ * without the folder's lock and without the crash recovery (the server's running jobs stay
+ * running); PostgreSQL ignores `data_dir` (a private scratch folder). No workers, no waits. */
+int srv_jobs_open_admin(const char *data_dir, const char *db_url, srv_jobs **out);
 
 /* DATA_DIR as opened (a temporary folder's name when none was given); borrowed. */
 const char *srv_jobs_dir(const srv_jobs *jobs);
@@ -102,8 +115,9 @@ int srv_jobs_insert(srv_jobs *jobs, const struct srv_job *job);
 /* 1 and *out when the job exists, 0 when not, -1 on error. */
 int srv_jobs_get(srv_jobs *jobs, const char *id, struct srv_job *out);
 
-/* Up to `cap` jobs, newest first; returns the count or -1. */
-int srv_jobs_list(srv_jobs *jobs, struct srv_job *out, int cap);
+/* Up to `cap` jobs, newest first, of owner `owned_by` (srv_job.owned_by; NULL: everyone's);
+ * returns the count or -1. */
+int srv_jobs_list(srv_jobs *jobs, const char *owned_by, struct srv_job *out, int cap);
 
 /* Current numbers of queued and running jobs (SQLite: kept in memory, never waits on the
  * disk). */
@@ -194,5 +208,75 @@ int srv_jobs_publish_all(srv_jobs *jobs, const char *id);
 
 /* Removes the job's file `what`, local and stored. */
 void srv_jobs_discard(srv_jobs *jobs, const char *id, const char *what);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Accounts and credentials (dumu serve --auth; auth.h). Rows live in the store, so every API
+ * node of a fleet sees a new session, a revoked key or a deleted account at once. */
+
+struct srv_account {
+    char id[SRV_ID_LEN + 1];
+    char email[SRV_EMAIL_LEN]; /* lowercase */
+    char tier[16];             /* "free" (limits come with tiers, later) */
+    int64_t created;           /* unix seconds */
+};
+
+/* A credential's kind: a browser session (sent as a cookie, with a CSRF token) or an API key
+ * (sent as a bearer token). Both are stored as the SHA-256 of the token (auth.h). */
+enum srv_cred_kind { SRV_CRED_SESSION, SRV_CRED_KEY };
+
+struct srv_cred {
+    char id[SRV_ID_LEN + 1]; /* API keys: the id to list and revoke them by; sessions: "" */
+    char account[SRV_ID_LEN + 1];
+    char name[SRV_KEY_NAME_LEN]; /* API keys: what its owner called it */
+    char csrf[SRV_HASH_LEN];     /* sessions: the token X-CSRF-Token must carry */
+    int64_t created;             /* unix seconds */
+    int64_t expires;             /* unix seconds; 0: never (API keys until revoked) */
+};
+
+/* Adds an account with its password hash (auth.h srv_password_hash). 0, 1 when the e-mail
+ * has an account already, -1 on error. */
+int srv_jobs_account_add(srv_jobs *jobs, const struct srv_account *a, const char *pwhash);
+
+/* The account of e-mail `email` (or, with `email` NULL, of id `id`): 1 with *out and, when
+ * `pwhash` is non-NULL, its password hash (`cap` bytes); 0 when there is none; -1 on error. */
+int srv_jobs_account_find(srv_jobs *jobs, const char *email, const char *id,
+                          struct srv_account *out, char *pwhash, size_t cap);
+
+/* Up to `cap` accounts, oldest first; the count or -1. */
+int srv_jobs_account_list(srv_jobs *jobs, struct srv_account *out, int cap);
+
+/* Deletes the account and its sessions and API keys (its jobs are the caller's to delete
+ * first: their files need srv_jobs_remove). 1, 0 when there was none, -1 on error. */
+int srv_jobs_account_remove(srv_jobs *jobs, const char *id);
+
+/* Stores a credential of `kind` under `hash` (the token's SHA-256). 0 or -1. */
+int srv_jobs_cred_add(srv_jobs *jobs, enum srv_cred_kind kind, const char *hash,
+                      const struct srv_cred *cred);
+
+/* The credential of `kind` stored under `hash`, unless it expired before `now` (unix
+ * seconds): 1 with *out, 0 when there is none, -1 on error. */
+int srv_jobs_cred_find(srv_jobs *jobs, enum srv_cred_kind kind, const char *hash, int64_t now,
+                       struct srv_cred *out);
+
+/* Up to `cap` credentials of `kind` of account `account`, oldest first; the count or -1. */
+int srv_jobs_cred_list(srv_jobs *jobs, enum srv_cred_kind kind, const char *account,
+                       struct srv_cred *out, int cap);
+
+/* Deletes the credential of `kind` stored under `hash`, or (hash NULL) the one of id `id`,
+ * then only if it is account `account`'s (NULL: anyone's, for dumu admin). 1, 0 when there
+ * was none, -1 on error. */
+int srv_jobs_cred_remove(srv_jobs *jobs, enum srv_cred_kind kind, const char *hash, const char *id,
+                         const char *account);
+
+/* Failed logins under `key` ("account:EMAIL", "addr:IP") since `since` (unix seconds): their
+ * number in *n and the oldest one's time in *oldest. 0 or -1. */
+int srv_jobs_failures(srv_jobs *jobs, const char *key, int64_t since, int *n, int64_t *oldest);
+
+/* Failed logins are kept this long (seconds): longer than any throttling window looks back. */
+#define SRV_FAILURE_KEEP_S 86400
+
+/* Notes a failed login under `key` at `at`, or (clear) forgets the key's failures (a login
+ * that succeeded) and every failure older than SRV_FAILURE_KEEP_S before `at`. 0 or -1. */
+int srv_jobs_failure_note(srv_jobs *jobs, const char *key, int64_t at, int clear);
 
 #endif /* DUMU_SRV_JOBS_H */

@@ -7,10 +7,13 @@
 
 #include <cjson/cJSON.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dumu/dumu.h"
+
+#include "auth.h"
 
 static const char *const openapi_lines[] = {
     "{\n",
@@ -1079,6 +1082,499 @@ static const char *const openapi_lines[] = {
 
 /* Self-contained: the page's own script fetches /openapi.json and lists every operation and
  * schema; nothing is loaded from elsewhere. */
+/* The accounts' part (dumu serve --auth; account.c): its paths, schemas, responses and
+ * security schemes, and a paragraph for the description, merged in by with_auth. */
+static const char *const auth_lines[] = {
+    "{\n",
+    " \"description\": \" Accounts (dumu serve --auth optional|required; with the default,"
+    " off, there are none and every job is everyone's): a browser signs up or in and gets a"
+    " session cookie (dumu_session, HttpOnly, SameSite=Lax) and a CSRF token, which every"
+    " POST, PUT, PATCH and DELETE it sends with that cookie must carry in X-CSRF-Token (else"
+    " 403 csrf); scripts send an API key as Authorization: Bearer KEY and need no CSRF token."
+    " With --auth optional an anonymous browser gets a token cookie (dumu_anon) with its first"
+    " upload; its CSRF token is GET /api/session's csrf_token. With --auth required everything"
+    " but signing up and in, GET /api/session, /health, /openapi.json, /docs and the web page"
+    " answers 401 without a session or key. Each job belongs to the account or anonymous"
+    " browser that uploaded it: to anyone else every job route answers 404, as for a job that"
+    " does not exist, and GET /api/jobs lists one's own jobs only.\",\n",
+    " \"paths\": {\n",
+    "  \"/api/account\": {\n",
+    "   \"get\": {\n",
+    "    \"summary\": \"The signed-in account\",\n",
+    "    \"responses\": {\n",
+    "     \"200\": {\n",
+    "      \"description\": \"The account\",\n",
+    "      \"content\": {\n",
+    "       \"application/json\": {\n",
+    "        \"schema\": {\n",
+    "         \"$ref\": \"#/components/schemas/Account\"\n",
+    "        }\n",
+    "       }\n",
+    "      }\n",
+    "     },\n",
+    "     \"401\": {\n",
+    "      \"$ref\": \"#/components/responses/Unauthorized\"\n",
+    "     }\n",
+    "    }\n",
+    "   },\n",
+    "   \"post\": {\n",
+    "    \"summary\": \"Sign up: a new account and its session\",\n",
+    "    \"security\": [],\n",
+    "    \"requestBody\": {\n",
+    "     \"required\": true,\n",
+    "     \"content\": {\n",
+    "      \"application/json\": {\n",
+    "       \"schema\": {\n",
+    "        \"$ref\": \"#/components/schemas/Credentials\"\n",
+    "       }\n",
+    "      }\n",
+    "     }\n",
+    "    },\n",
+    "    \"responses\": {\n",
+    "     \"201\": {\n",
+    "      \"description\": \"Created and signed in; the session cookie is set\",\n",
+    "      \"headers\": {\n",
+    "       \"Set-Cookie\": {\n",
+    "        \"schema\": {\n",
+    "         \"type\": \"string\"\n",
+    "        },\n",
+    "        \"description\": \"dumu_session=...; HttpOnly; SameSite=Lax\"\n",
+    "       }\n",
+    "      },\n",
+    "      \"content\": {\n",
+    "       \"application/json\": {\n",
+    "        \"schema\": {\n",
+    "         \"$ref\": \"#/components/schemas/SessionStarted\"\n",
+    "        }\n",
+    "       }\n",
+    "      }\n",
+    "     },\n",
+    "     \"400\": {\n",
+    "      \"$ref\": \"#/components/responses/Error\"\n",
+    "     },\n",
+    "     \"409\": {\n",
+    "      \"$ref\": \"#/components/responses/Error\"\n",
+    "     }\n",
+    "    }\n",
+    "   },\n",
+    "   \"delete\": {\n",
+    "    \"summary\": \"Delete the account and everything of it: its jobs and their files,"
+    " sessions and API keys\",\n",
+    "    \"responses\": {\n",
+    "     \"204\": {\n",
+    "      \"description\": \"Done (no body)\"\n",
+    "     },\n",
+    "     \"401\": {\n",
+    "      \"$ref\": \"#/components/responses/Unauthorized\"\n",
+    "     },\n",
+    "     \"403\": {\n",
+    "      \"$ref\": \"#/components/responses/Forbidden\"\n",
+    "     }\n",
+    "    }\n",
+    "   }\n",
+    "  },\n",
+    "  \"/api/session\": {\n",
+    "   \"get\": {\n",
+    "    \"summary\": \"Who this browser is: the auth mode, its account and CSRF token\",\n",
+    "    \"security\": [],\n",
+    "    \"responses\": {\n",
+    "     \"200\": {\n",
+    "      \"description\": \"The session\",\n",
+    "      \"content\": {\n",
+    "       \"application/json\": {\n",
+    "        \"schema\": {\n",
+    "         \"$ref\": \"#/components/schemas/SessionInfo\"\n",
+    "        }\n",
+    "       }\n",
+    "      }\n",
+    "     }\n",
+    "    }\n",
+    "   },\n",
+    "   \"post\": {\n",
+    "    \"summary\": \"Sign in\",\n",
+    "    \"security\": [],\n",
+    "    \"requestBody\": {\n",
+    "     \"required\": true,\n",
+    "     \"content\": {\n",
+    "      \"application/json\": {\n",
+    "       \"schema\": {\n",
+    "        \"$ref\": \"#/components/schemas/Credentials\"\n",
+    "       }\n",
+    "      }\n",
+    "     }\n",
+    "    },\n",
+    "    \"responses\": {\n",
+    "     \"200\": {\n",
+    "      \"description\": \"Signed in; the session cookie is set\",\n",
+    "      \"headers\": {\n",
+    "       \"Set-Cookie\": {\n",
+    "        \"schema\": {\n",
+    "         \"type\": \"string\"\n",
+    "        },\n",
+    "        \"description\": \"dumu_session=...; HttpOnly; SameSite=Lax\"\n",
+    "       }\n",
+    "      },\n",
+    "      \"content\": {\n",
+    "       \"application/json\": {\n",
+    "        \"schema\": {\n",
+    "         \"$ref\": \"#/components/schemas/SessionStarted\"\n",
+    "        }\n",
+    "       }\n",
+    "      }\n",
+    "     },\n",
+    "     \"400\": {\n",
+    "      \"$ref\": \"#/components/responses/Error\"\n",
+    "     },\n",
+    "     \"401\": {\n",
+    "      \"$ref\": \"#/components/responses/Unauthorized\"\n",
+    "     },\n",
+    "     \"429\": {\n",
+    "      \"$ref\": \"#/components/responses/TooManyAttempts\"\n",
+    "     }\n",
+    "    }\n",
+    "   },\n",
+    "   \"delete\": {\n",
+    "    \"summary\": \"Sign out: the session ends at once on every node\",\n",
+    "    \"responses\": {\n",
+    "     \"204\": {\n",
+    "      \"description\": \"Done (no body)\"\n",
+    "     },\n",
+    "     \"403\": {\n",
+    "      \"$ref\": \"#/components/responses/Forbidden\"\n",
+    "     }\n",
+    "    }\n",
+    "   }\n",
+    "  },\n",
+    "  \"/api/keys\": {\n",
+    "   \"get\": {\n",
+    "    \"summary\": \"The account's API keys (never the keys themselves)\",\n",
+    "    \"responses\": {\n",
+    "     \"200\": {\n",
+    "      \"description\": \"The keys\",\n",
+    "      \"content\": {\n",
+    "       \"application/json\": {\n",
+    "        \"schema\": {\n",
+    "         \"$ref\": \"#/components/schemas/ApiKeys\"\n",
+    "        }\n",
+    "       }\n",
+    "      }\n",
+    "     },\n",
+    "     \"401\": {\n",
+    "      \"$ref\": \"#/components/responses/Unauthorized\"\n",
+    "     }\n",
+    "    }\n",
+    "   },\n",
+    "   \"post\": {\n",
+    "    \"summary\": \"A new API key, shown this once\",\n",
+    "    \"requestBody\": {\n",
+    "     \"required\": true,\n",
+    "     \"content\": {\n",
+    "      \"application/json\": {\n",
+    "       \"schema\": {\n",
+    "        \"$ref\": \"#/components/schemas/KeyName\"\n",
+    "       }\n",
+    "      }\n",
+    "     }\n",
+    "    },\n",
+    "    \"responses\": {\n",
+    "     \"201\": {\n",
+    "      \"description\": \"Created\",\n",
+    "      \"content\": {\n",
+    "       \"application/json\": {\n",
+    "        \"schema\": {\n",
+    "         \"$ref\": \"#/components/schemas/NewApiKey\"\n",
+    "        }\n",
+    "       }\n",
+    "      }\n",
+    "     },\n",
+    "     \"400\": {\n",
+    "      \"$ref\": \"#/components/responses/Error\"\n",
+    "     },\n",
+    "     \"401\": {\n",
+    "      \"$ref\": \"#/components/responses/Unauthorized\"\n",
+    "     },\n",
+    "     \"403\": {\n",
+    "      \"$ref\": \"#/components/responses/Forbidden\"\n",
+    "     }\n",
+    "    }\n",
+    "   }\n",
+    "  },\n",
+    "  \"/api/keys/{id}\": {\n",
+    "   \"parameters\": [\n",
+    "    {\n",
+    "     \"$ref\": \"#/components/parameters/Id\"\n",
+    "    }\n",
+    "   ],\n",
+    "   \"delete\": {\n",
+    "    \"summary\": \"Revoke an API key: refused at once on every node\",\n",
+    "    \"responses\": {\n",
+    "     \"204\": {\n",
+    "      \"description\": \"Done (no body)\"\n",
+    "     },\n",
+    "     \"401\": {\n",
+    "      \"$ref\": \"#/components/responses/Unauthorized\"\n",
+    "     },\n",
+    "     \"403\": {\n",
+    "      \"$ref\": \"#/components/responses/Forbidden\"\n",
+    "     },\n",
+    "     \"404\": {\n",
+    "      \"$ref\": \"#/components/responses/Error\"\n",
+    "     }\n",
+    "    }\n",
+    "   }\n",
+    "  }\n",
+    " },\n",
+    " \"securitySchemes\": {\n",
+    "  \"session\": {\n",
+    "   \"type\": \"apiKey\",\n",
+    "   \"in\": \"cookie\",\n",
+    "   \"name\": \"dumu_session\",\n",
+    "   \"description\": \"A browser session (POST /api/account, POST /api/session)\"\n",
+    "  },\n",
+    "  \"csrf\": {\n",
+    "   \"type\": \"apiKey\",\n",
+    "   \"in\": \"header\",\n",
+    "   \"name\": \"X-CSRF-Token\",\n",
+    "   \"description\": \"The session's CSRF token, with every POST, PUT, PATCH and DELETE"
+    " sent with a cookie\"\n",
+    "  },\n",
+    "  \"anonymous\": {\n",
+    "   \"type\": \"apiKey\",\n",
+    "   \"in\": \"cookie\",\n",
+    "   \"name\": \"dumu_anon\",\n",
+    "   \"description\": \"An anonymous browser (--auth optional), set by its first upload\"\n",
+    "  },\n",
+    "  \"bearer\": {\n",
+    "   \"type\": \"http\",\n",
+    "   \"scheme\": \"bearer\",\n",
+    "   \"description\": \"An API key (POST /api/keys, dumu admin keys create)\"\n",
+    "  }\n",
+    " },\n",
+    " \"security\": [\n",
+    "  {},\n",
+    "  {\n",
+    "   \"session\": [],\n",
+    "   \"csrf\": []\n",
+    "  },\n",
+    "  {\n",
+    "   \"anonymous\": [],\n",
+    "   \"csrf\": []\n",
+    "  },\n",
+    "  {\n",
+    "   \"bearer\": []\n",
+    "  }\n",
+    " ],\n",
+    " \"responses\": {\n",
+    "  \"Unauthorized\": {\n",
+    "   \"description\": \"No session or API key, or one that ended, was revoked or is wrong"
+    " (--auth on)\",\n",
+    "   \"content\": {\n",
+    "    \"application/json\": {\n",
+    "     \"schema\": {\n",
+    "      \"$ref\": \"#/components/schemas/Error\"\n",
+    "     }\n",
+    "    }\n",
+    "   }\n",
+    "  },\n",
+    "  \"Forbidden\": {\n",
+    "   \"description\": \"A cookie-authenticated change without the session's X-CSRF-Token"
+    " (code csrf)\",\n",
+    "   \"content\": {\n",
+    "    \"application/json\": {\n",
+    "     \"schema\": {\n",
+    "      \"$ref\": \"#/components/schemas/Error\"\n",
+    "     }\n",
+    "    }\n",
+    "   }\n",
+    "  },\n",
+    "  \"TooManyAttempts\": {\n",
+    "   \"description\": \"Too many failed logins for the account or the address; try again"
+    " after Retry-After\",\n",
+    "   \"headers\": {\n",
+    "    \"Retry-After\": {\n",
+    "     \"schema\": {\n",
+    "      \"type\": \"integer\"\n",
+    "     },\n",
+    "     \"description\": \"seconds\"\n",
+    "    }\n",
+    "   },\n",
+    "   \"content\": {\n",
+    "    \"application/json\": {\n",
+    "     \"schema\": {\n",
+    "      \"$ref\": \"#/components/schemas/Error\"\n",
+    "     }\n",
+    "    }\n",
+    "   }\n",
+    "  }\n",
+    " },\n",
+    " \"schemas\": {\n",
+    "  \"Credentials\": {\n",
+    "   \"type\": \"object\",\n",
+    "   \"required\": [\n",
+    "    \"email\",\n",
+    "    \"password\"\n",
+    "   ],\n",
+    "   \"properties\": {\n",
+    "    \"email\": {\n",
+    "     \"type\": \"string\",\n",
+    "     \"format\": \"email\",\n",
+    "     \"maxLength\": 254\n",
+    "    },\n",
+    "    \"password\": {\n",
+    "     \"type\": \"string\",\n",
+    "     \"minLength\": 10,\n",
+    "     \"maxLength\": 1024\n",
+    "    }\n",
+    "   }\n",
+    "  },\n",
+    "  \"Account\": {\n",
+    "   \"type\": \"object\",\n",
+    "   \"required\": [\n",
+    "    \"id\",\n",
+    "    \"email\",\n",
+    "    \"created\",\n",
+    "    \"tier\"\n",
+    "   ],\n",
+    "   \"properties\": {\n",
+    "    \"id\": {\n",
+    "     \"type\": \"string\",\n",
+    "     \"format\": \"uuid\"\n",
+    "    },\n",
+    "    \"email\": {\n",
+    "     \"type\": \"string\"\n",
+    "    },\n",
+    "    \"created\": {\n",
+    "     \"type\": \"integer\",\n",
+    "     \"description\": \"unix seconds\"\n",
+    "    },\n",
+    "    \"tier\": {\n",
+    "     \"type\": \"string\",\n",
+    "     \"enum\": [\n",
+    "      \"free\"\n",
+    "     ]\n",
+    "    }\n",
+    "   }\n",
+    "  },\n",
+    "  \"SessionStarted\": {\n",
+    "   \"type\": \"object\",\n",
+    "   \"required\": [\n",
+    "    \"account\",\n",
+    "    \"csrf_token\"\n",
+    "   ],\n",
+    "   \"properties\": {\n",
+    "    \"account\": {\n",
+    "     \"$ref\": \"#/components/schemas/Account\"\n",
+    "    },\n",
+    "    \"csrf_token\": {\n",
+    "     \"type\": \"string\",\n",
+    "     \"description\": \"send it as X-CSRF-Token with every change\"\n",
+    "    }\n",
+    "   }\n",
+    "  },\n",
+    "  \"SessionInfo\": {\n",
+    "   \"type\": \"object\",\n",
+    "   \"required\": [\n",
+    "    \"auth\",\n",
+    "    \"account\",\n",
+    "    \"csrf_token\"\n",
+    "   ],\n",
+    "   \"properties\": {\n",
+    "    \"auth\": {\n",
+    "     \"type\": \"string\",\n",
+    "     \"enum\": []\n",
+    "    },\n",
+    "    \"account\": {\n",
+    "     \"allOf\": [\n",
+    "      {\n",
+    "       \"$ref\": \"#/components/schemas/Account\"\n",
+    "      }\n",
+    "     ],\n",
+    "     \"nullable\": true\n",
+    "    },\n",
+    "    \"csrf_token\": {\n",
+    "     \"type\": \"string\",\n",
+    "     \"nullable\": true,\n",
+    "     \"description\": \"the session's, or an anonymous browser's\"\n",
+    "    }\n",
+    "   }\n",
+    "  },\n",
+    "  \"KeyName\": {\n",
+    "   \"type\": \"object\",\n",
+    "   \"required\": [\n",
+    "    \"name\"\n",
+    "   ],\n",
+    "   \"properties\": {\n",
+    "    \"name\": {\n",
+    "     \"type\": \"string\",\n",
+    "     \"minLength\": 1,\n",
+    "     \"maxLength\": 63\n",
+    "    }\n",
+    "   }\n",
+    "  },\n",
+    "  \"ApiKey\": {\n",
+    "   \"type\": \"object\",\n",
+    "   \"required\": [\n",
+    "    \"id\",\n",
+    "    \"name\",\n",
+    "    \"created\"\n",
+    "   ],\n",
+    "   \"properties\": {\n",
+    "    \"id\": {\n",
+    "     \"type\": \"string\",\n",
+    "     \"format\": \"uuid\"\n",
+    "    },\n",
+    "    \"name\": {\n",
+    "     \"type\": \"string\"\n",
+    "    },\n",
+    "    \"created\": {\n",
+    "     \"type\": \"integer\",\n",
+    "     \"description\": \"unix seconds\"\n",
+    "    }\n",
+    "   }\n",
+    "  },\n",
+    "  \"ApiKeys\": {\n",
+    "   \"type\": \"object\",\n",
+    "   \"required\": [\n",
+    "    \"keys\"\n",
+    "   ],\n",
+    "   \"properties\": {\n",
+    "    \"keys\": {\n",
+    "     \"type\": \"array\",\n",
+    "     \"items\": {\n",
+    "      \"$ref\": \"#/components/schemas/ApiKey\"\n",
+    "     }\n",
+    "    }\n",
+    "   }\n",
+    "  },\n",
+    "  \"NewApiKey\": {\n",
+    "   \"type\": \"object\",\n",
+    "   \"required\": [\n",
+    "    \"id\",\n",
+    "    \"name\",\n",
+    "    \"created\",\n",
+    "    \"key\"\n",
+    "   ],\n",
+    "   \"properties\": {\n",
+    "    \"id\": {\n",
+    "     \"type\": \"string\",\n",
+    "     \"format\": \"uuid\"\n",
+    "    },\n",
+    "    \"name\": {\n",
+    "     \"type\": \"string\"\n",
+    "    },\n",
+    "    \"created\": {\n",
+    "     \"type\": \"integer\"\n",
+    "    },\n",
+    "    \"key\": {\n",
+    "     \"type\": \"string\",\n",
+    "     \"description\": \"send as Authorization: Bearer KEY; shown only this once\"\n",
+    "    }\n",
+    "   }\n",
+    "  }\n",
+    " }\n",
+    "}\n",
+};
+
 static const char *const docs_lines[] = {
     "<!doctype html>\n",
     "<html lang=\"en\">\n",
@@ -1210,9 +1706,96 @@ static char *with_param_specs(char *text) {
     return out;
 }
 
+/* Moves every member of object `from` into object `to` (replacing one of the same name). */
+static void move_members(cJSON *from, cJSON *to) {
+    while (from && to && from->child) {
+        cJSON *m = cJSON_DetachItemViaPointer(from, from->child);
+        cJSON_DeleteItemFromObjectCaseSensitive(to, m->string);
+        cJSON_AddItemToObject(to, m->string, m);
+    }
+}
+
+/* Adds response `code` to `responses` as a $ref to components/responses/`name` unless the
+ * operation says it already. */
+static void add_response(cJSON *responses, const char *code, const char *name) {
+    if (!responses || cJSON_GetObjectItem(responses, code)) return;
+    char ref[96];
+    snprintf(ref, sizeof ref, "#/components/responses/%s", name);
+    cJSON *r = cJSON_AddObjectToObject(responses, code);
+    cJSON_AddStringToObject(r, "$ref", ref);
+}
+
+/* Merges auth_lines into the document: the accounts' paths and components, the security
+ * alternatives (none, a session with its CSRF token, an anonymous browser with its CSRF
+ * token, an API key), an empty security list for what is public, and for every other /api/
+ * operation its 401, its 403 (a change without the CSRF token) and, for a job's route, its
+ * 404 (someone else's job). */
+static char *with_auth(char *text) {
+    char *frag_text = join(auth_lines, sizeof auth_lines / sizeof auth_lines[0]);
+    cJSON *doc = cJSON_Parse(text), *frag = frag_text ? cJSON_Parse(frag_text) : NULL;
+    free(frag_text);
+    cJSON *components = cJSON_GetObjectItem(doc, "components");
+    cJSON *paths = cJSON_GetObjectItem(doc, "paths");
+    if (!frag || !components || !paths) {
+        cJSON_Delete(doc);
+        cJSON_Delete(frag);
+        return text;
+    }
+    cJSON *info_desc = cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "info"), "description");
+    const char *more = cJSON_GetStringValue(cJSON_GetObjectItem(frag, "description"));
+    if (cJSON_IsString(info_desc) && more) {
+        size_t n = strlen(info_desc->valuestring) + strlen(more) + 1;
+        char *joined = malloc(n);
+        if (joined) {
+            snprintf(joined, n, "%s%s", info_desc->valuestring, more);
+            cJSON_SetValuestring(info_desc, joined);
+            free(joined);
+        }
+    }
+    for (cJSON *path = paths->child; path; path = path->next) {
+        int public = strncmp(path->string, "/api/", 5) != 0;
+        for (cJSON *op = path->child; op; op = op->next) {
+            if (strcmp(op->string, "parameters") == 0) continue;
+            if (public) {
+                cJSON_AddItemToObject(op, "security", cJSON_CreateArray());
+                continue;
+            }
+            cJSON *responses = cJSON_GetObjectItem(op, "responses");
+            add_response(responses, "401", "Unauthorized");
+            if (strcmp(op->string, "get") != 0) add_response(responses, "403", "Forbidden");
+            if (strstr(path->string, "{id}")) add_response(responses, "404", "Error");
+        }
+    }
+    move_members(cJSON_GetObjectItem(frag, "paths"), paths);
+    cJSON *schemes = cJSON_AddObjectToObject(components, "securitySchemes");
+    move_members(cJSON_GetObjectItem(frag, "securitySchemes"), schemes);
+    move_members(cJSON_GetObjectItem(frag, "responses"),
+                 cJSON_GetObjectItem(components, "responses"));
+    move_members(cJSON_GetObjectItem(frag, "schemas"), cJSON_GetObjectItem(components, "schemas"));
+    /* the modes as auth.c names them */
+    cJSON *modes = cJSON_GetObjectItem(
+        cJSON_GetObjectItem(
+            cJSON_GetObjectItem(
+                cJSON_GetObjectItem(cJSON_GetObjectItem(components, "schemas"), "SessionInfo"),
+                "properties"),
+            "auth"),
+        "enum");
+    while (modes && modes->child)
+        cJSON_DeleteItemFromArray(modes, 0);
+    for (int i = 0; modes && i < SRV_AUTH_N_MODES; i++)
+        cJSON_AddItemToArray(modes, cJSON_CreateString(srv_auth_mode_name((enum srv_auth_mode)i)));
+    cJSON_AddItemToObject(doc, "security", cJSON_DetachItemFromObject(frag, "security"));
+    cJSON_Delete(frag);
+    char *out = cJSON_Print(doc);
+    cJSON_Delete(doc);
+    if (!out) return text;
+    free(text);
+    return out;
+}
+
 static void build(void) {
-    openapi_text =
-        with_param_specs(join(openapi_lines, sizeof openapi_lines / sizeof openapi_lines[0]));
+    openapi_text = with_param_specs(
+        with_auth(join(openapi_lines, sizeof openapi_lines / sizeof openapi_lines[0])));
     docs_text = join(docs_lines, sizeof docs_lines / sizeof docs_lines[0]);
 }
 

@@ -7,11 +7,13 @@
 #include "params.h"
 
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "dumu/dumu.h"
 
@@ -361,4 +363,80 @@ void srv_title_of(const char *name, char out[SRV_TITLE_LEN]) {
     }
     out[w] = '\0';
     if (!w) strcpy(out, "audio");
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Credentials in headers */
+
+int srv_parse_bearer(const char *header, char *out, size_t cap) {
+    if (!header || strncasecmp(header, "Bearer", 6) != 0 || header[6] != ' ') return -1;
+    const char *t = header + 6;
+    while (*t == ' ')
+        t++;
+    size_t n = strspn(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/");
+    n += strspn(t + n, "=");
+    if (n == 0 || t[n] != '\0' || n >= cap) return -1;
+    memcpy(out, t, n);
+    out[n] = '\0';
+    return 0;
+}
+
+/* RFC 6265 4.1.1 cookie-octet: US-ASCII except controls, space, DQUOTE, comma, semicolon and
+ * backslash. */
+static int cookie_octet(unsigned char c) {
+    return c > 0x20 && c < 0x7f && c != '"' && c != ',' && c != ';' && c != '\\';
+}
+
+int srv_cookie_get(const char *header, const char *name, char *out, size_t cap) {
+    size_t name_len = strlen(name);
+    for (const char *p = header; p && *p;) {
+        while (*p == ' ' || *p == '\t' || *p == ';')
+            p++;
+        const char *end = strchr(p, ';');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len > name_len && memcmp(p, name, name_len) == 0 && p[name_len] == '=') {
+            const char *v = p + name_len + 1;
+            size_t n = len - name_len - 1;
+            while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+                n--;
+            if (n >= 2 && v[0] == '"' && v[n - 1] == '"') {
+                v++;
+                n -= 2;
+            }
+            if (n == 0 || n >= cap) return -1;
+            for (size_t i = 0; i < n; i++)
+                if (!cookie_octet((unsigned char)v[i])) return -1;
+            memcpy(out, v, n);
+            out[n] = '\0';
+            return 0;
+        }
+        p = end;
+    }
+    return -1;
+}
+
+int srv_email_valid(const char *email) {
+    size_t len = strlen(email);
+    const char *at = strchr(email, '@');
+    if (len >= SRV_EMAIL_LEN || !at || strchr(at + 1, '@')) return 0;
+    size_t local = (size_t)(at - email);
+    if (local < 1 || local > 64) return 0; /* RFC 5321 4.5.3.1.1 */
+    for (const char *p = email; p < at; p++)
+        if ((unsigned char)*p <= 0x20 || *p == 0x7f || *p == '"' || *p == '\\') return 0;
+    /* the domain: labels of letters, digits and hyphens, not starting or ending with one */
+    const char *d = at + 1;
+    int dots = 0;
+    size_t label = 0;
+    for (const char *p = d;; p++) {
+        if (*p == '.' || *p == '\0') {
+            if (label == 0 || p[-1] == '-') return 0;
+            if (*p == '\0') break;
+            dots++;
+            label = 0;
+            continue;
+        }
+        if (!(isalnum((unsigned char)*p) || (*p == '-' && label > 0))) return 0;
+        if (++label > 63) return 0; /* RFC 1035 2.3.4 */
+    }
+    return dots > 0;
 }

@@ -18,6 +18,8 @@
 #define SRV_MODE_LEN  8
 #define SRV_NAME_LEN  96  /* sanitised upload base name, NUL included */
 #define SRV_TITLE_LEN 256 /* the upload's own file name as shown, NUL included */
+#define SRV_HASH_LEN  65  /* SHA-256 in lowercase hex, NUL: how tokens are stored (auth.h) */
+#define SRV_EMAIL_LEN 255 /* RFC 5321 4.5.3.1.3: a path is at most 256 octets with its <>, NUL */
 
 /* A job's user-set parameters, as the API names them. */
 struct srv_params {
@@ -79,5 +81,23 @@ void srv_sanitize_name(const char *name, char out[SRV_NAME_LEN]);
  * sequence becomes '?'), control characters dropped, cut at a character boundary to
  * SRV_TITLE_LEN - 1 bytes; "audio" when nothing is left. `name` may be NULL. */
 void srv_title_of(const char *name, char out[SRV_TITLE_LEN]);
+
+/* The token of an `Authorization: Bearer TOKEN` header (RFC 6750 2.1: the scheme in any case,
+ * one or more spaces, then b64token characters [A-Za-z0-9-._~+/] and trailing '='s, nothing
+ * after). Returns 0 with the token in `out` (`cap` bytes), or -1 (NULL header, another
+ * scheme, an empty or malformed token, or one that does not fit). */
+int srv_parse_bearer(const char *header, char *out, size_t cap);
+
+/* The value of cookie `name` in a `Cookie` header ("a=1; b=2", RFC 6265 4.2.1): the first
+ * pair of that name, without the DQUOTEs a value may be wrapped in. Returns 0 with the value in
+ * `out` (`cap` bytes), or -1 (NULL header, no such cookie, an empty value, a byte outside
+ * cookie-octet, or a value that does not fit). */
+int srv_cookie_get(const char *header, const char *name, char *out, size_t cap);
+
+/* 1 when `email` has the shape of an address: under SRV_EMAIL_LEN bytes, one '@' with 1..64
+ * bytes before it (RFC 5321 4.5.3.1.1) and a domain after it of dot-separated labels of
+ * [A-Za-z0-9-] with at least one dot, no spaces or control bytes in the local part; else 0.
+ * Whether mail reaches it is another matter: only a message sent there could tell. */
+int srv_email_valid(const char *email);
 
 #endif /* DUMU_SRV_PARAMS_H */

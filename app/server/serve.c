@@ -37,7 +37,8 @@ static void usage(FILE *f) {
             "                  [--db postgresql://USER@HOST/DB] [--web-dir web/dist]\n"
             "                  [--workers 1] [--threads N] [--max-upload-mb 100]\n"
             "                  [--max-queue 16] [--ttl-hours 24] [--cors-origin ORIGIN]\n"
-            "                  [--models DIR] [--fast]\n"
+            "                  [--models DIR] [--fast] [--auth %s]\n"
+            "                  [--secure-cookies]\n"
             "\n"
             "Serves the HTTP API (/api/..., /health, /openapi.json, /docs) and the web app.\n"
             "  --port N           0 picks a free port (printed on start)\n"
@@ -51,7 +52,13 @@ static void usage(FILE *f) {
             "  --threads N        inference threads per worker (default: cores / workers)\n"
             "  --max-queue N      queued jobs beyond this are refused with 429\n"
             "  --ttl-hours H      finished jobs and their files are deleted after H hours\n"
-            "  --cors-origin O    send Access-Control-Allow-Origin: O\n");
+            "  --cors-origin O    send Access-Control-Allow-Origin: O\n"
+            "  --auth MODE        off: one user, every job is everyone's (default %s);\n"
+            "                     optional: anonymous browsers and accounts, each sees only\n"
+            "                     its own jobs; required: an account's session or API key\n"
+            "                     for everything but signing up and in\n"
+            "  --secure-cookies   session cookies only over HTTPS (behind a TLS proxy)\n",
+            srv_auth_mode_list(), srv_auth_mode_name(SRV_AUTH_DEFAULT));
 }
 
 static void worker_usage(FILE *f) {
@@ -138,11 +145,15 @@ int dumu_serve_main(int argc, char **argv) {
         OPT_MODELS,
         OPT_DB,
         OPT_FAST,
+        OPT_AUTH,
+        OPT_SECURE_COOKIES,
     };
     static const struct option opts[] = {
         {"host", required_argument, NULL, OPT_HOST},
         {"db", required_argument, NULL, OPT_DB},
         {"fast", no_argument, NULL, OPT_FAST},
+        {"auth", required_argument, NULL, OPT_AUTH},
+        {"secure-cookies", no_argument, NULL, OPT_SECURE_COOKIES},
         {"port", required_argument, NULL, OPT_PORT},
         {"data-dir", required_argument, NULL, OPT_DATA},
         {"web-dir", required_argument, NULL, OPT_WEB},
@@ -163,6 +174,7 @@ int dumu_serve_main(int argc, char **argv) {
     s.max_upload_mb = 100;
     s.max_queue = 16;
     s.web_dir = "web/dist";
+    s.auth = SRV_AUTH_DEFAULT;
     long port = 8000, ttl_hours = 24, threads = 0, v;
     int c, li = -1;
     optind = 1;
@@ -200,6 +212,10 @@ int dumu_serve_main(int argc, char **argv) {
             if (parse_long(optarg, 1, 24 * 365, &ttl_hours)) goto bad_value;
             break;
         case OPT_CORS: s.cors_origin = optarg; break;
+        case OPT_AUTH:
+            if (srv_auth_mode_parse(optarg, &s.auth)) goto bad_value;
+            break;
+        case OPT_SECURE_COOKIES: s.secure_cookies = true; break;
         case OPT_MODELS: models = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return EXIT_USAGE;
@@ -214,6 +230,10 @@ int dumu_serve_main(int argc, char **argv) {
         return EXIT_USAGE;
     }
     if (!data_dir && !db_url) data_dir = "data";
+    if (srv_auth_init()) {
+        fprintf(stderr, "dumu serve: libsodium cannot start (no random source)\n");
+        return EXIT_INTERNAL;
+    }
     s.threads = (int)(threads ? threads : default_threads(s.workers));
 
     /* Signals go to the main thread's sigtimedwait only; every thread started below
@@ -258,9 +278,10 @@ int dumu_serve_main(int argc, char **argv) {
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
     fprintf(stderr,
             "dumu serve: listening on http://%s:%u (%d worker%s x %d threads, %s store, data "
-            "in %s, web app from %s)\n",
+            "in %s, web app from %s, auth %s)\n",
             host, info ? info->port : (unsigned)port, s.workers, s.workers == 1 ? "" : "s",
-            s.threads, srv_jobs_kind(s.jobs), srv_jobs_dir(s.jobs), s.web_dir);
+            s.threads, srv_jobs_kind(s.jobs), srv_jobs_dir(s.jobs), s.web_dir,
+            srv_auth_mode_name(s.auth));
 
     time_t last_expiry = time(NULL);
     for (;;) {

@@ -11,6 +11,9 @@
  *   store_sqlite.c, store_pg.c  the store in SQLite (one machine) or PostgreSQL (a fleet)
  *   worker.c/h worker threads, re-transcription, result files
  *   params.c/h parsing of untrusted request bytes (fuzzed)
+ *   auth.c/h   auth modes, password hashes, tokens (libsodium)
+ *   account.c  who is asking (API keys, sessions, CSRF, throttling) and the account routes
+ *   admin.c    `dumu admin`: accounts and API keys from the command line
  *   openapi.c/h  /openapi.json and /docs
  */
 #ifndef DUMU_SERVER_H
@@ -24,5 +27,10 @@ int dumu_serve_main(int argc, char **argv);
 /* `dumu worker` (argv[0] "worker"): claims and runs jobs of a PostgreSQL store until SIGTERM
  * or SIGINT, which put its running jobs back in the queue. Exit codes as dumu_serve_main. */
 int dumu_worker_main(int argc, char **argv);
+
+/* `dumu admin` (argv[0] "admin"): lists accounts, makes, lists and revokes API keys on the
+ * store of `dumu serve` (--data-dir or --db), also while it runs. Returns 0, 1 usage error,
+ * 2 no such account or key, 4 the store cannot be opened or failed. */
+int dumu_admin_main(int argc, char **argv);
 
 #endif /* DUMU_SERVER_H */

@@ -65,6 +65,7 @@ enum MHD_Result srv_sse_handle(struct srv_server *s, struct MHD_Connection *c,
                                struct srv_req *req) {
     struct srv_job job;
     int found = srv_jobs_get(s->jobs, req->id, &job);
+    if (found == 1 && !srv_req_owns(s, req, &job)) found = 0; /* someone else's */
     if (found != 1)
         return found == 0 ? srv_reply_error(s, c, req, 404, "not_found", "no such job")
                           : srv_reply_store_error(s, c, req);

@@ -29,7 +29,7 @@ struct srv_store_ops {
     /* jobs */
     int (*insert)(srv_jobs *jobs, const struct srv_job *job);
     int (*get)(srv_jobs *jobs, const char *id, struct srv_job *out);
-    int (*list)(srv_jobs *jobs, struct srv_job *out, int cap);
+    int (*list)(srv_jobs *jobs, const char *owned_by, struct srv_job *out, int cap);
     int (*counts)(srv_jobs *jobs, int *queued, int *running);
     int (*claim)(srv_jobs *jobs, struct srv_job *out, int timeout_ms);
     int (*progress)(srv_jobs *jobs, const char *id, double progress, const char *stage,
@@ -53,12 +53,29 @@ struct srv_store_ops {
     int (*fetch)(srv_jobs *jobs, const char *id, const char *what, char *path, size_t cap);
     int (*publish)(srv_jobs *jobs, const char *id, const char *what, const char *path);
     int (*discard)(srv_jobs *jobs, const char *id, const char *what);
+    /* accounts and credentials (jobs.h) */
+    int (*account_add)(srv_jobs *jobs, const struct srv_account *a, const char *pwhash);
+    int (*account_find)(srv_jobs *jobs, const char *email, const char *id, struct srv_account *out,
+                        char *pwhash, size_t cap);
+    int (*account_list)(srv_jobs *jobs, struct srv_account *out, int cap);
+    int (*account_remove)(srv_jobs *jobs, const char *id);
+    int (*cred_add)(srv_jobs *jobs, enum srv_cred_kind kind, const char *hash,
+                    const struct srv_cred *cred);
+    int (*cred_find)(srv_jobs *jobs, enum srv_cred_kind kind, const char *hash, int64_t now,
+                     struct srv_cred *out);
+    int (*cred_list)(srv_jobs *jobs, enum srv_cred_kind kind, const char *account,
+                     struct srv_cred *out, int cap);
+    int (*cred_remove)(srv_jobs *jobs, enum srv_cred_kind kind, const char *hash, const char *id,
+                       const char *account);
+    int (*failures)(srv_jobs *jobs, const char *key, int64_t since, int *n, int64_t *oldest);
+    int (*failure_note)(srv_jobs *jobs, const char *key, int64_t at, int clear);
 };
 
 struct srv_jobs {
     const struct srv_store_ops *ops;
     char *dir;               /* DATA_DIR; owned */
     int own_dir;             /* DATA_DIR was made for this process: removed at close */
+    int admin;               /* opened by srv_jobs_open_admin: no lock, no recovery, no waits */
     int lock_fd;             /* DATA_DIR/dumu.lock, flock'ed while the store is open; -1 before */
     pthread_mutex_t mu;      /* guards woken, the generations and the implementation's own state */
     pthread_cond_t queue_cv; /* a job may be waiting: queue_gen moved */
@@ -73,12 +90,15 @@ struct srv_jobs {
 
 extern const struct srv_store_ops srv_store_sqlite, srv_store_pg;
 
+/* The kinds of credential as the stores' `credentials.kind` column names them. */
+const char *srv_cred_kind_name(enum srv_cred_kind kind);
+
 /* The columns of table `jobs` that a srv_job is read from, in the order both implementations'
  * read_job take them (their schemas name them alike). */
 #define JOB_COLUMNS                                                                               \
     "id, state, progress, stage, message, name, created, updated, duration, onset, frame, "       \
     "min_note_ms, stems, bpm, mode, result_bpm, error_code, error_message, quantize, qstrength, " \
-    "title, fast"
+    "title, fast, owned_by"
 
 /* Removes a folder of plain files (one level, as the result folders are). */
 void srv_store_remove_dir(const char *path);

@@ -29,6 +29,8 @@
  *     1  jobs, events, blobs, blob_chunks and the NOTIFY triggers
  *     2  workers: heartbeats, for /health
  *     3  jobs.fast: the job separates with bf16 products
+ *     4  jobs.owned_by, accounts, credentials (sessions and API keys, by token hash) and
+ *        login_failures (throttling): dumu serve --auth, the same rules on every node
  */
 #include <dirent.h>
 #include <errno.h>
@@ -52,7 +54,7 @@ enum {
     SCHEMA_LOCK = 0x64756d /* pg_advisory_lock key of the migrations ("dum") */
 };
 
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
 
 static const char *const k_schema[SCHEMA_VERSION] = {
     /* 1 */
@@ -88,6 +90,18 @@ static const char *const k_schema[SCHEMA_VERSION] = {
     " seen timestamptz NOT NULL);",
     /* 3 */
     "ALTER TABLE jobs ADD COLUMN fast boolean NOT NULL DEFAULT false;",
+    /* 4 */
+    "ALTER TABLE jobs ADD COLUMN owned_by text;"
+    "CREATE INDEX jobs_owned_by ON jobs(owned_by, seq);"
+    "CREATE TABLE accounts(id text PRIMARY KEY, seq bigserial NOT NULL,"
+    " email text NOT NULL UNIQUE, pwhash text NOT NULL, tier text NOT NULL DEFAULT 'free',"
+    " created bigint NOT NULL);"
+    "CREATE TABLE credentials(hash text PRIMARY KEY, seq bigserial NOT NULL, kind text NOT NULL,"
+    " id text, account_id text NOT NULL REFERENCES accounts ON DELETE CASCADE, name text,"
+    " csrf text, created bigint NOT NULL, expires bigint NOT NULL);"
+    "CREATE INDEX credentials_account ON credentials(account_id, kind);"
+    "CREATE TABLE login_failures(key text NOT NULL, at bigint NOT NULL);"
+    "CREATE INDEX login_failures_key ON login_failures(key, at);",
 };
 
 struct pg_state {
@@ -256,6 +270,7 @@ static void read_job(const PGresult *r, int row, struct srv_job *j) {
     j->params.quantize_strength = num_val(r, row, 19, 100.0);
     copy_val(r, row, 20, j->title, sizeof j->title);
     j->params.fast = strcmp(PQgetvalue(r, row, 21), "t") == 0;
+    copy_val(r, row, 22, j->owned_by, sizeof j->owned_by);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -497,12 +512,13 @@ static int pg_insert(srv_jobs *jobs, const struct srv_job *j) {
     arg_text(&a, j->title);
     arg_json(&a, srv_event_progress(0.0, "queued", j->message), &ev);
     arg_text(&a, j->params.fast ? "true" : "false");
+    arg_text(&a, j->owned_by[0] ? j->owned_by : NULL);
     int n = exec_count(jobs,
                        "WITH j AS (INSERT INTO jobs(id, state, progress, stage, message, name,"
                        " created, updated, duration, onset, frame, min_note_ms, stems, bpm, mode,"
-                       " result_bpm, quantize, qstrength, title, fast) VALUES ($1, 'queued', 0,"
-                       " 'queued', $2, $3, $4, $4, $5, $6, $7, $8, $9, $10, $11, 0, $12, $13, $14,"
-                       " $16)"
+                       " result_bpm, quantize, qstrength, title, fast, owned_by) VALUES ($1,"
+                       " 'queued', 0, 'queued', $2, $3, $4, $4, $5, $6, $7, $8, $9, $10, $11, 0,"
+                       " $12, $13, $14, $16, $17)"
                        " RETURNING id)"
                        " INSERT INTO events(job_id, type, data) SELECT id, 'progress', $15 FROM j",
                        a.n, a.v);
@@ -520,11 +536,14 @@ static int pg_get(srv_jobs *jobs, const char *id, struct srv_job *out) {
     return found;
 }
 
-static int pg_list(srv_jobs *jobs, struct srv_job *out, int cap) {
+static int pg_list(srv_jobs *jobs, const char *owned_by, struct srv_job *out, int cap) {
     struct args a = {0};
     arg_num(&a, cap);
-    PGresult *r = exec(jobs, "SELECT " JOB_COLUMNS " FROM jobs ORDER BY seq DESC LIMIT $1", a.n,
-                       a.v, PGRES_TUPLES_OK);
+    arg_text(&a, owned_by);
+    PGresult *r = exec(jobs,
+                       "SELECT " JOB_COLUMNS " FROM jobs WHERE $2::text IS NULL OR owned_by = $2"
+                       " ORDER BY seq DESC LIMIT $1",
+                       a.n, a.v, PGRES_TUPLES_OK);
     if (!r) return -1;
     int n = PQntuples(r) < cap ? PQntuples(r) : cap;
     for (int i = 0; i < n; i++)
@@ -840,6 +859,11 @@ static int pg_expire(srv_jobs *jobs, int64_t before) {
                " (SELECT 1 FROM jobs WHERE jobs.id = blobs.job_id)",
                0, NULL);
     exec_count(jobs, "DELETE FROM workers WHERE seen < now() - interval '1 hour'", 0, NULL);
+    struct args c = {0};
+    arg_num(&c, now_unix());
+    arg_num(&c, SRV_FAILURE_KEEP_S);
+    exec_count(jobs, "DELETE FROM credentials WHERE expires > 0 AND expires < $1", 1, c.v);
+    exec_count(jobs, "DELETE FROM login_failures WHERE at < $1::bigint - $2::bigint", c.n, c.v);
     expire_cache(jobs);
     return n;
 }
@@ -1061,6 +1085,177 @@ static int pg_discard(srv_jobs *jobs, const char *id, const char *what) {
     return exec_count(jobs, "DELETE FROM blobs WHERE job_id = $1 AND name = $2", 2, v) < 0 ? -1 : 0;
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* Accounts and credentials */
+
+static int pg_account_add(srv_jobs *jobs, const struct srv_account *acc, const char *pwhash) {
+    struct args a = {0};
+    arg_text(&a, acc->id);
+    arg_text(&a, acc->email);
+    arg_text(&a, pwhash);
+    arg_text(&a, acc->tier);
+    arg_num(&a, (double)acc->created);
+    int n = exec_count(jobs,
+                       "INSERT INTO accounts(id, email, pwhash, tier, created)"
+                       " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (email) DO NOTHING",
+                       a.n, a.v);
+    return n < 0 ? -1 : n == 0;
+}
+
+static void read_account(const PGresult *r, int row, struct srv_account *a) {
+    memset(a, 0, sizeof *a);
+    copy_val(r, row, 0, a->id, sizeof a->id);
+    copy_val(r, row, 1, a->email, sizeof a->email);
+    copy_val(r, row, 2, a->tier, sizeof a->tier);
+    a->created = (int64_t)num_val(r, row, 3, 0.0);
+}
+
+static int pg_account_find(srv_jobs *jobs, const char *email, const char *id,
+                           struct srv_account *out, char *pwhash, size_t cap) {
+    const char *key = email ? email : id;
+    PGresult *r =
+        exec(jobs,
+             email ? "SELECT id, email, tier, created, pwhash FROM accounts WHERE email = $1"
+                   : "SELECT id, email, tier, created, pwhash FROM accounts WHERE id = $1",
+             1, &key, PGRES_TUPLES_OK);
+    if (!r) return -1;
+    int found = PQntuples(r) == 1;
+    if (found) read_account(r, 0, out);
+    if (found && pwhash) copy_val(r, 0, 4, pwhash, cap);
+    PQclear(r);
+    return found;
+}
+
+static int pg_account_list(srv_jobs *jobs, struct srv_account *out, int cap) {
+    struct args a = {0};
+    arg_num(&a, cap);
+    PGresult *r = exec(jobs, "SELECT id, email, tier, created FROM accounts ORDER BY seq LIMIT $1",
+                       a.n, a.v, PGRES_TUPLES_OK);
+    if (!r) return -1;
+    int n = PQntuples(r) < cap ? PQntuples(r) : cap;
+    for (int i = 0; i < n; i++)
+        read_account(r, i, &out[i]);
+    PQclear(r);
+    return n;
+}
+
+/* The credentials go with it (ON DELETE CASCADE). */
+static int pg_account_remove(srv_jobs *jobs, const char *id) {
+    int n = exec_count(jobs, "DELETE FROM accounts WHERE id = $1", 1, &id);
+    return n < 0 ? -1 : n > 0;
+}
+
+static int pg_cred_add(srv_jobs *jobs, enum srv_cred_kind kind, const char *hash,
+                       const struct srv_cred *c) {
+    struct args a = {0};
+    arg_text(&a, hash);
+    arg_text(&a, srv_cred_kind_name(kind));
+    arg_text(&a, c->id[0] ? c->id : NULL);
+    arg_text(&a, c->account);
+    arg_text(&a, c->name);
+    arg_text(&a, c->csrf);
+    arg_num(&a, (double)c->created);
+    arg_num(&a, (double)c->expires);
+    return exec_count(jobs,
+                      "INSERT INTO credentials(hash, kind, id, account_id, name, csrf, created,"
+                      " expires) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                      a.n, a.v) == 1
+               ? 0
+               : -1;
+}
+
+#define CRED_COLUMNS "id, account_id, name, csrf, created, expires"
+
+static void read_cred(const PGresult *r, int row, struct srv_cred *c) {
+    memset(c, 0, sizeof *c);
+    copy_val(r, row, 0, c->id, sizeof c->id);
+    copy_val(r, row, 1, c->account, sizeof c->account);
+    copy_val(r, row, 2, c->name, sizeof c->name);
+    copy_val(r, row, 3, c->csrf, sizeof c->csrf);
+    c->created = (int64_t)num_val(r, row, 4, 0.0);
+    c->expires = (int64_t)num_val(r, row, 5, 0.0);
+}
+
+static int pg_cred_find(srv_jobs *jobs, enum srv_cred_kind kind, const char *hash, int64_t now,
+                        struct srv_cred *out) {
+    struct args a = {0};
+    arg_text(&a, hash);
+    arg_text(&a, srv_cred_kind_name(kind));
+    arg_num(&a, (double)now);
+    PGresult *r = exec(jobs,
+                       "SELECT " CRED_COLUMNS " FROM credentials WHERE hash = $1 AND kind = $2"
+                       " AND (expires = 0 OR expires >= $3)",
+                       a.n, a.v, PGRES_TUPLES_OK);
+    if (!r) return -1;
+    int found = PQntuples(r) == 1;
+    if (found) read_cred(r, 0, out);
+    PQclear(r);
+    return found;
+}
+
+static int pg_cred_list(srv_jobs *jobs, enum srv_cred_kind kind, const char *account,
+                        struct srv_cred *out, int cap) {
+    struct args a = {0};
+    arg_text(&a, account);
+    arg_text(&a, srv_cred_kind_name(kind));
+    arg_num(&a, cap);
+    PGresult *r = exec(jobs,
+                       "SELECT " CRED_COLUMNS " FROM credentials WHERE account_id = $1"
+                       " AND kind = $2 ORDER BY seq LIMIT $3",
+                       a.n, a.v, PGRES_TUPLES_OK);
+    if (!r) return -1;
+    int n = PQntuples(r) < cap ? PQntuples(r) : cap;
+    for (int i = 0; i < n; i++)
+        read_cred(r, i, &out[i]);
+    PQclear(r);
+    return n;
+}
+
+static int pg_cred_remove(srv_jobs *jobs, enum srv_cred_kind kind, const char *hash, const char *id,
+                          const char *account) {
+    if (!hash && !id) return 0;
+    struct args a = {0};
+    arg_text(&a, srv_cred_kind_name(kind));
+    arg_text(&a, hash);
+    arg_text(&a, id);
+    arg_text(&a, account);
+    int n = exec_count(jobs,
+                       "DELETE FROM credentials WHERE kind = $1 AND ($2::text IS NULL OR hash = $2)"
+                       " AND ($3::text IS NULL OR id = $3)"
+                       " AND ($4::text IS NULL OR account_id = $4)",
+                       a.n, a.v);
+    return n < 0 ? -1 : n > 0;
+}
+
+static int pg_failures(srv_jobs *jobs, const char *key, int64_t since, int *n, int64_t *oldest) {
+    struct args a = {0};
+    arg_text(&a, key);
+    arg_num(&a, (double)since);
+    PGresult *r = exec(jobs,
+                       "SELECT count(*), coalesce(min(at), 0) FROM login_failures"
+                       " WHERE key = $1 AND at >= $2",
+                       a.n, a.v, PGRES_TUPLES_OK);
+    if (!r) return -1;
+    *n = atoi(PQgetvalue(r, 0, 0));
+    *oldest = (int64_t)num_val(r, 0, 1, 0.0);
+    PQclear(r);
+    return 0;
+}
+
+static int pg_failure_note(srv_jobs *jobs, const char *key, int64_t at, int clear) {
+    struct args a = {0};
+    arg_text(&a, key);
+    arg_num(&a, (double)at);
+    if (clear) arg_num(&a, SRV_FAILURE_KEEP_S);
+    return exec_count(
+               jobs,
+               clear ? "DELETE FROM login_failures WHERE key = $1 OR at < $2::bigint - $3::bigint"
+                     : "INSERT INTO login_failures(key, at) VALUES ($1, $2)",
+               a.n, a.v) < 0
+               ? -1
+               : 0;
+}
+
 const struct srv_store_ops srv_store_pg = {
     .kind = "postgresql",
     .open = pg_open,
@@ -1086,4 +1281,14 @@ const struct srv_store_ops srv_store_pg = {
     .fetch = pg_fetch,
     .publish = pg_publish,
     .discard = pg_discard,
+    .account_add = pg_account_add,
+    .account_find = pg_account_find,
+    .account_list = pg_account_list,
+    .account_remove = pg_account_remove,
+    .cred_add = pg_cred_add,
+    .cred_find = pg_cred_find,
+    .cred_list = pg_cred_list,
+    .cred_remove = pg_cred_remove,
+    .failures = pg_failures,
+    .failure_note = pg_failure_note,
 };

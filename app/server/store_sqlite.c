@@ -124,6 +124,7 @@ static void read_job(sqlite3_stmt *st, struct srv_job *j) {
     copy_col(st, 20, j->title, sizeof j->title);
     if (!j->title[0]) snprintf(j->title, sizeof j->title, "%s", j->name); /* rows from before */
     j->params.fast = sqlite3_column_int(st, 21) != 0;
+    copy_col(st, 22, j->owned_by, sizeof j->owned_by);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -249,7 +250,9 @@ static void remove_parts(srv_jobs *jobs) {
  *   1  jobs and events, every column up to the job's title
  *   2  jobs.attempts: how many runs a job has started (a job that stopped the server
  *      SRV_MAX_ATTEMPTS times fails instead of running again)
- *   3  jobs.fast: the job separates with bf16 products (dumu_separate_params.fast) */
+ *   3  jobs.fast: the job separates with bf16 products (dumu_separate_params.fast)
+ *   4  jobs.owned_by, accounts, credentials (sessions and API keys, by token hash) and
+ *      login_failures (throttling): dumu serve --auth */
 static const char k_schema_1[] =
     "CREATE TABLE IF NOT EXISTS jobs(id TEXT PRIMARY KEY, state TEXT NOT NULL,"
     " progress REAL NOT NULL, stage TEXT, message TEXT, name TEXT NOT NULL,"
@@ -258,7 +261,18 @@ static const char k_schema_1[] =
     " error_code TEXT, error_message TEXT);"
     "CREATE TABLE IF NOT EXISTS events(job_id TEXT NOT NULL, id INTEGER NOT NULL,"
     " type TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY(job_id, id));";
-#define SCHEMA_VERSION 3
+static const char k_schema_4[] =
+    "ALTER TABLE jobs ADD COLUMN owned_by TEXT;"
+    "CREATE INDEX jobs_owned_by ON jobs(owned_by);"
+    "CREATE TABLE accounts(id TEXT PRIMARY KEY, email TEXT NOT NULL UNIQUE, pwhash TEXT NOT NULL,"
+    " tier TEXT NOT NULL DEFAULT 'free', created INTEGER NOT NULL);"
+    "CREATE TABLE credentials(hash TEXT PRIMARY KEY, kind TEXT NOT NULL, id TEXT,"
+    " account_id TEXT NOT NULL, name TEXT, csrf TEXT, created INTEGER NOT NULL,"
+    " expires INTEGER NOT NULL);"
+    "CREATE INDEX credentials_account ON credentials(account_id, kind);"
+    "CREATE TABLE login_failures(key TEXT NOT NULL, at INTEGER NOT NULL);"
+    "CREATE INDEX login_failures_key ON login_failures(key, at);";
+#define SCHEMA_VERSION 4
 #define STR_(x)        #x
 #define STR(x)         STR_(x) /* a number macro's digits, for SQL text */
 
@@ -305,34 +319,28 @@ static int migrate(srv_jobs *jobs, const char *path) {
         rc = sqlite3_exec(SQ(jobs)->db,
                           "ALTER TABLE jobs ADD COLUMN fast INTEGER NOT NULL DEFAULT 0", NULL, NULL,
                           &msg);
+    if (!rc && version < 4) rc = sqlite3_exec(SQ(jobs)->db, k_schema_4, NULL, NULL, &msg);
     if (!rc && version > SCHEMA_VERSION) {
         fprintf(stderr, "dumu serve: %s is of schema version %d, newer than this dumu (%d)\n", path,
                 version, SCHEMA_VERSION);
         rc = SQLITE_ERROR;
     }
-    /* jobs left running by a crash: back to the queue, or failed after too many tries */
+    /* jobs left running by a crash: back to the queue, or failed after too many tries (not
+     * for dumu admin, which runs beside a live server) */
+    static const char recover[] =
+        "UPDATE jobs SET state = 'failed', error_code = 'poison', error_message = 'this song "
+        "stopped the server " STR(
+            SRV_MAX_ATTEMPTS) " times while it was processed; it is not "
+                              "tried again' WHERE state = 'running' AND attempts >= " STR(
+                                  SRV_MAX_ATTEMPTS) ";"
+                                                    "UPDATE jobs SET state = 'queued', progress = "
+                                                    "0, stage = 'queued', message = 'restarted "
+                                                    "after an interruption' WHERE state = "
+                                                    "'running';";
+    if (!rc && !jobs->admin) rc = sqlite3_exec(SQ(jobs)->db, recover, NULL, NULL, &msg);
     if (!rc)
-        rc = sqlite3_exec(
-            SQ(jobs)->db,
-            "PRAGMA user_version = " STR(
-                SCHEMA_VERSION) ";"
-                                "UPDATE jobs SET state = 'failed', error_code = 'poison', "
-                                "error_message ="
-                                " 'this song stopped the server " STR(
-                                    SRV_MAX_ATTEMPTS) " times while "
-                                                      "it was processed; it is not tried again' "
-                                                      "WHERE state = 'running' AND "
-                                                      "attempts >= " STR(
-                                                          SRV_MAX_ATTEMPTS) ";"
-                                                                            "UPDATE jobs SET state "
-                                                                            "= 'queued', progress "
-                                                                            "= 0, stage = 'queued',"
-                                                                            " message = 'restarted "
-                                                                            "after an "
-                                                                            "interruption' WHERE "
-                                                                            "state = 'running';"
-                                                                            "COMMIT",
-            NULL, NULL, &msg);
+        rc = sqlite3_exec(SQ(jobs)->db, "PRAGMA user_version = " STR(SCHEMA_VERSION) "; COMMIT",
+                          NULL, NULL, &msg);
     if (rc) {
         fprintf(stderr, "dumu serve: %s: %s\n", path,
                 msg           ? msg
@@ -366,6 +374,7 @@ static int sq_open(srv_jobs *jobs, const char *url) {
         sq_close(jobs);
         return -1;
     }
+    if (jobs->admin) return 0; /* the server's uploads and jobs are the server's */
     remove_parts(jobs);
     /* A job that stopped the server too often (migrate failed it): its streams hear why. */
     sqlite3_stmt *poison =
@@ -411,7 +420,7 @@ static void sq_close(srv_jobs *jobs) {
 static int sq_insert(srv_jobs *jobs, const struct srv_job *j) {
     pthread_mutex_lock(&jobs->mu);
     sqlite3_stmt *st = prepare(jobs, "INSERT INTO jobs(" JOB_COLUMNS ") VALUES "
-                                     "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,NULL,?,?,?,?)");
+                                     "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,NULL,?,?,?,?,?)");
     int rc = -1;
     if (st) {
         sqlite3_bind_text(st, 1, j->id, -1, SQLITE_TRANSIENT);
@@ -434,6 +443,7 @@ static int sq_insert(srv_jobs *jobs, const struct srv_job *j) {
         sqlite3_bind_double(st, 18, j->params.quantize_strength);
         sqlite3_bind_text(st, 19, j->title, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int(st, 20, j->params.fast);
+        if (j->owned_by[0]) sqlite3_bind_text(st, 21, j->owned_by, -1, SQLITE_TRANSIENT);
         rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
         if (rc) db_warn(jobs, "insert job");
         sqlite3_finalize(st);
@@ -462,13 +472,14 @@ static int sq_get(srv_jobs *jobs, const char *id, struct srv_job *out) {
     return rc;
 }
 
-static int sq_list(srv_jobs *jobs, struct srv_job *out, int cap) {
+static int sq_list(srv_jobs *jobs, const char *owned_by, struct srv_job *out, int cap) {
     pthread_mutex_lock(&jobs->mu);
-    sqlite3_stmt *st = prepare(jobs, "SELECT " JOB_COLUMNS " FROM jobs ORDER BY rowid DESC "
-                                     "LIMIT ?");
+    sqlite3_stmt *st = prepare(jobs, "SELECT " JOB_COLUMNS " FROM jobs WHERE ?2 IS NULL OR "
+                                     "owned_by = ?2 ORDER BY rowid DESC LIMIT ?1");
     int n = -1;
     if (st) {
         sqlite3_bind_int(st, 1, cap);
+        if (owned_by) sqlite3_bind_text(st, 2, owned_by, -1, SQLITE_TRANSIENT);
         n = 0;
         while (n < cap && sqlite3_step(st) == SQLITE_ROW)
             read_job(st, &out[n++]);
@@ -730,6 +741,13 @@ static int sq_expire(srv_jobs *jobs, int64_t before) {
         exec_text(jobs, "DELETE FROM jobs WHERE id = ?", ids[i], NULL);
         exec_text(jobs, "DELETE FROM events WHERE job_id = ?", ids[i], NULL);
     }
+    char now[32];
+    snprintf(now, sizeof now, "%lld", (long long)now_unix());
+    exec_text(jobs, "DELETE FROM credentials WHERE expires > 0 AND expires < CAST(? AS INTEGER)",
+              now, NULL);
+    exec_text(jobs,
+              "DELETE FROM login_failures WHERE at < CAST(? AS INTEGER) - " STR(SRV_FAILURE_KEEP_S),
+              now, NULL);
     /* Histories are dropped here unless their job is still queued or running: the events
      * of finished jobs reload from the table on demand, and removed jobs keep theirs until
      * now so that a stream still connected to a cancelled job gets its final event. Streams
@@ -831,6 +849,218 @@ static int sq_workers(srv_jobs *jobs) {
     return -1;
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* Accounts and credentials */
+
+static int sq_account_add(srv_jobs *jobs, const struct srv_account *a, const char *pwhash) {
+    pthread_mutex_lock(&jobs->mu);
+    sqlite3_stmt *st = prepare(jobs, "INSERT INTO accounts(id, email, pwhash, tier, created) "
+                                     "VALUES (?, ?, ?, ?, ?)");
+    int rc = -1;
+    if (st) {
+        sqlite3_bind_text(st, 1, a->id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, a->email, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 3, pwhash, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 4, a->tier, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 5, a->created);
+        int s = sqlite3_step(st);
+        rc = s == SQLITE_DONE ? 0 : s == SQLITE_CONSTRAINT ? 1 : -1;
+        if (rc < 0) db_warn(jobs, "insert account");
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&jobs->mu);
+    return rc;
+}
+
+static void read_account(sqlite3_stmt *st, struct srv_account *a) {
+    memset(a, 0, sizeof *a);
+    copy_col(st, 0, a->id, sizeof a->id);
+    copy_col(st, 1, a->email, sizeof a->email);
+    copy_col(st, 2, a->tier, sizeof a->tier);
+    a->created = sqlite3_column_int64(st, 3);
+}
+
+static int sq_account_find(srv_jobs *jobs, const char *email, const char *id,
+                           struct srv_account *out, char *pwhash, size_t cap) {
+    pthread_mutex_lock(&jobs->mu);
+    sqlite3_stmt *st = prepare(jobs, email ? "SELECT id, email, tier, created, pwhash FROM "
+                                             "accounts WHERE email = ?"
+                                           : "SELECT id, email, tier, created, pwhash FROM "
+                                             "accounts WHERE id = ?");
+    int rc = -1;
+    if (st) {
+        sqlite3_bind_text(st, 1, email ? email : id, -1, SQLITE_TRANSIENT);
+        int s = sqlite3_step(st);
+        rc = s == SQLITE_ROW ? 1 : s == SQLITE_DONE ? 0 : -1;
+        if (rc == 1) read_account(st, out);
+        if (rc == 1 && pwhash) copy_col(st, 4, pwhash, cap);
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&jobs->mu);
+    return rc;
+}
+
+static int sq_account_list(srv_jobs *jobs, struct srv_account *out, int cap) {
+    pthread_mutex_lock(&jobs->mu);
+    sqlite3_stmt *st =
+        prepare(jobs, "SELECT id, email, tier, created FROM accounts ORDER BY rowid LIMIT ?");
+    int n = -1;
+    if (st) {
+        sqlite3_bind_int(st, 1, cap);
+        n = 0;
+        while (n < cap && sqlite3_step(st) == SQLITE_ROW)
+            read_account(st, &out[n++]);
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&jobs->mu);
+    return n;
+}
+
+static int sq_account_remove(srv_jobs *jobs, const char *id) {
+    pthread_mutex_lock(&jobs->mu);
+    int rc = exec_text(jobs, "BEGIN IMMEDIATE", NULL, NULL);
+    if (!rc) rc = exec_text(jobs, "DELETE FROM credentials WHERE account_id = ?", id, NULL);
+    if (!rc) rc = exec_text(jobs, "DELETE FROM accounts WHERE id = ?", id, NULL);
+    int found = !rc && sqlite3_changes(SQ(jobs)->db) == 1;
+    if (!rc) rc = exec_text(jobs, "COMMIT", NULL, NULL);
+    if (rc) exec_text(jobs, "ROLLBACK", NULL, NULL);
+    pthread_mutex_unlock(&jobs->mu);
+    return rc ? -1 : found;
+}
+
+static int sq_cred_add(srv_jobs *jobs, enum srv_cred_kind kind, const char *hash,
+                       const struct srv_cred *c) {
+    pthread_mutex_lock(&jobs->mu);
+    sqlite3_stmt *st = prepare(jobs, "INSERT INTO credentials(hash, kind, id, account_id, name, "
+                                     "csrf, created, expires) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+    int rc = -1;
+    if (st) {
+        sqlite3_bind_text(st, 1, hash, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, srv_cred_kind_name(kind), -1, SQLITE_STATIC);
+        if (c->id[0]) sqlite3_bind_text(st, 3, c->id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 4, c->account, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 5, c->name, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 6, c->csrf, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 7, c->created);
+        sqlite3_bind_int64(st, 8, c->expires);
+        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+        if (rc) db_warn(jobs, "insert credential");
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&jobs->mu);
+    return rc;
+}
+
+#define CRED_COLUMNS "id, account_id, name, csrf, created, expires"
+
+static void read_cred(sqlite3_stmt *st, struct srv_cred *c) {
+    memset(c, 0, sizeof *c);
+    copy_col(st, 0, c->id, sizeof c->id);
+    copy_col(st, 1, c->account, sizeof c->account);
+    copy_col(st, 2, c->name, sizeof c->name);
+    copy_col(st, 3, c->csrf, sizeof c->csrf);
+    c->created = sqlite3_column_int64(st, 4);
+    c->expires = sqlite3_column_int64(st, 5);
+}
+
+static int sq_cred_find(srv_jobs *jobs, enum srv_cred_kind kind, const char *hash, int64_t now,
+                        struct srv_cred *out) {
+    pthread_mutex_lock(&jobs->mu);
+    sqlite3_stmt *st = prepare(jobs, "SELECT " CRED_COLUMNS " FROM credentials WHERE hash = ? "
+                                     "AND kind = ? AND (expires = 0 OR expires >= ?)");
+    int rc = -1;
+    if (st) {
+        sqlite3_bind_text(st, 1, hash, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, srv_cred_kind_name(kind), -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, now);
+        int s = sqlite3_step(st);
+        rc = s == SQLITE_ROW ? 1 : s == SQLITE_DONE ? 0 : -1;
+        if (rc == 1) read_cred(st, out);
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&jobs->mu);
+    return rc;
+}
+
+static int sq_cred_list(srv_jobs *jobs, enum srv_cred_kind kind, const char *account,
+                        struct srv_cred *out, int cap) {
+    pthread_mutex_lock(&jobs->mu);
+    sqlite3_stmt *st = prepare(jobs, "SELECT " CRED_COLUMNS " FROM credentials WHERE "
+                                     "account_id = ? AND kind = ? ORDER BY rowid LIMIT ?");
+    int n = -1;
+    if (st) {
+        sqlite3_bind_text(st, 1, account, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, srv_cred_kind_name(kind), -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 3, cap);
+        n = 0;
+        while (n < cap && sqlite3_step(st) == SQLITE_ROW)
+            read_cred(st, &out[n++]);
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&jobs->mu);
+    return n;
+}
+
+static int sq_cred_remove(srv_jobs *jobs, enum srv_cred_kind kind, const char *hash, const char *id,
+                          const char *account) {
+    pthread_mutex_lock(&jobs->mu);
+    sqlite3_stmt *st = prepare(jobs, "DELETE FROM credentials WHERE kind = ?1 AND "
+                                     "(?2 IS NULL OR hash = ?2) AND (?3 IS NULL OR id = ?3) AND "
+                                     "(?4 IS NULL OR account_id = ?4) AND "
+                                     "(?2 IS NOT NULL OR ?3 IS NOT NULL)");
+    int rc = -1;
+    if (st) {
+        sqlite3_bind_text(st, 1, srv_cred_kind_name(kind), -1, SQLITE_STATIC);
+        if (hash) sqlite3_bind_text(st, 2, hash, -1, SQLITE_TRANSIENT);
+        if (id) sqlite3_bind_text(st, 3, id, -1, SQLITE_TRANSIENT);
+        if (account) sqlite3_bind_text(st, 4, account, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(st) == SQLITE_DONE)
+            rc = sqlite3_changes(SQ(jobs)->db) > 0;
+        else
+            db_warn(jobs, "delete credential");
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&jobs->mu);
+    return rc;
+}
+
+static int sq_failures(srv_jobs *jobs, const char *key, int64_t since, int *n, int64_t *oldest) {
+    pthread_mutex_lock(&jobs->mu);
+    sqlite3_stmt *st = prepare(jobs, "SELECT count(*), coalesce(min(at), 0) FROM login_failures "
+                                     "WHERE key = ? AND at >= ?");
+    int rc = -1;
+    if (st) {
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 2, since);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            *n = sqlite3_column_int(st, 0);
+            *oldest = sqlite3_column_int64(st, 1);
+            rc = 0;
+        }
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&jobs->mu);
+    return rc;
+}
+
+static int sq_failure_note(srv_jobs *jobs, const char *key, int64_t at, int clear) {
+    pthread_mutex_lock(&jobs->mu);
+    sqlite3_stmt *st =
+        prepare(jobs, clear ? "DELETE FROM login_failures WHERE key = ?1 OR at < ?2 - ?3"
+                            : "INSERT INTO login_failures(key, at) VALUES (?1, ?2)");
+    int rc = -1;
+    if (st) {
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 2, at);
+        if (clear) sqlite3_bind_int64(st, 3, SRV_FAILURE_KEEP_S);
+        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+        if (rc) db_warn(jobs, "login failures");
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&jobs->mu);
+    return rc;
+}
+
 const struct srv_store_ops srv_store_sqlite = {
     .kind = "sqlite",
     .open = sq_open,
@@ -851,4 +1081,14 @@ const struct srv_store_ops srv_store_sqlite = {
     .workers = sq_workers,
     .expire = sq_expire,
     .events = sq_events,
+    .account_add = sq_account_add,
+    .account_find = sq_account_find,
+    .account_list = sq_account_list,
+    .account_remove = sq_account_remove,
+    .cred_add = sq_cred_add,
+    .cred_find = sq_cred_find,
+    .cred_list = sq_cred_list,
+    .cred_remove = sq_cred_remove,
+    .failures = sq_failures,
+    .failure_note = sq_failure_note,
 };

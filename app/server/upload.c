@@ -1,9 +1,10 @@
 /* upload.c - POST /api/process: streams a multipart upload to disk and accepts it as a job.
  *
  * Order, so that a 202 means the job survives a crash:
- *   1. before reading the body: 413 when Content-Length is over the limit; when the queue is
- *      full (429) or the body is not multipart/form-data (400), the body is read and dropped
- *      before the answer, since a server that closes on unread bytes resets the connection
+ *   1. before reading the body: 413 when Content-Length is over the limit; when who is asking
+ *      may not upload (401, 403 without the CSRF token: account.c), the queue is full (429)
+ *      or the body is not multipart/form-data (400), the body is read and dropped before the
+ *      answer, since a server that closes on unread bytes resets the connection
  *      and the client may never see the answer;
  *   2. the `file` field streams into DATA_DIR/uploads/<id>.part (never held in memory; over
  *      the limit, writing stops and the rest of the body is read and dropped, then 413);
@@ -53,7 +54,12 @@ struct srv_upload {
     int n_fields;
     uint64_t body_bytes; /* whole body received */
 
-    enum { REFUSE_NONE, REFUSE_QUEUE_FULL, REFUSE_NOT_MULTIPART } refuse; /* drain, then say */
+    enum {
+        REFUSE_NONE,
+        REFUSE_AUTH, /* who is asking may not upload (req->auth_status) */
+        REFUSE_QUEUE_FULL,
+        REFUSE_NOT_MULTIPART
+    } refuse; /* drain, then say */
 };
 
 /* A random (version 4) UUID from getrandom. */
@@ -168,7 +174,9 @@ static enum MHD_Result begin(struct srv_server *s, struct MHD_Connection *c, str
     u->limit = limit;
     req->upload = u;
     const char *type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
-    if (queue_full(s))
+    if (req->auth_status)
+        u->refuse = REFUSE_AUTH;
+    else if (queue_full(s))
         u->refuse = REFUSE_QUEUE_FULL;
     else if (!type || strncasecmp(type, "multipart/form-data", 19) != 0)
         u->refuse = REFUSE_NOT_MULTIPART;
@@ -255,6 +263,8 @@ static enum MHD_Result finish(struct srv_server *s, struct MHD_Connection *c, st
     snprintf(job.title, sizeof job.title, "%s", u->title[0] ? u->title : job.name);
     snprintf(job.message, sizeof job.message, "waiting for a worker");
     job.created = (int64_t)time(NULL);
+    /* the asker's (account.c); "" with --auth off */
+    snprintf(job.owned_by, sizeof job.owned_by, "%s", req->principal);
     if (srv_jobs_insert(s->jobs, &job)) {
         srv_jobs_discard(s->jobs, u->id, "upload");
         return srv_reply_store_error(s, c, req);
@@ -279,6 +289,11 @@ enum MHD_Result srv_upload_handle(struct srv_server *s, struct MHD_Connection *c
             *size = 0;
             return MHD_YES;
         }
+        if (u->refuse == REFUSE_AUTH && req->auth_status == 503)
+            return srv_reply_later(s, c, req, 503, req->auth_code, req->auth_message, 5);
+        if (u->refuse == REFUSE_AUTH)
+            return srv_reply_error(s, c, req, (unsigned)req->auth_status, req->auth_code,
+                                   req->auth_message);
         if (u->refuse == REFUSE_QUEUE_FULL) return reply_queue_full(s, c, req);
         return srv_reply_error(s, c, req, 400, "bad_request",
                                "send multipart/form-data with the audio in field 'file'");
