@@ -6,6 +6,9 @@ import { HealthProvider, useHealth } from './health';
 import Home from './pages/Home';
 import JobPage from './pages/JobPage';
 import NotFound from './pages/NotFound';
+import AccountPage from './pages/Account';
+import SignIn from './pages/SignIn';
+import { SessionProvider, useSession } from './session';
 import { UploadsProvider } from './uploads';
 
 // Opt in to React Router 7's behaviour now (and silence its warnings).
@@ -34,6 +37,23 @@ function ScrollToTop() {
   return null;
 }
 
+// The header's right side: the account, when the server has accounts.
+function AccountLink() {
+  const { loaded, auth, account } = useSession();
+  if (!loaded || auth === 'off') return <span className="hidden text-sm text-ink-400 sm:inline">bass line → MIDI</span>;
+  if (account)
+    return (
+      <Link to="/account" className="min-w-0 max-w-[60%] truncate text-sm text-ink-200 hover:text-acid" data-testid="account-link">
+        {account.email}
+      </Link>
+    );
+  return (
+    <Link to="/signin" className="text-sm font-semibold text-acid hover:underline" data-testid="signin-link">
+      Sign in
+    </Link>
+  );
+}
+
 export function Layout() {
   return (
     <div className="mx-auto flex min-h-screen max-w-5xl flex-col px-4 sm:px-6">
@@ -47,7 +67,7 @@ export function Layout() {
             dumu<span className="text-acid">.</span>
           </span>
         </Link>
-        <span className="hidden text-sm text-ink-400 sm:inline">bass line → MIDI</span>
+        <AccountLink />
       </header>
       <ScrollToTop />
       <ServerBanner />
@@ -55,6 +75,8 @@ export function Layout() {
         <Routes>
           <Route path="/" element={<Home />} />
           <Route path="/jobs/:id" element={<JobPage />} />
+          <Route path="/signin" element={<SignIn />} />
+          <Route path="/account" element={<AccountPage />} />
           <Route path="*" element={<NotFound />} />
         </Routes>
       </main>
@@ -66,11 +88,13 @@ export function Layout() {
 export default function App() {
   return (
     <HealthProvider>
-      <UploadsProvider>
-        <BrowserRouter future={ROUTER_FUTURE}>
-          <Layout />
-        </BrowserRouter>
-      </UploadsProvider>
+      <SessionProvider>
+        <UploadsProvider>
+          <BrowserRouter future={ROUTER_FUTURE}>
+            <Layout />
+          </BrowserRouter>
+        </UploadsProvider>
+      </SessionProvider>
     </HealthProvider>
   );
 }

@@ -1,11 +1,93 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { api, ApiError, base64ToBytes, checkFile, processForm, uploadProcess, UNREACHABLE_MESSAGE, urls } from './api';
+import { api, ApiError, base64ToBytes, checkFile, processForm, setCsrfToken, uploadProcess, UNREACHABLE_MESSAGE, urls } from './api';
 
 function jsonResponse(status: number, body: unknown, headers: Record<string, string> = {}): Response {
   return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json', ...headers } });
 }
 
-afterEach(() => vi.unstubAllGlobals());
+afterEach(() => {
+  vi.unstubAllGlobals();
+  setCsrfToken(null);
+});
+
+describe('accounts and CSRF', () => {
+  const account = { id: 'a1', email: 'bassist@example.org', created: 1765000000, tier: 'free' };
+
+  it('a server without accounts (404 auth_off) reads as auth off', async () => {
+    vi.stubGlobal('fetch', vi.fn().mockResolvedValue(jsonResponse(404, { code: 'auth_off', message: 'no accounts here' })));
+    expect(await api.session()).toEqual({ auth: 'off', account: null, csrf_token: null });
+  });
+
+  it('sends the session token on state-changing requests only', async () => {
+    const fetchMock = vi
+      .fn()
+      .mockResolvedValueOnce(jsonResponse(200, { auth: 'required', account, csrf_token: 'tok1' }))
+      .mockResolvedValueOnce(jsonResponse(200, { jobs: [] }))
+      .mockResolvedValueOnce(jsonResponse(200, { job_id: 'j1', state: 'deleted' }));
+    vi.stubGlobal('fetch', fetchMock);
+    expect((await api.session()).account?.email).toBe('bassist@example.org');
+    await api.jobs();
+    await api.remove('j1');
+    expect(fetchMock.mock.calls[1][1]).toBeUndefined(); // GET: no token
+    const del = fetchMock.mock.calls[2][1] as RequestInit;
+    expect(del.method).toBe('DELETE');
+    expect(new Headers(del.headers).get('X-CSRF-Token')).toBe('tok1');
+  });
+
+  it('refreshes a stale token once after a 403 csrf', async () => {
+    setCsrfToken('old');
+    const fetchMock = vi
+      .fn()
+      .mockResolvedValueOnce(jsonResponse(403, { code: 'csrf', message: 'missing or wrong X-CSRF-Token' }))
+      .mockResolvedValueOnce(jsonResponse(200, { auth: 'optional', account: null, csrf_token: 'new' }))
+      .mockResolvedValueOnce(jsonResponse(200, { job_id: 'j1', state: 'queued' }));
+    vi.stubGlobal('fetch', fetchMock);
+    expect((await api.retry('j1')).state).toBe('queued');
+    expect(fetchMock.mock.calls[1][0]).toBe('/api/session');
+    expect(new Headers((fetchMock.mock.calls[0][1] as RequestInit).headers).get('X-CSRF-Token')).toBe('old');
+    expect(new Headers((fetchMock.mock.calls[2][1] as RequestInit).headers).get('X-CSRF-Token')).toBe('new');
+  });
+
+  it('a second 403 csrf is an error, not a loop', async () => {
+    const fetchMock = vi
+      .fn()
+      .mockResolvedValueOnce(jsonResponse(403, { code: 'csrf', message: 'missing or wrong X-CSRF-Token' }))
+      .mockResolvedValueOnce(jsonResponse(200, { auth: 'optional', account: null, csrf_token: null }))
+      .mockResolvedValueOnce(jsonResponse(403, { code: 'csrf', message: 'missing or wrong X-CSRF-Token' }));
+    vi.stubGlobal('fetch', fetchMock);
+    const err: ApiError = await api.retry('j1').catch((e) => e);
+    expect(err.code).toBe('csrf');
+    expect(fetchMock).toHaveBeenCalledTimes(3);
+  });
+
+  it('signing in keeps the new token; signing out drops it', async () => {
+    const fetchMock = vi
+      .fn()
+      .mockResolvedValueOnce(jsonResponse(200, { account, csrf_token: 'tok2' }))
+      .mockResolvedValueOnce(new Response(null, { status: 204 }))
+      .mockResolvedValueOnce(jsonResponse(200, { job_id: 'j1', state: 'queued' }));
+    vi.stubGlobal('fetch', fetchMock);
+    const s = await api.signIn('bassist@example.org', 'a long passphrase');
+    expect(s.account.id).toBe('a1');
+    const [url, init] = fetchMock.mock.calls[0];
+    expect(url).toBe('/api/session');
+    expect(JSON.parse(init.body)).toEqual({ email: 'bassist@example.org', password: 'a long passphrase' });
+    await api.signOut();
+    expect(new Headers((fetchMock.mock.calls[1][1] as RequestInit).headers).get('X-CSRF-Token')).toBe('tok2');
+    await api.retry('j1');
+    expect(fetchMock.mock.calls[2][1].headers).toBeUndefined(); // no token after signing out
+  });
+
+  it('makes and lists API keys', async () => {
+    const fetchMock = vi
+      .fn()
+      .mockResolvedValueOnce(jsonResponse(201, { id: 'k1', name: 'script', created: 1765000000, key: 'dumu_k_secret' }))
+      .mockResolvedValueOnce(jsonResponse(200, { keys: [{ id: 'k1', name: 'script', created: 1765000000 }] }));
+    vi.stubGlobal('fetch', fetchMock);
+    expect((await api.createKey('script')).key).toBe('dumu_k_secret');
+    expect((await api.keys()).map((k) => k.name)).toEqual(['script']);
+  });
+});
 
 describe('request helpers', () => {
   it('returns the parsed body of a 200', async () => {
@@ -116,6 +198,11 @@ class FakeXhr {
   onerror: (() => void) | null = null;
   onabort: (() => void) | null = null;
   private headers: Record<string, string> = {};
+  requestHeaders: Record<string, string> = {};
+  static queue: (typeof FakeXhr.answer)[] = []; // answers to give first, in order
+  setRequestHeader(name: string, value: string) {
+    this.requestHeaders[name] = value;
+  }
   open(method: string, url: string) {
     this.method = method;
     this.url = url;
@@ -129,7 +216,7 @@ class FakeXhr {
   }
   send(body: FormData) {
     this.sent = body;
-    const a = FakeXhr.answer;
+    const a = FakeXhr.queue.shift() ?? FakeXhr.answer;
     queueMicrotask(() => {
       if (a === 'network') {
         this.onerror?.();
@@ -147,6 +234,28 @@ class FakeXhr {
 
 describe('uploadProcess', () => {
   const file = new File([new Uint8Array([1, 2, 3])], 'song.flac', { type: 'audio/flac' });
+
+  it('carries the CSRF token, and refreshes it once after a 403 csrf', async () => {
+    vi.stubGlobal('XMLHttpRequest', FakeXhr);
+    const fetchMock = vi.fn().mockResolvedValue(jsonResponse(200, { auth: 'optional', account: null, csrf_token: 'anon2' }));
+    vi.stubGlobal('fetch', fetchMock);
+    setCsrfToken('anon1');
+    FakeXhr.queue = [{ status: 403, body: JSON.stringify({ code: 'csrf', message: 'missing or wrong X-CSRF-Token' }) }];
+    FakeXhr.answer = { status: 202, body: JSON.stringify({ job_id: 'j2', state: 'queued' }) };
+    const first: FakeXhr[] = [];
+    const open = FakeXhr.prototype.open;
+    FakeXhr.prototype.open = function (this: FakeXhr, m: string, u: string) {
+      first.push(this);
+      open.call(this, m, u);
+    };
+    try {
+      expect((await uploadProcess(file, {})).job_id).toBe('j2');
+    } finally {
+      FakeXhr.prototype.open = open;
+    }
+    expect(first.map((x) => x.requestHeaders['X-CSRF-Token'])).toEqual(['anon1', 'anon2']);
+    expect(fetchMock).toHaveBeenCalledWith('/api/session', undefined);
+  });
 
   it('posts the file and parameters and resolves with the job id', async () => {
     vi.stubGlobal('XMLHttpRequest', FakeXhr);

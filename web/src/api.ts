@@ -178,15 +178,43 @@ export async function errorFromResponse(res: Response): Promise<ApiError> {
   return new ApiError(res.status, code, message, retryAfterSeconds(res.headers.get('Retry-After')));
 }
 
-// fetch that only resolves with a 2xx answer; everything else becomes an ApiError.
-async function answer(path: string, init?: RequestInit): Promise<Response> {
+// The CSRF token of this browser's session (or anonymous token) when the server has accounts
+// (`dumu serve --auth optional|required`): every state-changing request made with a cookie
+// must carry it in X-CSRF-Token. GET /api/session tells it; null until then, and with --auth off.
+let csrfToken: string | null = null;
+
+export function setCsrfToken(token: string | null) {
+  csrfToken = token;
+}
+
+const SAFE_METHODS = ['GET', 'HEAD'];
+
+function withCsrf(init?: RequestInit): RequestInit | undefined {
+  const method = (init?.method ?? 'GET').toUpperCase();
+  if (!csrfToken || SAFE_METHODS.includes(method)) return init;
+  const headers = new Headers(init?.headers);
+  headers.set('X-CSRF-Token', csrfToken);
+  return { ...init, headers };
+}
+
+// fetch that only resolves with a 2xx answer; everything else becomes an ApiError. A 403
+// "csrf" (the token changed: an anonymous browser's first upload gave it a cookie, or it signed
+// in elsewhere) refreshes the token from GET /api/session and tries once more.
+async function answer(path: string, init?: RequestInit, retried = false): Promise<Response> {
   let res: Response;
   try {
-    res = await fetch(path, init);
+    res = await fetch(path, withCsrf(init));
   } catch {
     throw new ApiError(0, 'unreachable', UNREACHABLE_MESSAGE);
   }
-  if (!res.ok) throw await errorFromResponse(res);
+  if (!res.ok) {
+    const err = await errorFromResponse(res);
+    if (err.status === 403 && err.code === 'csrf' && !retried) {
+      await api.session();
+      return answer(path, init, true);
+    }
+    throw err;
+  }
   return res;
 }
 
@@ -214,8 +242,75 @@ export const urls = {
   mix: (id: string) => `/api/jobs/${enc(id)}/mix`,
 };
 
+// Accounts (`dumu serve --auth`): off = one user, no accounts; optional = anyone, accounts
+// welcome; required = nothing without an account (or an API key).
+export type AuthMode = 'off' | 'optional' | 'required';
+
+export interface Account {
+  id: string;
+  email: string;
+  created: number; // unix seconds
+  tier: string; // "free", "pro", ...
+}
+
+export interface SessionInfo {
+  auth: AuthMode;
+  account: Account | null; // null: not signed in
+  csrf_token: string | null;
+}
+
+export interface ApiKey {
+  id: string;
+  name: string;
+  created: number; // unix seconds
+}
+
+const AUTH_OFF: SessionInfo = { auth: 'off', account: null, csrf_token: null };
+
+function json(method: string, body: unknown): RequestInit {
+  return { method, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) };
+}
+
+type SignedIn = { account: Account; csrf_token: string };
+
+function signedIn(s: SignedIn): SignedIn {
+  setCsrfToken(s.csrf_token);
+  return s;
+}
+
 export const api = {
   health: () => request<Health>('/health'),
+  // Who this browser is; a server without accounts answers 404 (code auth_off).
+  session: () =>
+    request<SessionInfo>('/api/session').then(
+      (s) => {
+        setCsrfToken(s.csrf_token);
+        return s;
+      },
+      (e: ApiError) => {
+        if (e.status === 404) {
+          setCsrfToken(null);
+          return AUTH_OFF;
+        }
+        throw e;
+      },
+    ),
+  // Both answer the account and the new session's CSRF token.
+  signUp: (email: string, password: string) => request<SignedIn>('/api/account', json('POST', { email, password })).then(signedIn),
+  signIn: (email: string, password: string) => request<SignedIn>('/api/session', json('POST', { email, password })).then(signedIn),
+  signOut: () =>
+    answer('/api/session', { method: 'DELETE' }).then(() => {
+      setCsrfToken(null);
+    }),
+  // Deletes the account with every job and file of it.
+  deleteAccount: () =>
+    answer('/api/account', { method: 'DELETE' }).then(() => {
+      setCsrfToken(null);
+    }),
+  keys: () => request<{ keys: ApiKey[] }>('/api/keys').then((b) => b.keys),
+  // The key itself comes this once.
+  createKey: (name: string) => request<ApiKey & { key: string }>('/api/keys', json('POST', { name })),
+  revokeKey: (id: string) => answer(`/api/keys/${enc(id)}`, { method: 'DELETE' }).then(() => undefined),
   job: (id: string) => request<Job>(`/api/jobs/${enc(id)}`),
   jobs: () => request<{ jobs: Job[] }>('/api/jobs').then((b) => b.jobs),
   result: (id: string) => request<Result>(`/api/result/${enc(id)}`),
@@ -242,8 +337,24 @@ export function processForm(file: File, params: ProcessParams): FormData {
 }
 
 // POST /api/process. XMLHttpRequest rather than fetch because only it reports upload progress
-// (onUpload gets the sent fraction 0..1), which feeds the Upload step.
-export function uploadProcess(
+// (onUpload gets the sent fraction 0..1), which feeds the Upload step. With accounts, a 403
+// "csrf" refreshes the token and sends once more (as answer() does).
+export async function uploadProcess(
+  file: File,
+  params: ProcessParams,
+  onUpload?: (fraction: number) => void,
+  signal?: AbortSignal,
+): Promise<{ job_id: string; state: JobState }> {
+  try {
+    return await uploadOnce(file, params, onUpload, signal);
+  } catch (e) {
+    if (!(e instanceof ApiError && e.status === 403 && e.code === 'csrf')) throw e;
+    await api.session();
+    return uploadOnce(file, params, onUpload, signal);
+  }
+}
+
+function uploadOnce(
   file: File,
   params: ProcessParams,
   onUpload?: (fraction: number) => void,
@@ -252,6 +363,7 @@ export function uploadProcess(
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open('POST', '/api/process');
+    if (csrfToken) xhr.setRequestHeader('X-CSRF-Token', csrfToken);
     xhr.responseType = 'text';
     xhr.upload.onprogress = (e) => {
       if (e.lengthComputable && onUpload) onUpload(e.loaded / e.total);

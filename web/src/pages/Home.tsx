@@ -1,6 +1,6 @@
 // Step 1: pick or drop a song, see its waveform and the expected processing time, upload it.
 import { useEffect, useReducer, useRef, useState } from 'react';
-import { useNavigate } from 'react-router-dom';
+import { Link, useNavigate } from 'react-router-dom';
 import { ApiError, checkFile, DEFAULT_MAX_UPLOAD_MB, uploadProcess } from '../api';
 import { useParamSpecs } from '../params';
 import { ANALYSIS_RATE, decodeAudio, mixdown } from '../audio/analysis';
@@ -15,9 +15,29 @@ import Waveform from '../components/Waveform';
 import { useHealth } from '../health';
 import { initialPhase, reduce, stepOf } from '../jobMachine';
 import { useUploads, type PickedAudio } from '../uploads';
+import { useMayUse, useSession } from '../session';
+
+// What a visitor without an account sees on a server that requires one.
+function AccountNeeded() {
+  return (
+    <Card title="An account is needed">
+      <p className="text-sm text-ink-200">This Dumu is open to its members: sign in, or create an account, to extract bass lines.</p>
+      <div className="mt-4 flex flex-wrap gap-3">
+        <Link to="/signin" className={primaryButton}>
+          Sign in
+        </Link>
+        <Link to="/signin?mode=signup" className={secondaryButton}>
+          Create an account
+        </Link>
+      </div>
+    </Card>
+  );
+}
 
 export default function Home() {
   const { health } = useHealth();
+  const { loaded } = useSession();
+  const mayUse = useMayUse();
   const uploads = useUploads();
   const navigate = useNavigate();
   const [phase, dispatch] = useReducer(reduce, initialPhase);
@@ -100,113 +120,118 @@ export default function Home() {
         </p>
       </section>
 
-      <Steps current={stepOf(phase)} />
-      <CpuNotice duration={picked?.duration ?? null} />
+      {loaded && !mayUse && <AccountNeeded />}
+      {mayUse && (
+        <>
+          <Steps current={stepOf(phase)} />
+          <CpuNotice duration={picked?.duration ?? null} />
 
-      {rejected && <ErrorNotice title="File not accepted" message={phase.error!} />}
+          {rejected && <ErrorNotice title="File not accepted" message={phase.error!} />}
 
-      <Dropzone disabled={uploading} maxUploadMb={maxMb} onFile={onFile} />
+          <Dropzone disabled={uploading} maxUploadMb={maxMb} onFile={onFile} />
 
-      {picked && (
-        <Card title="Your song">
-          <div className="mb-3 flex flex-wrap items-baseline justify-between gap-2">
-            <p className="min-w-0 truncate font-semibold text-white" data-testid="picked-name">{picked.file.name}</p>
-            <p className="font-mono text-xs text-ink-400">
-              {(picked.file.size / (1024 * 1024)).toFixed(1)} MB{picked.duration !== null ? ` · ${formatClock(picked.duration)}` : ''}
-            </p>
-          </div>
-          {picked.samples && picked.duration !== null && (
-            <Waveform samples={picked.samples} duration={picked.duration} label={`Waveform of ${picked.file.name}`} />
-          )}
-          {picked.decoding && <p className="text-sm text-ink-400">Drawing the waveform…</p>}
-          {!picked.decoding && !picked.samples && (
-            <p className="text-sm text-ink-400">This browser cannot preview the file; the server will still try to decode it.</p>
-          )}
-          <label className="mt-4 flex items-center gap-2 text-sm">
-            <input type="checkbox" className="accent-acid" checked={keepAll} onChange={(e) => setKeepAll(e.target.checked)} disabled={uploading} />
-            Keep all four stems (drums, bass, other, vocals) for download
-          </label>
-          {health?.fast_available && (
-            <fieldset className="mt-4 text-sm" data-testid="separation-choice">
-              <legend className="text-ink-200">Separation</legend>
-              <div className="mt-1 flex flex-wrap gap-x-6 gap-y-1">
-                <label className="flex items-center gap-2">
-                  <input
-                    type="radio"
-                    name="separation"
-                    className="accent-acid"
-                    checked={!(fast ?? health.fast_default)}
-                    onChange={() => setFast(false)}
-                    disabled={uploading}
-                  />
-                  Exact: the network's own numbers
-                </label>
-                <label className="flex items-center gap-2">
-                  <input
-                    type="radio"
-                    name="separation"
-                    className="accent-acid"
-                    checked={fast ?? health.fast_default}
-                    onChange={() => setFast(true)}
-                    disabled={uploading}
-                  />
-                  Fast: a little quicker, nearly the same notes
-                </label>
+          {picked && (
+            <Card title="Your song">
+              <div className="mb-3 flex flex-wrap items-baseline justify-between gap-2">
+                <p className="min-w-0 truncate font-semibold text-white" data-testid="picked-name">{picked.file.name}</p>
+                <p className="font-mono text-xs text-ink-400">
+                  {(picked.file.size / (1024 * 1024)).toFixed(1)} MB{picked.duration !== null ? ` · ${formatClock(picked.duration)}` : ''}
+                </p>
               </div>
-            </fieldset>
-          )}
-          <details className="mt-4 rounded-lg border border-ink-700" data-testid="advanced-settings">
-            <summary className="cursor-pointer select-none px-3 py-2 text-sm text-ink-200 hover:text-acid">Advanced settings</summary>
-            <div className="border-t border-ink-700 p-3">
-              {specs ? (
-                <NoteStyleFields
-                  value={{ mode: specs.mode, quantize: specs.quantize, quantize_strength: specs.quantize_strength.def, ...style }}
-                  specs={specs}
-                  onChange={(v) => setStyle((s) => ({ ...s, ...v }))}
-                  disabled={uploading}
-                />
-              ) : (
-                <p className="text-sm text-ink-400">Asking the server for its settings…</p>
+              {picked.samples && picked.duration !== null && (
+                <Waveform samples={picked.samples} duration={picked.duration} label={`Waveform of ${picked.file.name}`} />
               )}
-              <label className="mt-4 block text-sm text-ink-200">
-                Known tempo (BPM), if you know it
-                <input
-                  type="number"
-                  min={specs?.bpm.min}
-                  max={specs?.bpm.max}
-                  step="any"
-                  inputMode="decimal"
-                  placeholder="detect"
-                  value={knownBpm}
-                  onChange={(e) => setKnownBpm(e.target.value)}
-                  disabled={uploading}
-                  className="ml-2 w-24 rounded border border-ink-600 bg-ink-950 px-2 py-1 font-mono text-sm"
-                />
+              {picked.decoding && <p className="text-sm text-ink-400">Drawing the waveform…</p>}
+              {!picked.decoding && !picked.samples && (
+                <p className="text-sm text-ink-400">This browser cannot preview the file; the server will still try to decode it.</p>
+              )}
+              <label className="mt-4 flex items-center gap-2 text-sm">
+                <input type="checkbox" className="accent-acid" checked={keepAll} onChange={(e) => setKeepAll(e.target.checked)} disabled={uploading} />
+                Keep all four stems (drums, bass, other, vocals) for download
               </label>
-              <p className="mt-3 text-xs text-ink-400">You can change these, and the note detection thresholds, on the result page too.</p>
-            </div>
-          </details>
-          <div className="mt-4 flex flex-wrap items-center gap-3">
-            {!uploading && (
-              <button ref={extractRef} type="button" className={primaryButton} onClick={start} disabled={refused === picked.file}>
-                Extract the bass line
-              </button>
-            )}
-            {uploading && (
-              <>
-                <div className="min-w-[12rem] flex-1">
-                  <ProgressBar value={phase.sent * 100} label="Uploading…" />
+              {health?.fast_available && (
+                <fieldset className="mt-4 text-sm" data-testid="separation-choice">
+                  <legend className="text-ink-200">Separation</legend>
+                  <div className="mt-1 flex flex-wrap gap-x-6 gap-y-1">
+                    <label className="flex items-center gap-2">
+                      <input
+                        type="radio"
+                        name="separation"
+                        className="accent-acid"
+                        checked={!(fast ?? health.fast_default)}
+                        onChange={() => setFast(false)}
+                        disabled={uploading}
+                      />
+                      Exact: the network's own numbers
+                    </label>
+                    <label className="flex items-center gap-2">
+                      <input
+                        type="radio"
+                        name="separation"
+                        className="accent-acid"
+                        checked={fast ?? health.fast_default}
+                        onChange={() => setFast(true)}
+                        disabled={uploading}
+                      />
+                      Fast: a little quicker, nearly the same notes
+                    </label>
+                  </div>
+                </fieldset>
+              )}
+              <details className="mt-4 rounded-lg border border-ink-700" data-testid="advanced-settings">
+                <summary className="cursor-pointer select-none px-3 py-2 text-sm text-ink-200 hover:text-acid">Advanced settings</summary>
+                <div className="border-t border-ink-700 p-3">
+                  {specs ? (
+                    <NoteStyleFields
+                      value={{ mode: specs.mode, quantize: specs.quantize, quantize_strength: specs.quantize_strength.def, ...style }}
+                      specs={specs}
+                      onChange={(v) => setStyle((s) => ({ ...s, ...v }))}
+                      disabled={uploading}
+                    />
+                  ) : (
+                    <p className="text-sm text-ink-400">Asking the server for its settings…</p>
+                  )}
+                  <label className="mt-4 block text-sm text-ink-200">
+                    Known tempo (BPM), if you know it
+                    <input
+                      type="number"
+                      min={specs?.bpm.min}
+                      max={specs?.bpm.max}
+                      step="any"
+                      inputMode="decimal"
+                      placeholder="detect"
+                      value={knownBpm}
+                      onChange={(e) => setKnownBpm(e.target.value)}
+                      disabled={uploading}
+                      className="ml-2 w-24 rounded border border-ink-600 bg-ink-950 px-2 py-1 font-mono text-sm"
+                    />
+                  </label>
+                  <p className="mt-3 text-xs text-ink-400">You can change these, and the note detection thresholds, on the result page too.</p>
                 </div>
-                <button type="button" className={secondaryButton} onClick={() => abortRef.current?.abort()}>
-                  Cancel upload
-                </button>
-              </>
-            )}
-          </div>
-        </Card>
-      )}
+              </details>
+              <div className="mt-4 flex flex-wrap items-center gap-3">
+                {!uploading && (
+                  <button ref={extractRef} type="button" className={primaryButton} onClick={start} disabled={refused === picked.file}>
+                    Extract the bass line
+                  </button>
+                )}
+                {uploading && (
+                  <>
+                    <div className="min-w-[12rem] flex-1">
+                      <ProgressBar value={phase.sent * 100} label="Uploading…" />
+                    </div>
+                    <button type="button" className={secondaryButton} onClick={() => abortRef.current?.abort()}>
+                      Cancel upload
+                    </button>
+                  </>
+                )}
+              </div>
+            </Card>
+          )}
 
-      <RecentJobs />
+          <RecentJobs />
+        </>
+      )}
     </div>
   );
 }

@@ -1,0 +1,168 @@
+// End-to-end test of accounts in the web app, in Debian's Chromium against a real
+// `dumu serve --auth required`.
+//
+// Needs DUMU_URL (the server, started with --auth required and --web-dir web/dist) and
+// DUMU_E2E_CLIP (a short song); tests/scripts/test_web.sh provides both. Walks what a new
+// member does: meets the sign-in prompt, is refused a short password, creates an account,
+// extracts a song, makes an API key and uses it from a script, revokes it, signs out (the job
+// is then out of reach), is refused a wrong password, signs in again and finds the song, looks
+// at the account on a phone, and deletes the account. Screenshots go to web/e2e-screenshots/
+// (DUMU_E2E_SHOTS overrides), named accounts-*.
+import { createRequire } from 'node:module';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const base = process.env.DUMU_URL;
+const clip = process.env.DUMU_E2E_CLIP;
+if (!base || !clip) {
+  console.error('accounts e2e: set DUMU_URL (`dumu serve --auth required --web-dir web/dist`) and DUMU_E2E_CLIP;');
+  console.error('     tests/scripts/test_web.sh does both.');
+  process.exit(2);
+}
+const shots = process.env.DUMU_E2E_SHOTS ?? join(dirname(fileURLToPath(import.meta.url)), '..', 'e2e-screenshots');
+mkdirSync(shots, { recursive: true });
+
+let checks = 0;
+function check(cond, what) {
+  if (!cond) throw new Error(`check failed: ${what}`);
+  checks++;
+  console.log(`ok ${checks} - ${what}`);
+}
+
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+async function axeClean(page, where) {
+  await page.addScriptTag({ content: axeSource });
+  const found = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] } });
+    return r.violations.map((v) => `${v.id}: ${v.nodes.length} (${v.nodes[0]?.target})`);
+  });
+  check(found.length === 0, `axe-core: no WCAG 2.2 AA violations on ${where}${found.length ? ': ' + found.join('; ') : ''}`);
+}
+
+// A script's view of the API: fetch with an API key and no cookie.
+async function withKey(key, path) {
+  return fetch(base + path, { headers: key ? { Authorization: `Bearer ${key}` } : {} });
+}
+
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: ['--no-sandbox'] });
+const pageErrors = [];
+const started = Date.now();
+const email = `bassist-${Date.now()}@example.org`;
+const password = 'four strings, one groove';
+let page;
+
+try {
+  const desktop = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  page = await desktop.newPage();
+  page.on('pageerror', (e) => pageErrors.push(String(e)));
+
+  // A visitor without an account: the prompt instead of the upload, and a Sign in link.
+  await page.goto(base);
+  const prompt = page.getByRole('region', { name: 'An account is needed' });
+  await prompt.waitFor();
+  check(await page.getByTestId('signin-link').isVisible(), 'the header offers Sign in');
+  check((await page.getByTestId('dropzone').count()) === 0, 'no upload without an account');
+  await axeClean(page, 'the home page of a visitor');
+  await page.screenshot({ path: join(shots, 'accounts-1-visitor.png'), fullPage: true });
+
+  // Sign up: a short password is refused with the server's reason, then a good one works.
+  await prompt.getByRole('link', { name: 'Create an account' }).click();
+  await page.getByRole('heading', { name: 'Create an account' }).waitFor();
+  await page.getByLabel('E-mail').fill(email);
+  await page.getByLabel('Password').fill('short');
+  await page.getByRole('button', { name: 'Create an account' }).click();
+  const weak = page.getByRole('alert');
+  await weak.waitFor();
+  check(/at least \d+ characters/.test(await weak.innerText()), `a short password is refused: "${(await weak.innerText()).replace(/\s+/g, ' ')}"`);
+  await axeClean(page, 'the sign-up form with its error');
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Create an account' }).click();
+  await page.getByTestId('dropzone').waitFor();
+  check((await page.getByTestId('account-link').innerText()) === email, 'signed up: the header shows the e-mail');
+
+  // A song, as a member.
+  await page.locator('input[type=file]').setInputFiles(clip);
+  await page.getByRole('button', { name: 'Extract the bass line' }).click();
+  await page.waitForURL(/\/jobs\/[0-9a-f-]{36}$/);
+  const jobId = page.url().split('/').pop();
+  await page.getByTestId('note-count').waitFor({ timeout: 180000 });
+  check(true, `job ${jobId} done for the new account`);
+
+  // An API key: made on the account page, shown once, used by a script, revoked.
+  await page.getByTestId('account-link').click();
+  await page.getByRole('heading', { name: 'Your account' }).waitFor();
+  check((await page.getByTestId('account-email').innerText()) === email, 'the account page shows the e-mail');
+  await page.getByLabel('Name of a new key').fill('my script');
+  await page.getByRole('button', { name: 'Make a key' }).click();
+  const key = (await page.getByTestId('new-key-value').innerText()).trim();
+  check(key.length >= 32, 'a new API key is shown once');
+  await page.getByTestId('key-list').getByText('my script').waitFor();
+  await axeClean(page, 'the account page');
+  await page.screenshot({ path: join(shots, 'accounts-2-account.png'), fullPage: true });
+  let res = await withKey(key, '/api/jobs');
+  const listed = res.status === 200 ? (await res.json()).jobs.map((j) => j.job_id) : [];
+  check(listed.includes(jobId), `the key lists the account's job (HTTP ${res.status})`);
+  check((await withKey(null, '/api/jobs')).status === 401, 'without a key or session: 401');
+  await page.getByRole('button', { name: 'Revoke my script' }).click();
+  await page.getByText('No keys yet.').waitFor();
+  check((await withKey(key, '/api/jobs')).status === 401, 'the revoked key is refused at once');
+
+  // Signing out: the job is out of reach, the prompt is back.
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByRole('region', { name: 'An account is needed' }).waitFor();
+  res = await page.request.get(`${base}/api/jobs/${jobId}`);
+  check(res.status() === 401, `after signing out the browser gets ${res.status()} for the job`);
+
+  // A wrong password, then the right one: the song is in the list.
+  await page.getByTestId('signin-link').click();
+  await page.getByLabel('E-mail').fill(email);
+  await page.getByLabel('Password').fill('not the password');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('alert').getByText('Wrong e-mail or password.').waitFor();
+  check(true, 'a wrong password is refused');
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByTestId('recent-jobs').waitFor();
+  check((await page.getByTestId('recent-jobs').locator(`a[href="/jobs/${jobId}"]`).count()) === 1, 'signed in again: the song is in the list');
+
+  // On a phone: the sign-in form and the account page fit.
+  const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+  const mobile = await phone.newPage();
+  mobile.on('pageerror', (e) => pageErrors.push(String(e)));
+  await mobile.goto(`${base}/signin`);
+  await mobile.getByRole('heading', { name: 'Sign in' }).waitFor();
+  await axeClean(mobile, 'the sign-in page on a phone');
+  await mobile.screenshot({ path: join(shots, 'accounts-3-phone-signin.png'), fullPage: true });
+  await mobile.getByLabel('E-mail').fill(email);
+  await mobile.getByLabel('Password').fill(password);
+  await mobile.getByRole('button', { name: 'Sign in' }).click();
+  await mobile.getByTestId('account-link').click();
+  await mobile.getByRole('heading', { name: 'Your account' }).waitFor();
+  const overflow = await mobile.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  check(overflow <= 0, `the account page fits a phone (${overflow} px of sideways scrolling)`);
+  await mobile.screenshot({ path: join(shots, 'accounts-4-phone-account.png'), fullPage: true });
+
+  // Deleting the account: everything goes, and signing in fails.
+  await page.getByTestId('account-link').click();
+  await page.getByLabel('Your e-mail, to confirm').fill(email);
+  await page.getByRole('button', { name: 'Delete everything' }).click();
+  await page.getByRole('region', { name: 'An account is needed' }).waitFor();
+  res = await fetch(`${base}/api/session`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ email, password }),
+  });
+  check(res.status === 401, `the deleted account cannot sign in (HTTP ${res.status})`);
+
+  check(pageErrors.length === 0, `no uncaught errors in the pages${pageErrors.length ? ': ' + pageErrors.join('; ') : ''}`);
+  console.log(`accounts e2e: ${checks} checks passed in ${((Date.now() - started) / 1000).toFixed(1)} s; screenshots in ${shots}`);
+} catch (e) {
+  console.error(`accounts e2e FAILED: ${e.message}`);
+  if (pageErrors.length) console.error(`page errors: ${pageErrors.join('; ')}`);
+  if (page) await page.screenshot({ path: join(shots, 'accounts-failure.png'), fullPage: true }).catch(() => {});
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}
