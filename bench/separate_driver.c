@@ -1,8 +1,9 @@
 /* separate_driver.c - times htdemucs separation (libdumu), for bench runs and peak-RSS checks.
  *
  *   separate_driver separate IN.flac [--sources MASK] [--threads N] [--out DIR]
- *       decode IN, separate through the public API, print wall/CPU seconds per audio second
- *       (run under /usr/bin/time -v for the peak RSS); --out writes the stems as float WAV
+ *       decode IN, separate through the public API (dumu_separator; MASK: bit i = stem i),
+ *       print wall/CPU seconds per audio second (run under /usr/bin/time -v for the peak
+ *       RSS); --out writes the stems as float WAV
  *   separate_driver segment IN.flac [--threads N] [--reps R] [--sources MASK] [--pool 0|1]
  *       one 343980-frame segment from the start of IN through dumu_dm_segment, R times,
  *       with the per-stage breakdown; --pool 0 starts threads per parallel region instead
@@ -77,36 +78,44 @@ int main(int argc, char **argv) {
         return 1;
     }
     double t0 = wall();
-    dumu_dm_model *m = NULL;
-    if (dumu_dm_model_open(path, &m, &err)) {
-        fprintf(stderr, "%s: %s\n", path, err.message);
-        return 1;
-    }
-    printf("model open %.2f s\n", wall() - t0);
     if (!strcmp(mode, "separate")) {
+        dumu_separator *sep = NULL;
+        if (dumu_separator_open(path, &sep, &err)) {
+            fprintf(stderr, "%s: %s\n", path, err.message);
+            return 1;
+        }
+        printf("model open %.2f s\n", wall() - t0);
         dumu_separate_params p = dumu_separate_default_params();
         p.n_threads = threads;
-        p.sources = sources;
+        p.stems = sources;
         p.fast = fast;
         dumu_stems st = {0};
         double w0 = wall(), c0 = cpu();
-        if (dumu_separate(m, &a, &p, &st, &err)) {
+        if (dumu_separate(sep, &a, &p, &st, &err)) {
             fprintf(stderr, "separate: %s\n", err.message);
             return 1;
         }
         double w = wall() - w0, c = cpu() - c0, secs = (double)a.n_frames / a.sample_rate;
         printf("separated %.2f s of audio in %.2f s wall (%.3f x real time), %.2f s CPU\n", secs, w,
                w / secs, c);
-        for (int s = 0; s < DUMU_DM_N_SOURCES && outdir; s++) {
-            if (!st.source[s].samples) continue;
+        for (int32_t s = 0; s < st.n_stems && outdir; s++) {
+            if (!st.stem[s].audio.samples) continue;
             char op[4200];
-            snprintf(op, sizeof op, "%s/%s.wav", outdir, dumu_source_name((dumu_source)s));
-            if (dumu_audio_write_file(op, &st.source[s], DUMU_AUDIO_WAV_FLOAT, &err)) {
+            snprintf(op, sizeof op, "%s/%s.wav", outdir, st.stem[s].name);
+            if (dumu_audio_write_file(op, &st.stem[s].audio, DUMU_AUDIO_WAV_FLOAT, &err)) {
                 fprintf(stderr, "%s: %s\n", op, err.message);
             }
         }
         dumu_stems_deinit(&st);
+        dumu_separator_free(sep);
     } else {
+        /* the network itself, below the separator: htdemucs' own internals */
+        dumu_dm_model *m = NULL;
+        if (dumu_dm_model_open(path, &m, &err)) {
+            fprintf(stderr, "%s: %s\n", path, err.message);
+            return 1;
+        }
+        printf("model open %.2f s\n", wall() - t0);
         float *x = malloc(sizeof(float) * 2 * DUMU_DM_SEGMENT);
         for (int ch = 0; ch < 2; ch++)
             for (int64_t i = 0; i < DUMU_DM_SEGMENT; i++) {
@@ -141,8 +150,8 @@ int main(int argc, char **argv) {
         dumu_pool_end(pool);
         dumu_dm_workspace_free(ws);
         free(x);
+        dumu_dm_model_free(m);
     }
-    dumu_dm_model_free(m);
     dumu_audio_deinit(&a);
     return 0;
 }

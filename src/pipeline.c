@@ -1,6 +1,7 @@
 /* pipeline.c - the pipelines: transcribe (any audio -> 22050 Hz mono -> Basic Pitch -> notes,
- * plus tempo from the same audio) and extract (mix -> tempo, htdemucs bass stem -> transcribe;
- * the other stem's or the mix's bass register when the bass stem misses the bass line).
+ * plus tempo from the same audio) and extract (mix -> tempo, the separator's bass stem ->
+ * transcribe; the other stem's or the mix's bass register when the bass stem misses the bass
+ * line).
  *
  * DESIGN
  *   Each stage is a public libdumu call; this file only sequences them, maps their progress
@@ -30,6 +31,7 @@
 #include "music/meter.h"
 #include "music/quantize.h"
 #include "music/tab.h"
+#include "separator.h"
 
 struct progress_map {
     dumu_progress_fn fn;
@@ -388,14 +390,14 @@ done:
 }
 
 /* ---------------------------------------------------------------------------------------- */
-/* Extraction: tempo from the mix, bass stem from htdemucs, notes from the stem. Separation
- * dominates the run time (~85 %), so it gets most of the bar. */
+/* Extraction: tempo from the mix, bass stem from the separator, notes from the stem.
+ * Separation dominates the run time (~85 %), so it gets most of the bar. */
 
 dumu_extract_params dumu_extract_default_params(void) {
     dumu_extract_params p;
     memset(&p, 0, sizeof p);
     p.separate = dumu_separate_default_params();
-    p.separate.sources = 1u << DUMU_SOURCE_BASS;
+    p.separate.stems = 0;
     p.transcribe = dumu_transcribe_default_params();
     return p;
 }
@@ -409,8 +411,9 @@ void dumu_extraction_deinit(dumu_extraction *ex) {
 }
 
 /* SOURCE CHOICE
- *   htdemucs sometimes leaves the song's bass line in its "other" stem: a lead synth or a
- *   guitar playing it, a bass it does not recognise. The bass stem is then nearly silent and
+ *   The separator (htdemucs, on which the figures below were measured) sometimes leaves the
+ *   song's bass line in its "other" stem: a lead synth or a guitar playing it, a bass it does
+ *   not recognise. The bass stem is then nearly silent and
  *   Basic Pitch transcribes leakage. The mean power of each source in the bass register
  *   (30-250 Hz, dsp/lowband.c) tells: the notes come from the other stem when the bass stem
  *   holds under a tenth of the other stem's power there, and the other stem holds over 3.5 %
@@ -513,22 +516,32 @@ static dumu_status contest_source(const dumu_bp_model *bp, const dumu_audio *oth
     return rc;
 }
 
+/* A stem given to extract: stereo, as dumu_separate makes it (at any rate: nothing here
+ * depends on the separator's). */
 static dumu_status check_stem(const dumu_audio *stem, const char *what, dumu_error *err) {
     dumu_status rc = check_audio(stem, what, err);
     if (rc) return rc;
-    if (stem->sample_rate != DUMU_DM_SAMPLE_RATE || stem->n_channels != 2)
-        return dumu_fail(err, DUMU_E_INVALID_ARG, "%s must be 44100 Hz stereo, not %d Hz x %d",
-                         what, (int)stem->sample_rate, (int)stem->n_channels);
+    if (stem->n_channels != 2)
+        return dumu_fail(err, DUMU_E_INVALID_ARG, "%s must be stereo, not %d channels", what,
+                         (int)stem->n_channels);
     return DUMU_OK;
 }
 
-dumu_status dumu_extract(const dumu_dm_model *dm, const dumu_bp_model *bp, const dumu_audio *mix,
+dumu_status dumu_extract(const dumu_separator *sep, const dumu_bp_model *bp, const dumu_audio *mix,
                          const dumu_extract_params *params, dumu_extraction *out, dumu_error *err) {
     if (out) memset(out, 0, sizeof *out);
-    if (!bp || !mix || !params || !out || (!dm && !params->bass_stem))
+    if (!bp || !mix || !params || !out || (!sep && !params->bass_stem))
         return dumu_fail(err, DUMU_E_INVALID_ARG, "extract: NULL argument");
     dumu_status rc = check_audio(mix, "extract", err);
     if (rc) return rc;
+    /* the stems it reads, by the separator's index (-1: it has none, or none is needed) */
+    int32_t bass_i = 0, other_i = -1;
+    if (!params->bass_stem) {
+        bass_i = dumu_separator_stem_index(sep, "bass");
+        other_i = dumu_separator_stem_index(sep, "other");
+        if (bass_i < 0)
+            return dumu_fail(err, DUMU_E_UNSUPPORTED, "extract: the separator has no bass stem");
+    }
     const dumu_audio *stem = params->bass_stem, *other = NULL;
     if (params->other_stem && !stem)
         return dumu_fail(err, DUMU_E_INVALID_ARG, "extract: other_stem without bass_stem");
@@ -549,24 +562,26 @@ dumu_status dumu_extract(const dumu_dm_model *dm, const dumu_bp_model *bp, const
     if (stem) {
         /* A copy (resampling at the same rate copies), so the extraction owns all of its
          * stems as without a cache. */
-        rc =
-            dumu_audio_resample(stem, stem->sample_rate, &out->stems.source[DUMU_SOURCE_BASS], err);
+        static const char *const bass_only[1] = {"bass"};
+        rc = dumu_stems_init(&out->stems, 1, bass_only, err);
+        if (!rc) rc = dumu_audio_resample(stem, stem->sample_rate, &out->stems.stem[0].audio, err);
         if (rc) goto done;
     } else {
         dumu_separate_params sp = params->separate;
         /* the other stem comes from the same pass: it costs memory, not time */
-        sp.sources |= (1u << DUMU_SOURCE_BASS) | (1u << DUMU_SOURCE_OTHER);
+        sp.stems |= 1u << bass_i;
+        if (other_i >= 0) sp.stems |= 1u << other_i;
         map.begin = 0.03f;
         map.span = 0.82f;
         sp.progress = progress_forward;
         sp.progress_user = &map;
-        rc = dumu_separate(dm, mix, &sp, &out->stems, err);
+        rc = dumu_separate(sep, mix, &sp, &out->stems, err);
         if (rc) goto done;
-        other = &out->stems.source[DUMU_SOURCE_OTHER];
+        if (other_i >= 0) other = &out->stems.stem[other_i].audio;
     }
 
     bool contested = false;
-    rc = pick_source(mix, &out->stems.source[DUMU_SOURCE_BASS], other, out, &contested, err);
+    rc = pick_source(mix, &out->stems.stem[bass_i].audio, other, out, &contested, err);
     if (rc) goto done;
     /* confidence decides a contest: bass mode's notes have one, raw mode's do not */
     contested = contested && params->transcribe.mode == DUMU_NOTES_BASS;
@@ -581,8 +596,8 @@ dumu_status dumu_extract(const dumu_dm_model *dm, const dumu_bp_model *bp, const
         rc = contest_source(bp, other, &params->transcribe, &map, out, err);
         if (rc) goto done;
     }
-    if (!(params->separate.sources & (1u << DUMU_SOURCE_OTHER)))
-        dumu_audio_deinit(&out->stems.source[DUMU_SOURCE_OTHER]);
+    if (other_i >= 0 && !(params->separate.stems & (1u << other_i)))
+        dumu_audio_deinit(&out->stems.stem[other_i].audio);
     rc = arrange(mix, &params->transcribe, &out->transcription, err);
     if (rc) goto done;
     if (progress_at(&map, DUMU_STAGE_DONE, 1.0f)) goto cancelled;

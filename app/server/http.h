@@ -32,7 +32,7 @@ struct srv_busy {
 struct srv_server {
     srv_jobs *jobs;
     srv_pool *pool;
-    const dumu_dm_model *dm;
+    const dumu_separator *sep; /* NULL on a node without workers */
     const dumu_bp_model *bp;
     int workers;             /* worker threads */
     int threads;             /* inference threads per worker */

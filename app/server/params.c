@@ -56,11 +56,17 @@ static int parse_number(const char *s, size_t len, const dumu_param_spec *spec, 
     return 0;
 }
 
-/* Normalises a stems list of `len` bytes into out: "all" when every source is named. */
+static const char *const k_stems[SRV_N_STEMS] = {"drums", "bass", "other", "vocals"};
+
+const char *srv_stem_name(int k) {
+    return k >= 0 && k < SRV_N_STEMS ? k_stems[k] : NULL;
+}
+
+/* Normalises a stems list of `len` bytes into out: "all" when every stem is named. */
 static int parse_stems(const char *s, size_t len, char out[SRV_STEMS_LEN]) {
-    uint32_t mask = 1u << DUMU_SOURCE_BASS;
+    uint32_t mask = 1u << SRV_STEM_BASS;
     if (len == 3 && memcmp(s, "all", 3) == 0) {
-        mask = (1u << DUMU_DM_N_SOURCES) - 1;
+        mask = (1u << SRV_N_STEMS) - 1;
     } else {
         size_t i = 0;
         while (i <= len) {
@@ -68,8 +74,8 @@ static int parse_stems(const char *s, size_t len, char out[SRV_STEMS_LEN]) {
             while (j < len && s[j] != ',')
                 j++;
             int found = 0;
-            for (int k = 0; k < DUMU_DM_N_SOURCES; k++) {
-                const char *name = dumu_source_name((dumu_source)k);
+            for (int k = 0; k < SRV_N_STEMS; k++) {
+                const char *name = k_stems[k];
                 if (strlen(name) == j - i && memcmp(name, s + i, j - i) == 0) {
                     mask |= 1u << k;
                     found = 1;
@@ -79,26 +85,26 @@ static int parse_stems(const char *s, size_t len, char out[SRV_STEMS_LEN]) {
             i = j + 1;
         }
     }
-    if (mask == (1u << DUMU_DM_N_SOURCES) - 1) {
+    if (mask == (1u << SRV_N_STEMS) - 1) {
         strcpy(out, "all");
         return 0;
     }
     out[0] = '\0';
-    for (int k = 0; k < DUMU_DM_N_SOURCES; k++) {
+    for (int k = 0; k < SRV_N_STEMS; k++) {
         if (!(mask & (1u << k))) continue;
         if (out[0]) strcat(out, ",");
-        strcat(out, dumu_source_name((dumu_source)k));
+        strcat(out, k_stems[k]);
     }
     return 0;
 }
 
 uint32_t srv_stems_mask(const char *stems) {
     char norm[SRV_STEMS_LEN];
-    uint32_t mask = 1u << DUMU_SOURCE_BASS;
+    uint32_t mask = 1u << SRV_STEM_BASS;
     if (parse_stems(stems, strlen(stems), norm)) return mask;
-    if (strcmp(norm, "all") == 0) return (1u << DUMU_DM_N_SOURCES) - 1;
-    for (int k = 0; k < DUMU_DM_N_SOURCES; k++)
-        if (strstr(norm, dumu_source_name((dumu_source)k))) mask |= 1u << k;
+    if (strcmp(norm, "all") == 0) return (1u << SRV_N_STEMS) - 1;
+    for (int k = 0; k < SRV_N_STEMS; k++)
+        if (strstr(norm, k_stems[k])) mask |= 1u << k;
     return mask;
 }
 

@@ -15,6 +15,12 @@
 
 #define SRV_ID_LEN    36 /* UUID v4 text, lowercase: 8-4-4-4-12 */
 #define SRV_STEMS_LEN 32 /* "drums,bass,other,vocals" plus NUL fits */
+
+/* The stems the API offers (the OpenAPI enum and the web app name them), in the order stem
+ * lists are normalised to: "drums", "bass", "other", "vocals". A stem mask has bit k for stem
+ * k. `dumu serve` checks at start that the separator makes each of them. */
+#define SRV_N_STEMS   4
+#define SRV_STEM_BASS 1 /* the stem every job keeps */
 #define SRV_MODE_LEN  8
 #define SRV_NAME_LEN  96  /* sanitised upload base name, NUL included */
 #define SRV_TITLE_LEN 256 /* the upload's own file name as shown, NUL included */
@@ -27,7 +33,7 @@ struct srv_params {
     double onset_threshold;
     double frame_threshold;
     double min_note_ms;
-    char stems[SRV_STEMS_LEN];   /* normalised: "bass", "all" or a comma list in network order */
+    char stems[SRV_STEMS_LEN];   /* normalised: "bass", "all" or a comma list in API order */
     double bpm;                  /* 0 = detect */
     char mode[SRV_MODE_LEN];     /* "bass" (one clean line) | "raw" (Basic Pitch's notes) */
     char quantize[SRV_MODE_LEN]; /* "off" or a grid name: 1/4 1/8 1/16 1/32 1/8t 1/16t 1/32t */
@@ -52,7 +58,10 @@ int srv_params_from_json(struct srv_params *p, const char *body, size_t len, cha
 /* The grid steps per beat of a quantize value ("off": 0). */
 int32_t srv_quantize_steps(const char *quantize);
 
-/* The bit mask of dumu_source values named by a normalised stems string (bass always set). */
+/* The name of the API's stem k (static), NULL when k is not in [0, SRV_N_STEMS). */
+const char *srv_stem_name(int k);
+
+/* The stem mask (bit k: srv_stem_name(k)) of a normalised stems string (bass always set). */
 uint32_t srv_stems_mask(const char *stems);
 
 /* 1 when `s` is a lowercase UUID text of exactly SRV_ID_LEN characters, else 0. */

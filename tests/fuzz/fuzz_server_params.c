@@ -26,7 +26,7 @@ static void check_params(const struct srv_params *p) {
         if (!dumu_param_valid(dumu_param_find(k_numbers[i]), *number_field(&q, k_numbers[i])))
             abort();
     if (strcmp(p->mode, "bass") != 0 && strcmp(p->mode, "raw") != 0) abort();
-    if (!(srv_stems_mask(p->stems) & (1u << DUMU_SOURCE_BASS))) abort();
+    if (!(srv_stems_mask(p->stems) & (1u << SRV_STEM_BASS))) abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -92,7 +92,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         break;
     }
     default:
-        if (!(srv_stems_mask(text) & (1u << DUMU_SOURCE_BASS))) abort();
+        if (!(srv_stems_mask(text) & (1u << SRV_STEM_BASS))) abort();
         break;
     }
     free(text);

