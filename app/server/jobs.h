@@ -125,7 +125,8 @@ int srv_jobs_list(srv_jobs *jobs, const char *owned_by, struct srv_job *out, int
  * disk). */
 int srv_jobs_counts(srv_jobs *jobs, int *queued, int *running);
 
-/* Waits up to `timeout_ms` for a queued job, marks the oldest one running and copies it to
+/* Waits up to `timeout_ms` for a queued job, marks the next one in the fair order (store.h:
+ * owners take turns; the oldest first among jobs of no owner) running and copies it to
  * *out. Returns 1 when it claimed one, 0 on timeout or after srv_jobs_wake. */
 int srv_jobs_claim(srv_jobs *jobs, struct srv_job *out, int timeout_ms);
 

@@ -8,7 +8,8 @@
 #     daily_minutes with Retry-After and the day's RateLimit-*), GET /api/account's limits and
 #     usage; the fair queue: account A queues five jobs, then B one: B's starts second;
 #   retention: a finished job is kept for its owner's tier's hours (--ttl-hours with off);
-#   optional: an anonymous browser is counted in tier anonymous;
+#   optional: anonymous askers are counted in tier anonymous by address (requests per
+#     minute; today's minutes shared by two browsers);
 #   off: no RateLimit-* headers, no limits.
 set -uo pipefail
 CLI=${DUMU_CLI:?run through ctest}
@@ -193,6 +194,12 @@ status anon-2 200 -H "Cookie: dumu_anon=dumu_a_someone" "$B/api/jobs"
 status anon-3 200 "$B/api/session"
 status anon-over 429 "$B/api/jobs"
 expect anon-over-code test "$(json "$tmp/body" "d['code']")" = rate_limited
+# today's minutes by address: a second browser (no cookie: a new token) shares the first's
+admin tiers set anonymous --rpm 1000 --minutes-per-day 1 >/dev/null
+status anon-upload 202 -F "file=@$tmp/s40.wav" "$B/api/process"
+expect anon-upload-token grep -qi '^Set-Cookie: dumu_anon=' "$tmp/headers"
+status anon-other-browser 429 -F "file=@$tmp/s40.wav" "$B/api/process"
+expect anon-daily-code test "$(json "$tmp/body" "d['code']")" = daily_minutes
 stop_server
 
 # ---- off: as before ------------------------------------------------------------------------
