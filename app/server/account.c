@@ -78,6 +78,11 @@ void srv_req_refuse(struct srv_req *req, int status, const char *code, const cha
     snprintf(req->auth_message, sizeof req->auth_message, "%s", message);
 }
 
+void srv_req_refuse_store(struct srv_req *req) {
+    srv_req_refuse(req, 503, "store_unavailable", "the store cannot be reached; try again",
+                   SRV_STORE_RETRY_S);
+}
+
 static int state_changing(const char *method) {
     return strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 ||
            strcmp(method, "PATCH") == 0 || strcmp(method, "DELETE") == 0;
@@ -101,8 +106,7 @@ void srv_auth_request(struct srv_server *s, struct MHD_Connection *c, struct srv
             snprintf(req->account, sizeof req->account, "%s", cred.account);
         } else if (access != SRV_ACCESS_PUBLIC && access != SRV_ACCESS_SIGN_IN) {
             if (found < 0)
-                srv_req_refuse(req, 503, "store_unavailable",
-                               "the store cannot be reached; try again", 5);
+                srv_req_refuse_store(req);
             else
                 srv_req_refuse(req, 401, "unauthorized", "the API key is unknown or was revoked",
                                0);
@@ -119,8 +123,7 @@ void srv_auth_request(struct srv_server *s, struct MHD_Connection *c, struct srv
             } else if (found == 0) {
                 set_cookie(s, req, COOKIE_SESSION, "", 0); /* logged out or expired */
             } else if (access != SRV_ACCESS_PUBLIC) {
-                srv_req_refuse(req, 503, "store_unavailable",
-                               "the store cannot be reached; try again", 5);
+                srv_req_refuse_store(req);
             }
         }
         if (!req->account[0] && s->auth == SRV_AUTH_OPTIONAL &&

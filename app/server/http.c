@@ -205,7 +205,7 @@ enum MHD_Result srv_reply_store_error(const struct srv_server *s, struct MHD_Con
     if (srv_jobs_ping(s->jobs) == 0)
         return srv_reply_error(s, c, req, 500, "internal", "database error");
     return srv_reply_later(s, c, req, 503, "store_unavailable",
-                           "the job store cannot be reached; try again shortly", 5);
+                           "the job store cannot be reached; try again shortly", SRV_STORE_RETRY_S);
 }
 
 /* A job's file that srv_jobs_fetch could not give: 404, or 503 when the store is away. */

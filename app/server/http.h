@@ -164,6 +164,13 @@ enum MHD_Result srv_account_handle(struct srv_server *s, struct MHD_Connection *
 void srv_req_refuse(struct srv_req *req, int status, const char *code, const char *message,
                     int retry_after);
 
+/* Retry-After of 503 store_unavailable, seconds: PostgreSQL restarting or a node's connection
+ * being reset takes a few seconds, and a client that comes back sooner only adds load. */
+#define SRV_STORE_RETRY_S 5
+
+/* account.c: srv_req_refuse with 503 store_unavailable and SRV_STORE_RETRY_S. */
+void srv_req_refuse_store(struct srv_req *req);
+
 /* account.c: the client's address as text ("?" when MHD does not say). */
 void srv_client_addr(struct MHD_Connection *c, char *out, size_t cap);
 

@@ -15,7 +15,9 @@
  *                        RateLimit-Limit (rpm), RateLimit-Remaining (whole tokens left) and
  *                        RateLimit-Reset (seconds until the bucket is full).
  *   jobs at once         queued + running jobs of the owner: an upload over it gets 429
- *                        too_many_jobs, checked before its body and again once it is in.
+ *                        too_many_jobs, checked before its body and again once it is in
+ *                        (a count, not a reservation: two uploads of one owner ending at the
+ *                        same instant, on two nodes, may both pass it).
  *   minutes per day      the decoded length of every accepted upload counts toward the UTC
  *                        day's total. The upload is decoded whole anyway (upload.c's content
  *                        check), so the length is exact and an upload that would go past the
@@ -63,22 +65,20 @@ void srv_limits_request(struct srv_server *s, struct MHD_Connection *c, struct s
         snprintf(req->usage_key, sizeof req->usage_key, "a:%s", req->account);
         found = srv_jobs_tier_get(s->jobs, NULL, req->account, &req->tier);
     } else {
-        char addr[64];
+        char addr[64]; /* an IPv6 address as text takes at most 46 bytes */
         srv_client_addr(c, addr, sizeof addr);
         snprintf(req->usage_key, sizeof req->usage_key, "ip:%s", addr);
         found = srv_jobs_tier_get(s->jobs, SRV_TIER_ANONYMOUS, NULL, &req->tier);
     }
     if (found != 1) { /* no tier (removed by hand from the store): no limits, as with off */
         req->tier.name[0] = '\0';
-        if (found < 0)
-            srv_req_refuse(req, 503, "store_unavailable", "the store cannot be reached; try again",
-                           5);
+        if (found < 0) srv_req_refuse_store(req);
         return;
     }
     double tokens = 0.0, rate = req->tier.rpm / 60.0; /* tokens per second */
     int took = srv_jobs_bucket_take(s->jobs, req->usage_key, req->tier.rpm, now_s(), &tokens);
     if (took < 0) {
-        srv_req_refuse(req, 503, "store_unavailable", "the store cannot be reached; try again", 5);
+        srv_req_refuse_store(req);
         return;
     }
     if (tokens < 0.0) tokens = 0.0;
@@ -98,7 +98,7 @@ void srv_limits_request(struct srv_server *s, struct MHD_Connection *c, struct s
 static int too_many_jobs(struct srv_server *s, struct srv_req *req) {
     int n = 0;
     if (srv_jobs_owner_active(s->jobs, req->principal, &n)) {
-        srv_req_refuse(req, 503, "store_unavailable", "the store cannot be reached; try again", 5);
+        srv_req_refuse_store(req);
         return -1;
     }
     if (n < req->tier.concurrent) return 0;
