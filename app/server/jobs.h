@@ -159,9 +159,10 @@ int srv_jobs_remove(srv_jobs *jobs, const char *id, enum srv_state *was);
 /* Removes the job's upload, temporary upload and result folder; missing files are fine. */
 void srv_jobs_remove_files(const srv_jobs *jobs, const char *id);
 
-/* For queued job `id`: the queued jobs ahead of it in *ahead (0: it starts next) and, in
- * *audio_s, the seconds of audio still to process before it can start (theirs, plus what
- * the running jobs have left by their progress). Returns 0, or -1 on a database error. */
+/* For queued job `id`: the queued jobs ahead of it in the fair order (store.h) in *ahead
+ * (0: it starts next) and, in *audio_s, the seconds of audio still to process before it can
+ * start (theirs, plus what the running jobs have left by their progress). Returns 0, or -1
+ * on a database error. */
 int srv_jobs_queue_ahead(srv_jobs *jobs, const char *id, int *ahead, double *audio_s);
 
 /* Puts a job that failed for want of disk space (error code "storage", its upload kept) back

@@ -114,7 +114,10 @@ const char *srv_cred_kind_name(enum srv_cred_kind kind);
  * browser, or "" for jobs without one). Among the queued jobs, those of the owner with the
  * fewest running jobs go first, then those of the owner whose last claim is the oldest (never
  * claimed: first), then the oldest job: owners take turns, so one account's hundred uploads
- * do not hold back the next person's one. `jobs.started` numbers the claims in order. */
+ * do not hold back the next person's one. `jobs.started` numbers the claims in order.
+ * queue_ahead follows it: a queued job has ahead of it its owner's older queued jobs (k of
+ * them) and, of every other owner, the first k queued (k + 1 when that owner goes before its
+ * own in a round): exact while no job ends out of turn, an estimate otherwise. */
 
 /* The retention of an owned job's tier in SQL (both dialects), for expiry: the hours of the
  * tier of the account "a:ID" owning it, else of SRV_TIER_ANONYMOUS. */

@@ -588,11 +588,23 @@ static int pg_counts(srv_jobs *jobs, int *queued, int *running) {
 static int pg_queue_ahead(srv_jobs *jobs, const char *id, int *ahead, double *audio_s) {
     *ahead = 0;
     *audio_s = 0.0;
-    /* queued jobs before this one (claims go by seq), then what the running ones have left */
+    /* the queued jobs that go before this one in the fair order (store.h), then what the
+     * running ones have left */
     PGresult *r = exec(jobs,
-                       "SELECT count(*), coalesce(sum(greatest(duration, 0)), 0) FROM jobs"
-                       " WHERE state = 'queued' AND seq < (SELECT seq FROM jobs WHERE id = $1)"
-                       " UNION ALL SELECT count(*),"
+                       "WITH q AS (SELECT seq AS r, owned_by AS o, greatest(duration, 0) AS d,"
+                       " row_number() OVER (PARTITION BY owned_by ORDER BY seq) AS n FROM jobs"
+                       " WHERE state = 'queued'),"
+                       " me AS (SELECT o, n FROM q WHERE r = (SELECT seq FROM jobs WHERE id = $1)),"
+                       " turn AS (SELECT q.o, (SELECT count(*) FROM jobs x WHERE x.state ="
+                       " 'running' AND x.owned_by IS NOT DISTINCT FROM q.o) AS run,"
+                       " (SELECT coalesce(max(x.started), 0) FROM jobs x"
+                       " WHERE x.owned_by IS NOT DISTINCT FROM q.o) AS last, min(q.r) AS first"
+                       " FROM q GROUP BY q.o)"
+                       " SELECT count(*), coalesce(sum(q.d), 0) FROM q, me, turn t, turn tm"
+                       " WHERE t.o IS NOT DISTINCT FROM q.o AND tm.o IS NOT DISTINCT FROM me.o"
+                       " AND q.n < me.n + CASE WHEN q.o IS NOT DISTINCT FROM me.o THEN 0"
+                       " WHEN (t.run, t.last, t.first) < (tm.run, tm.last, tm.first) THEN 1"
+                       " ELSE 0 END UNION ALL SELECT count(*),"
                        " coalesce(sum(greatest(duration, 0) * (100 - progress) / 100), 0)"
                        " FROM jobs WHERE state = 'running'",
                        1, &id, PGRES_TUPLES_OK);

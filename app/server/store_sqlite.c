@@ -516,12 +516,21 @@ static int sq_queue_ahead(srv_jobs *jobs, const char *id, int *ahead, double *au
     *ahead = 0;
     *audio_s = 0.0;
     pthread_mutex_lock(&jobs->mu);
-    /* queued jobs before this one (claims go by rowid), then what the running ones have left */
-    sqlite3_stmt *st = prepare(jobs, "SELECT COUNT(*), TOTAL(MAX(duration, 0)) FROM jobs WHERE "
-                                     "state = 'queued' AND rowid < (SELECT rowid FROM jobs "
-                                     "WHERE id = ?1) UNION ALL SELECT COUNT(*), "
-                                     "TOTAL(MAX(duration, 0) * (100 - progress) / 100) FROM jobs "
-                                     "WHERE state = 'running'");
+    /* the queued jobs that go before this one in the fair order (store.h),
+     * then what the running ones have left */
+    sqlite3_stmt *st = prepare(
+        jobs, "WITH q AS (SELECT rowid AS r, owned_by AS o, MAX(duration, 0) AS d,"
+              " row_number() OVER (PARTITION BY owned_by ORDER BY rowid) AS n FROM jobs"
+              " WHERE state = 'queued'),"
+              " me AS (SELECT o, n FROM q WHERE r = (SELECT rowid FROM jobs WHERE id = ?1)),"
+              " turn AS (SELECT o, (SELECT count(*) FROM jobs x WHERE x.state = 'running'"
+              " AND x.owned_by IS q.o) AS run, (SELECT coalesce(max(x.started), 0) FROM jobs x"
+              " WHERE x.owned_by IS q.o) AS last, min(r) AS first FROM q GROUP BY o)"
+              " SELECT COUNT(*), TOTAL(q.d) FROM q, me, turn t, turn tm WHERE t.o IS q.o"
+              " AND tm.o IS me.o AND q.n < me.n + CASE WHEN q.o IS me.o THEN 0"
+              " WHEN (t.run, t.last, t.first) < (tm.run, tm.last, tm.first) THEN 1 ELSE 0 END"
+              " UNION ALL SELECT COUNT(*), TOTAL(MAX(duration, 0) * (100 - progress) / 100)"
+              " FROM jobs WHERE state = 'running'");
     int rc = -1;
     if (st) {
         sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);

@@ -153,6 +153,10 @@ for i in 1 2 3 4 5; do
 done
 status fair-b 202 -H "Authorization: Bearer $KEY_b" -F "file=@$tmp/s2.wav" "$B/api/process"
 bid=$(json "$tmp/body" "d['job_id']")
+status fair-b-place 200 -H "Authorization: Bearer $KEY_b" "$B/api/jobs/$bid"
+expect fair-b-starts-next $PY -c "
+import json, sys; d = json.load(open(sys.argv[1]))
+assert d['state'] != 'queued' or d['queue']['position'] == 1, d" "$tmp/body"
 for _ in $(seq 1 600); do
     curl -s -H "Authorization: Bearer $KEY_b" "$B/api/jobs/$bid" -o "$tmp/state.json"
     [[ $(json "$tmp/state.json" "d.get('state')" 2>/dev/null) =~ done|failed ]] && break

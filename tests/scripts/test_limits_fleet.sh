@@ -109,6 +109,12 @@ status fair-b 202 -H "Authorization: Bearer $KEY_b" -F "file=@$tmp/s2.wav" "$B/a
 bid=$(json "$tmp/body" "d['job_id']")
 # c's 40 s job would go first (its owner never started one): gone, so the order is A's and B's
 status fair-drop-c 200 -X DELETE -H "Authorization: Bearer $KEY_c" "$A/api/jobs/$(psql_q "SELECT id FROM jobs WHERE owned_by LIKE 'a:%' AND duration > 30")"
+# the place each node shows: B's one comes right after A's first, A's last after four
+status fair-b-place 200 -H "Authorization: Bearer $KEY_b" "$A/api/jobs/$bid"
+expect fair-b-position test "$(json "$tmp/body" "d['queue']['position']")" = 2
+last_a=$(psql_q "SELECT id FROM jobs WHERE state = 'queued' AND id <> '$bid' ORDER BY seq DESC LIMIT 1")
+status fair-a-place 200 -H "Authorization: Bearer $KEY_a" "$B/api/jobs/$last_a"
+expect fair-a-position test "$(json "$tmp/body" "d['queue']['position']")" = 6
 "$CLI" worker --db "$DB" --concurrency 1 --threads 2 --lease-s 10 >"$tmp/worker.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 600); do
