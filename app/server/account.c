@@ -69,11 +69,18 @@ static void set_cookie(const struct srv_server *s, struct srv_req *req, const ch
              value[0] ? max_age : 0, s->secure_cookies ? "; Secure" : "");
 }
 
-static void refuse(struct srv_req *req, int status, const char *code, const char *message) {
+void srv_req_refuse(struct srv_req *req, int status, const char *code, const char *message,
+                    int retry_after) {
     if (req->auth_status) return; /* the first reason stands */
     req->auth_status = status;
+    req->auth_retry_after = retry_after;
     snprintf(req->auth_code, sizeof req->auth_code, "%s", code);
     snprintf(req->auth_message, sizeof req->auth_message, "%s", message);
+}
+
+void srv_req_refuse_store(struct srv_req *req) {
+    srv_req_refuse(req, 503, "store_unavailable", "the store cannot be reached; try again",
+                   SRV_STORE_RETRY_S);
 }
 
 static int state_changing(const char *method) {
@@ -99,9 +106,10 @@ void srv_auth_request(struct srv_server *s, struct MHD_Connection *c, struct srv
             snprintf(req->account, sizeof req->account, "%s", cred.account);
         } else if (access != SRV_ACCESS_PUBLIC && access != SRV_ACCESS_SIGN_IN) {
             if (found < 0)
-                refuse(req, 503, "store_unavailable", "the store cannot be reached; try again");
+                srv_req_refuse_store(req);
             else
-                refuse(req, 401, "unauthorized", "the API key is unknown or was revoked");
+                srv_req_refuse(req, 401, "unauthorized", "the API key is unknown or was revoked",
+                               0);
         }
     } else {
         if (!srv_cookie_get(cookies, COOKIE_SESSION, token, sizeof token)) {
@@ -115,7 +123,7 @@ void srv_auth_request(struct srv_server *s, struct MHD_Connection *c, struct srv
             } else if (found == 0) {
                 set_cookie(s, req, COOKIE_SESSION, "", 0); /* logged out or expired */
             } else if (access != SRV_ACCESS_PUBLIC) {
-                refuse(req, 503, "store_unavailable", "the store cannot be reached; try again");
+                srv_req_refuse_store(req);
             }
         }
         if (!req->account[0] && s->auth == SRV_AUTH_OPTIONAL &&
@@ -131,7 +139,8 @@ void srv_auth_request(struct srv_server *s, struct MHD_Connection *c, struct srv
     if (access == SRV_ACCESS_PUBLIC || access == SRV_ACCESS_SIGN_IN) return;
     if (access != SRV_ACCESS_LOGOUT && !req->principal[0]) {
         if (s->auth == SRV_AUTH_REQUIRED) {
-            refuse(req, 401, "unauthorized", "sign in, or send an API key as a bearer token");
+            srv_req_refuse(req, 401, "unauthorized",
+                           "sign in, or send an API key as a bearer token", 0);
         } else if (access == SRV_ACCESS_UPLOAD) { /* a new anonymous browser */
             srv_token_new("dumu_a_", token);
             srv_hash_hex(token, hash);
@@ -142,7 +151,7 @@ void srv_auth_request(struct srv_server *s, struct MHD_Connection *c, struct srv
     if (by_cookie && state_changing(req->method)) {
         const char *sent = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-CSRF-Token");
         if (!sent || !srv_secret_equal(sent, req->csrf))
-            refuse(req, 403, "csrf", "send the session's CSRF token in X-CSRF-Token");
+            srv_req_refuse(req, 403, "csrf", "send the session's CSRF token in X-CSRF-Token", 0);
     }
 }
 
@@ -260,7 +269,7 @@ static enum MHD_Result sign_up(struct srv_server *s, struct MHD_Connection *c,
     memset(&a, 0, sizeof a);
     srv_uuid_new(a.id);
     snprintf(a.email, sizeof a.email, "%s", email);
-    snprintf(a.tier, sizeof a.tier, "free");
+    snprintf(a.tier, sizeof a.tier, "%s", SRV_TIER_NEW);
     a.created = now_unix();
     if (srv_password_hash(password, pwhash))
         return srv_reply_error(s, c, req, 500, "internal", "out of memory");
@@ -271,8 +280,7 @@ static enum MHD_Result sign_up(struct srv_server *s, struct MHD_Connection *c,
     return start_session(s, c, req, &a, 201);
 }
 
-/* The client's address as text ("?" when MHD does not say). */
-static void client_addr(struct MHD_Connection *c, char *out, size_t cap) {
+void srv_client_addr(struct MHD_Connection *c, char *out, size_t cap) {
     const union MHD_ConnectionInfo *info =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     const struct sockaddr *sa = info ? info->client_addr : NULL;
@@ -304,7 +312,7 @@ static enum MHD_Result sign_in(struct srv_server *s, struct MHD_Connection *c,
         by_addr[INET6_ADDRSTRLEN + 16];
     if (read_credentials(req, email, password, why, sizeof why))
         return srv_reply_error(s, c, req, 400, "bad_request", why);
-    client_addr(c, addr, sizeof addr);
+    srv_client_addr(c, addr, sizeof addr);
     snprintf(by_account, sizeof by_account, "account:%s", email);
     snprintf(by_addr, sizeof by_addr, "addr:%s", addr);
     int wait_account = throttled(s, by_account, LOGIN_MAX_PER_ACCOUNT);
@@ -458,7 +466,12 @@ enum MHD_Result srv_account_handle(struct srv_server *s, struct MHD_Connection *
         int found = srv_jobs_account_find(s->jobs, NULL, req->account, &a, NULL, 0);
         if (found < 0) return srv_reply_store_error(s, c, req);
         if (!found) return reply_unauthorized(s, c, req); /* deleted meanwhile */
-        return reply_tree(s, c, req, 200, account_json(&a));
+        cJSON *o = account_json(&a);
+        if (srv_limits_account_json(s, req, o)) {
+            cJSON_Delete(o);
+            return srv_reply_store_error(s, c, req);
+        }
+        return reply_tree(s, c, req, 200, o);
     }
     if (route == SRV_ROUTE_KEYS) {
         if (strcmp(m, "POST") == 0) return create_key(s, c, req);

@@ -22,7 +22,8 @@
  *   anything else under /api/ is 404; other GETs serve WEB_DIR (index.html when not a file)
  *
  * With --auth on, who is asking is settled at a request's first handler call (account.c
- * srv_auth_request) and a refusal answered before its route's work; every job route answers
+ * srv_auth_request), every API request takes a token from its asker's bucket (limits.c), and
+ * a refusal is answered before its route's work; every job route answers
  * 404 for a job that is not the asker's (load_job, srv_req_owns), as for one that does not
  * exist, so job ids of others cannot even be confirmed.
  */
@@ -117,6 +118,15 @@ enum MHD_Result srv_queue(const struct srv_server *s, struct MHD_Connection *c, 
     for (int i = 0; i < req->n_cookies; i++)
         MHD_add_response_header(resp, "Set-Cookie", req->set_cookie[i]);
     if (req->no_store) MHD_add_response_header(resp, "Cache-Control", "no-store");
+    if (req->rl_limit > 0) { /* limits.c: the bucket's, or the daily minutes' on an upload */
+        char v[3][16];
+        snprintf(v[0], sizeof v[0], "%d", req->rl_limit);
+        snprintf(v[1], sizeof v[1], "%d", req->rl_remaining);
+        snprintf(v[2], sizeof v[2], "%d", req->rl_reset);
+        MHD_add_response_header(resp, "RateLimit-Limit", v[0]);
+        MHD_add_response_header(resp, "RateLimit-Remaining", v[1]);
+        MHD_add_response_header(resp, "RateLimit-Reset", v[2]);
+    }
     req->status = (int)status;
     if (bytes > 0) atomic_fetch_add(&req->bytes, bytes);
     enum MHD_Result r = MHD_queue_response(c, status, resp);
@@ -196,7 +206,7 @@ enum MHD_Result srv_reply_store_error(const struct srv_server *s, struct MHD_Con
     if (srv_jobs_ping(s->jobs) == 0)
         return srv_reply_error(s, c, req, 500, "internal", "database error");
     return srv_reply_later(s, c, req, 503, "store_unavailable",
-                           "the job store cannot be reached; try again shortly", 5);
+                           "the job store cannot be reached; try again shortly", SRV_STORE_RETRY_S);
 }
 
 /* A job's file that srv_jobs_fetch could not give: 404, or 503 when the store is away. */
@@ -776,11 +786,9 @@ static enum MHD_Result dispatch(struct srv_server *s, struct MHD_Connection *c, 
         MHD_add_response_header(resp, "Allow", allowed[req->route]);
         return srv_queue(s, c, req, 405, resp, (int64_t)strlen(text));
     }
-    if (req->auth_status == 503)
-        return srv_reply_later(s, c, req, 503, req->auth_code, req->auth_message, 5);
     if (req->auth_status)
-        return srv_reply_error(s, c, req, (unsigned)req->auth_status, req->auth_code,
-                               req->auth_message);
+        return srv_reply_later(s, c, req, (unsigned)req->auth_status, req->auth_code,
+                               req->auth_message, req->auth_retry_after);
     switch (req->route) {
     case R_HEALTH: return handle_health(s, c, req);
     case R_ACCOUNT: return srv_account_handle(s, c, req, SRV_ROUTE_ACCOUNT);
@@ -833,6 +841,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)IDLE_TIMEOUT_S);
         route(req, url);
         srv_auth_request(s, c, req, access_of((enum route)req->route, method));
+        /* every API request counts against its asker's bucket (limits.c) */
+        if (req->route >= R_PROCESS && req->route <= R_API_UNKNOWN && strcmp(method, "OPTIONS"))
+            srv_limits_request(s, c, req);
         /* Only an upload answers in this first call (its early errors: the body is then
          * dropped and the connection closed). Everything else answers in a later call, since
          * MHD 0.9.75 closes the connection after a reply queued in the first one. */

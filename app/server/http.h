@@ -9,6 +9,7 @@
 #ifndef DUMU_SRV_HTTP_H
 #define DUMU_SRV_HTTP_H
 
+#include <cjson/cJSON.h>
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -71,9 +72,16 @@ struct srv_req {
     char account[SRV_ID_LEN + 1];    /* the account signed in or holding the API key */
     char session_hash[SRV_HASH_LEN]; /* the session cookie's token hash, for logout */
     char csrf[SRV_HASH_LEN];         /* the X-CSRF-Token this request's cookie calls for */
-    int auth_status;                 /* a refusal found from the headers (401, 403, 503), or 0 */
+    int auth_status; /* a refusal found from the headers (401, 403, 429, 503), or 0 */
     char auth_code[24];
     char auth_message[96];
+    int auth_retry_after; /* seconds for the refusal's Retry-After; 0: none */
+    /* Fair use (limits.c; --auth optional|required): the asker's tier ("" name: no limits),
+     * the key of its bucket and daily minutes ("a:ACCOUNT", or "ip:ADDRESS" without an
+     * account), and the RateLimit-* headers of the reply (rl_limit 0: none) */
+    struct srv_tier tier;
+    char usage_key[SRV_OWNER_LEN];
+    int rl_limit, rl_remaining, rl_reset;
     int n_cookies;
     /* Set-Cookie headers of the reply: at most two (a stale session's removal and a new
      * anonymous token), each a name, a 50-byte token and the attributes, under 160 bytes */
@@ -151,6 +159,45 @@ void srv_auth_request(struct srv_server *s, struct MHD_Connection *c, struct srv
 /* account.c: /api/account, /api/session, /api/keys and /api/keys/{id} (req->id). */
 enum MHD_Result srv_account_handle(struct srv_server *s, struct MHD_Connection *c,
                                    struct srv_req *req, enum srv_account_route route);
+
+/* account.c: refuses the request (the first refusal stands), answered by the caller with
+ * `status`, {code, message} and, when `retry_after` > 0, Retry-After in seconds. */
+void srv_req_refuse(struct srv_req *req, int status, const char *code, const char *message,
+                    int retry_after);
+
+/* Retry-After of 503 store_unavailable, seconds: PostgreSQL restarting or a node's connection
+ * being reset takes a few seconds, and a client that comes back sooner only adds load. */
+#define SRV_STORE_RETRY_S 5
+
+/* account.c: srv_req_refuse with 503 store_unavailable and SRV_STORE_RETRY_S. */
+void srv_req_refuse_store(struct srv_req *req);
+
+/* account.c: the client's address as text ("?" when MHD does not say). */
+void srv_client_addr(struct MHD_Connection *c, char *out, size_t cap);
+
+/* limits.c: with --auth optional|required, loads the asker's tier and takes a token from its
+ * bucket, setting the RateLimit-* headers; an empty bucket refuses the request (429
+ * rate_limited with Retry-After). Called once per API request, after srv_auth_request. */
+void srv_limits_request(struct srv_server *s, struct MHD_Connection *c, struct srv_req *req);
+
+/* limits.c: before an upload's body: 0, or -1 with the request refused (429 too_many_jobs
+ * when the asker has its tier's number of jobs queued or running; 503 when the store
+ * failed). Nothing to check (0) with --auth off. */
+int srv_limits_upload_begin(struct srv_server *s, struct srv_req *req);
+
+/* limits.c: an upload of `duration` seconds of audio is in: 0 when it may become a job, its
+ * minutes counted for today (the RateLimit-* headers then say the daily minutes), else -1
+ * and the reply sent in *result: 413 song_too_long, 429 daily_minutes (Retry-After: UTC
+ * midnight), 429 too_many_jobs, or a store error. */
+int srv_limits_upload_audio(struct srv_server *s, struct MHD_Connection *c, struct srv_req *req,
+                            double duration, enum MHD_Result *result);
+
+/* limits.c: gives back the minutes srv_limits_upload_audio counted (the job was not made). */
+void srv_limits_upload_undo(struct srv_server *s, struct srv_req *req, double duration);
+
+/* limits.c: adds {limits: the tier's, usage: today's} to GET /api/account's object `o`. 0,
+ * or -1 when the store failed. */
+int srv_limits_account_json(struct srv_server *s, struct srv_req *req, cJSON *o);
 
 /* 1 when the request may see job `job`: always with --auth off, else when it is the job's
  * owner. Everyone else is told the job does not exist (404), never that it is someone

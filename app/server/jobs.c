@@ -354,8 +354,8 @@ int srv_jobs_workers(srv_jobs *jobs) {
     return jobs->ops->workers(jobs);
 }
 
-int srv_jobs_expire(srv_jobs *jobs, int64_t before) {
-    return jobs->ops->expire(jobs, before);
+int srv_jobs_expire(srv_jobs *jobs, int64_t before, int by_tier) {
+    return jobs->ops->expire(jobs, before, by_tier);
 }
 
 void *srv_jobs_hold(srv_jobs *jobs, const char *id) {
@@ -461,4 +461,61 @@ int srv_jobs_failures(srv_jobs *jobs, const char *key, int64_t since, int *n, in
 
 int srv_jobs_failure_note(srv_jobs *jobs, const char *key, int64_t at, int clear) {
     return jobs->ops->failure_note(jobs, key, at, clear);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Fair use: straight to the implementation */
+
+/* The seeds. A minute of audio costs a worker about a minute of CPU (README: speed), so the
+ * daily minutes are what one worker can give a person without others waiting long. */
+static const struct srv_tier k_seeds[] = {
+    /* anonymous: a page polls a job about once a second while it runs, so 120 a minute lets
+     * one browser watch its job and click around; two jobs at once (a song and a second try
+     * with other settings), 10 minutes a day (two or three songs to try it), songs up to 10
+     * minutes, results kept a day as before (--ttl-hours' default) */
+    {SRV_TIER_ANONYMOUS, 120, 2, 10, 600, 24},
+    /* free: the same pace, two jobs at once, half an hour of songs a day, up to 15 minutes
+     * each (a long live take), kept three days */
+    {SRV_TIER_NEW, 120, 2, 30, 900, 72},
+    /* pro: scripts through an API key (5 a second), a batch of 8 at once, 10 hours a day, an
+     * hour-long set, kept a month */
+    {"pro", 300, 8, 600, 3600, 720},
+};
+
+const struct srv_tier *srv_tier_seeds(int *n) {
+    *n = (int)(sizeof k_seeds / sizeof k_seeds[0]);
+    return k_seeds;
+}
+
+int srv_jobs_tier_list(srv_jobs *jobs, struct srv_tier *out, int cap) {
+    return jobs->ops->tier_list(jobs, out, cap);
+}
+
+int srv_jobs_tier_get(srv_jobs *jobs, const char *name, const char *account, struct srv_tier *out) {
+    return jobs->ops->tier_get(jobs, name, account, out);
+}
+
+int srv_jobs_tier_set(srv_jobs *jobs, const struct srv_tier *t) {
+    return jobs->ops->tier_set(jobs, t);
+}
+
+int srv_jobs_account_set_tier(srv_jobs *jobs, const char *account, const char *tier) {
+    return jobs->ops->account_set_tier(jobs, account, tier);
+}
+
+int srv_jobs_bucket_take(srv_jobs *jobs, const char *key, int rpm, double now, double *tokens) {
+    return jobs->ops->bucket_take(jobs, key, rpm, now, tokens);
+}
+
+int srv_jobs_usage_add(srv_jobs *jobs, const char *key, int64_t day, double seconds, double limit_s,
+                       double *used) {
+    return jobs->ops->usage_add(jobs, key, day, seconds, limit_s, used);
+}
+
+int srv_jobs_usage_get(srv_jobs *jobs, const char *key, int64_t day, double *used) {
+    return jobs->ops->usage_get(jobs, key, day, used);
+}
+
+int srv_jobs_owner_active(srv_jobs *jobs, const char *owned_by, int *n) {
+    return jobs->ops->owner_active(jobs, owned_by, n);
 }

@@ -25,6 +25,8 @@
 /* A job's owner: "a:" and an account's id, or "t:" and the SHA-256 (hex) of an anonymous
  * browser's token; NUL included. */
 #define SRV_OWNER_LEN 72
+/* A tier's name, NUL included: a word such as "anonymous", "free" or "pro". */
+#define SRV_TIER_LEN 16
 
 /* A name given to an API key, NUL included: enough to say which script holds it. */
 #define SRV_KEY_NAME_LEN 64
@@ -123,7 +125,8 @@ int srv_jobs_list(srv_jobs *jobs, const char *owned_by, struct srv_job *out, int
  * disk). */
 int srv_jobs_counts(srv_jobs *jobs, int *queued, int *running);
 
-/* Waits up to `timeout_ms` for a queued job, marks the oldest one running and copies it to
+/* Waits up to `timeout_ms` for a queued job, marks the next one in the fair order (store.h:
+ * owners take turns; the oldest first among jobs of no owner) running and copies it to
  * *out. Returns 1 when it claimed one, 0 on timeout or after srv_jobs_wake. */
 int srv_jobs_claim(srv_jobs *jobs, struct srv_job *out, int timeout_ms);
 
@@ -156,9 +159,10 @@ int srv_jobs_remove(srv_jobs *jobs, const char *id, enum srv_state *was);
 /* Removes the job's upload, temporary upload and result folder; missing files are fine. */
 void srv_jobs_remove_files(const srv_jobs *jobs, const char *id);
 
-/* For queued job `id`: the queued jobs ahead of it in *ahead (0: it starts next) and, in
- * *audio_s, the seconds of audio still to process before it can start (theirs, plus what
- * the running jobs have left by their progress). Returns 0, or -1 on a database error. */
+/* For queued job `id`: the queued jobs ahead of it in the fair order (store.h) in *ahead
+ * (0: it starts next) and, in *audio_s, the seconds of audio still to process before it can
+ * start (theirs, plus what the running jobs have left by their progress). Returns 0, or -1
+ * on a database error. */
 int srv_jobs_queue_ahead(srv_jobs *jobs, const char *id, int *ahead, double *audio_s);
 
 /* Puts a job that failed for want of disk space (error code "storage", its upload kept) back
@@ -173,8 +177,11 @@ int srv_jobs_ping(srv_jobs *jobs);
 int srv_jobs_workers(srv_jobs *jobs);
 
 /* Deletes finished jobs (done, failed) last updated before `before` (unix seconds), their
- * files and histories, plus result folders and uploads that have no row. Returns the count. */
-int srv_jobs_expire(srv_jobs *jobs, int64_t before);
+ * files and histories, plus result folders and uploads that have no row. With `by_tier`
+ * (dumu serve --auth optional|required) a job with an owner is kept instead for its owner's
+ * tier's retention_h (an account's tier; "anonymous" for an anonymous browser's job).
+ * Returns the count. */
+int srv_jobs_expire(srv_jobs *jobs, int64_t before, int by_tier);
 
 /* For one SSE stream: waits up to `timeout_ms` for events of `id` with ids > *after and
  * returns them as one malloc'd block of SSE text in *text (free with free), *len bytes,
@@ -216,7 +223,7 @@ void srv_jobs_discard(srv_jobs *jobs, const char *id, const char *what);
 struct srv_account {
     char id[SRV_ID_LEN + 1];
     char email[SRV_EMAIL_LEN]; /* lowercase */
-    char tier[16];             /* "free" (limits come with tiers, later) */
+    char tier[SRV_TIER_LEN];   /* its tier's name (struct srv_tier): "free" at sign-up */
     int64_t created;           /* unix seconds */
 };
 
@@ -278,5 +285,62 @@ int srv_jobs_failures(srv_jobs *jobs, const char *key, int64_t since, int *n, in
 /* Notes a failed login under `key` at `at`, or (clear) forgets the key's failures (a login
  * that succeeded) and every failure older than SRV_FAILURE_KEEP_S before `at`. 0 or -1. */
 int srv_jobs_failure_note(srv_jobs *jobs, const char *key, int64_t at, int clear);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Fair use (dumu serve --auth optional|required): tiers of limits, a token bucket per asker
+ * and the audio each one sent today. All of it lives in the store, so every API node of a
+ * fleet counts the same requests and minutes. */
+
+/* A tier's limits; every one is > 0. */
+struct srv_tier {
+    char name[SRV_TIER_LEN];
+    int rpm;             /* requests per minute: the token bucket's size and refill per minute */
+    int concurrent;      /* jobs queued or running at once */
+    int minutes_per_day; /* minutes of audio accepted per UTC day */
+    int max_song_s;      /* the longest song accepted, seconds */
+    int retention_h;     /* hours a finished job is kept */
+};
+
+/* The tiers a new store starts with (anonymous, free, pro; jobs.c says why each number):
+ * `*n` of them, static. */
+const struct srv_tier *srv_tier_seeds(int *n);
+
+/* The name for askers without an account (--auth optional): one of the seeds. */
+#define SRV_TIER_ANONYMOUS "anonymous"
+/* The tier of a new account: one of the seeds. */
+#define SRV_TIER_NEW "free"
+
+/* Up to `cap` tiers, by name; the count or -1. */
+int srv_jobs_tier_list(srv_jobs *jobs, struct srv_tier *out, int cap);
+
+/* The tier `name` (1 and *out, 0 when there is none, -1), or with `name` NULL the tier of
+ * account `account` (SRV_TIER_ANONYMOUS's when `account` is NULL or has no such tier). */
+int srv_jobs_tier_get(srv_jobs *jobs, const char *name, const char *account, struct srv_tier *out);
+
+/* Adds or replaces the tier t->name. 0 or -1. */
+int srv_jobs_tier_set(srv_jobs *jobs, const struct srv_tier *t);
+
+/* Puts account `account` in tier `tier` (which must exist). 1, 0 when there is no such
+ * account, -1 on error. */
+int srv_jobs_account_set_tier(srv_jobs *jobs, const char *account, const char *tier);
+
+/* Takes a token from the bucket `key` ("a:ACCOUNT", "ip:ADDRESS"), which holds up to `rpm`
+ * tokens and gains rpm / 60 a second, at `now` (unix seconds, with fractions). Returns 1 when
+ * a token was taken, 0 when the bucket was empty, -1 on error; *tokens is what is left
+ * (fractions included). One statement: nodes sharing the store share the bucket. */
+int srv_jobs_bucket_take(srv_jobs *jobs, const char *key, int rpm, double now, double *tokens);
+
+/* Adds `seconds` of audio to the usage of `key` on UTC day `day` (unix seconds / 86400) if
+ * the day's total stays at most `limit_s`: 1 added, 0 refused (nothing added), -1 on error.
+ * *used is the day's total after the call. A negative `seconds` gives audio back (an upload
+ * that failed after it was counted). */
+int srv_jobs_usage_add(srv_jobs *jobs, const char *key, int64_t day, double seconds, double limit_s,
+                       double *used);
+
+/* The seconds of audio `key` sent on UTC day `day` (0 when none). 0 or -1. */
+int srv_jobs_usage_get(srv_jobs *jobs, const char *key, int64_t day, double *used);
+
+/* The jobs of owner `owned_by` that are queued or running, in *n. 0 or -1. */
+int srv_jobs_owner_active(srv_jobs *jobs, const char *owned_by, int *n);
 
 #endif /* DUMU_SRV_JOBS_H */

@@ -56,13 +56,23 @@ static const char *const openapi_lines[] = {
     "      \"$ref\": \"#/components/responses/Error\"\n",
     "     },\n",
     "     \"413\": {\n",
-    "      \"$ref\": \"#/components/responses/Error\"\n",
+    "      \"description\": \"Too large (too_large), or longer than the asker's tier takes"
+    " (song_too_long; --auth optional|required)\",\n",
+    "      \"content\": {\n",
+    "       \"application/json\": {\n",
+    "        \"schema\": {\n",
+    "         \"$ref\": \"#/components/schemas/Error\"\n",
+    "        }\n",
+    "       }\n",
+    "      }\n",
     "     },\n",
     "     \"415\": {\n",
     "      \"$ref\": \"#/components/responses/Error\"\n",
     "     },\n",
     "     \"429\": {\n",
-    "      \"description\": \"Queue full\",\n",
+    "      \"description\": \"Queue full (queue_full; Retry-After); with --auth"
+    " optional|required also a limit of the asker's tier, as components/responses/RateLimited"
+    " says (rate_limited, too_many_jobs, daily_minutes)\",\n",
     "      \"headers\": {\n",
     "       \"Retry-After\": {\n",
     "        \"schema\": {\n",
@@ -1096,7 +1106,17 @@ static const char *const auth_lines[] = {
     " but signing up and in, GET /api/session, /health, /openapi.json, /docs and the web page"
     " answers 401 without a session or key. Each job belongs to the account or anonymous"
     " browser that uploaded it: to anyone else every job route answers 404, as for a job that"
-    " does not exist, and GET /api/jobs lists one's own jobs only.\",\n",
+    " does not exist, and GET /api/jobs lists one's own jobs only. Fair use (--auth optional|"
+    "required): each account has a tier of limits (`dumu admin tiers`; anonymous askers are"
+    " counted by address in tier anonymous). Every /api/ request takes a token from the asker's"
+    " bucket of requests per minute and its reply carries RateLimit-Limit, RateLimit-Remaining"
+    " and RateLimit-Reset; an empty bucket answers 429 rate_limited with Retry-After. An upload"
+    " may also answer 429 too_many_jobs (the tier's jobs queued or running at once), 429"
+    " daily_minutes (the decoded audio would pass the tier's minutes for the UTC day;"
+    " Retry-After: midnight UTC) or 413 song_too_long (longer than the tier's longest song); an"
+    " accepted upload's RateLimit-* headers speak of the day's minutes (limit, whole minutes"
+    " left, seconds to midnight UTC). GET /api/account says the tier's limits and today's"
+    " usage.\",\n",
     " \"paths\": {\n",
     "  \"/api/account\": {\n",
     "   \"get\": {\n",
@@ -1405,6 +1425,46 @@ static const char *const auth_lines[] = {
     "     }\n",
     "    }\n",
     "   }\n",
+    "  },\n",
+    "  \"RateLimited\": {\n",
+    "   \"description\": \"Over a limit of the asker's tier (--auth optional|required): code "
+    "rate_limited (requests per minute), too_many_jobs, daily_minutes (uploads); try again after "
+    "Retry-After\",\n",
+    "   \"headers\": {\n",
+    "    \"Retry-After\": {\n",
+    "     \"schema\": {\n",
+    "      \"type\": \"integer\"\n",
+    "     },\n",
+    "     \"description\": \"seconds\"\n",
+    "    },\n",
+    "    \"RateLimit-Limit\": {\n",
+    "     \"schema\": {\n",
+    "      \"type\": \"integer\"\n",
+    "     },\n",
+    "     \"description\": \"the tier's requests per minute (an upload refused for daily_minutes: "
+    "minutes per day)\"\n",
+    "    },\n",
+    "    \"RateLimit-Remaining\": {\n",
+    "     \"schema\": {\n",
+    "      \"type\": \"integer\"\n",
+    "     },\n",
+    "     \"description\": \"requests left now (daily_minutes: whole minutes left today)\"\n",
+    "    },\n",
+    "    \"RateLimit-Reset\": {\n",
+    "     \"schema\": {\n",
+    "      \"type\": \"integer\"\n",
+    "     },\n",
+    "     \"description\": \"seconds until the bucket is full (daily_minutes: until midnight "
+    "UTC)\"\n",
+    "    }\n",
+    "   },\n",
+    "   \"content\": {\n",
+    "    \"application/json\": {\n",
+    "     \"schema\": {\n",
+    "      \"$ref\": \"#/components/schemas/Error\"\n",
+    "     }\n",
+    "    }\n",
+    "   }\n",
     "  }\n",
     " },\n",
     " \"schemas\": {\n",
@@ -1449,9 +1509,62 @@ static const char *const auth_lines[] = {
     "    },\n",
     "    \"tier\": {\n",
     "     \"type\": \"string\",\n",
-    "     \"enum\": [\n",
-    "      \"free\"\n",
-    "     ]\n",
+    "     \"description\": \"the account's tier (dumu admin tiers; new accounts: free)\"\n",
+    "    },\n",
+    "    \"limits\": {\n",
+    "     \"$ref\": \"#/components/schemas/Limits\"\n",
+    "    },\n",
+    "    \"usage\": {\n",
+    "     \"$ref\": \"#/components/schemas/Usage\"\n",
+    "    }\n",
+    "   }\n",
+    "  },\n",
+    "  \"Limits\": {\n",
+    "   \"type\": \"object\",\n",
+    "   \"description\": \"the tier's limits (GET /api/account only)\",\n",
+    "   \"properties\": {\n",
+    "    \"tier\": {\n",
+    "     \"type\": \"string\"\n",
+    "    },\n",
+    "    \"requests_per_minute\": {\n",
+    "     \"type\": \"integer\"\n",
+    "    },\n",
+    "    \"concurrent_jobs\": {\n",
+    "     \"type\": \"integer\",\n",
+    "     \"description\": \"jobs queued or running at once\"\n",
+    "    },\n",
+    "    \"minutes_per_day\": {\n",
+    "     \"type\": \"integer\",\n",
+    "     \"description\": \"minutes of audio accepted per UTC day\"\n",
+    "    },\n",
+    "    \"max_song_s\": {\n",
+    "     \"type\": \"integer\",\n",
+    "     \"description\": \"the longest song accepted, seconds\"\n",
+    "    },\n",
+    "    \"retention_h\": {\n",
+    "     \"type\": \"integer\",\n",
+    "     \"description\": \"hours a finished job is kept\"\n",
+    "    }\n",
+    "   }\n",
+    "  },\n",
+    "  \"Usage\": {\n",
+    "   \"type\": \"object\",\n",
+    "   \"description\": \"today's usage (GET /api/account only)\",\n",
+    "   \"properties\": {\n",
+    "    \"minutes_used\": {\n",
+    "     \"type\": \"number\",\n",
+    "     \"description\": \"minutes of audio accepted today (UTC), to 0.1\"\n",
+    "    },\n",
+    "    \"minutes_left\": {\n",
+    "     \"type\": \"number\"\n",
+    "    },\n",
+    "    \"jobs_active\": {\n",
+    "     \"type\": \"integer\",\n",
+    "     \"description\": \"jobs queued or running\"\n",
+    "    },\n",
+    "    \"resets_in_s\": {\n",
+    "     \"type\": \"integer\",\n",
+    "     \"description\": \"seconds to midnight UTC\"\n",
     "    }\n",
     "   }\n",
     "  },\n",
@@ -1728,8 +1841,8 @@ static void add_response(cJSON *responses, const char *code, const char *name) {
 /* Merges auth_lines into the document: the accounts' paths and components, the security
  * alternatives (none, a session with its CSRF token, an anonymous browser with its CSRF
  * token, an API key), an empty security list for what is public, and for every other /api/
- * operation its 401, its 403 (a change without the CSRF token) and, for a job's route, its
- * 404 (someone else's job). */
+ * operation its 401, its 403 (a change without the CSRF token), for a job's route its 404
+ * (someone else's job) and for every /api/ operation its 429 (limits.c). */
 static char *with_auth(char *text) {
     char *frag_text = join(auth_lines, sizeof auth_lines / sizeof auth_lines[0]);
     cJSON *doc = cJSON_Parse(text), *frag = frag_text ? cJSON_Parse(frag_text) : NULL;
@@ -1767,6 +1880,11 @@ static char *with_auth(char *text) {
         }
     }
     move_members(cJSON_GetObjectItem(frag, "paths"), paths);
+    /* every /api/ request counts against its asker's requests per minute (limits.c) */
+    for (cJSON *path = paths->child; path; path = path->next)
+        for (cJSON *op = path->child; op && !strncmp(path->string, "/api/", 5); op = op->next)
+            if (strcmp(op->string, "parameters") != 0)
+                add_response(cJSON_GetObjectItem(op, "responses"), "429", "RateLimited");
     cJSON *schemes = cJSON_AddObjectToObject(components, "securitySchemes");
     move_members(cJSON_GetObjectItem(frag, "securitySchemes"), schemes);
     move_members(cJSON_GetObjectItem(frag, "responses"),

@@ -270,7 +270,7 @@ int dumu_serve_main(int argc, char **argv) {
     }
     srv_jobs_set_worker(s.jobs, s.workers, 0);
     int64_t ttl_s = (int64_t)ttl_hours * 3600;
-    int expired = srv_jobs_expire(s.jobs, (int64_t)time(NULL) - ttl_s);
+    int expired = srv_jobs_expire(s.jobs, (int64_t)time(NULL) - ttl_s, s.auth != SRV_AUTH_OFF);
     if (expired) fprintf(stderr, "dumu serve: expired %d old jobs\n", expired);
     if (srv_pool_start(s.jobs, sep, bp, s.workers, s.threads, &s.pool)) {
         fprintf(stderr, "dumu serve: cannot start the workers\n");
@@ -300,7 +300,7 @@ int dumu_serve_main(int argc, char **argv) {
             break;
         }
         if (time(NULL) - last_expiry >= 600) {
-            srv_jobs_expire(s.jobs, (int64_t)time(NULL) - ttl_s);
+            srv_jobs_expire(s.jobs, (int64_t)time(NULL) - ttl_s, s.auth != SRV_AUTH_OFF);
             last_expiry = time(NULL);
         }
     }

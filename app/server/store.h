@@ -43,7 +43,7 @@ struct srv_store_ops {
     int (*retry)(srv_jobs *jobs, const char *id);
     int (*ping)(srv_jobs *jobs);
     int (*workers)(srv_jobs *jobs);
-    int (*expire)(srv_jobs *jobs, int64_t before);
+    int (*expire)(srv_jobs *jobs, int64_t before, int by_tier);
     void *(*hold)(srv_jobs *jobs, const char *id); /* NULL: one process has the store */
     void (*release)(srv_jobs *jobs, const char *id, void *token);
     /* events */
@@ -69,6 +69,16 @@ struct srv_store_ops {
                        const char *account);
     int (*failures)(srv_jobs *jobs, const char *key, int64_t since, int *n, int64_t *oldest);
     int (*failure_note)(srv_jobs *jobs, const char *key, int64_t at, int clear);
+    /* fair use (jobs.h) */
+    int (*tier_list)(srv_jobs *jobs, struct srv_tier *out, int cap);
+    int (*tier_get)(srv_jobs *jobs, const char *name, const char *account, struct srv_tier *out);
+    int (*tier_set)(srv_jobs *jobs, const struct srv_tier *t);
+    int (*account_set_tier)(srv_jobs *jobs, const char *account, const char *tier);
+    int (*bucket_take)(srv_jobs *jobs, const char *key, int rpm, double now, double *tokens);
+    int (*usage_add)(srv_jobs *jobs, const char *key, int64_t day, double seconds, double limit_s,
+                     double *used);
+    int (*usage_get)(srv_jobs *jobs, const char *key, int64_t day, double *used);
+    int (*owner_active)(srv_jobs *jobs, const char *owned_by, int *n);
 };
 
 struct srv_jobs {
@@ -99,6 +109,22 @@ const char *srv_cred_kind_name(enum srv_cred_kind kind);
     "id, state, progress, stage, message, name, created, updated, duration, onset, frame, "       \
     "min_note_ms, stems, bpm, mode, result_bpm, error_code, error_message, quantize, qstrength, " \
     "title, fast, owned_by"
+
+/* The order of claims, in both implementations: fair across owners (an account, an anonymous
+ * browser, or "" for jobs without one). Among the queued jobs, those of the owner with the
+ * fewest running jobs go first, then those of the owner whose last claim is the oldest (never
+ * claimed: first), then the oldest job: owners take turns, so one account's hundred uploads
+ * do not hold back the next person's one. `jobs.started` numbers the claims in order.
+ * queue_ahead follows it: a queued job has ahead of it its owner's older queued jobs (k of
+ * them) and, of every other owner, the first k queued (k + 1 when that owner goes before its
+ * own in a round): exact while no job ends out of turn, an estimate otherwise. */
+
+/* The retention of an owned job's tier in SQL (both dialects), for expiry: the hours of the
+ * tier of the account "a:ID" owning it, else of SRV_TIER_ANONYMOUS. */
+#define TIER_RETENTION_SQL                                                                  \
+    "(SELECT t.retention_h FROM tiers t WHERE t.name = CASE WHEN jobs.owned_by LIKE 'a:%' " \
+    "THEN (SELECT a.tier FROM accounts a WHERE a.id = substr(jobs.owned_by, 3)) ELSE "      \
+    "'" SRV_TIER_ANONYMOUS "' END)"
 
 /* Removes a folder of plain files (one level, as the result folders are). */
 void srv_store_remove_dir(const char *path);

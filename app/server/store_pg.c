@@ -31,6 +31,9 @@
  *     3  jobs.fast: the job separates with bf16 products
  *     4  jobs.owned_by, accounts, credentials (sessions and API keys, by token hash) and
  *        login_failures (throttling): dumu serve --auth, the same rules on every node
+ *     5  fair use: tiers (seeded with srv_tier_seeds), buckets (requests per minute),
+ *        audio_usage (seconds of audio per asker and day), jobs.started and its sequence
+ *        (the claims' order, for the fair queue: store.h)
  */
 #include <dirent.h>
 #include <errno.h>
@@ -54,7 +57,7 @@ enum {
     SCHEMA_LOCK = 0x64756d /* pg_advisory_lock key of the migrations ("dum") */
 };
 
-#define SCHEMA_VERSION 4
+#define SCHEMA_VERSION 5
 
 static const char *const k_schema[SCHEMA_VERSION] = {
     /* 1 */
@@ -102,6 +105,17 @@ static const char *const k_schema[SCHEMA_VERSION] = {
     "CREATE INDEX credentials_account ON credentials(account_id, kind);"
     "CREATE TABLE login_failures(key text NOT NULL, at bigint NOT NULL);"
     "CREATE INDEX login_failures_key ON login_failures(key, at);",
+    /* 5; the seeds follow in migrate() */
+    "ALTER TABLE jobs ADD COLUMN started bigint;"
+    "CREATE SEQUENCE jobs_started;"
+    "CREATE INDEX jobs_owner_started ON jobs(owned_by, started);"
+    "CREATE TABLE tiers(name text PRIMARY KEY, rpm integer NOT NULL, concurrent integer NOT NULL,"
+    " minutes_per_day integer NOT NULL, max_song_s integer NOT NULL,"
+    " retention_h integer NOT NULL);"
+    "CREATE TABLE buckets(key text PRIMARY KEY, tokens double precision NOT NULL,"
+    " at double precision NOT NULL, took integer NOT NULL);"
+    "CREATE TABLE audio_usage(key text NOT NULL, day bigint NOT NULL,"
+    " seconds double precision NOT NULL, PRIMARY KEY(key, day));",
 };
 
 struct pg_state {
@@ -428,6 +442,19 @@ static int migrate(srv_jobs *jobs) {
         int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
         if (!ok) fprintf(stderr, "dumu: schema version %d: %s", v, PQresultErrorMessage(r));
         PQclear(r);
+        int n_seeds;
+        const struct srv_tier *seeds = srv_tier_seeds(&n_seeds);
+        for (int i = 0; ok && v == 5 && i < n_seeds; i++) {
+            char sql[256];
+            snprintf(sql, sizeof sql,
+                     "INSERT INTO tiers VALUES ('%s', %d, %d, %d, %d, %d) ON CONFLICT DO NOTHING",
+                     seeds[i].name, seeds[i].rpm, seeds[i].concurrent, seeds[i].minutes_per_day,
+                     seeds[i].max_song_s, seeds[i].retention_h);
+            r = PQexec(c, sql);
+            ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+            if (!ok) fprintf(stderr, "dumu: schema version %d: %s", v, PQresultErrorMessage(r));
+            PQclear(r);
+        }
         if (ok) {
             r = PQexec(c, set);
             ok = PQresultStatus(r) == PGRES_COMMAND_OK;
@@ -561,11 +588,23 @@ static int pg_counts(srv_jobs *jobs, int *queued, int *running) {
 static int pg_queue_ahead(srv_jobs *jobs, const char *id, int *ahead, double *audio_s) {
     *ahead = 0;
     *audio_s = 0.0;
-    /* queued jobs before this one (claims go by seq), then what the running ones have left */
+    /* the queued jobs that go before this one in the fair order (store.h), then what the
+     * running ones have left */
     PGresult *r = exec(jobs,
-                       "SELECT count(*), coalesce(sum(greatest(duration, 0)), 0) FROM jobs"
-                       " WHERE state = 'queued' AND seq < (SELECT seq FROM jobs WHERE id = $1)"
-                       " UNION ALL SELECT count(*),"
+                       "WITH q AS (SELECT seq AS r, owned_by AS o, greatest(duration, 0) AS d,"
+                       " row_number() OVER (PARTITION BY owned_by ORDER BY seq) AS n FROM jobs"
+                       " WHERE state = 'queued'),"
+                       " me AS (SELECT o, n FROM q WHERE r = (SELECT seq FROM jobs WHERE id = $1)),"
+                       " turn AS (SELECT q.o, (SELECT count(*) FROM jobs x WHERE x.state ="
+                       " 'running' AND x.owned_by IS NOT DISTINCT FROM q.o) AS run,"
+                       " (SELECT coalesce(max(x.started), 0) FROM jobs x"
+                       " WHERE x.owned_by IS NOT DISTINCT FROM q.o) AS last, min(q.r) AS first"
+                       " FROM q GROUP BY q.o)"
+                       " SELECT count(*), coalesce(sum(q.d), 0) FROM q, me, turn t, turn tm"
+                       " WHERE t.o IS NOT DISTINCT FROM q.o AND tm.o IS NOT DISTINCT FROM me.o"
+                       " AND q.n < me.n + CASE WHEN q.o IS NOT DISTINCT FROM me.o THEN 0"
+                       " WHEN (t.run, t.last, t.first) < (tm.run, tm.last, tm.first) THEN 1"
+                       " ELSE 0 END UNION ALL SELECT count(*),"
                        " coalesce(sum(greatest(duration, 0) * (100 - progress) / 100), 0)"
                        " FROM jobs WHERE state = 'running'",
                        1, &id, PGRES_TUPLES_OK);
@@ -636,8 +675,14 @@ static int pg_claim(srv_jobs *jobs, struct srv_job *out, int timeout_ms) {
         PGresult *r = exec(jobs,
                            "UPDATE jobs SET state = 'running', attempts = attempts + 1,"
                            " owner = $1, lease_until = now() + make_interval(secs => $2),"
-                           " updated = $3 WHERE id = (SELECT id FROM jobs WHERE state = 'queued'"
-                           " ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING " JOB_COLUMNS,
+                           " updated = $3, started = nextval('jobs_started')"
+                           " WHERE id = (SELECT j.id FROM jobs j WHERE j.state = 'queued'"
+                           /* store.h: the fair order */
+                           " ORDER BY (SELECT count(*) FROM jobs r WHERE r.state = 'running'"
+                           " AND r.owned_by IS NOT DISTINCT FROM j.owned_by),"
+                           " (SELECT coalesce(max(r.started), 0) FROM jobs r"
+                           " WHERE r.owned_by IS NOT DISTINCT FROM j.owned_by), j.seq"
+                           " LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING " JOB_COLUMNS,
                            a.n, a.v, PGRES_TUPLES_OK);
         int claimed = r && PQntuples(r) == 1;
         if (claimed) read_job(r, 0, out);
@@ -836,12 +881,16 @@ static void expire_cache(srv_jobs *jobs) {
     }
 }
 
-static int pg_expire(srv_jobs *jobs, int64_t before) {
+static int pg_expire(srv_jobs *jobs, int64_t before, int by_tier) {
     struct args a = {0};
     arg_num(&a, (double)before);
+    arg_text(&a, by_tier ? "true" : "false");
+    arg_num(&a, now_unix());
     PGresult *r = exec(jobs,
                        "WITH x AS (DELETE FROM jobs WHERE state IN ('done', 'failed')"
-                       " AND updated < $1 RETURNING id),"
+                       " AND updated < CASE WHEN $2::boolean AND owned_by <> '' THEN"
+                       " coalesce($3::float8 - 3600 * " TIER_RETENTION_SQL ", $1::float8)"
+                       " ELSE $1::float8 END RETURNING id),"
                        " e AS (DELETE FROM events WHERE job_id IN (SELECT id FROM x)),"
                        " b AS (DELETE FROM blobs WHERE job_id IN (SELECT id FROM x))"
                        " SELECT count(*) FROM x",
@@ -864,6 +913,9 @@ static int pg_expire(srv_jobs *jobs, int64_t before) {
     arg_num(&c, SRV_FAILURE_KEEP_S);
     exec_count(jobs, "DELETE FROM credentials WHERE expires > 0 AND expires < $1", 1, c.v);
     exec_count(jobs, "DELETE FROM login_failures WHERE at < $1::bigint - $2::bigint", c.n, c.v);
+    /* a bucket idle for an hour is full again anyway; yesterday's usage is still shown */
+    exec_count(jobs, "DELETE FROM buckets WHERE at < $1::float8 - 3600", 1, c.v);
+    exec_count(jobs, "DELETE FROM audio_usage WHERE day < floor($1::float8 / 86400) - 1", 1, c.v);
     expire_cache(jobs);
     return n;
 }
@@ -1256,6 +1308,139 @@ static int pg_failure_note(srv_jobs *jobs, const char *key, int64_t at, int clea
                : 0;
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* Fair use */
+
+#define TIER_COLUMNS "name, rpm, concurrent, minutes_per_day, max_song_s, retention_h"
+
+static void read_tier(const PGresult *r, int row, struct srv_tier *t) {
+    memset(t, 0, sizeof *t);
+    copy_val(r, row, 0, t->name, sizeof t->name);
+    t->rpm = atoi(PQgetvalue(r, row, 1));
+    t->concurrent = atoi(PQgetvalue(r, row, 2));
+    t->minutes_per_day = atoi(PQgetvalue(r, row, 3));
+    t->max_song_s = atoi(PQgetvalue(r, row, 4));
+    t->retention_h = atoi(PQgetvalue(r, row, 5));
+}
+
+static int pg_tier_list(srv_jobs *jobs, struct srv_tier *out, int cap) {
+    struct args a = {0};
+    arg_num(&a, cap);
+    PGresult *r = exec(jobs, "SELECT " TIER_COLUMNS " FROM tiers ORDER BY name LIMIT $1", a.n, a.v,
+                       PGRES_TUPLES_OK);
+    if (!r) return -1;
+    int n = PQntuples(r) < cap ? PQntuples(r) : cap;
+    for (int i = 0; i < n; i++)
+        read_tier(r, i, &out[i]);
+    PQclear(r);
+    return n;
+}
+
+static int pg_tier_get(srv_jobs *jobs, const char *name, const char *account,
+                       struct srv_tier *out) {
+    const char *v[2] = {name, account};
+    PGresult *r = exec(jobs,
+                       "SELECT " TIER_COLUMNS " FROM tiers WHERE name = coalesce($1,"
+                       " (SELECT a.tier FROM accounts a WHERE a.id = $2 AND"
+                       " EXISTS (SELECT 1 FROM tiers t WHERE t.name = a.tier)),"
+                       " '" SRV_TIER_ANONYMOUS "')",
+                       2, v, PGRES_TUPLES_OK);
+    if (!r) return -1;
+    int found = PQntuples(r) == 1;
+    if (found) read_tier(r, 0, out);
+    PQclear(r);
+    return found;
+}
+
+static int pg_tier_set(srv_jobs *jobs, const struct srv_tier *t) {
+    struct args a = {0};
+    arg_text(&a, t->name);
+    arg_num(&a, t->rpm);
+    arg_num(&a, t->concurrent);
+    arg_num(&a, t->minutes_per_day);
+    arg_num(&a, t->max_song_s);
+    arg_num(&a, t->retention_h);
+    return exec_count(jobs,
+                      "INSERT INTO tiers(" TIER_COLUMNS ") VALUES ($1, $2, $3, $4, $5, $6)"
+                      " ON CONFLICT (name) DO UPDATE SET rpm = $2, concurrent = $3,"
+                      " minutes_per_day = $4, max_song_s = $5, retention_h = $6",
+                      a.n, a.v) < 0
+               ? -1
+               : 0;
+}
+
+static int pg_account_set_tier(srv_jobs *jobs, const char *account, const char *tier) {
+    const char *v[2] = {account, tier};
+    int n = exec_count(jobs, "UPDATE accounts SET tier = $2 WHERE id = $1", 2, v);
+    return n < 0 ? -1 : n > 0;
+}
+
+/* The bucket's refill: its tokens plus rpm / 60 a second since it was last touched, at most
+ * rpm ($2 rpm, $3 now). SET reads the row as it was, so `took` and `tokens` agree; the row's
+ * lock makes the nodes' takes one after another. */
+#define REFILL "LEAST($2::float8, buckets.tokens + GREATEST(0, $3::float8 - buckets.at) * $2 / 60)"
+
+static int pg_bucket_take(srv_jobs *jobs, const char *key, int rpm, double now, double *tokens) {
+    struct args a = {0};
+    arg_text(&a, key);
+    arg_num(&a, rpm);
+    arg_num(&a, now);
+    PGresult *r = exec(jobs,
+                       "INSERT INTO buckets(key, tokens, at, took) VALUES ($1, $2::float8 - 1, $3,"
+                       " 1) ON CONFLICT (key) DO UPDATE SET tokens = " REFILL " - CASE WHEN " REFILL
+                       " >= 1 THEN 1 ELSE 0 END,"
+                       " took = CASE WHEN " REFILL " >= 1 THEN 1 ELSE 0 END,"
+                       " at = GREATEST(buckets.at, $3::float8) RETURNING tokens, took",
+                       a.n, a.v, PGRES_TUPLES_OK);
+    if (!r) return -1;
+    int rc = PQntuples(r) == 1 ? atoi(PQgetvalue(r, 0, 1)) : -1;
+    if (rc >= 0) *tokens = num_val(r, 0, 0, 0.0);
+    PQclear(r);
+    return rc;
+}
+
+static int pg_usage_get(srv_jobs *jobs, const char *key, int64_t day, double *used) {
+    struct args a = {0};
+    arg_text(&a, key);
+    arg_num(&a, (double)day);
+    PGresult *r = exec(jobs,
+                       "SELECT coalesce(sum(seconds), 0) FROM audio_usage WHERE key = $1"
+                       " AND day = $2",
+                       a.n, a.v, PGRES_TUPLES_OK);
+    if (!r) return -1;
+    *used = num_val(r, 0, 0, 0.0);
+    PQclear(r);
+    return 0;
+}
+
+static int pg_usage_add(srv_jobs *jobs, const char *key, int64_t day, double seconds,
+                        double limit_s, double *used) {
+    struct args a = {0};
+    arg_text(&a, key);
+    arg_num(&a, (double)day);
+    arg_num(&a, seconds);
+    arg_num(&a, limit_s);
+    int n = exec_count(jobs,
+                       "INSERT INTO audio_usage(key, day, seconds) SELECT $1, $2, GREATEST(0,"
+                       " $3::float8) WHERE $3::float8 <= $4::float8 ON CONFLICT (key, day) DO"
+                       " UPDATE SET seconds = GREATEST(0, audio_usage.seconds + $3::float8)"
+                       " WHERE audio_usage.seconds + $3::float8 <= $4::float8",
+                       a.n, a.v);
+    if (n < 0 || pg_usage_get(jobs, key, day, used)) return -1;
+    return n > 0;
+}
+
+static int pg_owner_active(srv_jobs *jobs, const char *owned_by, int *n) {
+    PGresult *r = exec(jobs,
+                       "SELECT count(*) FROM jobs WHERE owned_by = $1 AND state IN"
+                       " ('queued', 'running')",
+                       1, &owned_by, PGRES_TUPLES_OK);
+    if (!r) return -1;
+    *n = atoi(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return 0;
+}
+
 const struct srv_store_ops srv_store_pg = {
     .kind = "postgresql",
     .open = pg_open,
@@ -1291,4 +1476,12 @@ const struct srv_store_ops srv_store_pg = {
     .cred_remove = pg_cred_remove,
     .failures = pg_failures,
     .failure_note = pg_failure_note,
+    .tier_list = pg_tier_list,
+    .tier_get = pg_tier_get,
+    .tier_set = pg_tier_set,
+    .account_set_tier = pg_account_set_tier,
+    .bucket_take = pg_bucket_take,
+    .usage_add = pg_usage_add,
+    .usage_get = pg_usage_get,
+    .owner_active = pg_owner_active,
 };

@@ -252,7 +252,10 @@ static void remove_parts(srv_jobs *jobs) {
  *      SRV_MAX_ATTEMPTS times fails instead of running again)
  *   3  jobs.fast: the job separates with bf16 products (dumu_separate_params.fast)
  *   4  jobs.owned_by, accounts, credentials (sessions and API keys, by token hash) and
- *      login_failures (throttling): dumu serve --auth */
+ *      login_failures (throttling): dumu serve --auth
+ *   5  fair use: tiers (seeded with srv_tier_seeds), buckets (requests per minute),
+ *      audio_usage (seconds of audio per asker and day) and jobs.started (the claims'
+ *      order, for the fair queue: store.h) */
 static const char k_schema_1[] =
     "CREATE TABLE IF NOT EXISTS jobs(id TEXT PRIMARY KEY, state TEXT NOT NULL,"
     " progress REAL NOT NULL, stage TEXT, message TEXT, name TEXT NOT NULL,"
@@ -272,7 +275,17 @@ static const char k_schema_4[] =
     "CREATE INDEX credentials_account ON credentials(account_id, kind);"
     "CREATE TABLE login_failures(key TEXT NOT NULL, at INTEGER NOT NULL);"
     "CREATE INDEX login_failures_key ON login_failures(key, at);";
-#define SCHEMA_VERSION 4
+static const char k_schema_5[] =
+    "ALTER TABLE jobs ADD COLUMN started INTEGER;"
+    "CREATE INDEX jobs_owner_started ON jobs(owned_by, started);"
+    "CREATE TABLE tiers(name TEXT PRIMARY KEY, rpm INTEGER NOT NULL, concurrent INTEGER NOT NULL,"
+    " minutes_per_day INTEGER NOT NULL, max_song_s INTEGER NOT NULL,"
+    " retention_h INTEGER NOT NULL);"
+    "CREATE TABLE buckets(key TEXT PRIMARY KEY, tokens REAL NOT NULL, at REAL NOT NULL,"
+    " took INTEGER NOT NULL);"
+    "CREATE TABLE audio_usage(key TEXT NOT NULL, day INTEGER NOT NULL, seconds REAL NOT NULL,"
+    " PRIMARY KEY(key, day));";
+#define SCHEMA_VERSION 5
 #define STR_(x)        #x
 #define STR(x)         STR_(x) /* a number macro's digits, for SQL text */
 
@@ -320,6 +333,16 @@ static int migrate(srv_jobs *jobs, const char *path) {
                           "ALTER TABLE jobs ADD COLUMN fast INTEGER NOT NULL DEFAULT 0", NULL, NULL,
                           &msg);
     if (!rc && version < 4) rc = sqlite3_exec(SQ(jobs)->db, k_schema_4, NULL, NULL, &msg);
+    if (!rc && version < 5) rc = sqlite3_exec(SQ(jobs)->db, k_schema_5, NULL, NULL, &msg);
+    int n_seeds;
+    const struct srv_tier *seeds = srv_tier_seeds(&n_seeds);
+    for (int i = 0; !rc && version < 5 && i < n_seeds; i++) {
+        char sql[256];
+        snprintf(sql, sizeof sql, "INSERT OR IGNORE INTO tiers VALUES ('%s', %d, %d, %d, %d, %d)",
+                 seeds[i].name, seeds[i].rpm, seeds[i].concurrent, seeds[i].minutes_per_day,
+                 seeds[i].max_song_s, seeds[i].retention_h);
+        rc = sqlite3_exec(SQ(jobs)->db, sql, NULL, NULL, &msg);
+    }
     if (!rc && version > SCHEMA_VERSION) {
         fprintf(stderr, "dumu serve: %s is of schema version %d, newer than this dumu (%d)\n", path,
                 version, SCHEMA_VERSION);
@@ -493,12 +516,21 @@ static int sq_queue_ahead(srv_jobs *jobs, const char *id, int *ahead, double *au
     *ahead = 0;
     *audio_s = 0.0;
     pthread_mutex_lock(&jobs->mu);
-    /* queued jobs before this one (claims go by rowid), then what the running ones have left */
-    sqlite3_stmt *st = prepare(jobs, "SELECT COUNT(*), TOTAL(MAX(duration, 0)) FROM jobs WHERE "
-                                     "state = 'queued' AND rowid < (SELECT rowid FROM jobs "
-                                     "WHERE id = ?1) UNION ALL SELECT COUNT(*), "
-                                     "TOTAL(MAX(duration, 0) * (100 - progress) / 100) FROM jobs "
-                                     "WHERE state = 'running'");
+    /* the queued jobs that go before this one in the fair order (store.h),
+     * then what the running ones have left */
+    sqlite3_stmt *st = prepare(
+        jobs, "WITH q AS (SELECT rowid AS r, owned_by AS o, MAX(duration, 0) AS d,"
+              " row_number() OVER (PARTITION BY owned_by ORDER BY rowid) AS n FROM jobs"
+              " WHERE state = 'queued'),"
+              " me AS (SELECT o, n FROM q WHERE r = (SELECT rowid FROM jobs WHERE id = ?1)),"
+              " turn AS (SELECT o, (SELECT count(*) FROM jobs x WHERE x.state = 'running'"
+              " AND x.owned_by IS q.o) AS run, (SELECT coalesce(max(x.started), 0) FROM jobs x"
+              " WHERE x.owned_by IS q.o) AS last, min(r) AS first FROM q GROUP BY o)"
+              " SELECT COUNT(*), TOTAL(q.d) FROM q, me, turn t, turn tm WHERE t.o IS q.o"
+              " AND tm.o IS me.o AND q.n < me.n + CASE WHEN q.o IS me.o THEN 0"
+              " WHEN (t.run, t.last, t.first) < (tm.run, tm.last, tm.first) THEN 1 ELSE 0 END"
+              " UNION ALL SELECT COUNT(*), TOTAL(MAX(duration, 0) * (100 - progress) / 100)"
+              " FROM jobs WHERE state = 'running'");
     int rc = -1;
     if (st) {
         sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
@@ -533,8 +565,14 @@ static int sq_claim(srv_jobs *jobs, struct srv_job *out, int timeout_ms) {
     int claimed = 0;
     pthread_mutex_lock(&jobs->mu);
     while (!jobs->woken) {
-        sqlite3_stmt *st = prepare(jobs, "SELECT " JOB_COLUMNS " FROM jobs WHERE state = "
-                                         "'queued' ORDER BY rowid LIMIT 1");
+        /* store.h: the fair order */
+        sqlite3_stmt *st = prepare(
+            jobs,
+            "SELECT " JOB_COLUMNS " FROM jobs j WHERE state = 'queued' ORDER BY"
+            " (SELECT count(*) FROM jobs r WHERE r.state = 'running'"
+            " AND r.owned_by IS j.owned_by),"
+            " (SELECT coalesce(max(r.started), 0) FROM jobs r WHERE r.owned_by IS j.owned_by),"
+            " j.rowid LIMIT 1");
         if (st && sqlite3_step(st) == SQLITE_ROW) {
             read_job(st, out);
             claimed = 1;
@@ -543,7 +581,8 @@ static int sq_claim(srv_jobs *jobs, struct srv_job *out, int timeout_ms) {
         if (claimed) {
             out->state = SRV_RUNNING;
             if (exec_text(jobs,
-                          "UPDATE jobs SET state = 'running', attempts = attempts + 1 WHERE id = ?",
+                          "UPDATE jobs SET state = 'running', attempts = attempts + 1, started ="
+                          " (SELECT coalesce(max(started), 0) + 1 FROM jobs) WHERE id = ?",
                           out->id, NULL))
                 claimed = 0;
             break;
@@ -722,7 +761,7 @@ static int keep_file(srv_jobs *jobs, const char *folder, const char *name) {
     return has_row(jobs, "SELECT 1 FROM jobs WHERE id = ?", id) != 0; /* kept when unsure */
 }
 
-static int sq_expire(srv_jobs *jobs, int64_t before) {
+static int sq_expire(srv_jobs *jobs, int64_t before, int by_tier) {
     enum { BATCH = 256 };
 
     char(*ids)[SRV_ID_LEN + 1] = malloc(BATCH * sizeof *ids);
@@ -730,9 +769,13 @@ static int sq_expire(srv_jobs *jobs, int64_t before) {
     int n = 0;
     pthread_mutex_lock(&jobs->mu);
     sqlite3_stmt *st = prepare(jobs, "SELECT id FROM jobs WHERE state IN ('done', 'failed') "
-                                     "AND updated < ? LIMIT 256");
+                                     "AND updated < CASE WHEN ?2 AND owned_by <> '' THEN "
+                                     "coalesce(?3 - 3600 * " TIER_RETENTION_SQL ", ?1) ELSE ?1 "
+                                     "END LIMIT 256");
     if (st) {
         sqlite3_bind_int64(st, 1, before);
+        sqlite3_bind_int(st, 2, by_tier);
+        sqlite3_bind_int64(st, 3, now_unix());
         while (n < BATCH && sqlite3_step(st) == SQLITE_ROW)
             copy_col(st, 0, ids[n++], SRV_ID_LEN + 1);
         sqlite3_finalize(st);
@@ -748,6 +791,10 @@ static int sq_expire(srv_jobs *jobs, int64_t before) {
     exec_text(jobs,
               "DELETE FROM login_failures WHERE at < CAST(? AS INTEGER) - " STR(SRV_FAILURE_KEEP_S),
               now, NULL);
+    /* a bucket idle for an hour is full again anyway; yesterday's usage is still shown */
+    exec_text(jobs, "DELETE FROM buckets WHERE at < CAST(? AS REAL) - 3600", now, NULL);
+    exec_text(jobs, "DELETE FROM audio_usage WHERE day < CAST(? AS INTEGER) / 86400 - 1", now,
+              NULL);
     /* Histories are dropped here unless their job is still queued or running: the events
      * of finished jobs reload from the table on demand, and removed jobs keep theirs until
      * now so that a stream still connected to a cancelled job gets its final event. Streams
@@ -1061,6 +1108,177 @@ static int sq_failure_note(srv_jobs *jobs, const char *key, int64_t at, int clea
     return rc;
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* Fair use */
+
+#define TIER_COLUMNS "name, rpm, concurrent, minutes_per_day, max_song_s, retention_h"
+
+static void read_tier(sqlite3_stmt *st, struct srv_tier *t) {
+    memset(t, 0, sizeof *t);
+    copy_col(st, 0, t->name, sizeof t->name);
+    t->rpm = sqlite3_column_int(st, 1);
+    t->concurrent = sqlite3_column_int(st, 2);
+    t->minutes_per_day = sqlite3_column_int(st, 3);
+    t->max_song_s = sqlite3_column_int(st, 4);
+    t->retention_h = sqlite3_column_int(st, 5);
+}
+
+static int sq_tier_list(srv_jobs *jobs, struct srv_tier *out, int cap) {
+    pthread_mutex_lock(&jobs->mu);
+    sqlite3_stmt *st = prepare(jobs, "SELECT " TIER_COLUMNS " FROM tiers ORDER BY name LIMIT ?");
+    int n = -1;
+    if (st) {
+        sqlite3_bind_int(st, 1, cap);
+        n = 0;
+        while (n < cap && sqlite3_step(st) == SQLITE_ROW)
+            read_tier(st, &out[n++]);
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&jobs->mu);
+    return n;
+}
+
+static int sq_tier_get(srv_jobs *jobs, const char *name, const char *account,
+                       struct srv_tier *out) {
+    pthread_mutex_lock(&jobs->mu);
+    sqlite3_stmt *st = prepare(jobs, "SELECT " TIER_COLUMNS " FROM tiers WHERE name = coalesce(?1,"
+                                     " (SELECT a.tier FROM accounts a WHERE a.id = ?2 AND"
+                                     " EXISTS (SELECT 1 FROM tiers t WHERE t.name = a.tier)),"
+                                     " '" SRV_TIER_ANONYMOUS "')");
+    int rc = -1;
+    if (st) {
+        if (name) sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+        if (account) sqlite3_bind_text(st, 2, account, -1, SQLITE_TRANSIENT);
+        int s = sqlite3_step(st);
+        rc = s == SQLITE_ROW ? 1 : s == SQLITE_DONE ? 0 : -1;
+        if (rc == 1) read_tier(st, out);
+        if (rc < 0) db_warn(jobs, "tier");
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&jobs->mu);
+    return rc;
+}
+
+static int sq_tier_set(srv_jobs *jobs, const struct srv_tier *t) {
+    pthread_mutex_lock(&jobs->mu);
+    sqlite3_stmt *st = prepare(jobs, "INSERT OR REPLACE INTO tiers(" TIER_COLUMNS ") VALUES "
+                                     "(?, ?, ?, ?, ?, ?)");
+    int rc = -1;
+    if (st) {
+        sqlite3_bind_text(st, 1, t->name, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int(st, 2, t->rpm);
+        sqlite3_bind_int(st, 3, t->concurrent);
+        sqlite3_bind_int(st, 4, t->minutes_per_day);
+        sqlite3_bind_int(st, 5, t->max_song_s);
+        sqlite3_bind_int(st, 6, t->retention_h);
+        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+        if (rc) db_warn(jobs, "set tier");
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&jobs->mu);
+    return rc;
+}
+
+static int sq_account_set_tier(srv_jobs *jobs, const char *account, const char *tier) {
+    pthread_mutex_lock(&jobs->mu);
+    int rc = exec_text(jobs, "UPDATE accounts SET tier = ?2 WHERE id = ?1", account, tier);
+    if (!rc) rc = sqlite3_changes(SQ(jobs)->db) > 0;
+    pthread_mutex_unlock(&jobs->mu);
+    return rc;
+}
+
+/* The bucket's refill: its tokens plus rpm / 60 a second since it was last touched, at most
+ * rpm (?2 rpm, ?3 now). SET reads the row as it was, so `took` and `tokens` agree. */
+#define REFILL "min(?2, tokens + max(0, ?3 - at) * ?2 / 60.0)"
+
+static int sq_bucket_take(srv_jobs *jobs, const char *key, int rpm, double now, double *tokens) {
+    pthread_mutex_lock(&jobs->mu);
+    sqlite3_stmt *st = prepare(jobs, "INSERT INTO buckets(key, tokens, at, took) VALUES"
+                                     " (?1, ?2 - 1, ?3, 1) ON CONFLICT(key) DO UPDATE SET"
+                                     " tokens = " REFILL " - (" REFILL " >= 1),"
+                                     " took = (" REFILL " >= 1), at = max(at, ?3)"
+                                     " RETURNING tokens, took");
+    int rc = -1;
+    if (st) {
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_double(st, 2, rpm);
+        sqlite3_bind_double(st, 3, now);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            *tokens = sqlite3_column_double(st, 0);
+            rc = sqlite3_column_int(st, 1) ? 1 : 0;
+        } else {
+            db_warn(jobs, "bucket");
+        }
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&jobs->mu);
+    return rc;
+}
+
+static int usage_read(srv_jobs *jobs, const char *key, int64_t day, double *used) {
+    sqlite3_stmt *st = prepare(
+        jobs, "SELECT coalesce(sum(seconds), 0) FROM audio_usage WHERE key = ? AND day = ?");
+    int rc = -1;
+    if (st) {
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 2, day);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            *used = sqlite3_column_double(st, 0);
+            rc = 0;
+        }
+        sqlite3_finalize(st);
+    }
+    return rc;
+}
+
+static int sq_usage_add(srv_jobs *jobs, const char *key, int64_t day, double seconds,
+                        double limit_s, double *used) {
+    pthread_mutex_lock(&jobs->mu);
+    sqlite3_stmt *st = prepare(jobs, "INSERT INTO audio_usage(key, day, seconds) SELECT ?1, ?2,"
+                                     " max(0, ?3) WHERE ?3 <= ?4 ON CONFLICT(key, day) DO UPDATE"
+                                     " SET seconds = max(0, seconds + ?3)"
+                                     " WHERE seconds + ?3 <= ?4");
+    int rc = -1;
+    if (st) {
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 2, day);
+        sqlite3_bind_double(st, 3, seconds);
+        sqlite3_bind_double(st, 4, limit_s);
+        if (sqlite3_step(st) == SQLITE_DONE)
+            rc = sqlite3_changes(SQ(jobs)->db) > 0;
+        else
+            db_warn(jobs, "usage");
+        sqlite3_finalize(st);
+    }
+    if (rc >= 0 && usage_read(jobs, key, day, used)) rc = -1;
+    pthread_mutex_unlock(&jobs->mu);
+    return rc;
+}
+
+static int sq_usage_get(srv_jobs *jobs, const char *key, int64_t day, double *used) {
+    pthread_mutex_lock(&jobs->mu);
+    int rc = usage_read(jobs, key, day, used);
+    pthread_mutex_unlock(&jobs->mu);
+    return rc;
+}
+
+static int sq_owner_active(srv_jobs *jobs, const char *owned_by, int *n) {
+    pthread_mutex_lock(&jobs->mu);
+    sqlite3_stmt *st = prepare(jobs, "SELECT count(*) FROM jobs WHERE owned_by = ? AND state IN"
+                                     " ('queued', 'running')");
+    int rc = -1;
+    if (st) {
+        sqlite3_bind_text(st, 1, owned_by, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            *n = sqlite3_column_int(st, 0);
+            rc = 0;
+        }
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&jobs->mu);
+    return rc;
+}
+
 const struct srv_store_ops srv_store_sqlite = {
     .kind = "sqlite",
     .open = sq_open,
@@ -1091,4 +1309,12 @@ const struct srv_store_ops srv_store_sqlite = {
     .cred_remove = sq_cred_remove,
     .failures = sq_failures,
     .failure_note = sq_failure_note,
+    .tier_list = sq_tier_list,
+    .tier_get = sq_tier_get,
+    .tier_set = sq_tier_set,
+    .account_set_tier = sq_account_set_tier,
+    .bucket_take = sq_bucket_take,
+    .usage_add = sq_usage_add,
+    .usage_get = sq_usage_get,
+    .owner_active = sq_owner_active,
 };

@@ -2,7 +2,8 @@
  *
  * Order, so that a 202 means the job survives a crash:
  *   1. before reading the body: 413 when Content-Length is over the limit; when who is asking
- *      may not upload (401, 403 without the CSRF token: account.c), the queue is full (429)
+ *      may not upload (401, 403 without the CSRF token: account.c; 429 over its requests per
+ *      minute or jobs at once: limits.c), the queue is full (429)
  *      or the body is not multipart/form-data (400), the body is read and dropped before the
  *      answer, since a server that closes on unread bytes resets the connection
  *      and the client may never see the answer;
@@ -11,7 +12,8 @@
  *      the other fields (at most 16, each under 128 bytes) are parameters (params.c);
  *   3. at the end of the body: 400 for a malformed or truncated multipart body, a bad
  *      parameter or no file; fsync; the content check (a full decode: 415 when it is not
- *      audio or holds none); rename to <id>.audio; publish it to the job store (PostgreSQL:
+ *      audio or holds none); rename to <id>.audio; the asker's limits (limits.c: the song's
+ *      length 413, today's minutes and its jobs 429); publish it to the job store (PostgreSQL:
  *      streamed into the database, 503 when it cannot be reached); insert the row; 202
  *      {job_id, state}.
  * The temporary file is removed on every failure (srv_upload_free).
@@ -56,7 +58,7 @@ struct srv_upload {
 
     enum {
         REFUSE_NONE,
-        REFUSE_AUTH, /* who is asking may not upload (req->auth_status) */
+        REFUSE_AUTH, /* who is asking may not upload (req->auth_status): account.c, limits.c */
         REFUSE_QUEUE_FULL,
         REFUSE_NOT_MULTIPART
     } refuse; /* drain, then say */
@@ -174,7 +176,7 @@ static enum MHD_Result begin(struct srv_server *s, struct MHD_Connection *c, str
     u->limit = limit;
     req->upload = u;
     const char *type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
-    if (req->auth_status)
+    if (req->auth_status || srv_limits_upload_begin(s, req))
         u->refuse = REFUSE_AUTH;
     else if (queue_full(s))
         u->refuse = REFUSE_QUEUE_FULL;
@@ -253,9 +255,16 @@ static enum MHD_Result finish(struct srv_server *s, struct MHD_Connection *c, st
         unlink(path);
         return reply_queue_full(s, c, req);
     }
+    /* The asker's limits (limits.c): the song's length, today's minutes, its jobs. */
+    enum MHD_Result refused;
+    if (srv_limits_upload_audio(s, c, req, job.duration, &refused)) {
+        unlink(path);
+        return refused;
+    }
     /* Into the store (PostgreSQL: streamed into the database, the local file removed). */
     if (srv_jobs_publish(s->jobs, u->id, "upload")) {
         srv_jobs_discard(s->jobs, u->id, "upload");
+        srv_limits_upload_undo(s, req, job.duration);
         return srv_reply_store_error(s, c, req);
     }
     snprintf(job.id, sizeof job.id, "%s", u->id);
@@ -267,6 +276,7 @@ static enum MHD_Result finish(struct srv_server *s, struct MHD_Connection *c, st
     snprintf(job.owned_by, sizeof job.owned_by, "%s", req->principal);
     if (srv_jobs_insert(s->jobs, &job)) {
         srv_jobs_discard(s->jobs, u->id, "upload");
+        srv_limits_upload_undo(s, req, job.duration);
         return srv_reply_store_error(s, c, req);
     }
     char body[96];
@@ -289,11 +299,9 @@ enum MHD_Result srv_upload_handle(struct srv_server *s, struct MHD_Connection *c
             *size = 0;
             return MHD_YES;
         }
-        if (u->refuse == REFUSE_AUTH && req->auth_status == 503)
-            return srv_reply_later(s, c, req, 503, req->auth_code, req->auth_message, 5);
         if (u->refuse == REFUSE_AUTH)
-            return srv_reply_error(s, c, req, (unsigned)req->auth_status, req->auth_code,
-                                   req->auth_message);
+            return srv_reply_later(s, c, req, (unsigned)req->auth_status, req->auth_code,
+                                   req->auth_message, req->auth_retry_after);
         if (u->refuse == REFUSE_QUEUE_FULL) return reply_queue_full(s, c, req);
         return srv_reply_error(s, c, req, 400, "bad_request",
                                "send multipart/form-data with the audio in field 'file'");

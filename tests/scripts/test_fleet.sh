@@ -82,14 +82,17 @@ both=1
 await_api A || both=0
 await_api B || both=0
 expect two-nodes-start-together test $both = 1
-expect schema-current test "$(psql_q 'SELECT version FROM dumu_schema')" = 4
+expect schema-current test "$(psql_q 'SELECT version FROM dumu_schema')" = 5
 kill "$PID_A" "$PID_B"; wait "$PID_A" "$PID_B" 2>/dev/null
-psql_q "DROP TABLE workers, credentials, accounts, login_failures;
-ALTER TABLE jobs DROP COLUMN fast, DROP COLUMN owned_by; UPDATE dumu_schema SET version = 1;
+psql_q "DROP TABLE workers, credentials, accounts, login_failures, tiers, buckets, audio_usage;
+DROP SEQUENCE jobs_started;
+ALTER TABLE jobs DROP COLUMN fast, DROP COLUMN owned_by, DROP COLUMN started;
+UPDATE dumu_schema SET version = 1;
 INSERT INTO jobs(id, state, name, created, updated) VALUES
  ('11111111-1111-4111-8111-111111111111', 'failed', 'old', 1, extract(epoch FROM now()))" >/dev/null
 start_api A && start_api B
-expect schema-v1-migrated test "$(psql_q 'SELECT version FROM dumu_schema')" = 4
+expect schema-v1-migrated test "$(psql_q 'SELECT version FROM dumu_schema')" = 5
+expect schema-v1-tiers-seeded test "$(psql_q 'SELECT name FROM tiers ORDER BY name' | tr '\n' ' ')" = "anonymous free pro "
 expect schema-v1-workers-table test "$(psql_q 'SELECT count(*) FROM workers')" = 0
 expect schema-v1-job-kept test "$(state "$URL_B" 11111111-1111-4111-8111-111111111111)" = failed
 curl -s "$URL_A/health" >"$tmp/health.json"
