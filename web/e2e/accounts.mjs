@@ -4,7 +4,7 @@
 // Needs DUMU_URL (the server, started with --auth required and --web-dir web/dist) and
 // DUMU_E2E_CLIP (a short song); tests/scripts/test_web.sh provides both. Walks what a new
 // member does: meets the sign-in prompt, is refused a short password, creates an account,
-// extracts a song, makes an API key and uses it from a script, revokes it, signs out (the job
+// sees the day's minutes, extracts a song, makes an API key and uses it from a script, revokes it, signs out (the job
 // is then out of reach), is refused a wrong password, signs in again and finds the song, looks
 // at the account on a phone, and deletes the account. Screenshots go to web/e2e-screenshots/
 // (DUMU_E2E_SHOTS overrides), named accounts-*.
@@ -81,6 +81,9 @@ try {
   await page.getByRole('button', { name: 'Create an account' }).click();
   await page.getByTestId('dropzone').waitFor();
   check((await page.getByTestId('account-link').innerText()) === email, 'signed up: the header shows the e-mail');
+  await page.getByTestId('allowance').waitFor();
+  const allowance = await page.getByTestId('allowance').innerText();
+  check(/^\d+ of \d+ minutes left today · free plan$/.test(allowance), `the day's minutes are shown: "${allowance}"`);
 
   // A song, as a member.
   await page.locator('input[type=file]').setInputFiles(clip);
@@ -94,6 +97,8 @@ try {
   await page.getByTestId('account-link').click();
   await page.getByRole('heading', { name: 'Your account' }).waitFor();
   check((await page.getByTestId('account-email').innerText()) === email, 'the account page shows the e-mail');
+  await page.getByTestId('account-allowance').waitFor();
+  check(/minutes left today/.test(await page.getByTestId('account-allowance').innerText()), 'the account page shows the day\'s minutes');
   await page.getByLabel('Name of a new key').fill('my script');
   await page.getByRole('button', { name: 'Make a key' }).click();
   const key = (await page.getByTestId('new-key-value').innerText()).trim();

@@ -251,7 +251,30 @@ export interface Account {
   email: string;
   created: number; // unix seconds
   tier: string; // "free", "pro", ...
+  limits?: Limits; // GET /api/account only: the tier's limits
+  usage?: Usage; // GET /api/account only: today's usage
 }
+
+// A tier's limits (`dumu admin tiers`).
+export interface Limits {
+  tier: string;
+  requests_per_minute: number;
+  concurrent_jobs: number; // queued + running at once
+  minutes_per_day: number; // of audio, per UTC day
+  max_song_s: number; // the longest song accepted
+  retention_h: number; // results kept this long
+}
+
+// Today's use of the daily minutes (UTC day).
+export interface Usage {
+  minutes_used: number;
+  minutes_left: number;
+  jobs_active: number;
+  resets_in_s: number; // until midnight UTC
+}
+
+// GET /api/account: the account with its tier's limits and today's usage.
+export type AccountDetails = Account & { limits: Limits; usage: Usage };
 
 export interface SessionInfo {
   auth: AuthMode;
@@ -302,6 +325,7 @@ export const api = {
     answer('/api/session', { method: 'DELETE' }).then(() => {
       setCsrfToken(null);
     }),
+  account: () => request<AccountDetails>('/api/account'),
   // Deletes the account with every job and file of it.
   deleteAccount: () =>
     answer('/api/account', { method: 'DELETE' }).then(() => {

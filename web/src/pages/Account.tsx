@@ -4,10 +4,17 @@ import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { Navigate, useNavigate } from 'react-router-dom';
 import { api, ApiError, type ApiKey } from '../api';
 import { Card, ErrorNotice, primaryButton, secondaryButton } from '../components/ui';
+import { allowanceText, useAccountDetails } from '../components/Allowance';
 import { useSession } from '../session';
 
 const dangerButton =
   'inline-flex items-center justify-center rounded-lg border border-red-500/60 px-4 py-2 text-sm font-semibold text-red-300 hover:bg-red-950/60 focus:outline-none focus-visible:ring-2 focus-visible:ring-red-400 disabled:opacity-50';
+
+// 600 -> "10 min", 90 -> "1 min 30 s"
+function songLength(s: number): string {
+  const m = Math.floor(s / 60);
+  return s % 60 ? `${m} min ${s % 60} s` : `${m} min`;
+}
 
 function day(ts: number): string {
   return new Date(ts * 1000).toLocaleDateString();
@@ -97,6 +104,7 @@ function Keys() {
 
 export default function AccountPage() {
   const { loaded, auth, account, signOut, deleteAccount } = useSession();
+  const details = useAccountDetails();
   const navigate = useNavigate();
   const [confirm, setConfirm] = useState('');
   const [error, setError] = useState<string | null>(null);
@@ -129,6 +137,17 @@ export default function AccountPage() {
           <dd className="text-white">{account.tier}</dd>
           <dt className="text-ink-400">Since</dt>
           <dd className="text-white">{day(account.created)}</dd>
+          {details && (
+            <>
+              <dt className="text-ink-400">Today</dt>
+              <dd className="text-white" data-testid="account-allowance">{allowanceText(details)}</dd>
+              <dt className="text-ink-400">Limits</dt>
+              <dd className="text-white">
+                songs up to {songLength(details.limits.max_song_s)}, {details.limits.concurrent_jobs} at a time,{' '}
+                {details.limits.requests_per_minute} requests a minute; results kept {details.limits.retention_h} h
+              </dd>
+            </>
+          )}
         </dl>
       </Card>
       <Keys />

@@ -4,6 +4,7 @@ import { Link, useNavigate } from 'react-router-dom';
 import { ApiError, checkFile, DEFAULT_MAX_UPLOAD_MB, uploadProcess } from '../api';
 import { useParamSpecs } from '../params';
 import { ANALYSIS_RATE, decodeAudio, mixdown } from '../audio/analysis';
+import Allowance from '../components/Allowance';
 import CpuNotice from '../components/CpuNotice';
 import Dropzone from '../components/Dropzone';
 import ProgressBar from '../components/ProgressBar';
@@ -124,6 +125,7 @@ export default function Home() {
       {mayUse && (
         <>
           <Steps current={stepOf(phase)} />
+          <Allowance />
           <CpuNotice duration={picked?.duration ?? null} />
 
           {rejected && <ErrorNotice title="File not accepted" message={phase.error!} />}
