@@ -5,3 +5,40 @@ expect() {
     local name=$1; shift
     if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL $name"; fi
 }
+
+# The HTTP helpers of the server scripts; they write to $tmp and run Python as $PY, both set by
+# the script that sources this file.
+
+# status NAME WANT CURL-ARGS...: counts a check that the request's HTTP status matches the
+# pattern WANT ("200", "401|404"); the body goes to $tmp/body, the headers to $tmp/headers.
+# With ERRORS_ARE_JSON=1 an error status must also come with a JSON {code, message} body.
+status() {
+    local name=$1 want=$2; shift 2
+    local got
+    got=$(curl -s -o "$tmp/body" -D "$tmp/headers" -w '%{http_code}' --max-time 60 "$@")
+    if [[ $got =~ ^($want)$ ]]; then passed=$((passed + 1)); else
+        failed=$((failed + 1)); echo "FAIL $name: HTTP $got, expected $want"; head -c 300 "$tmp/body"; echo
+    fi
+    if [[ ${ERRORS_ARE_JSON:-0} == 1 && $got -ge 400 ]] &&
+        ! $PY -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['code'] and d['message']" "$tmp/body" 2>/dev/null; then
+        failed=$((failed + 1)); echo "FAIL $name: error body is not {code, message}"
+    fi
+}
+
+# json FILE PY-EXPR-ON-d: prints the expression over the JSON document in FILE.
+json() { $PY -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
+
+# header NAME / cookie NAME: the value of the last answer's header, or of the cookie it sets.
+header() { grep -i "^$1:" "$tmp/headers" | head -1 | sed 's/^[^:]*: *//' | tr -d '\r'; }
+cookie() { grep -i "^Set-Cookie: $1=" "$tmp/headers" | head -1 | sed "s/^[^=]*=//; s/;.*//" | tr -d '\r'; }
+
+# wav FILE SECONDS: a 220 Hz tone, mono 16-bit at 22050 Hz.
+wav() {
+    $PY - "$1" "$2" <<'PYEOF'
+import math, struct, sys, wave
+n = int(22050 * float(sys.argv[2]))
+with wave.open(sys.argv[1], "wb") as w:
+    w.setnchannels(1); w.setsampwidth(2); w.setframerate(22050)
+    w.writeframes(b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 220 * i / 22050))) for i in range(n)))
+PYEOF
+}

@@ -29,3 +29,22 @@ pg_stop() {
 psql_q() { # psql_q SQL: the rows, fields joined by |
     psql "$DB" -XAtq -c "$1"
 }
+
+# api_node NAME [SERVE-ARGS...]: a `dumu serve` API node without workers on the cluster ($DB,
+# $CLI; log in $tmp/api-NAME.log, pid added to pids); sets URL_<NAME> once it listens, or
+# prints its log and returns 1 after 30 s.
+api_node() {
+    local name=$1
+    shift
+    "$CLI" serve --port 0 --db "$DB" --workers 0 --web-dir /nonexistent "$@" \
+        >"$tmp/api-$name.log" 2>&1 &
+    pids+=($!)
+    for _ in $(seq 1 300); do
+        local port
+        port=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$tmp/api-$name.log" | cut -d: -f3)
+        [[ -n $port ]] && { printf -v "URL_$name" %s "http://127.0.0.1:$port"; return 0; }
+        sleep 0.1
+    done
+    cat "$tmp/api-$name.log"
+    return 1
+}

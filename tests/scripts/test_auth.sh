@@ -24,23 +24,7 @@ cleanup() {
 }
 trap cleanup EXIT
 . "$(dirname "$0")/lib.sh"
-
-# status NAME WANT CURL-ARGS...: the HTTP status of a request (body in $tmp/body, headers in
-# $tmp/headers); an error status must come with a JSON {code, message} body.
-status() {
-    local name=$1 want=$2; shift 2
-    local got
-    got=$(curl -s -o "$tmp/body" -D "$tmp/headers" -w '%{http_code}' --max-time 60 "$@")
-    if [[ $got =~ ^($want)$ ]]; then passed=$((passed + 1)); else
-        failed=$((failed + 1)); echo "FAIL $name: HTTP $got, expected $want"; head -c 300 "$tmp/body"; echo
-    fi
-    if [[ $got -ge 400 ]] && ! $PY -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['code'] and d['message']" "$tmp/body" 2>/dev/null; then
-        failed=$((failed + 1)); echo "FAIL $name: error body is not {code, message}"
-    fi
-}
-json() { $PY -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
-# cookie NAME: the value of Set-Cookie NAME in $tmp/headers
-cookie() { grep -i "^Set-Cookie: $1=" "$tmp/headers" | head -1 | sed "s/^[^=]*=//; s/;.*//" | tr -d '\r'; }
+ERRORS_ARE_JSON=1 # every refusal of these routes must say why: status checks {code, message}
 
 start_server() { # start_server ARGS...: sets pid and B
     local skip port=

@@ -28,29 +28,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-status() { # status NAME WANT CURL-ARGS...: as in test_auth.sh
-    local name=$1 want=$2; shift 2
-    local got
-    got=$(curl -s -o "$tmp/body" -D "$tmp/headers" -w '%{http_code}' --max-time 60 "$@")
-    if [[ $got =~ ^($want)$ ]]; then passed=$((passed + 1)); else
-        failed=$((failed + 1)); echo "FAIL $name: HTTP $got, expected $want"; head -c 300 "$tmp/body"; echo
-    fi
-}
-json() { $PY -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
-cookie() { grep -i "^Set-Cookie: $1=" "$tmp/headers" | head -1 | sed "s/^[^=]*=//; s/;.*//" | tr -d '\r'; }
-start_api() { # start_api NAME: an API node without workers; sets URL_<NAME>
-    "$CLI" serve --port 0 --db "$DB" --workers 0 --auth required --web-dir /nonexistent \
-        >"$tmp/api-$1.log" 2>&1 &
-    pids+=($!)
-    for _ in $(seq 1 300); do
-        local port
-        port=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$tmp/api-$1.log" | cut -d: -f3)
-        [[ -n $port ]] && { printf -v "URL_$1" %s "http://127.0.0.1:$port"; return 0; }
-        sleep 0.1
-    done
-    cat "$tmp/api-$1.log"
-    return 1
-}
 sign_up() { # sign_up NAME EMAIL BASE: sets COOKIE_<NAME> and CSRF_<NAME>
     status "sign-up-$1" 201 -X POST -d "{\"email\":\"$2\",\"password\":\"a long enough password\"}" "$3/api/account"
     printf -v "COOKIE_$1" %s "dumu_session=$(cookie dumu_session)"
@@ -59,8 +36,8 @@ sign_up() { # sign_up NAME EMAIL BASE: sets COOKIE_<NAME> and CSRF_<NAME>
 
 ffmpeg -loglevel error -y -t 3 -i "$TD/dm04_openmsx_train_filled_with_cash/mix.flac" "$tmp/clip.flac"
 pg_start "$tmp/pg" || { echo "FAIL cannot start PostgreSQL"; exit 1; }
-start_api A || exit 1
-start_api B || exit 1
+api_node A --auth required || exit 1
+api_node B --auth required || exit 1
 A=$URL_A B=$URL_B
 
 # ---- accounts and sessions across nodes --------------------------------------------------

@@ -24,28 +24,8 @@ cleanup() {
 trap cleanup EXIT
 . "$(dirname "$0")/lib.sh"
 
-status() { # status NAME WANT CURL-ARGS...: body in $tmp/body, headers in $tmp/headers
-    local name=$1 want=$2; shift 2
-    local got
-    got=$(curl -s -o "$tmp/body" -D "$tmp/headers" -w '%{http_code}' --max-time 60 "$@")
-    if [[ $got =~ ^($want)$ ]]; then passed=$((passed + 1)); else
-        failed=$((failed + 1)); echo "FAIL $name: HTTP $got, expected $want"; head -c 300 "$tmp/body"; echo
-    fi
-}
-json() { $PY -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
-header() { grep -i "^$1:" "$tmp/headers" | head -1 | sed 's/^[^:]*: *//' | tr -d '\r'; }
 admin() { "$CLI" admin --data-dir "$tmp/data" "$@"; }
 quiet() { "$@" >/dev/null; }
-# wav FILE SECONDS: a 220 Hz tone, mono 16-bit at 22050 Hz
-wav() {
-    $PY - "$1" "$2" <<'PYEOF'
-import math, struct, sys, wave
-n = int(22050 * float(sys.argv[2]))
-with wave.open(sys.argv[1], "wb") as w:
-    w.setnchannels(1); w.setsampwidth(2); w.setframerate(22050)
-    w.writeframes(b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 220 * i / 22050))) for i in range(n)))
-PYEOF
-}
 
 start_server() { # start_server ARGS...: sets pid and B
     local skip port=

@@ -23,39 +23,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-status() { # status NAME WANT CURL-ARGS...: as in test_limits.sh
-    local name=$1 want=$2; shift 2
-    local got
-    got=$(curl -s -o "$tmp/body" -D "$tmp/headers" -w '%{http_code}' --max-time 60 "$@")
-    if [[ $got =~ ^($want)$ ]]; then passed=$((passed + 1)); else
-        failed=$((failed + 1)); echo "FAIL $name: HTTP $got, expected $want"; head -c 300 "$tmp/body"; echo
-    fi
-}
-json() { $PY -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
-header() { grep -i "^$1:" "$tmp/headers" | head -1 | sed 's/^[^:]*: *//' | tr -d '\r'; }
 admin() { "$CLI" admin --db "$DB" "$@"; }
-wav() { # wav FILE SECONDS: a 220 Hz tone, mono 16-bit at 22050 Hz
-    $PY - "$1" "$2" <<'PYEOF'
-import math, struct, sys, wave
-n = int(22050 * float(sys.argv[2]))
-with wave.open(sys.argv[1], "wb") as w:
-    w.setnchannels(1); w.setsampwidth(2); w.setframerate(22050)
-    w.writeframes(b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 220 * i / 22050))) for i in range(n)))
-PYEOF
-}
-start_api() { # start_api NAME: an API node without workers; sets URL_<NAME>
-    "$CLI" serve --port 0 --db "$DB" --workers 0 --auth required --web-dir /nonexistent \
-        >"$tmp/api-$1.log" 2>&1 &
-    pids+=($!)
-    for _ in $(seq 1 300); do
-        local port
-        port=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$tmp/api-$1.log" | cut -d: -f3)
-        [[ -n $port ]] && { printf -v "URL_$1" %s "http://127.0.0.1:$port"; return 0; }
-        sleep 0.1
-    done
-    cat "$tmp/api-$1.log"
-    return 1
-}
 account() { # account NAME EMAIL: signs up and sets KEY_<NAME>, an API key made by dumu admin
     status "sign-up-$1" 201 -X POST -d "{\"email\":\"$2\",\"password\":\"a long enough password\"}" "$A/api/account"
     printf -v "KEY_$1" %s "$(admin keys create "$2" 2>/dev/null)"
@@ -64,8 +32,8 @@ account() { # account NAME EMAIL: signs up and sets KEY_<NAME>, an API key made 
 wav "$tmp/s2.wav" 2
 wav "$tmp/s40.wav" 40
 pg_start "$tmp/pg" || { echo "FAIL cannot start PostgreSQL"; exit 1; }
-start_api A || exit 1
-start_api B || exit 1
+api_node A --auth required || exit 1
+api_node B --auth required || exit 1
 A=$URL_A B=$URL_B
 account a a@example.org
 account b b@example.org

@@ -18,19 +18,6 @@ cleanup() {
 trap cleanup EXIT
 . "$(dirname "$0")/lib.sh"
 
-# status NAME WANT CURL-ARGS...: the HTTP status of a request (body in $tmp/body, headers in
-# $tmp/headers); an error status must come with a JSON {code, message} body.
-status() {
-    local name=$1 want=$2; shift 2
-    local got
-    got=$(curl -s -o "$tmp/body" -D "$tmp/headers" -w '%{http_code}' --max-time 60 "$@")
-    if [[ $got =~ ^($want)$ ]]; then passed=$((passed + 1)); else
-        failed=$((failed + 1)); echo "FAIL $name: HTTP $got, expected $want"; head -c 300 "$tmp/body"; echo
-    fi
-}
-json() { # json FILE PY-EXPR-ON-d
-    $PY -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"
-}
 is_error_json() { $PY -c "import json,sys; d=json.load(open(sys.argv[1])); assert isinstance(d['code'], str) and d['message']" "$tmp/body"; }
 
 start_server() { # start_server ARGS...: sets pid and B (base URL)
