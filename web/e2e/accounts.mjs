@@ -4,40 +4,16 @@
 // Needs DUMU_URL (the server, started with --auth required and --web-dir web/dist) and
 // DUMU_E2E_CLIP (a short song); tests/scripts/test_web.sh provides both. Walks what a new
 // member does: meets the sign-in prompt, is refused a short password, creates an account,
-// sees the day's minutes, extracts a song, makes an API key and uses it from a script, revokes it, signs out (the job
-// is then out of reach), is refused a wrong password, signs in again and finds the song, looks
-// at the account on a phone, and deletes the account. Screenshots go to web/e2e-screenshots/
-// (DUMU_E2E_SHOTS overrides), named accounts-*.
-import { createRequire } from 'node:module';
-import { mkdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+// sees the day's minutes, extracts a song, makes an API key and uses it from a script,
+// revokes it, signs out (the job is then out of reach), is refused a wrong password, signs in
+// again and finds the song, looks at the account on a phone, and deletes the account.
+// Screenshots (e2e/lib.mjs) are named accounts-*.
+import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { axeViolations, base, check, checks, clip, shots } from './lib.mjs';
 
-const base = process.env.DUMU_URL;
-const clip = process.env.DUMU_E2E_CLIP;
-if (!base || !clip) {
-  console.error('accounts e2e: set DUMU_URL (`dumu serve --auth required --web-dir web/dist`) and DUMU_E2E_CLIP;');
-  console.error('     tests/scripts/test_web.sh does both.');
-  process.exit(2);
-}
-const shots = process.env.DUMU_E2E_SHOTS ?? join(dirname(fileURLToPath(import.meta.url)), '..', 'e2e-screenshots');
-mkdirSync(shots, { recursive: true });
-
-let checks = 0;
-function check(cond, what) {
-  if (!cond) throw new Error(`check failed: ${what}`);
-  checks++;
-  console.log(`ok ${checks} - ${what}`);
-}
-
-const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 async function axeClean(page, where) {
-  await page.addScriptTag({ content: axeSource });
-  const found = await page.evaluate(async () => {
-    const r = await window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] } });
-    return r.violations.map((v) => `${v.id}: ${v.nodes.length} (${v.nodes[0]?.target})`);
-  });
+  const found = await axeViolations(page);
   check(found.length === 0, `axe-core: no WCAG 2.2 AA violations on ${where}${found.length ? ': ' + found.join('; ') : ''}`);
 }
 

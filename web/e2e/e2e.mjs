@@ -7,28 +7,10 @@
 // slider and see the notes change; then a refused file, a cancel of a run with advanced
 // settings, the 404 page, and a phone-sized screen. Screenshots go to web/e2e-screenshots/
 // (DUMU_E2E_SHOTS overrides).
-import { createRequire } from 'node:module';
-import { mkdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-
-const base = process.env.DUMU_URL;
-const clip = process.env.DUMU_E2E_CLIP;
-if (!base || !clip) {
-  console.error('e2e: set DUMU_URL (a running `dumu serve --web-dir web/dist`) and DUMU_E2E_CLIP (an audio file);');
-  console.error('     tests/scripts/test_web.sh does both.');
-  process.exit(2);
-}
-const shots = process.env.DUMU_E2E_SHOTS ?? join(dirname(fileURLToPath(import.meta.url)), '..', 'e2e-screenshots');
-mkdirSync(shots, { recursive: true });
-
-let checks = 0;
-function check(cond, what) {
-  if (!cond) throw new Error(`check failed: ${what}`);
-  checks++;
-  console.log(`ok ${checks} - ${what}`);
-}
+import { axeViolations, base, check, checks, clip, shots } from './lib.mjs';
 
 // Counts note-on events (velocity > 0) and reads the tempo map of a Standard MIDI File; throws
 // on a malformed file.
@@ -105,16 +87,6 @@ const inView = (locator) => locator.evaluate((e) => {
   const r = e.getBoundingClientRect();
   return r.top >= 0 && r.bottom <= window.innerHeight;
 });
-// axe-core's WCAG 2.1 A/AA rules on the page as it is now: every violation, "id: n nodes".
-const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-async function axeViolations(page) {
-  await page.addScriptTag({ content: axeSource });
-  const found = await page.evaluate(async () => {
-    const r = await window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] } });
-    return r.violations.map((v) => `${v.id}: ${v.nodes.length} (${v.nodes[0]?.target})`);
-  });
-  return found;
-}
 // A mono 16-bit WAV of `seconds` of digital silence at 22050 Hz.
 function silentWav(seconds) {
   const n = Math.round(seconds * 22050);
