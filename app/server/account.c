@@ -365,7 +365,8 @@ static enum MHD_Result delete_account(struct srv_server *s, struct MHD_Connectio
     /* The account first: no session or key of it makes new jobs while they go. */
     int rc = srv_jobs_account_remove(s->jobs, req->account);
     for (int n = rc < 0 ? -1 : DELETE_PAGE; n > 0;) {
-        n = srv_jobs_list(s->jobs, req->principal, page, DELETE_PAGE);
+        struct srv_job_query q = {.owned_by = req->principal};
+        n = srv_jobs_list(s->jobs, &q, page, DELETE_PAGE, NULL);
         for (int i = 0; i < n; i++) {
             enum srv_state was;
             if (srv_job_delete(s, page[i].id, &was) < 0) n = -1;

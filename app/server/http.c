@@ -41,6 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "docs.h"
 #include "openapi.h"
 
 /* Seconds a connection may sit idle (MHD counts from its last byte in or out). Until its
@@ -263,49 +264,10 @@ static enum MHD_Result reply_file(const struct srv_server *s, struct MHD_Connect
 /* ---------------------------------------------------------------------------------------- */
 /* Jobs */
 
-/* A job as the API shows it; a queued one with its place in the queue and when it should
- * start, from the audio ahead of it and the measured speed. */
+/* A job as the API shows it (docs.h); a queued one with its place in the queue and when it
+ * should start, from the audio ahead of it and the measured speed. */
 static cJSON *job_json(struct srv_server *s, const struct srv_job *j) {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "job_id", j->id);
-    cJSON_AddStringToObject(o, "state", srv_state_name(j->state));
-    cJSON_AddNumberToObject(o, "progress", j->progress);
-    cJSON_AddStringToObject(o, "stage", j->stage);
-    cJSON_AddStringToObject(o, "message", j->message);
-    char filename[SRV_NAME_LEN + 16];
-    snprintf(filename, sizeof filename, "%s-bass.mid", j->name);
-    cJSON_AddStringToObject(o, "filename", filename);
-    cJSON_AddStringToObject(o, "title", j->title);
-    cJSON_AddNumberToObject(o, "created", (double)j->created);
-    cJSON_AddNumberToObject(o, "updated", (double)j->updated);
-    if (j->duration >= 0.0)
-        cJSON_AddNumberToObject(o, "duration", j->duration);
-    else
-        cJSON_AddNullToObject(o, "duration");
-    cJSON *p = cJSON_AddObjectToObject(o, "params");
-    cJSON_AddNumberToObject(p, "onset_threshold", j->params.onset_threshold);
-    cJSON_AddNumberToObject(p, "frame_threshold", j->params.frame_threshold);
-    cJSON_AddNumberToObject(p, "min_note_ms", j->params.min_note_ms);
-    cJSON_AddStringToObject(p, "stems", j->params.stems);
-    if (j->params.bpm > 0.0)
-        cJSON_AddNumberToObject(p, "bpm", j->params.bpm);
-    else
-        cJSON_AddNullToObject(p, "bpm");
-    cJSON_AddStringToObject(p, "mode", j->params.mode);
-    cJSON_AddStringToObject(p, "quantize", j->params.quantize);
-    cJSON_AddNumberToObject(p, "quantize_strength", j->params.quantize_strength);
-    cJSON_AddBoolToObject(p, "fast", j->params.fast);
-    if (j->state == SRV_FAILED || j->state == SRV_CANCELLED) {
-        cJSON *e = cJSON_AddObjectToObject(o, "error");
-        cJSON_AddStringToObject(e, "code", j->error_code[0] ? j->error_code : "failed");
-        cJSON_AddStringToObject(e, "message", j->error_message);
-    } else {
-        cJSON_AddNullToObject(o, "error");
-    }
-    cJSON *stems = cJSON_AddArrayToObject(o, "stems");
-    uint32_t mask = srv_stems_mask(j->params.stems);
-    for (int k = 0; k < SRV_N_STEMS; k++)
-        if (mask & (1u << k)) cJSON_AddItemToArray(stems, cJSON_CreateString(srv_stem_name(k)));
+    cJSON *o = srv_job_doc(j);
     int ahead = 0;
     double audio_s = 0.0;
     if (j->state == SRV_QUEUED && !srv_jobs_queue_ahead(s->jobs, j->id, &ahead, &audio_s)) {
@@ -584,13 +546,39 @@ static enum MHD_Result handle_health(struct srv_server *s, struct MHD_Connection
     return reply_tree(s, c, req, reachable ? 200 : 503, o);
 }
 
+/* A whole number query argument `name` in lo..hi, `dflt` when absent: 0, or -1 when it is
+ * something else. */
+static int int_arg(struct MHD_Connection *c, const char *name, int lo, int hi, int dflt, int *out) {
+    const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
+    *out = dflt;
+    if (!v) return 0;
+    char *end = NULL;
+    long n = strtol(v, &end, 10);
+    if (end == v || *end || n < lo || n > hi) return -1;
+    *out = (int)n;
+    return 0;
+}
+
+/* GET /api/jobs?q=TEXT&limit=N&offset=N: the asker's jobs, newest first, a page at a time,
+ * those whose title or key holds q only. */
 static enum MHD_Result handle_jobs_list(struct srv_server *s, struct MHD_Connection *c,
                                         struct srv_req *req) {
-    enum { MAX_LIST = 50 };
+    enum { MAX_LIST = 100, DEFAULT_LIST = 50 }; /* a page, and what a page fetches unasked */
+    int limit, offset;
+    if (int_arg(c, "limit", 1, MAX_LIST, DEFAULT_LIST, &limit))
+        return srv_reply_error(s, c, req, 400, "bad_request", "limit must be 1..100");
+    if (int_arg(c, "offset", 0, 1 << 30, 0, &offset))
+        return srv_reply_error(s, c, req, 400, "bad_request", "offset must be 0 or more");
+    const char *search = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "q");
+    if (search && strlen(search) > SRV_TITLE_LEN)
+        return srv_reply_error(s, c, req, 400, "bad_request", "q is too long");
     struct srv_job *list = malloc(MAX_LIST * sizeof *list);
     /* with --auth on, one's own only (none for an anonymous browser without its token yet) */
-    const char *owner = s->auth == SRV_AUTH_OFF ? NULL : req->principal;
-    int n = list ? srv_jobs_list(s->jobs, owner, list, MAX_LIST) : -1;
+    struct srv_job_query q = {.owned_by = s->auth == SRV_AUTH_OFF ? NULL : req->principal,
+                              .search = search,
+                              .offset = offset};
+    int total = 0;
+    int n = list ? srv_jobs_list(s->jobs, &q, list, limit, &total) : -1;
     if (n < 0) {
         free(list);
         return srv_reply_store_error(s, c, req);
@@ -600,6 +588,9 @@ static enum MHD_Result handle_jobs_list(struct srv_server *s, struct MHD_Connect
     for (int i = 0; i < n; i++)
         cJSON_AddItemToArray(arr, job_json(s, &list[i]));
     free(list);
+    cJSON_AddNumberToObject(o, "total", total);
+    cJSON_AddNumberToObject(o, "limit", limit);
+    cJSON_AddNumberToObject(o, "offset", offset);
     return reply_tree(s, c, req, 200, o);
 }
 

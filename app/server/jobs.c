@@ -299,8 +299,10 @@ int srv_jobs_get(srv_jobs *jobs, const char *id, struct srv_job *out) {
     return jobs->ops->get(jobs, id, out);
 }
 
-int srv_jobs_list(srv_jobs *jobs, const char *owned_by, struct srv_job *out, int cap) {
-    return jobs->ops->list(jobs, owned_by, out, cap);
+int srv_jobs_list(srv_jobs *jobs, const struct srv_job_query *q, struct srv_job *out, int cap,
+                  int *total) {
+    int all;
+    return jobs->ops->list(jobs, q, out, cap, total ? total : &all);
 }
 
 int srv_jobs_counts(srv_jobs *jobs, int *queued, int *running) {
@@ -317,13 +319,13 @@ int srv_jobs_progress(srv_jobs *jobs, const char *id, double progress, const cha
 }
 
 int srv_jobs_finish(srv_jobs *jobs, const char *id, enum srv_state state, double bpm,
-                    double duration, const char *code, const char *message) {
+                    const char *key, double duration, const char *code, const char *message) {
     char clean[512];
     if (message) {
         srv_jobs_scrub(jobs, message, clean, sizeof clean);
         message = clean;
     }
-    return jobs->ops->finish(jobs, id, state, bpm, duration, code, message);
+    return jobs->ops->finish(jobs, id, state, bpm, key ? key : "", duration, code, message);
 }
 
 void srv_jobs_requeue(srv_jobs *jobs, const char *id) {
@@ -518,4 +520,33 @@ int srv_jobs_usage_get(srv_jobs *jobs, const char *key, int64_t day, double *use
 
 int srv_jobs_owner_active(srv_jobs *jobs, const char *owned_by, int *n) {
     return jobs->ops->owner_active(jobs, owned_by, n);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Batches and webhook deliveries: straight to the implementation */
+
+int srv_jobs_batch_insert(srv_jobs *jobs, const struct srv_batch *b) {
+    return jobs->ops->batch_insert(jobs, b);
+}
+
+int srv_jobs_batch_get(srv_jobs *jobs, const char *id, struct srv_batch *out) {
+    return jobs->ops->batch_get(jobs, id, out);
+}
+
+int srv_jobs_delivery_add(srv_jobs *jobs, const char *target, const char *event, const char *url,
+                          const char *body, int64_t now) {
+    return jobs->ops->delivery_add(jobs, target, event, url, body, now);
+}
+
+int srv_jobs_delivery_claim(srv_jobs *jobs, int64_t now, int lease_s, struct srv_delivery *out,
+                            char **body) {
+    return jobs->ops->delivery_claim(jobs, now, lease_s, out, body);
+}
+
+int srv_jobs_delivery_update(srv_jobs *jobs, const struct srv_delivery *d, int64_t now) {
+    return jobs->ops->delivery_update(jobs, d, now);
+}
+
+int srv_jobs_delivery_list(srv_jobs *jobs, const char *target, struct srv_delivery *out, int cap) {
+    return jobs->ops->delivery_list(jobs, target, out, cap);
 }

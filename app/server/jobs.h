@@ -31,6 +31,14 @@
 /* A name given to an API key, NUL included: enough to say which script holds it. */
 #define SRV_KEY_NAME_LEN 64
 
+/* A webhook URL, NUL included: room for a host, a path and a token in its query. */
+#define SRV_URL_LEN 512
+/* A key's name as the result says it ("F# minor"), NUL included. */
+#define SRV_KEY_LEN 16
+/* Files in one batch at most: an album, and few enough that one request's checks (a full
+ * decode of each) finish well inside a client's patience. */
+#define SRV_BATCH_MAX 20
+
 enum srv_state { SRV_QUEUED, SRV_RUNNING, SRV_DONE, SRV_FAILED, SRV_CANCELLED };
 
 /* "queued", "running", "done", "failed" or "cancelled". */
@@ -52,6 +60,26 @@ struct srv_job {
     char error_code[32];
     char error_message[256];
     char owned_by[SRV_OWNER_LEN]; /* whose it is (dumu serve --auth); "" with --auth off */
+    char key[SRV_KEY_LEN];        /* the result's key ("E minor"); "" until done or unknown */
+    char batch_id[SRV_ID_LEN + 1];   /* the batch it came in (struct srv_batch); "" alone */
+    char webhook_url[SRV_URL_LEN];   /* told when it ends (webhook.h); "" for none */
+};
+
+/* Several uploads of one request (POST /api/batches): its jobs carry its id in batch_id. */
+struct srv_batch {
+    char id[SRV_ID_LEN + 1];
+    char owned_by[SRV_OWNER_LEN]; /* as its jobs' */
+    int64_t created;              /* unix seconds */
+    char webhook_url[SRV_URL_LEN]; /* told once every job of it has ended; "" for none */
+};
+
+/* Which jobs srv_jobs_list returns; NULL or "" fields do not narrow it. */
+struct srv_job_query {
+    const char *owned_by; /* srv_job.owned_by; NULL: everyone's */
+    const char *batch_id; /* only the jobs of this batch */
+    const char *search;   /* only jobs whose title or key holds this text (ASCII letters in either
+                          * case) */
+    int offset;           /* skip this many of the newest first */
 };
 
 /* Runs a job may start: one that was running when the server died this many times fails
@@ -117,9 +145,10 @@ int srv_jobs_insert(srv_jobs *jobs, const struct srv_job *job);
 /* 1 and *out when the job exists, 0 when not, -1 on error. */
 int srv_jobs_get(srv_jobs *jobs, const char *id, struct srv_job *out);
 
-/* Up to `cap` jobs, newest first, of owner `owned_by` (srv_job.owned_by; NULL: everyone's);
- * returns the count or -1. */
-int srv_jobs_list(srv_jobs *jobs, const char *owned_by, struct srv_job *out, int cap);
+/* Up to `cap` jobs that match `q`, newest first, after skipping q->offset of them; returns
+ * the count or -1. *total (when non-NULL) is how many match in all. */
+int srv_jobs_list(srv_jobs *jobs, const struct srv_job_query *q, struct srv_job *out, int cap,
+                  int *total);
 
 /* Current numbers of queued and running jobs (SQLite: kept in memory, never waits on the
  * disk). */
@@ -137,12 +166,12 @@ int srv_jobs_claim(srv_jobs *jobs, struct srv_job *out, int timeout_ms);
 int srv_jobs_progress(srv_jobs *jobs, const char *id, double progress, const char *stage,
                       const char *message);
 
-/* Ends a running job: SRV_DONE (with its tempo and duration; appends `done`) or SRV_FAILED
+/* Ends a running job: SRV_DONE (with its tempo, key and duration; appends `done`) or SRV_FAILED
  * (appends `error` with code/message, stored scrubbed: srv_jobs_scrub). Returns 0, 1 when
  * the job is no longer this worker's (removed meanwhile: only counted down), -1 when the
  * store cannot be reached (try again later). */
 int srv_jobs_finish(srv_jobs *jobs, const char *id, enum srv_state state, double bpm,
-                    double duration, const char *code, const char *message);
+                    const char *key, double duration, const char *code, const char *message);
 
 /* Puts a running job back to queued (the server is stopping; it re-runs on the next start). */
 void srv_jobs_requeue(srv_jobs *jobs, const char *id);
@@ -150,7 +179,7 @@ void srv_jobs_requeue(srv_jobs *jobs, const char *id);
 /* After a re-transcription: the job's new parameters. */
 int srv_jobs_set_params(srv_jobs *jobs, const char *id, const struct srv_params *params);
 
-/* Deletes the job's row and files. A queued job's history gets a final `error` event with
+/* Deletes the job's row, files and webhook deliveries. A queued job's history gets a final `error` event with
  * code "cancelled" for connected SSE clients. Returns 1 and *was (the state it had), 0 when
  * it does not exist, -1 on error. A running job's files are removed by its worker
  * afterwards (srv_jobs_remove_files), since it may still be writing them. */
@@ -342,5 +371,52 @@ int srv_jobs_usage_get(srv_jobs *jobs, const char *key, int64_t day, double *use
 
 /* The jobs of owner `owned_by` that are queued or running, in *n. 0 or -1. */
 int srv_jobs_owner_active(srv_jobs *jobs, const char *owned_by, int *n);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Batches and webhook deliveries (POST /api/batches; webhook.h sends the deliveries). */
+
+/* Records a batch, before its jobs are inserted. 0 or -1. */
+int srv_jobs_batch_insert(srv_jobs *jobs, const struct srv_batch *b);
+
+/* 1 and *out when batch `id` exists, 0 when not, -1 on error. A batch lives while any of its
+ * jobs does (srv_jobs_expire removes the empty ones; an account's go with it). */
+int srv_jobs_batch_get(srv_jobs *jobs, const char *id, struct srv_batch *out);
+
+enum srv_delivery_state { SRV_DELIVERY_PENDING, SRV_DELIVERY_DELIVERED, SRV_DELIVERY_FAILED };
+
+/* One webhook call to make: a job's or batch's end, told to its URL until it is taken (a 2xx
+ * answer) or its tries run out (webhook.h). */
+struct srv_delivery {
+    int64_t id;
+    char target[SRV_ID_LEN + 1]; /* the job's or the batch's id */
+    char event[24];              /* "job.done", "job.failed", "batch.done" */
+    char url[SRV_URL_LEN];
+    enum srv_delivery_state state;
+    int attempts;         /* calls made so far */
+    int last_status;      /* the HTTP status of the last call; 0: none or no answer */
+    char last_error[128]; /* why the last call failed; "" */
+    int64_t created;      /* unix seconds */
+    int64_t next_at;      /* a pending one's next call, unix seconds */
+    int64_t updated;      /* the last call, unix seconds (created before any) */
+};
+
+/* Adds a pending delivery of `event` about `target` to `url` with JSON `body` (copied), due
+ * at once. 0, 1 when that target already has that event's delivery (nothing added: a job
+ * ends once), -1 on error. */
+int srv_jobs_delivery_add(srv_jobs *jobs, const char *target, const char *event, const char *url,
+                          const char *body, int64_t now);
+
+/* Takes the oldest pending delivery due at `now` (next_at <= now) for this process: moves its
+ * next_at to now + lease_s, so no other node of the fleet takes it meanwhile, and returns 1
+ * with *out and its body in *body (malloc'd; free with free); 0 when none is due; -1. */
+int srv_jobs_delivery_claim(srv_jobs *jobs, int64_t now, int lease_s, struct srv_delivery *out,
+                            char **body);
+
+/* After a call: d->state, attempts, last_status, last_error and next_at as given, updated at
+ * `now`. 0 or -1. */
+int srv_jobs_delivery_update(srv_jobs *jobs, const struct srv_delivery *d, int64_t now);
+
+/* Up to `cap` deliveries about `target`, oldest first; the count or -1. */
+int srv_jobs_delivery_list(srv_jobs *jobs, const char *target, struct srv_delivery *out, int cap);
 
 #endif /* DUMU_SRV_JOBS_H */

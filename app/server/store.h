@@ -29,13 +29,14 @@ struct srv_store_ops {
     /* jobs */
     int (*insert)(srv_jobs *jobs, const struct srv_job *job);
     int (*get)(srv_jobs *jobs, const char *id, struct srv_job *out);
-    int (*list)(srv_jobs *jobs, const char *owned_by, struct srv_job *out, int cap);
+    int (*list)(srv_jobs *jobs, const struct srv_job_query *q, struct srv_job *out, int cap,
+                int *total);
     int (*counts)(srv_jobs *jobs, int *queued, int *running);
     int (*claim)(srv_jobs *jobs, struct srv_job *out, int timeout_ms);
     int (*progress)(srv_jobs *jobs, const char *id, double progress, const char *stage,
                     const char *message);
-    int (*finish)(srv_jobs *jobs, const char *id, enum srv_state state, double bpm, double duration,
-                  const char *code, const char *message);
+    int (*finish)(srv_jobs *jobs, const char *id, enum srv_state state, double bpm,
+                  const char *key, double duration, const char *code, const char *message);
     void (*requeue)(srv_jobs *jobs, const char *id);
     int (*set_params)(srv_jobs *jobs, const char *id, const struct srv_params *params);
     int (*remove)(srv_jobs *jobs, const char *id, enum srv_state *was);
@@ -79,6 +80,15 @@ struct srv_store_ops {
                      double *used);
     int (*usage_get)(srv_jobs *jobs, const char *key, int64_t day, double *used);
     int (*owner_active)(srv_jobs *jobs, const char *owned_by, int *n);
+    /* batches and webhook deliveries (jobs.h) */
+    int (*batch_insert)(srv_jobs *jobs, const struct srv_batch *b);
+    int (*batch_get)(srv_jobs *jobs, const char *id, struct srv_batch *out);
+    int (*delivery_add)(srv_jobs *jobs, const char *target, const char *event, const char *url,
+                        const char *body, int64_t now);
+    int (*delivery_claim)(srv_jobs *jobs, int64_t now, int lease_s, struct srv_delivery *out,
+                          char **body);
+    int (*delivery_update)(srv_jobs *jobs, const struct srv_delivery *d, int64_t now);
+    int (*delivery_list)(srv_jobs *jobs, const char *target, struct srv_delivery *out, int cap);
 };
 
 struct srv_jobs {
@@ -108,7 +118,12 @@ const char *srv_cred_kind_name(enum srv_cred_kind kind);
 #define JOB_COLUMNS                                                                               \
     "id, state, progress, stage, message, name, created, updated, duration, onset, frame, "       \
     "min_note_ms, stems, bpm, mode, result_bpm, error_code, error_message, quantize, qstrength, " \
-    "title, fast, owned_by"
+    "title, fast, owned_by, result_key, batch_id, webhook_url"
+
+/* The columns of table `deliveries` that a srv_delivery is read from, in order. */
+#define DELIVERY_COLUMNS                                                                 \
+    "id, target, event, url, state, attempts, last_status, last_error, created, next_at, " \
+    "updated"
 
 /* The order of claims, in both implementations: fair across owners (an account, an anonymous
  * browser, or "" for jobs without one). Among the queued jobs, those of the owner with the

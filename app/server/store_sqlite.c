@@ -125,6 +125,9 @@ static void read_job(sqlite3_stmt *st, struct srv_job *j) {
     if (!j->title[0]) snprintf(j->title, sizeof j->title, "%s", j->name); /* rows from before */
     j->params.fast = sqlite3_column_int(st, 21) != 0;
     copy_col(st, 22, j->owned_by, sizeof j->owned_by);
+    copy_col(st, 23, j->key, sizeof j->key);
+    copy_col(st, 24, j->batch_id, sizeof j->batch_id);
+    copy_col(st, 25, j->webhook_url, sizeof j->webhook_url);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -255,7 +258,8 @@ static void remove_parts(srv_jobs *jobs) {
  *      login_failures (throttling): dumu serve --auth
  *   5  fair use: tiers (seeded with srv_tier_seeds), buckets (requests per minute),
  *      audio_usage (seconds of audio per asker and day) and jobs.started (the claims'
- *      order, for the fair queue: store.h) */
+ *      order, for the fair queue: store.h)
+ *   6  batches, deliveries (webhook calls) and jobs.result_key, batch_id and webhook_url */
 static const char k_schema_1[] =
     "CREATE TABLE IF NOT EXISTS jobs(id TEXT PRIMARY KEY, state TEXT NOT NULL,"
     " progress REAL NOT NULL, stage TEXT, message TEXT, name TEXT NOT NULL,"
@@ -285,7 +289,20 @@ static const char k_schema_5[] =
     " took INTEGER NOT NULL);"
     "CREATE TABLE audio_usage(key TEXT NOT NULL, day INTEGER NOT NULL, seconds REAL NOT NULL,"
     " PRIMARY KEY(key, day));";
-#define SCHEMA_VERSION 5
+static const char k_schema_6[] =
+    "ALTER TABLE jobs ADD COLUMN result_key TEXT;"
+    "ALTER TABLE jobs ADD COLUMN batch_id TEXT;"
+    "ALTER TABLE jobs ADD COLUMN webhook_url TEXT;"
+    "CREATE INDEX jobs_batch ON jobs(batch_id);"
+    "CREATE TABLE batches(id TEXT PRIMARY KEY, owned_by TEXT, created INTEGER NOT NULL,"
+    " webhook_url TEXT);"
+    "CREATE TABLE deliveries(id INTEGER PRIMARY KEY AUTOINCREMENT, target TEXT NOT NULL,"
+    " event TEXT NOT NULL, url TEXT NOT NULL, body TEXT NOT NULL, state TEXT NOT NULL,"
+    " attempts INTEGER NOT NULL, last_status INTEGER NOT NULL, last_error TEXT,"
+    " created INTEGER NOT NULL, next_at INTEGER NOT NULL, updated INTEGER NOT NULL,"
+    " UNIQUE(target, event));"
+    "CREATE INDEX deliveries_due ON deliveries(state, next_at);";
+#define SCHEMA_VERSION 6
 #define STR_(x)        #x
 #define STR(x)         STR_(x) /* a number macro's digits, for SQL text */
 
@@ -334,6 +351,7 @@ static int migrate(srv_jobs *jobs, const char *path) {
                           &msg);
     if (!rc && version < 4) rc = sqlite3_exec(SQ(jobs)->db, k_schema_4, NULL, NULL, &msg);
     if (!rc && version < 5) rc = sqlite3_exec(SQ(jobs)->db, k_schema_5, NULL, NULL, &msg);
+    if (!rc && version < 6) rc = sqlite3_exec(SQ(jobs)->db, k_schema_6, NULL, NULL, &msg);
     int n_seeds;
     const struct srv_tier *seeds = srv_tier_seeds(&n_seeds);
     for (int i = 0; !rc && version < 5 && i < n_seeds; i++) {
@@ -443,7 +461,7 @@ static void sq_close(srv_jobs *jobs) {
 static int sq_insert(srv_jobs *jobs, const struct srv_job *j) {
     pthread_mutex_lock(&jobs->mu);
     sqlite3_stmt *st = prepare(jobs, "INSERT INTO jobs(" JOB_COLUMNS ") VALUES "
-                                     "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,NULL,?,?,?,?,?)");
+                                     "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,NULL,?,?,?,?,?,NULL,?,?)");
     int rc = -1;
     if (st) {
         sqlite3_bind_text(st, 1, j->id, -1, SQLITE_TRANSIENT);
@@ -467,6 +485,8 @@ static int sq_insert(srv_jobs *jobs, const struct srv_job *j) {
         sqlite3_bind_text(st, 19, j->title, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int(st, 20, j->params.fast);
         if (j->owned_by[0]) sqlite3_bind_text(st, 21, j->owned_by, -1, SQLITE_TRANSIENT);
+        if (j->batch_id[0]) sqlite3_bind_text(st, 22, j->batch_id, -1, SQLITE_TRANSIENT);
+        if (j->webhook_url[0]) sqlite3_bind_text(st, 23, j->webhook_url, -1, SQLITE_TRANSIENT);
         rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
         if (rc) db_warn(jobs, "insert job");
         sqlite3_finalize(st);
@@ -495,18 +515,40 @@ static int sq_get(srv_jobs *jobs, const char *id, struct srv_job *out) {
     return rc;
 }
 
-static int sq_list(srv_jobs *jobs, const char *owned_by, struct srv_job *out, int cap) {
+/* The rows of a srv_job_query: ?1 owner, ?2 batch, ?3 search text (NULL: not narrowed). */
+#define QUERY_WHERE                                                                         \
+    " WHERE (?1 IS NULL OR owned_by = ?1) AND (?2 IS NULL OR batch_id = ?2) AND (?3 IS NULL" \
+    " OR instr(lower(title), lower(?3)) > 0 OR instr(lower(coalesce(result_key, '')),"      \
+    " lower(?3)) > 0)"
+
+static void bind_query(sqlite3_stmt *st, const struct srv_job_query *q) {
+    if (q->owned_by) sqlite3_bind_text(st, 1, q->owned_by, -1, SQLITE_TRANSIENT);
+    if (q->batch_id && q->batch_id[0]) sqlite3_bind_text(st, 2, q->batch_id, -1, SQLITE_TRANSIENT);
+    if (q->search && q->search[0]) sqlite3_bind_text(st, 3, q->search, -1, SQLITE_TRANSIENT);
+}
+
+static int sq_list(srv_jobs *jobs, const struct srv_job_query *q, struct srv_job *out, int cap,
+                   int *total) {
     pthread_mutex_lock(&jobs->mu);
-    sqlite3_stmt *st = prepare(jobs, "SELECT " JOB_COLUMNS " FROM jobs WHERE ?2 IS NULL OR "
-                                     "owned_by = ?2 ORDER BY rowid DESC LIMIT ?1");
+    sqlite3_stmt *st = prepare(jobs, "SELECT " JOB_COLUMNS " FROM jobs" QUERY_WHERE
+                                     " ORDER BY rowid DESC LIMIT ?4 OFFSET ?5");
     int n = -1;
     if (st) {
-        sqlite3_bind_int(st, 1, cap);
-        if (owned_by) sqlite3_bind_text(st, 2, owned_by, -1, SQLITE_TRANSIENT);
+        bind_query(st, q);
+        sqlite3_bind_int(st, 4, cap);
+        sqlite3_bind_int(st, 5, q->offset);
         n = 0;
         while (n < cap && sqlite3_step(st) == SQLITE_ROW)
             read_job(st, &out[n++]);
         sqlite3_finalize(st);
+    }
+    st = n < 0 ? NULL : prepare(jobs, "SELECT count(*) FROM jobs" QUERY_WHERE);
+    if (st) {
+        bind_query(st, q);
+        *total = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : n;
+        sqlite3_finalize(st);
+    } else {
+        n = -1;
     }
     pthread_mutex_unlock(&jobs->mu);
     return n;
@@ -622,13 +664,13 @@ static int sq_progress(srv_jobs *jobs, const char *id, double progress, const ch
 }
 
 static int sq_finish(srv_jobs *jobs, const char *id, enum srv_state state, double bpm,
-                     double duration, const char *code, const char *message) {
+                     const char *key, double duration, const char *code, const char *message) {
     int gone = 1;
     pthread_mutex_lock(&jobs->mu);
     atomic_fetch_sub(&SQ(jobs)->n_running, 1);
     sqlite3_stmt *st = prepare(jobs, "UPDATE jobs SET state = ?, progress = ?, stage = ?, "
                                      "message = ?, updated = ?, result_bpm = ?, duration = ?, "
-                                     "error_code = ?, error_message = ? "
+                                     "error_code = ?, error_message = ?, result_key = ? "
                                      "WHERE id = ? AND state = 'running'");
     if (st) {
         int done = state == SRV_DONE;
@@ -641,7 +683,8 @@ static int sq_finish(srv_jobs *jobs, const char *id, enum srv_state state, doubl
         sqlite3_bind_double(st, 7, duration);
         if (!done) sqlite3_bind_text(st, 8, code, -1, SQLITE_TRANSIENT);
         if (!done) sqlite3_bind_text(st, 9, message, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 10, id, -1, SQLITE_TRANSIENT);
+        if (key[0]) sqlite3_bind_text(st, 10, key, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 11, id, -1, SQLITE_TRANSIENT);
         if (sqlite3_step(st) != SQLITE_DONE) db_warn(jobs, "finish job");
         if (sqlite3_changes(SQ(jobs)->db) == 1) {
             gone = 0;
@@ -737,7 +780,8 @@ static int sq_remove(srv_jobs *jobs, const char *id, enum srv_state *was) {
         sqlite3_finalize(st);
     }
     if (rc == 1 && (exec_text(jobs, "DELETE FROM jobs WHERE id = ?", id, NULL) ||
-                    exec_text(jobs, "DELETE FROM events WHERE job_id = ?", id, NULL)))
+                    exec_text(jobs, "DELETE FROM events WHERE job_id = ?", id, NULL) ||
+                    exec_text(jobs, "DELETE FROM deliveries WHERE target = ?", id, NULL)))
         rc = -1;
     if (rc == 1 && (*was == SRV_QUEUED || *was == SRV_RUNNING))
         event_append(jobs, id, "error", srv_event_error("cancelled", "the job was cancelled"), 0);
@@ -783,6 +827,7 @@ static int sq_expire(srv_jobs *jobs, int64_t before, int by_tier) {
     for (int i = 0; i < n; i++) {
         exec_text(jobs, "DELETE FROM jobs WHERE id = ?", ids[i], NULL);
         exec_text(jobs, "DELETE FROM events WHERE job_id = ?", ids[i], NULL);
+        exec_text(jobs, "DELETE FROM deliveries WHERE target = ?", ids[i], NULL);
     }
     char now[32];
     snprintf(now, sizeof now, "%lld", (long long)now_unix());
@@ -795,6 +840,16 @@ static int sq_expire(srv_jobs *jobs, int64_t before, int by_tier) {
     exec_text(jobs, "DELETE FROM buckets WHERE at < CAST(? AS REAL) - 3600", now, NULL);
     exec_text(jobs, "DELETE FROM audio_usage WHERE day < CAST(? AS INTEGER) / 86400 - 1", now,
               NULL);
+    /* batches whose jobs are all gone (an hour after they were made: their jobs go in
+     * within their request) and their deliveries */
+    exec_text(jobs,
+              "DELETE FROM batches WHERE created < CAST(? AS INTEGER) - 3600 AND NOT EXISTS "
+              "(SELECT 1 FROM jobs WHERE jobs.batch_id = batches.id)",
+              now, NULL);
+    exec_text(jobs,
+              "DELETE FROM deliveries WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.id = "
+              "target) AND NOT EXISTS (SELECT 1 FROM batches WHERE batches.id = target)",
+              NULL, NULL);
     /* Histories are dropped here unless their job is still queued or running: the events
      * of finished jobs reload from the table on demand, and removed jobs keep theirs until
      * now so that a stream still connected to a cancelled job gets its final event. Streams
@@ -967,6 +1022,12 @@ static int sq_account_remove(srv_jobs *jobs, const char *id) {
     pthread_mutex_lock(&jobs->mu);
     int rc = exec_text(jobs, "BEGIN IMMEDIATE", NULL, NULL);
     if (!rc) rc = exec_text(jobs, "DELETE FROM credentials WHERE account_id = ?", id, NULL);
+    if (!rc)
+        rc = exec_text(jobs,
+                       "DELETE FROM deliveries WHERE target IN (SELECT id FROM batches WHERE "
+                       "owned_by = 'a:' || ?)",
+                       id, NULL);
+    if (!rc) rc = exec_text(jobs, "DELETE FROM batches WHERE owned_by = 'a:' || ?", id, NULL);
     if (!rc) rc = exec_text(jobs, "DELETE FROM accounts WHERE id = ?", id, NULL);
     int found = !rc && sqlite3_changes(SQ(jobs)->db) == 1;
     if (!rc) rc = exec_text(jobs, "COMMIT", NULL, NULL);
@@ -1279,6 +1340,158 @@ static int sq_owner_active(srv_jobs *jobs, const char *owned_by, int *n) {
     return rc;
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* Batches and webhook deliveries */
+
+static int sq_batch_insert(srv_jobs *jobs, const struct srv_batch *b) {
+    pthread_mutex_lock(&jobs->mu);
+    sqlite3_stmt *st = prepare(jobs, "INSERT INTO batches(id, owned_by, created, webhook_url) "
+                                     "VALUES (?, ?, ?, ?)");
+    int rc = -1;
+    if (st) {
+        sqlite3_bind_text(st, 1, b->id, -1, SQLITE_TRANSIENT);
+        if (b->owned_by[0]) sqlite3_bind_text(st, 2, b->owned_by, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 3, b->created);
+        if (b->webhook_url[0]) sqlite3_bind_text(st, 4, b->webhook_url, -1, SQLITE_TRANSIENT);
+        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+        if (rc) db_warn(jobs, "insert batch");
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&jobs->mu);
+    return rc;
+}
+
+static int sq_batch_get(srv_jobs *jobs, const char *id, struct srv_batch *out) {
+    pthread_mutex_lock(&jobs->mu);
+    sqlite3_stmt *st =
+        prepare(jobs, "SELECT id, owned_by, created, webhook_url FROM batches WHERE id = ?");
+    int rc = -1;
+    if (st) {
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+        int s = sqlite3_step(st);
+        rc = s == SQLITE_ROW ? 1 : s == SQLITE_DONE ? 0 : -1;
+        if (rc == 1) {
+            memset(out, 0, sizeof *out);
+            copy_col(st, 0, out->id, sizeof out->id);
+            copy_col(st, 1, out->owned_by, sizeof out->owned_by);
+            out->created = sqlite3_column_int64(st, 2);
+            copy_col(st, 3, out->webhook_url, sizeof out->webhook_url);
+        }
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&jobs->mu);
+    return rc;
+}
+
+static const char *const delivery_states[] = {"pending", "delivered", "failed"};
+
+static void read_delivery(sqlite3_stmt *st, struct srv_delivery *d) {
+    memset(d, 0, sizeof *d);
+    d->id = sqlite3_column_int64(st, 0);
+    copy_col(st, 1, d->target, sizeof d->target);
+    copy_col(st, 2, d->event, sizeof d->event);
+    copy_col(st, 3, d->url, sizeof d->url);
+    const char *state = (const char *)sqlite3_column_text(st, 4);
+    for (int k = 0; k < 3; k++)
+        if (state && strcmp(state, delivery_states[k]) == 0) d->state = (enum srv_delivery_state)k;
+    d->attempts = sqlite3_column_int(st, 5);
+    d->last_status = sqlite3_column_int(st, 6);
+    copy_col(st, 7, d->last_error, sizeof d->last_error);
+    d->created = sqlite3_column_int64(st, 8);
+    d->next_at = sqlite3_column_int64(st, 9);
+    d->updated = sqlite3_column_int64(st, 10);
+}
+
+static int sq_delivery_add(srv_jobs *jobs, const char *target, const char *event, const char *url,
+                           const char *body, int64_t now) {
+    pthread_mutex_lock(&jobs->mu);
+    sqlite3_stmt *st = prepare(jobs, "INSERT OR IGNORE INTO deliveries(target, event, url, body, "
+                                     "state, attempts, last_status, last_error, created, "
+                                     "next_at, updated) VALUES (?1, ?2, ?3, ?4, 'pending', 0, 0, "
+                                     "'', ?5, ?5, ?5)");
+    int rc = -1;
+    if (st) {
+        sqlite3_bind_text(st, 1, target, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, event, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 3, url, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 4, body, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 5, now);
+        if (sqlite3_step(st) == SQLITE_DONE)
+            rc = sqlite3_changes(SQ(jobs)->db) == 1 ? 0 : 1;
+        else
+            db_warn(jobs, "add delivery");
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&jobs->mu);
+    return rc;
+}
+
+static int sq_delivery_claim(srv_jobs *jobs, int64_t now, int lease_s, struct srv_delivery *out,
+                             char **body) {
+    *body = NULL;
+    pthread_mutex_lock(&jobs->mu);
+    sqlite3_stmt *st = prepare(jobs, "UPDATE deliveries SET next_at = ?2 WHERE id = (SELECT id "
+                                     "FROM deliveries WHERE state = 'pending' AND next_at <= ?1 "
+                                     "ORDER BY next_at, id LIMIT 1) RETURNING " DELIVERY_COLUMNS
+                                     ", body");
+    int rc = -1;
+    if (st) {
+        sqlite3_bind_int64(st, 1, now);
+        sqlite3_bind_int64(st, 2, now + lease_s);
+        int s = sqlite3_step(st);
+        rc = s == SQLITE_ROW ? 1 : s == SQLITE_DONE ? 0 : -1;
+        if (rc == 1) {
+            read_delivery(st, out);
+            const char *b = (const char *)sqlite3_column_text(st, 11);
+            if (!(*body = strdup(b ? b : ""))) rc = -1;
+        }
+        if (rc < 0) db_warn(jobs, "claim delivery");
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&jobs->mu);
+    return rc;
+}
+
+static int sq_delivery_update(srv_jobs *jobs, const struct srv_delivery *d, int64_t now) {
+    pthread_mutex_lock(&jobs->mu);
+    sqlite3_stmt *st = prepare(jobs, "UPDATE deliveries SET state = ?, attempts = ?, "
+                                     "last_status = ?, last_error = ?, next_at = ?, updated = ? "
+                                     "WHERE id = ?");
+    int rc = -1;
+    if (st) {
+        sqlite3_bind_text(st, 1, delivery_states[d->state], -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 2, d->attempts);
+        sqlite3_bind_int(st, 3, d->last_status);
+        sqlite3_bind_text(st, 4, d->last_error, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 5, d->next_at);
+        sqlite3_bind_int64(st, 6, now);
+        sqlite3_bind_int64(st, 7, d->id);
+        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+        if (rc) db_warn(jobs, "update delivery");
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&jobs->mu);
+    return rc;
+}
+
+static int sq_delivery_list(srv_jobs *jobs, const char *target, struct srv_delivery *out,
+                            int cap) {
+    pthread_mutex_lock(&jobs->mu);
+    sqlite3_stmt *st = prepare(jobs, "SELECT " DELIVERY_COLUMNS " FROM deliveries WHERE target = "
+                                     "? ORDER BY id LIMIT ?");
+    int n = -1;
+    if (st) {
+        sqlite3_bind_text(st, 1, target, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int(st, 2, cap);
+        n = 0;
+        while (n < cap && sqlite3_step(st) == SQLITE_ROW)
+            read_delivery(st, &out[n++]);
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&jobs->mu);
+    return n;
+}
+
 const struct srv_store_ops srv_store_sqlite = {
     .kind = "sqlite",
     .open = sq_open,
@@ -1317,4 +1530,10 @@ const struct srv_store_ops srv_store_sqlite = {
     .usage_add = sq_usage_add,
     .usage_get = sq_usage_get,
     .owner_active = sq_owner_active,
+    .batch_insert = sq_batch_insert,
+    .batch_get = sq_batch_get,
+    .delivery_add = sq_delivery_add,
+    .delivery_claim = sq_delivery_claim,
+    .delivery_update = sq_delivery_update,
+    .delivery_list = sq_delivery_list,
 };

@@ -587,6 +587,7 @@ static void run_job(struct srv_worker *w, const struct srv_job *job) {
     w->last_percent = -1;
     w->last_stage = NULL;
     double duration = -1.0, bpm = 0.0;
+    char key[SRV_KEY_LEN] = ""; /* the key's name when the notes can tell it */
     uint32_t mask = srv_stems_mask(job->params.stems);
 
     const char *decode_msg, *decode = api_stage(DUMU_STAGE_DECODE, &decode_msg);
@@ -630,6 +631,9 @@ static void run_job(struct srv_worker *w, const struct srv_job *job) {
     const bool extracted = !rc;
     if (!rc) {
         bpm = ex.transcription.tempo.bpm > 0.0 ? ex.transcription.tempo.bpm : 120.0;
+        const dumu_transcription *tr = &ex.transcription;
+        if (dumu_key_found(&tr->key, tr->notes.notes, tr->notes.n_notes))
+            snprintf(key, sizeof key, "%s", dumu_key_name(tr->key.tonic, tr->key.minor));
         rc = make_dir(pool->jobs, job->id, &err);
     }
     if (!rc) rc = write_stems(pool->jobs, job->id, &ex.stems, mask, mix.sample_rate, &err);
@@ -663,9 +667,9 @@ static void run_job(struct srv_worker *w, const struct srv_job *job) {
         return;
     }
     int gone;
-    while ((gone = rc ? srv_jobs_finish(pool->jobs, job->id, SRV_FAILED, 0.0, duration,
+    while ((gone = rc ? srv_jobs_finish(pool->jobs, job->id, SRV_FAILED, 0.0, NULL, duration,
                                         extracted ? "storage" : error_code(rc), err.message)
-                      : srv_jobs_finish(pool->jobs, job->id, SRV_DONE, bpm, duration, NULL, NULL)) <
+                      : srv_jobs_finish(pool->jobs, job->id, SRV_DONE, bpm, key, duration, NULL, NULL)) <
                0 &&
            !atomic_load(&pool->stopping))
         sleep(2);
