@@ -44,6 +44,7 @@ struct srv_server {
     const char *cors_origin; /* Access-Control-Allow-Origin value, NULL = no CORS headers */
     enum srv_auth_mode auth; /* dumu serve --auth */
     bool secure_cookies;     /* cookies get `Secure` (dumu serve --secure-cookies: behind TLS) */
+    bool webhook_allow_private; /* webhooks may call private addresses (--webhook-allow-private) */
     atomic_int stopping;     /* set on SIGTERM: SSE streams end */
     pthread_mutex_t busy_mu; /* guards busy; initialised by serve.c */
     pthread_cond_t busy_cv;  /* broadcast when a request lets go of a job */

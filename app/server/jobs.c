@@ -533,9 +533,9 @@ int srv_jobs_batch_get(srv_jobs *jobs, const char *id, struct srv_batch *out) {
     return jobs->ops->batch_get(jobs, id, out);
 }
 
-int srv_jobs_delivery_add(srv_jobs *jobs, const char *target, const char *event, const char *url,
-                          const char *body, int64_t now) {
-    return jobs->ops->delivery_add(jobs, target, event, url, body, now);
+int srv_jobs_delivery_add(srv_jobs *jobs, const struct srv_delivery *d, const char *body,
+                          int64_t now) {
+    return jobs->ops->delivery_add(jobs, d, body, now);
 }
 
 int srv_jobs_delivery_claim(srv_jobs *jobs, int64_t now, int lease_s, struct srv_delivery *out,

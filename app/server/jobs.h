@@ -31,8 +31,8 @@
 /* A name given to an API key, NUL included: enough to say which script holds it. */
 #define SRV_KEY_NAME_LEN 64
 
-/* A webhook URL, NUL included: room for a host, a path and a token in its query. */
-#define SRV_URL_LEN 512
+/* A webhook URL, NUL included: 2048 bytes is what browsers and proxies reliably carry. */
+#define SRV_URL_LEN 2049
 /* A key's name as the result says it ("F# minor"), NUL included. */
 #define SRV_KEY_LEN 16
 /* Files in one batch at most: an album, and few enough that one request's checks (a full
@@ -63,6 +63,7 @@ struct srv_job {
     char key[SRV_KEY_LEN];        /* the result's key ("E minor"); "" until done or unknown */
     char batch_id[SRV_ID_LEN + 1];   /* the batch it came in (struct srv_batch); "" alone */
     char webhook_url[SRV_URL_LEN];   /* told when it ends (webhook.h); "" for none */
+    char webhook_secret[SRV_HASH_LEN]; /* its calls' signing key (hex), given to the uploader */
 };
 
 /* Several uploads of one request (POST /api/batches): its jobs carry its id in batch_id. */
@@ -71,6 +72,7 @@ struct srv_batch {
     char owned_by[SRV_OWNER_LEN]; /* as its jobs' */
     int64_t created;              /* unix seconds */
     char webhook_url[SRV_URL_LEN]; /* told once every job of it has ended; "" for none */
+    char webhook_secret[SRV_HASH_LEN]; /* its calls' signing key (hex), given to the uploader */
 };
 
 /* Which jobs srv_jobs_list returns; NULL or "" fields do not narrow it. */
@@ -391,6 +393,7 @@ struct srv_delivery {
     char target[SRV_ID_LEN + 1]; /* the job's or the batch's id */
     char event[24];              /* "job.done", "job.failed", "batch.done" */
     char url[SRV_URL_LEN];
+    char secret[SRV_HASH_LEN]; /* the signing key, the job's or batch's webhook_secret */
     enum srv_delivery_state state;
     int attempts;         /* calls made so far */
     int last_status;      /* the HTTP status of the last call; 0: none or no answer */
@@ -400,11 +403,11 @@ struct srv_delivery {
     int64_t updated;      /* the last call, unix seconds (created before any) */
 };
 
-/* Adds a pending delivery of `event` about `target` to `url` with JSON `body` (copied), due
- * at once. 0, 1 when that target already has that event's delivery (nothing added: a job
- * ends once), -1 on error. */
-int srv_jobs_delivery_add(srv_jobs *jobs, const char *target, const char *event, const char *url,
-                          const char *body, int64_t now);
+/* Adds a pending delivery of d->event about d->target to d->url, signed with d->secret, with
+ * JSON `body` (copied), due at once (the rest of *d is not read). 0, 1 when that target
+ * already has that event's delivery (nothing added: a job ends once), -1 on error. */
+int srv_jobs_delivery_add(srv_jobs *jobs, const struct srv_delivery *d, const char *body,
+                          int64_t now);
 
 /* Takes the oldest pending delivery due at `now` (next_at <= now) for this process: moves its
  * next_at to now + lease_s, so no other node of the fleet takes it meanwhile, and returns 1

@@ -83,8 +83,8 @@ struct srv_store_ops {
     /* batches and webhook deliveries (jobs.h) */
     int (*batch_insert)(srv_jobs *jobs, const struct srv_batch *b);
     int (*batch_get)(srv_jobs *jobs, const char *id, struct srv_batch *out);
-    int (*delivery_add)(srv_jobs *jobs, const char *target, const char *event, const char *url,
-                        const char *body, int64_t now);
+    int (*delivery_add)(srv_jobs *jobs, const struct srv_delivery *d, const char *body,
+                        int64_t now);
     int (*delivery_claim)(srv_jobs *jobs, int64_t now, int lease_s, struct srv_delivery *out,
                           char **body);
     int (*delivery_update)(srv_jobs *jobs, const struct srv_delivery *d, int64_t now);
@@ -118,12 +118,12 @@ const char *srv_cred_kind_name(enum srv_cred_kind kind);
 #define JOB_COLUMNS                                                                               \
     "id, state, progress, stage, message, name, created, updated, duration, onset, frame, "       \
     "min_note_ms, stems, bpm, mode, result_bpm, error_code, error_message, quantize, qstrength, " \
-    "title, fast, owned_by, result_key, batch_id, webhook_url"
+    "title, fast, owned_by, result_key, batch_id, webhook_url, webhook_secret"
 
 /* The columns of table `deliveries` that a srv_delivery is read from, in order. */
 #define DELIVERY_COLUMNS                                                                 \
     "id, target, event, url, state, attempts, last_status, last_error, created, next_at, " \
-    "updated"
+    "updated, secret"
 
 /* The order of claims, in both implementations: fair across owners (an account, an anonymous
  * browser, or "" for jobs without one). Among the queued jobs, those of the owner with the

@@ -128,6 +128,7 @@ static void read_job(sqlite3_stmt *st, struct srv_job *j) {
     copy_col(st, 23, j->key, sizeof j->key);
     copy_col(st, 24, j->batch_id, sizeof j->batch_id);
     copy_col(st, 25, j->webhook_url, sizeof j->webhook_url);
+    copy_col(st, 26, j->webhook_secret, sizeof j->webhook_secret);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -259,7 +260,8 @@ static void remove_parts(srv_jobs *jobs) {
  *   5  fair use: tiers (seeded with srv_tier_seeds), buckets (requests per minute),
  *      audio_usage (seconds of audio per asker and day) and jobs.started (the claims'
  *      order, for the fair queue: store.h)
- *   6  batches, deliveries (webhook calls) and jobs.result_key, batch_id and webhook_url */
+ *   6  batches, deliveries (webhook calls) and jobs.result_key, batch_id, webhook_url and
+ *      webhook_secret */
 static const char k_schema_1[] =
     "CREATE TABLE IF NOT EXISTS jobs(id TEXT PRIMARY KEY, state TEXT NOT NULL,"
     " progress REAL NOT NULL, stage TEXT, message TEXT, name TEXT NOT NULL,"
@@ -293,11 +295,13 @@ static const char k_schema_6[] =
     "ALTER TABLE jobs ADD COLUMN result_key TEXT;"
     "ALTER TABLE jobs ADD COLUMN batch_id TEXT;"
     "ALTER TABLE jobs ADD COLUMN webhook_url TEXT;"
+    "ALTER TABLE jobs ADD COLUMN webhook_secret TEXT;"
     "CREATE INDEX jobs_batch ON jobs(batch_id);"
     "CREATE TABLE batches(id TEXT PRIMARY KEY, owned_by TEXT, created INTEGER NOT NULL,"
-    " webhook_url TEXT);"
+    " webhook_url TEXT, webhook_secret TEXT);"
     "CREATE TABLE deliveries(id INTEGER PRIMARY KEY AUTOINCREMENT, target TEXT NOT NULL,"
-    " event TEXT NOT NULL, url TEXT NOT NULL, body TEXT NOT NULL, state TEXT NOT NULL,"
+    " event TEXT NOT NULL, url TEXT NOT NULL, secret TEXT NOT NULL, body TEXT NOT NULL,"
+    " state TEXT NOT NULL,"
     " attempts INTEGER NOT NULL, last_status INTEGER NOT NULL, last_error TEXT,"
     " created INTEGER NOT NULL, next_at INTEGER NOT NULL, updated INTEGER NOT NULL,"
     " UNIQUE(target, event));"
@@ -461,7 +465,7 @@ static void sq_close(srv_jobs *jobs) {
 static int sq_insert(srv_jobs *jobs, const struct srv_job *j) {
     pthread_mutex_lock(&jobs->mu);
     sqlite3_stmt *st = prepare(jobs, "INSERT INTO jobs(" JOB_COLUMNS ") VALUES "
-                                     "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,NULL,?,?,?,?,?,NULL,?,?)");
+                                     "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,NULL,?,?,?,?,?,NULL,?,?,?)");
     int rc = -1;
     if (st) {
         sqlite3_bind_text(st, 1, j->id, -1, SQLITE_TRANSIENT);
@@ -487,6 +491,7 @@ static int sq_insert(srv_jobs *jobs, const struct srv_job *j) {
         if (j->owned_by[0]) sqlite3_bind_text(st, 21, j->owned_by, -1, SQLITE_TRANSIENT);
         if (j->batch_id[0]) sqlite3_bind_text(st, 22, j->batch_id, -1, SQLITE_TRANSIENT);
         if (j->webhook_url[0]) sqlite3_bind_text(st, 23, j->webhook_url, -1, SQLITE_TRANSIENT);
+        if (j->webhook_url[0]) sqlite3_bind_text(st, 24, j->webhook_secret, -1, SQLITE_TRANSIENT);
         rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
         if (rc) db_warn(jobs, "insert job");
         sqlite3_finalize(st);
@@ -1345,14 +1350,15 @@ static int sq_owner_active(srv_jobs *jobs, const char *owned_by, int *n) {
 
 static int sq_batch_insert(srv_jobs *jobs, const struct srv_batch *b) {
     pthread_mutex_lock(&jobs->mu);
-    sqlite3_stmt *st = prepare(jobs, "INSERT INTO batches(id, owned_by, created, webhook_url) "
-                                     "VALUES (?, ?, ?, ?)");
+    sqlite3_stmt *st = prepare(jobs, "INSERT INTO batches(id, owned_by, created, webhook_url, "
+                                     "webhook_secret) VALUES (?, ?, ?, ?, ?)");
     int rc = -1;
     if (st) {
         sqlite3_bind_text(st, 1, b->id, -1, SQLITE_TRANSIENT);
         if (b->owned_by[0]) sqlite3_bind_text(st, 2, b->owned_by, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int64(st, 3, b->created);
         if (b->webhook_url[0]) sqlite3_bind_text(st, 4, b->webhook_url, -1, SQLITE_TRANSIENT);
+        if (b->webhook_url[0]) sqlite3_bind_text(st, 5, b->webhook_secret, -1, SQLITE_TRANSIENT);
         rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
         if (rc) db_warn(jobs, "insert batch");
         sqlite3_finalize(st);
@@ -1364,7 +1370,8 @@ static int sq_batch_insert(srv_jobs *jobs, const struct srv_batch *b) {
 static int sq_batch_get(srv_jobs *jobs, const char *id, struct srv_batch *out) {
     pthread_mutex_lock(&jobs->mu);
     sqlite3_stmt *st =
-        prepare(jobs, "SELECT id, owned_by, created, webhook_url FROM batches WHERE id = ?");
+        prepare(jobs, "SELECT id, owned_by, created, webhook_url, webhook_secret FROM batches "
+                      "WHERE id = ?");
     int rc = -1;
     if (st) {
         sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
@@ -1376,6 +1383,7 @@ static int sq_batch_get(srv_jobs *jobs, const char *id, struct srv_batch *out) {
             copy_col(st, 1, out->owned_by, sizeof out->owned_by);
             out->created = sqlite3_column_int64(st, 2);
             copy_col(st, 3, out->webhook_url, sizeof out->webhook_url);
+            copy_col(st, 4, out->webhook_secret, sizeof out->webhook_secret);
         }
         sqlite3_finalize(st);
     }
@@ -1400,22 +1408,24 @@ static void read_delivery(sqlite3_stmt *st, struct srv_delivery *d) {
     d->created = sqlite3_column_int64(st, 8);
     d->next_at = sqlite3_column_int64(st, 9);
     d->updated = sqlite3_column_int64(st, 10);
+    copy_col(st, 11, d->secret, sizeof d->secret);
 }
 
-static int sq_delivery_add(srv_jobs *jobs, const char *target, const char *event, const char *url,
-                           const char *body, int64_t now) {
+static int sq_delivery_add(srv_jobs *jobs, const struct srv_delivery *d, const char *body,
+                           int64_t now) {
     pthread_mutex_lock(&jobs->mu);
-    sqlite3_stmt *st = prepare(jobs, "INSERT OR IGNORE INTO deliveries(target, event, url, body, "
-                                     "state, attempts, last_status, last_error, created, "
-                                     "next_at, updated) VALUES (?1, ?2, ?3, ?4, 'pending', 0, 0, "
-                                     "'', ?5, ?5, ?5)");
+    sqlite3_stmt *st = prepare(jobs, "INSERT OR IGNORE INTO deliveries(target, event, url, "
+                                     "secret, body, state, attempts, last_status, last_error, "
+                                     "created, next_at, updated) VALUES (?1, ?2, ?3, ?6, ?4, "
+                                     "'pending', 0, 0, '', ?5, ?5, ?5)");
     int rc = -1;
     if (st) {
-        sqlite3_bind_text(st, 1, target, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 2, event, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 3, url, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 1, d->target, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, d->event, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 3, d->url, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 4, body, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int64(st, 5, now);
+        sqlite3_bind_text(st, 6, d->secret, -1, SQLITE_TRANSIENT);
         if (sqlite3_step(st) == SQLITE_DONE)
             rc = sqlite3_changes(SQ(jobs)->db) == 1 ? 0 : 1;
         else
@@ -1442,7 +1452,7 @@ static int sq_delivery_claim(srv_jobs *jobs, int64_t now, int lease_s, struct sr
         rc = s == SQLITE_ROW ? 1 : s == SQLITE_DONE ? 0 : -1;
         if (rc == 1) {
             read_delivery(st, out);
-            const char *b = (const char *)sqlite3_column_text(st, 11);
+            const char *b = (const char *)sqlite3_column_text(st, 12);
             if (!(*body = strdup(b ? b : ""))) rc = -1;
         }
         if (rc < 0) db_warn(jobs, "claim delivery");
