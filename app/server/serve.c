@@ -4,13 +4,15 @@
  * serve: open the models once (shared read-only by every worker; an API node without
  * workers needs none, and re-transcribes only with a Basic Pitch model), open the job store
  * (SQLite: refused when another server has the data folder, re-queues jobs a crash left
- * running; PostgreSQL with --db), expire old results, start the workers, then the HTTP
- * daemon. SIGTERM/SIGINT are blocked in every thread and taken by the main thread with
- * sigtimedwait, which also wakes it every minute for the expiry pass (every 10 minutes).
+ * running; PostgreSQL with --db), expire old results, start the workers and the webhook
+ * sender (webhook.h), then the HTTP daemon. SIGTERM/SIGINT are blocked in every thread and
+ * taken by the main thread with sigtimedwait, which also wakes it every minute for the expiry
+ * pass (every 10 minutes).
  * Shutdown: the workers stop at their next chunk and their jobs go back to queued (they run
- * again on the next start, or at once on another worker of the fleet), SSE streams end, the
- * daemon stops, the database closes.
- * worker: the same without HTTP and expiry, on PostgreSQL only.
+ * again on the next start, or at once on another worker of the fleet), the webhook sender
+ * drops a call in flight (made again after its lease), SSE streams end, the daemon stops, the
+ * database closes.
+ * worker: the same without HTTP, expiry and webhook sender, on PostgreSQL only.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -28,6 +30,7 @@
 #include "../common/models.h"
 #include "http.h"
 #include "server.h"
+#include "webhook.h"
 
 enum { EXIT_USAGE = 1, EXIT_MODEL = 3, EXIT_SETUP = 4, EXIT_INTERNAL = 5 };
 
@@ -38,7 +41,7 @@ static void usage(FILE *f) {
             "                  [--workers 1] [--threads N] [--max-upload-mb 100]\n"
             "                  [--max-queue 16] [--ttl-hours 24] [--cors-origin ORIGIN]\n"
             "                  [--models DIR] [--fast] [--auth %s]\n"
-            "                  [--secure-cookies]\n"
+            "                  [--secure-cookies] [--webhook-allow-private]\n"
             "\n"
             "Serves the HTTP API (/api/..., /health, /openapi.json, /docs) and the web app.\n"
             "  --port N           0 picks a free port (printed on start)\n"
@@ -57,7 +60,10 @@ static void usage(FILE *f) {
             "                     optional: anonymous browsers and accounts, each sees only\n"
             "                     its own jobs; required: an account's session or API key\n"
             "                     for everything but signing up and in\n"
-            "  --secure-cookies   session cookies only over HTTPS (behind a TLS proxy)\n",
+            "  --secure-cookies   session cookies only over HTTPS (behind a TLS proxy)\n"
+            "  --webhook-allow-private\n"
+            "                     webhooks may call loopback, private and link-local\n"
+            "                     addresses (a receiver on this machine or network)\n",
             srv_auth_mode_list(), srv_auth_mode_name(SRV_AUTH_DEFAULT));
 }
 
@@ -154,6 +160,7 @@ int dumu_serve_main(int argc, char **argv) {
         OPT_FAST,
         OPT_AUTH,
         OPT_SECURE_COOKIES,
+        OPT_WEBHOOK_PRIVATE,
     };
     static const struct option opts[] = {
         {"host", required_argument, NULL, OPT_HOST},
@@ -161,6 +168,7 @@ int dumu_serve_main(int argc, char **argv) {
         {"fast", no_argument, NULL, OPT_FAST},
         {"auth", required_argument, NULL, OPT_AUTH},
         {"secure-cookies", no_argument, NULL, OPT_SECURE_COOKIES},
+        {"webhook-allow-private", no_argument, NULL, OPT_WEBHOOK_PRIVATE},
         {"port", required_argument, NULL, OPT_PORT},
         {"data-dir", required_argument, NULL, OPT_DATA},
         {"web-dir", required_argument, NULL, OPT_WEB},
@@ -223,6 +231,7 @@ int dumu_serve_main(int argc, char **argv) {
             if (srv_auth_mode_parse(optarg, &s.auth)) goto bad_value;
             break;
         case OPT_SECURE_COOKIES: s.secure_cookies = true; break;
+        case OPT_WEBHOOK_PRIVATE: s.webhook_allow_private = true; break;
         case OPT_MODELS: models = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return EXIT_USAGE;
@@ -239,6 +248,10 @@ int dumu_serve_main(int argc, char **argv) {
     if (!data_dir && !db_url) data_dir = "data";
     if (srv_auth_init()) {
         fprintf(stderr, "dumu serve: libsodium cannot start (no random source)\n");
+        return EXIT_INTERNAL;
+    }
+    if (srv_webhook_global_init()) {
+        fprintf(stderr, "dumu serve: libcurl cannot start\n");
         return EXIT_INTERNAL;
     }
     s.threads = (int)(threads ? threads : default_threads(s.workers));
@@ -260,6 +273,7 @@ int dumu_serve_main(int argc, char **argv) {
     dumu_bp_model *bp = NULL;
     dumu_separator *sep = NULL;
     struct MHD_Daemon *d = NULL;
+    srv_webhook_sender *sender = NULL;
     int code = open_models("dumu serve", models, s.workers > 0, s.workers > 0, &sep, &bp);
     if (code) goto done;
     s.bp = bp;
@@ -274,6 +288,10 @@ int dumu_serve_main(int argc, char **argv) {
     if (expired) fprintf(stderr, "dumu serve: expired %d old jobs\n", expired);
     if (srv_pool_start(s.jobs, sep, bp, s.workers, s.threads, &s.pool)) {
         fprintf(stderr, "dumu serve: cannot start the workers\n");
+        code = EXIT_INTERNAL;
+        goto done;
+    }
+    if (srv_webhook_sender_start(s.jobs, s.webhook_allow_private, &sender)) {
         code = EXIT_INTERNAL;
         goto done;
     }
@@ -308,6 +326,8 @@ int dumu_serve_main(int argc, char **argv) {
 done:
     /* Workers first: a running job stops at its next chunk and goes back to queued. */
     srv_pool_stop(s.pool);
+    /* a webhook call in flight is dropped: it is made again once its lease runs out */
+    srv_webhook_sender_stop(sender);
     atomic_store(&s.stopping, 1);
     if (s.jobs) srv_jobs_wake(s.jobs);
     srv_http_stop(d);

@@ -7,13 +7,17 @@
 #include <curl/curl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
 #include "dumu/dumu.h"
+
+#include "docs.h"
 
 static int refuse(char *why, size_t n, const char *text) {
     snprintf(why, n, "%s", text);
@@ -145,9 +149,13 @@ static int parse_url(const char *url, srv_webhook_target *t, size_t *path_at, ch
     return 0;
 }
 
-int srv_webhook_check(const char *url, bool allow_private, srv_webhook_target *t, char *why,
-                      size_t why_len) {
+/* srv_webhook_check; *later (when not NULL) tells a refusal that may pass another time: the
+ * name server did not answer (EAI_AGAIN), which the sender retries like a receiver that is
+ * down. */
+static int check_url(const char *url, bool allow_private, srv_webhook_target *t, char *why,
+                     size_t why_len, bool *later) {
     memset(t, 0, sizeof *t);
+    if (later) *later = false;
     size_t path_at;
     if (parse_url(url, t, &path_at, why, why_len)) return -1;
     char port[8];
@@ -157,6 +165,7 @@ int srv_webhook_check(const char *url, bool allow_private, srv_webhook_target *t
     if (rc != 0 || !res) {
         snprintf(why, why_len, "webhook_url's host %s does not resolve (%s)", t->host,
                  gai_strerror(rc));
+        if (later) *later = rc == EAI_AGAIN;
         return -1;
     }
     const struct addrinfo *pick = NULL;
@@ -193,22 +202,33 @@ int srv_webhook_check(const char *url, bool allow_private, srv_webhook_target *t
     return 0;
 }
 
+int srv_webhook_check(const char *url, bool allow_private, srv_webhook_target *t, char *why,
+                      size_t why_len) {
+    return check_url(url, allow_private, t, why, why_len, NULL);
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* Signing and posting */
 
-void srv_webhook_sign(const uint8_t key[SRV_WEBHOOK_KEY_BYTES], int64_t timestamp, const char *body,
-                      size_t body_len, char out[SRV_WEBHOOK_SIG_MAX]) {
+void srv_webhook_sign(const char *secret, int64_t timestamp, const char *body, size_t body_len,
+                      char out[SRV_WEBHOOK_SIG_MAX]) {
     char prefix[32];
     int np = snprintf(prefix, sizeof prefix, "%lld.", (long long)timestamp);
     crypto_auth_hmacsha256_state st;
     unsigned char mac[crypto_auth_hmacsha256_BYTES];
-    crypto_auth_hmacsha256_init(&st, key, SRV_WEBHOOK_KEY_BYTES);
+    crypto_auth_hmacsha256_init(&st, (const unsigned char *)secret, strlen(secret));
     crypto_auth_hmacsha256_update(&st, (const unsigned char *)prefix, (unsigned long long)np);
     crypto_auth_hmacsha256_update(&st, (const unsigned char *)body, body_len);
     crypto_auth_hmacsha256_final(&st, mac);
     char hex[2 * crypto_auth_hmacsha256_BYTES + 1];
     sodium_bin2hex(hex, sizeof hex, mac, sizeof mac);
     snprintf(out, SRV_WEBHOOK_SIG_MAX, "t=%lld,v1=%s", (long long)timestamp, hex);
+}
+
+void srv_webhook_new_secret(char out[SRV_HASH_LEN]) {
+    unsigned char key[SRV_WEBHOOK_KEY_BYTES];
+    randombytes_buf(key, sizeof key);
+    sodium_bin2hex(out, SRV_HASH_LEN, key, sizeof key);
 }
 
 int srv_webhook_global_init(void) {
@@ -221,6 +241,16 @@ static size_t drop_body(char *data, size_t size, size_t count, void *user) {
     return size * count;
 }
 
+/* curl's progress callback, about once a second and at every transfer: non-zero aborts. */
+static int stop_requested(void *stop, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                          curl_off_t ulnow) {
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    return atomic_load((const atomic_int *)stop) != 0;
+}
+
 static double wall_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -229,7 +259,7 @@ static double wall_s(void) {
 
 void srv_webhook_post(const srv_webhook_target *t, const char *event, const char *delivery_id,
                       const char *signature, const char *body, size_t body_len,
-                      srv_webhook_result *res) {
+                      const atomic_int *stop, srv_webhook_result *res) {
     memset(res, 0, sizeof *res);
     double t0 = wall_s();
     CURL *h = curl_easy_init();
@@ -268,6 +298,11 @@ void srv_webhook_post(const srv_webhook_target *t, const char *event, const char
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(h, CURLOPT_USERAGENT, agent);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, drop_body);
+    if (stop) {
+        curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, stop_requested);
+        curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)stop);
+        curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    }
     CURLcode rc = curl_easy_perform(h);
     if (rc == CURLE_OK) curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &res->http_status);
     res->seconds = wall_s() - t0;
@@ -290,4 +325,207 @@ int64_t srv_webhook_retry_delay_s(int attempt) {
     /* a restart (30 s), a deploy (2, 10 min), an outage (1, 4 h): ~5 h in all */
     static const int64_t delay[SRV_WEBHOOK_ATTEMPTS] = {0, 30, 120, 600, 3600, 14400};
     return attempt >= 1 && attempt < SRV_WEBHOOK_ATTEMPTS ? delay[attempt] : -1;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Deliveries */
+
+/* Adds the delivery of `event` about `target` with the JSON body `doc` (consumed). */
+static void add_delivery(srv_jobs *jobs, const char *target, const char *event, const char *url,
+                         const char *secret, cJSON *doc) {
+    struct srv_delivery d;
+    memset(&d, 0, sizeof d);
+    snprintf(d.target, sizeof d.target, "%s", target);
+    snprintf(d.event, sizeof d.event, "%s", event);
+    snprintf(d.url, sizeof d.url, "%s", url);
+    snprintf(d.secret, sizeof d.secret, "%s", secret);
+    char *body = cJSON_PrintUnformatted(doc);
+    cJSON_Delete(doc);
+    if (!body || srv_jobs_delivery_add(jobs, &d, body, (int64_t)time(NULL)) < 0)
+        fprintf(stderr, "dumu: cannot record the %s webhook of %s\n", event, target);
+    free(body);
+}
+
+/* `job` of batch `job->batch_id` ended: the batch's delivery once all of its jobs have. */
+static void batch_job_ended(srv_jobs *jobs, const struct srv_job *job) {
+    struct srv_batch b;
+    int rc = srv_jobs_batch_get(jobs, job->batch_id, &b);
+    if (rc < 0) fprintf(stderr, "dumu: cannot read batch %s for its webhook\n", job->batch_id);
+    if (rc != 1 || !b.webhook_url[0]) return;
+    /* one more than a batch holds: a cancelled job, whose row is gone, is added back */
+    struct srv_job *list = malloc((SRV_BATCH_MAX + 1) * sizeof *list);
+    struct srv_job_query q = {.batch_id = job->batch_id};
+    int n = list ? srv_jobs_list(jobs, &q, list, SRV_BATCH_MAX, NULL) : -1;
+    if (n < 0) {
+        fprintf(stderr, "dumu: cannot list batch %s for its webhook\n", job->batch_id);
+        free(list);
+        return;
+    }
+    for (int i = 0, k = n - 1; i < k; i++, k--) { /* newest first -> oldest first */
+        struct srv_job tmp = list[i];
+        list[i] = list[k];
+        list[k] = tmp;
+    }
+    if (job->state == SRV_CANCELLED) { /* in its place by age, after its elders and peers */
+        int i = n++;
+        for (; i > 0 && list[i - 1].created > job->created; i--)
+            list[i] = list[i - 1];
+        list[i] = *job;
+    }
+    if (srv_batch_ended(list, n)) {
+        cJSON *doc = cJSON_CreateObject();
+        cJSON_AddStringToObject(doc, "event", "batch.done");
+        cJSON_AddItemToObject(doc, "batch", srv_batch_doc(&b, list, n));
+        add_delivery(jobs, b.id, "batch.done", b.webhook_url, b.webhook_secret, doc);
+    }
+    free(list);
+}
+
+void srv_webhook_job_ended(srv_jobs *jobs, const struct srv_job *job) {
+    if (job->webhook_url[0] && (job->state == SRV_DONE || job->state == SRV_FAILED)) {
+        const char *event = job->state == SRV_DONE ? "job.done" : "job.failed";
+        cJSON *doc = cJSON_CreateObject();
+        cJSON_AddStringToObject(doc, "event", event);
+        cJSON_AddItemToObject(doc, "job", srv_job_doc(job));
+        add_delivery(jobs, job->id, event, job->webhook_url, job->webhook_secret, doc);
+    }
+    if (job->batch_id[0]) batch_job_ended(jobs, job);
+}
+
+cJSON *srv_webhook_doc(srv_jobs *jobs, const char *target, const char *url) {
+    static const char *const states[] = {"pending", "delivered", "failed"};
+    if (!url[0]) return NULL;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "url", url);
+    cJSON *arr = cJSON_AddArrayToObject(o, "deliveries");
+    struct srv_delivery d[SRV_WEBHOOK_EVENTS_MAX];
+    int n = srv_jobs_delivery_list(jobs, target, d, SRV_WEBHOOK_EVENTS_MAX);
+    for (int i = 0; i < n; i++) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddNumberToObject(e, "id", (double)d[i].id);
+        cJSON_AddStringToObject(e, "event", d[i].event);
+        cJSON_AddStringToObject(e, "state", states[d[i].state]);
+        cJSON_AddNumberToObject(e, "attempts", d[i].attempts);
+        if (d[i].last_status)
+            cJSON_AddNumberToObject(e, "last_status", d[i].last_status);
+        else
+            cJSON_AddNullToObject(e, "last_status");
+        if (d[i].last_error[0])
+            cJSON_AddStringToObject(e, "last_error", d[i].last_error);
+        else
+            cJSON_AddNullToObject(e, "last_error");
+        cJSON_AddNumberToObject(e, "created", (double)d[i].created);
+        cJSON_AddNumberToObject(e, "updated", (double)d[i].updated);
+        if (d[i].state == SRV_DELIVERY_PENDING)
+            cJSON_AddNumberToObject(e, "next_attempt", (double)d[i].next_at);
+        else
+            cJSON_AddNullToObject(e, "next_attempt");
+        cJSON_AddItemToArray(arr, e);
+    }
+    return o;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* The sender */
+
+struct srv_webhook_sender {
+    srv_jobs *jobs;
+    bool allow_private;
+    atomic_int stop;    /* set by srv_webhook_sender_stop; also aborts a call in flight */
+    pthread_mutex_t mu; /* with cv: the idle wait, cut short by the stop */
+    pthread_cond_t cv;
+    pthread_t thread;
+};
+
+/* Claims one due delivery, calls its receiver and records the attempt. 1 when one was due,
+ * 0 when none was, -1 when the store cannot be read. */
+static int send_one(srv_webhook_sender *s) {
+    struct srv_delivery d;
+    char *body = NULL;
+    int rc = srv_jobs_delivery_claim(s->jobs, (int64_t)time(NULL), SRV_WEBHOOK_LEASE_S, &d, &body);
+    if (rc != 1) return rc;
+    srv_webhook_target t;
+    srv_webhook_result res;
+    memset(&res, 0, sizeof res);
+    bool later;
+    /* again at every attempt: what the name resolves to may have changed since the upload */
+    if (check_url(d.url, s->allow_private, &t, res.error, sizeof res.error, &later)) {
+        res.retry = later;
+    } else {
+        char id[24], sig[SRV_WEBHOOK_SIG_MAX];
+        snprintf(id, sizeof id, "%lld", (long long)d.id);
+        srv_webhook_sign(d.secret, (int64_t)time(NULL), body, strlen(body), sig);
+        srv_webhook_post(&t, d.event, id, sig, body, strlen(body), &s->stop, &res);
+    }
+    free(body);
+    if (!res.delivered && atomic_load(&s->stop)) return 1; /* cut short: the lease brings it back */
+    int64_t now = (int64_t)time(NULL);
+    d.attempts++;
+    d.last_status = (int)res.http_status;
+    snprintf(d.last_error, sizeof d.last_error, "%.*s", (int)sizeof d.last_error - 1, res.error);
+    int64_t delay = srv_webhook_retry_delay_s(d.attempts);
+    if (res.delivered)
+        d.state = SRV_DELIVERY_DELIVERED;
+    else if (!res.retry || delay < 0)
+        d.state = SRV_DELIVERY_FAILED;
+    else
+        d.next_at = now + delay;
+    if (srv_jobs_delivery_update(s->jobs, &d, now))
+        fprintf(stderr, "dumu serve: cannot record webhook delivery %lld\n", (long long)d.id);
+    if (d.state == SRV_DELIVERY_DELIVERED)
+        fprintf(stderr, "dumu serve: webhook %s of %s delivered (HTTP %ld, %.2f s)\n", d.event,
+                d.target, res.http_status, res.seconds);
+    else if (d.state == SRV_DELIVERY_FAILED)
+        fprintf(stderr, "dumu serve: webhook %s of %s failed after %d attempt%s: %s\n", d.event,
+                d.target, d.attempts, d.attempts == 1 ? "" : "s", res.error);
+    else
+        fprintf(stderr, "dumu serve: webhook %s of %s: %s; again in %lld s\n", d.event, d.target,
+                res.error, (long long)delay);
+    return 1;
+}
+
+static void *sender_main(void *arg) {
+    srv_webhook_sender *s = arg;
+    while (!atomic_load(&s->stop)) {
+        if (send_one(s) == 1) continue; /* perhaps more are due */
+        /* idle or the store away: look again in a second (a job's end is told within one) */
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 1;
+        pthread_mutex_lock(&s->mu);
+        if (!atomic_load(&s->stop)) pthread_cond_timedwait(&s->cv, &s->mu, &until);
+        pthread_mutex_unlock(&s->mu);
+    }
+    return NULL;
+}
+
+int srv_webhook_sender_start(srv_jobs *jobs, bool allow_private, srv_webhook_sender **out) {
+    srv_webhook_sender *s = calloc(1, sizeof *s);
+    if (!s) return -1;
+    s->jobs = jobs;
+    s->allow_private = allow_private;
+    atomic_init(&s->stop, 0);
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    if (pthread_create(&s->thread, NULL, sender_main, s)) {
+        fprintf(stderr, "dumu serve: cannot start the webhook sender\n");
+        pthread_cond_destroy(&s->cv);
+        pthread_mutex_destroy(&s->mu);
+        free(s);
+        return -1;
+    }
+    *out = s;
+    return 0;
+}
+
+void srv_webhook_sender_stop(srv_webhook_sender *s) {
+    if (!s) return;
+    pthread_mutex_lock(&s->mu);
+    atomic_store(&s->stop, 1);
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->thread, NULL);
+    pthread_cond_destroy(&s->cv);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
 }

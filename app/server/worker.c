@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "../common/files.h"
+#include "webhook.h"
 
 enum { CANCEL_NONE = 0, CANCEL_USER = 1, CANCEL_SHUTDOWN = 2 };
 
@@ -669,10 +670,14 @@ static void run_job(struct srv_worker *w, const struct srv_job *job) {
     int gone;
     while ((gone = rc ? srv_jobs_finish(pool->jobs, job->id, SRV_FAILED, 0.0, NULL, duration,
                                         extracted ? "storage" : error_code(rc), err.message)
-                      : srv_jobs_finish(pool->jobs, job->id, SRV_DONE, bpm, key, duration, NULL, NULL)) <
-               0 &&
+                      : srv_jobs_finish(pool->jobs, job->id, SRV_DONE, bpm, key, duration, NULL,
+                                        NULL)) < 0 &&
            !atomic_load(&pool->stopping))
         sleep(2);
+    /* its end as the store has it now (state, tempo, key, error) to whoever asked to be told */
+    struct srv_job ended;
+    if (gone == 0 && srv_jobs_get(pool->jobs, job->id, &ended) == 1)
+        srv_webhook_job_ended(pool->jobs, &ended);
     if (gone == 1 && cancel != CANCEL_USER) {
         /* removed, or its lease lapsed and another worker has it now */
         fprintf(stderr, "dumu: job %s was taken away from this worker\n", job->id);

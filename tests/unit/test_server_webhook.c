@@ -1,5 +1,9 @@
-/* The webhook sender of `dumu serve` (app/server/webhook.c, compiled in directly): address
- * classes, URL checks, the signature, and real deliveries to a receiver on loopback. */
+/* The webhooks of `dumu serve` (app/server/webhook.c, compiled in directly, with the job
+ * store in a temporary folder): address classes, URL checks, the signature, real calls to a
+ * receiver on loopback, the deliveries a job's or batch's end adds, and the sender thread
+ * delivering, retrying and refusing them. */
+#define _XOPEN_SOURCE 700 /* nftw */
+#include <ftw.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -126,16 +130,21 @@ static void test_url_checks(void **state) {
 
 static void test_signature(void **state) {
     (void)state;
-    /* HMAC-SHA256 over "<t>." + body, the value from Python's hmac module:
-     * hmac.new(bytes(range(32)), b'1765000000.{"event":"job.finished"}', 'sha256') */
-    uint8_t key[SRV_WEBHOOK_KEY_BYTES];
-    for (int i = 0; i < SRV_WEBHOOK_KEY_BYTES; i++)
-        key[i] = (uint8_t)i;
-    const char *body = "{\"event\":\"job.finished\"}";
+    /* HMAC-SHA256 keyed with the secret's hex text over "<t>." + body, from Python's hmac:
+     * hmac.new(bytes(range(32)).hex().encode(), b'1765000000.{"event":"job.done"}', 'sha256') */
+    const char *secret = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+    const char *body = "{\"event\":\"job.done\"}";
     char sig[SRV_WEBHOOK_SIG_MAX];
-    srv_webhook_sign(key, 1765000000, body, strlen(body), sig);
+    srv_webhook_sign(secret, 1765000000, body, strlen(body), sig);
     assert_string_equal(sig, "t=1765000000,v1="
-                             "ac2a32646a3b4de533fed190a01f02b8ffa66cbe1f84a1f0bbf491fd40aedb09");
+                             "99da8d1127e563b4550087cda02cdb49bcef48f5d15545276d19bc7946216ac0");
+    /* fresh secrets: 64 lowercase hex digits, never the same twice */
+    char a[SRV_HASH_LEN], b[SRV_HASH_LEN];
+    srv_webhook_new_secret(a);
+    srv_webhook_new_secret(b);
+    assert_int_equal(strlen(a), 64);
+    assert_int_equal(strspn(a, "0123456789abcdef"), 64);
+    assert_string_not_equal(a, b);
 }
 
 /* ---- a receiver on loopback ---------------------------------------------------------- */
@@ -183,10 +192,9 @@ static void start_receiver(receiver *r, int status, pthread_t *th) {
 static void test_delivery(void **state) {
     (void)state;
     assert_int_equal(srv_webhook_global_init(), 0);
-    uint8_t key[SRV_WEBHOOK_KEY_BYTES] = {7};
     const char *body = "{\"job_id\":\"abc\",\"status\":\"done\"}";
     char url[128], why[256], sig[SRV_WEBHOOK_SIG_MAX];
-    srv_webhook_sign(key, 1765000001, body, strlen(body), sig);
+    srv_webhook_sign("a secret", 1765000001, body, strlen(body), sig);
 
     static const struct {
         int status;
@@ -202,7 +210,7 @@ static void test_delivery(void **state) {
         srv_webhook_target t;
         assert_int_equal(srv_webhook_check(url, true, &t, why, sizeof why), 0);
         srv_webhook_result res;
-        srv_webhook_post(&t, "job.finished", "d-1", sig, body, strlen(body), &res);
+        srv_webhook_post(&t, "job.finished", "d-1", sig, body, strlen(body), NULL, &res);
         pthread_join(th, NULL);
         close(r.fd);
         assert_int_equal(res.http_status, answers[i].status);
@@ -228,7 +236,7 @@ static void test_delivery(void **state) {
     close(r.fd);
     pthread_join(th, NULL);
     srv_webhook_result res;
-    srv_webhook_post(&t, "job.failed", "d-2", sig, body, strlen(body), &res);
+    srv_webhook_post(&t, "job.failed", "d-2", sig, body, strlen(body), NULL, &res);
     assert_false(res.delivered);
     assert_true(res.retry);
     assert_int_equal(res.http_status, 0);
@@ -246,11 +254,341 @@ static void test_retry_schedule(void **state) {
     assert_int_equal(srv_webhook_retry_delay_s(SRV_WEBHOOK_ATTEMPTS), -1);
 }
 
+/* ---- deliveries in a job store ------------------------------------------------------- */
+
+typedef struct store {
+    char dir[64];
+    srv_jobs *jobs;
+} store;
+
+static int store_open(void **state) {
+    store *st = calloc(1, sizeof *st);
+    snprintf(st->dir, sizeof st->dir, "/tmp/dumu-webhook-XXXXXX");
+    assert_non_null(mkdtemp(st->dir));
+    assert_int_equal(srv_jobs_open(st->dir, NULL, &st->jobs), 0);
+    assert_int_equal(srv_webhook_global_init(), 0);
+    *state = st;
+    return 0;
+}
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static int store_close(void **state) {
+    store *st = *state;
+    srv_jobs_close(st->jobs);
+    nftw(st->dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+    free(st);
+    return 0;
+}
+
+/* A queued job made `age` seconds ago, with webhook `url` ("" for none), in batch `batch`. */
+static void add_job(srv_jobs *jobs, const char *id, const char *url, const char *batch, int age) {
+    struct srv_job j;
+    memset(&j, 0, sizeof j);
+    snprintf(j.id, sizeof j.id, "%s", id);
+    j.params = srv_params_default();
+    snprintf(j.name, sizeof j.name, "song");
+    snprintf(j.title, sizeof j.title, "song.flac");
+    snprintf(j.message, sizeof j.message, "waiting for a worker");
+    j.created = (int64_t)time(NULL) - age;
+    j.duration = 3.0;
+    snprintf(j.batch_id, sizeof j.batch_id, "%s", batch);
+    snprintf(j.webhook_url, sizeof j.webhook_url, "%s", url);
+    if (url[0]) srv_webhook_new_secret(j.webhook_secret);
+    assert_int_equal(srv_jobs_insert(jobs, &j), 0);
+}
+
+/* Runs the next queued job to `state` as a worker does and tells of its end; its id in `id`. */
+static void run_next(srv_jobs *jobs, enum srv_state state, struct srv_job *ended) {
+    struct srv_job j;
+    assert_int_equal(srv_jobs_claim(jobs, &j, 1000), 1);
+    if (state == SRV_DONE)
+        assert_int_equal(srv_jobs_finish(jobs, j.id, SRV_DONE, 120.0, "E minor", 3.0, NULL, NULL),
+                         0);
+    else
+        assert_int_equal(srv_jobs_finish(jobs, j.id, SRV_FAILED, 0.0, NULL, 3.0, "decode",
+                                         "the file is damaged"),
+                         0);
+    assert_int_equal(srv_jobs_get(jobs, j.id, ended), 1);
+    srv_webhook_job_ended(jobs, ended);
+}
+
+static int count_deliveries(srv_jobs *jobs, const char *target) {
+    struct srv_delivery d[SRV_WEBHOOK_EVENTS_MAX];
+    return srv_jobs_delivery_list(jobs, target, d, SRV_WEBHOOK_EVENTS_MAX);
+}
+
+/* Claims the next due delivery and checks it is `event` about `target` with body `want`. */
+static void claim_body(srv_jobs *jobs, const char *target, const char *event, cJSON *want) {
+    struct srv_delivery d;
+    char *body = NULL;
+    assert_int_equal(srv_jobs_delivery_claim(jobs, (int64_t)time(NULL), 60, &d, &body), 1);
+    assert_string_equal(d.target, target);
+    assert_string_equal(d.event, event);
+    cJSON *got = cJSON_Parse(body);
+    if (!cJSON_Compare(got, want, true)) {
+        char *text = cJSON_Print(want);
+        fail_msg("body %s, want %s", body, text);
+    }
+    cJSON_Delete(got);
+    cJSON_Delete(want);
+    free(body);
+}
+
+#define JOB_A "0a0a0a0a-0000-4000-8000-00000000000a"
+#define JOB_B "0b0b0b0b-0000-4000-8000-00000000000b"
+#define JOB_C "0c0c0c0c-0000-4000-8000-00000000000c"
+#define BATCH "0d0d0d0d-0000-4000-8000-00000000000d"
+
+static void test_job_deliveries(void **state) {
+    srv_jobs *jobs = ((store *)*state)->jobs;
+    /* a done job with a URL: one job.done, the job's document as the store has it */
+    add_job(jobs, JOB_A, "https://hooks.example.org/dumu", "", 0);
+    struct srv_job a;
+    run_next(jobs, SRV_DONE, &a);
+    assert_int_equal(count_deliveries(jobs, JOB_A), 1);
+    srv_webhook_job_ended(jobs, &a); /* told twice (two nodes): still one */
+    assert_int_equal(count_deliveries(jobs, JOB_A), 1);
+    cJSON *want = cJSON_CreateObject();
+    cJSON_AddStringToObject(want, "event", "job.done");
+    cJSON_AddItemToObject(want, "job", srv_job_doc(&a));
+    claim_body(jobs, JOB_A, "job.done", want);
+
+    cJSON *doc = srv_webhook_doc(jobs, JOB_A, a.webhook_url);
+    assert_string_equal(cJSON_GetObjectItem(doc, "url")->valuestring, a.webhook_url);
+    cJSON *list = cJSON_GetObjectItem(doc, "deliveries");
+    assert_int_equal(cJSON_GetArraySize(list), 1);
+    cJSON *d = cJSON_GetArrayItem(list, 0);
+    assert_string_equal(cJSON_GetObjectItem(d, "event")->valuestring, "job.done");
+    assert_string_equal(cJSON_GetObjectItem(d, "state")->valuestring, "pending");
+    assert_int_equal(cJSON_GetObjectItem(d, "attempts")->valueint, 0);
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(d, "last_status")));
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(d, "last_error")));
+    assert_true(cJSON_IsNumber(cJSON_GetObjectItem(d, "next_attempt")));
+    assert_true(cJSON_IsNumber(cJSON_GetObjectItem(d, "id")));
+    assert_true(cJSON_GetObjectItem(d, "created")->valuedouble > 0);
+    assert_null(cJSON_GetObjectItem(d, "secret"));
+    cJSON_Delete(doc);
+
+    /* a failed one: job.failed with the error; one without a URL: nothing, no document */
+    add_job(jobs, JOB_B, "http://hooks.example.org/b", "", 0);
+    struct srv_job b;
+    run_next(jobs, SRV_FAILED, &b);
+    want = cJSON_CreateObject();
+    cJSON_AddStringToObject(want, "event", "job.failed");
+    cJSON_AddItemToObject(want, "job", srv_job_doc(&b));
+    assert_string_equal(b.error_code, "decode");
+    claim_body(jobs, JOB_B, "job.failed", want);
+    add_job(jobs, JOB_C, "", "", 0);
+    struct srv_job c;
+    run_next(jobs, SRV_DONE, &c);
+    assert_int_equal(count_deliveries(jobs, JOB_C), 0);
+    assert_null(srv_webhook_doc(jobs, JOB_C, ""));
+}
+
+static void test_batch_deliveries(void **state) {
+    srv_jobs *jobs = ((store *)*state)->jobs;
+    struct srv_batch batch = {.id = BATCH,
+                              .created = (int64_t)time(NULL) - 10,
+                              .webhook_url = "https://hooks.example.org/batch"};
+    srv_webhook_new_secret(batch.webhook_secret);
+    assert_int_equal(srv_jobs_batch_insert(jobs, &batch), 0);
+    /* oldest first: A, B, C; A has its own URL too, the others none */
+    add_job(jobs, JOB_A, "https://hooks.example.org/a", BATCH, 3);
+    add_job(jobs, JOB_B, "", BATCH, 2);
+    add_job(jobs, JOB_C, "", BATCH, 1);
+    struct srv_job ended[3];
+    run_next(jobs, SRV_DONE, &ended[0]);
+    run_next(jobs, SRV_FAILED, &ended[1]);
+    assert_int_equal(count_deliveries(jobs, BATCH), 0); /* one still queued */
+    /* the last one is deleted while queued: told as cancelled, its row already gone */
+    struct srv_job last;
+    assert_int_equal(srv_jobs_claim(jobs, &last, 1000), 1);
+    srv_jobs_requeue(jobs, last.id);
+    assert_int_equal(srv_jobs_get(jobs, last.id, &last), 1);
+    enum srv_state was;
+    assert_int_equal(srv_jobs_remove(jobs, last.id, &was), 1);
+    last.state = SRV_CANCELLED;
+    srv_webhook_job_ended(jobs, &last);
+    assert_int_equal(count_deliveries(jobs, BATCH), 1);
+    assert_int_equal(count_deliveries(jobs, last.id), 0); /* a cancelled job: no job event */
+    srv_webhook_job_ended(jobs, &ended[0]);               /* an ended job told again: still one */
+    assert_int_equal(count_deliveries(jobs, BATCH), 1);
+    assert_int_equal(count_deliveries(jobs, JOB_A), 1);
+    assert_int_equal(count_deliveries(jobs, JOB_B), 0);
+
+    /* the body: the batch with its three jobs, oldest first */
+    struct srv_job all[3];
+    for (int i = 0; i < 2; i++)
+        all[strcmp(ended[i].id, JOB_A) == 0 ? 0 : 1] = ended[i];
+    all[2] = last;
+    assert_string_equal(all[0].id, JOB_A);
+    assert_string_equal(all[1].id, JOB_B);
+    assert_string_equal(all[2].id, JOB_C);
+    /* A's own delivery is older and due first */
+    struct srv_delivery d;
+    char *body = NULL;
+    assert_int_equal(srv_jobs_delivery_claim(jobs, (int64_t)time(NULL), 60, &d, &body), 1);
+    assert_string_equal(d.target, JOB_A);
+    free(body);
+    cJSON *want = cJSON_CreateObject();
+    cJSON_AddStringToObject(want, "event", "batch.done");
+    cJSON_AddItemToObject(want, "batch", srv_batch_doc(&batch, all, 3));
+    cJSON *counts = cJSON_GetObjectItem(cJSON_GetObjectItem(want, "batch"), "counts");
+    assert_int_equal(cJSON_GetObjectItem(counts, "done")->valueint, 1);
+    assert_int_equal(cJSON_GetObjectItem(counts, "failed")->valueint, 1);
+    assert_int_equal(cJSON_GetObjectItem(counts, "cancelled")->valueint, 1);
+    claim_body(jobs, BATCH, "batch.done", want);
+}
+
+/* ---- the sender thread ------------------------------------------------------------- */
+
+/* A pending delivery of job.done about JOB_A to `url`, its secret in `secret`; its id. */
+static int64_t add_pending(srv_jobs *jobs, const char *url, const char *body,
+                           char secret[SRV_HASH_LEN]) {
+    struct srv_delivery d;
+    memset(&d, 0, sizeof d);
+    snprintf(d.target, sizeof d.target, JOB_A);
+    snprintf(d.event, sizeof d.event, "job.done");
+    snprintf(d.url, sizeof d.url, "%s", url);
+    srv_webhook_new_secret(secret);
+    snprintf(d.secret, sizeof d.secret, "%s", secret);
+    assert_int_equal(srv_jobs_delivery_add(jobs, &d, body, (int64_t)time(NULL)), 0);
+    struct srv_delivery got;
+    assert_int_equal(srv_jobs_delivery_list(jobs, JOB_A, &got, 1), 1);
+    return got.id;
+}
+
+/* Runs a sender until JOB_A's delivery has had an attempt (10 s at most); it in *d. */
+static void send_until_tried(srv_jobs *jobs, bool allow_private, struct srv_delivery *d) {
+    srv_webhook_sender *sender = NULL;
+    assert_int_equal(srv_webhook_sender_start(jobs, allow_private, &sender), 0);
+    for (int i = 0; i < 200; i++) {
+        assert_int_equal(srv_jobs_delivery_list(jobs, JOB_A, d, 1), 1);
+        if (d->attempts > 0) break;
+        nanosleep(&(struct timespec){0, 50000000}, NULL); /* 50 ms */
+    }
+    double t0 = wall_s();
+    srv_webhook_sender_stop(sender);
+    assert_true(wall_s() - t0 < 2.0); /* idle: it stops within its second of waiting */
+    assert_int_equal(d->attempts, 1);
+}
+
+static const char *header_value(const char *request, const char *name, char *out, size_t cap) {
+    const char *p = strstr(request, name);
+    assert_non_null(p);
+    p += strlen(name);
+    size_t n = strcspn(p, "\r");
+    assert_true(n < cap);
+    memcpy(out, p, n);
+    out[n] = '\0';
+    return out;
+}
+
+static void test_sender(void **state) {
+    srv_jobs *jobs = ((store *)*state)->jobs;
+    const char *body = "{\"event\":\"job.done\",\"job\":{\"job_id\":\"" JOB_A "\"}}";
+    char url[128], secret[SRV_HASH_LEN];
+    receiver r;
+    pthread_t th;
+    start_receiver(&r, 204, &th);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/hook", r.port);
+    int64_t id = add_pending(jobs, url, body, secret);
+    struct srv_delivery d;
+    send_until_tried(jobs, true, &d);
+    pthread_join(th, NULL);
+    close(r.fd);
+    assert_int_equal(d.state, SRV_DELIVERY_DELIVERED);
+    assert_int_equal(d.last_status, 204);
+    assert_string_equal(d.last_error, "");
+    /* what arrived: the body as stored, its event and delivery id, a signature that the
+     * secret's text verifies over "<t>." + body, made just now */
+    assert_non_null(strstr(r.request, "POST /hook HTTP/1.1\r\n"));
+    assert_non_null(strstr(r.request, "Dumu-Event: job.done\r\n"));
+    char line[128], sig[SRV_WEBHOOK_SIG_MAX];
+    assert_int_equal(atoll(header_value(r.request, "Dumu-Delivery: ", line, sizeof line)), id);
+    header_value(r.request, "Dumu-Signature: ", line, sizeof line);
+    assert_string_equal(strstr(r.request, "\r\n\r\n") + 4, body);
+    long long t = atoll(line + 2);
+    assert_true(llabs(t - (long long)time(NULL)) <= 5);
+    unsigned char mac[crypto_auth_hmacsha256_BYTES];
+    char message[256], hex[2 * sizeof mac + 1];
+    int n = snprintf(message, sizeof message, "%lld.%s", t, body);
+    crypto_auth_hmacsha256_state hs;
+    crypto_auth_hmacsha256_init(&hs, (const unsigned char *)secret, strlen(secret));
+    crypto_auth_hmacsha256_update(&hs, (const unsigned char *)message, (unsigned long long)n);
+    crypto_auth_hmacsha256_final(&hs, mac);
+    sodium_bin2hex(hex, sizeof hex, mac, sizeof mac);
+    snprintf(sig, sizeof sig, "t=%lld,v1=%s", t, hex);
+    assert_string_equal(line, sig);
+    cJSON *doc = srv_webhook_doc(jobs, JOB_A, url);
+    cJSON *e = cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "deliveries"), 0);
+    assert_string_equal(cJSON_GetObjectItem(e, "state")->valuestring, "delivered");
+    assert_int_equal(cJSON_GetObjectItem(e, "last_status")->valueint, 204);
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(e, "next_attempt")));
+    cJSON_Delete(doc);
+}
+
+static void test_sender_retry(void **state) {
+    srv_jobs *jobs = ((store *)*state)->jobs;
+    char url[128], secret[SRV_HASH_LEN];
+    receiver r;
+    pthread_t th;
+    start_receiver(&r, 500, &th);
+    snprintf(url, sizeof url, "http://localhost:%d/hook", r.port);
+    add_pending(jobs, url, "{}", secret);
+    struct srv_delivery d;
+    send_until_tried(jobs, true, &d);
+    pthread_join(th, NULL);
+    close(r.fd);
+    assert_int_equal(d.state, SRV_DELIVERY_PENDING);
+    assert_int_equal(d.last_status, 500);
+    assert_non_null(strstr(d.last_error, "500"));
+    assert_int_equal(d.next_at, d.updated + srv_webhook_retry_delay_s(1));
+    cJSON *doc = srv_webhook_doc(jobs, JOB_A, url);
+    cJSON *e = cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "deliveries"), 0);
+    assert_string_equal(cJSON_GetObjectItem(e, "state")->valuestring, "pending");
+    assert_int_equal(cJSON_GetObjectItem(e, "next_attempt")->valuedouble, (double)d.next_at);
+    assert_non_null(strstr(cJSON_GetObjectItem(e, "last_error")->valuestring, "HTTP 500"));
+    cJSON_Delete(doc);
+}
+
+static void test_sender_refuses_private(void **state) {
+    srv_jobs *jobs = ((store *)*state)->jobs;
+    char url[128], secret[SRV_HASH_LEN];
+    receiver r;
+    pthread_t th;
+    start_receiver(&r, 204, &th);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/hook", r.port);
+    add_pending(jobs, url, "{}", secret);
+    struct srv_delivery d;
+    send_until_tried(jobs, false, &d); /* the operator did not allow private addresses */
+    shutdown(r.fd, SHUT_RDWR);
+    pthread_join(th, NULL);
+    close(r.fd);
+    assert_int_equal(r.got, 0); /* never contacted */
+    assert_int_equal(d.state, SRV_DELIVERY_FAILED);
+    assert_int_equal(d.last_status, 0);
+    assert_non_null(strstr(d.last_error, "loopback, private or link-local"));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_address_classes), cmocka_unit_test(test_url_checks),
-        cmocka_unit_test(test_signature),       cmocka_unit_test(test_delivery),
+        cmocka_unit_test(test_address_classes),
+        cmocka_unit_test(test_url_checks),
+        cmocka_unit_test(test_signature),
+        cmocka_unit_test(test_delivery),
         cmocka_unit_test(test_retry_schedule),
+        cmocka_unit_test_setup_teardown(test_job_deliveries, store_open, store_close),
+        cmocka_unit_test_setup_teardown(test_batch_deliveries, store_open, store_close),
+        cmocka_unit_test_setup_teardown(test_sender, store_open, store_close),
+        cmocka_unit_test_setup_teardown(test_sender_retry, store_open, store_close),
+        cmocka_unit_test_setup_teardown(test_sender_refuses_private, store_open, store_close),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
