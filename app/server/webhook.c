@@ -211,6 +211,12 @@ void srv_webhook_sign(const uint8_t key[SRV_WEBHOOK_KEY_BYTES], int64_t timestam
     snprintf(out, SRV_WEBHOOK_SIG_MAX, "t=%lld,v1=%s", (long long)timestamp, hex);
 }
 
+void srv_webhook_new_secret(char out[2 * SRV_WEBHOOK_KEY_BYTES + 1]) {
+    uint8_t key[SRV_WEBHOOK_KEY_BYTES];
+    randombytes_buf(key, sizeof key);
+    sodium_bin2hex(out, 2 * SRV_WEBHOOK_KEY_BYTES + 1, key, sizeof key);
+}
+
 int srv_webhook_global_init(void) {
     return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK && sodium_init() >= 0 ? 0 : -1;
 }

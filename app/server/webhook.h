@@ -59,6 +59,10 @@ int srv_webhook_check(const char *url, bool allow_private, srv_webhook_target *t
 void srv_webhook_sign(const uint8_t key[SRV_WEBHOOK_KEY_BYTES], int64_t timestamp, const char *body,
                       size_t body_len, char out[SRV_WEBHOOK_SIG_MAX]);
 
+/* A fresh signing secret: SRV_WEBHOOK_KEY_BYTES random bytes as lowercase hex, given to the
+ * uploader with its job or batch; the key of srv_webhook_sign is those bytes (hex-decoded). */
+void srv_webhook_new_secret(char out[2 * SRV_WEBHOOK_KEY_BYTES + 1]);
+
 /* One delivery attempt's outcome. */
 typedef struct srv_webhook_result {
     long http_status; /* 0 when no answer came */
