@@ -60,7 +60,7 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 assert d['state'] == 'done' and d['title'] == 'old_song' and d['params']['quantize'] == 'off', d" "$tmp/job.json"
 stop_server
-expect migrated-to-current test "$(sql "$tmp/old/dumu.db" "PRAGMA user_version")" = 5
+expect migrated-to-current test "$(sql "$tmp/old/dumu.db" "PRAGMA user_version")" = 6
 expect migrated-tiers-seeded test "$(sql "$tmp/old/dumu.db" "SELECT group_concat(name, ' ') FROM (SELECT name FROM tiers ORDER BY name)")" = "anonymous free pro"
 expect migrated-columns test "$(sql "$tmp/old/dumu.db" "SELECT count(*) FROM pragma_table_info('jobs') WHERE name IN ('quantize','qstrength','title','attempts','fast','started')")" = 6
 
