@@ -26,20 +26,7 @@ trap cleanup EXIT
 . "$(dirname "$0")/lib.sh"
 ERRORS_ARE_JSON=1 # every refusal of these routes must say why: status checks {code, message}
 
-start_server() { # start_server ARGS...: sets pid and B
-    local skip port=
-    skip=$(wc -l <"$tmp/server.log")
-    "$CLI" serve --port 0 --data-dir "$tmp/data" --max-queue 64 --web-dir "${DUMU_SOURCE_DIR:?}/web/dist" "$@" >>"$tmp/server.log" 2>&1 &
-    pid=$!
-    for _ in $(seq 1 300); do
-        port=$(tail -n +$((skip + 1)) "$tmp/server.log" | grep -o 'listening on http://127.0.0.1:[0-9]*' | cut -d: -f3)
-        [[ -n $port ]] && break
-        sleep 0.1
-    done
-    B=http://127.0.0.1:$port
-    [[ -n $port ]] || { echo "server did not start"; cat "$tmp/server.log"; exit 1; }
-}
-stop_server() { kill -TERM "$pid"; wait "$pid"; pid=; }
+serve() { start_server --max-queue 64 --web-dir "${DUMU_SOURCE_DIR:?}/web/dist" "$@"; } # start_server (lib.sh) as this script runs it
 
 # sign_up NAME EMAIL: an account; sets COOKIE_<NAME> and CSRF_<NAME>
 sign_up() {
@@ -52,7 +39,7 @@ ffmpeg -loglevel error -y -t 3 -i "$TD/dm04_openmsx_train_filled_with_cash/mix.f
 : >"$tmp/server.log"
 
 # ---- required -----------------------------------------------------------------------------
-start_server --auth required
+serve --auth required
 status public-health 200 "$B/health"
 status public-openapi 200 "$B/openapi.json"
 cp "$tmp/body" "$tmp/openapi.json"
@@ -219,7 +206,7 @@ print([db.execute(q, (sys.argv[3] if 'batch' in q else sys.argv[2],)).fetchone()
 stop_server
 
 # ---- optional: anonymous browsers own their jobs by a token cookie ------------------------
-start_server --auth optional --secure-cookies
+serve --auth optional --secure-cookies
 status opt-anon-list 200 "$B/api/jobs"
 expect opt-anon-list-empty test "$(json "$tmp/body" "len(d['jobs'])")" = 0
 status opt-upload 202 -F "file=@$tmp/clip.flac" "$B/api/process"
@@ -250,7 +237,7 @@ status opt-anon-cancel 200 -X DELETE -H "Cookie: $anon" -H "X-CSRF-Token: $anon_
 stop_server
 
 # ---- off: as before ------------------------------------------------------------------------
-start_server
+serve
 status off-account 404 -X POST -d '{"email":"x@example.org","password":"a long enough password"}' "$B/api/account"
 expect off-account-code test "$(json "$tmp/body" "d['code']")" = auth_off
 status off-jobs 200 "$B/api/jobs"

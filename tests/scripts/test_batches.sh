@@ -26,15 +26,7 @@ trap cleanup EXIT
 . "$(dirname "$0")/lib.sh"
 ERRORS_ARE_JSON=1
 
-"$CLI" serve --port 0 --data-dir "$tmp/data" --max-upload-mb 1 --web-dir "${DUMU_SOURCE_DIR:?}/web/dist" >"$tmp/server.log" 2>&1 &
-pid=$!
-for _ in $(seq 1 300); do
-    port=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$tmp/server.log" | cut -d: -f3)
-    [[ -n $port ]] && break
-    sleep 0.1
-done
-[[ -n ${port:-} ]] || { echo "server did not start"; cat "$tmp/server.log"; exit 1; }
-B=http://127.0.0.1:$port
+start_server --max-upload-mb 1
 
 ffmpeg -loglevel error -y -t 3 -i "$TD/dm04_openmsx_train_filled_with_cash/mix.flac" "$tmp/clip.flac"
 echo "not audio" >"$tmp/notes.txt"
@@ -153,6 +145,6 @@ status zip-after-delete 200 "$B/api/batches/$bid/zip"
 cp "$tmp/body" "$tmp/one.zip"
 expect zip-one-song test "$($PY -c "import sys, zipfile; print(len(zipfile.ZipFile(sys.argv[1]).namelist()))" "$tmp/one.zip")" = 3
 
-kill -TERM "$pid"; wait "$pid"; pid=
+stop_server
 echo "test_batches: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]
