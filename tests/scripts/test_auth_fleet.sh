@@ -117,12 +117,22 @@ status throttled-across-nodes 429 -X POST -d '{"email":"bob@example.org","passwo
 expect throttled-retry-after grep -qiE '^Retry-After: [1-9][0-9]*' "$tmp/headers"
 
 # ---- deleting the account through one node -----------------------------------------------
+# a batch of hers and webhook deliveries about it and about her job go with her
+batch=bbbbbbbb-0000-4000-8000-000000000001
+psql_q "INSERT INTO batches(id, owned_by, created) SELECT '$batch', 'a:' || id,
+ extract(epoch FROM now())::bigint FROM accounts WHERE email = 'alice@example.org';
+INSERT INTO deliveries(target, event, url, secret, body, state, attempts, last_status, created, next_at, updated)
+ SELECT t, 'job.done', 'http://127.0.0.1:9/', 's', '{}', 'pending', 0, 0, 1, 1, 1
+ FROM unnest(ARRAY['$id', '$batch']) t" >/dev/null
+expect batch-before test "$(psql_q "SELECT count(*) FROM batches WHERE id = '$batch'")" = 1
 status delete-account-b 204 -X DELETE -H "Cookie: $COOKIE_alice" -H "X-CSRF-Token: $CSRF_alice" "$B/api/account"
 status deleted-session-a 401 -H "Cookie: $COOKIE_alice" "$A/api/account"
 expect deleted-everything test "$(psql_q "SELECT (SELECT count(*) FROM jobs WHERE id = '$id'),
   (SELECT count(*) FROM blobs WHERE job_id = '$id'),
   (SELECT count(*) FROM accounts WHERE email = 'alice@example.org'),
-  (SELECT count(*) FROM credentials WHERE account_id NOT IN (SELECT id FROM accounts))")" = "0|0|0|0"
+  (SELECT count(*) FROM credentials WHERE account_id NOT IN (SELECT id FROM accounts)),
+  (SELECT count(*) FROM batches WHERE id = '$batch'),
+  (SELECT count(*) FROM deliveries WHERE target IN ('$id', '$batch'))")" = "0|0|0|0|0|0"
 
 for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
 wait
