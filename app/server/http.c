@@ -580,6 +580,8 @@ static enum MHD_Result handle_jobs_list(struct srv_server *s, struct MHD_Connect
     const char *search = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "q");
     if (search && strlen(search) > SRV_TITLE_LEN)
         return srv_reply_error(s, c, req, 400, "bad_request", "q is too long");
+    if (search && !srv_utf8_valid(search))
+        return srv_reply_error(s, c, req, 400, "bad_request", "q is not UTF-8");
     struct srv_job *list = malloc(MAX_LIST * sizeof *list);
     /* with --auth on, one's own only (none for an anonymous browser without its token yet) */
     struct srv_job_query q = {.owned_by = s->auth == SRV_AUTH_OFF ? NULL : req->principal,

@@ -75,9 +75,10 @@ struct srv_batch {
     char webhook_secret[SRV_HASH_LEN]; /* its calls' signing key (hex), given to the uploader */
 };
 
-/* Which jobs srv_jobs_list returns; NULL or "" fields do not narrow it. */
+/* Which jobs srv_jobs_list returns; NULL or "" fields do not narrow it, but for owned_by. */
 struct srv_job_query {
-    const char *owned_by; /* srv_job.owned_by; NULL: everyone's */
+    const char *owned_by; /* srv_job.owned_by; NULL: everyone's; "": nobody's (an anonymous
+                           * browser without its token yet) */
     const char *batch_id; /* only the jobs of this batch */
     const char *search;   /* only jobs whose title or key holds this text (ASCII letters in either
                           * case) */

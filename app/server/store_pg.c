@@ -597,36 +597,11 @@ static int pg_get(srv_jobs *jobs, const char *id, struct srv_job *out) {
     " AND ($3::text IS NULL OR strpos(lower(title), lower($3)) > 0"                      \
     " OR strpos(lower(coalesce(result_key, '')), lower($3)) > 0)"
 
-/* 1 when `s` is UTF-8 as PostgreSQL takes it: no overlong forms, surrogates or code points
- * over U+10FFFF. */
-static int utf8_valid(const char *s) {
-    for (const unsigned char *p = (const unsigned char *)s; *p;) {
-        unsigned c = *p;
-        /* the bytes that follow this first one; -1: no first byte */
-        int n = c < 0x80                 ? 0
-                : c >= 0xC2 && c <= 0xDF ? 1
-                : c >= 0xE0 && c <= 0xEF ? 2
-                : c >= 0xF0 && c <= 0xF4 ? 3
-                                         : -1;
-        if (n < 0) return 0;
-        unsigned long cp = n ? c & (0x3Fu >> n) : c;
-        for (int i = 1; i <= n; i++) { /* a NUL ends this before the string's end */
-            if ((p[i] & 0xC0) != 0x80) return 0;
-            cp = cp << 6 | (p[i] & 0x3Fu);
-        }
-        if ((n == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-            (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
-            return 0;
-        p += n + 1;
-    }
-    return 1;
-}
-
 static int pg_list(srv_jobs *jobs, const struct srv_job_query *q, struct srv_job *out, int cap,
                    int *total) {
     /* PostgreSQL refuses such text as a parameter, and no title (made valid: params.c) or key
      * holds it: no match, rather than a store that seems to be down */
-    if (q->search && !utf8_valid(q->search)) {
+    if (q->search && !srv_utf8_valid(q->search)) {
         *total = 0;
         return 0;
     }
