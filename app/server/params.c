@@ -348,6 +348,15 @@ static size_t utf8_len(const unsigned char *s) {
     return n;
 }
 
+int srv_utf8_valid(const char *s) {
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        size_t n = utf8_len(p);
+        if (!n) return 0;
+        p += n;
+    }
+    return 1;
+}
+
 void srv_title_of(const char *name, char out[SRV_TITLE_LEN]) {
     const char *base = name ? name : "";
     for (const char *c = base; *c; c++)

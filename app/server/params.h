@@ -91,6 +91,10 @@ void srv_sanitize_name(const char *name, char out[SRV_NAME_LEN]);
  * SRV_TITLE_LEN - 1 bytes; "audio" when nothing is left. `name` may be NULL. */
 void srv_title_of(const char *name, char out[SRV_TITLE_LEN]);
 
+/* 1 when the NUL-terminated `s` is valid UTF-8 (no overlong forms, surrogates or code points
+ * over U+10FFFF: what PostgreSQL takes as text), else 0. */
+int srv_utf8_valid(const char *s);
+
 /* The token of an `Authorization: Bearer TOKEN` header (RFC 6750 2.1: the scheme in any case,
  * one or more spaces, then b64token characters [A-Za-z0-9-._~+/] and trailing '='s, nothing
  * after). Returns 0 with the token in `out` (`cap` bytes), or -1 (NULL header, another

@@ -18,6 +18,10 @@
  *     and removes it; fetching streams the chunks (single-row mode) into
  *     DATA_DIR/cache/<id>.<gen>.<name>, which stays valid until a newer version exists: the
  *     fetch asks for the generation first, so a copy is reused until the file changes.
+ *   - deliveries: webhook calls to make, one row per (target, event), so that a job's end is
+ *     told once however many nodes see it. A sender claims the oldest due one with FOR
+ *     UPDATE SKIP LOCKED and holds it by moving its next_at a lease ahead: no other node
+ *     calls the same URL meanwhile, and one that died leaves it due again.
  *   Statements run on a small pool of connections, each used by one thread at a time. A
  *   statement that fails because the server went away fails its caller (-1: API nodes answer
  *   503, workers keep their results and try again); the connection is reset before its next
@@ -34,6 +38,8 @@
  *     5  fair use: tiers (seeded with srv_tier_seeds), buckets (requests per minute),
  *        audio_usage (seconds of audio per asker and day), jobs.started and its sequence
  *        (the claims' order, for the fair queue: store.h)
+ *     6  batches, deliveries (webhook calls) and jobs.result_key, batch_id, webhook_url and
+ *        webhook_secret
  */
 #include <dirent.h>
 #include <errno.h>
@@ -57,7 +63,7 @@ enum {
     SCHEMA_LOCK = 0x64756d /* pg_advisory_lock key of the migrations ("dum") */
 };
 
-#define SCHEMA_VERSION 5
+#define SCHEMA_VERSION 6
 
 static const char *const k_schema[SCHEMA_VERSION] = {
     /* 1 */
@@ -116,6 +122,19 @@ static const char *const k_schema[SCHEMA_VERSION] = {
     " at double precision NOT NULL, took integer NOT NULL);"
     "CREATE TABLE audio_usage(key text NOT NULL, day bigint NOT NULL,"
     " seconds double precision NOT NULL, PRIMARY KEY(key, day));",
+    /* 6 */
+    "ALTER TABLE jobs ADD COLUMN result_key text, ADD COLUMN batch_id text,"
+    " ADD COLUMN webhook_url text, ADD COLUMN webhook_secret text;"
+    "CREATE INDEX jobs_batch ON jobs(batch_id);"
+    "CREATE TABLE batches(id text PRIMARY KEY, owned_by text, created bigint NOT NULL,"
+    " webhook_url text, webhook_secret text);"
+    "CREATE TABLE deliveries(id bigserial PRIMARY KEY, target text NOT NULL, event text NOT NULL,"
+    " url text NOT NULL, secret text NOT NULL, body text NOT NULL, state text NOT NULL,"
+    " attempts integer NOT NULL, last_status integer NOT NULL, last_error text,"
+    " created bigint NOT NULL, next_at bigint NOT NULL, updated bigint NOT NULL,"
+    " UNIQUE(target, event));"
+    /* what a claim asks for: the pending rows, few beside the delivered and failed ones kept */
+    "CREATE INDEX deliveries_due ON deliveries(next_at, id) WHERE state = 'pending';",
 };
 
 struct pg_state {
@@ -285,6 +304,10 @@ static void read_job(const PGresult *r, int row, struct srv_job *j) {
     copy_val(r, row, 20, j->title, sizeof j->title);
     j->params.fast = strcmp(PQgetvalue(r, row, 21), "t") == 0;
     copy_val(r, row, 22, j->owned_by, sizeof j->owned_by);
+    copy_val(r, row, 23, j->key, sizeof j->key);
+    copy_val(r, row, 24, j->batch_id, sizeof j->batch_id);
+    copy_val(r, row, 25, j->webhook_url, sizeof j->webhook_url);
+    copy_val(r, row, 26, j->webhook_secret, sizeof j->webhook_secret);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -540,12 +563,16 @@ static int pg_insert(srv_jobs *jobs, const struct srv_job *j) {
     arg_json(&a, srv_event_progress(0.0, "queued", j->message), &ev);
     arg_text(&a, j->params.fast ? "true" : "false");
     arg_text(&a, j->owned_by[0] ? j->owned_by : NULL);
+    arg_text(&a, j->batch_id[0] ? j->batch_id : NULL);
+    arg_text(&a, j->webhook_url[0] ? j->webhook_url : NULL);
+    arg_text(&a, j->webhook_url[0] ? j->webhook_secret : NULL); /* no URL, nothing to sign */
     int n = exec_count(jobs,
                        "WITH j AS (INSERT INTO jobs(id, state, progress, stage, message, name,"
                        " created, updated, duration, onset, frame, min_note_ms, stems, bpm, mode,"
-                       " result_bpm, quantize, qstrength, title, fast, owned_by) VALUES ($1,"
-                       " 'queued', 0, 'queued', $2, $3, $4, $4, $5, $6, $7, $8, $9, $10, $11, 0,"
-                       " $12, $13, $14, $16, $17)"
+                       " result_bpm, quantize, qstrength, title, fast, owned_by, batch_id,"
+                       " webhook_url, webhook_secret) VALUES ($1, 'queued', 0, 'queued', $2, $3,"
+                       " $4, $4, $5, $6, $7, $8, $9, $10, $11, 0, $12, $13, $14, $16, $17, $18,"
+                       " $19, $20)"
                        " RETURNING id)"
                        " INSERT INTO events(job_id, type, data) SELECT id, 'progress', $15 FROM j",
                        a.n, a.v);
@@ -563,19 +590,44 @@ static int pg_get(srv_jobs *jobs, const char *id, struct srv_job *out) {
     return found;
 }
 
-static int pg_list(srv_jobs *jobs, const char *owned_by, struct srv_job *out, int cap) {
+/* The rows of a srv_job_query: $1 owner, $2 batch, $3 search text (NULL: not narrowed).
+ * strpos, not LIKE: the text is the asker's, and its % and _ are letters like any other. */
+#define QUERY_WHERE                                                                      \
+    " WHERE ($1::text IS NULL OR owned_by = $1) AND ($2::text IS NULL OR batch_id = $2)" \
+    " AND ($3::text IS NULL OR strpos(lower(title), lower($3)) > 0"                      \
+    " OR strpos(lower(coalesce(result_key, '')), lower($3)) > 0)"
+
+static int pg_list(srv_jobs *jobs, const struct srv_job_query *q, struct srv_job *out, int cap,
+                   int *total) {
+    /* PostgreSQL refuses such text as a parameter, and no title (made valid: params.c) or key
+     * holds it: no match, rather than a store that seems to be down */
+    if (q->search && !srv_utf8_valid(q->search)) {
+        *total = 0;
+        return 0;
+    }
     struct args a = {0};
-    arg_num(&a, cap);
-    arg_text(&a, owned_by);
+    arg_text(&a, q->owned_by);
+    arg_text(&a, q->batch_id && q->batch_id[0] ? q->batch_id : NULL);
+    arg_text(&a, q->search && q->search[0] ? q->search : NULL);
+    arg_num(&a, cap > 0 ? cap : 0); /* PostgreSQL refuses negative ones */
+    arg_num(&a, q->offset > 0 ? q->offset : 0);
+    /* the count of all matches comes with the page, from the same snapshot */
     PGresult *r = exec(jobs,
-                       "SELECT " JOB_COLUMNS " FROM jobs WHERE $2::text IS NULL OR owned_by = $2"
-                       " ORDER BY seq DESC LIMIT $1",
+                       "SELECT " JOB_COLUMNS ", count(*) OVER () FROM jobs" QUERY_WHERE
+                       " ORDER BY seq DESC LIMIT $4 OFFSET $5",
                        a.n, a.v, PGRES_TUPLES_OK);
     if (!r) return -1;
     int n = PQntuples(r) < cap ? PQntuples(r) : cap;
     for (int i = 0; i < n; i++)
         read_job(r, i, &out[i]);
+    *total = n ? atoi(PQgetvalue(r, 0, 27)) : 0;
     PQclear(r);
+    if (n == 0) { /* no row to carry it (none match, or the page is past the end) */
+        r = exec(jobs, "SELECT count(*) FROM jobs" QUERY_WHERE, 3, a.v, PGRES_TUPLES_OK);
+        if (!r) return -1;
+        *total = atoi(PQgetvalue(r, 0, 0));
+        PQclear(r);
+    }
     return n;
 }
 
@@ -720,7 +772,7 @@ static int pg_progress(srv_jobs *jobs, const char *id, double progress, const ch
 }
 
 static int pg_finish(srv_jobs *jobs, const char *id, enum srv_state state, double bpm,
-                     double duration, const char *code, const char *message) {
+                     const char *key, double duration, const char *code, const char *message) {
     int done = state == SRV_DONE;
     struct args a = {0};
     char *ev;
@@ -737,10 +789,11 @@ static int pg_finish(srv_jobs *jobs, const char *id, enum srv_state state, doubl
     arg_text(&a, jobs->owner);
     arg_text(&a, done ? "done" : "error");
     arg_json(&a, done ? srv_event_done(id) : srv_event_error(code, message), &ev);
+    arg_text(&a, key[0] ? key : NULL);
     int n = exec_count(jobs,
                        "WITH u AS (UPDATE jobs SET state = $2, progress = $3, stage = $4,"
                        " message = $5, updated = $6, result_bpm = $7, duration = $8,"
-                       " error_code = $9, error_message = $10, owner = NULL"
+                       " error_code = $9, error_message = $10, result_key = $14, owner = NULL"
                        " WHERE id = $1 AND state = 'running' AND owner = $11 RETURNING id)"
                        " INSERT INTO events(job_id, type, data) SELECT id, $12, $13 FROM u",
                        a.n, a.v);
@@ -818,6 +871,8 @@ static int pg_remove(srv_jobs *jobs, const char *id, enum srv_state *was) {
                        "WITH d AS (DELETE FROM jobs WHERE id = $1 RETURNING state),"
                        " e AS (DELETE FROM events WHERE job_id = $1 AND EXISTS (SELECT 1 FROM d)),"
                        " b AS (DELETE FROM blobs WHERE job_id = $1 AND EXISTS (SELECT 1 FROM d)),"
+                       " w AS (DELETE FROM deliveries WHERE target = $1"
+                       " AND EXISTS (SELECT 1 FROM d)),"
                        " i AS (INSERT INTO events(job_id, type, data) SELECT $1, 'error', $2"
                        " FROM d WHERE state IN ('queued', 'running'))"
                        " SELECT state FROM d",
@@ -892,7 +947,8 @@ static int pg_expire(srv_jobs *jobs, int64_t before, int by_tier) {
                        " coalesce($3::float8 - 3600 * " TIER_RETENTION_SQL ", $1::float8)"
                        " ELSE $1::float8 END RETURNING id),"
                        " e AS (DELETE FROM events WHERE job_id IN (SELECT id FROM x)),"
-                       " b AS (DELETE FROM blobs WHERE job_id IN (SELECT id FROM x))"
+                       " b AS (DELETE FROM blobs WHERE job_id IN (SELECT id FROM x)),"
+                       " w AS (DELETE FROM deliveries WHERE target IN (SELECT id FROM x))"
                        " SELECT count(*) FROM x",
                        a.n, a.v, PGRES_TUPLES_OK);
     int n = r ? atoi(PQgetvalue(r, 0, 0)) : 0;
@@ -916,6 +972,17 @@ static int pg_expire(srv_jobs *jobs, int64_t before, int by_tier) {
     /* a bucket idle for an hour is full again anyway; yesterday's usage is still shown */
     exec_count(jobs, "DELETE FROM buckets WHERE at < $1::float8 - 3600", 1, c.v);
     exec_count(jobs, "DELETE FROM audio_usage WHERE day < floor($1::float8 / 86400) - 1", 1, c.v);
+    /* batches whose jobs are all gone (an hour after they were made: their jobs go in within
+     * their request), then the deliveries about a job or batch that is no more */
+    exec_count(jobs,
+               "DELETE FROM batches WHERE created < $1::bigint - 3600 AND NOT EXISTS"
+               " (SELECT 1 FROM jobs WHERE jobs.batch_id = batches.id)",
+               1, c.v);
+    exec_count(jobs,
+               "DELETE FROM deliveries WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.id ="
+               " deliveries.target) AND NOT EXISTS (SELECT 1 FROM batches"
+               " WHERE batches.id = deliveries.target)",
+               0, NULL);
     expire_cache(jobs);
     return n;
 }
@@ -1191,9 +1258,14 @@ static int pg_account_list(srv_jobs *jobs, struct srv_account *out, int cap) {
     return n;
 }
 
-/* The credentials go with it (ON DELETE CASCADE). */
+/* The credentials go with it (ON DELETE CASCADE), its batches and their deliveries in the
+ * same statement; its jobs are the caller's (account.c, through remove). */
 static int pg_account_remove(srv_jobs *jobs, const char *id) {
-    int n = exec_count(jobs, "DELETE FROM accounts WHERE id = $1", 1, &id);
+    int n = exec_count(jobs,
+                       "WITH b AS (DELETE FROM batches WHERE owned_by = 'a:' || $1 RETURNING id),"
+                       " w AS (DELETE FROM deliveries WHERE target IN (SELECT id FROM b))"
+                       " DELETE FROM accounts WHERE id = $1",
+                       1, &id);
     return n < 0 ? -1 : n > 0;
 }
 
@@ -1441,6 +1513,139 @@ static int pg_owner_active(srv_jobs *jobs, const char *owned_by, int *n) {
     return 0;
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* Batches and webhook deliveries */
+
+static int pg_batch_insert(srv_jobs *jobs, const struct srv_batch *b) {
+    struct args a = {0};
+    arg_text(&a, b->id);
+    arg_text(&a, b->owned_by[0] ? b->owned_by : NULL);
+    arg_num(&a, (double)b->created);
+    arg_text(&a, b->webhook_url[0] ? b->webhook_url : NULL);
+    arg_text(&a, b->webhook_url[0] ? b->webhook_secret : NULL); /* no URL, nothing to sign */
+    return exec_count(jobs,
+                      "INSERT INTO batches(id, owned_by, created, webhook_url, webhook_secret)"
+                      " VALUES ($1, $2, $3, $4, $5)",
+                      a.n, a.v) == 1
+               ? 0
+               : -1;
+}
+
+static int pg_batch_get(srv_jobs *jobs, const char *id, struct srv_batch *out) {
+    PGresult *r = exec(jobs,
+                       "SELECT id, owned_by, created, webhook_url, webhook_secret FROM batches"
+                       " WHERE id = $1",
+                       1, &id, PGRES_TUPLES_OK);
+    if (!r) return -1;
+    int found = PQntuples(r) == 1;
+    if (found) {
+        memset(out, 0, sizeof *out);
+        copy_val(r, 0, 0, out->id, sizeof out->id);
+        copy_val(r, 0, 1, out->owned_by, sizeof out->owned_by);
+        out->created = (int64_t)num_val(r, 0, 2, 0.0);
+        copy_val(r, 0, 3, out->webhook_url, sizeof out->webhook_url);
+        copy_val(r, 0, 4, out->webhook_secret, sizeof out->webhook_secret);
+    }
+    PQclear(r);
+    return found;
+}
+
+static const char *const delivery_states[] = {"pending", "delivered", "failed"};
+
+/* A row of DELIVERY_COLUMNS. */
+static void read_delivery(const PGresult *r, int row, struct srv_delivery *d) {
+    memset(d, 0, sizeof *d);
+    d->id = strtoll(PQgetvalue(r, row, 0), NULL, 10);
+    copy_val(r, row, 1, d->target, sizeof d->target);
+    copy_val(r, row, 2, d->event, sizeof d->event);
+    copy_val(r, row, 3, d->url, sizeof d->url);
+    for (int k = 0; k < 3; k++)
+        if (strcmp(PQgetvalue(r, row, 4), delivery_states[k]) == 0)
+            d->state = (enum srv_delivery_state)k;
+    d->attempts = atoi(PQgetvalue(r, row, 5));
+    d->last_status = atoi(PQgetvalue(r, row, 6));
+    copy_val(r, row, 7, d->last_error, sizeof d->last_error);
+    d->created = strtoll(PQgetvalue(r, row, 8), NULL, 10);
+    d->next_at = strtoll(PQgetvalue(r, row, 9), NULL, 10);
+    d->updated = strtoll(PQgetvalue(r, row, 10), NULL, 10);
+    copy_val(r, row, 11, d->secret, sizeof d->secret);
+}
+
+static int pg_delivery_add(srv_jobs *jobs, const struct srv_delivery *d, const char *body,
+                           int64_t now) {
+    struct args a = {0};
+    arg_text(&a, d->target);
+    arg_text(&a, d->event);
+    arg_text(&a, d->url);
+    arg_text(&a, d->secret);
+    arg_text(&a, body);
+    arg_num(&a, (double)now);
+    /* the node that sees a job end second finds the first one's row: nothing to add */
+    int n = exec_count(jobs,
+                       "INSERT INTO deliveries(target, event, url, secret, body, state, attempts,"
+                       " last_status, last_error, created, next_at, updated) VALUES ($1, $2, $3,"
+                       " $4, $5, 'pending', 0, 0, '', $6, $6, $6)"
+                       " ON CONFLICT (target, event) DO NOTHING",
+                       a.n, a.v);
+    return n < 0 ? -1 : n == 0;
+}
+
+static int pg_delivery_claim(srv_jobs *jobs, int64_t now, int lease_s, struct srv_delivery *out,
+                             char **body) {
+    *body = NULL;
+    struct args a = {0};
+    arg_num(&a, (double)now);
+    arg_num(&a, (double)now + lease_s);
+    /* as a job's claim: nodes asking together skip each other's row, and the lease keeps
+     * the row away from them once this one commits */
+    PGresult *r = exec(jobs,
+                       "UPDATE deliveries SET next_at = $2 WHERE id = (SELECT id FROM deliveries"
+                       " WHERE state = 'pending' AND next_at <= $1 ORDER BY next_at, id LIMIT 1"
+                       " FOR UPDATE SKIP LOCKED) RETURNING " DELIVERY_COLUMNS ", body",
+                       a.n, a.v, PGRES_TUPLES_OK);
+    if (!r) return -1;
+    int rc = PQntuples(r) == 1;
+    if (rc) {
+        read_delivery(r, 0, out);
+        if (!(*body = strdup(PQgetvalue(r, 0, 12)))) rc = -1;
+    }
+    PQclear(r);
+    return rc;
+}
+
+static int pg_delivery_update(srv_jobs *jobs, const struct srv_delivery *d, int64_t now) {
+    struct args a = {0};
+    arg_num(&a, (double)d->id);
+    arg_text(&a, delivery_states[d->state]);
+    arg_num(&a, d->attempts);
+    arg_num(&a, d->last_status);
+    arg_text(&a, d->last_error);
+    arg_num(&a, (double)d->next_at);
+    arg_num(&a, (double)now);
+    return exec_count(jobs,
+                      "UPDATE deliveries SET state = $2, attempts = $3, last_status = $4,"
+                      " last_error = $5, next_at = $6, updated = $7 WHERE id = $1",
+                      a.n, a.v) < 0
+               ? -1
+               : 0;
+}
+
+static int pg_delivery_list(srv_jobs *jobs, const char *target, struct srv_delivery *out, int cap) {
+    struct args a = {0};
+    arg_text(&a, target);
+    arg_num(&a, cap > 0 ? cap : 0);
+    PGresult *r = exec(jobs,
+                       "SELECT " DELIVERY_COLUMNS " FROM deliveries WHERE target = $1"
+                       " ORDER BY id LIMIT $2",
+                       a.n, a.v, PGRES_TUPLES_OK);
+    if (!r) return -1;
+    int n = PQntuples(r) < cap ? PQntuples(r) : cap;
+    for (int i = 0; i < n; i++)
+        read_delivery(r, i, &out[i]);
+    PQclear(r);
+    return n;
+}
+
 const struct srv_store_ops srv_store_pg = {
     .kind = "postgresql",
     .open = pg_open,
@@ -1484,4 +1689,10 @@ const struct srv_store_ops srv_store_pg = {
     .usage_add = pg_usage_add,
     .usage_get = pg_usage_get,
     .owner_active = pg_owner_active,
+    .batch_insert = pg_batch_insert,
+    .batch_get = pg_batch_get,
+    .delivery_add = pg_delivery_add,
+    .delivery_claim = pg_delivery_claim,
+    .delivery_update = pg_delivery_update,
+    .delivery_list = pg_delivery_list,
 };

@@ -7,7 +7,27 @@ expect() {
 }
 
 # The HTTP helpers of the server scripts; they write to $tmp and run Python as $PY, both set by
-# the script that sources this file.
+# the script that sources this file, and start `$CLI serve` ($CLI too).
+
+# start_server ARGS...: `dumu serve` on a free loopback port with the data folder $tmp/data
+# and ARGS, its log appended to $tmp/server.log; sets pid and B (the base URL), or exits the
+# script when the server does not come up.
+start_server() {
+    local skip port=
+    touch "$tmp/server.log"
+    skip=$(wc -l <"$tmp/server.log")
+    "$CLI" serve --port 0 --data-dir "$tmp/data" "$@" >>"$tmp/server.log" 2>&1 &
+    pid=$!
+    for _ in $(seq 1 300); do
+        port=$(tail -n +$((skip + 1)) "$tmp/server.log" | grep -o 'listening on http://127.0.0.1:[0-9]*' | cut -d: -f3)
+        [[ -n $port ]] && break
+        sleep 0.1
+    done
+    B=http://127.0.0.1:$port
+    [[ -n $port ]] || { echo "server did not start"; cat "$tmp/server.log"; exit 1; }
+}
+# stop_server: SIGTERM, and waits for it to end.
+stop_server() { kill -TERM "$pid"; wait "$pid"; pid=; }
 
 # status NAME WANT CURL-ARGS...: counts a check that the request's HTTP status matches the
 # pattern WANT ("200", "401|404"); the body goes to $tmp/body, the headers to $tmp/headers.

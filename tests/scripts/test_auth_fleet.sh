@@ -4,9 +4,9 @@
 # hold across nodes, since each node keeps nothing of its own:
 #   - an account made on one node signs in on the other, and a session cookie and its CSRF
 #     token from one node work on the other;
-#   - a job uploaded through one node is its owner's on both; every job route of the OpenAPI
-#     document answers 404 on both nodes to another account (cookie and API key), the job
-#     untouched, and job lists show one's own only;
+#   - a job or batch uploaded through one node is its owner's on both; every job and batch
+#     route of the OpenAPI document answers 404 on both nodes to another account (cookie and
+#     API key), the job untouched, and job lists show one's own only;
 #   - an API key made on one node works on the other, and revoked there it is refused here at
 #     once; `dumu admin keys create --db` makes one that both accept;
 #   - failed logins count across nodes (429 + Retry-After);
@@ -50,6 +50,11 @@ status csrf-on-other-node 202 -H "Cookie: $COOKIE_alice" -H "X-CSRF-Token: $CSRF
 id=$(json "$tmp/body" "d['job_id']")
 status csrf-missing-other-node 403 -H "Cookie: $COOKIE_alice" -F "file=@$tmp/clip.flac" "$A/api/process"
 status owner-on-a 200 -H "Cookie: $COOKIE_alice" "$A/api/jobs/$id"
+status batch-on-b 202 -H "Cookie: $COOKIE_alice" -H "X-CSRF-Token: $CSRF_alice" -F "file=@$tmp/clip.flac" "$B/api/batches"
+bid=$(json "$tmp/body" "d['batch_id']")
+bjob=$(json "$tmp/body" "d['job_ids'][0]")
+status batch-seen-on-a 200 -H "Cookie: $COOKIE_alice" "$A/api/batches/$bid"
+expect batch-doc-on-a test "$(json "$tmp/body" "(d['state'], [j['job_id'] for j in d['jobs']])")" = "('queued', ['$bjob'])"
 expect owned-in-db test "$(psql_q "SELECT owned_by LIKE 'a:%' FROM jobs WHERE id = '$id'")" = t
 status login-on-b 200 -X POST -d '{"email":"alice@example.org","password":"a long enough password"}' "$B/api/session"
 login_cookie="dumu_session=$(cookie dumu_session)"
@@ -95,6 +100,7 @@ expect routes-found test "$(wc -l <"$tmp/routes.txt")" -ge 11
 while read -r method path; do
     for node in "$A" "$B"; do
         url=$node${path/ID/$id}
+        [[ $path == */batch* ]] && url=$node${path/ID/$bid} # a batch's routes, with alice's batch
         body=(); [[ $method == POST ]] && body=(-H 'Content-Type: application/json' -d '{}')
         status "other-cookie $method $path" 404 -X "$method" "${body[@]}" -H "Cookie: $COOKIE_bob" -H "X-CSRF-Token: $CSRF_bob" "$url"
         status "other-key $method $path" 404 -X "$method" "${body[@]}" -H "Authorization: Bearer $key_bob" "$url"
@@ -104,7 +110,7 @@ status job-untouched 200 -H "Cookie: $COOKIE_alice" "$B/api/jobs/$id"
 status other-list 200 -H "Cookie: $COOKIE_bob" "$A/api/jobs"
 expect other-list-empty test "$(json "$tmp/body" "len(d['jobs'])")" = 0
 status owner-list 200 -H "Cookie: $COOKIE_alice" "$A/api/jobs"
-expect owner-list-has-it test "$(json "$tmp/body" "[j['job_id'] for j in d['jobs']]")" = "['$id']"
+expect owner-list-has-it test "$(json "$tmp/body" "[j['job_id'] for j in d['jobs']]")" = "['$bjob', '$id']"
 
 # ---- failed logins count across nodes ----------------------------------------------------
 for i in 1 2 3; do
@@ -117,12 +123,22 @@ status throttled-across-nodes 429 -X POST -d '{"email":"bob@example.org","passwo
 expect throttled-retry-after grep -qiE '^Retry-After: [1-9][0-9]*' "$tmp/headers"
 
 # ---- deleting the account through one node -----------------------------------------------
+# a batch of hers and webhook deliveries about it and about her job go with her
+batch=bbbbbbbb-0000-4000-8000-000000000001
+psql_q "INSERT INTO batches(id, owned_by, created) SELECT '$batch', 'a:' || id,
+ extract(epoch FROM now())::bigint FROM accounts WHERE email = 'alice@example.org';
+INSERT INTO deliveries(target, event, url, secret, body, state, attempts, last_status, created, next_at, updated)
+ SELECT t, 'job.done', 'http://127.0.0.1:9/', 's', '{}', 'pending', 0, 0, 1, 1, 1
+ FROM unnest(ARRAY['$id', '$batch']) t" >/dev/null
+expect batch-before test "$(psql_q "SELECT count(*) FROM batches WHERE id = '$batch'")" = 1
 status delete-account-b 204 -X DELETE -H "Cookie: $COOKIE_alice" -H "X-CSRF-Token: $CSRF_alice" "$B/api/account"
 status deleted-session-a 401 -H "Cookie: $COOKIE_alice" "$A/api/account"
 expect deleted-everything test "$(psql_q "SELECT (SELECT count(*) FROM jobs WHERE id = '$id'),
   (SELECT count(*) FROM blobs WHERE job_id = '$id'),
   (SELECT count(*) FROM accounts WHERE email = 'alice@example.org'),
-  (SELECT count(*) FROM credentials WHERE account_id NOT IN (SELECT id FROM accounts))")" = "0|0|0|0"
+  (SELECT count(*) FROM credentials WHERE account_id NOT IN (SELECT id FROM accounts)),
+  (SELECT count(*) FROM batches WHERE id = '$batch'),
+  (SELECT count(*) FROM deliveries WHERE target IN ('$id', '$batch'))")" = "0|0|0|0|0|0"
 
 for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
 wait

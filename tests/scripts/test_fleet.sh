@@ -12,7 +12,8 @@
 #   - PostgreSQL stopped mid-run: the API answers 503 {code, message} with Retry-After,
 #     and once it is back every accepted job finishes;
 #   - a job that killed SRV_MAX_ATTEMPTS (3) workers fails as "poison";
-#   - expired jobs leave no rows, events or blobs.
+#   - expired jobs leave no rows, events, blobs or webhook deliveries; batches without jobs
+#     go after an hour, and deliveries about nothing left go too.
 set -uo pipefail
 CLI=${DUMU_CLI:?run through ctest}
 TD=${DUMU_TESTDATA_DIR:?}
@@ -82,16 +83,20 @@ both=1
 await_api A || both=0
 await_api B || both=0
 expect two-nodes-start-together test $both = 1
-expect schema-current test "$(psql_q 'SELECT version FROM dumu_schema')" = 5
+expect schema-current test "$(psql_q 'SELECT version FROM dumu_schema')" = 6
 kill "$PID_A" "$PID_B"; wait "$PID_A" "$PID_B" 2>/dev/null
-psql_q "DROP TABLE workers, credentials, accounts, login_failures, tiers, buckets, audio_usage;
+psql_q "DROP TABLE workers, credentials, accounts, login_failures, tiers, buckets, audio_usage,
+ batches, deliveries;
 DROP SEQUENCE jobs_started;
-ALTER TABLE jobs DROP COLUMN fast, DROP COLUMN owned_by, DROP COLUMN started;
+ALTER TABLE jobs DROP COLUMN fast, DROP COLUMN owned_by, DROP COLUMN started,
+ DROP COLUMN result_key, DROP COLUMN batch_id, DROP COLUMN webhook_url, DROP COLUMN webhook_secret;
 UPDATE dumu_schema SET version = 1;
 INSERT INTO jobs(id, state, name, created, updated) VALUES
  ('11111111-1111-4111-8111-111111111111', 'failed', 'old', 1, extract(epoch FROM now()))" >/dev/null
 start_api A && start_api B
-expect schema-v1-migrated test "$(psql_q 'SELECT version FROM dumu_schema')" = 5
+expect schema-v1-migrated test "$(psql_q 'SELECT version FROM dumu_schema')" = 6
+expect schema-v1-v6-objects test "$(psql_q "SELECT count(*) FROM information_schema.columns
+ WHERE table_name = 'jobs' AND column_name IN ('result_key', 'batch_id', 'webhook_url', 'webhook_secret')")|$(psql_q "SELECT count(*) FROM information_schema.tables WHERE table_name IN ('batches', 'deliveries')")" = "4|2"
 expect schema-v1-tiers-seeded test "$(psql_q 'SELECT name FROM tiers ORDER BY name' | tr '\n' ' ')" = "anonymous free pro "
 expect schema-v1-workers-table test "$(psql_q 'SELECT count(*) FROM workers')" = 0
 expect schema-v1-job-kept test "$(state "$URL_B" 11111111-1111-4111-8111-111111111111)" = failed
@@ -223,10 +228,19 @@ expect poison-code bash -c "curl -s '$URL_A/api/jobs/$pid_' | grep -q '\"code\":
 
 # ---- expiry ------------------------------------------------------------------------------------
 psql_q "UPDATE jobs SET updated = 1 WHERE id IN ($list)" >/dev/null
+# a delivery about an expiring job, a batch of long ago and one just made (both without
+# jobs) with one each, and one about a job that is gone
+old_b=aaaaaaaa-0000-4000-8000-000000000001 new_b=aaaaaaaa-0000-4000-8000-000000000002
+gone=aaaaaaaa-0000-4000-8000-000000000003
+psql_q "INSERT INTO batches(id, created) VALUES ('$old_b', 1), ('$new_b', extract(epoch FROM now())::bigint);
+INSERT INTO deliveries(target, event, url, secret, body, state, attempts, last_status, created, next_at, updated)
+ SELECT t, 'job.done', 'http://127.0.0.1:9/', 's', '{}', 'pending', 0, 0, 1, 1, 1
+ FROM unnest(ARRAY['${ids[1]}', '$old_b', '$new_b', '$gone']) t" >/dev/null
 kill "$PID_A"; wait "$PID_A" 2>/dev/null
 start_api A
 expect expired-log grep -q 'expired 12 old jobs' "$tmp/api-A.log"
 expect expired-no-rows test "$(psql_q "SELECT count(*) FROM jobs WHERE id IN ($list)")|$(psql_q "SELECT count(*) FROM events WHERE job_id IN ($list)")|$(psql_q "SELECT count(*) FROM blobs WHERE job_id IN ($list)")" = "0|0|0"
+expect expired-batches-deliveries test "$(psql_q "SELECT string_agg(id, ' ' ORDER BY id) FROM batches WHERE id IN ('$old_b', '$new_b')")|$(psql_q "SELECT string_agg(target, ' ' ORDER BY target) FROM deliveries WHERE target IN ('${ids[1]}', '$old_b', '$new_b', '$gone')")" = "$new_b|$new_b"
 expect health-end test "$(curl -s -o /dev/null -w '%{http_code}' "$URL_A/health")" = 200
 
 echo "$passed passed, $failed failed"

@@ -4,7 +4,8 @@
 #   admin: the seeded tiers, tiers set (changed and new), users set-tier, usage;
 #   required: the requests-per-minute bucket (RateLimit-* on every API reply, 429
 #     rate_limited with Retry-After once empty, the bucket per account), jobs at once (429
-#     too_many_jobs), the longest song (413 song_too_long), today's minutes (429
+#     too_many_jobs, also for all the songs of a batch), the longest song (413
+#     song_too_long), today's minutes (429, a batch's songs together:
 #     daily_minutes with Retry-After and the day's RateLimit-*), GET /api/account's limits and
 #     usage; the fair queue: account A queues five jobs, then B one: B's starts second;
 #   retention: a finished job is kept for its owner's tier's hours (--ttl-hours with off);
@@ -27,20 +28,7 @@ trap cleanup EXIT
 admin() { "$CLI" admin --data-dir "$tmp/data" "$@"; }
 quiet() { "$@" >/dev/null; }
 
-start_server() { # start_server ARGS...: sets pid and B
-    local skip port=
-    skip=$(wc -l <"$tmp/server.log")
-    "$CLI" serve --port 0 --data-dir "$tmp/data" --max-queue 64 --web-dir "${DUMU_SOURCE_DIR:?}/web/dist" "$@" >>"$tmp/server.log" 2>&1 &
-    pid=$!
-    for _ in $(seq 1 300); do
-        port=$(tail -n +$((skip + 1)) "$tmp/server.log" | grep -o 'listening on http://127.0.0.1:[0-9]*' | cut -d: -f3)
-        [[ -n $port ]] && break
-        sleep 0.1
-    done
-    B=http://127.0.0.1:$port
-    [[ -n $port ]] || { echo "server did not start"; cat "$tmp/server.log"; exit 1; }
-}
-stop_server() { kill -TERM "$pid"; wait "$pid"; pid=; }
+serve() { start_server --max-queue 64 --web-dir "${DUMU_SOURCE_DIR:?}/web/dist" "$@"; } # start_server (lib.sh) as this script runs it
 # account NAME EMAIL: signs up (as anonymous: by address) and sets KEY_<NAME>, an API key
 account() {
     status "sign-up-$1" 201 -X POST -d "{\"email\":\"$2\",\"password\":\"a long enough password\"}" "$B/api/account"
@@ -53,7 +41,7 @@ wav "$tmp/s40.wav" 40
 : >"$tmp/server.log"
 
 # ---- required -----------------------------------------------------------------------------
-start_server --auth required
+serve --auth required
 admin tiers >"$tmp/tiers.txt"
 expect admin-tiers-seeded test "$(cut -f1 "$tmp/tiers.txt" | tr '\n' ' ')" = "tier anonymous free pro "
 expect admin-tiers-list test "$(admin tiers list | wc -l)" = 4
@@ -105,6 +93,11 @@ admin usage alice@example.org >"$tmp/usage.txt"
 expect admin-usage grep -q "^alice@example.org	free	0.2	1	1$" "$tmp/usage.txt"
 expect admin-usage-all test "$(admin usage | wc -l)" = 3
 admin tiers set free --concurrent 10 >/dev/null
+# a batch counts all its songs' minutes: five 12 s songs pass one by one, not together
+five=(); for i in 1 2 3 4 5; do five+=(-F "file=@$tmp/s12.wav"); done
+status batch-daily-over 429 -H "Authorization: Bearer $KEY_alice" "${five[@]}" "$B/api/batches"
+expect batch-daily-over-code test "$(json "$tmp/body" "d['code']")" = daily_minutes
+expect batch-daily-over-says grep -q "the songs are 1.0 minutes" "$tmp/body"
 for i in 1 2 3 4; do
     status "daily-$i" 202 -H "Authorization: Bearer $KEY_alice" -F "file=@$tmp/s12.wav" "$B/api/process"
 done
@@ -112,6 +105,11 @@ status daily-over 429 -H "Authorization: Bearer $KEY_alice" -F "file=@$tmp/s2.wa
 expect daily-over-code test "$(json "$tmp/body" "d['code']")" = daily_minutes
 expect daily-over-retry test "$(header Retry-After)" -ge 1
 expect daily-over-remaining test "$(header RateLimit-Remaining)" = 0
+# ... and needs room for all its songs among the tier's jobs at once (bob has none yet)
+eleven=(); for i in $(seq 1 11); do eleven+=(-F "file=@$tmp/s2.wav"); done
+status batch-too-many-jobs 429 -H "Authorization: Bearer $KEY_bob" "${eleven[@]}" "$B/api/batches"
+expect batch-too-many-jobs-code test "$(json "$tmp/body" "d['code']")" = too_many_jobs
+expect batch-too-many-jobs-says grep -q "11 songs at once are more than your 10" "$tmp/body"
 status daily-other-account 202 -H "Authorization: Bearer $KEY_bob" -F "file=@$tmp/s2.wav" "$B/api/process"
 # set-tier: bob to a new tier with a day's worth of minutes
 expect admin-new-tier quiet admin tiers set team --minutes-per-day 600
@@ -124,7 +122,7 @@ stop_server
 
 # ---- the fair queue: A's five jobs first, then B's one, one worker --------------------------
 rm -rf "$tmp/data"
-start_server --auth required --workers 1
+serve --auth required --workers 1
 account a a@example.org
 account b b@example.org
 admin tiers set free --concurrent 10 >/dev/null
@@ -160,17 +158,17 @@ sq() { $PY -c "import sqlite3, sys; db = sqlite3.connect(sys.argv[1]); r = db.ex
 sq "DELETE FROM jobs WHERE state IN ('queued', 'running') RETURNING id" >/dev/null # no more finish
 sq "UPDATE jobs SET updated = updated - 7200 WHERE state IN ('done', 'failed') RETURNING id" >/dev/null
 n_done=$(sq "SELECT count(*) FROM jobs WHERE state IN ('done', 'failed')")
-start_server # --auth off: the server's --ttl-hours alone
+serve # --auth off: the server's --ttl-hours alone
 stop_server
 expect retention-off-keeps test "$(sq "SELECT count(*) FROM jobs WHERE state IN ('done', 'failed')")" = "$n_done"
 admin tiers set free --retention-h 1 >/dev/null
-start_server --auth required
+serve --auth required
 stop_server
 expect retention-by-tier test "$(sq "SELECT count(*) FROM jobs WHERE state IN ('done', 'failed')")" = 0
 expect retention-had-jobs test "$n_done" -ge 1
 
 # ---- optional: anonymous browsers by address --------------------------------------------
-start_server --auth optional
+serve --auth optional
 admin tiers set anonymous --rpm 3 >/dev/null
 status anon-1 200 "$B/api/jobs"
 expect anon-1-limit test "$(header RateLimit-Limit)" = 3
@@ -187,7 +185,7 @@ expect anon-daily-code test "$(json "$tmp/body" "d['code']")" = daily_minutes
 stop_server
 
 # ---- off: as before ------------------------------------------------------------------------
-start_server
+serve
 for i in 1 2 3 4; do status "off-$i" 200 "$B/api/jobs"; done
 expect off-no-ratelimit test -z "$(header RateLimit-Limit)"
 stop_server

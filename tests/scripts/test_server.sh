@@ -20,19 +20,6 @@ trap cleanup EXIT
 
 is_error_json() { $PY -c "import json,sys; d=json.load(open(sys.argv[1])); assert isinstance(d['code'], str) and d['message']" "$tmp/body"; }
 
-start_server() { # start_server ARGS...: sets pid and B (base URL)
-    local skip port=
-    skip=$(wc -l <"$tmp/server.log")
-    "$CLI" serve --port 0 --data-dir "$tmp/data" "$@" >>"$tmp/server.log" 2>&1 &
-    pid=$!
-    for _ in $(seq 1 300); do
-        port=$(tail -n +$((skip + 1)) "$tmp/server.log" | grep -o 'listening on http://127.0.0.1:[0-9]*' | cut -d: -f3)
-        [[ -n $port ]] && break
-        sleep 0.1
-    done
-    B=http://127.0.0.1:$port
-    [[ -n $port ]] || { echo "server did not start"; cat "$tmp/server.log"; exit 1; }
-}
 wait_state() { # wait_state ID STATE SECONDS
     for _ in $(seq 1 $(($3 * 10))); do
         curl -s "$B/api/jobs/$1" -o "$tmp/state.json"

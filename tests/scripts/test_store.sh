@@ -60,9 +60,10 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 assert d['state'] == 'done' and d['title'] == 'old_song' and d['params']['quantize'] == 'off', d" "$tmp/job.json"
 stop_server
-expect migrated-to-current test "$(sql "$tmp/old/dumu.db" "PRAGMA user_version")" = 5
+expect migrated-to-current test "$(sql "$tmp/old/dumu.db" "PRAGMA user_version")" = 6
 expect migrated-tiers-seeded test "$(sql "$tmp/old/dumu.db" "SELECT group_concat(name, ' ') FROM (SELECT name FROM tiers ORDER BY name)")" = "anonymous free pro"
-expect migrated-columns test "$(sql "$tmp/old/dumu.db" "SELECT count(*) FROM pragma_table_info('jobs') WHERE name IN ('quantize','qstrength','title','attempts','fast','started')")" = 6
+expect migrated-columns test "$(sql "$tmp/old/dumu.db" "SELECT count(*) FROM pragma_table_info('jobs') WHERE name IN ('quantize','qstrength','title','attempts','fast','started','result_key','batch_id','webhook_url','webhook_secret')")" = 10
+expect migrated-v6-tables test "$(sql "$tmp/old/dumu.db" "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('batches','deliveries')")" = 2
 
 # ---- crashes: three deaths make a job poison, one does not -----------------------------------
 sql "$tmp/old/dumu.db" "INSERT INTO jobs(id,state,progress,stage,message,name,created,updated,stems,mode,attempts) VALUES ('$P','running',40,'separate','','bad_song',$now,$now,'bass','bass',3), ('$R','running',40,'separate','','ok_song',$now,$now,'bass','bass',1)" >/dev/null
