@@ -155,9 +155,8 @@ void srv_auth_request(struct srv_server *s, struct MHD_Connection *c, struct srv
     }
 }
 
-int srv_req_owns(const struct srv_server *s, const struct srv_req *req, const struct srv_job *job) {
-    return s->auth == SRV_AUTH_OFF ||
-           (req->principal[0] && strcmp(job->owned_by, req->principal) == 0);
+int srv_req_owns(const struct srv_server *s, const struct srv_req *req, const char *owned_by) {
+    return s->auth == SRV_AUTH_OFF || (req->principal[0] && strcmp(owned_by, req->principal) == 0);
 }
 
 /* ---------------------------------------------------------------------------------------- */

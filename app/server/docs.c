@@ -83,7 +83,7 @@ cJSON *srv_batch_doc(const struct srv_batch *b, const struct srv_job *jobs, int 
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "batch_id", b->id);
     cJSON_AddNumberToObject(o, "created", (double)b->created);
-    const char *state = srv_batch_ended(jobs, n)     ? "done"
+    const char *state = srv_batch_ended(jobs, n)  ? "done"
                         : counts[SRV_QUEUED] == n ? "queued"
                                                   : "running";
     cJSON_AddStringToObject(o, "state", state);

@@ -12,7 +12,9 @@
  *
  * Routes (the API contract; every error is JSON {code, message}):
  *   GET  /health  /openapi.json  /docs
- *   POST /api/process                    upload.c
+ *   POST /api/process                    POST /api/batches (upload.c)
+ *   GET  /api/batches/{id}               GET /api/batches/{id}/zip (batches.c)
+ *   GET  /api/progress/batch/{id}        sse.c
  *   GET  /api/jobs                       GET|DELETE /api/jobs/{id}
  *   GET  /api/jobs/{id}/midi             GET /api/jobs/{id}/stems/{name}
  *   POST /api/jobs/{id}/transcribe       GET /api/result/{id}
@@ -68,6 +70,10 @@ enum route {
     R_TRANSCRIBE,
     R_PROGRESS,
     R_RESULT,
+    R_BATCHES,
+    R_BATCH,
+    R_BATCH_ZIP,
+    R_BATCH_PROGRESS,
     R_ACCOUNT,
     R_SESSION,
     R_KEYS,
@@ -93,6 +99,10 @@ static const char *const allowed[] = {
     [R_RESULT] = "GET, HEAD",
     [R_STATIC] = "GET, HEAD",
     [R_MIX] = "GET, HEAD",
+    [R_BATCHES] = "POST",
+    [R_BATCH] = "GET, HEAD",
+    [R_BATCH_ZIP] = "GET, HEAD",
+    [R_BATCH_PROGRESS] = "GET",
     [R_RETRY] = "POST",
     [R_ACCOUNT] = "GET, HEAD, POST, DELETE",
     [R_SESSION] = "GET, HEAD, POST, DELETE",
@@ -186,9 +196,8 @@ enum MHD_Result srv_reply_later(const struct srv_server *s, struct MHD_Connectio
     return r;
 }
 
-/* Replies with a cJSON tree and deletes it. */
-static enum MHD_Result reply_tree(const struct srv_server *s, struct MHD_Connection *c,
-                                  struct srv_req *req, unsigned status, cJSON *tree) {
+enum MHD_Result srv_reply_tree(const struct srv_server *s, struct MHD_Connection *c,
+                               struct srv_req *req, unsigned status, cJSON *tree) {
     char *text = tree ? cJSON_PrintUnformatted(tree) : NULL;
     cJSON_Delete(tree);
     if (!text) return srv_reply_error(s, c, req, 500, "internal", "out of memory");
@@ -264,9 +273,7 @@ static enum MHD_Result reply_file(const struct srv_server *s, struct MHD_Connect
 /* ---------------------------------------------------------------------------------------- */
 /* Jobs */
 
-/* A job as the API shows it (docs.h); a queued one with its place in the queue and when it
- * should start, from the audio ahead of it and the measured speed. */
-static cJSON *job_json(struct srv_server *s, const struct srv_job *j) {
+cJSON *srv_job_json(struct srv_server *s, const struct srv_job *j) {
     cJSON *o = srv_job_doc(j);
     int ahead = 0;
     double audio_s = 0.0;
@@ -286,7 +293,7 @@ static cJSON *job_json(struct srv_server *s, const struct srv_job *j) {
 static int load_job(struct srv_server *s, struct MHD_Connection *c, struct srv_req *req,
                     struct srv_job *job, enum MHD_Result *r) {
     int found = srv_jobs_get(s->jobs, req->id, job);
-    if (found == 1 && srv_req_owns(s, req, job)) return 1;
+    if (found == 1 && srv_req_owns(s, req, job->owned_by)) return 1;
     if (found == 1) found = 0; /* someone else's: as if there were none */
     *r = found == 0 ? reply_not_found(s, c, req) : srv_reply_store_error(s, c, req);
     return 0;
@@ -360,7 +367,7 @@ static enum MHD_Result delete_job(struct srv_server *s, struct MHD_Connection *c
     cJSON_AddStringToObject(o, "job_id", req->id);
     cJSON_AddStringToObject(o, "state",
                             was == SRV_QUEUED || was == SRV_RUNNING ? "cancelled" : "deleted");
-    return reply_tree(s, c, req, 200, o);
+    return srv_reply_tree(s, c, req, 200, o);
 }
 
 /* POST /api/jobs/{id}/transcribe, holding the job (job_hold): it is looked up here, after
@@ -399,7 +406,7 @@ static enum MHD_Result handle_job_route(struct srv_server *s, struct MHD_Connect
     if (!load_job(s, c, req, &job, &r)) return r;
     if (req->route == R_JOB && is_delete) return delete_job(s, c, req);
     switch (req->route) {
-    case R_JOB: return reply_tree(s, c, req, 200, job_json(s, &job));
+    case R_JOB: return srv_reply_tree(s, c, req, 200, srv_job_json(s, &job));
     case R_RESULT:
         if (job.state != SRV_DONE) return reply_not_done(s, c, req, &job);
         if (srv_jobs_fetch(s->jobs, job.id, "result.json", path, sizeof path))
@@ -543,7 +550,7 @@ static enum MHD_Result handle_health(struct srv_server *s, struct MHD_Connection
     cJSON_AddNumberToObject(o, "seconds_per_audio_minute",
                             (double)(int)(srv_pool_seconds_per_minute(s->pool) * 10.0 + 0.5) /
                                 10.0);
-    return reply_tree(s, c, req, reachable ? 200 : 503, o);
+    return srv_reply_tree(s, c, req, reachable ? 200 : 503, o);
 }
 
 /* A whole number query argument `name` in lo..hi, `dflt` when absent: 0, or -1 when it is
@@ -564,6 +571,7 @@ static int int_arg(struct MHD_Connection *c, const char *name, int lo, int hi, i
 static enum MHD_Result handle_jobs_list(struct srv_server *s, struct MHD_Connection *c,
                                         struct srv_req *req) {
     enum { MAX_LIST = 100, DEFAULT_LIST = 50 }; /* a page, and what a page fetches unasked */
+
     int limit, offset;
     if (int_arg(c, "limit", 1, MAX_LIST, DEFAULT_LIST, &limit))
         return srv_reply_error(s, c, req, 400, "bad_request", "limit must be 1..100");
@@ -586,12 +594,12 @@ static enum MHD_Result handle_jobs_list(struct srv_server *s, struct MHD_Connect
     cJSON *o = cJSON_CreateObject();
     cJSON *arr = cJSON_AddArrayToObject(o, "jobs");
     for (int i = 0; i < n; i++)
-        cJSON_AddItemToArray(arr, job_json(s, &list[i]));
+        cJSON_AddItemToArray(arr, srv_job_json(s, &list[i]));
     free(list);
     cJSON_AddNumberToObject(o, "total", total);
     cJSON_AddNumberToObject(o, "limit", limit);
     cJSON_AddNumberToObject(o, "offset", offset);
-    return reply_tree(s, c, req, 200, o);
+    return srv_reply_tree(s, c, req, 200, o);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -661,7 +669,7 @@ static void route(struct srv_req *req, const char *url) {
     } fixed[] = {
         {"/health", R_HEALTH},       {"/openapi.json", R_OPENAPI}, {"/docs", R_DOCS},
         {"/api/process", R_PROCESS}, {"/api/jobs", R_JOBS},        {"/api/account", R_ACCOUNT},
-        {"/api/session", R_SESSION}, {"/api/keys", R_KEYS},
+        {"/api/session", R_SESSION}, {"/api/keys", R_KEYS},        {"/api/batches", R_BATCHES},
     };
 
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
@@ -689,6 +697,13 @@ static void route(struct srv_req *req, const char *url) {
     if (n == 3 && strcmp(seg[1], "progress") == 0) req->route = R_PROGRESS;
     if (n == 3 && strcmp(seg[1], "result") == 0) req->route = R_RESULT;
     if (n == 3 && strcmp(seg[1], "keys") == 0) req->route = R_KEY;
+    if (n == 3 && strcmp(seg[1], "batches") == 0) req->route = R_BATCH;
+    if (n == 4 && strcmp(seg[1], "batches") == 0 && strcmp(seg[3], "zip") == 0)
+        req->route = R_BATCH_ZIP;
+    if (n == 4 && strcmp(seg[1], "progress") == 0 && strcmp(seg[2], "batch") == 0) {
+        req->route = R_BATCH_PROGRESS;
+        snprintf(req->id, sizeof req->id, "%s", srv_id_valid(seg[3]) ? seg[3] : "");
+    }
     if (n == 4 && strcmp(seg[1], "jobs") == 0 && strcmp(seg[3], "midi") == 0) req->route = R_MIDI;
     if (n == 4 && strcmp(seg[1], "jobs") == 0 && strcmp(seg[3], "musicxml") == 0)
         req->route = R_MUSICXML;
@@ -717,7 +732,11 @@ static enum srv_access access_of(enum route r, const char *method) {
     int post = strcmp(method, "POST") == 0;
     if (strcmp(method, "OPTIONS") == 0) return SRV_ACCESS_PUBLIC;
     switch (r) {
-    case R_PROCESS: return SRV_ACCESS_UPLOAD;
+    case R_PROCESS:
+    case R_BATCHES: return SRV_ACCESS_UPLOAD;
+    case R_BATCH:
+    case R_BATCH_ZIP:
+    case R_BATCH_PROGRESS:
     case R_JOBS:
     case R_JOB:
     case R_MIDI:
@@ -796,8 +815,13 @@ static enum MHD_Result dispatch(struct srv_server *s, struct MHD_Connection *c, 
     }
     case R_JOBS: return handle_jobs_list(s, c, req);
     case R_PROGRESS:
+    case R_BATCH_PROGRESS:
         if (!req->id[0]) return reply_not_found(s, c, req);
-        return srv_sse_handle(s, c, req);
+        return srv_sse_handle(s, c, req, req->route == R_BATCH_PROGRESS);
+    case R_BATCH:
+    case R_BATCH_ZIP:
+        if (!req->id[0]) return reply_not_found(s, c, req);
+        return srv_batch_handle(s, c, req, req->route == R_BATCH_ZIP);
     case R_JOB:
     case R_RESULT:
     case R_MIDI:
@@ -811,6 +835,11 @@ static enum MHD_Result dispatch(struct srv_server *s, struct MHD_Connection *c, 
         return handle_job_route(s, c, req, strcmp(m, "DELETE") == 0);
     default: return handle_static(s, c, req, url);
     }
+}
+
+/* 1 for POST /api/process and POST /api/batches: their bodies stream through upload.c. */
+static int is_upload(const struct srv_req *req, const char *method) {
+    return (req->route == R_PROCESS || req->route == R_BATCHES) && strcmp(method, "POST") == 0;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -838,12 +867,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         /* Only an upload answers in this first call (its early errors: the body is then
          * dropped and the connection closed). Everything else answers in a later call, since
          * MHD 0.9.75 closes the connection after a reply queued in the first one. */
-        if (req->route == R_PROCESS && strcmp(method, "POST") == 0)
-            return srv_upload_handle(s, c, req, upload_data, upload_data_size);
+        if (is_upload(req, method))
+            return srv_upload_handle(s, c, req, req->route == R_BATCHES, upload_data,
+                                     upload_data_size);
         return MHD_YES;
     }
-    if (req->route == R_PROCESS && strcmp(method, "POST") == 0)
-        return srv_upload_handle(s, c, req, upload_data, upload_data_size);
+    if (is_upload(req, method))
+        return srv_upload_handle(s, c, req, req->route == R_BATCHES, upload_data, upload_data_size);
     if (*upload_data_size) { /* a JSON body (re-transcribe); other routes' bodies are dropped */
         size_t n = *upload_data_size;
         *upload_data_size = 0;

@@ -35,20 +35,20 @@ struct srv_server {
     srv_pool *pool;
     const dumu_separator *sep; /* NULL on a node without workers */
     const dumu_bp_model *bp;
-    int workers;             /* worker threads */
-    int threads;             /* inference threads per worker */
-    int max_upload_mb;       /* uploads over this many MiB get 413 */
-    int max_queue;           /* queued jobs beyond this get 429 */
-    bool fast;               /* the `fast` parameter's default (dumu serve --fast) */
-    const char *web_dir;     /* built web app (index.html + assets) */
-    const char *cors_origin; /* Access-Control-Allow-Origin value, NULL = no CORS headers */
-    enum srv_auth_mode auth; /* dumu serve --auth */
-    bool secure_cookies;     /* cookies get `Secure` (dumu serve --secure-cookies: behind TLS) */
+    int workers;                /* worker threads */
+    int threads;                /* inference threads per worker */
+    int max_upload_mb;          /* uploads over this many MiB get 413 */
+    int max_queue;              /* queued jobs beyond this get 429 */
+    bool fast;                  /* the `fast` parameter's default (dumu serve --fast) */
+    const char *web_dir;        /* built web app (index.html + assets) */
+    const char *cors_origin;    /* Access-Control-Allow-Origin value, NULL = no CORS headers */
+    enum srv_auth_mode auth;    /* dumu serve --auth */
+    bool secure_cookies;        /* cookies get `Secure` (dumu serve --secure-cookies: behind TLS) */
     bool webhook_allow_private; /* webhooks may call private addresses (--webhook-allow-private) */
-    atomic_int stopping;     /* set on SIGTERM: SSE streams end */
-    pthread_mutex_t busy_mu; /* guards busy; initialised by serve.c */
-    pthread_cond_t busy_cv;  /* broadcast when a request lets go of a job */
-    struct srv_busy *busy;   /* in arrival order; a job's first node holds it */
+    atomic_int stopping;        /* set on SIGTERM: SSE streams end */
+    pthread_mutex_t busy_mu;    /* guards busy; initialised by serve.c */
+    pthread_cond_t busy_cv;     /* broadcast when a request lets go of a job */
+    struct srv_busy *busy;      /* in arrival order; a job's first node holds it */
 };
 
 struct srv_upload; /* upload.c */
@@ -123,15 +123,42 @@ enum MHD_Result srv_reply_later(const struct srv_server *s, struct MHD_Connectio
 /* Drops one reference to `req` and frees it at zero. */
 void srv_req_release(struct srv_req *req);
 
-/* POST /api/process (upload.c): called for each handler call of the request. */
+/* POST /api/process, or with `batch` POST /api/batches (upload.c): called for each handler
+ * call of the request. */
 enum MHD_Result srv_upload_handle(struct srv_server *s, struct MHD_Connection *c,
-                                  struct srv_req *req, const char *data, size_t *size);
+                                  struct srv_req *req, int batch, const char *data, size_t *size);
 
 /* Frees an upload's state and removes its temporary file unless it was accepted. */
 void srv_upload_free(struct srv_upload *u);
 
-/* GET /api/progress/{id} (sse.c): answers the event stream of req->id. */
-enum MHD_Result srv_sse_handle(struct srv_server *s, struct MHD_Connection *c, struct srv_req *req);
+/* GET /api/progress/{id} (sse.c): answers the event stream of job req->id, or with `batch`
+ * (GET /api/progress/batch/{id}) that of batch req->id. */
+enum MHD_Result srv_sse_handle(struct srv_server *s, struct MHD_Connection *c, struct srv_req *req,
+                               int batch);
+
+/* Replies with a cJSON tree (NULL: out of memory, 500) and deletes it. */
+enum MHD_Result srv_reply_tree(const struct srv_server *s, struct MHD_Connection *c,
+                               struct srv_req *req, unsigned status, cJSON *tree);
+
+/* A job as the API shows it (docs.h srv_job_doc): a queued one with its place in the queue and
+ * when it should start (from the audio ahead of it and the measured speed), one with a webhook
+ * with its deliveries. A new object, the caller's. */
+cJSON *srv_job_json(struct srv_server *s, const struct srv_job *j);
+
+/* batches.c: batch req->id if it is the asker's, in *b, with its jobs oldest first in `jobs`
+ * (SRV_BATCH_MAX of them) and their count in *n: 1, 0 when there is none (or it is someone
+ * else's), -1 when the store failed. */
+int srv_batch_load(struct srv_server *s, const struct srv_req *req, struct srv_batch *b,
+                   struct srv_job *jobs, int *n);
+
+/* batches.c: a batch as the API shows it (docs.h srv_batch_doc, each job as srv_job_json, its
+ * webhook with its deliveries). A new object, the caller's. */
+cJSON *srv_batch_json(struct srv_server *s, const struct srv_batch *b, const struct srv_job *jobs,
+                      int n);
+
+/* batches.c: GET /api/batches/{id}, or with `zip` GET /api/batches/{id}/zip. */
+enum MHD_Result srv_batch_handle(struct srv_server *s, struct MHD_Connection *c,
+                                 struct srv_req *req, int zip);
 
 /* What a route asks of the one asking, with --auth on:
  *   PUBLIC    nothing (/health, /openapi.json, /docs, the web page, GET /api/session)
@@ -186,24 +213,25 @@ void srv_limits_request(struct srv_server *s, struct MHD_Connection *c, struct s
  * failed). Nothing to check (0) with --auth off. */
 int srv_limits_upload_begin(struct srv_server *s, struct srv_req *req);
 
-/* limits.c: an upload of `duration` seconds of audio is in: 0 when it may become a job, its
- * minutes counted for today (the RateLimit-* headers then say the daily minutes), else -1
- * and the reply sent in *result: 413 song_too_long, 429 daily_minutes (Retry-After: UTC
- * midnight), 429 too_many_jobs, or a store error. */
+/* limits.c: an upload of `n` songs of durations[i] seconds is in: 0 when they may become
+ * jobs, their minutes counted for today (the RateLimit-* headers then say the daily minutes),
+ * else -1 and the reply sent in *result: 413 song_too_long (any one song), 429 daily_minutes
+ * (Retry-After: UTC midnight), 429 too_many_jobs (room for all n), or a store error. */
 int srv_limits_upload_audio(struct srv_server *s, struct MHD_Connection *c, struct srv_req *req,
-                            double duration, enum MHD_Result *result);
+                            const double *durations, int n, enum MHD_Result *result);
 
-/* limits.c: gives back the minutes srv_limits_upload_audio counted (the job was not made). */
+/* limits.c: gives back the `duration` seconds srv_limits_upload_audio counted (the jobs were
+ * not made). */
 void srv_limits_upload_undo(struct srv_server *s, struct srv_req *req, double duration);
 
 /* limits.c: adds {limits: the tier's, usage: today's} to GET /api/account's object `o`. 0,
  * or -1 when the store failed. */
 int srv_limits_account_json(struct srv_server *s, struct srv_req *req, cJSON *o);
 
-/* 1 when the request may see job `job`: always with --auth off, else when it is the job's
- * owner. Everyone else is told the job does not exist (404), never that it is someone
- * else's. */
-int srv_req_owns(const struct srv_server *s, const struct srv_req *req, const struct srv_job *job);
+/* 1 when the request may see a job or batch whose owned_by is `owned_by`: always with --auth
+ * off, else when it is its owner. Everyone else is told it does not exist (404), never that
+ * it is someone else's. */
+int srv_req_owns(const struct srv_server *s, const struct srv_req *req, const char *owned_by);
 
 /* Deletes job `id` as DELETE /api/jobs/{id} does (its worker stops, its files go), taking
  * its turn with the job's other changes. srv_jobs_remove's answer, with *was. */

@@ -59,19 +59,19 @@ struct srv_job {
     double bpm; /* tempo of the result; 0 until done */
     char error_code[32];
     char error_message[256];
-    char owned_by[SRV_OWNER_LEN]; /* whose it is (dumu serve --auth); "" with --auth off */
-    char key[SRV_KEY_LEN];        /* the result's key ("E minor"); "" until done or unknown */
-    char batch_id[SRV_ID_LEN + 1];   /* the batch it came in (struct srv_batch); "" alone */
-    char webhook_url[SRV_URL_LEN];   /* told when it ends (webhook.h); "" for none */
+    char owned_by[SRV_OWNER_LEN];      /* whose it is (dumu serve --auth); "" with --auth off */
+    char key[SRV_KEY_LEN];             /* the result's key ("E minor"); "" until done or unknown */
+    char batch_id[SRV_ID_LEN + 1];     /* the batch it came in (struct srv_batch); "" alone */
+    char webhook_url[SRV_URL_LEN];     /* told when it ends (webhook.h); "" for none */
     char webhook_secret[SRV_HASH_LEN]; /* its calls' signing key (hex), given to the uploader */
 };
 
 /* Several uploads of one request (POST /api/batches): its jobs carry its id in batch_id. */
 struct srv_batch {
     char id[SRV_ID_LEN + 1];
-    char owned_by[SRV_OWNER_LEN]; /* as its jobs' */
-    int64_t created;              /* unix seconds */
-    char webhook_url[SRV_URL_LEN]; /* told once every job of it has ended; "" for none */
+    char owned_by[SRV_OWNER_LEN];      /* as its jobs' */
+    int64_t created;                   /* unix seconds */
+    char webhook_url[SRV_URL_LEN];     /* told once every job of it has ended; "" for none */
     char webhook_secret[SRV_HASH_LEN]; /* its calls' signing key (hex), given to the uploader */
 };
 

@@ -93,38 +93,47 @@ void srv_limits_request(struct srv_server *s, struct MHD_Connection *c, struct s
     }
 }
 
-/* 1 when the owner of the request has its tier's number of jobs queued or running (the
- * request refused: 429 too_many_jobs), 0 when not, -1 when the store failed (refused: 503). */
-static int too_many_jobs(struct srv_server *s, struct srv_req *req) {
+/* 1 when `more` jobs would take the owner of the request past its tier's number of jobs
+ * queued or running (the request refused: 429 too_many_jobs), 0 when not, -1 when the store
+ * failed (refused: 503). */
+static int too_many_jobs(struct srv_server *s, struct srv_req *req, int more) {
     int n = 0;
     if (srv_jobs_owner_active(s->jobs, req->principal, &n)) {
         srv_req_refuse_store(req);
         return -1;
     }
-    if (n < req->tier.concurrent) return 0;
-    char msg[96];
-    snprintf(msg, sizeof msg, "%d of your jobs are queued or running; wait for one to end",
-             req->tier.concurrent);
+    if (n + more <= req->tier.concurrent) return 0;
+    char msg[128];
+    if (more > 1)
+        snprintf(msg, sizeof msg,
+                 "%d songs at once are more than your %d jobs queued or running (%d now)", more,
+                 req->tier.concurrent, n);
+    else
+        snprintf(msg, sizeof msg, "%d of your jobs are queued or running; wait for one to end",
+                 req->tier.concurrent);
     srv_req_refuse(req, 429, "too_many_jobs", msg, JOB_WAIT_S);
     return 1;
 }
 
 int srv_limits_upload_begin(struct srv_server *s, struct srv_req *req) {
     if (s->auth == SRV_AUTH_OFF || !req->tier.name[0] || !req->principal[0]) return 0;
-    return too_many_jobs(s, req) ? -1 : 0;
+    return too_many_jobs(s, req, 1) ? -1 : 0;
 }
 
 int srv_limits_upload_audio(struct srv_server *s, struct MHD_Connection *c, struct srv_req *req,
-                            double duration, enum MHD_Result *result) {
+                            const double *durations, int n, enum MHD_Result *result) {
     if (s->auth == SRV_AUTH_OFF || !req->tier.name[0]) return 0;
     char msg[128];
-    if (duration > req->tier.max_song_s) {
-        snprintf(msg, sizeof msg, "the song is %.0f s long; your tier takes up to %d s", duration,
-                 req->tier.max_song_s);
+    double duration = 0.0;
+    for (int i = 0; i < n; i++) {
+        duration += durations[i];
+        if (durations[i] <= req->tier.max_song_s) continue;
+        snprintf(msg, sizeof msg, "the song is %.0f s long; your tier takes up to %d s",
+                 durations[i], req->tier.max_song_s);
         *result = srv_reply_error(s, c, req, 413, "song_too_long", msg);
         return -1;
     }
-    if (too_many_jobs(s, req)) {
+    if (too_many_jobs(s, req, n)) {
         *result = srv_reply_later(s, c, req, (unsigned)req->auth_status, req->auth_code,
                                   req->auth_message, req->auth_retry_after);
         return -1;
@@ -141,10 +150,9 @@ int srv_limits_upload_audio(struct srv_server *s, struct MHD_Connection *c, stru
     req->rl_remaining = used < limit_s ? (int)floor((limit_s - used) / 60.0) : 0;
     req->rl_reset = to_midnight(now);
     if (!added) {
-        snprintf(msg, sizeof msg,
-                 "the song is %.1f minutes; %.1f of your %d minutes are left today",
-                 duration / 60.0, used < limit_s ? (limit_s - used) / 60.0 : 0.0,
-                 req->tier.minutes_per_day);
+        snprintf(msg, sizeof msg, "%s %.1f minutes; %.1f of your %d minutes are left today",
+                 n > 1 ? "the songs are" : "the song is", duration / 60.0,
+                 used < limit_s ? (limit_s - used) / 60.0 : 0.0, req->tier.minutes_per_day);
         *result = srv_reply_later(s, c, req, 429, "daily_minutes", msg, to_midnight(now));
         return -1;
     }

@@ -35,8 +35,8 @@ struct srv_store_ops {
     int (*claim)(srv_jobs *jobs, struct srv_job *out, int timeout_ms);
     int (*progress)(srv_jobs *jobs, const char *id, double progress, const char *stage,
                     const char *message);
-    int (*finish)(srv_jobs *jobs, const char *id, enum srv_state state, double bpm,
-                  const char *key, double duration, const char *code, const char *message);
+    int (*finish)(srv_jobs *jobs, const char *id, enum srv_state state, double bpm, const char *key,
+                  double duration, const char *code, const char *message);
     void (*requeue)(srv_jobs *jobs, const char *id);
     int (*set_params)(srv_jobs *jobs, const char *id, const struct srv_params *params);
     int (*remove)(srv_jobs *jobs, const char *id, enum srv_state *was);
@@ -121,7 +121,7 @@ const char *srv_cred_kind_name(enum srv_cred_kind kind);
     "title, fast, owned_by, result_key, batch_id, webhook_url, webhook_secret"
 
 /* The columns of table `deliveries` that a srv_delivery is read from, in order. */
-#define DELIVERY_COLUMNS                                                                 \
+#define DELIVERY_COLUMNS                                                                   \
     "id, target, event, url, state, attempts, last_status, last_error, created, next_at, " \
     "updated, secret"
 

@@ -464,8 +464,9 @@ static void sq_close(srv_jobs *jobs) {
 
 static int sq_insert(srv_jobs *jobs, const struct srv_job *j) {
     pthread_mutex_lock(&jobs->mu);
-    sqlite3_stmt *st = prepare(jobs, "INSERT INTO jobs(" JOB_COLUMNS ") VALUES "
-                                     "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,NULL,?,?,?,?,?,NULL,?,?,?)");
+    sqlite3_stmt *st =
+        prepare(jobs, "INSERT INTO jobs(" JOB_COLUMNS ") VALUES "
+                      "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,NULL,?,?,?,?,?,NULL,?,?,?)");
     int rc = -1;
     if (st) {
         sqlite3_bind_text(st, 1, j->id, -1, SQLITE_TRANSIENT);
@@ -521,9 +522,9 @@ static int sq_get(srv_jobs *jobs, const char *id, struct srv_job *out) {
 }
 
 /* The rows of a srv_job_query: ?1 owner, ?2 batch, ?3 search text (NULL: not narrowed). */
-#define QUERY_WHERE                                                                         \
+#define QUERY_WHERE                                                                          \
     " WHERE (?1 IS NULL OR owned_by = ?1) AND (?2 IS NULL OR batch_id = ?2) AND (?3 IS NULL" \
-    " OR instr(lower(title), lower(?3)) > 0 OR instr(lower(coalesce(result_key, '')),"      \
+    " OR instr(lower(title), lower(?3)) > 0 OR instr(lower(coalesce(result_key, '')),"       \
     " lower(?3)) > 0)"
 
 static void bind_query(sqlite3_stmt *st, const struct srv_job_query *q) {
@@ -1440,10 +1441,10 @@ static int sq_delivery_claim(srv_jobs *jobs, int64_t now, int lease_s, struct sr
                              char **body) {
     *body = NULL;
     pthread_mutex_lock(&jobs->mu);
-    sqlite3_stmt *st = prepare(jobs, "UPDATE deliveries SET next_at = ?2 WHERE id = (SELECT id "
-                                     "FROM deliveries WHERE state = 'pending' AND next_at <= ?1 "
-                                     "ORDER BY next_at, id LIMIT 1) RETURNING " DELIVERY_COLUMNS
-                                     ", body");
+    sqlite3_stmt *st =
+        prepare(jobs, "UPDATE deliveries SET next_at = ?2 WHERE id = (SELECT id "
+                      "FROM deliveries WHERE state = 'pending' AND next_at <= ?1 "
+                      "ORDER BY next_at, id LIMIT 1) RETURNING " DELIVERY_COLUMNS ", body");
     int rc = -1;
     if (st) {
         sqlite3_bind_int64(st, 1, now);
@@ -1484,8 +1485,7 @@ static int sq_delivery_update(srv_jobs *jobs, const struct srv_delivery *d, int6
     return rc;
 }
 
-static int sq_delivery_list(srv_jobs *jobs, const char *target, struct srv_delivery *out,
-                            int cap) {
+static int sq_delivery_list(srv_jobs *jobs, const char *target, struct srv_delivery *out, int cap) {
     pthread_mutex_lock(&jobs->mu);
     sqlite3_stmt *st = prepare(jobs, "SELECT " DELIVERY_COLUMNS " FROM deliveries WHERE target = "
                                      "? ORDER BY id LIMIT ?");

@@ -669,8 +669,8 @@ static void run_job(struct srv_worker *w, const struct srv_job *job) {
     int gone;
     while ((gone = rc ? srv_jobs_finish(pool->jobs, job->id, SRV_FAILED, 0.0, NULL, duration,
                                         extracted ? "storage" : error_code(rc), err.message)
-                      : srv_jobs_finish(pool->jobs, job->id, SRV_DONE, bpm, key, duration, NULL, NULL)) <
-               0 &&
+                      : srv_jobs_finish(pool->jobs, job->id, SRV_DONE, bpm, key, duration, NULL,
+                                        NULL)) < 0 &&
            !atomic_load(&pool->stopping))
         sleep(2);
     if (gone == 1 && cancel != CANCEL_USER) {

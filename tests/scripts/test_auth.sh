@@ -5,8 +5,8 @@
 #     e-mail), the cookie's attributes, CSRF refused (403) and accepted, API keys made, used,
 #     listed and revoked (also with `dumu admin` beside the running server), wrong passwords
 #     throttled (429 + Retry-After, even for the right one then), logout revoking the cookie
-#     at once, and ownership: every job route of the OpenAPI document, walked with another
-#     account's cookie and key, answers 404 (the job untouched), its owner gets the job;
+#     at once, and ownership: every job and batch route of the OpenAPI document, walked with
+#     another account's cookie and key, answers 404 (the job untouched), its owner gets it;
 #     deleting an account deletes its jobs and their files;
 #   optional: an anonymous browser gets a token cookie with its first upload and sees only
 #     its own jobs; its CSRF token comes from GET /api/session; --secure-cookies;
@@ -96,6 +96,15 @@ for _ in $(seq 1 600); do
     sleep 0.2
 done
 expect alice-job-done test "$(json "$tmp/state.json" "d.get('state')")" = done
+status csrf-batch-missing 403 -H "Cookie: $COOKIE_alice" -F "file=@$tmp/clip.flac" -F "file=@$tmp/clip.flac" "$B/api/batches"
+status batch-ok 202 -H "Cookie: $COOKIE_alice" -H "X-CSRF-Token: $CSRF_alice" -F "file=@$tmp/clip.flac" -F "file=@$tmp/clip.flac" "$B/api/batches"
+bid=$(json "$tmp/body" "d['batch_id']")
+for _ in $(seq 1 600); do
+    curl -s -H "Cookie: $COOKIE_alice" "$B/api/batches/$bid" -o "$tmp/state.json"
+    [[ $(json "$tmp/state.json" "d.get('state')" 2>/dev/null) == done ]] && break
+    sleep 0.2
+done
+expect alice-batch-done test "$(json "$tmp/state.json" "(d.get('state'), d.get('counts', {}).get('done'))")" = "('done', 2)"
 
 # API keys: made with the session (CSRF), used without cookie or CSRF, revoked
 status key-no-csrf 403 -X POST -H "Cookie: $COOKIE_alice" -d '{"name":"ci"}' "$B/api/keys"
@@ -151,9 +160,10 @@ for path, item in api["paths"].items():
         if method in ("get", "post", "put", "patch", "delete"):
             print(method.upper(), path.replace("{id}", "ID").replace("{name}", "bass"))
 PYEOF
-expect routes-found test "$(wc -l <"$tmp/routes.txt")" -ge 11
+expect routes-found test "$(wc -l <"$tmp/routes.txt")" -ge 14
 while read -r method path; do
     url=$B${path/ID/$id}
+    [[ $path == */batch* ]] && url=$B${path/ID/$bid} # a batch's routes, with alice's batch
     body=(); [[ $method == POST ]] && body=(-H 'Content-Type: application/json' -d '{}')
     status "other-cookie $method $path" 404 -X "$method" "${body[@]}" -H "Cookie: $COOKIE_bob" -H "X-CSRF-Token: $CSRF_bob" "$url"
     status "other-key $method $path" 404 -X "$method" "${body[@]}" -H "Authorization: Bearer $KEY_bob" "$url"
@@ -163,6 +173,8 @@ while read -r method path; do
         status "owner $method $path" '200|206|409' -X "$method" "${body[@]}" -H "Cookie: $COOKIE_alice" -H "X-CSRF-Token: $CSRF_alice" "$url"
     fi
 done <"$tmp/routes.txt"
+status owner-list 200 -H "Cookie: $COOKIE_alice" "$B/api/jobs?limit=100"
+expect owner-list-has-all test "$(json "$tmp/body" "(d['total'], len(d['jobs']))")" = "(3, 3)"
 status other-list 200 -H "Cookie: $COOKIE_bob" "$B/api/jobs"
 expect other-list-empty test "$(json "$tmp/body" "len(d['jobs'])")" = 0
 status owner-still-has-it 200 -H "Cookie: $COOKIE_alice" "$B/api/jobs/$id"
@@ -197,11 +209,13 @@ status deleted-login 401 -X POST -d '{"email":"alice@example.org","password":"a 
 expect deleted-job-files test ! -e "$tmp/data/jobs/$id" -a ! -e "$tmp/data/uploads/$id.audio"
 expect deleted-rows test "$($PY -c "
 import sqlite3, sys; db = sqlite3.connect(sys.argv[1])
-print([db.execute(q, (sys.argv[2],)).fetchone()[0] for q in (
+print([db.execute(q, (sys.argv[3] if 'batch' in q else sys.argv[2],)).fetchone()[0] for q in (
     'SELECT count(*) FROM jobs WHERE id = ?',
     'SELECT count(*) FROM accounts WHERE email = \\'alice@example.org\\' OR ? IS NULL',
-    'SELECT count(*) FROM credentials WHERE account_id NOT IN (SELECT id FROM accounts) OR ? IS NULL')])" \
-    "$tmp/data/dumu.db" "$id")" = "[0, 0, 0]"
+    'SELECT count(*) FROM credentials WHERE account_id NOT IN (SELECT id FROM accounts) OR ? IS NULL',
+    'SELECT count(*) FROM batches WHERE id = ?',
+    'SELECT count(*) FROM jobs WHERE batch_id = ?')])" \
+    "$tmp/data/dumu.db" "$id" "$bid")" = "[0, 0, 0, 0, 0]"
 stop_server
 
 # ---- optional: anonymous browsers own their jobs by a token cookie ------------------------

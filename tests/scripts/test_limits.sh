@@ -4,7 +4,8 @@
 #   admin: the seeded tiers, tiers set (changed and new), users set-tier, usage;
 #   required: the requests-per-minute bucket (RateLimit-* on every API reply, 429
 #     rate_limited with Retry-After once empty, the bucket per account), jobs at once (429
-#     too_many_jobs), the longest song (413 song_too_long), today's minutes (429
+#     too_many_jobs, also for all the songs of a batch), the longest song (413
+#     song_too_long), today's minutes (429, a batch's songs together:
 #     daily_minutes with Retry-After and the day's RateLimit-*), GET /api/account's limits and
 #     usage; the fair queue: account A queues five jobs, then B one: B's starts second;
 #   retention: a finished job is kept for its owner's tier's hours (--ttl-hours with off);
@@ -105,6 +106,11 @@ admin usage alice@example.org >"$tmp/usage.txt"
 expect admin-usage grep -q "^alice@example.org	free	0.2	1	1$" "$tmp/usage.txt"
 expect admin-usage-all test "$(admin usage | wc -l)" = 3
 admin tiers set free --concurrent 10 >/dev/null
+# a batch counts all its songs' minutes: five 12 s songs pass one by one, not together
+five=(); for i in 1 2 3 4 5; do five+=(-F "file=@$tmp/s12.wav"); done
+status batch-daily-over 429 -H "Authorization: Bearer $KEY_alice" "${five[@]}" "$B/api/batches"
+expect batch-daily-over-code test "$(json "$tmp/body" "d['code']")" = daily_minutes
+expect batch-daily-over-says grep -q "the songs are 1.0 minutes" "$tmp/body"
 for i in 1 2 3 4; do
     status "daily-$i" 202 -H "Authorization: Bearer $KEY_alice" -F "file=@$tmp/s12.wav" "$B/api/process"
 done
@@ -112,6 +118,11 @@ status daily-over 429 -H "Authorization: Bearer $KEY_alice" -F "file=@$tmp/s2.wa
 expect daily-over-code test "$(json "$tmp/body" "d['code']")" = daily_minutes
 expect daily-over-retry test "$(header Retry-After)" -ge 1
 expect daily-over-remaining test "$(header RateLimit-Remaining)" = 0
+# ... and needs room for all its songs among the tier's jobs at once (bob has none yet)
+eleven=(); for i in $(seq 1 11); do eleven+=(-F "file=@$tmp/s2.wav"); done
+status batch-too-many-jobs 429 -H "Authorization: Bearer $KEY_bob" "${eleven[@]}" "$B/api/batches"
+expect batch-too-many-jobs-code test "$(json "$tmp/body" "d['code']")" = too_many_jobs
+expect batch-too-many-jobs-says grep -q "11 songs at once are more than your 10" "$tmp/body"
 status daily-other-account 202 -H "Authorization: Bearer $KEY_bob" -F "file=@$tmp/s2.wav" "$B/api/process"
 # set-tier: bob to a new tier with a day's worth of minutes
 expect admin-new-tier quiet admin tiers set team --minutes-per-day 600
