@@ -8,7 +8,7 @@
 // both are done, "Your songs" with its search, the batch's zip), makes an API key and uses it
 // from a script, revokes it, signs out (the job is then out of reach), is refused a wrong
 // password, signs in again and finds the song, looks at the account, the batch and the songs on
-// a phone, and deletes the account. Screenshots (e2e/lib.mjs) are named accounts-*.
+// a phone, deletes a song there, and deletes the account. Screenshots (e2e/lib.mjs) are named accounts-*.
 import { readFileSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -87,6 +87,7 @@ try {
   await page.goto(base);
   await page.locator('input[type=file]').setInputFiles(titles.map((name) => ({ name, mimeType: 'audio/flac', buffer: song })));
   await page.getByRole('region', { name: 'Your 2 songs' }).waitFor();
+  await page.screenshot({ path: join(shots, 'accounts-5-batch-picked.png'), fullPage: true });
   await page.getByRole('button', { name: 'Extract 2 bass lines' }).click();
   await page.waitForURL(/\/batches\/[0-9a-f-]{36}$/);
   const batchId = page.url().split('/').pop();
@@ -94,12 +95,12 @@ try {
   const batchLinks = await page.getByTestId('batch-jobs').getByRole('link').allInnerTexts();
   check(JSON.stringify(batchLinks) === JSON.stringify(titles), `batch ${batchId}: its page lists both songs in order (${batchLinks.join(', ')})`);
   await page.getByRole('progressbar', { name: `Progress of ${titles[1]}` }).waitFor();
-  await page.screenshot({ path: join(shots, 'accounts-5-batch-running.png'), fullPage: true });
+  await page.screenshot({ path: join(shots, 'accounts-6-batch-running.png'), fullPage: true });
   await page.getByText('Every song has ended').waitFor({ timeout: 300000 });
   const counts = await page.getByTestId('batch-counts').innerText();
   check(counts.startsWith('2 done ·'), `the batch page follows both songs to the end: "${counts}"`);
   await axeClean(page, 'the batch page');
-  await page.screenshot({ path: join(shots, 'accounts-6-batch-done.png'), fullPage: true });
+  await page.screenshot({ path: join(shots, 'accounts-7-batch-done.png'), fullPage: true });
 
   // The zip: every song's MIDI, MusicXML and tab.
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-zip').click()]);
@@ -115,7 +116,7 @@ try {
   const listedTitles = await page.getByTestId('song-row').getByRole('link').allInnerTexts();
   check(titles.every((t) => listedTitles.includes(t)), `"Your songs" lists the batch's songs: ${listedTitles.join(', ')}`);
   await axeClean(page, 'the songs page');
-  await page.screenshot({ path: join(shots, 'accounts-7-songs.png'), fullPage: true });
+  await page.screenshot({ path: join(shots, 'accounts-8-songs.png'), fullPage: true });
   await page.getByRole('searchbox', { name: 'Search by title or key' }).fill('walking');
   await page.getByTestId('songs-range').getByText('1–1 of 1').waitFor();
   const found = await page.getByTestId('song-row').getByRole('link').allInnerTexts();
@@ -183,7 +184,7 @@ try {
   await axeClean(mobile, 'the batch page on a phone');
   const batchOverflow = await mobile.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   check(batchOverflow <= 0, `the batch page fits a phone (${batchOverflow} px of sideways scrolling)`);
-  await mobile.screenshot({ path: join(shots, 'accounts-8-phone-batch.png'), fullPage: true });
+  await mobile.screenshot({ path: join(shots, 'accounts-9-phone-batch.png'), fullPage: true });
   await mobile.getByTestId('songs-link').click();
   await mobile.getByTestId('songs-range').getByText('1–3 of 3').waitFor();
   await axeClean(mobile, 'the songs page on a phone');
@@ -191,7 +192,16 @@ try {
   check(songsOverflow <= 0, `the songs page fits a phone (${songsOverflow} px of sideways scrolling)`);
   const row = await mobile.getByTestId('song-row').first().boundingBox();
   check(row.height > 50, `on a phone each song's row stacks (${Math.round(row.height)} px tall)`);
-  await mobile.screenshot({ path: join(shots, 'accounts-9-phone-songs.png'), fullPage: true });
+  await mobile.screenshot({ path: join(shots, 'accounts-10-phone-songs.png'), fullPage: true });
+  // Deleting a song asks first, then the list shows the rest.
+  await mobile.getByRole('button', { name: `Delete ${titles[0]}` }).click();
+  await mobile.getByText('Delete it for good?').waitFor();
+  await mobile.screenshot({ path: join(shots, 'accounts-11-phone-delete.png'), fullPage: true });
+  await mobile.getByTestId('song-row').filter({ hasText: titles[0] }).getByRole('button', { name: 'Delete', exact: true }).click();
+  await mobile.getByTestId('songs-range').getByText('1–2 of 2').waitFor();
+  res = await page.request.get(`${base}/api/batches/${batchId}`);
+  const left = (await res.json()).jobs.map((j) => j.title);
+  check(JSON.stringify(left) === JSON.stringify([titles[1]]), `a song deleted from "Your songs" is gone, from its batch too (${left.join(', ')})`);
 
   // Deleting the account: everything goes, and signing in fails.
   await page.getByTestId('account-link').click();

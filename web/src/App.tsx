@@ -1,5 +1,5 @@
 import { useEffect } from 'react';
-import { BrowserRouter, Link, Route, Routes, useLocation } from 'react-router-dom';
+import { BrowserRouter, Link, NavLink, Route, Routes, useLocation } from 'react-router-dom';
 import Footer from './components/Footer';
 import { ErrorNotice, secondaryButton } from './components/ui';
 import { HealthProvider, useHealth } from './health';
@@ -47,9 +47,13 @@ function HeaderNav() {
   return (
     <nav aria-label="Main" className="flex min-w-0 items-center justify-end gap-4">
       {mayUse && (
-        <Link to="/songs" className="shrink-0 text-sm font-semibold text-ink-200 hover:text-acid" data-testid="songs-link">
+        <NavLink
+          to="/songs"
+          className={({ isActive }) => `shrink-0 text-sm font-semibold hover:text-acid ${isActive ? 'text-acid' : 'text-ink-200'}`}
+          data-testid="songs-link"
+        >
           Your songs
-        </Link>
+        </NavLink>
       )}
       {(!loaded || auth === 'off') && <span className="hidden text-sm text-ink-400 sm:inline">bass line → MIDI</span>}
       {loaded && auth !== 'off' && account && (

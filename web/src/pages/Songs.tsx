@@ -1,7 +1,7 @@
 // "Your songs": every song this account (or, without accounts, this server) processed, newest
 // first, 20 a page, searchable by title or key, each deletable. The search and the page live in
 // the address (?q=...&page=2), so going back from a song returns to the same list. On a phone
-// each row stacks: the title on a line of its own, what is known of the song below it.
+// each row stacks: the title and the Delete button on a line, what is known of the song below.
 import { useEffect, useState } from 'react';
 import { Link, Navigate, useSearchParams } from 'react-router-dom';
 import { api, ApiError, type Job, type JobList } from '../api';
@@ -18,8 +18,8 @@ export function rangeText(list: JobList): string {
   return `${list.offset + 1}–${list.offset + list.jobs.length} of ${list.total}`;
 }
 
-const cell = 'sm:py-2 sm:pr-3 sm:align-middle';
-const fact = `${cell} font-mono text-xs text-ink-400 sm:text-sm sm:text-ink-200`;
+const cell = 'sm:order-none sm:py-2 sm:pr-3 sm:align-middle';
+const fact = `${cell} order-3 whitespace-nowrap font-mono text-xs text-ink-400 sm:text-sm sm:text-ink-200`;
 
 function SongRow({ job, onDelete }: { job: Job; onDelete: (job: Job) => Promise<void> }) {
   const [confirming, setConfirming] = useState(false);
@@ -38,18 +38,19 @@ function SongRow({ job, onDelete }: { job: Job; onDelete: (job: Job) => Promise<
   const unknown = 'hidden sm:table-cell';
   return (
     <tr className="flex flex-wrap items-center gap-x-3 gap-y-1 py-3 sm:table-row sm:py-0" data-testid="song-row">
-      <td className={`w-full min-w-0 sm:w-full sm:max-w-0 ${cell}`}>
+      {/* on a phone the title leaves room for the button beside it alone, so the facts wrap below */}
+      <td className={`order-1 min-w-0 grow basis-[calc(100%-7rem)] sm:w-full sm:max-w-0 ${cell}`}>
         <Link to={`/jobs/${job.job_id}`} className="block truncate font-semibold text-white hover:text-acid">
           {title}
         </Link>
       </td>
       <td className={`${fact} ${job.bpm ? '' : unknown}`}>{job.bpm ? `${Math.round(job.bpm * 10) / 10} BPM` : '—'}</td>
-      <td className={`${fact} whitespace-nowrap ${job.key ? '' : unknown}`}>{job.key ? keyLabel(job.key) : '—'}</td>
-      <td className={`${fact} whitespace-nowrap`}>{formatDay(job.created)}</td>
-      <td className={cell}>
+      <td className={`${fact} ${job.key ? '' : unknown}`}>{job.key ? keyLabel(job.key) : '—'}</td>
+      <td className={fact}>{formatDay(job.created)}</td>
+      <td className={`order-3 ${cell}`}>
         <StateBadge state={job.state} progress={job.progress} />
       </td>
-      <td className={`ml-auto sm:py-2 sm:text-right ${confirming ? 'w-full sm:w-auto' : ''}`}>
+      <td className={`order-2 sm:order-none sm:py-2 sm:text-right ${confirming ? 'w-full sm:w-auto' : ''}`}>
         {confirming ? (
           <span className="flex flex-wrap items-center justify-end gap-2">
             <span className="text-sm text-ink-200">Delete it for good?</span>
