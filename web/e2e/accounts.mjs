@@ -102,6 +102,14 @@ try {
   await axeClean(page, 'the batch page');
   await page.screenshot({ path: join(shots, 'accounts-7-batch-done.png'), fullPage: true });
 
+  // Each song's own page leads back to its batch.
+  await page.getByTestId('batch-jobs').getByRole('link', { name: titles[0] }).click();
+  await page.getByTestId('note-count').waitFor();
+  await page.getByTestId('batch-link').click();
+  await page.waitForURL(`${base}/batches/${batchId}`);
+  check((await page.getByTestId('job-title').count()) === 0, "a song of the batch links to its page, and its page back to the batch");
+  await page.getByText('Every song has ended').waitFor();
+
   // The zip: every song's MIDI, MusicXML and tab.
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-zip').click()]);
   const zip = readFileSync(await download.path());
