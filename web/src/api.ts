@@ -54,6 +54,26 @@ export interface Job {
   error: { code: string; message: string } | null;
   stems: StemName[];
   queue?: { position: number; starts_in_s: number }; // while queued: 1 = next to start
+  webhook?: Webhook | null; // only for a job uploaded with webhook_url
+}
+
+// A webhook call about a job's or batch's end, and how its tries went.
+export interface Delivery {
+  id: number;
+  event: 'job.done' | 'job.failed' | 'batch.done';
+  state: 'pending' | 'delivered' | 'failed';
+  attempts: number;
+  last_status: number | null; // HTTP status of the last try; null when none answered
+  last_error: string | null;
+  created: number; // unix seconds
+  updated: number;
+  next_attempt: number | null; // unix seconds, while pending
+}
+
+// The URL told when a job (or every job of a batch) ends, with its calls so far.
+export interface Webhook {
+  url: string;
+  deliveries: Delivery[];
 }
 
 // GET /api/jobs: a page of the asker's jobs, newest first.
@@ -81,6 +101,7 @@ export interface Batch {
   progress: number; // 0..100, the mean of the jobs' (an ended job counts 100)
   counts: Record<JobState, number>;
   jobs: Job[]; // oldest first, in the order the files were sent
+  webhook?: Webhook | null; // only for a batch uploaded with webhook_url
 }
 
 // The most files one POST /api/batches takes.
