@@ -1,5 +1,5 @@
 import { useEffect } from 'react';
-import { BrowserRouter, Link, Route, Routes, useLocation } from 'react-router-dom';
+import { BrowserRouter, Link, NavLink, Route, Routes, useLocation } from 'react-router-dom';
 import Footer from './components/Footer';
 import { ErrorNotice, secondaryButton } from './components/ui';
 import { HealthProvider, useHealth } from './health';
@@ -7,8 +7,10 @@ import Home from './pages/Home';
 import JobPage from './pages/JobPage';
 import NotFound from './pages/NotFound';
 import AccountPage from './pages/Account';
+import BatchPage from './pages/BatchPage';
 import SignIn from './pages/SignIn';
-import { SessionProvider, useSession } from './session';
+import SongsPage from './pages/Songs';
+import { SessionProvider, useMayUse, useSession } from './session';
 import { UploadsProvider } from './uploads';
 
 // Opt in to React Router 7's behaviour now (and silence its warnings).
@@ -37,28 +39,42 @@ function ScrollToTop() {
   return null;
 }
 
-// The header's right side: the account, when the server has accounts.
-function AccountLink() {
+// The header's right side: "Your songs" for whoever may use the page, and the account when the
+// server has accounts.
+function HeaderNav() {
   const { loaded, auth, account } = useSession();
-  if (!loaded || auth === 'off') return <span className="hidden text-sm text-ink-400 sm:inline">bass line → MIDI</span>;
-  if (account)
-    return (
-      <Link to="/account" className="min-w-0 max-w-[60%] truncate text-sm text-ink-200 hover:text-acid" data-testid="account-link">
-        {account.email}
-      </Link>
-    );
+  const mayUse = useMayUse();
   return (
-    <Link to="/signin" className="text-sm font-semibold text-acid hover:underline" data-testid="signin-link">
-      Sign in
-    </Link>
+    <nav aria-label="Main" className="flex min-w-0 items-center justify-end gap-4">
+      {mayUse && (
+        <NavLink
+          to="/songs"
+          className={({ isActive }) => `shrink-0 text-sm font-semibold hover:text-acid ${isActive ? 'text-acid' : 'text-ink-200'}`}
+          data-testid="songs-link"
+        >
+          Your songs
+        </NavLink>
+      )}
+      {(!loaded || auth === 'off') && <span className="hidden text-sm text-ink-400 sm:inline">bass line → MIDI</span>}
+      {loaded && auth !== 'off' && account && (
+        <Link to="/account" className="min-w-0 truncate text-sm text-ink-200 hover:text-acid" data-testid="account-link">
+          {account.email}
+        </Link>
+      )}
+      {loaded && auth !== 'off' && !account && (
+        <Link to="/signin" className="text-sm font-semibold text-acid hover:underline" data-testid="signin-link">
+          Sign in
+        </Link>
+      )}
+    </nav>
   );
 }
 
 export function Layout() {
   return (
     <div className="mx-auto flex min-h-screen max-w-5xl flex-col px-4 sm:px-6">
-      <header className="flex items-center justify-between border-b border-ink-800 py-4">
-        <Link to="/" className="flex items-center gap-2" aria-label="Dumu home">
+      <header className="flex items-center justify-between gap-4 border-b border-ink-800 py-4">
+        <Link to="/" className="flex shrink-0 items-center gap-2" aria-label="Dumu home">
           <svg aria-hidden="true" viewBox="0 0 32 32" className="h-8 w-8">
             <rect width="32" height="32" rx="7" fill="#151a1c" />
             <path d="M4 20 Q10 4 16 16 T28 12" stroke="#b4ff39" strokeWidth="3.5" fill="none" strokeLinecap="round" />
@@ -67,7 +83,7 @@ export function Layout() {
             dumu<span className="text-acid">.</span>
           </span>
         </Link>
-        <AccountLink />
+        <HeaderNav />
       </header>
       <ScrollToTop />
       <ServerBanner />
@@ -75,6 +91,8 @@ export function Layout() {
         <Routes>
           <Route path="/" element={<Home />} />
           <Route path="/jobs/:id" element={<JobPage />} />
+          <Route path="/batches/:id" element={<BatchPage />} />
+          <Route path="/songs" element={<SongsPage />} />
           <Route path="/signin" element={<SignIn />} />
           <Route path="/account" element={<AccountPage />} />
           <Route path="*" element={<NotFound />} />

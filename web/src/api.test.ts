@@ -1,9 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { api, ApiError, base64ToBytes, checkFile, processForm, setCsrfToken, uploadProcess, UNREACHABLE_MESSAGE, urls } from './api';
-
-function jsonResponse(status: number, body: unknown, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json', ...headers } });
-}
+import { api, ApiError, base64ToBytes, checkFile, processForm, setCsrfToken, uploadBatch, uploadProcess, UNREACHABLE_MESSAGE, urls } from './api';
+import { FakeXhr } from './test/FakeXhr';
+import { jsonResponse, makeBatch, makeJob } from './test/fixtures';
 
 afterEach(() => {
   vi.unstubAllGlobals();
@@ -174,6 +172,37 @@ describe('request helpers', () => {
     expect(urls.tab('j1', 4)).toBe('/api/jobs/j1/tab?strings=4');
   });
 
+  it('asks for a page of jobs, with a search, and leaves out what is not given', async () => {
+    const list = { jobs: [makeJob({ job_id: 'j1' })], total: 41, limit: 20, offset: 40 };
+    const fetchMock = vi.fn().mockImplementation(() => Promise.resolve(jsonResponse(200, list)));
+    vi.stubGlobal('fetch', fetchMock);
+    const page = await api.jobs({ q: 'E minor', limit: 20, offset: 40 });
+    expect(page.total).toBe(41);
+    expect(page.jobs[0].key).toBe('F# minor');
+    await api.jobs({ q: '', limit: 10 });
+    await api.jobs();
+    expect(fetchMock.mock.calls.map((c) => c[0])).toEqual(['/api/jobs?q=E+minor&limit=20&offset=40', '/api/jobs?limit=10', '/api/jobs']);
+  });
+
+  it('reads a batch, and builds its stream and zip addresses', async () => {
+    const batch = makeBatch('b 1', [makeJob({ job_id: 'j1' }), makeJob({ job_id: 'j2', state: 'running', progress: 50 })]);
+    const fetchMock = vi.fn().mockResolvedValue(jsonResponse(200, batch));
+    vi.stubGlobal('fetch', fetchMock);
+    const b = await api.batch('b 1');
+    expect(b.counts).toEqual({ queued: 0, running: 1, done: 1, failed: 0, cancelled: 0 });
+    expect(b.progress).toBe(75);
+    expect(fetchMock.mock.calls[0][0]).toBe('/api/batches/b%201');
+    expect(urls.batchProgress('b1')).toBe('/api/progress/batch/b1');
+    expect(urls.batchZip('b1')).toBe('/api/batches/b1/zip');
+  });
+
+  it('says not_found for a batch that is not there (or not yours)', async () => {
+    vi.stubGlobal('fetch', vi.fn().mockResolvedValue(jsonResponse(404, { code: 'not_found', message: 'No batch with this id.' })));
+    const err: ApiError = await api.batch('b9').catch((e) => e);
+    expect(err.status).toBe(404);
+    expect(err.code).toBe('not_found');
+  });
+
   it('deletes a job with DELETE', async () => {
     const fetchMock = vi.fn().mockResolvedValue(jsonResponse(200, { job_id: 'j1', state: 'cancelled' }));
     vi.stubGlobal('fetch', fetchMock);
@@ -181,56 +210,6 @@ describe('request helpers', () => {
     expect(fetchMock.mock.calls[0][1].method).toBe('DELETE');
   });
 });
-
-// A stand-in for XMLHttpRequest that answers the way the test says.
-class FakeXhr {
-  static answer: { status: number; body: string; headers?: Record<string, string> } | 'network' = { status: 202, body: '' };
-  static last: FakeXhr | null = null;
-  method = '';
-  url = '';
-  status = 0;
-  statusText = '';
-  responseText = '';
-  responseType = '';
-  sent: FormData | null = null;
-  upload: { onprogress: ((e: { lengthComputable: boolean; loaded: number; total: number }) => void) | null } = { onprogress: null };
-  onload: (() => void) | null = null;
-  onerror: (() => void) | null = null;
-  onabort: (() => void) | null = null;
-  private headers: Record<string, string> = {};
-  requestHeaders: Record<string, string> = {};
-  static queue: (typeof FakeXhr.answer)[] = []; // answers to give first, in order
-  setRequestHeader(name: string, value: string) {
-    this.requestHeaders[name] = value;
-  }
-  open(method: string, url: string) {
-    this.method = method;
-    this.url = url;
-    FakeXhr.last = this;
-  }
-  getResponseHeader(name: string) {
-    return this.headers[name] ?? null;
-  }
-  abort() {
-    this.onabort?.();
-  }
-  send(body: FormData) {
-    this.sent = body;
-    const a = FakeXhr.queue.shift() ?? FakeXhr.answer;
-    queueMicrotask(() => {
-      if (a === 'network') {
-        this.onerror?.();
-        return;
-      }
-      this.upload.onprogress?.({ lengthComputable: true, loaded: 50, total: 100 });
-      this.upload.onprogress?.({ lengthComputable: true, loaded: 100, total: 100 });
-      this.status = a.status;
-      this.responseText = a.body;
-      this.headers = a.headers ?? {};
-      this.onload?.();
-    });
-  }
-}
 
 describe('uploadProcess', () => {
   const file = new File([new Uint8Array([1, 2, 3])], 'song.flac', { type: 'audio/flac' });
@@ -307,8 +286,56 @@ describe('uploadProcess', () => {
   });
 
   it('leaves absent parameters out of the form', () => {
-    const form = processForm(file, { bpm: undefined, stems: 'bass' });
+    const form = processForm([file], { bpm: undefined, stems: 'bass' });
     expect([...form.keys()].sort()).toEqual(['file', 'stems']);
+  });
+});
+
+describe('uploadBatch', () => {
+  const files = [
+    new File([new Uint8Array([1, 2, 3])], 'one.flac', { type: 'audio/flac' }),
+    new File([new Uint8Array([4, 5])], 'two.wav', { type: 'audio/wav' }),
+  ];
+
+  it('posts every file and the parameters as one request and resolves with the batch', async () => {
+    vi.stubGlobal('XMLHttpRequest', FakeXhr);
+    setCsrfToken('tok');
+    FakeXhr.answer = { status: 202, body: JSON.stringify({ batch_id: 'b1', job_ids: ['j1', 'j2'], state: 'queued' }) };
+    const sent: number[] = [];
+    const r = await uploadBatch(files, { stems: 'all', mode: 'raw', fast: true }, (f) => sent.push(f));
+    expect(r).toEqual({ batch_id: 'b1', job_ids: ['j1', 'j2'], state: 'queued' });
+    expect(sent).toEqual([0.5, 1]);
+    const x = FakeXhr.last!;
+    expect(x.method).toBe('POST');
+    expect(x.url).toBe('/api/batches');
+    expect(x.requestHeaders['X-CSRF-Token']).toBe('tok');
+    expect((x.sent!.getAll('file') as File[]).map((f) => f.name)).toEqual(['one.flac', 'two.wav']);
+    expect(x.sent!.get('stems')).toBe('all');
+    expect(x.sent!.get('mode')).toBe('raw');
+    expect(x.sent!.get('fast')).toBe('true');
+  });
+
+  it("rejects with the server's code and sentence: a file it cannot decode, too many files, a wait", async () => {
+    vi.stubGlobal('XMLHttpRequest', FakeXhr);
+    FakeXhr.answer = { status: 415, body: JSON.stringify({ code: 'unsupported_media', message: '"two.wav" is not audio.' }) };
+    let err: ApiError = await uploadBatch(files, {}).catch((e) => e);
+    expect([err.status, err.code, err.message]).toEqual([415, 'unsupported_media', '"two.wav" is not audio.']);
+    FakeXhr.answer = { status: 400, body: JSON.stringify({ code: 'bad_request', message: 'at most 20 files per batch' }) };
+    err = await uploadBatch(files, {}).catch((e) => e);
+    expect([err.code, err.message]).toEqual(['bad_request', 'at most 20 files per batch']);
+    FakeXhr.answer = { status: 429, body: JSON.stringify({ code: 'too_many_jobs', message: 'Slow down.' }), headers: { 'Retry-After': '7' } };
+    err = await uploadBatch(files, {}).catch((e) => e);
+    expect(err.retryAfter).toBe(7);
+    FakeXhr.answer = { status: 413, body: '' };
+    err = await uploadBatch(files, {}).catch((e) => e);
+    expect(err.code).toBe('http_413');
+  });
+
+  it('takes a 202 without a batch id for what it is: an answer it cannot read', async () => {
+    vi.stubGlobal('XMLHttpRequest', FakeXhr);
+    FakeXhr.answer = { status: 202, body: JSON.stringify({ job_id: 'j1', state: 'queued' }) };
+    const err: ApiError = await uploadBatch(files, {}).catch((e) => e);
+    expect(err.code).toBe('http_202');
   });
 });
 

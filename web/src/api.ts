@@ -37,6 +37,9 @@ export interface Job {
   created: number; // unix seconds
   updated: number;
   duration: number | null; // audio seconds, null until decoded
+  bpm?: number | null; // the result's tempo once done; null when none (absent from older servers)
+  key?: string | null; // the result's key, "E minor"; null when none
+  batch_id?: string | null; // the batch it was uploaded with (POST /api/batches), else null
   params: {
     onset_threshold: number;
     frame_threshold: number;
@@ -51,7 +54,58 @@ export interface Job {
   error: { code: string; message: string } | null;
   stems: StemName[];
   queue?: { position: number; starts_in_s: number }; // while queued: 1 = next to start
+  webhook?: Webhook | null; // only for a job uploaded with webhook_url
 }
+
+// A webhook call about a job's or batch's end, and how its tries went.
+export interface Delivery {
+  id: number;
+  event: 'job.done' | 'job.failed' | 'batch.done';
+  state: 'pending' | 'delivered' | 'failed';
+  attempts: number;
+  last_status: number | null; // HTTP status of the last try; null when none answered
+  last_error: string | null;
+  created: number; // unix seconds
+  updated: number;
+  next_attempt: number | null; // unix seconds, while pending
+}
+
+// The URL told when a job (or every job of a batch) ends, with its calls so far.
+export interface Webhook {
+  url: string;
+  deliveries: Delivery[];
+}
+
+// GET /api/jobs: a page of the asker's jobs, newest first.
+export interface JobList {
+  jobs: Job[];
+  total: number; // all the jobs that match q
+  limit: number;
+  offset: number;
+}
+
+// q: only jobs whose title or key holds this text; limit 1..100 (the server's default 50).
+export type JobQuery = {
+  q?: string;
+  limit?: number;
+  offset?: number;
+};
+
+export type BatchState = 'queued' | 'running' | 'done';
+
+// Several songs uploaded at once (POST /api/batches), each its own job.
+export interface Batch {
+  batch_id: string;
+  created: number; // unix seconds
+  state: BatchState; // queued: none started; running: some not ended; done: every job ended
+  progress: number; // 0..100, the mean of the jobs' (an ended job counts 100)
+  counts: Record<JobState, number>;
+  jobs: Job[]; // oldest first, in the order the files were sent
+  webhook?: Webhook | null; // only for a batch uploaded with webhook_url
+}
+
+// The most files one POST /api/batches takes.
+export const MAX_BATCH_FILES = 20;
 
 export interface Note {
   pitch: number; // MIDI note number
@@ -149,6 +203,7 @@ export const UNREACHABLE_MESSAGE =
 // Sentences for the codes a person meets, used when the server sent no message of its own.
 const FALLBACK_MESSAGES: Record<string, string> = {
   too_large: 'The file is larger than this server accepts.',
+  song_too_long: 'The song is longer than your plan accepts.',
   unsupported_media: 'The file could not be decoded as audio. Try WAV, FLAC, OGG Vorbis or MP3.',
   queue_full: 'The server is busy with other songs. Try again in a moment.',
   not_found: 'This job does not exist (it may have been deleted).',
@@ -231,6 +286,9 @@ const enc = encodeURIComponent;
 
 export const urls = {
   progress: (id: string) => `/api/progress/${enc(id)}`,
+  batchProgress: (id: string) => `/api/progress/batch/${enc(id)}`,
+  // the MIDI, MusicXML and 4-string tab of every done job of the batch (409 not_ready before one is)
+  batchZip: (id: string) => `/api/batches/${enc(id)}/zip`,
   // tempo: map (follows the song's beats, the default) or constant (one tempo, notes at their times)
   midi: (id: string, tempo: MidiTempo = 'map') => `/api/jobs/${enc(id)}/midi${tempo === 'constant' ? '?tempo=constant' : ''}`,
   musicxml: (id: string) => `/api/jobs/${enc(id)}/musicxml`,
@@ -288,6 +346,14 @@ export interface ApiKey {
   created: number; // unix seconds
 }
 
+// "?q=bass&limit=20", leaving out what is absent or empty; "" when nothing is left.
+function queryString(fields: Record<string, string | number | undefined>): string {
+  const q = new URLSearchParams();
+  for (const [name, value] of Object.entries(fields)) if (value !== undefined && value !== '') q.set(name, String(value));
+  const s = q.toString();
+  return s ? `?${s}` : '';
+}
+
 const AUTH_OFF: SessionInfo = { auth: 'off', account: null, csrf_token: null };
 
 function json(method: string, body: unknown): RequestInit {
@@ -336,7 +402,8 @@ export const api = {
   createKey: (name: string) => request<ApiKey & { key: string }>('/api/keys', json('POST', { name })),
   revokeKey: (id: string) => answer(`/api/keys/${enc(id)}`, { method: 'DELETE' }).then(() => undefined),
   job: (id: string) => request<Job>(`/api/jobs/${enc(id)}`),
-  jobs: () => request<{ jobs: Job[] }>('/api/jobs').then((b) => b.jobs),
+  jobs: (query: JobQuery = {}) => request<JobList>(`/api/jobs${queryString(query)}`),
+  batch: (id: string) => request<Batch>(`/api/batches/${enc(id)}`),
   result: (id: string) => request<Result>(`/api/result/${enc(id)}`),
   transcribe: (id: string, params: TranscribeParams) =>
     request<Result>(`/api/jobs/${enc(id)}/transcribe`, {
@@ -351,67 +418,106 @@ export const api = {
   retry: (id: string) => request<{ job_id: string; state: 'queued' }>(`/api/jobs/${enc(id)}/retry`, { method: 'POST' }),
 };
 
-export function processForm(file: File, params: ProcessParams): FormData {
+// The multipart form of an upload: one `file` field per file, then the parameters.
+export function processForm(files: File[], params: ProcessParams): FormData {
   const form = new FormData();
-  form.append('file', file, file.name);
+  for (const file of files) form.append('file', file, file.name);
   for (const [key, value] of Object.entries(params)) {
     if (value !== undefined && value !== null) form.append(key, String(value));
   }
   return form;
 }
 
-// POST /api/process. XMLHttpRequest rather than fetch because only it reports upload progress
+export type Uploaded = { job_id: string; state: JobState };
+export type BatchUploaded = { batch_id: string; job_ids: string[]; state: BatchState };
+
+// POST /api/process: one song, one job.
+export function uploadProcess(file: File, params: ProcessParams, onUpload?: (fraction: number) => void, signal?: AbortSignal): Promise<Uploaded> {
+  return upload(
+    '/api/process',
+    [file],
+    params,
+    (b) => (typeof b.job_id === 'string' ? { job_id: b.job_id, state: (b.state as JobState) ?? 'queued' } : null),
+    onUpload,
+    signal,
+  );
+}
+
+// POST /api/batches: several songs (at most MAX_BATCH_FILES) in one request, a job each.
+export function uploadBatch(files: File[], params: ProcessParams, onUpload?: (fraction: number) => void, signal?: AbortSignal): Promise<BatchUploaded> {
+  return upload(
+    '/api/batches',
+    files,
+    params,
+    (b) =>
+      typeof b.batch_id === 'string' && Array.isArray(b.job_ids)
+        ? { batch_id: b.batch_id, job_ids: b.job_ids as string[], state: (b.state as BatchState) ?? 'queued' }
+        : null,
+    onUpload,
+    signal,
+  );
+}
+
+type Accept<T> = (body: Record<string, unknown>) => T | null; // null: not the answer expected
+
+// An upload. XMLHttpRequest rather than fetch because only it reports upload progress
 // (onUpload gets the sent fraction 0..1), which feeds the Upload step. With accounts, a 403
 // "csrf" refreshes the token and sends once more (as answer() does).
-export async function uploadProcess(
-  file: File,
+async function upload<T>(
+  path: string,
+  files: File[],
   params: ProcessParams,
+  accept: Accept<T>,
   onUpload?: (fraction: number) => void,
   signal?: AbortSignal,
-): Promise<{ job_id: string; state: JobState }> {
+): Promise<T> {
   try {
-    return await uploadOnce(file, params, onUpload, signal);
+    return await uploadOnce(path, files, params, accept, onUpload, signal);
   } catch (e) {
     if (!(e instanceof ApiError && e.status === 403 && e.code === 'csrf')) throw e;
     await api.session();
-    return uploadOnce(file, params, onUpload, signal);
+    return uploadOnce(path, files, params, accept, onUpload, signal);
   }
 }
 
-function uploadOnce(
-  file: File,
+function uploadOnce<T>(
+  path: string,
+  files: File[],
   params: ProcessParams,
+  accept: Accept<T>,
   onUpload?: (fraction: number) => void,
   signal?: AbortSignal,
-): Promise<{ job_id: string; state: JobState }> {
+): Promise<T> {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
-    xhr.open('POST', '/api/process');
+    xhr.open('POST', path);
     if (csrfToken) xhr.setRequestHeader('X-CSRF-Token', csrfToken);
     xhr.responseType = 'text';
     xhr.upload.onprogress = (e) => {
       if (e.lengthComputable && onUpload) onUpload(e.loaded / e.total);
     };
     xhr.onload = () => {
-      let body: { job_id?: string; state?: JobState; code?: string; message?: string } = {};
+      let body: Record<string, unknown> = {};
       try {
-        body = JSON.parse(xhr.responseText);
+        body = JSON.parse(xhr.responseText) ?? {};
       } catch {
         // Handled below as a missing field or status-based code.
       }
-      if (xhr.status === 202 && typeof body.job_id === 'string') {
-        resolve({ job_id: body.job_id, state: body.state ?? 'queued' });
+      const accepted = xhr.status === 202 ? accept(body) : null;
+      if (accepted !== null) {
+        resolve(accepted);
         return;
       }
-      const code = body.code ?? `http_${xhr.status}`;
+      const code = typeof body.code === 'string' ? body.code : `http_${xhr.status}`;
       const message =
-        body.message ?? FALLBACK_MESSAGES[code] ?? `The server answered ${xhr.status} ${xhr.statusText}.`;
+        (typeof body.message === 'string' && body.message) ||
+        (FALLBACK_MESSAGES[code] ?? `The server answered ${xhr.status} ${xhr.statusText}.`);
       reject(new ApiError(xhr.status, code, message, retryAfterSeconds(xhr.getResponseHeader('Retry-After'))));
     };
     xhr.onerror = () => reject(new ApiError(0, 'unreachable', UNREACHABLE_MESSAGE));
     xhr.onabort = () => reject(new ApiError(0, 'aborted', 'The upload was cancelled.'));
     signal?.addEventListener('abort', () => xhr.abort());
-    xhr.send(processForm(file, params));
+    xhr.send(processForm(files, params));
   });
 }
 

@@ -1,44 +1,12 @@
 import { act, renderHook } from '@testing-library/react';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { FakeEventSource } from './test/FakeEventSource';
 import { useJobProgress } from './useJobProgress';
 
-// A stand-in EventSource the test drives by hand.
-class FakeEventSource extends EventTarget {
-  static CONNECTING = 0;
-  static OPEN = 1;
-  static CLOSED = 2;
-  static all: FakeEventSource[] = [];
-  readyState = FakeEventSource.CONNECTING;
-  onopen: ((e: Event) => void) | null = null;
-  url: string;
-  constructor(url: string) {
-    super();
-    this.url = url;
-    FakeEventSource.all.push(this);
-  }
-  close() {
-    this.readyState = FakeEventSource.CLOSED;
-  }
-  open() {
-    this.readyState = FakeEventSource.OPEN;
-    this.onopen?.(new Event('open'));
-  }
-  send(type: string, id: number, data: unknown) {
-    this.dispatchEvent(new MessageEvent(type, { data: JSON.stringify(data), lastEventId: String(id) }));
-  }
-  fail(closed: boolean) {
-    this.readyState = closed ? FakeEventSource.CLOSED : FakeEventSource.CONNECTING;
-    this.dispatchEvent(new Event('error'));
-  }
-}
-
 const ID = '1b4e28ba-2fa1-41d2-883f-0016d3cca427';
-const latest = () => FakeEventSource.all[FakeEventSource.all.length - 1];
+const latest = FakeEventSource.latest;
 
-beforeEach(() => {
-  FakeEventSource.all = [];
-  vi.stubGlobal('EventSource', FakeEventSource);
-});
+beforeEach(() => FakeEventSource.install());
 afterEach(() => vi.unstubAllGlobals());
 
 describe('useJobProgress', () => {

@@ -1,4 +1,5 @@
-export default function ProgressBar({ value, label }: { value: number; label: string }) {
+// name: what the bar measures, for screen readers (several bars on a page need their own).
+export default function ProgressBar({ value, label, name = 'Processing progress' }: { value: number; label: string; name?: string }) {
   const v = Math.max(0, Math.min(100, value));
   return (
     <div>
@@ -8,7 +9,7 @@ export default function ProgressBar({ value, label }: { value: number; label: st
       </div>
       <div
         role="progressbar"
-        aria-label="Processing progress"
+        aria-label={name}
         aria-valuemin={0}
         aria-valuemax={100}
         aria-valuenow={Math.round(v)}

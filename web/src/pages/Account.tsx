@@ -3,21 +3,14 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { Navigate, useNavigate } from 'react-router-dom';
 import { api, ApiError, type ApiKey } from '../api';
-import { Card, ErrorNotice, primaryButton, secondaryButton } from '../components/ui';
+import { Card, dangerButton, ErrorNotice, formatDay, primaryButton, secondaryButton } from '../components/ui';
 import { allowanceText, useAccountDetails } from '../components/Allowance';
 import { useSession } from '../session';
-
-const dangerButton =
-  'inline-flex items-center justify-center rounded-lg border border-red-500/60 px-4 py-2 text-sm font-semibold text-red-300 hover:bg-red-950/60 focus:outline-none focus-visible:ring-2 focus-visible:ring-red-400 disabled:opacity-50';
 
 // 600 -> "10 min", 90 -> "1 min 30 s"
 function songLength(s: number): string {
   const m = Math.floor(s / 60);
   return s % 60 ? `${m} min ${s % 60} s` : `${m} min`;
-}
-
-function day(ts: number): string {
-  return new Date(ts * 1000).toLocaleDateString();
 }
 
 function Keys() {
@@ -74,7 +67,7 @@ function Keys() {
           {keys.map((k) => (
             <li key={k.id} className="flex items-center justify-between gap-3 py-2">
               <span className="min-w-0 truncate text-sm">
-                {k.name} <span className="text-xs text-ink-400">· made {day(k.created)}</span>
+                {k.name} <span className="text-xs text-ink-400">· made {formatDay(k.created)}</span>
               </span>
               <button type="button" className={secondaryButton} onClick={() => revoke(k.id)} aria-label={`Revoke ${k.name}`}>
                 Revoke
@@ -136,7 +129,7 @@ export default function AccountPage() {
           <dt className="text-ink-400">Plan</dt>
           <dd className="text-white">{account.tier}</dd>
           <dt className="text-ink-400">Since</dt>
-          <dd className="text-white">{day(account.created)}</dd>
+          <dd className="text-white">{formatDay(account.created)}</dd>
           {details && (
             <>
               <dt className="text-ink-400">Today</dt>

@@ -1,7 +1,9 @@
 // Step 1: pick or drop a song, see its waveform and the expected processing time, upload it.
+// Several songs at once go up as one batch (POST /api/batches) with the same settings, and the
+// batch page follows them.
 import { useEffect, useReducer, useRef, useState } from 'react';
 import { Link, useNavigate } from 'react-router-dom';
-import { ApiError, checkFile, DEFAULT_MAX_UPLOAD_MB, uploadProcess } from '../api';
+import { ApiError, checkFile, DEFAULT_MAX_UPLOAD_MB, MAX_BATCH_FILES, uploadBatch, uploadProcess, type ProcessParams } from '../api';
 import { useParamSpecs } from '../params';
 import { ANALYSIS_RATE, decodeAudio, mixdown } from '../audio/analysis';
 import Allowance from '../components/Allowance';
@@ -42,7 +44,9 @@ export default function Home() {
   const uploads = useUploads();
   const navigate = useNavigate();
   const [phase, dispatch] = useReducer(reduce, initialPhase);
+  // One song, with its waveform once decoded; or several, sent as a batch.
   const [picked, setPicked] = useState<(PickedAudio & { decoding: boolean }) | null>(null);
+  const [several, setSeveral] = useState<File[] | null>(null);
   const [keepAll, setKeepAll] = useState(true);
   // Exact or fast separation; null until the person picks: the server's default applies.
   const [fast, setFast] = useState<boolean | null>(null);
@@ -50,24 +54,32 @@ export default function Home() {
   const [style, setStyle] = useState<Partial<NoteStyle>>({});
   const specs = useParamSpecs();
   const abortRef = useRef<AbortController | null>(null);
-  const [refused, setRefused] = useState<File | null>(null); // the server refused this file
+  const [refused, setRefused] = useState<File | File[] | null>(null); // the server refused this pick
   const [knownBpm, setKnownBpm] = useState('');
   const extractRef = useRef<HTMLButtonElement | null>(null);
   // A chosen file's card ends with the Extract button: bring it into view (and again once the
   // waveform has been drawn above it).
   useEffect(() => {
-    if (picked) extractRef.current?.scrollIntoView({ block: 'nearest' });
-  }, [picked]);
+    if (picked || several) extractRef.current?.scrollIntoView({ block: 'nearest' });
+  }, [picked, several]);
   const maxMb = health?.max_upload_mb ?? DEFAULT_MAX_UPLOAD_MB;
 
-  const onFile = async (file: File) => {
+  // The files that pass the checks are kept; what is wrong with the others is said.
+  const onFiles = async (files: File[]) => {
     dispatch({ type: 'RESET' });
-    const problem = checkFile(file, maxMb);
-    if (problem) {
-      setPicked(null);
-      dispatch({ type: 'REJECT', message: problem });
+    setPicked(null);
+    setSeveral(null);
+    if (files.length > MAX_BATCH_FILES) {
+      dispatch({ type: 'REJECT', message: `You chose ${files.length} files; up to ${MAX_BATCH_FILES} songs go at once.` });
       return;
     }
+    const problems = files.map((f) => checkFile(f, maxMb));
+    const fine = files.filter((_, i) => problems[i] === null);
+    const said = problems.filter((p) => p !== null).join(' ');
+    if (said) dispatch({ type: 'REJECT', message: fine.length > 0 ? `${said} The other ${fine.length === 1 ? 'song is' : `${fine.length} songs are`} ready.` : said });
+    if (fine.length > 1) setSeveral(fine);
+    if (fine.length !== 1) return;
+    const file = fine[0];
     setPicked({ file, samples: null, duration: null, decoding: true });
     try {
       const buffer = await decodeAudio(await file.arrayBuffer());
@@ -79,29 +91,33 @@ export default function Home() {
   };
 
   const start = async () => {
-    if (!picked) return;
-    dispatch({ type: 'UPLOAD_START', fileName: picked.file.name });
+    const pick = several ?? picked?.file;
+    if (!pick) return;
+    dispatch({ type: 'UPLOAD_START', fileName: several ? `${several.length} songs` : picked!.file.name });
     abortRef.current = new AbortController();
+    const params: ProcessParams = {
+      stems: keepAll ? 'all' : 'bass',
+      ...style,
+      bpm: knownBpm ? Number(knownBpm) : undefined,
+      fast: fast ?? undefined,
+    };
+    const onUpload = (sent: number) => dispatch({ type: 'UPLOAD_PROGRESS', sent });
     try {
-      const { job_id } = await uploadProcess(
-        picked.file,
-        {
-          stems: keepAll ? 'all' : 'bass',
-          ...style,
-          bpm: knownBpm ? Number(knownBpm) : undefined,
-          fast: fast ?? undefined,
-        },
-        (sent) => dispatch({ type: 'UPLOAD_PROGRESS', sent }),
-        abortRef.current.signal,
-      );
-      uploads.set(job_id, { file: picked.file, samples: picked.samples, duration: picked.duration });
+      if (several) {
+        const { batch_id } = await uploadBatch(several, params, onUpload, abortRef.current.signal);
+        navigate(`/batches/${batch_id}`);
+        return;
+      }
+      const { file, samples, duration } = picked!;
+      const { job_id } = await uploadProcess(file, params, onUpload, abortRef.current.signal);
+      uploads.set(job_id, { file, samples, duration });
       dispatch({ type: 'UPLOADED', jobId: job_id });
       navigate(`/jobs/${job_id}`);
     } catch (e) {
       const err = e as ApiError;
       let message = err.message;
-      if (err.code === 'queue_full' && err.retryAfter !== null) message += ` The server suggests waiting ${err.retryAfter} s.`;
-      if (err.code === 'unsupported_media' || err.code === 'too_large') setRefused(picked.file);
+      if (err.status === 429 && err.retryAfter !== null) message += ` The server suggests waiting ${err.retryAfter} s.`;
+      if (err.code === 'unsupported_media' || err.code === 'too_large' || err.code === 'song_too_long') setRefused(pick);
       dispatch({ type: 'UPLOAD_FAILED', message: err.code === 'aborted' ? '' : message });
     }
   };
@@ -130,22 +146,36 @@ export default function Home() {
 
           {rejected && <ErrorNotice title="File not accepted" message={phase.error!} />}
 
-          <Dropzone disabled={uploading} maxUploadMb={maxMb} onFile={onFile} />
+          <Dropzone disabled={uploading} maxUploadMb={maxMb} onFiles={onFiles} />
 
-          {picked && (
-            <Card title="Your song">
-              <div className="mb-3 flex flex-wrap items-baseline justify-between gap-2">
-                <p className="min-w-0 truncate font-semibold text-white" data-testid="picked-name">{picked.file.name}</p>
-                <p className="font-mono text-xs text-ink-400">
-                  {(picked.file.size / (1024 * 1024)).toFixed(1)} MB{picked.duration !== null ? ` · ${formatClock(picked.duration)}` : ''}
-                </p>
-              </div>
-              {picked.samples && picked.duration !== null && (
-                <Waveform samples={picked.samples} duration={picked.duration} label={`Waveform of ${picked.file.name}`} />
+          {(picked || several) && (
+            <Card title={several ? `Your ${several.length} songs` : 'Your song'}>
+              {several && (
+                <ul className="mb-3 divide-y divide-ink-800" data-testid="picked-files">
+                  {several.map((f, i) => (
+                    <li key={i} className="flex items-baseline justify-between gap-3 py-1.5">
+                      <span className="min-w-0 truncate text-sm text-white">{f.name}</span>
+                      <span className="shrink-0 font-mono text-xs text-ink-400">{(f.size / (1024 * 1024)).toFixed(1)} MB</span>
+                    </li>
+                  ))}
+                </ul>
               )}
-              {picked.decoding && <p className="text-sm text-ink-400">Drawing the waveform…</p>}
-              {!picked.decoding && !picked.samples && (
-                <p className="text-sm text-ink-400">This browser cannot preview the file; the server will still try to decode it.</p>
+              {picked && (
+                <>
+                  <div className="mb-3 flex flex-wrap items-baseline justify-between gap-2">
+                    <p className="min-w-0 truncate font-semibold text-white" data-testid="picked-name">{picked.file.name}</p>
+                    <p className="font-mono text-xs text-ink-400">
+                      {(picked.file.size / (1024 * 1024)).toFixed(1)} MB{picked.duration !== null ? ` · ${formatClock(picked.duration)}` : ''}
+                    </p>
+                  </div>
+                  {picked.samples && picked.duration !== null && (
+                    <Waveform samples={picked.samples} duration={picked.duration} label={`Waveform of ${picked.file.name}`} />
+                  )}
+                  {picked.decoding && <p className="text-sm text-ink-400">Drawing the waveform…</p>}
+                  {!picked.decoding && !picked.samples && (
+                    <p className="text-sm text-ink-400">This browser cannot preview the file; the server will still try to decode it.</p>
+                  )}
+                </>
               )}
               <label className="mt-4 flex items-center gap-2 text-sm">
                 <input type="checkbox" className="accent-acid" checked={keepAll} onChange={(e) => setKeepAll(e.target.checked)} disabled={uploading} />
@@ -213,8 +243,8 @@ export default function Home() {
               </details>
               <div className="mt-4 flex flex-wrap items-center gap-3">
                 {!uploading && (
-                  <button ref={extractRef} type="button" className={primaryButton} onClick={start} disabled={refused === picked.file}>
-                    Extract the bass line
+                  <button ref={extractRef} type="button" className={primaryButton} onClick={start} disabled={refused !== null && refused === (several ?? picked?.file)}>
+                    {several ? `Extract ${several.length} bass lines` : 'Extract the bass line'}
                   </button>
                 )}
                 {uploading && (

@@ -29,9 +29,10 @@ const STAGE_LABEL: Record<string, string> = {
   midi: 'Writing the MIDI file',
 };
 
-// The server's progress messages are lower-case phrases ("separating the bass (htdemucs)").
-function sentence(text: string): string {
-  return text ? text[0].toUpperCase() + text.slice(1) : '';
+// What a job is doing: the server's progress message (a lower-case phrase, "separating the
+// bass (htdemucs)") as a sentence, else the name of its stage.
+export function stageText(stage: string, message: string): string {
+  return (message && message[0].toUpperCase() + message.slice(1)) || STAGE_LABEL[stage] || stage;
 }
 
 const FAILURE_TITLE: Record<string, string> = {
@@ -299,9 +300,16 @@ export default function JobPage() {
       <div className="space-y-4">
         <div className="flex flex-wrap items-baseline justify-between gap-2">
           <h1 className="min-w-0 truncate text-xl font-bold text-white sm:text-2xl" data-testid="job-title">{filename}</h1>
-          <Link to="/" className="text-sm text-ink-400 hover:text-acid">
-            + Extract another song
-          </Link>
+          <span className="flex flex-wrap gap-x-4 gap-y-1">
+            {job?.batch_id && (
+              <Link to={`/batches/${job.batch_id}`} className="text-sm text-ink-400 hover:text-acid" data-testid="batch-link">
+                ← The batch it came with
+              </Link>
+            )}
+            <Link to="/" className="text-sm text-ink-400 hover:text-acid">
+              + Extract another song
+            </Link>
+          </span>
         </div>
         <Steps current={stepOf(phase)} failed={phase.kind === 'failed' || phase.kind === 'cancelled'} />
       </div>
@@ -346,7 +354,7 @@ export default function JobPage() {
             )
           }
         >
-          <ProgressBar value={progress} label={phase.kind === 'finishing' ? 'Fetching the result…' : sentence(message) || STAGE_LABEL[stage] || stage} />
+          <ProgressBar value={progress} label={phase.kind === 'finishing' ? 'Fetching the result…' : stageText(stage, message)} />
           <TimeLine since={job?.created ?? null} progress={progress} audioSeconds={(polled ?? job)?.duration ?? upload?.duration ?? null} />
           {stage === 'queued' && <QueueLine id={id} />}
           {stream.status === 'reconnecting' && <p className="mt-2 text-sm text-amber-300">Connection to the server lost, reconnecting…</p>}
