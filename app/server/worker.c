@@ -676,8 +676,15 @@ static void run_job(struct srv_worker *w, const struct srv_job *job) {
         sleep(2);
     /* its end as the store has it now (state, tempo, key, error) to whoever asked to be told */
     struct srv_job ended;
-    if (gone == 0 && srv_jobs_get(pool->jobs, job->id, &ended) == 1)
-        srv_webhook_job_ended(pool->jobs, &ended);
+    int known = gone == 0 ? srv_jobs_get(pool->jobs, job->id, &ended) : -1;
+    if (known == 0) {
+        /* deleted just after it ended, so the deletion saw it ended and told no one: its own
+         * calls went with it, but its batch may have been waiting for it */
+        ended = *job;
+        ended.state = rc ? SRV_FAILED : SRV_DONE;
+        ended.webhook_url[0] = '\0';
+    }
+    if (known >= 0) srv_webhook_job_ended(pool->jobs, &ended);
     if (gone == 1 && cancel != CANCEL_USER) {
         /* removed, or its lease lapsed and another worker has it now */
         fprintf(stderr, "dumu: job %s was taken away from this worker\n", job->id);
