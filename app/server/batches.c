@@ -12,6 +12,7 @@
 #include "../common/files.h"
 #include "docs.h"
 #include "http.h"
+#include "webhook.h"
 #include "zip.h"
 
 int srv_batch_load(struct srv_server *s, const struct srv_req *req, struct srv_batch *b,
@@ -37,6 +38,7 @@ cJSON *srv_batch_json(struct srv_server *s, const struct srv_batch *b, const str
     cJSON *arr = cJSON_GetObjectItem(o, "jobs");
     for (int i = 0; i < n; i++)
         cJSON_ReplaceItemInArray(arr, i, srv_job_json(s, &jobs[i]));
+    srv_add_webhook(o, srv_webhook_doc(s->jobs, b->id, b->webhook_url));
     return o;
 }
 

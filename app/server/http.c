@@ -45,6 +45,7 @@
 
 #include "docs.h"
 #include "openapi.h"
+#include "webhook.h"
 
 /* Seconds a connection may sit idle (MHD counts from its last byte in or out). Until its
  * first request line and headers are in, 10: a client that never finishes them (slow loris)
@@ -273,6 +274,13 @@ static enum MHD_Result reply_file(const struct srv_server *s, struct MHD_Connect
 /* ---------------------------------------------------------------------------------------- */
 /* Jobs */
 
+void srv_add_webhook(cJSON *o, cJSON *hook) {
+    if (hook)
+        cJSON_AddItemToObject(o, "webhook", hook);
+    else
+        cJSON_AddNullToObject(o, "webhook");
+}
+
 cJSON *srv_job_json(struct srv_server *s, const struct srv_job *j) {
     cJSON *o = srv_job_doc(j);
     int ahead = 0;
@@ -286,6 +294,7 @@ cJSON *srv_job_json(struct srv_server *s, const struct srv_job *j) {
             audio_s / 60.0 * srv_pool_seconds_per_minute(s->pool) / (workers > 0 ? workers : 1);
         cJSON_AddNumberToObject(q, "starts_in_s", round(wait));
     }
+    srv_add_webhook(o, srv_webhook_doc(s->jobs, j->id, j->webhook_url));
     return o;
 }
 
@@ -346,6 +355,8 @@ static void job_release(struct srv_server *s, struct srv_busy *b) {
 int srv_job_delete(struct srv_server *s, const char *id, enum srv_state *was) {
     struct srv_busy hold;
     job_hold(s, &hold, id);
+    struct srv_job job; /* as it was, for its batch's webhook */
+    int known = srv_jobs_get(s->jobs, id, &job);
     /* Flag the worker first, so that a job finishing meanwhile still has its files
      * removed by one side or the other. */
     srv_pool_cancel(s->pool, id);
@@ -353,6 +364,11 @@ int srv_job_delete(struct srv_server *s, const char *id, enum srv_state *was) {
     /* Again, for a job that a worker claimed between the two calls. */
     if (found == 1 && *was == SRV_RUNNING) srv_pool_cancel(s->pool, id);
     job_release(s, &hold);
+    /* a cancelled job may be the last of its batch to end (webhook.h) */
+    if (found == 1 && known == 1 && (*was == SRV_QUEUED || *was == SRV_RUNNING)) {
+        job.state = SRV_CANCELLED;
+        srv_webhook_job_ended(s->jobs, &job);
+    }
     return found;
 }
 

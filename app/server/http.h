@@ -145,6 +145,9 @@ enum MHD_Result srv_reply_tree(const struct srv_server *s, struct MHD_Connection
  * with its deliveries. A new object, the caller's. */
 cJSON *srv_job_json(struct srv_server *s, const struct srv_job *j);
 
+/* Adds `hook` (srv_webhook_doc's, taken over) to `o` as "webhook", or null when NULL. */
+void srv_add_webhook(cJSON *o, cJSON *hook);
+
 /* batches.c: batch req->id if it is the asker's, in *b, with its jobs oldest first in `jobs`
  * (SRV_BATCH_MAX of them) and their count in *n: 1, 0 when there is none (or it is someone
  * else's), -1 when the store failed. */

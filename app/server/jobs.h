@@ -398,7 +398,7 @@ struct srv_delivery {
     enum srv_delivery_state state;
     int attempts;         /* calls made so far */
     int last_status;      /* the HTTP status of the last call; 0: none or no answer */
-    char last_error[128]; /* why the last call failed; "" */
+    char last_error[256]; /* why the last call failed; "" */
     int64_t created;      /* unix seconds */
     int64_t next_at;      /* a pending one's next call, unix seconds */
     int64_t updated;      /* the last call, unix seconds (created before any) */

@@ -1490,7 +1490,7 @@ static const char *const openapi_lines[] = {
     "POSTs {event, job} (or {event, batch}) as JSON to url, with headers Dumu-Event (the "
     "event), Dumu-Delivery (the delivery's id) and Dumu-Signature: t=UNIX_SECONDS,v1=HEX, "
     "where HEX is HMAC-SHA256 over the text \\\"UNIX_SECONDS.\\\" followed by the body, "
-    "keyed with the 32 bytes whose hex is the webhook_secret of the 202 answer. A call "
+    "keyed with the webhook_secret of the 202 answer as text (its 64 ASCII characters). A call "
     "that gets no 2xx answer is tried again later, with growing pauses. Every address the "
     "URL's host resolves to is checked again before each call.\",\n",
     "    \"properties\": {\n",
