@@ -378,7 +378,9 @@ int srv_jobs_owner_active(srv_jobs *jobs, const char *owned_by, int *n);
 /* ---------------------------------------------------------------------------------------- */
 /* Batches and webhook deliveries (POST /api/batches; webhook.h sends the deliveries). */
 
-/* Records a batch, before its jobs are inserted. 0 or -1. */
+/* Records a batch, after its jobs were inserted with its id (upload.c: a job that ends before
+ * the batch is recorded cannot take it for ended while jobs of it are still to come). 0 or
+ * -1. */
 int srv_jobs_batch_insert(srv_jobs *jobs, const struct srv_batch *b);
 
 /* 1 and *out when batch `id` exists, 0 when not, -1 on error. A batch lives while any of its

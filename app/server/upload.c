@@ -19,7 +19,7 @@
  *      so that a batch is taken whole or not at all; rename to <id>.audio; room in the queue;
  *      the asker's limits (limits.c: each song's length 413, today's minutes and its jobs
  *      429); publish the uploads to the job store (PostgreSQL: streamed into the database,
- *      503 when it cannot be reached); insert the batch's row, then the jobs'; 202
+ *      503 when it cannot be reached); insert the jobs' rows, then the batch's; 202
  *      {job_id, state} or {batch_id, job_ids, state}, with webhook_secret when a webhook
  *      was given.
  * Temporary files and uploads not yet in a job are removed on every failure (srv_upload_free).
@@ -365,14 +365,7 @@ static enum MHD_Result finish(struct srv_server *s, struct MHD_Connection *c, st
     int failed = 0;
     for (int i = 0; i < u->n_files && !failed; i++)
         failed = srv_jobs_publish(s->jobs, u->files[i].id, "upload") != 0;
-    if (!failed && u->batch) {
-        srv_uuid_new(batch.id);
-        snprintf(batch.owned_by, sizeof batch.owned_by, "%s", req->principal);
-        batch.created = (int64_t)time(NULL);
-        snprintf(batch.webhook_url, sizeof batch.webhook_url, "%s", u->webhook);
-        snprintf(batch.webhook_secret, sizeof batch.webhook_secret, "%s", secret);
-        failed = srv_jobs_batch_insert(s->jobs, &batch) != 0;
-    }
+    if (u->batch) srv_uuid_new(batch.id);
     snprintf(job.message, sizeof job.message, "waiting for a worker");
     job.created = (int64_t)time(NULL);
     /* the asker's (account.c); "" with --auth off */
@@ -390,6 +383,16 @@ static enum MHD_Result finish(struct srv_server *s, struct MHD_Connection *c, st
         job.duration = f->duration;
         failed = srv_jobs_insert(s->jobs, &job) != 0;
         if (!failed) f->job = 1;
+    }
+    /* The batch after its jobs: until all of them are in, a job that ends finds no batch to
+     * call done; once it is in, it may have ended already (webhook.h: told once). */
+    if (!failed && u->batch) {
+        snprintf(batch.owned_by, sizeof batch.owned_by, "%s", req->principal);
+        batch.created = (int64_t)time(NULL);
+        snprintf(batch.webhook_url, sizeof batch.webhook_url, "%s", u->webhook);
+        snprintf(batch.webhook_secret, sizeof batch.webhook_secret, "%s", secret);
+        failed = srv_jobs_batch_insert(s->jobs, &batch) != 0;
+        if (!failed && batch.webhook_url[0]) srv_webhook_job_ended(s->jobs, &job);
     }
     if (failed) {
         remove_jobs(s, u);

@@ -118,7 +118,9 @@ int64_t srv_webhook_retry_delay_s(int attempt);
  * a webhook_url, a done or failed job gets a "job.done" or "job.failed" delivery; when it
  * belongs to a batch with a webhook_url and was the batch's last job to end, the batch gets
  * its one "batch.done" delivery (the store keeps one per target and event, so a job or batch
- * is told once even when two nodes see its end at once). Errors are logged on stderr. */
+ * is told once even when two nodes see its end at once). upload.c also calls it with a
+ * queued job of a batch just recorded, whose other jobs may all have ended before the batch
+ * was. Errors are logged on stderr. */
 void srv_webhook_job_ended(srv_jobs *jobs, const struct srv_job *job);
 
 /* {"url": url, "deliveries": [{id, event, state ("pending", "delivered", "failed"),
