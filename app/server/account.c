@@ -244,6 +244,13 @@ static enum MHD_Result start_session(struct srv_server *s, struct MHD_Connection
         return srv_reply_store_error(s, c, req);
     if (req->session_hash[0]) /* signing in again: the old session ends */
         srv_jobs_cred_remove(s->jobs, SRV_CRED_SESSION, req->session_hash, NULL, NULL);
+    /* an anonymous browser's songs follow it into the account (--auth optional); a cross-site
+     * form cannot do this to someone: SameSite=Lax keeps the cookie off its POST */
+    char owner[SRV_OWNER_LEN];
+    snprintf(owner, sizeof owner, "a:%s", a->id);
+    if (strncmp(req->principal, "t:", 2) == 0 &&
+        srv_jobs_owner_move(s->jobs, req->principal, owner) < 0)
+        fprintf(stderr, "dumu serve: cannot move an anonymous browser's jobs to its account\n");
     req->n_cookies = 0; /* no removal of the cookie being set */
     set_cookie(s, req, COOKIE_SESSION, token, SESSION_S);
     cJSON *o = cJSON_CreateObject();

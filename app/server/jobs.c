@@ -522,6 +522,10 @@ int srv_jobs_owner_active(srv_jobs *jobs, const char *owned_by, int *n) {
     return jobs->ops->owner_active(jobs, owned_by, n);
 }
 
+int srv_jobs_owner_move(srv_jobs *jobs, const char *from, const char *to) {
+    return jobs->ops->owner_move(jobs, from, to);
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* Batches and webhook deliveries: straight to the implementation */
 

@@ -375,6 +375,10 @@ int srv_jobs_usage_get(srv_jobs *jobs, const char *key, int64_t day, double *use
 /* The jobs of owner `owned_by` that are queued or running, in *n. 0 or -1. */
 int srv_jobs_owner_active(srv_jobs *jobs, const char *owned_by, int *n);
 
+/* Gives every job and batch of owner `from` to owner `to`: an anonymous browser's songs follow
+ * it into the account it signs up for or in. The number of jobs moved, or -1. */
+int srv_jobs_owner_move(srv_jobs *jobs, const char *from, const char *to);
+
 /* ---------------------------------------------------------------------------------------- */
 /* Batches and webhook deliveries (POST /api/batches; webhook.h sends the deliveries). */
 

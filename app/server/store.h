@@ -80,6 +80,7 @@ struct srv_store_ops {
                      double *used);
     int (*usage_get)(srv_jobs *jobs, const char *key, int64_t day, double *used);
     int (*owner_active)(srv_jobs *jobs, const char *owned_by, int *n);
+    int (*owner_move)(srv_jobs *jobs, const char *from, const char *to);
     /* batches and webhook deliveries (jobs.h) */
     int (*batch_insert)(srv_jobs *jobs, const struct srv_batch *b);
     int (*batch_get)(srv_jobs *jobs, const char *id, struct srv_batch *out);

@@ -1441,6 +1441,15 @@ static int pg_tier_set(srv_jobs *jobs, const struct srv_tier *t) {
                : 0;
 }
 
+static int pg_owner_move(srv_jobs *jobs, const char *from, const char *to) {
+    const char *v[2] = {from, to};
+    /* one statement: the batches move with their jobs or not at all */
+    return exec_count(jobs,
+                      "WITH b AS (UPDATE batches SET owned_by = $2 WHERE owned_by = $1) "
+                      "UPDATE jobs SET owned_by = $2 WHERE owned_by = $1",
+                      2, v);
+}
+
 static int pg_account_set_tier(srv_jobs *jobs, const char *account, const char *tier) {
     const char *v[2] = {account, tier};
     int n = exec_count(jobs, "UPDATE accounts SET tier = $2 WHERE id = $1", 2, v);
@@ -1689,6 +1698,7 @@ const struct srv_store_ops srv_store_pg = {
     .usage_add = pg_usage_add,
     .usage_get = pg_usage_get,
     .owner_active = pg_owner_active,
+    .owner_move = pg_owner_move,
     .batch_insert = pg_batch_insert,
     .batch_get = pg_batch_get,
     .delivery_add = pg_delivery_add,

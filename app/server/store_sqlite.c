@@ -1346,6 +1346,15 @@ static int sq_owner_active(srv_jobs *jobs, const char *owned_by, int *n) {
     return rc;
 }
 
+static int sq_owner_move(srv_jobs *jobs, const char *from, const char *to) {
+    pthread_mutex_lock(&jobs->mu);
+    int rc = exec_text(jobs, "UPDATE batches SET owned_by = ?2 WHERE owned_by = ?1", from, to);
+    if (!rc) rc = exec_text(jobs, "UPDATE jobs SET owned_by = ?2 WHERE owned_by = ?1", from, to);
+    if (!rc) rc = sqlite3_changes(SQ(jobs)->db);
+    pthread_mutex_unlock(&jobs->mu);
+    return rc;
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* Batches and webhook deliveries */
 
@@ -1540,6 +1549,7 @@ const struct srv_store_ops srv_store_sqlite = {
     .usage_add = sq_usage_add,
     .usage_get = sq_usage_get,
     .owner_active = sq_owner_active,
+    .owner_move = sq_owner_move,
     .batch_insert = sq_batch_insert,
     .batch_get = sq_batch_get,
     .delivery_add = sq_delivery_add,

@@ -9,7 +9,8 @@
 #     another account's cookie and key, answers 404 (the job untouched), its owner gets it;
 #     deleting an account deletes its jobs and their files;
 #   optional: an anonymous browser gets a token cookie with its first upload and sees only
-#     its own jobs; its CSRF token comes from GET /api/session; --secure-cookies;
+#     its own jobs; its CSRF token comes from GET /api/session; signing up takes its jobs and
+#     batches into the account; --secure-cookies;
 #   off: the account routes are 404 and jobs are everyone's, as before.
 set -uo pipefail
 CLI=${DUMU_CLI:?run through ctest}
@@ -234,6 +235,15 @@ status opt-upload-again 202 -H "Cookie: $anon" -H "X-CSRF-Token: $anon_csrf" -F 
 expect opt-same-token bash -c "! grep -qi '^Set-Cookie: dumu_anon' '$tmp/headers'"
 aid=$(json "$tmp/body" "d['job_id']")
 status opt-anon-cancel 200 -X DELETE -H "Cookie: $anon" -H "X-CSRF-Token: $anon_csrf" "$B/api/jobs/$aid"
+# signing up from an anonymous browser takes its songs (jobs and batches) into the account
+status opt-batch-kept 202 -H "Cookie: $anon" -H "X-CSRF-Token: $anon_csrf" -F "file=@$tmp/clip.flac" "$B/api/batches"
+kbid=$(json "$tmp/body" "d['batch_id']")
+kid=$(json "$tmp/body" "d['job_ids'][0]")
+status opt-sign-up-with-songs 201 -H "Cookie: $anon" -X POST -d '{"email":"erin@example.org","password":"a long enough password"}' "$B/api/account"
+erin="dumu_session=$(cookie dumu_session)"
+status opt-job-moved 200 -H "Cookie: $erin" "$B/api/jobs/$kid"
+status opt-batch-moved 200 -H "Cookie: $erin" "$B/api/batches/$kbid"
+status opt-anon-gave-them 404 -H "Cookie: $anon" "$B/api/jobs/$kid"
 stop_server
 
 # ---- off: as before ------------------------------------------------------------------------

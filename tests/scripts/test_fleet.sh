@@ -8,6 +8,8 @@
 #     result and downloads (Range included) from the other node too;
 #   - kill -9 of a worker mid-job: the job finishes on the other worker once its lease
 #     lapses; SIGTERM of a worker: its job is back in the queue at once;
+#   - a batch uploaded through one node, followed (its event stream) and zipped through the
+#     other, each MIDI in the zip equal to the job's own download;
 #   - cancel through the other node: the worker stops at its next chunk;
 #   - PostgreSQL stopped mid-run: the API answers 503 {code, message} with Retry-After,
 #     and once it is back every accepted job finishes;
@@ -156,6 +158,21 @@ expect stem-wav-made test "$(curl -s -o /dev/null -w '%{http_code}' "$URL_A/api/
 expect mix-other-node test "$(curl -s -o /dev/null -w '%{http_code}' "$URL_B/api/jobs/$id/mix")" = 200
 curl -s -X POST -d '{"onset_threshold":0.7}' "$URL_A/api/jobs/$id/transcribe" -o "$tmp/t.json"
 expect retranscribe-seen-by-other-node bash -c "curl -s '$URL_B/api/result/$id' | $PY -c 'import json,sys; assert json.load(sys.stdin)[\"params\"][\"onset_threshold\"] == 0.7'"
+
+# ---- a batch through one node, followed and zipped through the other ----------------------
+curl -s -F "file=@$tmp/short.flac" -F "file=@$tmp/short.flac" "$URL_A/api/batches" -o "$tmp/batch.json"
+bid=$($PY -c "import json,sys; print(json.load(open(sys.argv[1]))['batch_id'])" "$tmp/batch.json")
+curl -sN --max-time 300 "$URL_B/api/progress/batch/$bid" >"$tmp/batch-events.txt"
+expect batch-done-other-node test "$(grep '^event:' "$tmp/batch-events.txt" | tail -1)" = "event: done"
+curl -s "$URL_B/api/batches/$bid/zip" -o "$tmp/batch.zip"
+expect batch-zip-other-node $PY -c "
+import json, sys, urllib.request, zipfile
+z = zipfile.ZipFile(sys.argv[1])
+jobs = json.load(open(sys.argv[2]))['job_ids']
+assert z.testzip() is None and len(z.namelist()) == 6, z.namelist()
+for folder, job in zip(('short', 'short (2)'), jobs):
+    midi = urllib.request.urlopen(sys.argv[3] + '/api/jobs/' + job + '/midi').read()
+    assert z.read(folder + '/short-bass.mid') == midi, folder" "$tmp/batch.zip" "$tmp/batch.json" "$URL_A"
 
 # ---- kill -9 of a worker mid-job: the job finishes on the other one ----------------------
 kid=$(upload "$URL_A" "$tmp/long.flac")
