@@ -6,6 +6,23 @@ expect() {
     if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL $name"; fi
 }
 
+# server_script: the start of a script that runs one `dumu serve` at a time (after `set -uo
+# pipefail` and sourcing this file): CLI, TD, PY, a fresh folder $tmp, and at exit the server
+# ($pid, when one runs) killed and $tmp removed (server_script_end).
+server_script() {
+    CLI=${DUMU_CLI:?run through ctest}
+    TD=${DUMU_TESTDATA_DIR:?}
+    export DUMU_MODELS_DIR=${DUMU_MODELS_DIR:?}
+    PY=/usr/bin/python3
+    tmp=$(mktemp -d)
+    pid=
+    trap server_script_end EXIT
+}
+server_script_end() {
+    [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null
+    rm -rf "$tmp"
+}
+
 # The HTTP helpers of the server scripts; they write to $tmp and run Python as $PY, both set by
 # the script that sources this file, and start `$CLI serve` ($CLI too).
 

@@ -13,18 +13,8 @@
 #     batches into the account; --secure-cookies;
 #   off: the account routes are 404 and jobs are everyone's, as before.
 set -uo pipefail
-CLI=${DUMU_CLI:?run through ctest}
-TD=${DUMU_TESTDATA_DIR:?}
-export DUMU_MODELS_DIR=${DUMU_MODELS_DIR:?}
-PY=/usr/bin/python3
-tmp=$(mktemp -d)
-pid=
-cleanup() {
-    [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
 . "$(dirname "$0")/lib.sh"
+server_script
 ERRORS_ARE_JSON=1 # every refusal of these routes must say why: status checks {code, message}
 
 serve() { start_server --max-queue 64 --web-dir "${DUMU_SOURCE_DIR:?}/web/dist" "$@"; } # start_server (lib.sh) as this script runs it

@@ -12,18 +12,8 @@
 #   GET /api/jobs: the total, q (title or key, any case), limit and offset, their bounds;
 #   deleting a job of a batch takes it out of the batch and its zip.
 set -uo pipefail
-CLI=${DUMU_CLI:?run through ctest}
-TD=${DUMU_TESTDATA_DIR:?}
-export DUMU_MODELS_DIR=${DUMU_MODELS_DIR:?}
-PY=/usr/bin/python3
-tmp=$(mktemp -d)
-pid=
-cleanup() {
-    [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
 . "$(dirname "$0")/lib.sh"
+server_script
 ERRORS_ARE_JSON=1
 
 start_server --max-upload-mb 1

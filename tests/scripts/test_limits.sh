@@ -13,17 +13,8 @@
 #     minute; today's minutes shared by two browsers);
 #   off: no RateLimit-* headers, no limits.
 set -uo pipefail
-CLI=${DUMU_CLI:?run through ctest}
-export DUMU_MODELS_DIR=${DUMU_MODELS_DIR:?}
-PY=/usr/bin/python3
-tmp=$(mktemp -d)
-pid=
-cleanup() {
-    [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
 . "$(dirname "$0")/lib.sh"
+server_script
 
 admin() { "$CLI" admin --data-dir "$tmp/data" "$@"; }
 quiet() { "$@" >/dev/null; }

@@ -5,18 +5,8 @@
 # restart on the same data dir (the job completes); every bad input gets its status and
 # {code, message}; queue full (429 + Retry-After); SIGTERM stops it cleanly.
 set -uo pipefail
-CLI=${DUMU_CLI:?run through ctest}
-TD=${DUMU_TESTDATA_DIR:?}
-export DUMU_MODELS_DIR=${DUMU_MODELS_DIR:?}
-PY=/usr/bin/python3
-tmp=$(mktemp -d)
-pid=
-cleanup() {
-    [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
 . "$(dirname "$0")/lib.sh"
+server_script
 
 is_error_json() { $PY -c "import json,sys; d=json.load(open(sys.argv[1])); assert isinstance(d['code'], str) and d['message']" "$tmp/body"; }
 

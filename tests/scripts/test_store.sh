@@ -7,18 +7,8 @@
 # full disk is the server's fault (507, or a job failed as "storage" that can run again:
 # tests/scripts/full_disk.sh, in a mount namespace of its own, as root).
 set -uo pipefail
-CLI=${DUMU_CLI:?run through ctest}
-TD=${DUMU_TESTDATA_DIR:?}
-export DUMU_MODELS_DIR=${DUMU_MODELS_DIR:?}
-PY=/usr/bin/python3
-tmp=$(mktemp -d)
-pid=
-cleanup() {
-    [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
 . "$(dirname "$0")/lib.sh"
+server_script
 start_server() { # start_server DIR: sets pid and B; returns 1 when it does not come up
     : >"$tmp/server.log"
     "$CLI" serve --port 0 --data-dir "$1" >"$tmp/server.log" 2>&1 &

@@ -9,18 +9,10 @@
 #   without it: loopback and localhost URLs are refused with 400 (private addresses), as is
 #     anything but http(s), and no job is made.
 set -uo pipefail
-CLI=${DUMU_CLI:?run through ctest}
-export DUMU_MODELS_DIR=${DUMU_MODELS_DIR:?}
-PY=/usr/bin/python3
-tmp=$(mktemp -d)
-pid= rpid=
-cleanup() {
-    [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null
-    [[ -n $rpid ]] && kill -9 "$rpid" 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
 . "$(dirname "$0")/lib.sh"
+server_script
+rpid= # the receiver's
+trap '[[ -n $rpid ]] && kill -9 "$rpid" 2>/dev/null; server_script_end' EXIT
 ERRORS_ARE_JSON=1 # every refusal says why: status checks {code, message}
 
 wait_json() { # wait_json URL PY-CONDITION-ON-d SECONDS: until the document at URL meets it
