@@ -137,6 +137,12 @@ static enum MHD_Result on_field(void *cls, enum MHD_ValueKind kind, const char *
     (void)content_type;
     (void)transfer_encoding;
     struct srv_upload *u = cls;
+    /* MHD passes key NULL for a part whose Content-Disposition has no name="..." (found by
+     * tests/fuzz/fuzz_server_batch.c: the strcmp below crashed the server) */
+    if (!key) {
+        if (!u->bad[0]) snprintf(u->bad, sizeof u->bad, "a form field without a name");
+        return MHD_YES;
+    }
     if (strcmp(key, "file") == 0) {
         /* MHD calls with offset 0 at least once per part (an empty first piece may come
          * before the data, also at offset 0): a part is new when the file before it has
