@@ -162,8 +162,8 @@ int srv_limits_upload_audio(struct srv_server *s, struct MHD_Connection *c, stru
 void srv_limits_upload_undo(struct srv_server *s, struct srv_req *req, double duration) {
     double used;
     if (s->auth == SRV_AUTH_OFF || !req->tier.name[0]) return;
-    srv_jobs_usage_add(s->jobs, req->usage_key, (int64_t)now_s() / DAY_S, -duration, INFINITY,
-                       &used);
+    srv_jobs_usage_add(s->jobs, req->usage_key, (int64_t)now_s() / DAY_S, -duration,
+                       (double)INFINITY, &used);
 }
 
 int srv_limits_account_json(struct srv_server *s, struct srv_req *req, cJSON *o) {
