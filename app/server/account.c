@@ -165,12 +165,7 @@ int srv_req_owns(const struct srv_server *s, const struct srv_req *req, const ch
 static enum MHD_Result reply_tree(const struct srv_server *s, struct MHD_Connection *c,
                                   struct srv_req *req, unsigned status, cJSON *tree) {
     req->no_store = 1; /* sessions' CSRF tokens, a new key, who is signed in: no cache keeps them */
-    char *text = tree ? cJSON_PrintUnformatted(tree) : NULL;
-    cJSON_Delete(tree);
-    if (!text) return srv_reply_error(s, c, req, 500, "internal", "out of memory");
-    enum MHD_Result r = srv_reply_json(s, c, req, status, text);
-    free(text);
-    return r;
+    return srv_reply_tree(s, c, req, status, tree);
 }
 
 static enum MHD_Result reply_empty(const struct srv_server *s, struct MHD_Connection *c,
