@@ -21,23 +21,16 @@ int srv_batch_load(struct srv_server *s, const struct srv_req *req, struct srv_b
     int found = srv_jobs_batch_get(s->jobs, req->id, b);
     if (found != 1) return found;
     if (!srv_req_owns(s, req, b->owned_by)) return 0;
-    struct srv_job_query q = {.batch_id = b->id};
-    *n = srv_jobs_list(s->jobs, &q, jobs, SRV_BATCH_MAX, NULL);
-    if (*n < 0) return -1;
-    for (int i = 0, j = *n - 1; i < j; i++, j--) { /* newest first to oldest first */
-        struct srv_job t = jobs[i];
-        jobs[i] = jobs[j];
-        jobs[j] = t;
-    }
-    return 1;
+    *n = srv_jobs_batch_jobs(s->jobs, b->id, jobs);
+    return *n < 0 ? -1 : 1;
 }
 
 cJSON *srv_batch_json(struct srv_server *s, const struct srv_batch *b, const struct srv_job *jobs,
                       int n) {
-    cJSON *o = srv_batch_doc(b, jobs, n);
-    cJSON *arr = cJSON_GetObjectItem(o, "jobs");
+    cJSON *docs = cJSON_CreateArray();
     for (int i = 0; i < n; i++)
-        cJSON_ReplaceItemInArray(arr, i, srv_job_json(s, &jobs[i]));
+        cJSON_AddItemToArray(docs, srv_job_json(s, &jobs[i]));
+    cJSON *o = srv_batch_doc(b, jobs, n, docs);
     srv_add_webhook(o, srv_webhook_doc(s->jobs, b->id, b->webhook_url));
     return o;
 }

@@ -73,7 +73,8 @@ int srv_batch_ended(const struct srv_job *jobs, int n) {
     return 1;
 }
 
-cJSON *srv_batch_doc(const struct srv_batch *b, const struct srv_job *jobs, int n) {
+cJSON *srv_batch_doc(const struct srv_batch *b, const struct srv_job *jobs, int n,
+                     cJSON *job_docs) {
     int counts[SRV_CANCELLED + 1] = {0};
     double progress = 0.0;
     for (int i = 0; i < n; i++) {
@@ -91,8 +92,11 @@ cJSON *srv_batch_doc(const struct srv_batch *b, const struct srv_job *jobs, int 
     cJSON *c = cJSON_AddObjectToObject(o, "counts");
     for (int k = SRV_QUEUED; k <= SRV_CANCELLED; k++)
         cJSON_AddNumberToObject(c, srv_state_name((enum srv_state)k), counts[k]);
-    cJSON *arr = cJSON_AddArrayToObject(o, "jobs");
-    for (int i = 0; i < n; i++)
-        cJSON_AddItemToArray(arr, srv_job_doc(&jobs[i]));
+    if (!job_docs) {
+        job_docs = cJSON_CreateArray();
+        for (int i = 0; i < n; i++)
+            cJSON_AddItemToArray(job_docs, srv_job_doc(&jobs[i]));
+    }
+    cJSON_AddItemToObject(o, "jobs", job_docs);
     return o;
 }

@@ -15,10 +15,11 @@
 cJSON *srv_job_doc(const struct srv_job *j);
 
 /* A batch and its `n` jobs (`jobs`, oldest first): {batch_id, created, state, progress,
- * counts{queued, running, done, failed, cancelled}, jobs[srv_job_doc]}. state: "queued"
+ * counts{queued, running, done, failed, cancelled}, jobs}: `job_docs` (an array of the jobs'
+ * documents, taken over) or, when NULL, an array of their srv_job_doc. state: "queued"
  * while none started, "running" while any is queued or running, else "done" (counts say how
  * each ended); progress: the mean of the jobs' (an ended one counts 100), 0 without jobs. */
-cJSON *srv_batch_doc(const struct srv_batch *b, const struct srv_job *jobs, int n);
+cJSON *srv_batch_doc(const struct srv_batch *b, const struct srv_job *jobs, int n, cJSON *job_docs);
 
 /* 1 when every one of the `n` jobs has ended (done, failed or cancelled). */
 int srv_batch_ended(const struct srv_job *jobs, int n);

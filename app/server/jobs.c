@@ -533,6 +533,17 @@ int srv_jobs_batch_insert(srv_jobs *jobs, const struct srv_batch *b) {
     return jobs->ops->batch_insert(jobs, b);
 }
 
+int srv_jobs_batch_jobs(srv_jobs *jobs, const char *batch_id, struct srv_job *out) {
+    struct srv_job_query q = {.batch_id = batch_id};
+    int n = srv_jobs_list(jobs, &q, out, SRV_BATCH_MAX, NULL);
+    for (int i = 0, k = n - 1; i < k; i++, k--) { /* newest first to oldest first */
+        struct srv_job t = out[i];
+        out[i] = out[k];
+        out[k] = t;
+    }
+    return n;
+}
+
 int srv_jobs_batch_get(srv_jobs *jobs, const char *id, struct srv_batch *out) {
     return jobs->ops->batch_get(jobs, id, out);
 }

@@ -387,6 +387,10 @@ int srv_jobs_owner_move(srv_jobs *jobs, const char *from, const char *to);
  * -1. */
 int srv_jobs_batch_insert(srv_jobs *jobs, const struct srv_batch *b);
 
+/* The jobs of batch `batch_id`, oldest first (the order of its files), into `out`
+ * (SRV_BATCH_MAX of them): the count, or -1. */
+int srv_jobs_batch_jobs(srv_jobs *jobs, const char *batch_id, struct srv_job *out);
+
 /* 1 and *out when batch `id` exists, 0 when not, -1 on error. A batch lives while any of its
  * jobs does (srv_jobs_expire removes the empty ones; an account's go with it). */
 int srv_jobs_batch_get(srv_jobs *jobs, const char *id, struct srv_batch *out);

@@ -354,17 +354,11 @@ static void batch_job_ended(srv_jobs *jobs, const struct srv_job *job) {
     if (rc != 1 || !b.webhook_url[0]) return;
     /* one more than a batch holds: a cancelled job, whose row is gone, is added back */
     struct srv_job *list = malloc((SRV_BATCH_MAX + 1) * sizeof *list);
-    struct srv_job_query q = {.batch_id = job->batch_id};
-    int n = list ? srv_jobs_list(jobs, &q, list, SRV_BATCH_MAX, NULL) : -1;
+    int n = list ? srv_jobs_batch_jobs(jobs, job->batch_id, list) : -1;
     if (n < 0) {
         fprintf(stderr, "dumu: cannot list batch %s for its webhook\n", job->batch_id);
         free(list);
         return;
-    }
-    for (int i = 0, k = n - 1; i < k; i++, k--) { /* newest first -> oldest first */
-        struct srv_job tmp = list[i];
-        list[i] = list[k];
-        list[k] = tmp;
     }
     if (job->state == SRV_CANCELLED) { /* in its place by age, after its elders and peers */
         int i = n++;
@@ -375,7 +369,7 @@ static void batch_job_ended(srv_jobs *jobs, const struct srv_job *job) {
     if (srv_batch_ended(list, n)) {
         cJSON *doc = cJSON_CreateObject();
         cJSON_AddStringToObject(doc, "event", "batch.done");
-        cJSON_AddItemToObject(doc, "batch", srv_batch_doc(&b, list, n));
+        cJSON_AddItemToObject(doc, "batch", srv_batch_doc(&b, list, n, NULL));
         add_delivery(jobs, b.id, "batch.done", b.webhook_url, b.webhook_secret, doc);
     }
     free(list);

@@ -438,7 +438,7 @@ static void test_batch_deliveries(void **state) {
     free(body);
     cJSON *want = cJSON_CreateObject();
     cJSON_AddStringToObject(want, "event", "batch.done");
-    cJSON_AddItemToObject(want, "batch", srv_batch_doc(&batch, all, 3));
+    cJSON_AddItemToObject(want, "batch", srv_batch_doc(&batch, all, 3, NULL));
     cJSON *counts = cJSON_GetObjectItem(cJSON_GetObjectItem(want, "batch"), "counts");
     assert_int_equal(cJSON_GetObjectItem(counts, "done")->valueint, 1);
     assert_int_equal(cJSON_GetObjectItem(counts, "failed")->valueint, 1);
