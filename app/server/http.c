@@ -308,6 +308,19 @@ static int load_job(struct srv_server *s, struct MHD_Connection *c, struct srv_r
     return 0;
 }
 
+/* A whole number query argument `name` in lo..hi, `dflt` when absent: 0, or -1 when it is
+ * something else. */
+static int int_arg(struct MHD_Connection *c, const char *name, int lo, int hi, int dflt, int *out) {
+    const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
+    *out = dflt;
+    if (!v) return 0;
+    char *end = NULL;
+    long n = strtol(v, &end, 10);
+    if (end == v || *end || n < lo || n > hi) return -1;
+    *out = (int)n;
+    return 0;
+}
+
 /* 409 for a job without a result yet. */
 static enum MHD_Result reply_not_done(const struct srv_server *s, struct MHD_Connection *c,
                                       struct srv_req *req, const struct srv_job *job) {
@@ -462,16 +475,14 @@ static enum MHD_Result handle_job_route(struct srv_server *s, struct MHD_Connect
             return srv_reply_error(s, c, req, 400, "bad_request", "strings must be 4 or 5");
         if (job.state != SRV_DONE) return reply_not_done(s, c, req, &job);
         int five = strings && strcmp(strings, "5") == 0;
-        const char *width = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "width");
-        if (width) {
-            char *end = NULL;
-            long w = strtol(width, &end, 10);
-            if (end == width || *end || w < 20 || w > 1000)
-                return srv_reply_error(s, c, req, 400, "bad_request",
-                                       "width must be 20..1000 characters");
+        int w; /* 0: the tab file's own lines */
+        if (int_arg(c, "width", 20, 1000, 0, &w))
+            return srv_reply_error(s, c, req, 400, "bad_request",
+                                   "width must be 20..1000 characters");
+        if (w) {
             char *text = NULL;
             dumu_error err = {0};
-            if (srv_tab(s->jobs, &job, five ? 5 : 4, (int)w, &text, &err))
+            if (srv_tab(s->jobs, &job, five ? 5 : 4, w, &text, &err))
                 return srv_reply_error(s, c, req, 500, "failed", err.message);
             r = reply_text(s, c, req, text, "text/plain; charset=utf-8");
             dumu_free(text);
@@ -567,19 +578,6 @@ static enum MHD_Result handle_health(struct srv_server *s, struct MHD_Connection
                             (double)(int)(srv_pool_seconds_per_minute(s->pool) * 10.0 + 0.5) /
                                 10.0);
     return srv_reply_tree(s, c, req, reachable ? 200 : 503, o);
-}
-
-/* A whole number query argument `name` in lo..hi, `dflt` when absent: 0, or -1 when it is
- * something else. */
-static int int_arg(struct MHD_Connection *c, const char *name, int lo, int hi, int dflt, int *out) {
-    const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
-    *out = dflt;
-    if (!v) return 0;
-    char *end = NULL;
-    long n = strtol(v, &end, 10);
-    if (end == v || *end || n < lo || n > hi) return -1;
-    *out = (int)n;
-    return 0;
 }
 
 /* GET /api/jobs?q=TEXT&limit=N&offset=N: the asker's jobs, newest first, a page at a time,
