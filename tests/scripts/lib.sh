@@ -6,9 +6,10 @@ expect() {
     if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL $name"; fi
 }
 
-# server_script: the start of a script that runs one `dumu serve` at a time (after `set -uo
-# pipefail` and sourcing this file): CLI, TD, PY, a fresh folder $tmp, and at exit the server
-# ($pid, when one runs) killed and $tmp removed (server_script_end).
+# server_script: the start of a script that runs `dumu serve` or `dumu worker` (after `set -uo
+# pipefail` and sourcing this file, and pg.sh for a fleet): CLI, TD, PY, a fresh folder $tmp,
+# and at exit (server_script_end) the server $pid and the fleet's $pids killed, the
+# PostgreSQL cluster stopped (pg.sh's pg_stop, when sourced) and $tmp removed.
 server_script() {
     CLI=${DUMU_CLI:?run through ctest}
     TD=${DUMU_TESTDATA_DIR:?}
@@ -16,11 +17,29 @@ server_script() {
     PY=/usr/bin/python3
     tmp=$(mktemp -d)
     pid=
+    pids=()
     trap server_script_end EXIT
 }
 server_script_end() {
     [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null
+    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+    declare -F pg_stop >/dev/null && pg_stop
     rm -rf "$tmp"
+}
+
+# id_routes OPENAPI_FILE: "METHOD PATH" of every /api/ operation on a job's or batch's id in
+# the description (PATH with ID for the id and bass for a stem), for the ownership walks.
+id_routes() {
+    $PY - "$1" <<'PYEOF'
+import json, sys
+api = json.load(open(sys.argv[1]))
+for path, item in api["paths"].items():
+    if "{id}" not in path or not path.startswith("/api/") or path.startswith("/api/keys"):
+        continue
+    for method in item:
+        if method in ("get", "post", "put", "patch", "delete"):
+            print(method.upper(), path.replace("{id}", "ID").replace("{name}", "bass"))
+PYEOF
 }
 
 # The HTTP helpers of the server scripts; they write to $tmp and run Python as $PY, both set by

@@ -128,16 +128,7 @@ status key-bob 201 -X POST -H "Cookie: $COOKIE_bob" -H "X-CSRF-Token: $CSRF_bob"
 KEY_bob=$(json "$tmp/body" "d['key']")
 
 # ---- ownership: every job route of the description, with someone else's job --------------
-$PY - "$tmp/openapi.json" >"$tmp/routes.txt" <<'PYEOF'
-import json, sys
-api = json.load(open(sys.argv[1]))
-for path, item in api["paths"].items():
-    if "{id}" not in path or not path.startswith("/api/") or path.startswith("/api/keys"):
-        continue
-    for method in item:
-        if method in ("get", "post", "put", "patch", "delete"):
-            print(method.upper(), path.replace("{id}", "ID").replace("{name}", "bass"))
-PYEOF
+id_routes "$tmp/openapi.json" >"$tmp/routes.txt"
 expect routes-found test "$(wc -l <"$tmp/routes.txt")" -ge 14
 while read -r method path; do
     url=$B${path/ID/$id}

@@ -13,20 +13,9 @@
 #   - logout on one node ends the session on the other; deleting the account through one
 #     node removes its jobs, their blobs and its credentials from the database.
 set -uo pipefail
-CLI=${DUMU_CLI:?run through ctest}
-TD=${DUMU_TESTDATA_DIR:?}
-export DUMU_MODELS_DIR=${DUMU_MODELS_DIR:?}
-PY=/usr/bin/python3
-tmp=$(mktemp -d)
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pg.sh"
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-    pg_stop
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
+server_script
 
 sign_up() { # sign_up NAME EMAIL BASE: sets COOKIE_<NAME> and CSRF_<NAME>
     status "sign-up-$1" 201 -X POST -d "{\"email\":\"$2\",\"password\":\"a long enough password\"}" "$3/api/account"
@@ -86,17 +75,8 @@ sign_up bob bob@example.org "$B"
 status key-bob 201 -X POST -H "Cookie: $COOKIE_bob" -H "X-CSRF-Token: $CSRF_bob" -d '{"name":"b"}' "$A/api/keys"
 key_bob=$(json "$tmp/body" "d['key']")
 curl -s "$A/openapi.json" >"$tmp/openapi.json"
-$PY - "$tmp/openapi.json" >"$tmp/routes.txt" <<'PYEOF'
-import json, sys
-api = json.load(open(sys.argv[1]))
-for path, item in api["paths"].items():
-    if "{id}" not in path or not path.startswith("/api/") or path.startswith("/api/keys"):
-        continue
-    for method in item:
-        if method in ("get", "post", "put", "patch", "delete"):
-            print(method.upper(), path.replace("{id}", "ID").replace("{name}", "bass"))
-PYEOF
-expect routes-found test "$(wc -l <"$tmp/routes.txt")" -ge 11
+id_routes "$tmp/openapi.json" >"$tmp/routes.txt"
+expect routes-found test "$(wc -l <"$tmp/routes.txt")" -ge 14
 while read -r method path; do
     for node in "$A" "$B"; do
         url=$node${path/ID/$id}

@@ -17,20 +17,9 @@
 #   - expired jobs leave no rows, events, blobs or webhook deliveries; batches without jobs
 #     go after an hour, and deliveries about nothing left go too.
 set -uo pipefail
-CLI=${DUMU_CLI:?run through ctest}
-TD=${DUMU_TESTDATA_DIR:?}
-export DUMU_MODELS_DIR=${DUMU_MODELS_DIR:?}
-PY=/usr/bin/python3
-tmp=$(mktemp -d)
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pg.sh"
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-    pg_stop
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
+server_script
 
 # launch_api NAME: starts an API node without workers (PID_<NAME>); await_api NAME waits
 # for it to listen (URL_<NAME>); start_api NAME does both

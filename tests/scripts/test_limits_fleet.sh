@@ -9,19 +9,9 @@
 #   - the fair claim order: account A queues five jobs, then B one; one worker starts B's
 #     second.
 set -uo pipefail
-CLI=${DUMU_CLI:?run through ctest}
-export DUMU_MODELS_DIR=${DUMU_MODELS_DIR:?}
-PY=/usr/bin/python3
-tmp=$(mktemp -d)
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pg.sh"
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-    pg_stop
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
+server_script
 
 admin() { "$CLI" admin --db "$DB" "$@"; }
 account() { # account NAME EMAIL: signs up and sets KEY_<NAME>, an API key made by dumu admin
